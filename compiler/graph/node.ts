@@ -1,0 +1,80 @@
+import type { AbstractValue } from "./value.js";
+import type { Graph } from "./graph.js";
+
+/** The six node kinds of torch.fx. */
+export type OpKind = "placeholder" | "call_module" | "call_function" | "call_method" | "get_attr" | "output";
+
+/** A slice in a `getitem` index, as Python's `a:b:c`. */
+export interface SliceArg {
+  readonly slice: readonly [number | null, number | null, number | null];
+}
+
+/** What a node argument can hold: other nodes, literals, and containers of them. */
+export type Argument =
+  | Node
+  | number
+  | string
+  | boolean
+  | null
+  | SliceArg
+  | readonly Argument[]
+  | { readonly [key: string]: Argument };
+
+export class Node {
+  /** For a leaf `call_module`: the leaf's forward traced into primitive ops. */
+  body?: Graph;
+
+  constructor(
+    /** Unique within its graph; the torchvision node name for recorded nodes. */
+    readonly name: string,
+    readonly op: OpKind,
+    /** Module path (call_module), function or method name, or state_dict key (get_attr). */
+    readonly target: string,
+    readonly args: readonly Argument[],
+    readonly kwargs: { readonly [key: string]: Argument },
+    /** What the value is: tensor shape, int, tuple... */
+    public value: AbstractValue,
+    /** The torchvision node name; undefined for nodes torchvision does not list (buffer constants). */
+    readonly qualname: string | undefined,
+    /** The module whose forward was running when this node was recorded. */
+    readonly modulePath: string,
+  ) {}
+
+  /** Nodes this node reads, in argument order, without repeats. */
+  inputs(): Node[] {
+    const seen = new Set<Node>();
+    forEachNode([this.args, this.kwargs], (n) => seen.add(n));
+    return [...seen];
+  }
+
+  toString(): string {
+    return this.name;
+  }
+}
+
+export function isNode(a: unknown): a is Node {
+  return a instanceof Node;
+}
+
+export function isSlice(a: unknown): a is SliceArg {
+  return typeof a === "object" && a !== null && !Array.isArray(a) && !(a instanceof Node) && "slice" in a;
+}
+
+/** Visits every node inside an argument structure. */
+export function forEachNode(arg: Argument | readonly Argument[] | { readonly [k: string]: Argument }, fn: (n: Node) => void): void {
+  if (arg instanceof Node) fn(arg);
+  else if (Array.isArray(arg)) for (const a of arg) forEachNode(a as Argument, fn);
+  else if (typeof arg === "object" && arg !== null && !isSlice(arg)) {
+    for (const a of Object.values(arg)) forEachNode(a as Argument, fn);
+  }
+}
+
+/** Rebuilds an argument structure with every node replaced. */
+export function mapNodes<T>(arg: Argument, fn: (n: Node) => T): unknown {
+  if (arg instanceof Node) return fn(arg);
+  if (Array.isArray(arg)) return arg.map((a) => mapNodes(a as Argument, fn));
+  if (typeof arg === "object" && arg !== null && !isSlice(arg)) {
+    return Object.fromEntries(Object.entries(arg).map(([k, a]) => [k, mapNodes(a as Argument, fn)]));
+  }
+  return arg;
+}

@@ -1,0 +1,73 @@
+/**
+ * Abstract values: what the tracer knows about each node's result at compile time.
+ *
+ * Shapes are static except the batch dimension, which stays symbolic (`"N"`) so that
+ * one compiled module serves every batch size.
+ */
+
+/** The symbolic batch size. */
+export const BATCH = "N";
+export type Dim = number | typeof BATCH;
+
+export type AbstractValue =
+  | { readonly kind: "tensor"; readonly shape: readonly Dim[] }
+  | { readonly kind: "int"; readonly value: Dim }
+  | { readonly kind: "float"; readonly value: number }
+  | { readonly kind: "bool"; readonly value: boolean }
+  | { readonly kind: "size"; readonly dims: readonly Dim[] }
+  | { readonly kind: "tuple"; readonly items: readonly AbstractValue[] }
+  | { readonly kind: "none" };
+
+export type TensorValue = Extract<AbstractValue, { kind: "tensor" }>;
+
+export const tensor = (shape: readonly Dim[]): TensorValue => ({ kind: "tensor", shape: [...shape] });
+export const NONE: AbstractValue = { kind: "none" };
+
+export function isTensor(v: AbstractValue | undefined): v is TensorValue {
+  return v !== undefined && v.kind === "tensor";
+}
+
+/** `[N, 64, 56, 56]`: the way shapes appear in messages and doc comments. */
+export function formatShape(shape: readonly Dim[]): string {
+  return `[${shape.join(", ")}]`;
+}
+
+/** torch's `dim` argument may be negative; this resolves it against a rank. */
+export function normalizeDim(dim: number, rank: number, what = "dim"): number {
+  const d = dim < 0 ? dim + rank : dim;
+  if (d < 0 || d >= rank) {
+    throw new ShapeError(`${what} ${dim} is out of range for a tensor of rank ${rank}`);
+  }
+  return d;
+}
+
+/** Product of static dims; throws when a symbolic dim is involved. */
+export function numel(dims: readonly Dim[]): number {
+  let n = 1;
+  for (const d of dims) {
+    if (d === BATCH) throw new ShapeError("the batch dimension cannot be folded into a static size");
+    n *= d;
+  }
+  return n;
+}
+
+/** A shape that the model cannot take, found while inferring shapes. */
+export class ShapeError extends Error {
+  override readonly name = "ShapeError";
+}
+
+/** Describes a value in one line, for messages and doc comments. */
+export function describeValue(v: AbstractValue): string {
+  switch (v.kind) {
+    case "tensor":
+      return `Tensor${formatShape(v.shape)}`;
+    case "size":
+      return `Size${formatShape(v.dims)}`;
+    case "tuple":
+      return `(${v.items.map(describeValue).join(", ")})`;
+    case "none":
+      return "None";
+    default:
+      return `${v.kind} ${String(v.value)}`;
+  }
+}

@@ -1,0 +1,113 @@
+import { defineOp } from "./registry.js";
+import { asBool, asNumber, asTensor, isAbstract, type ArgValue } from "./schema.js";
+import type { LowerContext, Lowered } from "./lowering.js";
+import { ShapeError, tensor, type AbstractValue, type Dim } from "../graph/value.js";
+
+/** torch's broadcasting of two shapes. */
+export function broadcastShapes(a: readonly Dim[], b: readonly Dim[]): Dim[] {
+  const rank = Math.max(a.length, b.length);
+  const out: Dim[] = [];
+  for (let i = 0; i < rank; i++) {
+    const x = a[a.length - rank + i] ?? 1;
+    const y = b[b.length - rank + i] ?? 1;
+    if (x === y || y === 1) out.push(x);
+    else if (x === 1) out.push(y);
+    else throw new ShapeError(`shapes [${a.join(", ")}] and [${b.join(", ")}] do not broadcast`);
+  }
+  return out;
+}
+
+type Scalar = number | boolean;
+
+function scalarOf(a: ArgValue | undefined): Scalar | "N" | undefined {
+  if (typeof a === "number" || typeof a === "boolean") return a;
+  if (a !== undefined && isAbstract(a) && (a.kind === "int" || a.kind === "float" || a.kind === "bool")) return a.value;
+  return undefined;
+}
+
+function isTensorArg(a: ArgValue | undefined): boolean {
+  return a !== undefined && isAbstract(a) && a.kind === "tensor";
+}
+
+/** Python number arithmetic on known values, as the traced code would compute it. */
+function scalarResult(op: string, x: Scalar | "N", y: Scalar | "N", fn: (x: number, y: number) => number): AbstractValue {
+  if (x === "N" || y === "N") {
+    throw new ShapeError(`'${op}' on the batch size cannot be computed at compile time; the batch stays free`);
+  }
+  const v = fn(Number(x), Number(y));
+  return op !== "truediv" && Number.isInteger(v) ? { kind: "int", value: v } : { kind: "float", value: v };
+}
+
+/** Elementwise lowering shared by the binary and unary ops: formats follow the 4-D tensor inputs. */
+export function lowerElementwise(ctx: LowerContext, op: string, names: readonly string[], attrs: Record<string, number | boolean | string> = {}): Lowered {
+  const out = ctx.out.kind === "tensor" ? ctx.out : undefined;
+  const channelsLast = out !== undefined && out.shape.length === 4 && names.some((n) => ctx.formatOf(n) === "channelsLast");
+  const inputs = names.map((n) => (isTensorArg(ctx.args[n]) ? ctx.tensor(n, channelsLast ? "channelsLast" : "contiguous") : ctx.operand(n)));
+  return {
+    op,
+    inputs,
+    // A lower-rank operand broadcast against a channels-last value needs its dims moved too.
+    attrs: channelsLast ? { ...attrs, channelsLast: true } : attrs,
+    format: channelsLast ? "channelsLast" : "contiguous",
+  };
+}
+
+const binary: [string, string, (x: number, y: number) => number][] = [
+  ["add", "add", (x, y) => x + y],
+  ["sub", "sub", (x, y) => x - y],
+  ["mul", "mul", (x, y) => x * y],
+  ["truediv", "div", (x, y) => x / y],
+  ["floordiv", "floorDiv", (x, y) => Math.floor(x / y)],
+];
+
+for (const [name, runtime, fn] of binary) {
+  defineOp({
+    schema: `${name}(input, other)`,
+    infer(a) {
+      if (isTensorArg(a.input) || isTensorArg(a.other)) {
+        const shapeOf = (v: ArgValue | undefined): readonly Dim[] => (isTensorArg(v) ? asTensor(v, name).shape : []);
+        return tensor(broadcastShapes(shapeOf(a.input), shapeOf(a.other)));
+      }
+      const x = scalarOf(a.input);
+      const y = scalarOf(a.other);
+      if (x === undefined || y === undefined) throw new Error(`internal: ${name} of unsupported values`);
+      return scalarResult(name, x, y, fn);
+    },
+    lower: (ctx) => lowerElementwise(ctx, runtime, ["input", "other"]),
+  });
+}
+
+/** Unary ops that keep the shape; the runtime op has the same name in camelCase. */
+const unary: [schema: string, runtime: string][] = [
+  ["relu(input, inplace=False)", "relu"],
+  ["relu6(input, inplace=False)", "relu6"],
+  ["sigmoid(input)", "sigmoid"],
+  ["tanh(input)", "tanh"],
+  ["silu(input, inplace=False)", "silu"],
+  ["hardswish(input, inplace=False)", "hardswish"],
+  ["hardsigmoid(input, inplace=False)", "hardsigmoid"],
+];
+
+for (const [schema, runtime] of unary) {
+  defineOp({
+    schema,
+    infer: (a) => tensor(asTensor(a.input, runtime).shape),
+    lower: (ctx) => lowerElementwise(ctx, runtime, ["input"]),
+  });
+}
+
+defineOp({
+  schema: "gelu(input, approximate=none)",
+  infer: (a) => tensor(asTensor(a.input, "gelu").shape),
+  lower: (ctx) => lowerElementwise(ctx, "gelu", ["input"], { approximate: String(ctx.args.approximate) }),
+});
+
+defineOp({
+  schema: "dropout(input, p=0.5, training=True, inplace=False)",
+  infer: (a) => tensor(asTensor(a.input, "dropout").shape),
+  lower(ctx) {
+    // Dropout is the identity in eval mode.
+    if (!asBool(ctx.args.training, "training")) return { alias: ctx.tensor("input", "any") };
+    return lowerElementwise(ctx, "dropout", ["input"], { p: asNumber(ctx.args.p, "p") });
+  },
+});

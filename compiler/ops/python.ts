@@ -1,0 +1,100 @@
+import { defineOp } from "./registry.js";
+import { asBool, asInt, asString, asTensor, isAbstract, type ArgValue } from "./schema.js";
+import { ShapeError, normalizeDim, type AbstractValue } from "../graph/value.js";
+import { isSlice } from "../graph/node.js";
+import type { Json, MemoryFormat } from "./lowering.js";
+
+/**
+ * Python-level ops that torch.fx records when forward code inspects shapes:
+ * `x.shape`, `n, c, h, w = x.shape`, `h == 224`, `torch._assert(...)`, `x.dim()`.
+ * Shapes are static here, so these fold to constants; only the batch stays symbolic.
+ */
+
+/** Tells the runtime that a 4-D input is stored channels-last, so dims map back to torch's. */
+function formatAttrs(format: MemoryFormat | undefined): { inFormat?: Json } {
+  return format === "channelsLast" ? { inFormat: format } : {};
+}
+
+function pyValue(a: ArgValue | undefined): AbstractValue {
+  if (a !== undefined && isAbstract(a)) return a;
+  if (typeof a === "number") return Number.isInteger(a) ? { kind: "int", value: a } : { kind: "float", value: a };
+  if (typeof a === "boolean") return { kind: "bool", value: a };
+  if (a === null) return { kind: "none" };
+  throw new Error("internal: unsupported Python value");
+}
+
+defineOp({
+  schema: "getattr(input, name)",
+  infer(a) {
+    const name = asString(a.name, "attribute name");
+    if (name !== "shape") throw new Error(`internal: getattr '${name}' is not supported`);
+    return { kind: "size", dims: asTensor(a.input, "getattr input").shape };
+  },
+  lower: (ctx) => ({ op: "shapeOf", inputs: [ctx.tensor("input", "any")], attrs: formatAttrs(ctx.formatOf("input")) }),
+});
+
+defineOp({
+  schema: "getitem(input, index)",
+  infer(a) {
+    const v = pyValue(a.input);
+    const index = a.index;
+    if (v.kind === "size" || v.kind === "tuple") {
+      const items: AbstractValue[] = v.kind === "size" ? v.dims.map((d) => ({ kind: "int", value: d })) : [...v.items];
+      if (typeof index === "number" || (index !== undefined && isAbstract(index) && index.kind === "int")) {
+        return items[normalizeDim(asInt(index, "index"), items.length, "index")]!;
+      }
+      if (isSlice(index)) {
+        const [start, stop, step] = index.slice;
+        const picked = pySlice(items, start, stop, step);
+        return v.kind === "size" ? { kind: "size", dims: picked.map((p) => (p as { value: number }).value) } : { kind: "tuple", items: picked };
+      }
+    }
+    throw new ShapeError("indexing this value is not supported yet");
+  },
+  lower: (ctx) => ({ op: "getitem", inputs: [ctx.operand("input"), ctx.operand("index")], attrs: {} }),
+});
+
+function pySlice<T>(items: readonly T[], start: number | null, stop: number | null, step: number | null): T[] {
+  const n = items.length;
+  const s = step ?? 1;
+  const clamp = (i: number | null, dflt: number): number => (i === null ? dflt : i < 0 ? Math.max(i + n, 0) : Math.min(i, n));
+  const out: T[] = [];
+  if (s > 0) for (let i = clamp(start, 0); i < clamp(stop, n); i += s) out.push(items[i]!);
+  else for (let i = start === null ? n - 1 : clamp(start, n - 1); i > (stop === null ? -1 : clamp(stop, -1)); i += s) out.push(items[i]!);
+  return out;
+}
+
+defineOp({
+  schema: "eq(input, other)",
+  infer(a) {
+    const x = pyValue(a.input);
+    const y = pyValue(a.other);
+    const val = (v: AbstractValue): unknown => ("value" in v ? v.value : v.kind === "size" ? v.dims.join(",") : v.kind);
+    if (val(x) === "N" || val(y) === "N") throw new ShapeError("comparing the batch size at compile time is not supported: the batch stays free");
+    return { kind: "bool", value: val(x) === val(y) };
+  },
+});
+
+defineOp({
+  schema: "_assert(condition, message)",
+  infer(a) {
+    // Shapes are static, so a failing check is a compile-time error with the model's own message.
+    if (!asBool(a.condition, "condition")) throw new ShapeError(String(a.message));
+    return { kind: "none" };
+  },
+});
+
+defineOp({
+  schema: "dim(input)",
+  infer: (a) => ({ kind: "int", value: asTensor(a.input, "dim input").shape.length }),
+});
+
+defineOp({
+  schema: "size(input, dim=None)",
+  infer(a) {
+    const shape = asTensor(a.input, "size input").shape;
+    if (a.dim === null) return { kind: "size", dims: shape };
+    return { kind: "int", value: shape[normalizeDim(asInt(a.dim, "dim"), shape.length)]! };
+  },
+  lower: (ctx) => ({ op: "shapeOf", inputs: [ctx.tensor("input", "any")], attrs: { ...formatAttrs(ctx.formatOf("input")), dim: ctx.args.dim === null ? null : asInt(ctx.args.dim, "dim") } }),
+});

@@ -1,0 +1,37 @@
+import type { AbstractValue } from "../graph/value.js";
+import { parseSchema, type ArgValue, type Schema } from "./schema.js";
+import type { LowerContext, Lowered } from "./lowering.js";
+
+/**
+ * One torch op as the compiler knows it: its signature, its shape rule (run while tracing)
+ * and its lowering to a runtime call over tfjs.
+ */
+export interface OpDef {
+  readonly schema: Schema;
+  /** The output value (shape, int, bool...) from the bound arguments. */
+  infer(args: Readonly<Record<string, ArgValue>>): AbstractValue;
+  /** The runtime call that computes it; absent for ops that are folded away at compile time. */
+  lower?(ctx: LowerContext): Lowered;
+}
+
+export interface OpSpec {
+  readonly schema: string;
+  infer(args: Readonly<Record<string, ArgValue>>): AbstractValue;
+  lower?(ctx: LowerContext): Lowered;
+}
+
+const registry = new Map<string, OpDef>();
+
+/** Registers an op under its schema name, which is also its torch.fx target name. */
+export function defineOp(spec: OpSpec): OpDef {
+  const def: OpDef = { ...spec, schema: parseSchema(spec.schema) };
+  if (registry.has(def.schema.name)) throw new Error(`internal: op ${def.schema.name} defined twice`);
+  registry.set(def.schema.name, def);
+  return def;
+}
+
+export function getOp(name: string): OpDef {
+  const def = registry.get(name);
+  if (def === undefined) throw new Error(`internal: no op named ${name}`);
+  return def;
+}

@@ -1,0 +1,27 @@
+import type { Module } from "../../models/nn/module.js";
+
+/** What modules and ops call while a forward is being traced. */
+export interface TracingContext {
+  callModule(module: Module, args: readonly unknown[]): unknown;
+}
+
+let active: TracingContext | undefined;
+
+/** The tracer now running; models run only under tracing, never eagerly. */
+export function activeTracer(action: string): TracingContext {
+  if (active === undefined) {
+    throw new Error(`cannot ${action} outside tracing: fxc models are run by compiling them (trace, createFeatureExtractor, compile)`);
+  }
+  return active;
+}
+
+/** Runs `fn` with `tracer` active, restoring the previous one after. */
+export function withTracer<T>(tracer: TracingContext, fn: () => T): T {
+  const previous = active;
+  active = tracer;
+  try {
+    return fn();
+  } finally {
+    active = previous;
+  }
+}

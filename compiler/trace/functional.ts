@@ -1,0 +1,118 @@
+import { Buffer, Parameter } from "../../models/nn/parameter.js";
+import { getOp } from "../ops/index.js";
+import { bindArgs, type ArgValue } from "../ops/schema.js";
+import type { AbstractValue } from "../graph/value.js";
+import { Proxy, type IntLike, type Tensor } from "./proxy.js";
+
+/**
+ * The functions model code calls, named and ordered as torch's (`torch.flatten`,
+ * `F.relu`, `operator.add`...). Each records a `call_function` node on the tracer that
+ * owns its traced arguments; on plain Python values it just computes the result.
+ */
+
+type TensorArg = Tensor | Parameter | Buffer;
+type Pair = number | readonly [number, number];
+
+function findProxy(a: unknown): Proxy | undefined {
+  if (a instanceof Proxy) return a;
+  if (Array.isArray(a)) {
+    for (const x of a) {
+      const p = findProxy(x);
+      if (p) return p;
+    }
+  }
+  return undefined;
+}
+
+function call(target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>> = {}): Proxy {
+  const proxy = findProxy([...args, ...Object.values(kwargs)]);
+  if (proxy === undefined) throw new Error(`${target}() needs a traced tensor: fxc models run only under tracing`);
+  return proxy.tracer.record("call_function", target, args, kwargs);
+}
+
+/** Python-level ops: traced when an argument is traced, computed directly otherwise. */
+function callPython<T>(target: string, args: readonly unknown[]): Proxy | T {
+  if (findProxy(args) !== undefined) return call(target, args);
+  const op = getOp(target);
+  const value = op.infer(bindArgs(op.schema, args as ArgValue[], {}) as Readonly<Record<string, ArgValue>>);
+  return literal(value) as T;
+}
+
+function literal(v: AbstractValue): unknown {
+  switch (v.kind) {
+    case "int":
+    case "float":
+    case "bool":
+      return v.value;
+    case "none":
+      return null;
+    case "size":
+      return [...v.dims];
+    case "tuple":
+      return v.items.map(literal);
+    case "tensor":
+      throw new Error("internal: a tensor op ran without a traced input");
+  }
+}
+
+// ---- torch.nn.functional ----
+
+export const conv2d = (input: Tensor, weight: TensorArg, bias: TensorArg | null = null, stride: Pair = 1, padding: Pair = 0, dilation: Pair = 1, groups = 1): Tensor =>
+  call("conv2d", [input, weight, bias, stride, padding, dilation, groups]);
+
+export const batch_norm = (
+  input: Tensor,
+  runningMean: TensorArg,
+  runningVar: TensorArg,
+  weight: TensorArg | null,
+  bias: TensorArg | null,
+  training: boolean,
+  momentum: number,
+  eps: number,
+): Tensor => call("batch_norm", [input, runningMean, runningVar, weight, bias, training, momentum, eps]);
+
+export const relu = (input: Tensor, inplace = false): Tensor => call("relu", [input, inplace]);
+export const relu6 = (input: Tensor, inplace = false): Tensor => call("relu6", [input, inplace]);
+export const sigmoid = (input: Tensor): Tensor => call("sigmoid", [input]);
+export const tanh = (input: Tensor): Tensor => call("tanh", [input]);
+export const silu = (input: Tensor, inplace = false): Tensor => call("silu", [input, inplace]);
+export const hardswish = (input: Tensor, inplace = false): Tensor => call("hardswish", [input, inplace]);
+export const hardsigmoid = (input: Tensor, inplace = false): Tensor => call("hardsigmoid", [input, inplace]);
+export const gelu = (input: Tensor, approximate: "none" | "tanh" = "none"): Tensor => call("gelu", [input, approximate]);
+export const dropout = (input: Tensor, p: number, training: boolean, inplace = false): Tensor => call("dropout", [input, p, training, inplace]);
+
+export const max_pool2d = (input: Tensor, kernelSize: Pair, stride: Pair | null = null, padding: Pair = 0, dilation: Pair = 1, ceilMode = false): Tensor =>
+  call("max_pool2d", [input, kernelSize, stride, padding, dilation, ceilMode]);
+export const avg_pool2d = (input: Tensor, kernelSize: Pair, stride: Pair | null = null, padding: Pair = 0, ceilMode = false, countIncludePad = true): Tensor =>
+  call("avg_pool2d", [input, kernelSize, stride, padding, ceilMode, countIncludePad]);
+export const adaptive_avg_pool2d = (input: Tensor, outputSize: number | readonly [number | null, number | null]): Tensor =>
+  call("adaptive_avg_pool2d", [input, outputSize]);
+export const adaptive_max_pool2d = (input: Tensor, outputSize: number | readonly [number | null, number | null]): Tensor =>
+  call("adaptive_max_pool2d", [input, outputSize]);
+
+export const linear = (input: Tensor, weight: TensorArg, bias: TensorArg | null = null): Tensor => call("linear", [input, weight, bias]);
+
+// ---- torch ----
+
+export const flatten = (input: Tensor, startDim = 0, endDim = -1): Tensor => call("flatten", [input, startDim, endDim]);
+
+// ---- Python operators on traced values (operator.add, operator.getitem, ...) ----
+
+type Operand = Tensor | TensorArg | number;
+
+export const add = (a: Operand, b: Operand): Tensor => call("add", [a, b]);
+export const sub = (a: Operand, b: Operand): Tensor => call("sub", [a, b]);
+export const mul = (a: Operand, b: Operand): Tensor => call("mul", [a, b]);
+export const truediv = (a: Operand, b: Operand): Tensor => call("truediv", [a, b]);
+
+/** `a // b`, traced when `a` or `b` is. */
+export const floordiv = (a: IntLike, b: IntLike): IntLike => callPython<number>("floordiv", [a, b]);
+/** `a == b`, traced when `a` or `b` is. */
+export const eq = (a: IntLike, b: IntLike): Proxy | boolean => callPython<boolean>("eq", [a, b]);
+/** `obj[index]` on a traced shape or tuple. */
+export const getitem = (obj: Proxy, index: number): Proxy => call("getitem", [obj, index]);
+/** `torch._assert(condition, message)`: checked at compile time, since shapes are static. */
+export function _assert(condition: Proxy | boolean, message: string): void {
+  if (condition instanceof Proxy) call("_assert", [condition, message]);
+  else if (!condition) throw new Error(message);
+}

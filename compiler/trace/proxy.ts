@@ -1,0 +1,93 @@
+import type { Node } from "../graph/node.js";
+import type { Tracer } from "./tracer.js";
+
+/** An int argument: a literal, or a traced int such as `x.shape[0]`. */
+export type IntLike = number | Proxy;
+
+/**
+ * A traced value, as torch.fx's Proxy: a tensor or a Python value (shape, int, tuple)
+ * computed from the input. Methods record `call_method` nodes; `shape` records `getattr`.
+ */
+export class Proxy {
+  constructor(
+    readonly node: Node,
+    readonly tracer: Tracer,
+  ) {}
+
+  /** `x.shape`: a `getattr` node, then `getitem` nodes when indexed or unpacked. */
+  get shape(): Proxy {
+    return this.tracer.record("call_function", "getattr", [this, "shape"], {}) as Proxy;
+  }
+
+  /** Unpacking (`const [n, c, h, w] = x.shape`) records one `getitem` per element taken. */
+  *[Symbol.iterator](): Iterator<Proxy> {
+    for (let i = 0; ; i++) yield this.tracer.record("call_function", "getitem", [this, i], {}) as Proxy;
+  }
+
+  private method(name: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>> = {}): Proxy {
+    return this.tracer.record("call_method", name, [this, ...args], kwargs) as Proxy;
+  }
+
+  dim(): Proxy {
+    return this.method("dim", []);
+  }
+  size(dim?: number): Proxy {
+    return this.method("size", dim === undefined ? [] : [dim]);
+  }
+  view(...shape: IntLike[]): Proxy {
+    return this.method("view", shape);
+  }
+  reshape(...shape: IntLike[]): Proxy {
+    return this.method("reshape", shape);
+  }
+  permute(...dims: number[]): Proxy {
+    return this.method("permute", dims);
+  }
+  transpose(dim0: number, dim1: number): Proxy {
+    return this.method("transpose", [dim0, dim1]);
+  }
+  flatten(startDim = 0, endDim = -1): Proxy {
+    return this.method("flatten", [startDim, endDim]);
+  }
+  contiguous(): Proxy {
+    return this.method("contiguous", []);
+  }
+  mean(dim: number | readonly number[], keepdim = false): Proxy {
+    return this.method("mean", [dim, keepdim]);
+  }
+  expand(...sizes: IntLike[]): Proxy {
+    return this.method("expand", sizes);
+  }
+  unsqueeze(dim: number): Proxy {
+    return this.method("unsqueeze", [dim]);
+  }
+  squeeze(dim?: number): Proxy {
+    return this.method("squeeze", dim === undefined ? [] : [dim]);
+  }
+  softmax(dim: number): Proxy {
+    return this.method("softmax", [dim]);
+  }
+  chunk(chunks: number, dim = 0): Proxy {
+    return this.method("chunk", [chunks, dim]);
+  }
+  sigmoid(): Proxy {
+    return this.method("sigmoid", []);
+  }
+  relu(): Proxy {
+    return this.method("relu", []);
+  }
+  add(other: Proxy | number): Proxy {
+    return this.method("add", [other]);
+  }
+  mul(other: Proxy | number): Proxy {
+    return this.method("mul", [other]);
+  }
+
+  /** As Python's repr of a Proxy; formatting a value records nothing by itself. */
+  toString(): string {
+    return `Proxy(${this.node.name})`;
+  }
+}
+
+/** What model code handles: a traced tensor. */
+export type Tensor = Proxy;

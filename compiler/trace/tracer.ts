@@ -1,0 +1,202 @@
+import { Graph } from "../graph/graph.js";
+import { Node, type Argument } from "../graph/node.js";
+import { ShapeError, type AbstractValue, type Dim } from "../graph/value.js";
+import { getOp } from "../ops/index.js";
+import { bindArgs, type ArgValue } from "../ops/schema.js";
+import { Module, isLeafClass } from "../../models/nn/module.js";
+import { Buffer, Parameter } from "../../models/nn/parameter.js";
+import { withTracer, type TracingContext } from "./context.js";
+import { NodeNamer, fxBaseName } from "./naming.js";
+import { Proxy } from "./proxy.js";
+
+/** Which modules are leaves beyond the default torch.nn and torchvision.ops layers. */
+export type LeafModules = readonly (string | (new (...args: never[]) => Module))[];
+
+export interface TraceOptions {
+  /** The input shape, batch first; the batch is usually symbolic (`"N"`). */
+  readonly inputShape: readonly Dim[];
+  /** Extra leaf modules: module classes, or module paths. */
+  readonly leafModules?: LeafModules;
+}
+
+/** A failure while tracing, tied to the node where it happened. */
+export class TraceError extends Error {
+  override readonly name = "TraceError";
+  constructor(
+    message: string,
+    readonly node: string,
+    readonly isShapeError: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** Names shared by a tracer and the body tracers of its leaves. */
+interface RootIndex {
+  readonly modulePaths: Map<Module, string>;
+  readonly tensorNames: Map<Parameter | Buffer, string>;
+}
+
+function indexRoot(root: Module): RootIndex {
+  const modulePaths = new Map<Module, string>();
+  for (const [path, m] of root.namedModules()) modulePaths.set(m, path);
+  const tensorNames = new Map<Parameter | Buffer, string>();
+  for (const [name, p] of root.namedParameters()) tensorNames.set(p, name);
+  for (const [name, b] of root.namedBuffers()) tensorNames.set(b, name);
+  return { modulePaths, tensorNames };
+}
+
+/**
+ * Symbolic tracing as torch.fx does it: run `forward` on proxies and record every op.
+ *
+ * The main tracer names nodes as torchvision does and stops at leaf modules; each leaf's own
+ * forward is traced again by a body tracer, which records primitive ops only, so that leaves
+ * can be compiled while staying single nodes in the graph torchvision users see.
+ */
+export class Tracer implements TracingContext {
+  readonly graph = new Graph();
+  private currentPath = "";
+  private readonly attrNodes = new Map<string, Node>();
+  private readonly namer: NodeNamer | undefined;
+  private readonly bodyNames = new Map<string, number>();
+
+  constructor(
+    private readonly index: RootIndex,
+    private readonly leaf: ((m: Module, path: string) => boolean) | undefined,
+  ) {
+    this.namer = leaf === undefined ? undefined : new NodeNamer();
+  }
+
+  callModule(m: Module, args: readonly unknown[]): unknown {
+    const path = this.index.modulePaths.get(m);
+    if (path === undefined) throw new Error(`a ${m.typeName} was called that is not a submodule of the traced model`);
+    const outer = this.currentPath;
+    this.currentPath = path;
+    try {
+      if (this.leaf === undefined || !this.leaf(m, path)) return m.forward(...(args as never[]));
+      return this.recordLeaf(m, path, args);
+    } finally {
+      this.currentPath = outer;
+    }
+  }
+
+  /** Records a `call_function` or `call_method` node for a registered op. */
+  record(kind: "call_function" | "call_method", target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Proxy {
+    const op = getOp(target);
+    const nodeArgs = args.map((a) => this.toArgument(a));
+    const nodeKwargs = Object.fromEntries(Object.entries(kwargs).map(([k, v]) => [k, this.toArgument(v)]));
+    const name = this.nameFor(kind, target);
+    const bound = bindArgs(op.schema, nodeArgs.map(argValue), Object.fromEntries(Object.entries(nodeKwargs).map(([k, v]) => [k, argValue(v)])));
+    const value = this.infer(name.display, () => op.infer(bound as Readonly<Record<string, ArgValue>>));
+    return new Proxy(this.graph.add(name.id, kind, target, nodeArgs, nodeKwargs, value, name.qualname, this.currentPath), this);
+  }
+
+  private recordLeaf(m: Module, path: string, args: readonly unknown[]): Proxy {
+    const name = this.nameFor("call_module", path);
+    const nodeArgs = args.map((a) => this.toArgument(a));
+    const body = this.infer(name.display, () => traceBody(m, this.index, nodeArgs));
+    const node = this.graph.add(name.id, "call_module", path, nodeArgs, {}, bodyValue(body), name.qualname, path);
+    node.body = body;
+    return new Proxy(node, this);
+  }
+
+  /** Turns what forward code passed into node arguments; parameters become `get_attr` nodes. */
+  toArgument(a: unknown): Argument {
+    if (a instanceof Proxy) return a.node;
+    if (a instanceof Parameter || a instanceof Buffer) return this.attr(a);
+    if (a === undefined) return null;
+    if (Array.isArray(a)) return a.map((x) => this.toArgument(x));
+    if (a instanceof Node || typeof a === "number" || typeof a === "string" || typeof a === "boolean" || a === null) return a;
+    if (typeof a === "object" && "slice" in a) return a as Argument;
+    if (typeof a === "object") return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, this.toArgument(v)]));
+    throw new Error(`internal: cannot trace an argument of type ${typeof a}`);
+  }
+
+  /**
+   * A parameter read in traced code is a `get_attr` node, recorded once per tracer as torch.fx
+   * caches parameter proxies. Buffers are constants torchvision does not list.
+   */
+  private attr(t: Parameter | Buffer): Node {
+    const key = this.index.tensorNames.get(t);
+    if (key === undefined) throw new Error("a parameter was used that does not belong to the traced model");
+    const cached = this.attrNodes.get(key);
+    if (cached !== undefined) return cached;
+    const value: AbstractValue = { kind: "tensor", shape: t.shape };
+    let node: Node;
+    if (t instanceof Parameter) {
+      const name = this.nameFor("get_attr", key);
+      node = this.graph.add(name.id, "get_attr", key, [], {}, value, name.qualname, this.currentPath);
+    } else {
+      node = this.graph.add(`@${key}`, "get_attr", key, [], {}, value, undefined, this.currentPath);
+    }
+    this.attrNodes.set(key, node);
+    return node;
+  }
+
+  addPlaceholder(name: string, value: AbstractValue): Proxy {
+    const n = this.nameFor("placeholder", name);
+    return new Proxy(this.graph.add(n.id, "placeholder", name, [], {}, value, n.qualname, this.currentPath), this);
+  }
+
+  private nameFor(kind: Node["op"], target: string): { id: string; qualname: string | undefined; display: string } {
+    if (this.namer !== undefined) {
+      const fx = kind === "call_module" ? target : fxBaseName(kind as "call_function", target);
+      const qualname = this.namer.name(this.currentPath, kind === "call_module", fx);
+      return { id: qualname, qualname, display: qualname };
+    }
+    // Inside a leaf body names only need to be unique: torch.fx's global numbering.
+    const base = kind === "call_module" ? target.replace(/\W/g, "_") : fxBaseName(kind as "call_function", target);
+    const count = this.bodyNames.get(base) ?? 0;
+    this.bodyNames.set(base, count + 1);
+    const id = count === 0 ? base : `${base}_${count}`;
+    return { id, qualname: undefined, display: `${this.currentPath}:${id}` };
+  }
+
+  private infer<T>(where: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof TraceError) throw e;
+      if (e instanceof ShapeError) throw new TraceError(`${where}: ${e.message}`, where, true);
+      throw e;
+    }
+  }
+}
+
+/** How op rules see a node argument: traced nodes by their abstract value. */
+function argValue(a: Argument): ArgValue {
+  if (a instanceof Node) return a.value;
+  if (Array.isArray(a)) return a.map(argValue);
+  return a as ArgValue;
+}
+
+function bodyValue(body: Graph): AbstractValue {
+  const out = body.output;
+  if (out instanceof Node) return out.value;
+  if (Array.isArray(out)) return { kind: "tuple", items: out.map((o) => (o instanceof Node ? o.value : { kind: "none" })) };
+  return { kind: "none" };
+}
+
+/** Traces a leaf module's forward into primitive ops, every module inside inlined. */
+function traceBody(m: Module, index: RootIndex, args: readonly Argument[]): Graph {
+  const tracer = new Tracer(index, undefined);
+  const inputs = args.map((a, i) => (a instanceof Node ? tracer.addPlaceholder(`input_${i}`, a.value) : a));
+  const result = withTracer(tracer, () => m.forward(...(inputs as never[])));
+  tracer.graph.output = tracer.toArgument(result);
+  return tracer.graph;
+}
+
+/** torch.fx's default: torch.nn layers and torchvision.ops modules are leaves, Sequential is not. */
+export function leafPredicate(extra: LeafModules = []): (m: Module, path: string) => boolean {
+  return (m, path) =>
+    isLeafClass(m) || extra.some((e) => (typeof e === "string" ? e === path : m instanceof e));
+}
+
+/** Traces `root` in its current mode (`root.train()` or `root.eval()`). */
+export function trace(root: Module, options: TraceOptions): Graph {
+  const tracer = new Tracer(indexRoot(root), leafPredicate(options.leafModules));
+  const x = tracer.addPlaceholder("x", { kind: "tensor", shape: options.inputShape });
+  const result = withTracer(tracer, () => root.forward(...([x] as never[])));
+  tracer.graph.output = tracer.toArgument(result);
+  return tracer.graph;
+}

@@ -1,0 +1,6 @@
+export { Module, isLeafClass, type Layer } from "./module.js";
+export { Parameter, Buffer } from "./parameter.js";
+export { Sequential, ModuleList } from "./container.js";
+export * from "./layers.js";
+export * as F from "../../compiler/trace/functional.js";
+export type { Tensor } from "../../compiler/trace/proxy.js";

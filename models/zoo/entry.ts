@@ -1,0 +1,29 @@
+import type { Module } from "../nn/module.js";
+
+/** torchvision's `ImageClassification` preset of a model's DEFAULT weights. */
+export interface Preset {
+  readonly resizeSize: number;
+  readonly cropSize: number;
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
+  readonly interpolation: "bilinear" | "bicubic" | "nearest";
+}
+
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
+export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
+
+export function imagenetPreset(cropSize: number, resizeSize: number, interpolation: Preset["interpolation"] = "bilinear"): Preset {
+  return { cropSize, resizeSize, mean: IMAGENET_MEAN, std: IMAGENET_STD, interpolation };
+}
+
+/** A model of the zoo: its torchvision builder and what its DEFAULT weights expect. */
+export interface ModelEntry {
+  /** torchvision's builder name, e.g. `resnet50`. */
+  readonly name: string;
+  readonly family: string;
+  /** Builds the model for tracing: shapes only, no weights. Options are the builder's, camelCased. */
+  readonly build: (options?: Record<string, unknown>) => Module;
+  /** The input size the model is traced at by default (torchvision's crop size). */
+  readonly inputSize: number;
+  readonly preset: Preset;
+}
