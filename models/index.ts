@@ -1,4 +1,4 @@
 export * from "./nn/index.js";
-export { listModels, getModel, getModelEntry, closestNames, UnknownNameError } from "./zoo/registry.js";
+export { listModels, getModel, getModelEntry, UnknownNameError } from "./zoo/registry.js";
 export type { ModelEntry, Preset } from "./zoo/entry.js";
 export * as resnet from "./zoo/resnet.js";

@@ -39,8 +39,8 @@ defineOp({
       padding: asInts(ctx.args.padding, 2, "padding"),
       dilation: asInts(ctx.args.dilation, 2, "dilation"),
     };
-    // Depthwise convolution (one input channel per group) has its own, much faster kernel.
-    const depthwise = groups > 1 && groups === x.shape[1] && w.shape[1] === 1;
+    // Depthwise convolution (one channel in and out per group) has its own, much faster kernel.
+    const depthwise = groups > 1 && groups === x.shape[1] && w.shape[0] === groups;
     return {
       op: depthwise ? "depthwiseConv2d" : "conv2d",
       inputs: [

@@ -1,5 +1,6 @@
 import type { Module } from "../nn/module.js";
 import type { ModelEntry } from "./entry.js";
+import { closestNames } from "../../compiler/suggest.js";
 import { resnetModels } from "./resnet-entries.js";
 
 const entries: readonly ModelEntry[] = [...resnetModels];
@@ -30,27 +31,3 @@ export class UnknownNameError extends Error {
   override readonly name = "UnknownNameError";
 }
 
-/** Names nearest to `query` by edit distance, best first; prefix matches count as close. */
-export function closestNames(query: string, names: readonly string[], limit = 5): string[] {
-  const scored = names.map((n) => ({ n, d: n.startsWith(query) || query.startsWith(n) ? Math.abs(n.length - query.length) / 4 : editDistance(query, n) }));
-  const cutoff = Math.max(2, Math.floor(query.length / 3));
-  return scored
-    .filter((s) => s.d <= cutoff)
-    .sort((a, b) => a.d - b.d || a.n.localeCompare(b.n))
-    .slice(0, limit)
-    .map((s) => s.n);
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return row[b.length]!;
-}

@@ -1,0 +1,83 @@
+import type { AbstractValue, Dim } from "./value.js";
+import type { ParamSource, ParamSpec, ParamTransform } from "../../runtime/params.js";
+
+export type { ParamSource, ParamSpec, ParamTransform };
+
+/**
+ * The lowered program's vocabulary, shared by the emitter (which prints it) and the
+ * interpreter (which runs it), so that both do exactly the same thing.
+ */
+
+/**
+ * Physical layout of a 4-D value. Image-like values (torch NCHW) are stored channels-last,
+ * as tfjs's convolutions want them, like torch's `channels_last` memory format; a 4-D value
+ * whose torch dims already put channels last (Swin's [B, H, W, C]) is stored as torch orders it.
+ */
+export type MemoryFormat = "channelsLast" | "contiguous";
+
+export type Json = number | string | boolean | null | readonly Json[] | { readonly [key: string]: Json };
+
+export type Operand =
+  | { readonly kind: "value"; readonly id: string }
+  | { readonly kind: "param"; readonly id: string }
+  | { readonly kind: "const"; readonly value: Json }
+  | { readonly kind: "list"; readonly items: readonly Operand[] };
+
+export interface Instruction {
+  /** The result's variable name. */
+  readonly id: string;
+  /** The runtime op called. */
+  readonly op: string;
+  readonly inputs: readonly Operand[];
+  readonly attrs: { readonly [key: string]: Json };
+  /** The torchvision nodes this computes, in order; its value is the last one's. */
+  readonly nodes: readonly string[];
+  readonly value: AbstractValue;
+  readonly format?: MemoryFormat;
+  /** Why it is there when it is not a node's own op (layout conversion, folding). */
+  readonly note?: string;
+}
+
+export interface ProgramOutput {
+  /** The user's key. */
+  readonly key: string;
+  /** The torchvision node it comes from. */
+  readonly node: string;
+  readonly operand: Operand;
+  readonly value: AbstractValue;
+  readonly format?: MemoryFormat;
+}
+
+/**
+ * A graph lowered to runtime calls: what the emitter prints and the interpreter runs.
+ * Values are named after their torchvision nodes; `input` is the caller's tensor.
+ */
+export interface Program {
+  readonly mode: "train" | "eval";
+  /** The layout of the 4-D input and of image-like 4-D outputs. */
+  readonly layout: "nhwc" | "nchw";
+  /** torch's input shape, [N, C, H, W]. */
+  readonly inputShape: readonly Dim[];
+  readonly instructions: readonly Instruction[];
+  readonly params: readonly ParamSpec[];
+  /** The checkpoint tensors the params are made from, with their torch shapes. */
+  readonly checkpoint: Readonly<Record<string, readonly number[]>>;
+  readonly outputs: readonly ProgramOutput[];
+}
+
+export const valueRef = (id: string): Operand => ({ kind: "value", id });
+export const constant = (v: Json): Operand => ({ kind: "const", value: v });
+
+/** The value ids an operand reads. */
+export function operandValues(o: Operand): string[] {
+  if (o.kind === "value") return [o.id];
+  if (o.kind === "list") return o.items.flatMap(operandValues);
+  return [];
+}
+
+/** The checkpoint keys a parameter is made from. */
+export function sourceKeys(spec: ParamSpec): string[] {
+  const s = spec.source;
+  if ("key" in s) return [s.key];
+  return [s.conv, s.convBias, s.mean, s.var, s.weight, s.bias].filter((k): k is string => k !== null);
+}

@@ -1,0 +1,51 @@
+import * as ops from "../../runtime/ops/index.js";
+import { dispose } from "../../runtime/ops/tensorOps.js";
+import type { Params } from "../../runtime/params.js";
+import type { Tensor, Tensor4D } from "../../runtime/ops/tf.js";
+import type { Json, Operand, Program } from "../graph/program.js";
+import { disposalSchedule } from "../passes/schedule.js";
+
+type RuntimeValue = unknown;
+type Kernel = (...args: RuntimeValue[]) => RuntimeValue;
+const kernels = ops as unknown as Record<string, Kernel>;
+
+/**
+ * Runs a lowered program directly, as torch.fx's Interpreter runs a graph: the same
+ * runtime calls with the same arguments, and the same disposal points, as the code the
+ * emitter writes for it. `createFeatureExtractor` uses this; `fxc compile` writes the code.
+ */
+export function interpret(program: Program): (input: Tensor4D, params: Params) => Record<string, Tensor> {
+  const schedule = disposalSchedule(program);
+  for (const ins of program.instructions) {
+    if (typeof kernels[ins.op] !== "function") throw new Error(`internal: the runtime has no kernel '${ins.op}'`);
+  }
+  return (input, params) => {
+    const values = new Map<string, RuntimeValue>([["input", input]]);
+    const resolve = (o: Operand): RuntimeValue => {
+      switch (o.kind) {
+        case "value":
+          return values.get(o.id);
+        case "param":
+          return params[o.id];
+        case "const":
+          return o.value as Json;
+        case "list":
+          return o.items.map(resolve);
+      }
+    };
+    try {
+      program.instructions.forEach((ins, i) => {
+        const args = ins.inputs.map(resolve);
+        values.set(ins.id, kernels[ins.op]!(...args, ins.attrs));
+        for (const id of schedule[i]!) {
+          dispose(values.get(id));
+          values.delete(id);
+        }
+      });
+    } catch (e) {
+      for (const [id, v] of values) if (id !== "input") dispose(v);
+      throw e;
+    }
+    return Object.fromEntries(program.outputs.map((o) => [o.key, resolve(o.operand) as Tensor]));
+  };
+}

@@ -1,0 +1,108 @@
+import { operandValues, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
+
+/**
+ * Eval-mode fusions over the lowered program, each of which removes one runtime call and
+ * one intermediate tensor:
+ * - batch norm folded into the preceding convolution's filter and bias (done at load time);
+ * - ReLU and ReLU6 fused into the convolution (tfjs's fused conv2d applies them).
+ * A value that is returned, or read by anything else, is never fused away.
+ */
+export function fuse(program: Program): Program {
+  if (program.mode !== "eval") return program;
+  let p = program;
+  p = fuseInto(p, foldBatchNorm);
+  p = fuseInto(p, fuseActivation);
+  return p;
+}
+
+const CONVOLUTIONS = new Set(["conv2d", "depthwiseConv2d"]);
+const FUSABLE_ACTIVATIONS = new Set(["relu", "relu6"]);
+
+type Fusion = (producer: Instruction, consumer: Instruction, params: Map<string, ParamSpec>) => Instruction | undefined;
+
+/** Applies a fusion to each producer whose only reader is the next consumer. */
+function fuseInto(program: Program, fusion: Fusion): Program {
+  const readers = new Map<string, number>();
+  const count = (o: Operand): void => operandValues(o).forEach((id) => readers.set(id, (readers.get(id) ?? 0) + 1));
+  for (const ins of program.instructions) ins.inputs.forEach(count);
+  for (const out of program.outputs) count(out.operand);
+
+  const params = new Map(program.params.map((s) => [s.id, s]));
+  const byId = new Map(program.instructions.map((i) => [i.id, i]));
+  const replaced = new Map<string, Instruction>();
+  const removed = new Set<string>();
+  for (const consumer of program.instructions) {
+    const first = consumer.inputs[0];
+    if (first?.kind !== "value") continue;
+    const producer = byId.get(first.id);
+    if (producer === undefined || readers.get(producer.id) !== 1 || removed.has(producer.id)) continue;
+    const fused = fusion(replaced.get(producer.id) ?? producer, consumer, params);
+    if (fused === undefined) continue;
+    removed.add(producer.id);
+    replaced.set(consumer.id, fused);
+  }
+  if (removed.size === 0) return program;
+  const instructions = program.instructions.filter((i) => !removed.has(i.id)).map((i) => replaced.get(i.id) ?? i);
+  // Parameters no instruction reads any more (the unfolded ones) are not loaded.
+  const used = new Set(instructions.flatMap((i) => i.inputs.flatMap(paramIds)));
+  const kept = [...params.values()].filter((s) => used.has(s.id));
+  const keys = new Set(kept.flatMap(sourceKeys));
+  const checkpoint = Object.fromEntries(Object.entries(program.checkpoint).filter(([k]) => keys.has(k)));
+  return { ...program, instructions, params: kept, checkpoint };
+}
+
+function paramIds(o: Operand): string[] {
+  if (o.kind === "param") return [o.id];
+  if (o.kind === "list") return o.items.flatMap(paramIds);
+  return [];
+}
+
+const keyOf = (o: Operand | undefined, params: Map<string, ParamSpec>): string | null | undefined => {
+  if (o === undefined || (o.kind === "const" && o.value === null)) return null;
+  if (o.kind !== "param") return undefined;
+  const source = params.get(o.id)?.source;
+  return source !== undefined && "key" in source ? source.key : undefined;
+};
+
+const foldBatchNorm: Fusion = (conv, bn, params) => {
+  if (bn.op !== "batchNorm" || bn.attrs.training !== false || !CONVOLUTIONS.has(conv.op) || conv.attrs.activation !== undefined) return undefined;
+  const [, filter, convBias] = conv.inputs;
+  const [, mean, variance, weight, bias] = bn.inputs;
+  const filterSpec = filter?.kind === "param" ? params.get(filter.id) : undefined;
+  const keys = {
+    conv: keyOf(filter, params),
+    convBias: keyOf(convBias, params),
+    mean: keyOf(mean, params),
+    var: keyOf(variance, params),
+    weight: keyOf(weight, params),
+    bias: keyOf(bias, params),
+  };
+  if (filterSpec === undefined || !keys.conv || !keys.mean || !keys.var || keys.convBias === undefined || keys.weight === undefined || keys.bias === undefined) {
+    return undefined;
+  }
+  const source = { conv: keys.conv, convBias: keys.convBias, mean: keys.mean, var: keys.var, weight: keys.weight, bias: keys.bias, eps: bn.attrs.eps as number };
+  const filterId = `${bn.id}_filter`;
+  const biasId = `${bn.id}_bias`;
+  params.set(filterId, { id: filterId, source: { fold: "filter", ...source }, transform: filterSpec.transform });
+  params.set(biasId, { id: biasId, source: { fold: "bias", ...source }, transform: "none" });
+  return {
+    ...conv,
+    id: bn.id,
+    inputs: [conv.inputs[0]!, { kind: "param", id: filterId }, { kind: "param", id: biasId }],
+    nodes: [...conv.nodes, ...bn.nodes],
+    value: bn.value,
+    note: "batch norm folded into the convolution at load time",
+  };
+};
+
+const fuseActivation: Fusion = (conv, act, _params) => {
+  if (!CONVOLUTIONS.has(conv.op) || !FUSABLE_ACTIVATIONS.has(act.op) || conv.attrs.activation !== undefined) return undefined;
+  return {
+    ...conv,
+    id: act.id,
+    attrs: { ...conv.attrs, activation: act.op },
+    nodes: [...conv.nodes, ...act.nodes],
+    value: act.value,
+    note: conv.note ? `${conv.note}; ${act.op} fused` : `${act.op} fused into the convolution`,
+  };
+};

@@ -1,0 +1,329 @@
+import type { Graph } from "../graph/graph.js";
+import { Node, isSlice, type Argument } from "../graph/node.js";
+import type { AbstractValue } from "../graph/value.js";
+import {
+  constant,
+  valueRef,
+  type Instruction,
+  type Json,
+  type MemoryFormat,
+  type Operand,
+  type ParamSpec,
+  type ParamTransform,
+  type Program,
+  type ProgramOutput,
+} from "../graph/program.js";
+import { getOp } from "../ops/index.js";
+import { bindArgs, type ArgValue } from "../ops/schema.js";
+import type { LowerContext } from "../ops/lowering.js";
+import type { ResolvedOutput } from "./returnNodes.js";
+
+export interface LowerOptions {
+  readonly mode: "train" | "eval";
+  readonly layout: "nhwc" | "nchw";
+}
+
+/** What a graph node stands for once lowered: a runtime value, a constant, or a checkpoint tensor. */
+type Binding = { readonly operand: Operand } | { readonly param: string; readonly shape: readonly number[] };
+
+/** Names a generated module keeps for itself. */
+const RESERVED = new Set(["input", "p", "ops", "params", "parameters", "forward", "load", "returnNodes", "Features"]);
+const JS_WORDS = new Set(
+  "break case catch class const continue debugger default delete do else enum export extends false finally for function if import in instanceof new null return super switch this throw true try typeof var void while with yield let static implements interface package private protected public await arguments eval undefined NaN Infinity".split(
+    " ",
+  ),
+);
+
+/** A JavaScript identifier for a torchvision node name or state_dict key: dots become underscores. */
+export function identifierFor(name: string): string {
+  let id = name.replace(/[^A-Za-z0-9_$]/g, "_");
+  if (/^[0-9]/.test(id)) id = `_${id}`;
+  if (JS_WORDS.has(id) || RESERVED.has(id)) id = `${id}_`;
+  return id;
+}
+
+/**
+ * Lowers a pruned graph to runtime calls. Leaf modules are inlined from their traced bodies;
+ * Python values known at compile time become constants; each 4-D value gets a memory format,
+ * with a layout change inserted where an op needs the other one.
+ */
+export function lower(graph: Graph, outputs: readonly ResolvedOutput[], options: LowerOptions): Program {
+  const b = new ProgramBuilder(options);
+  const env = new Map<Node, Binding>();
+  for (const node of graph.nodes) b.lowerNode(node, env, node.qualname ?? node.name, undefined);
+  const programOutputs = outputs.map((o) => b.output(o.key, o.node.qualname!, b.operandOf(o.node, env), o.node.value));
+  const placeholder = graph.nodes.find((n) => n.op === "placeholder");
+  const inputShape = placeholder?.value.kind === "tensor" ? placeholder.value.shape : [];
+  return {
+    mode: options.mode,
+    layout: options.layout,
+    inputShape,
+    instructions: b.instructions,
+    params: [...b.params.values()],
+    checkpoint: b.checkpoint,
+    outputs: programOutputs,
+  };
+}
+
+class ProgramBuilder {
+  readonly instructions: Instruction[] = [];
+  readonly params = new Map<string, ParamSpec>();
+  readonly checkpoint: Record<string, readonly number[]> = {};
+  private readonly paramIds = new Map<string, string>();
+  private readonly ids = new Set<string>(RESERVED);
+  private readonly formats = new Map<string, MemoryFormat>();
+  private readonly conversions = new Map<string, Operand>();
+
+  constructor(private readonly options: LowerOptions) {}
+
+  lowerNode(node: Node, env: Map<Node, Binding>, owner: string, idOverride: string | undefined): void {
+    switch (node.op) {
+      case "placeholder": {
+        const [, c, h, w] = node.value.kind === "tensor" ? node.value.shape : [];
+        const id = this.push({
+          id: this.uniqueId(idOverride ?? node.name),
+          op: "input",
+          inputs: [valueRef("input")],
+          attrs: { layout: this.options.layout, shape: [c ?? null, h ?? null, w ?? null] as Json },
+          nodes: [owner],
+          value: node.value,
+          format: "channelsLast",
+        });
+        env.set(node, { operand: valueRef(id) });
+        return;
+      }
+      case "get_attr":
+        env.set(node, { param: node.target, shape: node.value.kind === "tensor" ? (node.value.shape as number[]) : [] });
+        return;
+      case "output":
+        return;
+      case "call_module":
+        env.set(node, this.lowerLeaf(node, env, owner));
+        return;
+      default:
+        env.set(node, this.lowerCall(node, env, owner, idOverride));
+    }
+  }
+
+  /** A leaf module: its body's ops, the last one named after the leaf's node. */
+  private lowerLeaf(node: Node, env: Map<Node, Binding>, owner: string): Binding {
+    const body = node.body;
+    if (body === undefined) throw new Error(`internal: leaf ${node.name} has no traced body`);
+    const bodyEnv = new Map<Node, Binding>();
+    const outerInputs = node.args.filter((a): a is Node => a instanceof Node);
+    let next = 0;
+    const leafId = identifierFor(node.name);
+    for (const bodyNode of body.nodes) {
+      if (bodyNode.op === "placeholder") {
+        bodyEnv.set(bodyNode, this.bindingOf(outerInputs[next++]!, env));
+        continue;
+      }
+      const id = bodyNode === body.output ? leafId : `${leafId}__${identifierFor(bodyNode.name)}`;
+      this.lowerNode(bodyNode, bodyEnv, owner, id);
+    }
+    const out = body.output;
+    if (out instanceof Node) return this.bindingOf(out, bodyEnv);
+    if (Array.isArray(out)) {
+      return { operand: { kind: "list", items: out.map((o) => (o instanceof Node ? this.operandOf(o, bodyEnv) : constant(null))) } };
+    }
+    return { operand: constant(null) };
+  }
+
+  private lowerCall(node: Node, env: Map<Node, Binding>, owner: string, idOverride: string | undefined): Binding {
+    const literal = staticLiteral(node.value);
+    if (literal !== undefined) return { operand: constant(literal) };
+    const op = getOp(node.target);
+    const args = bindArgs(op.schema, node.args, node.kwargs) as Record<string, Argument>;
+    // Unpacking a tuple that only exists at compile time (a leaf's several results).
+    if (node.target === "getitem") {
+      const source = args.input instanceof Node ? this.bindingOf(args.input, env) : undefined;
+      if (source !== undefined && "operand" in source && source.operand.kind === "list" && typeof args.index === "number") {
+        const item = source.operand.items[args.index];
+        if (item !== undefined) return { operand: item };
+      }
+    }
+    if (op.lower === undefined) throw new Error(`internal: ${node.target} at ${owner} has no runtime lowering`);
+    const ctx = this.context(node, args, env, owner);
+    const lowered = op.lower(ctx);
+    if ("alias" in lowered) return { operand: lowered.alias };
+    const is4d = node.value.kind === "tensor" && node.value.shape.length === 4;
+    const id = this.push({
+      id: this.uniqueId(idOverride ?? identifierFor(node.name)),
+      op: lowered.op,
+      inputs: lowered.inputs,
+      attrs: lowered.attrs,
+      nodes: [owner],
+      value: node.value,
+      ...(is4d ? { format: lowered.format ?? "channelsLast" } : {}),
+    });
+    return { operand: valueRef(id) };
+  }
+
+  private context(node: Node, args: Record<string, Argument>, env: Map<Node, Binding>, owner: string): LowerContext {
+    const values = Object.fromEntries(Object.entries(args).map(([k, a]) => [k, argValue(a)])) as Record<string, ArgValue>;
+    const nodeArg = (name: string): Node => {
+      const a = args[name];
+      if (!(a instanceof Node)) throw new Error(`internal: argument '${name}' of ${node.target} at ${owner} is not traced`);
+      return a;
+    };
+    const tensorOf = (a: Node, format: MemoryFormat | "any"): Operand => {
+      const binding = this.bindingOf(a, env);
+      if ("param" in binding) return this.param(binding, "none");
+      return format === "any" ? binding.operand : this.convert(binding.operand, format, owner);
+    };
+    return {
+      args: values,
+      out: node.value,
+      tensor: (name, format = "any") => tensorOf(nodeArg(name), format),
+      optionalTensor: (name, format = "any") => {
+        const a = args[name];
+        return a instanceof Node ? tensorOf(a, format) : null;
+      },
+      tensors: (name, format = "any") => {
+        const list = args[name];
+        if (!Array.isArray(list)) throw new Error(`internal: argument '${name}' of ${node.target} is not a list`);
+        return list.map((a) => {
+          if (!(a instanceof Node)) throw new Error(`internal: argument '${name}' of ${node.target} holds a non-tensor`);
+          return tensorOf(a, format);
+        });
+      },
+      formatOf: (name) => {
+        const a = args[name];
+        if (!(a instanceof Node)) return undefined;
+        const binding = this.bindingOf(a, env);
+        return "operand" in binding ? this.formatOfOperand(binding.operand) : undefined;
+      },
+      isParam: (name) => {
+        const a = args[name];
+        return a instanceof Node && "param" in this.bindingOf(a, env);
+      },
+      param: (name, transform = "none") => {
+        const binding = this.bindingOf(nodeArg(name), env);
+        if (!("param" in binding)) throw new Error(`internal: argument '${name}' of ${node.target} at ${owner} must be a parameter`);
+        return this.param(binding, transform);
+      },
+      operand: (name) => this.argumentOperand(args[name] ?? null, env),
+    };
+  }
+
+  private argumentOperand(a: Argument, env: Map<Node, Binding>): Operand {
+    if (a instanceof Node) return this.operandOf(a, env);
+    if (Array.isArray(a)) {
+      const items = a.map((x) => this.argumentOperand(x as Argument, env));
+      return items.every((i) => i.kind === "const") ? constant(items.map((i) => (i as { value: Json }).value)) : { kind: "list", items };
+    }
+    if (isSlice(a)) return constant({ slice: [...a.slice] });
+    return constant(a as Json);
+  }
+
+  /**
+   * A returned value, in the caller's layout: image-like 4-D values are converted to NCHW
+   * when asked; torch-ordered ones (Swin's [B, H, W, C]) are returned as torch has them.
+   */
+  output(key: string, node: string, operand: Operand, value: AbstractValue): ProgramOutput {
+    const format = this.formatOfOperand(operand);
+    if (this.options.layout === "nchw" && format === "channelsLast") {
+      const id = this.push({
+        id: this.uniqueId(`${identifierFor(key)}_nchw`),
+        op: "toContiguous",
+        inputs: [operand],
+        attrs: {},
+        nodes: [node],
+        value,
+        format: "contiguous",
+        note: `output '${key}' in NCHW`,
+      });
+      return { key, node, operand: valueRef(id), value, format: "contiguous" };
+    }
+    return { key, node, operand, value, ...(format === undefined ? {} : { format }) };
+  }
+
+  bindingOf(n: Node, env: Map<Node, Binding>): Binding {
+    const b = env.get(n);
+    if (b === undefined) throw new Error(`internal: ${n.name} is used before it is lowered`);
+    return b;
+  }
+
+  operandOf(n: Node, env: Map<Node, Binding>): Operand {
+    const b = this.bindingOf(n, env);
+    return "param" in b ? this.param(b, "none") : b.operand;
+  }
+
+  formatOfOperand(o: Operand): MemoryFormat | undefined {
+    return o.kind === "value" ? this.formats.get(o.id) : undefined;
+  }
+
+  private param({ param: key, shape }: { param: string; shape: readonly number[] }, transform: ParamTransform): Operand {
+    this.checkpoint[key] = shape;
+    const cacheKey = `${key}\u0000${transform}`;
+    let id = this.paramIds.get(cacheKey);
+    if (id === undefined) {
+      id = this.uniqueId(identifierFor(key), true);
+      this.paramIds.set(cacheKey, id);
+      this.params.set(id, { id, source: { key }, transform });
+    }
+    return { kind: "param", id };
+  }
+
+  /** A 4-D value in the other memory format, made once per value and format. */
+  private convert(o: Operand, format: MemoryFormat, owner: string): Operand {
+    const current = this.formatOfOperand(o);
+    if (current === undefined || current === format || o.kind !== "value") return o;
+    const cacheKey = `${o.id}\u0000${format}`;
+    const cached = this.conversions.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const source = this.instructions.find((i) => i.id === o.id);
+    const id = this.push({
+      id: this.uniqueId(`${o.id}_${format === "channelsLast" ? "nhwc" : "nchw"}`),
+      op: format === "channelsLast" ? "toChannelsLast" : "toContiguous",
+      inputs: [o],
+      attrs: {},
+      nodes: [owner],
+      value: source?.value ?? { kind: "none" },
+      format,
+      note: "layout change",
+    });
+    const converted = valueRef(id);
+    this.conversions.set(cacheKey, converted);
+    return converted;
+  }
+
+  private push(instruction: Instruction): string {
+    this.instructions.push(instruction);
+    if (instruction.format !== undefined) this.formats.set(instruction.id, instruction.format);
+    return instruction.id;
+  }
+
+  private uniqueId(base: string, isParam = false): string {
+    let id = base;
+    for (let i = 2; this.ids.has(id); i++) id = `${base}${isParam ? "_p" : "_"}${i}`;
+    this.ids.add(id);
+    return id;
+  }
+}
+
+function argValue(a: Argument): ArgValue {
+  if (a instanceof Node) return a.value;
+  if (Array.isArray(a)) return a.map(argValue);
+  return a as ArgValue;
+}
+
+/** A Python value known at compile time, as a JSON constant; undefined for tensors and batch-dependent values. */
+function staticLiteral(v: AbstractValue): Json | undefined {
+  switch (v.kind) {
+    case "int":
+    case "float":
+    case "bool":
+      return typeof v.value === "string" ? undefined : v.value;
+    case "none":
+      return null;
+    case "size":
+      return v.dims.every((d) => typeof d === "number") ? (v.dims as number[]) : undefined;
+    case "tuple": {
+      const items = v.items.map(staticLiteral);
+      return items.every((i) => i !== undefined) ? (items as Json[]) : undefined;
+    }
+    case "tensor":
+      return undefined;
+  }
+}

@@ -1,0 +1,73 @@
+import type { Graph } from "../graph/graph.js";
+import type { Node } from "../graph/node.js";
+import { closestNames } from "../suggest.js";
+
+/** Return nodes as torchvision takes them: a list of names, or `{ node: key }`. */
+export type ReturnNodes = readonly string[] | Readonly<Record<string, string>>;
+
+export interface ResolvedOutput {
+  readonly key: string;
+  /** What the user asked for, possibly a truncated module path. */
+  readonly query: string;
+  readonly node: Node;
+}
+
+export class ReturnNodeError extends Error {
+  override readonly name = "ReturnNodeError";
+}
+
+/** `[a, b]` means `{ a: "a", b: "b" }`, as in torchvision. */
+export function toQueryMap(spec: ReturnNodes): [query: string, key: string][] {
+  if (Array.isArray(spec)) {
+    const seen = new Set<string>();
+    for (const q of spec as readonly string[]) {
+      if (seen.has(q)) throw new ReturnNodeError(`return node '${q}' is listed twice; list each node once`);
+      seen.add(q);
+    }
+    return (spec as readonly string[]).map((q) => [q, q]);
+  }
+  return Object.entries(spec as Record<string, string>);
+}
+
+/**
+ * Resolves each query to the last node executed under it: `layer1` is the last node whose
+ * name starts with `layer1.` (dots are literal, unlike torchvision's regex). Outputs come in
+ * execution order, as torchvision's dict does.
+ */
+export function resolveReturnNodes(graph: Graph, spec: ReturnNodes, mode: "train" | "eval"): ResolvedOutput[] {
+  const queries = toQueryMap(spec);
+  if (queries.length === 0) throw new ReturnNodeError("no return nodes given; name at least one node (fxc nodes MODEL lists them)");
+  const keyOwner = new Map<string, string>();
+  for (const [query, key] of queries) {
+    const other = keyOwner.get(key);
+    if (other !== undefined) throw new ReturnNodeError(`output key '${key}' is given to both '${other}' and '${query}'; give each return node its own key`);
+    keyOwner.set(key, query);
+  }
+  const recorded = graph.nodes.filter((n) => n.qualname !== undefined);
+  const resolved = queries.map(([query, key]) => {
+    const depth = query.split(".").length;
+    let found: Node | undefined;
+    for (let i = recorded.length - 1; i >= 0 && found === undefined; i--) {
+      const n = recorded[i]!;
+      if (n.qualname!.split(".").slice(0, depth).join(".") === query) found = n;
+    }
+    if (found === undefined) throw new ReturnNodeError(unknownNodeMessage(query, recorded, mode));
+    if (found.value.kind !== "tensor") {
+      throw new ReturnNodeError(`node '${found.qualname}' is a ${found.value.kind}, not a tensor; return a tensor node instead`);
+    }
+    return { key, query, node: found };
+  });
+  const order = new Map(graph.nodes.map((n, i) => [n, i]));
+  return resolved.sort((a, b) => order.get(a.node)! - order.get(b.node)!);
+}
+
+function unknownNodeMessage(query: string, nodes: readonly Node[], mode: string): string {
+  const names = new Set<string>();
+  for (const n of nodes) {
+    const parts = n.qualname!.split(".");
+    for (let i = 1; i <= parts.length; i++) names.add(parts.slice(0, i).join("."));
+  }
+  const close = closestNames(query, [...names]);
+  const hint = close.length ? `; did you mean ${close.map((c) => `'${c}'`).join(", ")}?` : "";
+  return `node '${query}' is not in the ${mode} graph${hint} (fxc nodes MODEL lists them)`;
+}

@@ -1,0 +1,105 @@
+import type { Module } from "../models/nn/module.js";
+import type { Graph } from "./graph/graph.js";
+import { BATCH, type Dim } from "./graph/value.js";
+import type { Program } from "./graph/program.js";
+import { trace, type LeafModules } from "./trace/tracer.js";
+import { resolveReturnNodes, type ResolvedOutput, type ReturnNodes } from "./passes/returnNodes.js";
+import { prune } from "./passes/prune.js";
+import { lower } from "./passes/lower.js";
+import { fuse } from "./passes/fuse.js";
+
+export type Mode = "train" | "eval";
+export type Layout = "nhwc" | "nchw";
+
+export interface TraceModesOptions {
+  /** Input height and width (one number for a square input). */
+  readonly size: number | readonly [number, number];
+  /** Input channels; 3 for every torchvision classifier. */
+  readonly channels?: number;
+  readonly leafModules?: LeafModules;
+}
+
+/** Traces a model in both modes, as torchvision does, restoring its mode after. */
+export function traceModes(model: Module, options: TraceModesOptions): { train: Graph; eval: Graph } {
+  const wasTraining = model.training;
+  const shape = inputShape(options);
+  try {
+    const train = trace(model.train(), { inputShape: shape, leafModules: options.leafModules });
+    const evalGraph = trace(model.eval(), { inputShape: shape, leafModules: options.leafModules });
+    return { train, eval: evalGraph };
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
+export function inputShape(options: Pick<TraceModesOptions, "size" | "channels">): Dim[] {
+  const [h, w] = typeof options.size === "number" ? [options.size, options.size] : options.size;
+  return [BATCH, options.channels ?? 3, h, w];
+}
+
+/** The warning torchvision gives when train and eval graphs differ. */
+export function graphDifference(train: readonly string[], evalNodes: readonly string[]): string | undefined {
+  if (train.length === evalNodes.length && train.every((t, i) => t === evalNodes[i])) return undefined;
+  const isSubsequence = (x: readonly string[], y: readonly string[]): boolean => {
+    let i = 0;
+    for (const item of x) if (item === y[i]) i++;
+    return i === y.length;
+  };
+  const suggestion = "When choosing nodes for feature extraction, you may need to specify output nodes for train and eval mode separately.";
+  if (isSubsequence(train, evalNodes)) return `NOTE: The nodes obtained by tracing the model in eval mode are a subsequence of those obtained in train mode. ${suggestion}`;
+  if (isSubsequence(evalNodes, train)) return `NOTE: The nodes obtained by tracing the model in train mode are a subsequence of those obtained in eval mode. ${suggestion}`;
+  return `The nodes obtained by tracing the model in train mode are different to those obtained in eval mode. ${suggestion}`;
+}
+
+export interface BuildOptions extends TraceModesOptions {
+  /** Return nodes for both modes; or give trainReturnNodes and evalReturnNodes. */
+  readonly returnNodes?: ReturnNodes;
+  readonly trainReturnNodes?: ReturnNodes;
+  readonly evalReturnNodes?: ReturnNodes;
+  /** Which graph to compile. Default: eval. */
+  readonly mode?: Mode;
+  readonly layout?: Layout;
+  readonly suppressDiffWarning?: boolean;
+  /** Where warnings go; by default process.emitWarning. */
+  readonly onWarning?: (message: string) => void;
+}
+
+export interface Built {
+  readonly program: Program;
+  readonly outputs: readonly ResolvedOutput[];
+  readonly graph: Graph;
+}
+
+export class OptionsError extends Error {
+  override readonly name = "OptionsError";
+}
+
+/** Picks the return nodes for a mode, with torchvision's rules on which arguments go together. */
+export function returnNodesFor(options: Pick<BuildOptions, "returnNodes" | "trainReturnNodes" | "evalReturnNodes">, mode: Mode): ReturnNodes {
+  const { returnNodes, trainReturnNodes, evalReturnNodes } = options;
+  if (returnNodes === undefined && trainReturnNodes === undefined && evalReturnNodes === undefined) {
+    throw new OptionsError("no return nodes: give returnNodes, or trainReturnNodes and evalReturnNodes together");
+  }
+  if ((trainReturnNodes === undefined) !== (evalReturnNodes === undefined)) {
+    throw new OptionsError("trainReturnNodes and evalReturnNodes go together: give both, or returnNodes alone");
+  }
+  if (returnNodes !== undefined && trainReturnNodes !== undefined) {
+    throw new OptionsError("give either returnNodes, or trainReturnNodes and evalReturnNodes, not both");
+  }
+  return returnNodes ?? (mode === "train" ? trainReturnNodes! : evalReturnNodes!);
+}
+
+/** Trace, resolve the return nodes, prune, lower and fuse: a model to a runnable program. */
+export function build(model: Module, options: BuildOptions): Built {
+  const mode = options.mode ?? "eval";
+  const graphs = traceModes(model, options);
+  if (!options.suppressDiffWarning) {
+    const diff = graphDifference(graphs.train.qualnames(), graphs.eval.qualnames());
+    if (diff !== undefined) (options.onWarning ?? ((m: string) => process.emitWarning(m)))(diff);
+  }
+  const graph = graphs[mode];
+  const outputs = resolveReturnNodes(graph, returnNodesFor(options, mode), mode);
+  const pruned = prune(graph, outputs.map((o) => o.node));
+  const program = fuse(lower(pruned, outputs, { mode, layout: options.layout ?? "nhwc" }));
+  return { program, outputs, graph: pruned };
+}

@@ -1,0 +1,15 @@
+/**
+ * fxc's runtime: what generated extractors import. Kernels with torch semantics over
+ * TensorFlow.js, checkpoint readers, and the loader that prepares weights.
+ */
+export * as ops from "./ops/index.js";
+export { InputShapeError } from "./ops/input.js";
+export { dispose } from "./ops/tensorOps.js";
+export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from "./ops/tf.js";
+export { tf } from "./ops/tf.js";
+export { useBackend, availableBackends, BACKENDS, BackendError, type BackendName } from "./backend.js";
+export { createExtractor, type Extractor, type ExtractorModule, type LoadOptions, type WeightsInput } from "./extractor.js";
+export { loadParams, type CheckpointShapes, type ParamSpec, type ParamSource, type ParamTransform, type Params } from "./params.js";
+export { openWeights } from "./weights/open.js";
+export { memorySource, type MemoryTensor } from "./weights/memory.js";
+export { WeightsError, type TensorSource, type TensorInfo } from "./weights/types.js";

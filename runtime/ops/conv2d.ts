@@ -1,0 +1,71 @@
+import { tf, type Tensor, type Tensor1D, type Tensor4D } from "./tf.js";
+
+// Kernels take plain Tensors (weights arrive untyped by rank) and return the rank they make.
+
+export type FusedActivation = "relu" | "relu6";
+
+export interface Conv2dAttrs {
+  readonly stride: readonly [number, number] | readonly number[];
+  readonly padding: readonly [number, number] | readonly number[];
+  readonly dilation: readonly [number, number] | readonly number[];
+  readonly groups?: number;
+  readonly activation?: FusedActivation;
+}
+
+type Padding = [[number, number], [number, number], [number, number], [number, number]];
+
+/** torch's symmetric padding as tfjs's explicit NHWC padding. */
+export function explicitPadding(padding: readonly number[]): Padding {
+  const [ph, pw] = padding as [number, number];
+  return [
+    [0, 0],
+    [ph, ph],
+    [pw, pw],
+    [0, 0],
+  ];
+}
+
+/**
+ * torch.nn.functional.conv2d on a channels-last input with an HWIO filter (prepared at load).
+ * Grouped convolutions (ResNeXt, RegNet) run one convolution per group: tfjs has no groups.
+ */
+export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dAttrs): Tensor4D {
+  const [x, filter] = [input as Tensor4D, weight as Tensor4D];
+  const groups = attrs.groups ?? 1;
+  const common = {
+    strides: [attrs.stride[0]!, attrs.stride[1]!] as [number, number],
+    pad: explicitPadding(attrs.padding),
+    dilations: [attrs.dilation[0]!, attrs.dilation[1]!] as [number, number],
+    activation: attrs.activation ?? ("linear" as const),
+  };
+  if (groups === 1) return tf.fused.conv2d({ x, filter, bias: (bias as Tensor1D | null) ?? undefined, ...common });
+  return tf.tidy(() => {
+    const xs = tf.split(x, groups, 3) as Tensor4D[];
+    const filters = tf.split(filter, groups, 3) as Tensor4D[];
+    const outs = xs.map((xg, g) => tf.conv2d(xg, filters[g]!, common.strides, common.pad, "NHWC", common.dilations));
+    let y: Tensor = tf.concat(outs, 3);
+    if (bias !== null) y = tf.add(y, bias);
+    if (attrs.activation === "relu") y = tf.relu(y);
+    else if (attrs.activation === "relu6") y = tf.relu6(y);
+    return y as Tensor4D;
+  });
+}
+
+/** A convolution with one input channel per group; the filter is [kh, kw, C, multiplier]. */
+export function depthwiseConv2d(input: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dAttrs): Tensor4D {
+  const [x, filter] = [input as Tensor4D, weight as Tensor4D];
+  const [ph, pw] = [attrs.padding[0]!, attrs.padding[1]!];
+  const conv = (padded: Tensor4D, pad: number): Tensor4D =>
+    tf.fused.depthwiseConv2d({
+      x: padded,
+      filter,
+      bias: (bias as Tensor1D | null) ?? undefined,
+      strides: [attrs.stride[0]!, attrs.stride[1]!],
+      pad,
+      dilations: [attrs.dilation[0]!, attrs.dilation[1]!],
+      activation: attrs.activation ?? "linear",
+    });
+  // tfjs's depthwise kernel takes one symmetric padding; other paddings are applied first.
+  if (ph === pw) return conv(x, ph);
+  return tf.tidy(() => conv(tf.pad(x, explicitPadding(attrs.padding)), 0));
+}

@@ -1,0 +1,9 @@
+/** Runtime kernels: torch's semantics over tfjs, one family per file. Generated code calls these. */
+export { input, InputShapeError } from "./input.js";
+export { toChannelsLast, toContiguous } from "./layout.js";
+export { conv2d, depthwiseConv2d } from "./conv2d.js";
+export { batchNorm } from "./batchNorm.js";
+export { relu, relu6, sigmoid, tanh, silu, hardsigmoid, hardswish, gelu, dropout } from "./activations.js";
+export { add, sub, mul, div, floorDiv } from "./binary.js";
+export { maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d } from "./pooling.js";
+export { flatten, linear, shapeOf, getitem } from "./tensorOps.js";

@@ -1,0 +1,24 @@
+import { tf, type Tensor, type Tensor4D } from "./tf.js";
+
+/** The caller's input did not have the shape the extractor was compiled for. */
+export class InputShapeError extends Error {
+  override readonly name = "InputShapeError";
+}
+
+/**
+ * Checks the caller's input against the compiled shape and stores it channels-last.
+ * The result is always a tensor of our own (a cheap clone in NHWC), so it can be freed.
+ */
+export function input(x: Tensor, attrs: { readonly layout: string; readonly shape: readonly (number | null)[] }): Tensor4D {
+  const nchw = attrs.layout === "nchw";
+  const [c, h, w] = attrs.shape;
+  const expected = nchw ? ["N", c, h, w] : ["N", h, w, c];
+  const ok = x.rank === 4 && expected.every((d, i) => d === "N" || d === null || d === x.shape[i]);
+  if (!ok) {
+    throw new InputShapeError(
+      `input shape [${x.shape.join(", ")}] does not match the compiled [${expected.join(", ")}] (${attrs.layout.toUpperCase()}); ` +
+        `resize the input, or compile for this size with --size`,
+    );
+  }
+  return nchw ? tf.transpose(x as Tensor4D, [0, 2, 3, 1]) : tf.clone(x as Tensor4D);
+}

@@ -1,0 +1,122 @@
+import { tf, type Tensor, type Tensor4D } from "./tf.js";
+
+export interface PoolAttrs {
+  readonly kernel: readonly number[];
+  readonly stride: readonly number[];
+  readonly padding: readonly number[];
+  readonly ceilMode: boolean;
+  readonly dilation?: readonly number[];
+  readonly countIncludePad?: boolean;
+}
+
+/** torch's output size along one axis, ceil_mode included. */
+function outputSize(size: number, kernel: number, stride: number, padding: number, ceilMode: boolean): number {
+  const span = size + 2 * padding - kernel;
+  let out = (ceilMode ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
+  if (ceilMode && (out - 1) * stride >= size + padding) out -= 1;
+  return out;
+}
+
+/** Padding [before, after] per axis so that a 'valid' window walk gives torch's output size. */
+function windowPadding(x: Tensor4D, attrs: PoolAttrs): { pads: [[number, number], [number, number]]; out: [number, number] } {
+  const pads: [number, number][] = [];
+  const out: number[] = [];
+  for (let axis = 0; axis < 2; axis++) {
+    const size = x.shape[axis + 1]!;
+    const [k, s, p] = [attrs.kernel[axis]!, attrs.stride[axis]!, attrs.padding[axis]!];
+    const o = outputSize(size, k, s, p, attrs.ceilMode);
+    const after = Math.max(0, (o - 1) * s + k - size - p);
+    pads.push([p, after]);
+    out.push(o);
+  }
+  return { pads: pads as [[number, number], [number, number]], out: out as [number, number] };
+}
+
+/** torch's max_pool2d: padding never wins the max, and ceil_mode adds windows at the end. */
+export function maxPool2d(input: Tensor, attrs: PoolAttrs): Tensor4D {
+  const x = input as Tensor4D;
+  if (attrs.dilation !== undefined && attrs.dilation.some((d) => d !== 1)) {
+    throw new Error("max_pool2d with dilation is not supported by the tfjs kernels");
+  }
+  const { pads } = windowPadding(x, attrs);
+  return tf.maxPool(x, [attrs.kernel[0]!, attrs.kernel[1]!], [attrs.stride[0]!, attrs.stride[1]!], [[0, 0], pads[0], pads[1], [0, 0]]);
+}
+
+/**
+ * torch's avg_pool2d. The divisor is what torch uses: the window clipped to the padded input
+ * (count_include_pad) or to the real input only; windows added by ceil_mode count only
+ * what they cover. Sums come from tfjs's average pool, divisors from pooling a mask.
+ */
+export function avgPool2d(input: Tensor, attrs: PoolAttrs): Tensor4D {
+  const x = input as Tensor4D;
+  const [kh, kw] = [attrs.kernel[0]!, attrs.kernel[1]!];
+  const strides: [number, number] = [attrs.stride[0]!, attrs.stride[1]!];
+  const { pads } = windowPadding(x, attrs);
+  const noPadding = pads.every(([a, b]) => a === 0 && b === 0);
+  if (noPadding) return tf.avgPool(x, [kh, kw], strides, "valid");
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    const padded = tf.pad(x, [[0, 0], pads[0], pads[1], [0, 0]]);
+    const sums = tf.mul(tf.avgPool(padded, [kh, kw], strides, "valid"), kh * kw);
+    // 1 where an element counts towards the divisor.
+    const include = attrs.countIncludePad ?? true;
+    const [ph, pw] = [attrs.padding[0]!, attrs.padding[1]!];
+    const maskH = include ? h + 2 * ph : h;
+    const maskW = include ? w + 2 * pw : w;
+    const before: [number, number] = include ? [0, 0] : [ph, pw];
+    const ones = tf.ones([1, maskH, maskW, 1]);
+    const mask = tf.pad(ones, [
+      [0, 0],
+      [before[0], pads[0][0] + pads[0][1] + h - maskH - before[0]],
+      [before[1], pads[1][0] + pads[1][1] + w - maskW - before[1]],
+      [0, 0],
+    ]) as Tensor4D;
+    const counts = tf.mul(tf.avgPool(mask, [kh, kw], strides, "valid"), kh * kw);
+    return tf.div(sums, counts) as Tensor4D;
+  });
+}
+
+/** torch's adaptive bins along one axis: bin i covers [floor(i*n/o), ceil((i+1)*n/o)). */
+function bins(n: number, o: number): [number, number][] {
+  return Array.from({ length: o }, (_, i) => [Math.floor((i * n) / o), Math.ceil(((i + 1) * n) / o)] as [number, number]);
+}
+
+/** Each output row averages its bin: adaptive pooling along an axis is a matrix product. */
+function averagingMatrix(n: number, o: number): tf.Tensor2D {
+  const m = new Float32Array(o * n);
+  bins(n, o).forEach(([s, e], i) => {
+    for (let j = s; j < e; j++) m[i * n + j] = 1 / (e - s);
+  });
+  return tf.tensor2d(m, [o, n]);
+}
+
+/** torch's adaptive_avg_pool2d to any output size. */
+export function adaptiveAvgPool2d(input: Tensor, attrs: { readonly outputSize: readonly number[] }): Tensor4D {
+  const x = input as Tensor4D;
+  const [n, h, w, c] = x.shape;
+  const [oh, ow] = [attrs.outputSize[0]!, attrs.outputSize[1]!];
+  if (oh === 1 && ow === 1) return tf.mean(x, [1, 2], true);
+  if (h % oh === 0 && w % ow === 0) return tf.avgPool(x, [h / oh, w / ow], [h / oh, w / ow], "valid");
+  return tf.tidy(() => {
+    // Pool H: [H, N*W*C] -> [oh, N*W*C]; then W the same way.
+    const byH = tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, n * w * c]);
+    const pooledH = tf.reshape(tf.matMul(averagingMatrix(h, oh), byH), [oh, n, w, c]);
+    const byW = tf.reshape(tf.transpose(pooledH, [2, 1, 0, 3]), [w, n * oh * c]);
+    const pooled = tf.reshape(tf.matMul(averagingMatrix(w, ow), byW), [ow, n, oh, c]);
+    return tf.transpose(pooled, [1, 2, 0, 3]) as Tensor4D;
+  });
+}
+
+/** torch's adaptive_max_pool2d: the max of each bin. */
+export function adaptiveMaxPool2d(input: Tensor, attrs: { readonly outputSize: readonly number[] }): Tensor4D {
+  const x = input as Tensor4D;
+  const [n, h, w, c] = x.shape;
+  const [oh, ow] = [attrs.outputSize[0]!, attrs.outputSize[1]!];
+  return tf.tidy(() => {
+    const rows = bins(h, oh).map(([hs, he]) => {
+      const cells = bins(w, ow).map(([ws, we]) => tf.max(tf.slice(x, [0, hs, ws, 0], [n, he - hs, we - ws, c]), [1, 2], true));
+      return tf.concat(cells, 2);
+    });
+    return tf.concat(rows, 1) as Tensor4D;
+  });
+}

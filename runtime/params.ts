@@ -1,0 +1,156 @@
+import { tf, type Tensor } from "./ops/tf.js";
+import { WeightsError, type TensorSource } from "./weights/types.js";
+
+/** How a checkpoint tensor is turned into the tensor an op wants, once, at load time. */
+export type ParamTransform =
+  | "none"
+  /** torch OIHW to tfjs HWIO. */
+  | "conv2dFilter"
+  /** torch [C, 1, kh, kw] to tfjs depthwise [kh, kw, C, 1]. */
+  | "depthwiseFilter"
+  /** torch [out, in] to [in, out], so that `matMul(x, w)` needs no transpose per call. */
+  | "linearWeight";
+
+export type ParamSource =
+  | { readonly key: string }
+  /**
+   * Batch norm folded into the preceding convolution (eval mode): the filter scaled by
+   * weight / sqrt(var + eps) per output channel, or the bias shifted to match.
+   */
+  | {
+      readonly fold: "filter" | "bias";
+      readonly conv: string;
+      readonly convBias: string | null;
+      readonly mean: string;
+      readonly var: string;
+      readonly weight: string | null;
+      readonly bias: string | null;
+      readonly eps: number;
+    };
+
+export interface ParamSpec {
+  readonly id: string;
+  readonly source: ParamSource;
+  readonly transform: ParamTransform;
+}
+
+/** The checkpoint tensors an extractor reads, with their torch shapes. */
+export type CheckpointShapes = Readonly<Record<string, readonly number[]>>;
+
+export type Params = Record<string, Tensor>;
+
+/**
+ * Reads, checks and prepares an extractor's parameters. Every key is checked (present, shape,
+ * float dtype) before anything is read, and nothing is left allocated if any step fails.
+ */
+export async function loadParams(source: TensorSource, checkpoint: CheckpointShapes, specs: readonly ParamSpec[]): Promise<Params> {
+  for (const [key, shape] of Object.entries(checkpoint)) {
+    const info = source.info(key);
+    if (info === undefined) {
+      throw new WeightsError(source.path, `has no tensor '${key}' (expected shape [${shape.join(", ")}])`, hintForMissing(source, key));
+    }
+    if (info.shape.join(",") !== shape.join(",")) {
+      throw new WeightsError(source.path, `tensor '${key}' has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}]`, "check that the weights match the model and its options (e.g. numClasses)");
+    }
+    if (!["F32", "F16", "BF16", "F64"].includes(info.dtype)) {
+      throw new WeightsError(source.path, `tensor '${key}' has dtype ${info.dtype}, expected a float tensor`, "check that the weights match the model");
+    }
+  }
+  const data = new Map<string, Float32Array>();
+  for (const key of Object.keys(checkpoint)) data.set(key, await source.readFloat32(key));
+  const shapeOf = (key: string): readonly number[] => checkpoint[key]!;
+  const read = (key: string): Float32Array => data.get(key)!;
+
+  const params: Params = {};
+  try {
+    for (const spec of specs) {
+      const { values, shape } = prepare(spec, read, shapeOf);
+      params[spec.id] = tf.tensor(values, shape as number[], "float32");
+    }
+  } catch (e) {
+    for (const t of Object.values(params)) t.dispose();
+    throw e;
+  }
+  return params;
+}
+
+function hintForMissing(source: TensorSource, key: string): string {
+  const keys = source.keys();
+  const tail = key.split(".").slice(-2).join(".");
+  const similar = keys.find((k) => k.endsWith(`.${tail}`) && k !== key);
+  if (similar !== undefined && similar.endsWith(key)) {
+    return `the file's keys carry a prefix ('${similar.slice(0, similar.length - key.length)}'); pass it as the prefix option`;
+  }
+  return keys.length === 0 ? "the file holds no tensors" : `check that the weights are for this model (the file's first key is '${keys[0]}')`;
+}
+
+/** One parameter's values in the layout its op wants. */
+function prepare(spec: ParamSpec, read: (k: string) => Float32Array, shapeOf: (k: string) => readonly number[]): { values: Float32Array; shape: readonly number[] } {
+  const source = spec.source;
+  if ("key" in source) return transform(read(source.key), shapeOf(source.key), spec.transform);
+  const out = shapeOf(source.mean)[0]!;
+  const scale = new Float32Array(out);
+  const variance = read(source.var);
+  const gamma = source.weight === null ? null : read(source.weight);
+  for (let c = 0; c < out; c++) scale[c] = (gamma === null ? 1 : gamma[c]!) / Math.sqrt(variance[c]! + source.eps);
+  if (source.fold === "filter") {
+    const w = read(source.conv);
+    const perChannel = w.length / out;
+    const folded = new Float32Array(w.length);
+    for (let i = 0; i < w.length; i++) folded[i] = w[i]! * scale[Math.floor(i / perChannel)]!;
+    return transform(folded, shapeOf(source.conv), spec.transform);
+  }
+  const mean = read(source.mean);
+  const beta = source.bias === null ? null : read(source.bias);
+  const convBias = source.convBias === null ? null : read(source.convBias);
+  const bias = new Float32Array(out);
+  for (let c = 0; c < out; c++) bias[c] = (beta === null ? 0 : beta[c]!) + ((convBias === null ? 0 : convBias[c]!) - mean[c]!) * scale[c]!;
+  return { values: bias, shape: [out] };
+}
+
+/** Moves a torch-ordered tensor's values into the layout a tfjs kernel wants. */
+function transform(values: Float32Array, shape: readonly number[], kind: ParamTransform): { values: Float32Array; shape: readonly number[] } {
+  switch (kind) {
+    case "none":
+      return { values, shape };
+    case "linearWeight": {
+      const [o, i] = shape as [number, number];
+      return { values: permute(values, [o, i], [1, 0]), shape: [i, o] };
+    }
+    case "conv2dFilter": {
+      const [o, i, h, w] = shape as [number, number, number, number];
+      return { values: permute(values, [o, i, h, w], [2, 3, 1, 0]), shape: [h, w, i, o] };
+    }
+    case "depthwiseFilter": {
+      // torch [C, 1, kh, kw] to tfjs [kh, kw, C, 1] (one filter per channel).
+      const [c, , h, w] = shape as [number, number, number, number];
+      return { values: permute(values, [c, h, w], [1, 2, 0]), shape: [h, w, c, 1] };
+    }
+  }
+}
+
+/** A row-major transpose: `out` dims are `shape[perm[i]]`. */
+export function permute(values: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
+  const rank = shape.length;
+  const strides = new Array<number>(rank);
+  for (let i = rank - 1, s = 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i]!;
+  }
+  const outShape = perm.map((p) => shape[p]!);
+  const outStrides = perm.map((p) => strides[p]!);
+  const out = new Float32Array(values.length);
+  const index = new Array<number>(rank).fill(0);
+  let src = 0;
+  for (let o = 0; o < out.length; o++) {
+    out[o] = values[src]!;
+    for (let d = rank - 1; d >= 0; d--) {
+      index[d]!++;
+      src += outStrides[d]!;
+      if (index[d]! < outShape[d]!) break;
+      src -= outStrides[d]! * outShape[d]!;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
