@@ -15,18 +15,26 @@ export type ParamSource =
   | { readonly key: string }
   /**
    * Batch norm folded into the preceding convolution (eval mode): the filter scaled by
-   * weight / sqrt(var + eps) per output channel, or the bias shifted to match.
+   * weight / sqrt(var + eps) per output channel, or the bias shifted to match. `conv` and
+   * `bn` are module paths; their tensors have torch's names (`weight`, `running_mean`...).
    */
   | {
       readonly fold: "filter" | "bias";
       readonly conv: string;
-      readonly convBias: string | null;
-      readonly mean: string;
-      readonly var: string;
-      readonly weight: string | null;
-      readonly bias: string | null;
+      readonly convBias: boolean;
+      readonly bn: string;
+      readonly affine: boolean;
       readonly eps: number;
     };
+
+/** The checkpoint keys a parameter is made from. */
+export function sourceKeys(source: ParamSource): string[] {
+  if ("key" in source) return [source.key];
+  const keys = [`${source.conv}.weight`, `${source.bn}.running_mean`, `${source.bn}.running_var`];
+  if (source.convBias) keys.push(`${source.conv}.bias`);
+  if (source.affine) keys.push(`${source.bn}.weight`, `${source.bn}.bias`);
+  return keys;
+}
 
 export interface ParamSpec {
   readonly id: string;
@@ -88,21 +96,22 @@ function hintForMissing(source: TensorSource, key: string): string {
 function prepare(spec: ParamSpec, read: (k: string) => Float32Array, shapeOf: (k: string) => readonly number[]): { values: Float32Array; shape: readonly number[] } {
   const source = spec.source;
   if ("key" in source) return transform(read(source.key), shapeOf(source.key), spec.transform);
-  const out = shapeOf(source.mean)[0]!;
+  const mean = read(`${source.bn}.running_mean`);
+  const variance = read(`${source.bn}.running_var`);
+  const gamma = source.affine ? read(`${source.bn}.weight`) : null;
+  const out = mean.length;
   const scale = new Float32Array(out);
-  const variance = read(source.var);
-  const gamma = source.weight === null ? null : read(source.weight);
   for (let c = 0; c < out; c++) scale[c] = (gamma === null ? 1 : gamma[c]!) / Math.sqrt(variance[c]! + source.eps);
   if (source.fold === "filter") {
-    const w = read(source.conv);
+    const key = `${source.conv}.weight`;
+    const w = read(key);
     const perChannel = w.length / out;
     const folded = new Float32Array(w.length);
     for (let i = 0; i < w.length; i++) folded[i] = w[i]! * scale[Math.floor(i / perChannel)]!;
-    return transform(folded, shapeOf(source.conv), spec.transform);
+    return transform(folded, shapeOf(key), spec.transform);
   }
-  const mean = read(source.mean);
-  const beta = source.bias === null ? null : read(source.bias);
-  const convBias = source.convBias === null ? null : read(source.convBias);
+  const beta = source.affine ? read(`${source.bn}.bias`) : null;
+  const convBias = source.convBias ? read(`${source.conv}.bias`) : null;
   const bias = new Float32Array(out);
   for (let c = 0; c < out; c++) bias[c] = (beta === null ? 0 : beta[c]!) + ((convBias === null ? 0 : convBias[c]!) - mean[c]!) * scale[c]!;
   return { values: bias, shape: [out] };

@@ -1,7 +1,7 @@
 import type { AbstractValue, Dim } from "./value.js";
-import type { ParamSource, ParamSpec, ParamTransform } from "../../runtime/params.js";
+import { sourceKeys, type ParamSource, type ParamSpec, type ParamTransform } from "../../runtime/params.js";
 
-export type { ParamSource, ParamSpec, ParamTransform };
+export { sourceKeys, type ParamSource, type ParamSpec, type ParamTransform };
 
 /**
  * The lowered program's vocabulary, shared by the emitter (which prints it) and the
@@ -75,9 +75,3 @@ export function operandValues(o: Operand): string[] {
   return [];
 }
 
-/** The checkpoint keys a parameter is made from. */
-export function sourceKeys(spec: ParamSpec): string[] {
-  const s = spec.source;
-  if ("key" in s) return [s.key];
-  return [s.conv, s.convBias, s.mean, s.var, s.weight, s.bias].filter((k): k is string => k !== null);
-}

@@ -34,10 +34,11 @@ defineOp({
     const x = asTensor(ctx.args.input, "input");
     const w = asTensor(ctx.args.weight, "weight");
     const groups = asInt(ctx.args.groups, "groups");
+    const dilation = asInts(ctx.args.dilation, 2, "dilation");
     const attrs = {
       stride: asInts(ctx.args.stride, 2, "stride"),
       padding: asInts(ctx.args.padding, 2, "padding"),
-      dilation: asInts(ctx.args.dilation, 2, "dilation"),
+      ...(dilation.some((d) => d !== 1) ? { dilation } : {}),
     };
     // Depthwise convolution (one channel in and out per group) has its own, much faster kernel.
     const depthwise = groups > 1 && groups === x.shape[1] && w.shape[0] === groups;
@@ -48,7 +49,7 @@ defineOp({
         ctx.param("weight", depthwise ? "depthwiseFilter" : "conv2dFilter"),
         ctx.optionalTensor("bias") ?? { kind: "const", value: null },
       ],
-      attrs: depthwise ? attrs : { ...attrs, groups },
+      attrs: depthwise || groups === 1 ? attrs : { ...attrs, groups },
     };
   },
 });

@@ -43,11 +43,12 @@ export function lowerElementwise(ctx: LowerContext, op: string, names: readonly 
   const out = ctx.out.kind === "tensor" ? ctx.out : undefined;
   const channelsLast = out !== undefined && out.shape.length === 4 && names.some((n) => ctx.formatOf(n) === "channelsLast");
   const inputs = names.map((n) => (isTensorArg(ctx.args[n]) ? ctx.tensor(n, channelsLast ? "channelsLast" : "contiguous") : ctx.operand(n)));
+  // A lower-rank operand broadcast against a channels-last value needs its dims moved too.
+  const needsAlign = channelsLast && names.some((n) => isTensorArg(ctx.args[n]) && (ctx.args[n] as { shape: readonly unknown[] }).shape.length < 4);
   return {
     op,
     inputs,
-    // A lower-rank operand broadcast against a channels-last value needs its dims moved too.
-    attrs: channelsLast ? { ...attrs, channelsLast: true } : attrs,
+    attrs: needsAlign ? { ...attrs, channelsLast: true } : attrs,
     format: channelsLast ? "channelsLast" : "contiguous",
   };
 }

@@ -23,11 +23,14 @@ function pooledShape(a: Readonly<Record<string, ArgValue>>, op: string): Dim[] {
   return [n, c, oh, ow];
 }
 
-function poolAttrs(a: Readonly<Record<string, ArgValue>>): { kernel: number[]; stride: number[]; padding: number[]; ceilMode: boolean } {
+/** Pooling attributes as the runtime takes them; ceil_mode only when set. */
+function poolAttrs(a: Readonly<Record<string, ArgValue>>): { kernel: number[]; stride: number[]; padding: number[]; ceilMode?: true } {
   const kernel = asInts(a.kernel_size, 2, "kernel_size");
   const stride = a.stride === null || (Array.isArray(a.stride) && a.stride.length === 0) ? kernel : asInts(a.stride, 2, "stride");
-  return { kernel, stride, padding: asInts(a.padding, 2, "padding"), ceilMode: asBool(a.ceil_mode, "ceil_mode") };
+  return { kernel, stride, padding: asInts(a.padding, 2, "padding"), ...(asBool(a.ceil_mode, "ceil_mode") ? { ceilMode: true as const } : {}) };
 }
+
+const dilationAttr = (dilation: number[]): { dilation?: number[] } => (dilation.some((d) => d !== 1) ? { dilation } : {});
 
 defineOp({
   schema: "max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False)",
@@ -35,7 +38,7 @@ defineOp({
   lower: (ctx) => ({
     op: "maxPool2d",
     inputs: [ctx.tensor("input", "channelsLast")],
-    attrs: { ...poolAttrs(ctx.args), dilation: asInts(ctx.args.dilation, 2, "dilation") },
+    attrs: { ...poolAttrs(ctx.args), ...dilationAttr(asInts(ctx.args.dilation, 2, "dilation")) },
   }),
 });
 
@@ -45,7 +48,7 @@ defineOp({
   lower: (ctx) => ({
     op: "avgPool2d",
     inputs: [ctx.tensor("input", "channelsLast")],
-    attrs: { ...poolAttrs(ctx.args), countIncludePad: asBool(ctx.args.count_include_pad, "count_include_pad") },
+    attrs: { ...poolAttrs(ctx.args), ...(asBool(ctx.args.count_include_pad, "count_include_pad") ? {} : { countIncludePad: false }) },
   }),
 });
 

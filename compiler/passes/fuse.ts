@@ -1,3 +1,4 @@
+import { identifierFor } from "./lower.js";
 import { operandValues, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
 
 /**
@@ -46,7 +47,7 @@ function fuseInto(program: Program, fusion: Fusion): Program {
   // Parameters no instruction reads any more (the unfolded ones) are not loaded.
   const used = new Set(instructions.flatMap((i) => i.inputs.flatMap(paramIds)));
   const kept = [...params.values()].filter((s) => used.has(s.id));
-  const keys = new Set(kept.flatMap(sourceKeys));
+  const keys = new Set(kept.flatMap((spec) => sourceKeys(spec.source)));
   const checkpoint = Object.fromEntries(Object.entries(program.checkpoint).filter(([k]) => keys.has(k)));
   return { ...program, instructions, params: kept, checkpoint };
 }
@@ -57,6 +58,7 @@ function paramIds(o: Operand): string[] {
   return [];
 }
 
+/** The checkpoint key behind a param operand; null for an absent optional tensor. */
 const keyOf = (o: Operand | undefined, params: Map<string, ParamSpec>): string | null | undefined => {
   if (o === undefined || (o.kind === "const" && o.value === null)) return null;
   if (o.kind !== "param") return undefined;
@@ -64,26 +66,33 @@ const keyOf = (o: Operand | undefined, params: Map<string, ParamSpec>): string |
   return source !== undefined && "key" in source ? source.key : undefined;
 };
 
+/** `layer1.0.bn1.running_mean` is tensor `running_mean` of module `layer1.0.bn1`. */
+function splitKey(key: string | null | undefined, name: string): string | undefined {
+  return key?.endsWith(`.${name}`) ? key.slice(0, -name.length - 1) : undefined;
+}
+
 const foldBatchNorm: Fusion = (conv, bn, params) => {
   if (bn.op !== "batchNorm" || bn.attrs.training !== false || !CONVOLUTIONS.has(conv.op) || conv.attrs.activation !== undefined) return undefined;
   const [, filter, convBias] = conv.inputs;
   const [, mean, variance, weight, bias] = bn.inputs;
   const filterSpec = filter?.kind === "param" ? params.get(filter.id) : undefined;
-  const keys = {
-    conv: keyOf(filter, params),
-    convBias: keyOf(convBias, params),
-    mean: keyOf(mean, params),
-    var: keyOf(variance, params),
-    weight: keyOf(weight, params),
-    bias: keyOf(bias, params),
-  };
-  if (filterSpec === undefined || !keys.conv || !keys.mean || !keys.var || keys.convBias === undefined || keys.weight === undefined || keys.bias === undefined) {
-    return undefined;
-  }
-  const source = { conv: keys.conv, convBias: keys.convBias, mean: keys.mean, var: keys.var, weight: keys.weight, bias: keys.bias, eps: bn.attrs.eps as number };
-  const filterId = `${bn.id}_filter`;
-  const biasId = `${bn.id}_bias`;
+  const convPath = splitKey(keyOf(filter, params), "weight");
+  const bnPath = splitKey(keyOf(mean, params), "running_mean");
+  const convBiasKey = keyOf(convBias, params);
+  const [weightKey, biasKey] = [keyOf(weight, params), keyOf(bias, params)];
+  // Fold only the layout torch's Conv2d and BatchNorm2d have; anything else stays as it is.
+  const consistent =
+    filterSpec !== undefined &&
+    convPath !== undefined &&
+    bnPath !== undefined &&
+    keyOf(variance, params) === `${bnPath}.running_var` &&
+    (convBiasKey === null || convBiasKey === `${convPath}.bias`) &&
+    ((weightKey === null && biasKey === null) || (weightKey === `${bnPath}.weight` && biasKey === `${bnPath}.bias`));
+  if (!consistent) return undefined;
+  const source = { conv: convPath, convBias: convBiasKey !== null, bn: bnPath, affine: weightKey !== null, eps: bn.attrs.eps as number };
+  const filterId = uniqueParamId(params, `${filter.kind === "param" ? filter.id : bn.id}_bn`);
   params.set(filterId, { id: filterId, source: { fold: "filter", ...source }, transform: filterSpec.transform });
+  const biasId = uniqueParamId(params, `${identifierFor(convPath)}_bias_bn`);
   params.set(biasId, { id: biasId, source: { fold: "bias", ...source }, transform: "none" });
   return {
     ...conv,
@@ -94,6 +103,12 @@ const foldBatchNorm: Fusion = (conv, bn, params) => {
     note: "batch norm folded into the convolution at load time",
   };
 };
+
+function uniqueParamId(params: Map<string, ParamSpec>, base: string): string {
+  let id = base;
+  for (let i = 2; params.has(id); i++) id = `${base}_${i}`;
+  return id;
+}
 
 const fuseActivation: Fusion = (conv, act, _params) => {
   if (!CONVOLUTIONS.has(conv.op) || !FUSABLE_ACTIVATIONS.has(act.op) || conv.attrs.activation !== undefined) return undefined;

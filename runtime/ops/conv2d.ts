@@ -7,10 +7,13 @@ export type FusedActivation = "relu" | "relu6";
 export interface Conv2dAttrs {
   readonly stride: readonly [number, number] | readonly number[];
   readonly padding: readonly [number, number] | readonly number[];
-  readonly dilation: readonly [number, number] | readonly number[];
+  /** Omitted when 1, as in most models. */
+  readonly dilation?: readonly [number, number] | readonly number[];
   readonly groups?: number;
   readonly activation?: FusedActivation;
 }
+
+const dilations = (attrs: Conv2dAttrs): [number, number] => [attrs.dilation?.[0] ?? 1, attrs.dilation?.[1] ?? 1];
 
 type Padding = [[number, number], [number, number], [number, number], [number, number]];
 
@@ -35,7 +38,7 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, attrs
   const common = {
     strides: [attrs.stride[0]!, attrs.stride[1]!] as [number, number],
     pad: explicitPadding(attrs.padding),
-    dilations: [attrs.dilation[0]!, attrs.dilation[1]!] as [number, number],
+    dilations: dilations(attrs),
     activation: attrs.activation ?? ("linear" as const),
   };
   if (groups === 1) return tf.fused.conv2d({ x, filter, bias: (bias as Tensor1D | null) ?? undefined, ...common });
@@ -62,7 +65,7 @@ export function depthwiseConv2d(input: Tensor, weight: Tensor, bias: Tensor | nu
       bias: (bias as Tensor1D | null) ?? undefined,
       strides: [attrs.stride[0]!, attrs.stride[1]!],
       pad,
-      dilations: [attrs.dilation[0]!, attrs.dilation[1]!],
+      dilations: dilations(attrs),
       activation: attrs.activation ?? "linear",
     });
   // tfjs's depthwise kernel takes one symmetric padding; other paddings are applied first.

@@ -4,7 +4,7 @@ export interface PoolAttrs {
   readonly kernel: readonly number[];
   readonly stride: readonly number[];
   readonly padding: readonly number[];
-  readonly ceilMode: boolean;
+  readonly ceilMode?: boolean;
   readonly dilation?: readonly number[];
   readonly countIncludePad?: boolean;
 }
@@ -24,7 +24,7 @@ function windowPadding(x: Tensor4D, attrs: PoolAttrs): { pads: [[number, number]
   for (let axis = 0; axis < 2; axis++) {
     const size = x.shape[axis + 1]!;
     const [k, s, p] = [attrs.kernel[axis]!, attrs.stride[axis]!, attrs.padding[axis]!];
-    const o = outputSize(size, k, s, p, attrs.ceilMode);
+    const o = outputSize(size, k, s, p, attrs.ceilMode ?? false);
     const after = Math.max(0, (o - 1) * s + k - size - p);
     pads.push([p, after]);
     out.push(o);

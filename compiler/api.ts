@@ -1,0 +1,116 @@
+import type { Module } from "../models/nn/module.js";
+import { getModelEntry } from "../models/zoo/registry.js";
+import { createExtractor, type Extractor, type LoadOptions, type Tensor, type WeightsInput } from "../runtime/index.js";
+import type { Program } from "./graph/program.js";
+import { interpret } from "./interpret/interpreter.js";
+import { emitModule } from "./emit/emitter.js";
+import { build, graphDifference, traceModes, type BuildOptions, type Layout, type Mode } from "./pipeline.js";
+import { toQueryMap, type ReturnNodes } from "./passes/returnNodes.js";
+import type { LeafModules } from "./trace/tracer.js";
+import { FXC_VERSION, TORCHVISION_VERSION } from "./version.js";
+
+/** A zoo model name, or a model built with fxc's module library. */
+export type ModelInput = string | Module;
+
+function resolveModel(model: ModelInput, options: { readonly modelOptions?: Record<string, unknown> } = {}): { module: Module; name: string; size: number } {
+  if (typeof model !== "string") return { module: model, name: model.typeName, size: 224 };
+  const entry = getModelEntry(model);
+  return { module: entry.build(options.modelOptions), name: entry.name, size: entry.inputSize };
+}
+
+export interface NodeNamesOptions {
+  readonly leafModules?: LeafModules;
+  /** Input size to trace at; by default the model's own. */
+  readonly size?: number | readonly [number, number];
+  readonly suppressDiffWarning?: boolean;
+  readonly onWarning?: (message: string) => void;
+}
+
+/** torchvision's `get_graph_node_names`: the node names of the train and eval graphs, in execution order. */
+export function getGraphNodeNames(model: ModelInput, options: NodeNamesOptions = {}): { train: string[]; eval: string[] } {
+  const m = resolveModel(model);
+  const graphs = traceModes(m.module, { size: options.size ?? m.size, leafModules: options.leafModules });
+  const names = { train: graphs.train.qualnames(), eval: graphs.eval.qualnames() };
+  if (!options.suppressDiffWarning) {
+    const diff = graphDifference(names.train, names.eval);
+    if (diff !== undefined) (options.onWarning ?? ((msg: string) => process.emitWarning(msg)))(diff);
+  }
+  return names;
+}
+
+export interface ExtractorOptions extends Omit<BuildOptions, "size"> {
+  /** Input size; by default the model's own (224 for most of the zoo). */
+  readonly size?: number | readonly [number, number];
+  /** Builder options for a zoo model, e.g. `{ numClasses: 10 }`. */
+  readonly modelOptions?: Record<string, unknown>;
+}
+
+export interface FeatureExtractor {
+  /** Each output key and the torchvision node it returns. */
+  readonly returnNodes: Readonly<Record<string, string>>;
+  readonly program: Program;
+  /** Loads the weights this extractor needs and returns something to run. */
+  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>>>;
+}
+
+/**
+ * torchvision's `create_feature_extractor`: compiles the model for the requested nodes and
+ * runs the result directly, without writing files. It runs exactly what `compile` writes.
+ */
+export function createFeatureExtractor(model: ModelInput, options: ExtractorOptions): FeatureExtractor {
+  const m = resolveModel(model, options);
+  const { program } = build(m.module, { ...options, size: options.size ?? m.size });
+  const forward = interpret(program);
+  return {
+    returnNodes: Object.fromEntries(program.outputs.map((o) => [o.key, o.node])),
+    program,
+    load: (weights, loadOptions) => createExtractor({ checkpoint: program.checkpoint, parameters: program.params, forward }, weights, loadOptions),
+  };
+}
+
+export interface CompileOptions extends ExtractorOptions {
+  /** Names the module's features interface; by default the model's name. */
+  readonly name?: string;
+  /** The command written in the header; by default the `fxc compile` command for these options. */
+  readonly command?: string;
+  /** The output folder the command names (for the header only). */
+  readonly out?: string;
+  /** Where the generated module imports the runtime from; `fxc/runtime` by default. */
+  readonly runtimeModule?: string;
+}
+
+/** Compiles a model into the source of a typed TypeScript module. */
+export async function compile(model: ModelInput, options: CompileOptions): Promise<string> {
+  const m = resolveModel(model, options);
+  const { program } = build(m.module, { ...options, size: options.size ?? m.size });
+  return emitModule(program, {
+    model: m.name,
+    name: options.name ?? m.name,
+    command: options.command ?? compileCommand(m.name, options),
+    fxcVersion: FXC_VERSION,
+    torchvisionVersion: TORCHVISION_VERSION,
+    runtimeModule: options.runtimeModule,
+  });
+}
+
+/** The `fxc compile` command line that produces the same module, options in a fixed order. */
+export function compileCommand(
+  model: string,
+  o: { returnNodes?: ReturnNodes; size?: number | readonly [number, number]; layout?: Layout; mode?: Mode; name?: string; out?: string },
+): string {
+  const parts = ["npx fxc compile", model];
+  if (o.returnNodes !== undefined) parts.push("--return", returnSpec(o.returnNodes));
+  if (o.out !== undefined && o.out !== "generated") parts.push("--out", o.out);
+  if (o.name !== undefined && o.name !== model) parts.push("--name", o.name);
+  if (o.size !== undefined) parts.push("--size", typeof o.size === "number" ? String(o.size) : o.size.join("x"));
+  if (o.layout !== undefined && o.layout !== "nhwc") parts.push("--layout", o.layout);
+  if (o.mode !== undefined && o.mode !== "eval") parts.push("--mode", o.mode);
+  return parts.join(" ");
+}
+
+/** The CLI's `node[:key],...` form of return nodes. */
+export function returnSpec(spec: ReturnNodes): string {
+  return toQueryMap(spec)
+    .map(([node, key]) => (node === key ? node : `${node}:${key}`))
+    .join(",");
+}

@@ -1,0 +1,27 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ts } from "ts-morph";
+import { writeFileAtomic } from "../../runtime/io/atomic.js";
+
+/**
+ * Compiled modules that `fxc extract` runs: the exact source `fxc compile` writes, made
+ * runnable by stripping its types and pointing its runtime import at this process's runtime
+ * (so that both share one tfjs and one backend).
+ */
+export async function importCompiled<M>(source: string): Promise<M> {
+  const runtimeUrl = new URL("../../runtime/index.js", import.meta.url).href;
+  const js = ts
+    .transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } })
+    .outputText.replace(/from "fxc\/runtime"/g, `from ${JSON.stringify(runtimeUrl)}`);
+  const dir = process.env.FXC_CACHE_DIR ?? join(tmpdir(), "fxc-cache");
+  const file = join(dir, `${createHash("sha256").update(js).digest("hex").slice(0, 24)}.mjs`);
+  if (!existsSync(file)) {
+    await mkdir(dir, { recursive: true });
+    await writeFileAtomic(file, js);
+  }
+  return (await import(pathToFileURL(file).href)) as M;
+}

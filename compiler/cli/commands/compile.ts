@@ -1,0 +1,55 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Argv } from "yargs";
+import { compile } from "../../api.js";
+import { writeFileAtomic } from "../../../runtime/io/atomic.js";
+import { parseReturnSpec, parseSize } from "../spec.js";
+import { buildOptions, type BuildArgs } from "./shared.js";
+
+interface CompileArgs extends BuildArgs {
+  out: string;
+  name?: string;
+  check: boolean;
+}
+
+export function compileCommand(cli: Argv): Argv {
+  return cli.command<CompileArgs>(
+    "compile <model>",
+    "Compile a feature extractor into a typed TypeScript module",
+    (y) =>
+      buildOptions(y)
+        .option("out", { type: "string", default: "generated", describe: "Folder to write NAME.ts into" })
+        .option("name", { type: "string", describe: "Module name (file name and features interface); default: the model name" })
+        .option("check", { type: "boolean", default: false, describe: "Write nothing; exit 1 if the file on disk differs from what would be written" })
+        .example("$0 compile resnet50 --return layer1,layer4", "writes generated/resnet50.ts")
+        .example("$0 compile resnet50 --return layer4:features --layout nchw", "renames the output key, NCHW in and out") as Argv<CompileArgs>,
+    async (args) => {
+      const name = args.name ?? args.model;
+      if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`bad --name '${name}'; use letters, digits, '_', '-' and '.'`);
+      const returnNodes = parseReturnSpec(args.return);
+      const source = await compile(args.model, {
+        returnNodes,
+        size: parseSize(args.size),
+        layout: args.layout,
+        mode: args.mode,
+        name,
+        out: args.out,
+        onWarning: (m) => console.error(`fxc: warning: ${m}`),
+        suppressDiffWarning: args.quiet,
+      });
+      const file = join(args.out, `${name}.ts`);
+      if (args.check) {
+        const current = await readFile(file, "utf8").catch(() => undefined);
+        if (current !== source) {
+          console.error(`fxc: ${file} is ${current === undefined ? "missing" : "out of date"}; run the command in its header to regenerate it`);
+          process.exitCode = 1;
+          return;
+        }
+        if (!args.quiet) console.error(`fxc: ${file} is current`);
+        return;
+      }
+      await writeFileAtomic(file, source);
+      if (!args.quiet) console.error(`fxc: wrote ${file}`);
+    },
+  );
+}

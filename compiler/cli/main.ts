@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { compileCommand } from "./commands/compile.js";
+import { extractCommand } from "./commands/extract.js";
+import { nodesCommand } from "./commands/nodes.js";
+import { modelsCommand } from "./commands/models.js";
+import { UsageError, describeFailure } from "./errors.js";
+import { FXC_VERSION } from "../version.js";
+
+/** fxc's command line: every failure is one line on stderr and a non-zero exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let failed = false;
+  const cli = yargs(argv)
+    .scriptName("fxc")
+    .usage("$0 <command> [options]\n\nCompile torchvision feature extractors to typed TypeScript over TensorFlow.js.")
+    .version(FXC_VERSION)
+    .strict()
+    .demandCommand(1, "name a command: compile, extract, nodes or models")
+    .recommendCommands()
+    .help()
+    .alias("h", "help")
+    .wrap(Math.min(120, process.stdout.columns || 100))
+    .fail((message, error, y) => {
+      failed = true;
+      if (error && !(error instanceof UsageError)) {
+        console.error(`fxc: ${describeFailure(error)}`);
+        process.exitCode = 1;
+      } else {
+        console.error(`fxc: ${error ? describeFailure(error) : message}; see ${y.$0} --help`);
+        process.exitCode = 2;
+      }
+    });
+  for (const add of [compileCommand, extractCommand, nodesCommand, modelsCommand]) add(cli);
+  try {
+    await cli.parseAsync();
+  } catch (e) {
+    if (!failed) {
+      console.error(`fxc: ${describeFailure(e)}`);
+      process.exitCode = e instanceof UsageError ? 2 : 1;
+    }
+  }
+  return Number(process.exitCode ?? 0);
+}
+
+await main(hideBin(process.argv));

@@ -1,0 +1,41 @@
+import type { ReturnNodes } from "../passes/returnNodes.js";
+import { UsageError } from "./errors.js";
+import { returnSpec } from "../api.js";
+
+/** The return nodes written back as `node[:key],...`. */
+export const returnSpecText = returnSpec;
+
+/**
+ * The CLI's return spec, `node[:key],...`: a plain list when no node is renamed, else a
+ * `{ node: key }` map as torchvision takes it.
+ */
+export function parseReturnSpec(spec: string): ReturnNodes {
+  const items = spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (items.length === 0) throw new UsageError("--return is empty; give node names such as layer1,layer4 (fxc nodes MODEL lists them)");
+  const pairs = items.map((item) => {
+    const [node, key, extra] = item.split(":");
+    if (extra !== undefined || !node || key === "") throw new UsageError(`bad --return item '${item}'; write node or node:key`);
+    return [node, key ?? node] as const;
+  });
+  if (pairs.every(([node, key]) => node === key)) return pairs.map(([node]) => node);
+  const map: Record<string, string> = {};
+  for (const [node, key] of pairs) {
+    if (node in map) throw new UsageError(`node '${node}' appears twice in --return; list each node once`);
+    map[node] = key;
+  }
+  return map;
+}
+
+/** `--size 224` or `--size 224x160` (height x width). */
+export function parseSize(size: string | number | undefined): number | [number, number] | undefined {
+  if (size === undefined) return undefined;
+  const text = String(size);
+  const m = /^(\d+)(?:x(\d+))?$/.exec(text);
+  if (!m) throw new UsageError(`bad --size '${text}'; give a size such as 224 or 224x160`);
+  const [h, w] = [Number(m[1]), m[2] === undefined ? undefined : Number(m[2])];
+  if (h < 1 || (w !== undefined && w < 1)) throw new UsageError(`bad --size '${text}'; sizes are positive`);
+  return w === undefined ? h : [h, w];
+}

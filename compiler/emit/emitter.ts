@@ -1,0 +1,157 @@
+import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
+import type { Dim } from "../graph/value.js";
+import type { Instruction, Operand, Program, ProgramOutput } from "../graph/program.js";
+import { disposalSchedule } from "../passes/schedule.js";
+import { docs, header, loadBody, type HeaderFacts } from "../../templates/module.js";
+import { literal, propertyName } from "./literal.js";
+import { formatTypeScript } from "./format.js";
+
+export interface EmitOptions {
+  /** The zoo model name, for docs. */
+  readonly model: string;
+  /** Names the features interface: `resnet50` gives `Resnet50Features`. */
+  readonly name: string;
+  /** The command that regenerates the file, for its header. */
+  readonly command: string;
+  readonly fxcVersion: string;
+  readonly torchvisionVersion: string;
+  /** Where generated code imports the runtime from. */
+  readonly runtimeModule?: string;
+}
+
+/**
+ * Writes a program as a TypeScript module with ts-morph, formatted by prettier. The same
+ * program always gives the same bytes.
+ */
+export async function emitModule(program: Program, options: EmitOptions): Promise<string> {
+  const project = new Project({ useInMemoryFileSystem: true });
+  const file = project.createSourceFile("module.ts", "");
+  const [, , h, w] = program.inputShape as [Dim, Dim, number, number];
+  const facts: HeaderFacts = { ...options, mode: program.mode, height: h, width: w, layout: program.layout };
+  const featuresName = `${pascalCase(options.name)}Features`;
+
+  addImports(file, program, options.runtimeModule ?? "fxc/runtime");
+  file.addInterface({
+    name: featuresName,
+    isExported: true,
+    docs: [docs.features(options.model)],
+    properties: program.outputs.map((o) => ({ name: propertyName(o.key), type: tensorType(o), docs: [describeOutput(o, program)] })),
+  });
+  file.addTypeAlias({ name: "Features", isExported: true, type: featuresName, docs: [docs.featuresAlias] });
+  addConst(file, "returnNodes", literal(Object.fromEntries(program.outputs.map((o) => [o.key, o.node]))) + " as const", docs.returnNodes, true);
+  addConst(file, "inputShape", `${literal(inputShapeFor(program))} as const`, docs.inputShape(program.layout), true);
+  addConst(file, "checkpoint", `${literal(program.checkpoint as Record<string, number[]>)} satisfies CheckpointShapes`, docs.checkpoint, false);
+  addConst(file, "parameters", `${literal(program.params.map((p) => ({ ...p })))} satisfies readonly ParamSpec[]`, docs.parameters, false);
+  file.addFunction({
+    name: "load",
+    isExported: true,
+    docs: [docs.load],
+    parameters: [
+      { name: "weights", type: "WeightsInput" },
+      { name: "options", type: "LoadOptions", hasQuestionToken: true },
+    ],
+    returnType: "Promise<Extractor<Features>>",
+    statements: [loadBody],
+  });
+  file.addFunction({
+    name: "forward",
+    docs: [docs.forward(options.model, program.mode)],
+    parameters: [
+      { name: "input", type: "Tensor4D" },
+      { name: "p", type: "Params" },
+    ],
+    returnType: "Features",
+    statements: forwardBody(program),
+  });
+  // Header first, and a blank line between top-level statements, for reading.
+  const statements = file.getStatements().map((st) => st.getFullText().trim());
+  return formatTypeScript([header(facts), ...statements].join("\n\n") + "\n");
+}
+
+function addImports(file: SourceFile, program: Program, runtimeModule: string): void {
+  const types = new Set(["CheckpointShapes", "Extractor", "LoadOptions", "ParamSpec", "Params", "Tensor4D", "WeightsInput"]);
+  for (const o of program.outputs) types.add(tensorType(o));
+  const values = ["createExtractor", "dispose", "ops"];
+  file.addImportDeclaration({
+    moduleSpecifier: runtimeModule,
+    namedImports: [...values.map((name) => ({ name })), ...[...types].sort().map((name) => ({ name, isTypeOnly: true }))],
+  });
+}
+
+function addConst(file: SourceFile, name: string, initializer: string, doc: string, exported: boolean): void {
+  file.addVariableStatement({
+    declarationKind: VariableDeclarationKind.Const,
+    isExported: exported,
+    docs: [doc],
+    declarations: [{ name, initializer }],
+  });
+}
+
+/** One statement per instruction (each a graph node, or nodes fused into one call), then frees. */
+function forwardBody(program: Program): string[] {
+  const schedule = disposalSchedule(program);
+  const lines: string[] = [];
+  program.instructions.forEach((ins, i) => {
+    lines.push(`// ${comment(ins)}`);
+    lines.push(`const ${ins.id} = ops.${ins.op}(${[...ins.inputs.map(operand), ...(Object.keys(ins.attrs).length || ins.op === "input" ? [literal(ins.attrs)] : [])].join(", ")});`);
+    const dead = schedule[i]!;
+    if (dead.length > 0) lines.push(`dispose(${dead.join(", ")});`);
+  });
+  const fields = program.outputs.map((o) => `${propertyName(o.key)}: ${operand(o.operand)} as ${tensorType(o)}`);
+  lines.push(`return { ${fields.join(", ")} };`);
+  return lines;
+}
+
+function comment(ins: Instruction): string {
+  const nodes = [...new Set(ins.nodes)].join(" → ");
+  const sub = ins.id.includes("__") ? ` (${ins.op})` : "";
+  return ins.note ? `${nodes}${sub}: ${ins.note}` : `${nodes}${sub}`;
+}
+
+function operand(o: Operand): string {
+  switch (o.kind) {
+    case "value":
+      return o.id;
+    case "param":
+      return `p.${o.id}`;
+    case "const":
+      return literal(o.value);
+    case "list":
+      return `[${o.items.map(operand).join(", ")}]`;
+  }
+}
+
+function tensorType(o: ProgramOutput): string {
+  const rank = o.value.kind === "tensor" ? o.value.shape.length : 0;
+  return rank >= 1 && rank <= 6 ? `Tensor${rank}D` : "Tensor";
+}
+
+/** The output's shape as the caller gets it: image-like 4-D values follow the chosen layout. */
+export function outputShape(o: ProgramOutput, layout: Program["layout"]): Dim[] {
+  const shape = o.value.kind === "tensor" ? [...o.value.shape] : [];
+  if (shape.length === 4 && layout === "nhwc" && o.format === "channelsLast") return [shape[0]!, shape[2]!, shape[3]!, shape[1]!];
+  return shape;
+}
+
+function describeOutput(o: ProgramOutput, program: Program): string {
+  const shape = outputShape(o, program.layout);
+  const text = `\`${o.node}\`: [${shape.join(", ")}]`;
+  if (o.value.kind !== "tensor" || o.value.shape.length !== 4 || o.format === "contiguous") return `${text}.`;
+  const [, c, oh] = o.value.shape;
+  const inputH = program.inputShape[2];
+  const stride = typeof inputH === "number" && typeof oh === "number" && inputH % oh === 0 ? `, stride ${inputH / oh}` : "";
+  return `${text} ${program.layout.toUpperCase()}; ${String(c)} channels${stride}.`;
+}
+
+function inputShapeFor(program: Program): (number | null)[] {
+  const [, c, h, w] = program.inputShape.map((d) => (typeof d === "number" ? d : null));
+  return program.layout === "nhwc" ? [null, h!, w!, c!] : [null, c!, h!, w!];
+}
+
+function pascalCase(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((s) => s[0]!.toUpperCase() + s.slice(1))
+    .join("");
+}

@@ -1,0 +1,105 @@
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import type { Module } from "../../models/nn/module.js";
+import { getModel } from "../../models/zoo/registry.js";
+import { createFeatureExtractor } from "../../compiler/api.js";
+import type { ReturnNodes } from "../../compiler/passes/returnNodes.js";
+import { openWeights, tf, type BackendName, type Tensor } from "../../runtime/index.js";
+import { readNpy } from "../../runtime/io/npy.js";
+import { seededWeights } from "./seeded.js";
+
+export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
+
+/** One entry of fixtures/cases.json, written by fixtures/make_fixtures.py. */
+export interface FixtureCase {
+  readonly id: string;
+  readonly ts: { readonly model?: string; readonly options?: Record<string, unknown>; readonly factory?: string };
+  readonly input: readonly number[];
+  readonly returnNodes: ReturnNodes;
+  readonly mode: "train" | "eval";
+  /** "seeded:<seed>" or a weights file in the case's folder. */
+  readonly weights: string;
+  readonly layouts: readonly ("nhwc" | "nchw")[];
+  readonly tolerance: number;
+  readonly outputs: Readonly<Record<string, readonly number[]>>;
+  readonly note: string;
+}
+
+export function fixtureCases(filter: (c: FixtureCase) => boolean = () => true): FixtureCase[] {
+  const all = JSON.parse(readFileSync(join(FIXTURES, "cases.json"), "utf8")) as FixtureCase[];
+  return all.filter(filter);
+}
+
+/** torchvision's node names for every classification model, from fixtures/make_nodes.py. */
+export function torchvisionNodeNames(): Record<string, { train: string[]; eval: string[] }> {
+  return JSON.parse(gunzipSync(readFileSync(join(FIXTURES, "nodes.json.gz"))).toString("utf8")) as Record<string, { train: string[]; eval: string[] }>;
+}
+
+export type Factories = Readonly<Record<string, () => Module>>;
+
+export function buildCaseModel(c: FixtureCase, factories: Factories = {}): Module {
+  if (c.ts.factory !== undefined) {
+    const make = factories[c.ts.factory];
+    if (make === undefined) throw new Error(`case ${c.id}: no factory '${c.ts.factory}' given to the test`);
+    return make();
+  }
+  return getModel(c.ts.model!, c.ts.options ?? {});
+}
+
+export interface CaseResult {
+  /** Per output key: max |got - expected| / max |expected|. */
+  readonly errors: Record<string, number>;
+  readonly shapes: Record<string, number[]>;
+  readonly backend: BackendName;
+}
+
+/**
+ * Runs a fixture case through createFeatureExtractor (the interpreter, which runs exactly
+ * what generated code runs) and compares every output with torchvision's.
+ */
+export async function runCase(c: FixtureCase, options: { layout: "nhwc" | "nchw"; backend?: BackendName; factories?: Factories }): Promise<CaseResult> {
+  const model = buildCaseModel(c, options.factories);
+  const [, , h, w] = c.input as [number, number, number, number];
+  const fx = createFeatureExtractor(model, { returnNodes: c.returnNodes, size: [h, w], layout: options.layout, mode: c.mode, suppressDiffWarning: true });
+  const weights = c.weights.startsWith("seeded:") ? seededWeights(model, Number(c.weights.slice(7))) : join(FIXTURES, "cases", c.id, c.weights);
+  const extractor = await fx.load(weights, { backend: options.backend ?? "auto" });
+  const expected = await openWeights(join(FIXTURES, "cases", c.id, "expected.safetensors"));
+  try {
+    const input = await readNpy(join(FIXTURES, "cases", c.id, "input.npy"));
+    const nchw = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
+    const x = options.layout === "nhwc" ? tf.transpose(nchw, [0, 2, 3, 1]) : nchw;
+    const out = extractor.forward(x);
+    tf.dispose([nchw, x]);
+    const errors: Record<string, number> = {};
+    const shapes: Record<string, number[]> = {};
+    for (const o of fx.program.outputs) {
+      const t = out[o.key]!;
+      // Image-like outputs come back NHWC in that layout; compare in torch's order.
+      const torchOrder: Tensor = options.layout === "nhwc" && o.format === "channelsLast" ? tf.transpose(t, [0, 3, 1, 2]) : t;
+      shapes[o.key] = [...torchOrder.shape];
+      const got = (await torchOrder.data()) as Float32Array;
+      const want = await expected.readFloat32(o.key);
+      errors[o.key] = relativeError(got, want);
+      tf.dispose([t, torchOrder]);
+    }
+    return { errors, shapes, backend: extractor.backend };
+  } finally {
+    extractor.dispose();
+    await expected.close();
+  }
+}
+
+/** max |a - b| / max |b|: the project's measure of agreement with torchvision. */
+export function relativeError(got: Float32Array, want: Float32Array): number {
+  if (got.length !== want.length) return Number.POSITIVE_INFINITY;
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < want.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(got[i]! - want[i]!));
+    maxRef = Math.max(maxRef, Math.abs(want[i]!));
+  }
+  if (Number.isNaN(maxDiff)) return Number.POSITIVE_INFINITY;
+  return maxRef === 0 ? maxDiff : maxDiff / maxRef;
+}
