@@ -45,10 +45,15 @@ export function oneLine(text: string): string {
 
 /** The one-line error for a key that is not in a file, shared by all formats. */
 export function missingKey(path: string, key: string, keys: readonly string[]): WeightsError {
-  const sample = keys.slice(0, 3).map((k) => `'${k}'`).join(", ");
+  const sample = keys
+    .slice(0, 3)
+    .map((k) => `'${k}'`)
+    .join(", ");
   return new WeightsError(
     path,
     `has no tensor named '${key}'`,
-    keys.length === 0 ? "the file holds no tensors" : `check the name; the file has ${keys.length} tensors such as ${sample}`,
+    keys.length === 0
+      ? "the file holds no tensors"
+      : `check the name; the file has ${keys.length} tensors such as ${sample}`,
   );
 }

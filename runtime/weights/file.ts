@@ -1,0 +1,84 @@
+import { open, type FileHandle } from "node:fs/promises";
+import { WeightsError } from "./types.js";
+
+/** Node rejects single reads above 2 GiB - 1, so large ranges are read in pieces. */
+const MAX_READ_CHUNK = 1 << 30;
+
+/** Positional reads from one open file; several reads may be in flight at once. */
+export class RandomAccessFile {
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly handle: FileHandle,
+    readonly size: number,
+  ) {}
+
+  /** Opens `path` for reading; a missing file or a directory becomes a one-line WeightsError. */
+  static async open(path: string): Promise<RandomAccessFile> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, "r");
+    } catch (error) {
+      throw openError(path, error);
+    }
+    try {
+      const stats = await handle.stat();
+      if (stats.isDirectory()) {
+        throw new WeightsError(path, "is a directory, not a weights file", "pass the path of a file");
+      }
+      if (!stats.isFile()) {
+        throw new WeightsError(path, "is not a regular file", "pass the path of a weights file");
+      }
+      return new RandomAccessFile(path, handle, stats.size);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Reads exactly `length` bytes at `position` into a fresh buffer (offset 0, so any typed view of it is
+   * aligned). Reading past the end is an error naming the file as truncated.
+   */
+  async read(position: number, length: number): Promise<Uint8Array> {
+    if (this.closed) {
+      throw new WeightsError(this.path, "was already closed", "open the weights file again before reading from it");
+    }
+    if (position < 0 || length < 0 || position + length > this.size) {
+      throw new WeightsError(
+        this.path,
+        `is truncated or corrupt: needs bytes ${position}..${position + length} but has ${this.size}`,
+        "download or save the file again",
+      );
+    }
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const want = Math.min(length - done, MAX_READ_CHUNK);
+      const { bytesRead } = await this.handle.read(out, done, want, position + done);
+      if (bytesRead === 0) {
+        throw new WeightsError(this.path, "ended early while reading (was it modified?)", "save the file again");
+      }
+      done += bytesRead;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+}
+
+function openError(path: string, error: unknown): WeightsError {
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
+  if (code === "ENOENT") return new WeightsError(path, "weights file not found", "check the path");
+  if (code === "EISDIR") return new WeightsError(path, "is a directory, not a weights file", "pass the path of a file");
+  if (code === "EACCES" || code === "EPERM") {
+    return new WeightsError(path, "cannot be read (permission denied)", "check the file's permissions");
+  }
+  const detail = error instanceof Error ? error.message : String(error);
+  return new WeightsError(path, `cannot be opened (${detail})`, "check the path and the file");
+}
