@@ -2,7 +2,7 @@ import type { Tensor4D } from "./ops/tf.js";
 import { useBackend, type BackendName } from "./backend.js";
 import { loadParams, type CheckpointShapes, type ParamSpec, type Params } from "./params.js";
 import { openWeights } from "./weights/open.js";
-import { withPrefix } from "./weights/prefix.js";
+import { withPrefix } from "./weights/open.js";
 import type { TensorSource } from "./weights/types.js";
 
 /** What a compiled module hands the runtime: the checkpoint tensors it reads and its forward. */

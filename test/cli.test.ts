@@ -10,10 +10,13 @@ import { openWeights, permute } from "./support/runtime.js";
 
 const tmp = () => mkdtemp(join(tmpdir(), "fxc-cli-"));
 
-/** A failure is one line on stderr and a non-zero exit code. */
+/** A failure is one line on stderr (beside progress lines such as the backend picked) and a non-zero exit code. */
 function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
   assert.notEqual(r.code, 0, "exits non-zero");
-  const lines = r.stderr.trim().split("\n");
+  const lines = r.stderr
+    .trim()
+    .split("\n")
+    .filter((l) => !/^fxc: (backend|wrote) /.test(l));
   assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
   assert.match(lines[0]!, pattern);
 }

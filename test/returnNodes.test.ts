@@ -34,7 +34,7 @@ test("an unknown node is an error that lists the closest names", () => {
     () => createFeatureExtractor(resnet18(), { ...small, returnNodes: ["layer5"] }),
     (e: Error) => e instanceof ReturnNodeError && /node 'layer5' is not in the eval graph/.test(e.message) && /'layer1'/.test(e.message) && !e.message.includes("\n"),
   );
-  assert.throws(() => createFeatureExtractor(resnet18(), { ...small, returnNodes: ["layer1.0.relu_9"] }), /did you mean 'layer1\.0\.relu_1'/);
+  assert.throws(() => createFeatureExtractor(resnet18(), { ...small, returnNodes: ["layer1.0.relu_9"] }), /did you mean .*'layer1\.0\.relu_1'/);
 });
 
 test("a duplicate key is an error", () => {

@@ -10,7 +10,6 @@ import { FXC_VERSION } from "../version.js";
 
 /** fxc's command line: every failure is one line on stderr and a non-zero exit code. */
 export async function main(argv: string[]): Promise<number> {
-  let failed = false;
   const cli = yargs(argv)
     .scriptName("fxc")
     .usage("$0 <command> [options]\n\nCompile torchvision feature extractors to typed TypeScript over TensorFlow.js.")
@@ -21,24 +20,16 @@ export async function main(argv: string[]): Promise<number> {
     .help()
     .alias("h", "help")
     .wrap(Math.min(120, process.stdout.columns || 100))
-    .fail((message, error, y) => {
-      failed = true;
-      if (error && !(error instanceof UsageError)) {
-        console.error(`fxc: ${describeFailure(error)}`);
-        process.exitCode = 1;
-      } else {
-        console.error(`fxc: ${error ? describeFailure(error) : message}; see ${y.$0} --help`);
-        process.exitCode = 2;
-      }
+    // Usage mistakes become errors here, so that one place prints every failure.
+    .fail((message, error) => {
+      throw error ?? new UsageError(`${message}; see fxc --help`);
     });
   for (const add of [compileCommand, extractCommand, nodesCommand, modelsCommand]) add(cli);
   try {
     await cli.parseAsync();
   } catch (e) {
-    if (!failed) {
-      console.error(`fxc: ${describeFailure(e)}`);
-      process.exitCode = e instanceof UsageError ? 2 : 1;
-    }
+    console.error(`fxc: ${describeFailure(e)}`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
   }
   return Number(process.exitCode ?? 0);
 }

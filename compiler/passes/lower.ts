@@ -26,6 +26,16 @@ export interface LowerOptions {
 /** What a graph node stands for once lowered: a runtime value, a constant, or a checkpoint tensor. */
 type Binding = { readonly operand: Operand } | { readonly param: string; readonly shape: readonly number[] };
 
+/**
+ * The bindings of one graph (the model's, or a leaf's body), and what to do when an op
+ * overwrites one of its inputs in place.
+ */
+interface Scope {
+  readonly env: Map<Node, Binding>;
+  /** A body placeholder was modified in place: the leaf's caller sees the change too. */
+  readonly mutated: (placeholder: Node, binding: Binding) => void;
+}
+
 /** Names a generated module keeps for itself. */
 const RESERVED = new Set(["input", "p", "ops", "params", "parameters", "forward", "load", "returnNodes", "Features"]);
 const JS_WORDS = new Set(
@@ -50,7 +60,8 @@ export function identifierFor(name: string): string {
 export function lower(graph: Graph, outputs: readonly ResolvedOutput[], options: LowerOptions): Program {
   const b = new ProgramBuilder(options);
   const env = new Map<Node, Binding>();
-  for (const node of graph.nodes) b.lowerNode(node, env, node.qualname ?? node.name, undefined);
+  const scope: Scope = { env, mutated: () => {} };
+  for (const node of graph.nodes) b.lowerNode(node, scope, node.qualname ?? node.name, undefined);
   const programOutputs = outputs.map((o) => b.output(o.key, o.node.qualname!, b.operandOf(o.node, env), o.node.value));
   const placeholder = graph.nodes.find((n) => n.op === "placeholder");
   const inputShape = placeholder?.value.kind === "tensor" ? placeholder.value.shape : [];
@@ -73,10 +84,12 @@ class ProgramBuilder {
   private readonly ids = new Set<string>(RESERVED);
   private readonly formats = new Map<string, MemoryFormat>();
   private readonly conversions = new Map<string, Operand>();
+  private readonly returned = new Set<string>();
 
   constructor(private readonly options: LowerOptions) {}
 
-  lowerNode(node: Node, env: Map<Node, Binding>, owner: string, idOverride: string | undefined): void {
+  lowerNode(node: Node, scope: Scope, owner: string, idOverride: string | undefined): void {
+    const env = scope.env;
     switch (node.op) {
       case "placeholder": {
         const [, c, h, w] = node.value.kind === "tensor" ? node.value.shape : [];
@@ -98,28 +111,39 @@ class ProgramBuilder {
       case "output":
         return;
       case "call_module":
-        env.set(node, this.lowerLeaf(node, env, owner));
+        env.set(node, this.lowerLeaf(node, scope, owner));
         return;
       default:
-        env.set(node, this.lowerCall(node, env, owner, idOverride));
+        env.set(node, this.lowerCall(node, scope, owner, idOverride));
     }
   }
 
   /** A leaf module: its body's ops, the last one named after the leaf's node. */
-  private lowerLeaf(node: Node, env: Map<Node, Binding>, owner: string): Binding {
+  private lowerLeaf(node: Node, scope: Scope, owner: string): Binding {
+    const env = scope.env;
     const body = node.body;
     if (body === undefined) throw new Error(`internal: leaf ${node.name} has no traced body`);
     const bodyEnv = new Map<Node, Binding>();
     const outerInputs = node.args.filter((a): a is Node => a instanceof Node);
+    const outerOf = new Map<Node, Node>();
+    const bodyScope: Scope = {
+      env: bodyEnv,
+      mutated: (placeholder, binding) => {
+        const outer = outerOf.get(placeholder)!;
+        this.overwrite(outer, binding, scope);
+      },
+    };
     let next = 0;
     const leafId = identifierFor(node.name);
     for (const bodyNode of body.nodes) {
       if (bodyNode.op === "placeholder") {
-        bodyEnv.set(bodyNode, this.bindingOf(outerInputs[next++]!, env));
+        const outer = outerInputs[next++]!;
+        outerOf.set(bodyNode, outer);
+        bodyEnv.set(bodyNode, this.bindingOf(outer, env));
         continue;
       }
       const id = bodyNode === body.output ? leafId : `${leafId}__${identifierFor(bodyNode.name)}`;
-      this.lowerNode(bodyNode, bodyEnv, owner, id);
+      this.lowerNode(bodyNode, bodyScope, owner, id);
     }
     const out = body.output;
     if (out instanceof Node) return this.bindingOf(out, bodyEnv);
@@ -129,7 +153,26 @@ class ProgramBuilder {
     return { operand: constant(null) };
   }
 
-  private lowerCall(node: Node, env: Map<Node, Binding>, owner: string, idOverride: string | undefined): Binding {
+  /**
+   * torch's in-place ops (`ReLU(inplace=True)`, `F.relu(x, inplace=True)`) overwrite their
+   * input, so every later reader of that node, and a returned value, sees the new values.
+   * torchvision's extractor returns the overwritten tensor too: a `bn1` output after an
+   * in-place ReLU holds the ReLU's result. The node is rebound to the op's result to match.
+   */
+  private overwrite(node: Node, binding: Binding, scope: Scope): void {
+    scope.env.set(node, binding);
+    if (node.op === "placeholder") scope.mutated(node, binding);
+  }
+
+  private lowerCall(node: Node, scope: Scope, owner: string, idOverride: string | undefined): Binding {
+    const binding = this.lowerCallValue(node, scope.env, owner, idOverride);
+    const op = getOp(node.target);
+    const args = bindArgs(op.schema, node.args, node.kwargs) as Record<string, Argument>;
+    if (args.inplace === true && args.input instanceof Node) this.overwrite(args.input, binding, scope);
+    return binding;
+  }
+
+  private lowerCallValue(node: Node, env: Map<Node, Binding>, owner: string, idOverride: string | undefined): Binding {
     const literal = staticLiteral(node.value);
     if (literal !== undefined) return { operand: constant(literal) };
     const op = getOp(node.target);
@@ -222,6 +265,22 @@ class ProgramBuilder {
    */
   output(key: string, node: string, operand: Operand, value: AbstractValue): ProgramOutput {
     const format = this.formatOfOperand(operand);
+    // Each output is the caller's to dispose, so two keys never share one tensor.
+    const taken = operand.kind !== "value" || this.returned.has(operand.id);
+    if (operand.kind === "value") this.returned.add(operand.id);
+    if (taken && !(this.options.layout === "nchw" && format === "channelsLast")) {
+      const id = this.push({
+        id: this.uniqueId(`${identifierFor(key)}_copy`),
+        op: "clone",
+        inputs: [operand],
+        attrs: {},
+        nodes: [node],
+        value,
+        ...(format === undefined ? {} : { format }),
+        note: `output '${key}' gets its own tensor`,
+      });
+      return { key, node, operand: valueRef(id), value, ...(format === undefined ? {} : { format }) };
+    }
     if (this.options.layout === "nchw" && format === "channelsLast") {
       const id = this.push({
         id: this.uniqueId(`${identifierFor(key)}_nchw`),

@@ -34,3 +34,8 @@ export function alignChannelsLast(t: Tensor): Tensor {
   const shape = [...Array(4 - t.rank).fill(1), ...t.shape];
   return tf.transpose(tf.reshape(t, shape), [0, 2, 3, 1]);
 }
+
+/** A new handle on the same data (tfjs shares it), for a value returned under two keys. */
+export function clone(x: Tensor): Tensor {
+  return tf.clone(x);
+}

@@ -1,0 +1,80 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { compile, createFeatureExtractor } from "../compiler/api.js";
+import { importCompiled } from "../compiler/cli/cache.js";
+import { tf, type Extractor, type Tensor, type WeightsInput, type LoadOptions } from "../runtime/index.js";
+import { readNpy } from "../runtime/io/npy.js";
+import { fxc, ROOT } from "./support/cli.js";
+import { FIXTURES } from "./support/fixtures.js";
+
+/** The command in a generated file's header. */
+function headerCommand(source: string): string[] {
+  const m = /^\/\/ Do not edit\. Regenerate with: npx (fxc compile .*)$/m.exec(source);
+  assert.ok(m, "the header names the command that regenerates the file");
+  return m[1]!.split(" ").slice(1);
+}
+
+test("every checked-in generated module is what its header's command writes now", async () => {
+  const files = (await readdir(join(ROOT, "generated"))).filter((f) => f.endsWith(".ts"));
+  assert.ok(files.includes("resnet50.ts"));
+  for (const file of files) {
+    const source = await readFile(join(ROOT, "generated", file), "utf8");
+    const r = await fxc([...headerCommand(source), "--check"]);
+    assert.equal(r.code, 0, `${file}: ${r.stderr}`);
+  }
+});
+
+test("generated/resnet50.ts returns layer1 to layer4 and reads nothing after layer4", async () => {
+  const source = await readFile(join(ROOT, "generated", "resnet50.ts"), "utf8");
+  assert.deepEqual(headerCommand(source), ["compile", "resnet50", "--return", "layer1,layer2,layer3,layer4"]);
+  assert.match(source, /export interface Resnet50Features \{\n(\s+\/\*\*.*\*\/\n\s+layer\d: Tensor4D;\n){4}\}/);
+  assert.doesNotMatch(source, /"fc\.weight"/);
+  assert.match(source, /^import \{[^}]*\} from "fxc\/runtime";$/m);
+  assert.equal(source.match(/^import /gm)!.length, 1, "the module imports only the runtime");
+});
+
+test("compiling is deterministic", async () => {
+  const options = { returnNodes: { layer2: "mid", fc: "logits" }, size: 96, layout: "nchw" } as const;
+  const a = await compile("resnet34", options);
+  const b = await compile("resnet34", options);
+  assert.equal(a, b);
+  assert.match(a, /Regenerate with: npx fxc compile resnet34 --return layer2:mid,fc:logits --size 96 --layout nchw$/m);
+});
+
+test("one statement per node, each named after its node and commented with it", async () => {
+  const source = await compile("resnet18", { returnNodes: ["layer1"], size: 64, mode: "train" });
+  const forward = source.slice(source.indexOf("function forward"));
+  for (const node of ["conv1", "bn1", "relu", "maxpool", "layer1.0.conv1", "layer1.0.add", "layer1.1.relu_1"]) {
+    const id = node.replace(/\./g, "_");
+    assert.match(forward, new RegExp(`// ${node.replace(/\./g, "\\.")}\\n\\s+const ${id} = ops\\.`), node);
+  }
+  assert.match(forward, /dispose\(x\);/, "intermediates are freed after their last use");
+  assert.doesNotMatch(source, /tidy/, "no tf.tidy holds the whole forward");
+});
+
+interface CompiledModule {
+  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>>>;
+}
+
+test("the generated module and createFeatureExtractor give exactly the same values", async () => {
+  const dir = join(FIXTURES, "cases", "resnet18_pth");
+  const options = { returnNodes: { maxpool: "stem", "layer1.0": "block" }, size: 32, layout: "nchw" } as const;
+  const compiled = await importCompiled<CompiledModule>(await compile("resnet18", options));
+  const fromCode = await compiled.load(join(dir, "weights.pth"));
+  const fromGraph = await createFeatureExtractor("resnet18", options).load(join(dir, "weights.pth"));
+  const input = await readNpy(join(dir, "input.npy"));
+  const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
+  const before = tf.memory().numTensors;
+  const a = fromCode.forward(x);
+  const afterCode = tf.memory().numTensors;
+  const b = fromGraph.forward(x);
+  assert.equal(afterCode - before, 2, "the generated forward leaves only its two outputs");
+  for (const key of ["stem", "block"]) {
+    assert.deepEqual(Array.from(await a[key]!.data()), Array.from(await b[key]!.data()), key);
+  }
+  tf.dispose([x, ...Object.values(a), ...Object.values(b)]);
+  fromCode.dispose();
+  fromGraph.dispose();
+});
