@@ -51,7 +51,7 @@ defineOp({
     }
     throw new ShapeError("indexing this value is not supported yet");
   },
-  lower: (ctx) => ({ op: "getitem", inputs: [ctx.operand("input"), ctx.operand("index")], attrs: {} }),
+  lower: (ctx) => ({ op: "getitem", inputs: [ctx.operand("input"), ctx.operand("index")], attrs: {}, format: ctx.formatOf("input") ?? "contiguous" }),
 });
 
 function pySlice<T>(items: readonly T[], start: number | null, stop: number | null, step: number | null): T[] {

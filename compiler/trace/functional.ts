@@ -116,3 +116,17 @@ export function _assert(condition: Proxy | boolean, message: string): void {
   if (condition instanceof Proxy) call("_assert", [condition, message]);
   else if (!condition) throw new Error(message);
 }
+
+// ---- joining, moving and reducing dims ----
+
+export const permute = (input: Tensor, dims: readonly number[]): Tensor => call("permute", [input, ...dims]);
+export const cat = (tensors: readonly Tensor[], dim = 0): Tensor => call("cat", [tensors, dim]);
+export const transpose = (input: Tensor, dim0: number, dim1: number): Tensor => call("transpose", [input, dim0, dim1]);
+export const matmul = (input: Tensor, other: Tensor | TensorArg): Tensor => call("matmul", [input, other]);
+export const mean = (input: Tensor, dim: number | readonly number[] | null = null, keepdim = false): Tensor => call("mean", [input, dim, keepdim]);
+export const softmax = (input: Tensor, dim: number): Tensor => call("softmax", [input, dim]);
+export const layer_norm = (input: Tensor, normalizedShape: readonly number[], weight: TensorArg | null = null, bias: TensorArg | null = null, eps = 1e-5): Tensor =>
+  call("layer_norm", [input, normalizedShape, weight, bias, eps]);
+
+/** torchvision.ops.stochastic_depth: the identity in eval mode. */
+export const stochastic_depth = (input: Tensor, p: number, mode: "batch" | "row", training = true): Tensor => call("stochastic_depth", [input, p, mode, training]);
