@@ -19,6 +19,7 @@ import {
   ReLU6,
   SqueezeExcitation,
   StochasticDepth,
+  Parameter,
   type Tensor,
 } from "../models/nn/index.js";
 import { getGraphNodeNames } from "../compiler/api.js";
@@ -81,10 +82,44 @@ test("OpsProbe traces to torchvision's node names", () => {
   ]);
 });
 
-for (const c of fixtureCases((x) => x.id.startsWith("ops_"))) {
+for (const c of fixtureCases((x) => x.id.startsWith("ops_probe"))) {
   for (const layout of c.layouts) {
     test(`${c.id} [${layout}]: every op equals torch (${c.note})`, async () => {
       const result = await runCase(c, { layout, factories });
+      assert.deepEqual(result.shapes, c.outputs);
+      for (const [key, error] of Object.entries(result.errors)) assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)}`);
+    });
+  }
+}
+
+/** The TypeScript twin of IndexProbe in test/fixtures/families/ops.py. */
+class IndexProbe extends Module {
+  proj = new Conv2d(3, 6, 4, { stride: 4 });
+  token = new Parameter([1, 1, 6]);
+
+  forward(x: Tensor): Tensor[] {
+    const n = F.getitem(x.shape, 0);
+    x = this.proj.call(x);
+    x = F.transpose(x.flatten(2), 1, 2);
+    x = F.cat([F.expand(this.token, n, -1, -1), x], 1);
+    const first = F.getitem(x, [F.slice(), 0]);
+    const rest = F.getitem(x, [F.slice(), F.slice(1), F.slice()]);
+    const strided = F.getitem(rest, [F.slice(), F.slice(null, null, 2), F.slice(1, 5)]);
+    const grid = F.swapaxes(rest, 1, 2).unsqueeze(-1);
+    const lifted = F.getitem(first, [F.slice(), null, F.slice()]).squeeze(1);
+    return [first, strided, grid, lifted, F.getitem(x, [F.ELLIPSIS, 2])];
+  }
+}
+
+test("IndexProbe traces to torchvision's node names", () => {
+  const names = getGraphNodeNames(new IndexProbe(), { size: [16, 12] });
+  assert.deepEqual(names.eval, ["x", "getattr", "getitem", "proj", "flatten", "transpose", "token", "expand", "cat", "getitem_1", "getitem_2", "getitem_3", "swapaxes", "unsqueeze", "getitem_4", "squeeze", "getitem_5"]);
+});
+
+for (const c of fixtureCases((x) => x.id === "ops_index")) {
+  for (const layout of c.layouts) {
+    test(`${c.id} [${layout}]: indexing equals torch`, async () => {
+      const result = await runCase(c, { layout, factories: { ops_index: () => new IndexProbe() } });
       assert.deepEqual(result.shapes, c.outputs);
       for (const [key, error] of Object.entries(result.errors)) assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)}`);
     });

@@ -252,3 +252,84 @@ defineOp({
     return { op: "stochasticDepth", inputs: [ctx.tensor("input", "any")], attrs: { p, mode: asString(ctx.args.mode, "mode") }, format: ctx.formatOf("input") ?? "contiguous" };
   },
 });
+
+defineOp({
+  schema: "swapaxes(input, axis0, axis1)",
+  infer(a) {
+    const x = asTensor(a.input, "swapaxes input");
+    const [d0, d1] = [normalizeDim(asInt(a.axis0, "axis0"), x.shape.length), normalizeDim(asInt(a.axis1, "axis1"), x.shape.length)];
+    const shape = [...x.shape];
+    [shape[d0], shape[d1]] = [shape[d1]!, shape[d0]!];
+    return tensor(shape);
+  },
+  lower(ctx) {
+    const rank = asTensor(ctx.args.input, "input").shape.length;
+    const [d0, d1] = [normalizeDim(asInt(ctx.args.axis0, "axis0"), rank), normalizeDim(asInt(ctx.args.axis1, "axis1"), rank)];
+    const dims = [...Array(rank).keys()];
+    [dims[d0], dims[d1]] = [d1, d0];
+    return lowerPermute(ctx, dims);
+  },
+});
+
+defineOp({
+  schema: "unsqueeze(input, dim)",
+  infer(a) {
+    const x = asTensor(a.input, "unsqueeze input");
+    const d = normalizeDim(asInt(a.dim, "dim"), x.shape.length + 1);
+    return tensor([...x.shape.slice(0, d), 1, ...x.shape.slice(d)]);
+  },
+  lower: (ctx) => lowerReshapeTo(ctx),
+});
+
+defineOp({
+  schema: "squeeze(input, dim=None)",
+  infer(a) {
+    const x = asTensor(a.input, "squeeze input");
+    if (a.dim === null) return tensor(x.shape.filter((d) => d !== 1));
+    const d = normalizeDim(asInt(a.dim, "dim"), x.shape.length);
+    return tensor(x.shape[d] === 1 ? x.shape.filter((_, i) => i !== d) : x.shape);
+  },
+  lower: (ctx) => lowerReshapeTo(ctx),
+});
+
+/** An op whose result is its input's data in a new shape (unsqueeze, squeeze). */
+function lowerReshapeTo(ctx: LowerContext): Lowered {
+  const out = ctx.out.kind === "tensor" ? ctx.out.shape : [];
+  const lowered = lowerShapeOp(ctx, "reshape", {});
+  if ("alias" in lowered) return lowered;
+  return { ...lowered, inputs: [...lowered.inputs, { kind: "const", value: out.map((d) => (d === BATCH ? -1 : d)) }] };
+}
+
+/** torch's expand: -1 keeps a dim; the batch may come in as a traced int. */
+defineOp({
+  schema: "expand(input, *sizes)",
+  infer(a) {
+    const x = asTensor(a.input, "expand input");
+    const sizes = dimsArg(a.sizes, "sizes").map((d, i) => asDim(d, `sizes[${i}]`));
+    if (sizes.length < x.shape.length) throw new ShapeError(`expand to [${sizes.join(", ")}] has fewer dims than [${x.shape.join(", ")}]`);
+    const lead = sizes.length - x.shape.length;
+    return tensor(
+      sizes.map((s, i) => {
+        const own = i < lead ? undefined : x.shape[i - lead];
+        if (s === -1) {
+          if (own === undefined) throw new ShapeError("expand cannot use -1 for a new dim");
+          return own;
+        }
+        if (own !== undefined && own !== 1 && own !== s) throw new ShapeError(`expand cannot grow dim ${i} from ${String(own)} to ${String(s)}`);
+        return s;
+      }),
+    );
+  },
+  lower(ctx) {
+    const out = ctx.out.kind === "tensor" ? ctx.out.shape : [];
+    // The batch comes from the traced int that carries it; every other size is static.
+    const raw = ctx.operand("sizes");
+    const items = raw.kind === "list" ? raw.items : raw.kind === "const" && Array.isArray(raw.value) ? raw.value.map((v) => ({ kind: "const", value: v }) as Operand) : [raw];
+    const shape: Operand = out.includes(BATCH)
+      ? { kind: "list", items: out.map((d, i) => (d === BATCH ? items[i]! : ({ kind: "const", value: d } as Operand))) }
+      : { kind: "const", value: out as number[] };
+    const lowered = lowerShapeOp(ctx, "expand", {});
+    if ("alias" in lowered) return lowered;
+    return { ...lowered, inputs: [...lowered.inputs, shape] };
+  },
+});

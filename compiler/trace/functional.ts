@@ -24,10 +24,10 @@ function findProxy(a: unknown): Proxy | undefined {
   return undefined;
 }
 
-function call(target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>> = {}): Proxy {
+function call(target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>> = {}, kind: "call_function" | "call_method" = "call_function"): Proxy {
   const proxy = findProxy([...args, ...Object.values(kwargs)]);
   if (proxy === undefined) throw new Error(`${target}() needs a traced tensor: fxc models run only under tracing`);
-  return proxy.tracer.record("call_function", target, args, kwargs);
+  return proxy.tracer.record(kind, target, args, kwargs);
 }
 
 /** Python-level ops: traced when an argument is traced, computed directly otherwise. */
@@ -109,8 +109,18 @@ export const truediv = (a: Operand, b: Operand): Tensor => call("truediv", [a, b
 export const floordiv = (a: IntLike, b: IntLike): IntLike => callPython<number>("floordiv", [a, b]);
 /** `a == b`, traced when `a` or `b` is. */
 export const eq = (a: IntLike, b: IntLike): Proxy | boolean => callPython<boolean>("eq", [a, b]);
-/** `obj[index]` on a traced shape or tuple. */
-export const getitem = (obj: Proxy, index: number): Proxy => call("getitem", [obj, index]);
+/** A slice in an index, as Python's `start:stop:step`. */
+export const slice = (start: number | null = null, stop: number | null = null, step: number | null = null): { slice: [number | null, number | null, number | null] } => ({
+  slice: [start, stop, step],
+});
+export { ELLIPSIS } from "../ops/python.js";
+type Index = number | null | string | { slice: readonly [number | null, number | null, number | null] } | Proxy;
+
+/** `obj[index]`: a shape, a tuple, or a tensor (ints, `slice(...)`, null for None, ELLIPSIS). */
+export const getitem = (obj: Proxy, index: Index | readonly Index[]): Proxy => call("getitem", [obj, index]);
+/** `x.expand(*sizes)` on a tensor or a parameter read directly (`self.class_token.expand(n, -1, -1)`). */
+export const expand = (input: Tensor | TensorArg, ...sizes: IntLike[]): Tensor => call("expand", [input, ...sizes], {}, "call_method");
+export const swapaxes = (input: Tensor, axis0: number, axis1: number): Tensor => call("swapaxes", [input, axis0, axis1]);
 /** `torch._assert(condition, message)`: checked at compile time, since shapes are static. */
 export function _assert(condition: Proxy | boolean, message: string): void {
   if (condition instanceof Proxy) call("_assert", [condition, message]);

@@ -65,3 +65,21 @@ export function stochasticDepth(x: Tensor, attrs: { readonly p: number; readonly
     return tf.mul(x, survival > 0 ? tf.div(noise, survival) : noise);
   });
 }
+
+/** torch's basic indexing: a strided slice over torch's dims, then the result's shape. */
+export function index(
+  x: Tensor,
+  attrs: { readonly begin: readonly number[]; readonly end: readonly number[]; readonly strides: readonly number[]; readonly shape: readonly number[]; readonly inFormat?: string; readonly outFormat?: string },
+): Tensor {
+  return tf.tidy(() => {
+    const t = torchOrder(x, attrs);
+    // An end of -1 marks the free batch dim: take all of it.
+    const end = attrs.end.map((e, i) => (e === -1 ? t.shape[i]! : e));
+    return storeAs(tf.reshape(tf.stridedSlice(t, [...attrs.begin], end, [...attrs.strides]), [...attrs.shape]), attrs);
+  });
+}
+
+/** torch's expand: broadcasting to a larger shape (tfjs copies; torch makes a view). */
+export function expand(x: Tensor, shape: readonly number[], attrs: { readonly inFormat?: string; readonly outFormat?: string } = {}): Tensor {
+  return tf.tidy(() => storeAs(tf.broadcastTo(torchOrder(x, attrs), [...shape]), attrs));
+}
