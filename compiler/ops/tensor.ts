@@ -35,23 +35,26 @@ for (const schema of ["permute(input, *dims)"]) {
   });
 }
 
-defineOp({
-  schema: "transpose(input, dim0, dim1)",
-  infer(a) {
-    const x = asTensor(a.input, "transpose input");
-    const [d0, d1] = [normalizeDim(asInt(a.dim0, "dim0"), x.shape.length), normalizeDim(asInt(a.dim1, "dim1"), x.shape.length)];
-    const shape = [...x.shape];
-    [shape[d0], shape[d1]] = [shape[d1]!, shape[d0]!];
-    return tensor(shape);
-  },
-  lower(ctx) {
-    const rank = asTensor(ctx.args.input, "input").shape.length;
-    const [d0, d1] = [normalizeDim(asInt(ctx.args.dim0, "dim0"), rank), normalizeDim(asInt(ctx.args.dim1, "dim1"), rank)];
+/** torch.transpose and torch.swapaxes: a permute that swaps two dims. */
+for (const [schema, first, second] of [
+  ["transpose(input, dim0, dim1)", "dim0", "dim1"],
+  ["swapaxes(input, axis0, axis1)", "axis0", "axis1"],
+] as const) {
+  const swapped = (a: Readonly<Record<string, ArgValue>>, rank: number): number[] => {
+    const [d0, d1] = [normalizeDim(asInt(a[first], first), rank), normalizeDim(asInt(a[second], second), rank)];
     const dims = [...Array(rank).keys()];
     [dims[d0], dims[d1]] = [d1, d0];
-    return lowerPermute(ctx, dims);
-  },
-});
+    return dims;
+  };
+  defineOp({
+    schema,
+    infer(a) {
+      const x = asTensor(a.input, "transpose input");
+      return tensor(swapped(a, x.shape.length).map((d) => x.shape[d]!));
+    },
+    lower: (ctx) => lowerPermute(ctx, swapped(ctx.args, asTensor(ctx.args.input, "input").shape.length)),
+  });
+}
 
 defineOp({
   schema: "contiguous(input)",
@@ -250,24 +253,6 @@ defineOp({
     // The identity in eval mode, as in torchvision.
     if (!asBool(ctx.args.training, "training") || p === 0) return { alias: ctx.tensor("input", "any") };
     return { op: "stochasticDepth", inputs: [ctx.tensor("input", "any")], attrs: { p, mode: asString(ctx.args.mode, "mode") }, format: ctx.formatOf("input") ?? "contiguous" };
-  },
-});
-
-defineOp({
-  schema: "swapaxes(input, axis0, axis1)",
-  infer(a) {
-    const x = asTensor(a.input, "swapaxes input");
-    const [d0, d1] = [normalizeDim(asInt(a.axis0, "axis0"), x.shape.length), normalizeDim(asInt(a.axis1, "axis1"), x.shape.length)];
-    const shape = [...x.shape];
-    [shape[d0], shape[d1]] = [shape[d1]!, shape[d0]!];
-    return tensor(shape);
-  },
-  lower(ctx) {
-    const rank = asTensor(ctx.args.input, "input").shape.length;
-    const [d0, d1] = [normalizeDim(asInt(ctx.args.axis0, "axis0"), rank), normalizeDim(asInt(ctx.args.axis1, "axis1"), rank)];
-    const dims = [...Array(rank).keys()];
-    [dims[d0], dims[d1]] = [d1, d0];
-    return lowerPermute(ctx, dims);
   },
 });
 
