@@ -7,3 +7,4 @@ export { OptionsError, type Mode, type Layout } from "./pipeline.js";
 export { TraceError, type LeafModules } from "./trace/tracer.js";
 export type { Program } from "./graph/program.js";
 export { listModels, getModel, getModelEntry } from "../models/zoo/registry.js";
+export { useBackend, availableBackends, type BackendName } from "../runtime/index.js";
