@@ -1,5 +1,8 @@
 import { tf, type Tensor } from "./ops/tf.js";
 import { WeightsError, type TensorSource } from "./weights/types.js";
+import { tableValues, type TableRecipe } from "./tables.js";
+
+export type { TableRecipe };
 
 /** How a checkpoint tensor is turned into the tensor an op wants, once, at load time. */
 export type ParamTransform =
@@ -12,7 +15,13 @@ export type ParamTransform =
   | "linearWeight";
 
 export type ParamSource =
-  | { readonly key: string }
+  | {
+      readonly key: string;
+      /** An integer buffer (an index table): integer dtypes are read as float32, exact below 2^24. */
+      readonly integer?: boolean;
+      /** A buffer the model computes at construction: these values stand in when the checkpoint lacks the key. */
+      readonly computed?: TableRecipe;
+    }
   /**
    * Batch norm folded into the preceding convolution (eval mode): the filter scaled by
    * weight / sqrt(var + eps) per output channel, or the bias shifted to match. `conv` and
@@ -49,23 +58,33 @@ export type Params = Record<string, Tensor>;
 
 /**
  * Reads, checks and prepares an extractor's parameters. Every key is checked (present, shape,
- * float dtype) before anything is read, and nothing is left allocated if any step fails.
+ * float dtype, or an integer dtype for index tables) before anything is read, and nothing is
+ * left allocated if any step fails. A buffer the model computes (an index table) that the
+ * checkpoint lacks is computed here, as the model would at construction.
  */
 export async function loadParams(source: TensorSource, checkpoint: CheckpointShapes, specs: readonly ParamSpec[]): Promise<Params> {
+  const buffers = new Map(specs.flatMap((s) => ("key" in s.source ? [[s.source.key, s.source] as const] : [])));
+  const computed = new Set<string>();
   for (const [key, shape] of Object.entries(checkpoint)) {
     const info = source.info(key);
+    const buffer = buffers.get(key);
+    if (info === undefined && buffer?.computed !== undefined) {
+      computed.add(key);
+      continue;
+    }
     if (info === undefined) {
       throw new WeightsError(source.path, `has no tensor '${key}' (expected shape [${shape.join(", ")}])`, hintForMissing(source, key));
     }
     if (info.shape.join(",") !== shape.join(",")) {
       throw new WeightsError(source.path, `tensor '${key}' has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}]`, "check that the weights match the model and its options (e.g. numClasses)");
     }
-    if (!["F32", "F16", "BF16", "F64"].includes(info.dtype)) {
-      throw new WeightsError(source.path, `tensor '${key}' has dtype ${info.dtype}, expected a float tensor`, "check that the weights match the model");
+    const integer = buffer?.integer === true && ["I64", "I32", "I16", "I8", "U8"].includes(info.dtype);
+    if (!integer && !["F32", "F16", "BF16", "F64"].includes(info.dtype)) {
+      throw new WeightsError(source.path, `tensor '${key}' has dtype ${info.dtype}, expected ${buffer?.integer ? "an integer or float" : "a float"} tensor`, "check that the weights match the model");
     }
   }
   const data = new Map<string, Float32Array>();
-  for (const key of Object.keys(checkpoint)) data.set(key, await source.readFloat32(key));
+  for (const key of Object.keys(checkpoint)) data.set(key, computed.has(key) ? tableValues(buffers.get(key)!.computed!) : await source.readFloat32(key));
   const shapeOf = (key: string): readonly number[] => checkpoint[key]!;
   const read = (key: string): Float32Array => data.get(key)!;
 

@@ -1,5 +1,6 @@
 import type { AbstractValue } from "./value.js";
 import type { Graph } from "./graph.js";
+import type { TableRecipe } from "../../runtime/tables.js";
 
 /** The six node kinds of torch.fx. */
 export type OpKind = "placeholder" | "call_module" | "call_function" | "call_method" | "get_attr" | "output";
@@ -23,6 +24,8 @@ export type Argument =
 export class Node {
   /** For a leaf `call_module`: the leaf's forward traced into primitive ops. */
   body?: Graph;
+  /** For a buffer's `get_attr`: its dtype, and the table it is computed from when the model computes it. */
+  buffer?: { readonly dtype: "float32" | "int64"; readonly values?: TableRecipe };
 
   constructor(
     /** Unique within its graph; the torchvision node name for recorded nodes. */

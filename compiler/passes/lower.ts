@@ -24,7 +24,8 @@ export interface LowerOptions {
 }
 
 /** What a graph node stands for once lowered: a runtime value, a constant, or a checkpoint tensor. */
-type Binding = { readonly operand: Operand } | { readonly param: string; readonly shape: readonly number[] };
+type Binding = { readonly operand: Operand } | ParamBinding;
+type ParamBinding = { readonly param: string; readonly shape: readonly number[]; readonly buffer?: Node["buffer"] };
 
 /**
  * The bindings of one graph (the model's, or a leaf's body), and what to do when an op
@@ -106,7 +107,7 @@ class ProgramBuilder {
         return;
       }
       case "get_attr":
-        env.set(node, { param: node.target, shape: node.value.kind === "tensor" ? (node.value.shape as number[]) : [] });
+        env.set(node, { param: node.target, shape: node.value.kind === "tensor" ? (node.value.shape as number[]) : [], ...(node.buffer ? { buffer: node.buffer } : {}) });
         return;
       case "output":
         return;
@@ -124,7 +125,8 @@ class ProgramBuilder {
     const body = node.body;
     if (body === undefined) throw new Error(`internal: leaf ${node.name} has no traced body`);
     const bodyEnv = new Map<Node, Binding>();
-    const outerInputs = node.args.filter((a): a is Node => a instanceof Node);
+    // The body has one placeholder per distinct input node, in order of first use.
+    const outerInputs = [...new Set(node.args.filter((a): a is Node => a instanceof Node))];
     const outerOf = new Map<Node, Node>();
     const bodyScope: Scope = {
       env: bodyEnv,
@@ -313,14 +315,16 @@ class ProgramBuilder {
     return o.kind === "value" ? this.formats.get(o.id) : undefined;
   }
 
-  private param({ param: key, shape }: { param: string; shape: readonly number[] }, transform: ParamTransform): Operand {
+  private param({ param: key, shape, buffer }: ParamBinding, transform: ParamTransform): Operand {
     this.checkpoint[key] = shape;
     const cacheKey = `${key}\u0000${transform}`;
     let id = this.paramIds.get(cacheKey);
     if (id === undefined) {
       id = this.uniqueId(identifierFor(key), true);
       this.paramIds.set(cacheKey, id);
-      this.params.set(id, { id, source: { key }, transform });
+      // Index tables may come as integers, and computed buffers may be absent from checkpoints.
+      const source = { key, ...(buffer?.dtype === "int64" ? { integer: true } : {}), ...(buffer?.values ? { computed: buffer.values } : {}) };
+      this.params.set(id, { id, source, transform });
     }
     return { kind: "param", id };
   }

@@ -1,8 +1,11 @@
 import type { Module } from "../../models/nn/module.js";
+import type { Proxy } from "./proxy.js";
 
 /** What modules and ops call while a forward is being traced. */
 export interface TracingContext {
   callModule(module: Module, args: readonly unknown[]): unknown;
+  /** Records a `call_function` or `call_method` node. */
+  record(kind: "call_function" | "call_method", target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Proxy;
 }
 
 let active: TracingContext | undefined;

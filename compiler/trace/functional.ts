@@ -3,6 +3,7 @@ import { getOp } from "../ops/index.js";
 import { bindArgs, type ArgValue } from "../ops/schema.js";
 import type { AbstractValue } from "../graph/value.js";
 import { Proxy, type IntLike, type Tensor } from "./proxy.js";
+import { activeTracer } from "./context.js";
 
 /**
  * The functions model code calls, named and ordered as torch's (`torch.flatten`,
@@ -25,9 +26,12 @@ function findProxy(a: unknown): Proxy | undefined {
 }
 
 function call(target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>> = {}, kind: "call_function" | "call_method" = "call_function"): Proxy {
-  const proxy = findProxy([...args, ...Object.values(kwargs)]);
-  if (proxy === undefined) throw new Error(`${target}() needs a traced tensor: fxc models run only under tracing`);
-  return proxy.tracer.record(kind, target, args, kwargs);
+  const all = [...args, ...Object.values(kwargs)];
+  const proxy = findProxy(all);
+  if (proxy !== undefined) return proxy.tracer.record(kind, target, args, kwargs);
+  // Parameters and buffers alone (`f(self.table, self.index)`) are traced too, as torch.fx's get_attr proxies are.
+  if (all.some((a) => a instanceof Parameter || a instanceof Buffer)) return activeTracer(`call ${target}()`).record(kind, target, args, kwargs);
+  throw new Error(`${target}() needs a traced tensor: fxc models run only under tracing`);
 }
 
 /** Python-level ops: traced when an argument is traced, computed directly otherwise. */
@@ -140,3 +144,30 @@ export const layer_norm = (input: Tensor, normalizedShape: readonly number[], we
 
 /** torchvision.ops.stochastic_depth: the identity in eval mode. */
 export const stochastic_depth = (input: Tensor, p: number, mode: "batch" | "row", training = true): Tensor => call("stochastic_depth", [input, p, mode, training]);
+
+// ---- Swin: the functions torchvision's swin_transformer.py wraps with torch.fx.wrap (one node each) ----
+
+/** `_patch_merging_pad(x)`: [..., H, W, C] padded to even H and W, 2×2 neighbours concatenated: [..., H/2, W/2, 4C]. */
+export const _patch_merging_pad = (x: Tensor): Tensor => call("_patch_merging_pad", [x]);
+
+/** `_get_relative_position_bias(table, index, window_size)`: [1, heads, Wh·Ww, Wh·Ww]. */
+export const _get_relative_position_bias = (table: TensorArg, index: TensorArg, windowSize: readonly number[]): Tensor =>
+  call("_get_relative_position_bias", [table, index, windowSize]);
+
+/** `shifted_window_attention(...)`: Swin's (shifted) window attention; v2's cosine attention when `logit_scale` is given. */
+export const shifted_window_attention = (
+  input: Tensor,
+  qkvWeight: TensorArg,
+  projWeight: TensorArg,
+  relativePositionBias: Tensor,
+  windowSize: readonly number[],
+  numHeads: number,
+  options: {
+    shift_size: readonly number[];
+    attention_dropout?: number;
+    dropout?: number;
+    qkv_bias?: TensorArg | null;
+    proj_bias?: TensorArg | null;
+    logit_scale?: TensorArg | null;
+  },
+): Tensor => call("shifted_window_attention", [input, qkvWeight, projWeight, relativePositionBias, windowSize, numHeads], options);

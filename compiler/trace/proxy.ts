@@ -83,8 +83,16 @@ export class Proxy {
     return this.method("mul", [other]);
   }
 
-  /** As Python's repr of a Proxy; formatting a value records nothing by itself. */
+  /**
+   * Formatting a value records nothing, as in torch.fx. Shapes are static here, so a known
+   * int or shape reads as torch would print it when running (`224`, `torch.Size([N, 3, 224, 224])`):
+   * an assertion message that formats `h` names the size. Anything else reads as fx's repr.
+   */
   toString(): string {
+    const v = this.node.value;
+    if (v.kind === "int" || v.kind === "float") return String(v.value);
+    if (v.kind === "bool") return v.value ? "True" : "False";
+    if (v.kind === "size") return `torch.Size([${v.dims.join(", ")}])`;
     return `Proxy(${this.node.name})`;
   }
 }

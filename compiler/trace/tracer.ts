@@ -128,6 +128,7 @@ export class Tracer implements TracingContext {
       node = this.graph.add(name.id, "get_attr", key, [], {}, value, name.qualname, this.currentPath);
     } else {
       node = this.graph.add(`@${key}`, "get_attr", key, [], {}, value, undefined, this.currentPath);
+      node.buffer = { dtype: t.options.dtype ?? "float32", ...(t.options.values ? { values: t.options.values } : {}) };
     }
     this.attrNodes.set(key, node);
     return node;
@@ -180,7 +181,13 @@ function bodyValue(body: Graph): AbstractValue {
 /** Traces a leaf module's forward into primitive ops, every module inside inlined. */
 function traceBody(m: Module, index: RootIndex, args: readonly Argument[]): Graph {
   const tracer = new Tracer(index, undefined);
-  const inputs = args.map((a, i) => (a instanceof Node ? tracer.addPlaceholder(`input_${i}`, a.value) : a));
+  // One placeholder per distinct input: `attention(x, x, x)` sees the same tensor three times.
+  const placeholders = new Map<Node, Proxy>();
+  const inputs = args.map((a) => {
+    if (!(a instanceof Node)) return a;
+    if (!placeholders.has(a)) placeholders.set(a, tracer.addPlaceholder(`input_${placeholders.size}`, a.value));
+    return placeholders.get(a)!;
+  });
   const result = withTracer(tracer, () => m.forward(...(inputs as never[])));
   tracer.graph.output = tracer.toArgument(result);
   return tracer.graph;

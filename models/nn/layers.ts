@@ -233,3 +233,53 @@ export class LayerNorm extends Module {
     return F.layer_norm(x, this.normalizedShape, this.weight, this.bias, this.eps);
   }
 }
+
+/**
+ * torch.nn.MultiheadAttention for self-attention, the way torchvision's ViT calls it:
+ * q, k and v projected by one packed `in_proj_weight`, `out_proj` after. A leaf, so one node
+ * that returns (output, weights averaged over heads or None); `getitem` nodes unpack it.
+ */
+export class MultiheadAttention extends Module {
+  static override readonly leaf = true;
+  in_proj_weight: Parameter;
+  in_proj_bias: Parameter | null;
+  out_proj: Linear;
+  readonly headDim: number;
+  readonly dropout: number;
+  readonly batchFirst: boolean;
+
+  constructor(
+    readonly embedDim: number,
+    readonly numHeads: number,
+    options: { dropout?: number; bias?: boolean; addBiasKv?: boolean; addZeroAttn?: boolean; kdim?: number | null; vdim?: number | null; batchFirst?: boolean } = {},
+  ) {
+    super();
+    this.headDim = Math.floor(embedDim / numHeads);
+    if (this.headDim * numHeads !== embedDim) throw new Error("embed_dim must be divisible by num_heads");
+    if (options.addBiasKv || options.addZeroAttn || (options.kdim ?? embedDim) !== embedDim || (options.vdim ?? embedDim) !== embedDim) {
+      throw new Error("MultiheadAttention: fxc supports add_bias_kv=False, add_zero_attn=False and kdim = vdim = embed_dim only");
+    }
+    this.dropout = options.dropout ?? 0;
+    this.batchFirst = options.batchFirst ?? false;
+    const bias = options.bias ?? true;
+    this.in_proj_weight = new Parameter([3 * embedDim, embedDim]);
+    this.in_proj_bias = bias ? new Parameter([3 * embedDim]) : null;
+    this.out_proj = new Linear(embedDim, embedDim, bias);
+  }
+
+  forward(query: Tensor, key: Tensor, value: Tensor, options: { needWeights?: boolean; averageAttnWeights?: boolean } = {}): [Tensor, Tensor | null] {
+    if (query !== key || key !== value) throw new Error("MultiheadAttention: fxc computes self-attention only (query, key and value the same tensor)");
+    const { needWeights = true, averageAttnWeights = true } = options;
+    const x = this.batchFirst ? query : F.transpose(query, 0, 1);
+    const [n, length] = [x.size(0), x.size(1)];
+    const [q, k, v] = F.linear(x, this.in_proj_weight, this.in_proj_bias).chunk(3, -1);
+    // Heads split off: q and v as [N, heads, L, head_dim], k already transposed for q @ kᵀ.
+    const split = (t: Tensor): Tensor => t.reshape(n, length, this.numHeads, this.headDim);
+    const scores = F.matmul(F.mul(F.transpose(split(q!), 1, 2), this.headDim ** -0.5), F.permute(split(k!), [0, 2, 3, 1]));
+    const weights = F.dropout(F.softmax(scores, -1), this.dropout, this.training);
+    const heads = F.matmul(weights, F.transpose(split(v!), 1, 2));
+    let out = this.out_proj.call(F.transpose(heads, 1, 2).reshape(n, length, this.embedDim));
+    if (!this.batchFirst) out = F.transpose(out, 0, 1);
+    return [out, needWeights ? (averageAttnWeights ? weights.mean(1) : weights) : null];
+  }
+}

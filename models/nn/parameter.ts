@@ -1,3 +1,5 @@
+import type { TableRecipe } from "../../runtime/tables.js";
+
 /**
  * Parameters and buffers hold shapes, not weights: a model built for tracing allocates no
  * weight memory. Weights exist only once a checkpoint is loaded for a compiled graph.
@@ -16,8 +18,11 @@ export class Buffer {
       readonly dtype?: "float32" | "int64";
       /** Non-persistent buffers are not in the state_dict (torch's `persistent=False`). */
       readonly persistent?: boolean;
-      /** Values computed at construction (e.g. index tables), used when the checkpoint has none. */
-      readonly values?: () => Float32Array;
+      /**
+       * Values computed at construction (e.g. index tables), named so that compiled code can
+       * compute them too: used when the checkpoint has none.
+       */
+      readonly values?: TableRecipe;
     } = {},
   ) {}
 
