@@ -1,0 +1,150 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import { join } from "node:path";
+import { createFeatureExtractor, getGraphNodeNames } from "../compiler/api.js";
+import { getModel, getModelEntry } from "../models/zoo/registry.js";
+import { SwinTransformer } from "../models/zoo/swin.js";
+import { Buffer } from "../models/nn/parameter.js";
+import { memorySource, tf, useBackend, WeightsError, type TensorSource } from "../runtime/index.js";
+import { tableValues } from "../runtime/tables.js";
+import { FIXTURES, relativeError } from "./support/fixtures.js";
+import { seededWeights } from "./support/seeded.js";
+import { fxc } from "./support/cli.js";
+
+await useBackend();
+
+interface StateDicts {
+  readonly [model: string]: { readonly kwargs: Record<string, unknown>; readonly keys: readonly [string, number[], string][] };
+}
+const stateDicts = JSON.parse(gunzipSync(readFileSync(join(FIXTURES, "state_dicts", "vit_swin.json.gz"))).toString("utf8")) as StateDicts;
+
+for (const [name, reference] of Object.entries(stateDicts)) {
+  test(`${name}: state_dict keys and shapes equal torchvision's, so its checkpoints load unchanged`, () => {
+    const model = getModel(name);
+    assert.deepEqual(
+      model.stateDictShapes().map(([key, shape]) => [key, [...shape]]),
+      reference.keys.map(([key, shape]) => [key, shape]),
+    );
+    // torch's integer buffers are the ones fxc reads as integer tables.
+    const integer = new Set(reference.keys.filter(([, , dtype]) => dtype === "int64").map(([key]) => key));
+    const ours = new Set(model.namedBuffers().filter(([, b]) => b.options.dtype === "int64" && b.persistent).map(([key]) => key));
+    assert.deepEqual(ours, integer);
+  });
+}
+
+interface Table {
+  readonly table: string;
+  readonly args: number[];
+  readonly dtype: string;
+  readonly shape: number[];
+  readonly values: number[];
+}
+
+test("computed buffers (relative position index, v2 coordinates) equal torchvision's", () => {
+  const tables = JSON.parse(readFileSync(join(FIXTURES, "tables.json"), "utf8")) as Table[];
+  assert.ok(tables.length >= 4);
+  for (const t of tables) {
+    const ours = tableValues({ table: t.table, args: t.args });
+    assert.equal(ours.length, t.values.length, `${t.table}(${t.args.join(", ")})`);
+    const worst = Math.max(...t.values.map((v, i) => Math.abs(v - ours[i]!)));
+    // Integer tables are exact; the float table is float32 arithmetic in either language.
+    assert.ok(t.dtype === "int64" ? worst === 0 : worst <= 1e-6, `${t.table}(${t.args.join(", ")}): off by ${worst}`);
+  }
+});
+
+test("the zoo's Swin buffers name their tables", () => {
+  const buffers = new Map(getModel("swin_v2_t").namedBuffers());
+  const index = buffers.get("features.1.0.attn.relative_position_index") as Buffer;
+  const coords = buffers.get("features.1.0.attn.relative_coords_table") as Buffer;
+  assert.deepEqual(index.options.values, { table: "relativePositionIndex", args: [8, 8] });
+  assert.deepEqual(coords.options.values, { table: "swinV2RelativeCoordsTable", args: [8, 8] });
+  assert.equal(tableValues(index.options.values!).length, index.shape[0]);
+});
+
+/** A tiny Swin whose extractor reads the first block's index table. */
+const tinySwin = (): SwinTransformer => new SwinTransformer([4, 4], 8, [2, 2], [2, 2], [4, 4], { numClasses: 10 });
+const INDEX = "features.1.0.attn.relative_position_index";
+
+/** Seeded weights plus tensors as a checkpoint would hold them, with their dtypes. */
+function withTensors(base: TensorSource, extra: Record<string, { shape: number[]; data: Float32Array; dtype: "I64" | "F32" }>): TensorSource {
+  const tensors = memorySource(Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, { shape: v.shape, data: v.data }])));
+  return {
+    ...base,
+    keys: () => [...base.keys(), ...Object.keys(extra)],
+    info: (key) => (key in extra ? { key, dtype: extra[key]!.dtype, shape: extra[key]!.shape } : base.info(key)),
+    readFloat32: (key) => (key in extra ? tensors.readFloat32(key) : base.readFloat32(key)),
+  };
+}
+
+test("an index table is read from the checkpoint when it has one (int64), and computed when it has not", async () => {
+  const model = tinySwin();
+  const fx = createFeatureExtractor(model, { returnNodes: ["features.1.0"], size: 16 });
+  assert.ok(INDEX in fx.program.checkpoint);
+  const weights = seededWeights(model, 4);
+  assert.equal(weights.info(INDEX), undefined, "seeded weights have no int64 buffers");
+  const x = tf.randomNormal([1, 16, 16, 3]) as tf.Tensor4D;
+  const run = async (source: TensorSource): Promise<Float32Array> => {
+    const extractor = await fx.load(source);
+    const out = extractor.forward(x)["features.1.0"]!;
+    const data = (await out.data()) as Float32Array;
+    out.dispose();
+    extractor.dispose();
+    return data;
+  };
+  const computed = await run(weights);
+  const table = tableValues({ table: "relativePositionIndex", args: [4, 4] });
+  const same = await run(withTensors(weights, { [INDEX]: { shape: [256], data: table, dtype: "I64" } }));
+  const zeros = await run(withTensors(weights, { [INDEX]: { shape: [256], data: new Float32Array(256), dtype: "I64" } }));
+  x.dispose();
+  assert.equal(relativeError(same, computed), 0, "the checkpoint's table equals the computed one");
+  assert.ok(relativeError(zeros, computed) > 1e-3, "a different table in the checkpoint is the one used");
+});
+
+test("an index table with the wrong shape, or an integer tensor where a float one belongs, is a one-line error", async () => {
+  const model = tinySwin();
+  const fx = createFeatureExtractor(model, { returnNodes: ["features.1.0"], size: 16 });
+  const weights = seededWeights(model, 4);
+  await assert.rejects(fx.load(withTensors(weights, { [INDEX]: { shape: [16, 16], data: new Float32Array(256), dtype: "I64" } })), (e: Error) =>
+    e instanceof WeightsError && /tensor 'features\.1\.0\.attn\.relative_position_index' has shape \[16, 16\], expected \[256\]/.test(e.message) && !e.message.includes("\n"),
+  );
+  const table = "features.1.0.attn.relative_position_bias_table";
+  await assert.rejects(fx.load(withTensors(weights, { [table]: { shape: [49, 2], data: new Float32Array(98), dtype: "I64" } })), (e: Error) =>
+    e instanceof WeightsError && /has dtype I64, expected a float tensor/.test(e.message),
+  );
+});
+
+test("ViT takes only its image size: another size is a one-line error that names both", () => {
+  assert.equal(getModelEntry("vit_b_16").fixedSize, true);
+  assert.equal(getModelEntry("vit_h_14").inputSize, 518);
+  const attempt = (size: number | [number, number]) => () => createFeatureExtractor("vit_b_16", { returnNodes: ["encoder"], size, suppressDiffWarning: true });
+  assert.throws(attempt(225), (e: Error) => e.message === "_assert: Wrong image height! Expected 224 but got 225!");
+  assert.throws(attempt([224, 240]), (e: Error) => e.message === "_assert_1: Wrong image width! Expected 224 but got 240!");
+  // The builder's image size moves the accepted size (position embeddings follow it).
+  const fx = createFeatureExtractor("vit_b_32", { returnNodes: ["encoder"], size: 64, modelOptions: { imageSize: 64 }, suppressDiffWarning: true });
+  assert.deepEqual(fx.program.outputs[0]!.value, { kind: "tensor", shape: ["N", 5, 768] });
+});
+
+test("the CLI reports ViT's wrong size in one line", async () => {
+  const r = await fxc(["compile", "vit_b_32", "--return", "encoder", "--size", "256", "--out", "/nonexistent"]);
+  assert.notEqual(r.code, 0);
+  assert.equal(r.stderr.trim(), "fxc: _assert: Wrong image height! Expected 224 but got 256!");
+});
+
+test("Swin takes other input sizes: windows are padded and odd maps merged", () => {
+  const shapes = (name: string, size: number | [number, number]): unknown[] => {
+    const fx = createFeatureExtractor(name, { returnNodes: ["features.1", "features.7", "permute", "head"], size, suppressDiffWarning: true });
+    return fx.program.outputs.map((o) => (o.value.kind === "tensor" ? o.value.shape : o.value.kind));
+  };
+  assert.deepEqual(shapes("swin_t", 224), [["N", 56, 56, 96], ["N", 7, 7, 768], ["N", 768, 7, 7], ["N", 1000]]);
+  assert.deepEqual(shapes("swin_t", [200, 150]), [["N", 50, 37, 96], ["N", 7, 5, 768], ["N", 768, 7, 5], ["N", 1000]]);
+  assert.deepEqual(shapes("swin_v2_b", 256), [["N", 64, 64, 128], ["N", 8, 8, 1024], ["N", 1024, 8, 8], ["N", 1000]]);
+  assert.deepEqual(shapes("swin_v2_t", 33), [["N", 8, 8, 96], ["N", 1, 1, 768], ["N", 768, 1, 1], ["N", 1000]]);
+});
+
+test("ViT's attention is one node whose tuple getitem unpacks, as in torchvision", () => {
+  const names = getGraphNodeNames("vit_b_32", { suppressDiffWarning: true }).eval;
+  const at = names.indexOf("encoder.layers.encoder_layer_3.self_attention");
+  assert.deepEqual(names.slice(at, at + 3), ["encoder.layers.encoder_layer_3.self_attention", "encoder.layers.encoder_layer_3.getitem", "encoder.layers.encoder_layer_3.getitem_1"]);
+});
