@@ -14,14 +14,18 @@ export type ParamTransform =
   /** torch [out, in] to [in, out], so that `matMul(x, w)` needs no transpose per call. */
   | "linearWeight";
 
+/** How a tensor is stored in checkpoints, beyond its key and shape. */
+export type StoredTensor = {
+  /** An integer buffer (an index table): integer dtypes are read as float32, exact below 2^24. */
+  readonly integer?: boolean;
+  /** A buffer the model computes at construction: these values stand in when the checkpoint lacks the key. */
+  readonly computed?: TableRecipe;
+  /** The key older checkpoints use, read when the current one is absent (as torchvision renames it on load). */
+  readonly legacyKey?: string;
+};
+
 export type ParamSource =
-  | {
-      readonly key: string;
-      /** An integer buffer (an index table): integer dtypes are read as float32, exact below 2^24. */
-      readonly integer?: boolean;
-      /** A buffer the model computes at construction: these values stand in when the checkpoint lacks the key. */
-      readonly computed?: TableRecipe;
-    }
+  | ({ readonly key: string } & StoredTensor)
   /**
    * Batch norm folded into the preceding convolution (eval mode): the filter scaled by
    * weight / sqrt(var + eps) per output channel, or the bias shifted to match. `conv` and
@@ -63,11 +67,16 @@ export type Params = Record<string, Tensor>;
  * checkpoint lacks is computed here, as the model would at construction.
  */
 export async function loadParams(source: TensorSource, checkpoint: CheckpointShapes, specs: readonly ParamSpec[]): Promise<Params> {
-  const buffers = new Map(specs.flatMap((s) => ("key" in s.source ? [[s.source.key, s.source] as const] : [])));
+  const stored = new Map(specs.flatMap((s) => ("key" in s.source ? [[s.source.key, s.source] as const] : [])));
+  // Where each key's values come from: the key, its legacy name, or the table the model computes.
+  const names = new Map<string, string>();
   const computed = new Set<string>();
   for (const [key, shape] of Object.entries(checkpoint)) {
-    const info = source.info(key);
-    const buffer = buffers.get(key);
+    const buffer = stored.get(key);
+    const legacy = buffer?.legacyKey;
+    const name = source.info(key) === undefined && legacy !== undefined && source.info(legacy) !== undefined ? legacy : key;
+    const info = source.info(name);
+    names.set(key, name);
     if (info === undefined && buffer?.computed !== undefined) {
       computed.add(key);
       continue;
@@ -76,15 +85,15 @@ export async function loadParams(source: TensorSource, checkpoint: CheckpointSha
       throw new WeightsError(source.path, `has no tensor '${key}' (expected shape [${shape.join(", ")}])`, hintForMissing(source, key));
     }
     if (info.shape.join(",") !== shape.join(",")) {
-      throw new WeightsError(source.path, `tensor '${key}' has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}]`, "check that the weights match the model and its options (e.g. numClasses)");
+      throw new WeightsError(source.path, `tensor '${name}' has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}]`, "check that the weights match the model and its options (e.g. numClasses)");
     }
     const integer = buffer?.integer === true && ["I64", "I32", "I16", "I8", "U8"].includes(info.dtype);
     if (!integer && !["F32", "F16", "BF16", "F64"].includes(info.dtype)) {
-      throw new WeightsError(source.path, `tensor '${key}' has dtype ${info.dtype}, expected ${buffer?.integer ? "an integer or float" : "a float"} tensor`, "check that the weights match the model");
+      throw new WeightsError(source.path, `tensor '${name}' has dtype ${info.dtype}, expected ${buffer?.integer ? "an integer or float" : "a float"} tensor`, "check that the weights match the model");
     }
   }
   const data = new Map<string, Float32Array>();
-  for (const key of Object.keys(checkpoint)) data.set(key, computed.has(key) ? tableValues(buffers.get(key)!.computed!) : await source.readFloat32(key));
+  for (const key of Object.keys(checkpoint)) data.set(key, computed.has(key) ? tableValues(stored.get(key)!.computed!) : await source.readFloat32(names.get(key)!));
   const shapeOf = (key: string): readonly number[] => checkpoint[key]!;
   const read = (key: string): Float32Array => data.get(key)!;
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createFeatureExtractor, getGraphNodeNames } from "../compiler/api.js";
 import { getModel, getModelEntry } from "../models/zoo/registry.js";
 import { SwinTransformer } from "../models/zoo/swin.js";
+import { VisionTransformer } from "../models/zoo/vit.js";
 import { Buffer } from "../models/nn/parameter.js";
 import { memorySource, tf, useBackend, WeightsError, type TensorSource } from "../runtime/index.js";
 import { tableValues } from "../runtime/tables.js";
@@ -113,6 +114,34 @@ test("an index table with the wrong shape, or an integer tensor where a float on
   await assert.rejects(fx.load(withTensors(weights, { [table]: { shape: [49, 2], data: new Float32Array(98), dtype: "I64" } })), (e: Error) =>
     e instanceof WeightsError && /has dtype I64, expected a float tensor/.test(e.message),
   );
+});
+
+test("ViT checkpoints from before torchvision 0.14 (mlp.linear_1, mlp.linear_2) load as torchvision renames them", async () => {
+  const model = new VisionTransformer(32, 8, 2, 2, 16, 32, { numClasses: 10 });
+  const fx = createFeatureExtractor(model, { returnNodes: ["encoder", "heads.head"], size: 32 });
+  const spec = fx.program.params.find((p) => "key" in p.source && p.source.key === "encoder.layers.encoder_layer_1.mlp.3.bias")!;
+  assert.deepEqual(spec.source, { key: "encoder.layers.encoder_layer_1.mlp.3.bias", legacyKey: "encoder.layers.encoder_layer_1.mlp.linear_2.bias" });
+  const current = seededWeights(model, 9);
+  const legacyName = (key: string): string => key.replace(/\.mlp\.0\./, ".mlp.linear_1.").replace(/\.mlp\.3\./, ".mlp.linear_2.");
+  const byLegacy = new Map(current.keys().map((k) => [legacyName(k), k]));
+  const legacy: TensorSource = {
+    ...current,
+    keys: () => [...byLegacy.keys()],
+    info: (key) => (byLegacy.has(key) ? { ...current.info(byLegacy.get(key)!)!, key } : undefined),
+    readFloat32: (key) => current.readFloat32(byLegacy.get(key)!),
+  };
+  assert.ok(legacy.keys().includes("encoder.layers.encoder_layer_0.mlp.linear_1.weight") && !legacy.keys().some((k) => k.includes(".mlp.0.")));
+  const x = tf.randomNormal([2, 32, 32, 3]) as tf.Tensor4D;
+  const run = async (source: TensorSource): Promise<Float32Array> => {
+    const extractor = await fx.load(source);
+    const out = extractor.forward(x);
+    const data = (await out.encoder!.data()) as Float32Array;
+    tf.dispose(Object.values(out));
+    extractor.dispose();
+    return data;
+  };
+  assert.equal(relativeError(await run(legacy), await run(current)), 0);
+  x.dispose();
 });
 
 test("ViT takes only its image size: another size is a one-line error that names both", () => {

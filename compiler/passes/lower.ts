@@ -25,7 +25,7 @@ export interface LowerOptions {
 
 /** What a graph node stands for once lowered: a runtime value, a constant, or a checkpoint tensor. */
 type Binding = { readonly operand: Operand } | ParamBinding;
-type ParamBinding = { readonly param: string; readonly shape: readonly number[]; readonly buffer?: Node["buffer"] };
+type ParamBinding = { readonly param: string; readonly shape: readonly number[]; readonly stored?: Node["stored"] };
 
 /**
  * The bindings of one graph (the model's, or a leaf's body), and what to do when an op
@@ -107,7 +107,7 @@ class ProgramBuilder {
         return;
       }
       case "get_attr":
-        env.set(node, { param: node.target, shape: node.value.kind === "tensor" ? (node.value.shape as number[]) : [], ...(node.buffer ? { buffer: node.buffer } : {}) });
+        env.set(node, { param: node.target, shape: node.value.kind === "tensor" ? (node.value.shape as number[]) : [], ...(node.stored ? { stored: node.stored } : {}) });
         return;
       case "output":
         return;
@@ -315,16 +315,14 @@ class ProgramBuilder {
     return o.kind === "value" ? this.formats.get(o.id) : undefined;
   }
 
-  private param({ param: key, shape, buffer }: ParamBinding, transform: ParamTransform): Operand {
+  private param({ param: key, shape, stored }: ParamBinding, transform: ParamTransform): Operand {
     this.checkpoint[key] = shape;
     const cacheKey = `${key}\u0000${transform}`;
     let id = this.paramIds.get(cacheKey);
     if (id === undefined) {
       id = this.uniqueId(identifierFor(key), true);
       this.paramIds.set(cacheKey, id);
-      // Index tables may come as integers, and computed buffers may be absent from checkpoints.
-      const source = { key, ...(buffer?.dtype === "int64" ? { integer: true } : {}), ...(buffer?.values ? { computed: buffer.values } : {}) };
-      this.params.set(id, { id, source, transform });
+      this.params.set(id, { id, source: { key, ...stored }, transform });
     }
     return { kind: "param", id };
   }

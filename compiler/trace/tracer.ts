@@ -35,6 +35,8 @@ export class TraceError extends Error {
 interface RootIndex {
   readonly modulePaths: Map<Module, string>;
   readonly tensorNames: Map<Parameter | Buffer, string>;
+  /** The keys older checkpoints use, where a module declares them. */
+  readonly legacyKeys: Map<Parameter | Buffer, string>;
 }
 
 function indexRoot(root: Module): RootIndex {
@@ -43,7 +45,16 @@ function indexRoot(root: Module): RootIndex {
   const tensorNames = new Map<Parameter | Buffer, string>();
   for (const [name, p] of root.namedParameters()) tensorNames.set(p, name);
   for (const [name, b] of root.namedBuffers()) tensorNames.set(b, name);
-  return { modulePaths, tensorNames };
+  const byName = new Map([...tensorNames].map(([t, name]) => [name, t]));
+  const legacyKeys = new Map<Parameter | Buffer, string>();
+  for (const [path, m] of root.namedModules()) {
+    const prefix = path ? `${path}.` : "";
+    for (const [current, legacy] of Object.entries(m.legacyKeys())) {
+      const t = byName.get(prefix + current);
+      if (t !== undefined) legacyKeys.set(t, prefix + legacy);
+    }
+  }
+  return { modulePaths, tensorNames, legacyKeys };
 }
 
 /**
@@ -128,8 +139,14 @@ export class Tracer implements TracingContext {
       node = this.graph.add(name.id, "get_attr", key, [], {}, value, name.qualname, this.currentPath);
     } else {
       node = this.graph.add(`@${key}`, "get_attr", key, [], {}, value, undefined, this.currentPath);
-      node.buffer = { dtype: t.options.dtype ?? "float32", ...(t.options.values ? { values: t.options.values } : {}) };
     }
+    const legacyKey = this.index.legacyKeys.get(t);
+    const stored = {
+      ...(t instanceof Buffer && t.options.dtype === "int64" ? { integer: true } : {}),
+      ...(t instanceof Buffer && t.options.values ? { computed: t.options.values } : {}),
+      ...(legacyKey !== undefined ? { legacyKey } : {}),
+    };
+    if (Object.keys(stored).length > 0) node.stored = stored;
     this.attrNodes.set(key, node);
     return node;
   }

@@ -39,6 +39,13 @@ export class MLPBlock extends MLP {
   constructor(inDim: number, mlpDim: number, dropout: number) {
     super(inDim, [mlpDim, inDim], { activationLayer: () => new GELU(), inplace: null, dropout });
   }
+
+  /** torchvision's ViT checkpoints predate MLP: their layers are `linear_1` and `linear_2`. */
+  override legacyKeys(): Record<string, string> {
+    const keys: Record<string, string> = {};
+    for (const i of [0, 1]) for (const type of ["weight", "bias"]) keys[`${3 * i}.${type}`] = `linear_${i + 1}.${type}`;
+    return keys;
+  }
 }
 
 /** `torch._assert(input.dim() == 3, f"Expected (batch_size, seq_length, hidden_dim) got {input.shape}")`. */
