@@ -10,6 +10,7 @@ import { VisionTransformer } from "../models/zoo/vit.js";
 import { Buffer } from "../models/nn/parameter.js";
 import { memorySource, tf, useBackend, WeightsError, type TensorSource } from "../runtime/index.js";
 import { tableValues } from "../runtime/tables.js";
+import { matmul } from "../runtime/ops/shapeOps.js";
 import { FIXTURES, relativeError } from "./support/fixtures.js";
 import { seededWeights } from "./support/seeded.js";
 import { fxc } from "./support/cli.js";
@@ -176,4 +177,24 @@ test("ViT's attention is one node whose tuple getitem unpacks, as in torchvision
   const names = getGraphNodeNames("vit_b_32", { suppressDiffWarning: true }).eval;
   const at = names.indexOf("encoder.layers.encoder_layer_3.self_attention");
   assert.deepEqual(names.slice(at, at + 3), ["encoder.layers.encoder_layer_3.self_attention", "encoder.layers.encoder_layer_3.getitem", "encoder.layers.encoder_layer_3.getitem_1"]);
+});
+
+test("batched matmul pair by pair (wasm, large attention matrices) equals tfjs's batched product", async () => {
+  const backend = tf.getBackend();
+  const a = tf.randomNormal([3, 2, 80, 64]);
+  const b = tf.randomNormal([3, 2, 64, 60]);
+  try {
+    for (const name of ["wasm", "cpu"] as const) {
+      await useBackend(name);
+      const [x, y] = [tf.clone(a), tf.clone(b)];
+      const got = matmul(x, y);
+      const want = tf.matMul(x, y);
+      assert.deepEqual(got.shape, [3, 2, 80, 60]);
+      assert.ok(relativeError((await got.data()) as Float32Array, (await want.data()) as Float32Array) < 1e-6, name);
+      tf.dispose([x, y, got, want]);
+    }
+  } finally {
+    await tf.setBackend(backend);
+    tf.dispose([a, b]);
+  }
 });

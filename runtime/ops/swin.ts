@@ -1,5 +1,6 @@
 import { tf, type Tensor } from "./tf.js";
 import { linear } from "./tensorOps.js";
+import { matmul } from "./shapeOps.js";
 
 /**
  * Kernels for the functions torchvision's swin_transformer.py wraps with torch.fx.wrap, with
@@ -140,14 +141,16 @@ export function shiftedWindowAttention(
       const [qb, , vb] = tf.split(qkvBias, 3);
       bias = tf.concat([qb!, tf.zerosLike(qb!), vb!]);
     }
-    const qkv = tf.transpose(tf.reshape(linear(t, qkvWeight, bias), [b * windows, n, 3, heads, c / heads]), [2, 0, 3, 1, 4]);
-    const [q, k, v] = tf.unstack(qkv) as [Tensor, Tensor, Tensor];
+    // q, k and v as [B·windows, heads, N, head_dim], moved in 4-D (tfjs-wasm's 5-D transpose is slow).
+    const qkv = tf.transpose(tf.reshape(linear(t, qkvWeight, bias), [b * windows, n, 3 * heads, c / heads]), [0, 2, 1, 3]);
+    const [q, k, v] = tf.split(qkv, 3, 1) as [Tensor, Tensor, Tensor];
+    const keysT = (keys: Tensor): Tensor => tf.transpose(keys, [0, 1, 3, 2]);
     let attn: Tensor;
     if (logitScale !== null) {
-      attn = tf.matMul(normalize(q), normalize(k), false, true);
+      attn = matmul(normalize(q), keysT(normalize(k)));
       attn = tf.mul(attn, tf.exp(tf.minimum(logitScale, Math.log(100))));
     } else {
-      attn = tf.matMul(tf.mul(q, (c / heads) ** -0.5), k, false, true);
+      attn = matmul(tf.mul(q, (c / heads) ** -0.5), keysT(k));
     }
     attn = tf.add(attn, relativePositionBias);
     if (shifted) {
@@ -157,7 +160,7 @@ export function shiftedWindowAttention(
     attn = tf.softmax(attn);
     if (attrs.attentionDropout > 0) attn = tf.dropout(attn, attrs.attentionDropout);
 
-    let out = tf.reshape(tf.transpose(tf.matMul(attn, v), [0, 2, 1, 3]), [b * windows, n, c]);
+    let out = tf.reshape(tf.transpose(matmul(attn, v), [0, 2, 1, 3]), [b * windows, n, c]);
     out = linear(out, projWeight, projBias);
     if (attrs.dropout > 0) out = tf.dropout(out, attrs.dropout);
 
