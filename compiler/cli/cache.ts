@@ -13,6 +13,11 @@ import { writeFileAtomic } from "../../runtime/io/atomic.js";
  * (so that both share one tfjs and one backend).
  */
 export async function importCompiled<M>(source: string): Promise<M> {
+  return (await import(await cacheCompiled(source))) as M;
+}
+
+/** Writes the runnable form of a compiled module into the cache; returns its URL. */
+export async function cacheCompiled(source: string): Promise<string> {
   const runtimeUrl = new URL("../../runtime/index.js", import.meta.url).href;
   const js = ts
     .transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } })
@@ -23,5 +28,5 @@ export async function importCompiled<M>(source: string): Promise<M> {
     await mkdir(dir, { recursive: true });
     await writeFileAtomic(file, js);
   }
-  return (await import(pathToFileURL(file).href)) as M;
+  return pathToFileURL(file).href;
 }
