@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { tf, type Tensor, type Tensor4D } from "../ops/tf.js";
 import type { LoadOptions } from "../extractor.js";
-import type { BackendName } from "../backend.js";
+import { useBackend, type BackendName } from "../backend.js";
 import type { FromWorker, TensorMessage, ToWorker, WorkerSetup } from "./messages.js";
 
 export interface PoolOptions extends LoadOptions {
@@ -39,6 +39,8 @@ function workerScript(): URL {
 
 export async function createExtractorPool(moduleUrl: string, weights: string, options: PoolOptions = {}): Promise<ExtractorPool> {
   const count = Math.max(1, options.workers ?? availableParallelism());
+  // This thread holds the inputs and outputs, on the same kind of backend as the workers.
+  await useBackend(options.backend);
   const { workers: _, ...loadOptions } = options;
   const script = workerScript();
   const setup: WorkerSetup = { moduleUrl, weights, options: loadOptions };
