@@ -446,25 +446,37 @@ export class MaxVit extends Module {
 
   /**
    * The grids the attention layers were sized for are fixed at construction (`input_size`),
-   * so only inputs the stem maps onto the same grid fit; torchvision fails later, in a
-   * reshape. Checked while tracing; records no node.
+   * so only inputs that reach the same grid in the first block fit (the later grids follow
+   * from it); torchvision fails later, in a reshape. Checked while tracing; records no node.
    */
   private checkInputSize(x: Tensor): void {
     const value = x.node.value;
     if (value.kind !== "tensor") return;
     const [, , h, w] = value.shape;
-    const stem = convOutputShape(this.inputSize, 3, 2, 1);
-    // The stem's stride-2 convolution maps sides 2k - 1 and 2k to k.
-    const fits = (side: unknown, i: 0 | 1): boolean => typeof side === "number" && convOutputShape([side, side], 3, 2, 1)[0] === stem[i];
+    const grid = blockInputShapes(this.inputSize, 1)[0]!;
+    const fits = (side: unknown, i: 0 | 1): boolean => typeof side === "number" && blockInputShapes([side, side], 1)[0]![0] === grid[i];
     if (fits(h, 0) && fits(w, 1)) return;
-    const sides = (i: 0 | 1): string => `${2 * stem[i] - 1} or ${2 * stem[i]}`;
-    const others = acceptedInputSides(this.partition_size, this.blocks.items.length, 1000).filter((s) => s % 2 === 0).slice(0, 4);
+    // Four sides reach each first-block grid g (two stride-2 convolutions): 4g - 3 to 4g.
+    const sides = (i: 0 | 1): string => `${4 * grid[i] - 3} to ${4 * grid[i]}`;
+    const others = ranges(acceptedInputSides(this.partition_size, this.blocks.items.length, 16 * grid[0])).slice(0, 4);
     throw new ShapeError(
       `MaxVit built for input_size (${this.inputSize.join(", ")}) takes inputs of height ${sides(0)} and width ${sides(1)}, got ${String(h)}x${String(w)}: ` +
-        `its attention grids are sized at construction. To use another size build the model for it (option inputSize, torchvision's input_size); ` +
-        `that needs every block input (each side halved by the stem and again by each block, rounding up) divisible by partition_size ${this.partition_size}, e.g. ${others.join(", ")}`,
+        `its attention grids are sized at construction. For another size build the model for it (option inputSize, torchvision's input_size), ` +
+        `which needs every block input (each side halved by the stem and again by each block, rounding up) divisible by partition_size ${this.partition_size}: ${others.join(", ")}...`,
     );
   }
+}
+
+/** Runs of consecutive numbers, as `221-224`. */
+function ranges(values: readonly number[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < values.length; ) {
+    let j = i;
+    while (j + 1 < values.length && values[j + 1] === values[j]! + 1) j++;
+    out.push(i === j ? String(values[i]) : `${values[i]}-${values[j]}`);
+    i = j + 1;
+  }
+  return out;
 }
 
 /** torchvision's maxvit_t keyword arguments: any MaxVit option; inputSize defaults to 224. */
