@@ -122,7 +122,7 @@ test("generated maxvit_t code typechecks, with window and image outputs typed an
       returnNodes: {
         [WINDOWS]: "windows",
         "blocks.0": "block0",
-        "classifier.5": "logits",
+        "blocks.0.layers.0.layers.window_attention.attn_layer.1.getitem_7": "bias",
       },
       name: "maxvitT",
     });
@@ -139,13 +139,13 @@ export async function run(weights: string): Promise<number> {
   const features: MaxvitTFeatures = extractor.forward(tf.zeros([1, 224, 224, 3]));
   const windows: Tensor4D = features.windows;
   const block0: Tensor4D = features.block0;
-  const logits: Tensor2D = features.logits;
+  const bias: Tensor2D = features.bias;
   // @ts-expect-error blocks.1 was not requested
   features.block1;
-  // @ts-expect-error logits are 2-D
-  const wrong: Tensor4D = features.logits;
+  // @ts-expect-error the gathered bias is 2-D
+  const wrong: Tensor4D = features.bias;
   extractor.dispose();
-  return windows.shape[2] + block0.shape[3] + logits.shape[1] + wrong.rank;
+  return windows.shape[2] + block0.shape[3] + bias.shape[1] + wrong.rank;
 }
 `,
     );
