@@ -76,19 +76,17 @@ function gatherShape(shape: readonly Dim[], index: readonly Dim[]): Dim[] {
   return [...index, ...shape.slice(1)];
 }
 
-/** Rows of `input` picked by an integer index tensor (a constant such as a buffer). */
+/**
+ * Rows of `input` picked by an integer index tensor (a constant such as a buffer). Dim 0 is
+ * never the batch here, so the input is no image and the result is in torch's order.
+ */
 function lowerGather(ctx: LowerContext): Lowered {
   const out = ctx.out.kind === "tensor" ? ctx.out.shape : [];
-  const index = asTensor(ctx.args.index, "index");
-  // Picking along N of a channels-last value with a 1-D index keeps it channels-last.
-  const keepsLayout = ctx.formatOf("input") === "channelsLast" && index.shape.length === 1;
-  const format = keepsLayout ? "channelsLast" : "contiguous";
-  const shape = keepsLayout ? [out[0]!, out[2]!, out[3]!, out[1]!] : out;
   return {
     op: "gather",
-    inputs: [ctx.tensor("input", format), ctx.tensor("index", "contiguous")],
-    attrs: { shape: shape.map((d) => (d === BATCH ? -1 : d)) },
-    format,
+    inputs: [ctx.tensor("input", "contiguous"), ctx.tensor("index", "contiguous")],
+    attrs: { shape: out.map((d) => (d === BATCH ? -1 : d)) },
+    format: "contiguous",
   };
 }
 
