@@ -48,8 +48,15 @@ export type CheckpointShapes = Readonly<Record<string, readonly number[]>>;
 export type Params = Record<string, Tensor>;
 
 /**
+ * Dtypes a checkpoint tensor may have. Integer tensors are index buffers (MaxViT's
+ * `relative_position_index`): read as float32, exact below 2^24, and cast back where an
+ * op indexes with them.
+ */
+const NUMERIC_DTYPES: readonly string[] = ["F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8"];
+
+/**
  * Reads, checks and prepares an extractor's parameters. Every key is checked (present, shape,
- * float dtype) before anything is read, and nothing is left allocated if any step fails.
+ * numeric dtype) before anything is read, and nothing is left allocated if any step fails.
  */
 export async function loadParams(source: TensorSource, checkpoint: CheckpointShapes, specs: readonly ParamSpec[]): Promise<Params> {
   for (const [key, shape] of Object.entries(checkpoint)) {
@@ -60,8 +67,8 @@ export async function loadParams(source: TensorSource, checkpoint: CheckpointSha
     if (info.shape.join(",") !== shape.join(",")) {
       throw new WeightsError(source.path, `tensor '${key}' has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}]`, "check that the weights match the model and its options (e.g. numClasses)");
     }
-    if (!["F32", "F16", "BF16", "F64"].includes(info.dtype)) {
-      throw new WeightsError(source.path, `tensor '${key}' has dtype ${info.dtype}, expected a float tensor`, "check that the weights match the model");
+    if (!NUMERIC_DTYPES.includes(info.dtype)) {
+      throw new WeightsError(source.path, `tensor '${key}' has dtype ${info.dtype}, expected a float or integer tensor`, "check that the weights match the model");
     }
   }
   const data = new Map<string, Float32Array>();

@@ -7,5 +7,6 @@ import "./elementwise.js";
 import "./shape.js";
 import "./python.js";
 import "./tensor.js";
+import "./attention.js";
 
 export { getOp, defineOp, type OpDef } from "./registry.js";

@@ -117,6 +117,7 @@ export class Tracer implements TracingContext {
    * caches parameter proxies. Buffers are constants torchvision does not list.
    */
   private attr(t: Parameter | Buffer): Node {
+    if (t instanceof Buffer && t.stored !== t) return this.bufferView(t);
     const key = this.index.tensorNames.get(t);
     if (key === undefined) throw new Error("a parameter was used that does not belong to the traced model");
     const cached = this.attrNodes.get(key);
@@ -131,6 +132,18 @@ export class Tracer implements TracingContext {
     }
     this.attrNodes.set(key, node);
     return node;
+  }
+
+  /**
+   * `buffer.view(...)`: torch.fx evaluates it eagerly into a constant it does not list. Here
+   * it is an unlisted `view` of the buffer's node, so the checkpoint tensor keeps its shape.
+   */
+  private bufferView(t: Buffer): Node {
+    const stored = this.attr(t.stored);
+    const id = `${stored.name}.view[${t.shape.join(",")}]`;
+    const cached = this.graph.get(id);
+    if (cached !== undefined) return cached;
+    return this.graph.add(id, "call_method", "view", [stored, ...t.shape], {}, { kind: "tensor", shape: t.shape }, undefined, this.currentPath);
   }
 
   addPlaceholder(name: string, value: AbstractValue): Proxy {

@@ -2,8 +2,9 @@ import type { Module } from "../nn/module.js";
 import type { ModelEntry } from "./entry.js";
 import { closestNames } from "../../compiler/suggest.js";
 import { resnetModels } from "./resnet-entries.js";
+import { maxvitModels } from "./maxvit-entries.js";
 
-const entries: readonly ModelEntry[] = [...resnetModels];
+const entries: readonly ModelEntry[] = [...resnetModels, ...maxvitModels];
 const byName = new Map(entries.map((e) => [e.name, e]));
 
 /** The zoo's model names, as torchvision's `list_models()`. */

@@ -42,12 +42,17 @@ export function seededTensor(key: string, shape: readonly number[], seed: number
   return out;
 }
 
-/** Every float tensor of a model's state_dict, seeded, as a weights source. */
+/** Every float tensor of a model's state_dict, seeded, and its computed integer tables, as a weights source. */
 export function seededWeights(model: Module, seed: number): TensorSource {
   const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
   for (const [key, p] of model.namedParameters()) tensors.set(key, { shape: p.shape, data: seededTensor(key, p.shape, seed) });
   for (const [key, b] of model.namedBuffers()) {
-    if (!b.persistent || b.options.dtype === "int64") continue;
+    if (!b.persistent) continue;
+    // Integer buffers are tables the model computes (seeded.py keeps torch's); others have none here.
+    if (b.options.dtype === "int64") {
+      if (b.options.values !== undefined) tensors.set(key, { shape: b.shape, data: b.options.values() });
+      continue;
+    }
     tensors.set(key, { shape: b.shape, data: seededTensor(key, b.shape, seed) });
   }
   return memorySource(tensors, `seeded:${seed}`);
