@@ -6,6 +6,9 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ts } from "ts-morph";
 import { writeFileAtomic } from "../../runtime/io/atomic.js";
+import type { Extractor, LoadOptions, Tensor, WeightsInput } from "../../runtime/index.js";
+import { compileProgram } from "../api.js";
+import type { ExtractorLoader } from "../tasks/loader.js";
 
 /**
  * Compiled modules that `fxc extract` runs: the exact source `fxc compile` writes, made
@@ -25,3 +28,22 @@ export async function importCompiled<M>(source: string): Promise<M> {
   }
   return (await import(pathToFileURL(file).href)) as M;
 }
+
+/** What a generated module exports, as the CLI uses it. */
+interface CompiledModule {
+  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>>>;
+}
+
+/** The CLI's extractors: the module `fxc compile` writes for the request, imported and loaded. */
+export const loadCompiled: ExtractorLoader = async (r) => {
+  const { source, program } = await compileProgram(r.model, {
+    returnNodes: r.returnNodes,
+    size: r.size,
+    layout: r.layout,
+    mode: r.mode,
+    onWarning: r.onWarning,
+    suppressDiffWarning: r.onWarning === undefined,
+  });
+  const compiled = await importCompiled<CompiledModule>(source);
+  return { extractor: await compiled.load(r.weights, { backend: r.backend, prefix: r.prefix }), outputs: program.outputs, layout: r.layout };
+};
