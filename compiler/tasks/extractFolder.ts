@@ -5,9 +5,8 @@ import { listImages } from "../../runtime/images/list.js";
 import { l2Normalize, poolFeatureMap, poolingText, type Normalization, type Pooling } from "../../runtime/descriptors/pooling.js";
 import { FeatureWriter, type FeatureFormat, type FeatureRows } from "../../runtime/io/featureStore.js";
 import { returnSpec, type ModelInput } from "../api.js";
-import type { ProgramOutput } from "../graph/program.js";
 import type { ReturnNodes } from "../passes/returnNodes.js";
-import type { Layout, Mode } from "../pipeline.js";
+import { OptionsError, type Layout, type Mode } from "../pipeline.js";
 import { interpretExtractor, modelName, resolvePreprocessing, type ExtractorLoader, type LoadedExtractor } from "./loader.js";
 
 /** How images become feature rows. */
@@ -32,6 +31,8 @@ export interface ImageFeatureOptions {
  * (pooled and normalized if asked). Every tensor is disposed before the next batch.
  */
 export async function* imageFeatures(loaded: LoadedExtractor, inputs: string | readonly string[], options: ImageFeatureOptions): AsyncGenerator<FeatureRows, void, undefined> {
+  // In NCHW, torch's order hides which axis holds channels (Swin's maps are [B, H, W, C]); pooled rows are the same either way.
+  if (options.pool !== undefined && loaded.layout !== "nhwc") throw new OptionsError("pooling runs on an NHWC extractor; load it with layout nhwc");
   const batches = imageBatches(inputs, {
     preprocessing: options.preprocessing,
     batchSize: options.batchSize,
@@ -52,7 +53,7 @@ export async function* imageFeatures(loaded: LoadedExtractor, inputs: string | r
     const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
     try {
       for (const output of loaded.outputs) {
-        const t = reduce(outputs[output.key]!, output, loaded.layout, options);
+        const t = reduce(outputs[output.key]!, options);
         try {
           tensors[output.key] = { shape: [...t.shape], data: (await t.data()) as Float32Array };
         } finally {
@@ -67,10 +68,9 @@ export async function* imageFeatures(loaded: LoadedExtractor, inputs: string | r
 }
 
 /** Pooling and normalization of one output; returns the output itself when there is nothing to do. */
-function reduce(t: Tensor, output: ProgramOutput, layout: Layout, options: ImageFeatureOptions): Tensor {
-  // In NHWC every 4-D output has channels last; in NCHW only the image-like ones are NCHW.
-  const channelAxis = layout === "nhwc" || output.format !== "channelsLast" ? 3 : 1;
-  const pooled = options.pool !== undefined && t.rank === 4 ? poolFeatureMap(t, options.pool, channelAxis) : t;
+function reduce(t: Tensor, options: ImageFeatureOptions): Tensor {
+  // In NHWC every 4-D output has channels last (image-like maps and Swin's [B, H, W, C] alike).
+  const pooled = options.pool !== undefined && t.rank === 4 ? poolFeatureMap(t, options.pool, 3) : t;
   if (options.normalize !== "l2") return pooled;
   const normalized = l2Normalize(pooled);
   if (pooled !== t) pooled.dispose();
@@ -92,6 +92,7 @@ export interface ExtractFolderOptions extends Omit<ImageFeatureOptions, "preproc
   readonly shard?: number;
   /** Overrides of the model's preset; every field for a model built in code. */
   readonly preprocessing?: Partial<Preset>;
+  /** Layout of stored 4-D outputs (nhwc by default); pooled descriptors are [N, C] either way. */
   readonly layout?: Layout;
   readonly mode?: Mode;
   readonly backend?: BackendName | "auto";
@@ -126,7 +127,8 @@ export interface ExtractFolderResult {
 export async function extractFolder(options: ExtractFolderOptions): Promise<ExtractFolderResult> {
   const preprocessing = resolvePreprocessing(options.model, options.preprocessing);
   const paths = await listImages(options.inputs);
-  const layout = options.layout ?? "nhwc";
+  // Pooled descriptors do not depend on the layout; pooling needs channels last.
+  const layout = options.pool !== undefined ? "nhwc" : (options.layout ?? "nhwc");
   const mode = options.mode ?? "eval";
   const loaded = await (options.loader ?? interpretExtractor)({
     model: options.model,
@@ -175,7 +177,7 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
     if (done === 0) {
       const first = skipped[0]!.error;
       if (paths.length === 1) throw first;
-      throw new Error(`none of the ${paths.length} images could be read (the first: ${first.message}); check the inputs`);
+      throw new Error(`none of the ${paths.length} images could be read; the first, ${first.file}, ${first.problem}; check the inputs`);
     }
     const written = await writer.close();
     return { files: written.files, images: written.rows, skipped, shapes: written.shapes, seconds: (performance.now() - started) / 1000, backend: loaded.extractor.backend };

@@ -110,7 +110,7 @@ export function indexRecipe(table: FeatureTable, file: string): IndexRecipe {
   return {
     model: m.model,
     returnNodes: pair[0] === pair[1] ? [pair[0]] : { [pair[0]]: pair[1] },
-    layout: m.layout === "nchw" ? "nchw" : "nhwc",
+    layout: m.layout === "nchw" && (m.pool === undefined || m.pool === "none") ? "nchw" : "nhwc",
     mode: m.mode === "train" ? "train" : "eval",
     preprocessing: resolvePreprocessing(m.model, overrides),
     pool: m.pool === undefined || m.pool === "none" ? undefined : parsePooling(m.pool),
