@@ -6,5 +6,6 @@ import "./linear.js";
 import "./elementwise.js";
 import "./shape.js";
 import "./python.js";
+import "./tensor.js";
 
 export { getOp, defineOp, type OpDef } from "./registry.js";

@@ -1,6 +1,7 @@
 import { defineOp } from "./registry.js";
 import { asBool, asInt, asString, asTensor, isAbstract, type ArgValue } from "./schema.js";
-import { ShapeError, normalizeDim, type AbstractValue } from "../graph/value.js";
+import { BATCH, ShapeError, normalizeDim, tensor, type AbstractValue, type Dim } from "../graph/value.js";
+import { lowerShapeOp } from "./shape.js";
 import { isSlice } from "../graph/node.js";
 import type { Json, MemoryFormat } from "./lowering.js";
 
@@ -49,10 +50,75 @@ defineOp({
         return v.kind === "size" ? { kind: "size", dims: picked.map((p) => (p as { value: number }).value) } : { kind: "tuple", items: picked };
       }
     }
-    throw new ShapeError("indexing this value is not supported yet");
+    if (v.kind === "tensor") return tensor(planIndex(v.shape, index).shape);
+    throw new ShapeError(`indexing a ${v.kind} is not supported`);
   },
-  lower: (ctx) => ({ op: "getitem", inputs: [ctx.operand("input"), ctx.operand("index")], attrs: {} }),
+  lower(ctx) {
+    const input = ctx.args.input;
+    if (input !== undefined && isAbstract(input) && input.kind === "tensor") {
+      const plan = planIndex(input.shape, ctx.args.index);
+      return lowerShapeOp(ctx, "index", { begin: plan.begin, end: plan.end, strides: plan.strides, shape: plan.shape.map((d) => (d === BATCH ? -1 : d)) });
+    }
+    return { op: "getitem", inputs: [ctx.operand("input"), ctx.operand("index")], attrs: {}, format: ctx.formatOf("input") ?? "contiguous" };
+  },
 });
+
+/** The ellipsis of an index (`x[..., 0]`), as model code writes it. */
+export const ELLIPSIS = "...";
+
+/**
+ * torch's basic indexing (ints, slices, None, one ellipsis) as one strided slice over the
+ * input's dims followed by a reshape: ints drop their dim, None adds a dim of 1.
+ */
+export function planIndex(shape: readonly Dim[], index: ArgValue | undefined): { begin: number[]; end: number[]; strides: number[]; shape: Dim[] } {
+  const items = (Array.isArray(index) ? index : [index]) as ArgValue[];
+  const consumed = items.filter((i) => i !== null && i !== ELLIPSIS).length;
+  if (consumed > shape.length) throw new ShapeError(`too many indices for a tensor of rank ${shape.length}`);
+  const begin: number[] = [];
+  const end: number[] = [];
+  const strides: number[] = [];
+  const out: Dim[] = [];
+  let dim = 0;
+  const full = (d: Dim): void => {
+    begin.push(0);
+    end.push(d === BATCH ? -1 : (d as number));
+    strides.push(1);
+    out.push(d);
+  };
+  for (const item of items) {
+    if (item === null) {
+      out.push(1);
+    } else if (item === ELLIPSIS) {
+      for (const stop = dim + shape.length - consumed; dim < stop; dim++) full(shape[dim]!);
+    } else if (isSlice(item)) {
+      const size = shape[dim]!;
+      const [start, stop, step] = item.slice;
+      if (size === BATCH) {
+        if (start !== null || stop !== null || (step ?? 1) !== 1) throw new ShapeError("slicing the batch dim is not supported: the batch stays free");
+        full(size);
+      } else {
+        const taken = pySlice([...Array(size).keys()], start, stop, step);
+        const s = step ?? 1;
+        if (s < 1) throw new ShapeError("negative slice steps are not supported by torch");
+        begin.push(taken[0] ?? 0);
+        end.push(taken.length === 0 ? taken[0] ?? 0 : taken[taken.length - 1]! + 1);
+        strides.push(s);
+        out.push(taken.length);
+      }
+      dim++;
+    } else {
+      const size = shape[dim]!;
+      if (size === BATCH) throw new ShapeError("indexing the batch dim with an int is not supported: the batch stays free");
+      const i = normalizeDim(asInt(item, "index"), size, "index");
+      begin.push(i);
+      end.push(i + 1);
+      strides.push(1);
+      dim++;
+    }
+  }
+  for (; dim < shape.length; dim++) full(shape[dim]!);
+  return { begin, end, strides, shape: out };
+}
 
 function pySlice<T>(items: readonly T[], start: number | null, stop: number | null, step: number | null): T[] {
   const n = items.length;

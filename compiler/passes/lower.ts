@@ -189,7 +189,8 @@ class ProgramBuilder {
     const ctx = this.context(node, args, env, owner);
     const lowered = op.lower(ctx);
     if ("alias" in lowered) return { operand: lowered.alias };
-    const is4d = node.value.kind === "tensor" && node.value.shape.length === 4;
+    // 4-D tensors carry a memory format; a tuple's format is that of its 4-D items.
+    const is4d = (node.value.kind === "tensor" && node.value.shape.length === 4) || (node.value.kind === "tuple" && lowered.format !== undefined);
     const id = this.push({
       id: this.uniqueId(idOverride ?? identifierFor(node.name)),
       op: lowered.op,

@@ -46,7 +46,7 @@ export async function* imageFeatures(loaded: LoadedExtractor, inputs: string | r
     const x = tf.tensor4d(batch.data, batch.shape);
     let outputs: Record<string, Tensor>;
     try {
-      outputs = loaded.extractor.forward(x);
+      outputs = await loaded.extractor.forward(x);
     } finally {
       x.dispose();
     }
@@ -98,6 +98,8 @@ export interface ExtractFolderOptions extends Omit<ImageFeatureOptions, "preproc
   readonly backend?: BackendName | "auto";
   /** Read only checkpoint keys under this prefix. */
   readonly prefix?: string;
+  /** Worker threads sharing each batch; needs a loader that runs compiled modules (the CLI's). */
+  readonly workers?: number;
   /** Called after each batch with the images done so far (skipped ones included). */
   readonly onProgress?: (progress: { readonly done: number; readonly total: number; readonly skipped: number }) => void;
   readonly onWarning?: (message: string) => void;
@@ -139,6 +141,7 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
     weights: options.weights,
     backend: options.backend,
     prefix: options.prefix,
+    workers: options.workers,
     onWarning: options.onWarning,
   });
   const skipped: ImageFailure[] = [];
@@ -185,6 +188,6 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
     await writer?.abort();
     throw error;
   } finally {
-    loaded.extractor.dispose();
+    await loaded.extractor.dispose();
   }
 }

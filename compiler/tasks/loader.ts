@@ -1,6 +1,6 @@
 import type { Preset } from "../../models/zoo/entry.js";
 import { getModelEntry } from "../../models/zoo/registry.js";
-import type { BackendName, Extractor, Tensor, WeightsInput } from "../../runtime/index.js";
+import type { BackendName, Tensor, Tensor4D, WeightsInput } from "../../runtime/index.js";
 import { createFeatureExtractor, type ModelInput } from "../api.js";
 import type { ProgramOutput } from "../graph/program.js";
 import type { ReturnNodes } from "../passes/returnNodes.js";
@@ -17,11 +17,21 @@ export interface ExtractorRequest {
   readonly weights: WeightsInput;
   readonly backend?: BackendName | "auto";
   readonly prefix?: string;
+  /** Worker threads sharing each batch (a loader that runs in this thread only refuses more than 1). */
+  readonly workers?: number;
   readonly onWarning?: (message: string) => void;
 }
 
+/** An extractor in this thread, or a pool of worker threads, whose forward is async. */
+export interface ExtractorRunner {
+  readonly backend: BackendName;
+  /** Outputs belong to the caller, who disposes them. */
+  forward(x: Tensor4D): Record<string, Tensor> | Promise<Record<string, Tensor>>;
+  dispose(): void | Promise<void>;
+}
+
 export interface LoadedExtractor {
-  readonly extractor: Extractor<Record<string, Tensor>>;
+  readonly extractor: ExtractorRunner;
   /** Each output's key, node and format, in the extractor's order. */
   readonly outputs: readonly ProgramOutput[];
   readonly layout: Layout;
@@ -34,6 +44,7 @@ export interface LoadedExtractor {
 export type ExtractorLoader = (request: ExtractorRequest) => Promise<LoadedExtractor>;
 
 export const interpretExtractor: ExtractorLoader = async (r) => {
+  if ((r.workers ?? 1) > 1) throw new OptionsError("worker threads run compiled modules: use fxc extract --workers, or createExtractorPool with a module fxc compile wrote");
   const fx = createFeatureExtractor(r.model, {
     returnNodes: r.returnNodes,
     size: r.size,

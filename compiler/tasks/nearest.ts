@@ -141,6 +141,6 @@ async function embedImages(index: FeatureTable, indexFile: string, query: ImageQ
     rows.reduce((offset, r) => (data.set(r, offset), offset + r.length), 0);
     return { key: index.key, paths, data, dim: paths.length > 0 ? data.length / paths.length : index.dim, metadata: index.metadata };
   } finally {
-    loaded.extractor.dispose();
+    await loaded.extractor.dispose();
   }
 }

@@ -71,8 +71,12 @@ export async function visualize(options: VisualizeOptions): Promise<VisualizeRes
   const skipped: { key: string; shape: number[] }[] = [];
   try {
     const x = tf.tensor4d(input.data, [1, input.height, input.width, 3]);
-    const outputs = loaded.extractor.forward(x);
-    x.dispose();
+    let outputs;
+    try {
+      outputs = await loaded.extractor.forward(x);
+    } finally {
+      x.dispose();
+    }
     try {
       for (const output of loaded.outputs) {
         const t = outputs[output.key]!;
@@ -84,7 +88,7 @@ export async function visualize(options: VisualizeOptions): Promise<VisualizeRes
       tf.dispose(Object.values(outputs));
     }
   } finally {
-    loaded.extractor.dispose();
+    await loaded.extractor.dispose();
   }
   if (maps.length === 0) {
     const list = skipped.map((s) => `${s.key} [${s.shape.join(", ")}]`).join(", ");

@@ -24,10 +24,10 @@ function findProxy(a: unknown): Proxy | undefined {
   return undefined;
 }
 
-function call(target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>> = {}): Proxy {
+function call(target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>> = {}, kind: "call_function" | "call_method" = "call_function"): Proxy {
   const proxy = findProxy([...args, ...Object.values(kwargs)]);
   if (proxy === undefined) throw new Error(`${target}() needs a traced tensor: fxc models run only under tracing`);
-  return proxy.tracer.record("call_function", target, args, kwargs);
+  return proxy.tracer.record(kind, target, args, kwargs);
 }
 
 /** Python-level ops: traced when an argument is traced, computed directly otherwise. */
@@ -109,10 +109,34 @@ export const truediv = (a: Operand, b: Operand): Tensor => call("truediv", [a, b
 export const floordiv = (a: IntLike, b: IntLike): IntLike => callPython<number>("floordiv", [a, b]);
 /** `a == b`, traced when `a` or `b` is. */
 export const eq = (a: IntLike, b: IntLike): Proxy | boolean => callPython<boolean>("eq", [a, b]);
-/** `obj[index]` on a traced shape or tuple. */
-export const getitem = (obj: Proxy, index: number): Proxy => call("getitem", [obj, index]);
+/** A slice in an index, as Python's `start:stop:step`. */
+export const slice = (start: number | null = null, stop: number | null = null, step: number | null = null): { slice: [number | null, number | null, number | null] } => ({
+  slice: [start, stop, step],
+});
+export { ELLIPSIS } from "../ops/python.js";
+type Index = number | null | string | { slice: readonly [number | null, number | null, number | null] } | Proxy;
+
+/** `obj[index]`: a shape, a tuple, or a tensor (ints, `slice(...)`, null for None, ELLIPSIS). */
+export const getitem = (obj: Proxy, index: Index | readonly Index[]): Proxy => call("getitem", [obj, index]);
+/** `x.expand(*sizes)` on a tensor or a parameter read directly (`self.class_token.expand(n, -1, -1)`). */
+export const expand = (input: Tensor | TensorArg, ...sizes: IntLike[]): Tensor => call("expand", [input, ...sizes], {}, "call_method");
+export const swapaxes = (input: Tensor, axis0: number, axis1: number): Tensor => call("swapaxes", [input, axis0, axis1]);
 /** `torch._assert(condition, message)`: checked at compile time, since shapes are static. */
 export function _assert(condition: Proxy | boolean, message: string): void {
   if (condition instanceof Proxy) call("_assert", [condition, message]);
   else if (!condition) throw new Error(message);
 }
+
+// ---- joining, moving and reducing dims ----
+
+export const permute = (input: Tensor, dims: readonly number[]): Tensor => call("permute", [input, ...dims]);
+export const cat = (tensors: readonly Tensor[], dim = 0): Tensor => call("cat", [tensors, dim]);
+export const transpose = (input: Tensor, dim0: number, dim1: number): Tensor => call("transpose", [input, dim0, dim1]);
+export const matmul = (input: Tensor, other: Tensor | TensorArg): Tensor => call("matmul", [input, other]);
+export const mean = (input: Tensor, dim: number | readonly number[] | null = null, keepdim = false): Tensor => call("mean", [input, dim, keepdim]);
+export const softmax = (input: Tensor, dim: number): Tensor => call("softmax", [input, dim]);
+export const layer_norm = (input: Tensor, normalizedShape: readonly number[], weight: TensorArg | null = null, bias: TensorArg | null = null, eps = 1e-5): Tensor =>
+  call("layer_norm", [input, normalizedShape, weight, bias, eps]);
+
+/** torchvision.ops.stochastic_depth: the identity in eval mode. */
+export const stochastic_depth = (input: Tensor, p: number, mode: "batch" | "row", training = true): Tensor => call("stochastic_depth", [input, p, mode, training]);

@@ -213,3 +213,23 @@ export class GELU extends Module {
     return F.gelu(x, this.approximate);
   }
 }
+
+export class LayerNorm extends Module {
+  static override readonly leaf = true;
+  weight: Parameter | null;
+  bias: Parameter | null;
+  readonly normalizedShape: number[];
+  constructor(
+    normalizedShape: number | readonly number[],
+    readonly eps = 1e-5,
+    elementwiseAffine = true,
+  ) {
+    super();
+    this.normalizedShape = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
+    this.weight = elementwiseAffine ? new Parameter(this.normalizedShape) : null;
+    this.bias = elementwiseAffine ? new Parameter(this.normalizedShape) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return F.layer_norm(x, this.normalizedShape, this.weight, this.bias, this.eps);
+  }
+}

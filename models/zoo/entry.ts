@@ -25,5 +25,9 @@ export interface ModelEntry {
   readonly build: (options?: Record<string, unknown>) => Module;
   /** The input size the model is traced at by default (torchvision's crop size). */
   readonly inputSize: number;
+  /** The smallest input side torchvision's weights document (`meta["min_size"]`). */
+  readonly minSize: number;
+  /** Models that take exactly one input size (ViT's position embeddings fix it). */
+  readonly fixedSize?: boolean;
   readonly preset: Preset;
 }

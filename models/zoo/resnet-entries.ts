@@ -10,6 +10,7 @@ const entry = (name: string, build: (o?: r.ResNetOptions) => r.ResNet, preset = 
   family: "ResNet",
   build: (o) => build(o as r.ResNetOptions),
   inputSize: 224,
+  minSize: 1,
   preset,
 });
 

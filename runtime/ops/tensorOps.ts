@@ -31,9 +31,13 @@ export function shapeOf(x: Tensor, attrs: { readonly inFormat?: string; readonly
   return s[attrs.dim < 0 ? attrs.dim + s.length : attrs.dim]!;
 }
 
-/** `obj[index]` on a shape or tuple known only at run time. */
+/**
+ * `obj[index]` on a shape or tuple known only at run time. A tensor taken from a tuple is
+ * a new handle (tfjs shares the data), so freeing the tuple later leaves it intact.
+ */
 export function getitem<T>(obj: readonly T[], index: number): T {
-  return obj[index < 0 ? index + obj.length : index]!;
+  const item = obj[index < 0 ? index + obj.length : index]!;
+  return item instanceof tf.Tensor ? (tf.clone(item) as T) : item;
 }
 
 /** Frees intermediate values as soon as they are dead: tensors, and tensors inside tuples. */

@@ -33,6 +33,7 @@ interface ExtractArgs extends Omit<BuildArgs, "size">, PreprocessingArgs {
   format?: "safetensors" | "npy";
   shard?: number;
   "skip-bad"?: boolean;
+  workers: number;
 }
 
 export function preprocessingOptions<T>(y: Argv<T>): Argv<T & PreprocessingArgs> {
@@ -80,9 +81,11 @@ export function extractCommand(cli: Argv): Argv {
         .option("skip-bad", { type: "boolean", describe: "Skip unreadable images and count them, instead of failing" })
         .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend" })
         .option("prefix", { type: "string", describe: "Read only checkpoint keys under this prefix (e.g. backbone.body.)" })
+        .option("workers", { type: "number", default: 1, describe: "Worker threads, each with its own backend and weights; the batch is split between them" })
         .example("$0 extract resnet50 --return layer4 --weights resnet50.pth --input photos/ --pool gem --normalize l2 --out index.safetensors", "")
         .example("$0 extract resnet18 --return layer4 --weights resnet18.pth --input x.npy --out f.safetensors", "") as Argv<ExtractArgs>,
     async (args) => {
+      if (!Number.isInteger(args.workers) || args.workers < 1) throw new UsageError(`bad --workers ${args.workers}; give a whole number of at least 1`);
       if (args.input.length === 1 && args.input[0]!.toLowerCase().endsWith(".npy")) await extractNpy(args);
       else await extractImages(args);
     },
@@ -122,11 +125,12 @@ async function extractImages(args: ExtractArgs): Promise<void> {
       backend: args.backend,
       prefix: args.prefix,
       skipBad: args["skip-bad"],
+      workers: args.workers,
       signal: controller.signal,
       loader: loadCompiled,
       onWarning: args.quiet ? undefined : (m) => console.error(`fxc: warning: ${m}`),
       onStart: ({ total, backend }) => {
-        if (!args.quiet) console.error(`fxc: backend ${backend}`);
+        if (!args.quiet) console.error(`fxc: backend ${backend}${workersNote(args.workers)}`);
         progress = progressBar(total, { quiet: args.quiet, label: "extract" });
       },
       onSkip: ({ error }) => {
@@ -171,14 +175,15 @@ async function extractNpy(args: ExtractArgs): Promise<void> {
     weights: args.weights,
     backend: args.backend,
     prefix: args.prefix,
+    workers: args.workers,
     onWarning: args.quiet ? undefined : (m) => console.error(`fxc: warning: ${m}`),
   });
-  if (!args.quiet) console.error(`fxc: backend ${extractor.backend}`);
+  if (!args.quiet) console.error(`fxc: backend ${extractor.backend}${workersNote(args.workers)}`);
   try {
     const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
     let features;
     try {
-      features = extractor.forward(x);
+      features = await extractor.forward(x);
     } finally {
       x.dispose();
     }
@@ -199,8 +204,12 @@ async function extractNpy(args: ExtractArgs): Promise<void> {
     });
     if (!args.quiet) console.error(`fxc: wrote ${tensors.map((t) => `${t.key} [${t.shape.join(", ")}]`).join(", ")} to ${args.out}`);
   } finally {
-    extractor.dispose();
+    await extractor.dispose();
   }
+}
+
+function workersNote(workers: number): string {
+  return workers > 1 ? ` in ${workers} workers` : "";
 }
 
 export function parsePoolArg(text: string | undefined): Pooling | undefined {

@@ -1,0 +1,132 @@
+/**
+ * `npm run bench`: images/s and peak memory of compiled extractors on each available tfjs
+ * backend, and, where /usr/bin/python3 has torchvision, torchvision's create_feature_extractor
+ * on the same task in the same run, with the ratio.
+ *
+ * With several cores, wasm is also measured on a pool of worker threads, one per core.
+ *
+ * Options: --backends wasm,cpu   --runs N   --models resnet50,vit_b_16
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { createFeatureExtractor } from "../../compiler/api.js";
+import { getModel, listModels } from "../../models/zoo/registry.js";
+import { availableBackends, createExtractorPool, tf, type BackendName } from "../../runtime/index.js";
+import { compile } from "../../compiler/api.js";
+import { cacheCompiled } from "../../compiler/cli/cache.js";
+import { writeSafetensors } from "../../runtime/weights/safetensors.js";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir, availableParallelism } from "node:os";
+import { seededWeights } from "../support/seeded.js";
+
+interface Row {
+  readonly model: string;
+  readonly returnNodes: readonly string[];
+  readonly batch: number;
+  readonly size: number;
+  readonly label: string;
+}
+
+const ROWS: readonly Row[] = [
+  { model: "resnet50", returnNodes: ["layer1", "layer2", "layer3", "layer4"], batch: 8, size: 224, label: "resnet50 layer1-4" },
+  { model: "vit_b_16", returnNodes: ["encoder"], batch: 8, size: 224, label: "vit_b_16 encoder" },
+];
+
+interface Measure {
+  readonly imagesPerSecond: number;
+  readonly secondsPerRun: number;
+  readonly peakTensorMB: number;
+}
+
+async function measure(row: Row, backend: BackendName, runs: number): Promise<Measure> {
+  const model = getModel(row.model);
+  const fx = createFeatureExtractor(model, { returnNodes: row.returnNodes, size: row.size });
+  const extractor = await fx.load(seededWeights(model, 1), { backend });
+  try {
+    const x = tf.randomNormal([row.batch, row.size, row.size, 3]) as tf.Tensor4D;
+    tf.dispose(Object.values(extractor.forward(x))); // warm-up: kernels compile, buffers settle
+    let peak = 0;
+    const start = performance.now();
+    for (let i = 0; i < runs; i++) {
+      const info = await tf.profile(() => extractor.forward(x));
+      peak = Math.max(peak, info.peakBytes);
+      tf.dispose(info.result as tf.TensorContainer);
+    }
+    const secondsPerRun = (performance.now() - start) / 1000 / runs;
+    x.dispose();
+    return { imagesPerSecond: row.batch / secondsPerRun, secondsPerRun, peakTensorMB: peak / 2 ** 20 };
+  } finally {
+    extractor.dispose();
+  }
+}
+
+/** The same task spread over worker threads (one backend and one copy of the weights each). */
+async function measurePool(row: Row, backend: BackendName, runs: number, workers: number): Promise<Measure> {
+  const model = getModel(row.model);
+  const dir = await mkdtemp(join(tmpdir(), "fxc-bench-"));
+  try {
+    // Workers read weights from a file, as users' do.
+    const seeded = seededWeights(model, 1);
+    const file = join(dir, "weights.safetensors");
+    await writeSafetensors(file, await Promise.all(seeded.keys().map(async (key) => ({ key, shape: [...seeded.info(key)!.shape], data: await seeded.readFloat32(key) }))));
+    const url = await cacheCompiled(await compile(row.model, { returnNodes: row.returnNodes, size: row.size }));
+    const pool = await createExtractorPool(url, file, { backend, workers });
+    try {
+      const x = tf.randomNormal([row.batch, row.size, row.size, 3]) as tf.Tensor4D;
+      tf.dispose(Object.values(await pool.forward(x)));
+      const start = performance.now();
+      for (let i = 0; i < runs; i++) tf.dispose(Object.values(await pool.forward(x)));
+      const secondsPerRun = (performance.now() - start) / 1000 / runs;
+      x.dispose();
+      return { imagesPerSecond: row.batch / secondsPerRun, secondsPerRun, peakTensorMB: Number.NaN };
+    } finally {
+      await pool.dispose();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function torchvisionBaseline(row: Row, runs: number): { imagesPerSecond: number; threads: number } | undefined {
+  const python = "/usr/bin/python3";
+  if (!existsSync(python)) return undefined;
+  const script = join(dirname(fileURLToPath(import.meta.url)), "torchvision_bench.py");
+  const r = spawnSync(python, [script, row.model, row.returnNodes.join(","), String(row.batch), String(row.size), String(runs)], { encoding: "utf8" });
+  if (r.status !== 0) return undefined;
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { images_per_s: number; threads: number };
+  return { imagesPerSecond: out.images_per_s, threads: out.threads };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { backends: { type: "string" }, runs: { type: "string", default: "3" }, models: { type: "string" } } });
+  const runs = Number(values.runs);
+  const wanted = values.backends?.split(",") as BackendName[] | undefined;
+  const backends = (await availableBackends()).filter((b) => wanted === undefined || wanted.includes(b));
+  const rows = ROWS.filter((r) => listModels().includes(r.model) && (values.models === undefined || values.models.split(",").includes(r.model)));
+  console.log(`fxc bench: ${runs} timed run(s) after a warm-up; backends ${backends.join(", ")}; node ${process.version}`);
+  const table: string[][] = [["task", "batch", "engine", "images/s", "s/run", "peak tensors MB", "max RSS MB", "vs torchvision"]];
+  for (const row of rows) {
+    const baseline = torchvisionBaseline(row, runs);
+    for (const backend of backends) {
+      const m = await measure(row, backend, backend === "cpu" ? 1 : runs);
+      const rss = process.resourceUsage().maxRSS / 1024;
+      const ratio = baseline ? `${(m.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x` : "n/a";
+      table.push([row.label, String(row.batch), `fxc ${backend}`, m.imagesPerSecond.toFixed(2), m.secondsPerRun.toFixed(2), m.peakTensorMB.toFixed(0), rss.toFixed(0), ratio]);
+    }
+    const workers = availableParallelism();
+    if (workers > 1 && backends.includes("wasm")) {
+      const m = await measurePool(row, "wasm", runs, workers);
+      const ratio = baseline ? `${(m.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x` : "n/a";
+      table.push([row.label, String(row.batch), `fxc wasm, ${workers} workers`, m.imagesPerSecond.toFixed(2), m.secondsPerRun.toFixed(2), "per worker", "", ratio]);
+    }
+    if (baseline) table.push([row.label, String(row.batch), `torchvision (${baseline.threads} threads)`, baseline.imagesPerSecond.toFixed(2), (row.batch / baseline.imagesPerSecond).toFixed(2), "", "", "1.00x"]);
+    else table.push([row.label, String(row.batch), "torchvision", "not installed", "", "", "", ""]);
+  }
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  for (const r of table) console.log(r.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  "));
+}
+
+await main();
