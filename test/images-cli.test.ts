@@ -92,8 +92,8 @@ test("visualize writes a labelled channel grid and a heatmap per node, at the si
     const heatmap = sharp(join(dir, `${name}-heatmap.png`));
     assert.deepEqual(await dims(heatmap), [224, 224], "the input as the network saw it: resnet18's 224 crop");
     const grid = sharp(join(dir, `${name}-channels.png`));
-    // 3x3 tiles of 56x56 maps enlarged 2x to 112, labels 20 px high, 6 px apart, under a two-line title;
-    // the width is the subtitle's, "top 9 of 64 channels by mean activation" (39 glyphs 12 px apart).
+    // 56x56 maps enlarged 2x to 112-px tiles, labels 20 px high, 6 px apart, under a two-line title whose
+    // subtitle, "top 9 of 64 channels by mean activation" (39 glyphs 12 px apart), fits 4 columns: 4 + 4 + 1.
     assert.deepEqual(await dims(grid), [39 * 12 - 2 + 2 * 6, 2 * 20 + 6 + 3 * (20 + 112 + 6) + 6]);
     for (const s of [heatmap, grid]) {
       const stats = await s.stats();

@@ -50,12 +50,14 @@ export function channelGrid(map: FeatureMap, options: ChannelGridOptions): RgbIm
   const scale = side >= 96 ? Math.min(1, 192 / side) : Math.ceil(96 / side);
   const tileH = Math.max(1, Math.round(map.height * scale));
   const tileW = Math.max(1, Math.round(map.width * scale));
-  const cols = Math.ceil(Math.sqrt(channels.length));
-  const rows = Math.ceil(channels.length / cols);
   const subtitle = `top ${channels.length} of ${map.channels} channels by mean activation`;
   const cellW = Math.max(tileW, textWidth("ch 0000", LABEL_SCALE));
+  const titleWidth = Math.min(textWidth(subtitle, LABEL_SCALE) + 2 * GAP, 720);
+  // A square-ish grid, widened to fill the title's width when that holds more columns.
+  const cols = Math.min(channels.length, Math.max(Math.ceil(Math.sqrt(channels.length)), Math.floor((titleWidth - GAP) / (cellW + GAP))));
+  const rows = Math.ceil(channels.length / cols);
   const titleHeight = 2 * (GLYPH_HEIGHT * LABEL_SCALE + 6) + GAP;
-  const width = Math.max(cols * (cellW + GAP) + GAP, Math.min(textWidth(subtitle, LABEL_SCALE) + 2 * GAP, 720));
+  const width = Math.max(cols * (cellW + GAP) + GAP, titleWidth);
   const height = titleHeight + rows * (LABEL_HEIGHT + tileH + GAP) + GAP;
   const rgb = new Uint8Array(width * height * 3).fill(BACKGROUND);
   drawText(rgb, width, fitText(options.title, width - 2 * GAP, LABEL_SCALE), GAP, GAP, WHITE, LABEL_SCALE);
