@@ -1,12 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getModelEntry, listModels } from "../models/zoo/registry.js";
 import type { Preset } from "../models/zoo/entry.js";
 import { decodeImage, type RgbImage } from "../runtime/images/decode.js";
 import { centerCrop, normalizeImage, preprocess, resizeShorterSide } from "../runtime/images/preprocess.js";
 import { resolvePreprocessing } from "../compiler/tasks/loader.js";
+import { extractFolder } from "../compiler/tasks/extractFolder.js";
+import { readFeatureTable } from "../runtime/io/featureStore.js";
 import { FIXTURES } from "./support/fixtures.js";
 
 const IMAGES = join(FIXTURES, "images");
@@ -61,6 +65,27 @@ test("preprocess matches torchvision's ImageClassification preset on every fixtu
     if (!c.source.endsWith(".jpg")) assert.ok(max <= 1e-6, `${c.id}: max abs diff ${max}`);
   }
   console.log(`mean abs diff per case: ${report.join("; ")}`);
+});
+
+test("returning the input node x gives the preprocessed batch: resnet50's preset on odd-size PNGs", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "fxc-images-x-"));
+  const chosen = ["odd-401x297.png:resnet50", "odd-157x213.png:resnet50"].map((id) => cases.find((c) => c.id === id)!);
+  const result = await extractFolder({
+    model: "resnet50",
+    returnNodes: ["x"],
+    weights: join(FIXTURES, "cases", "resnet18_pth", "weights.pth"), // x reads no weights
+    inputs: chosen.map((c) => join(IMAGES, c.source)),
+    out: join(dir, "x.safetensors"),
+    layout: "nchw",
+  });
+  assert.deepEqual(result.shapes, { x: [2, 3, 224, 224] });
+  const got = await readFeatureTable(result.files[0]!, "x");
+  for (const [i, c] of chosen.entries()) {
+    const want = await reference(c);
+    let sum = 0;
+    for (let j = 0; j < want.length; j++) sum += Math.abs(got.data[i * want.length + j]! - want[j]!);
+    assert.ok(sum / want.length <= 0.01, `${c.id}: mean abs diff ${sum / want.length}`);
+  }
 });
 
 test("the fixture presets are torchvision's numbers: resnet50 232/224, inception_v3 342/299, vit_b_16 256/224, swin_t bicubic", () => {

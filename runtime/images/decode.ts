@@ -85,6 +85,7 @@ async function readImageFile(path: string): Promise<Uint8Array> {
 /** Interleaved 8-bit pixels with 1 to 5 channels to RGB; extra channels (alpha) are dropped. */
 function toRgb(data: Uint8Array, width: number, height: number, channels: number, cmyk: boolean): RgbImage {
   const n = width * height;
+  if (channels === 3 && !cmyk) return { data, width, height };
   const out = new Uint8Array(n * 3);
   if (cmyk) {
     // PIL's cmyk2rgb: each channel is (255 - ink) * (255 - k) / 255 with its MULDIV255 rounding.

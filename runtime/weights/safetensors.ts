@@ -215,12 +215,13 @@ function buildHeader(
   tensors: readonly Float32TensorToWrite[],
   metadata: Readonly<Record<string, string>> | undefined,
 ): Uint8Array {
+  const header = safetensorsHeader(path, tensors, metadata); // checks keys and shapes first
   for (const { key, shape, data } of tensors) {
     if (!(data instanceof Float32Array) || data.length !== elementCount(shape)) {
       throw new WeightsError(path, `tensor '${key}' has ${data.length} values but shape [${shape.join(", ")}]`, HEADER_FIX);
     }
   }
-  return safetensorsHeader(path, tensors, metadata);
+  return header;
 }
 
 const HEADER_FIX = "pass unique non-empty keys, integer shapes and data of matching length";
