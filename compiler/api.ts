@@ -81,9 +81,14 @@ export interface CompileOptions extends ExtractorOptions {
 
 /** Compiles a model into the source of a typed TypeScript module. */
 export async function compile(model: ModelInput, options: CompileOptions): Promise<string> {
+  return (await compileProgram(model, options)).source;
+}
+
+/** `compile`, with the program the source prints (its outputs tell which are image-like). */
+export async function compileProgram(model: ModelInput, options: CompileOptions): Promise<{ source: string; program: Program }> {
   const m = resolveModel(model, options);
   const { program } = build(m.module, { ...options, size: options.size ?? m.size });
-  return emitModule(program, {
+  const source = await emitModule(program, {
     model: m.name,
     name: options.name ?? m.name,
     command: options.command ?? compileCommand(m.name, options),
@@ -91,6 +96,7 @@ export async function compile(model: ModelInput, options: CompileOptions): Promi
     torchvisionVersion: TORCHVISION_VERSION,
     runtimeModule: options.runtimeModule,
   });
+  return { source, program };
 }
 
 /** The `fxc compile` command line that produces the same module, options in a fixed order. */

@@ -22,7 +22,7 @@ function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp
 }
 
 test("--help works on every command", async () => {
-  for (const args of [["--help"], ["compile", "--help"], ["extract", "--help"], ["nodes", "--help"], ["models", "--help"]]) {
+  for (const args of [["--help"], ["compile", "--help"], ["extract", "--help"], ["nearest", "--help"], ["visualize", "--help"], ["nodes", "--help"], ["models", "--help"]]) {
     const r = await fxc(args);
     assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stdout, /fxc/);

@@ -6,6 +6,10 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ts } from "ts-morph";
 import { writeFileAtomic } from "../../runtime/io/atomic.js";
+import { createExtractorPool, type Extractor, type LoadOptions, type Tensor, type WeightsInput } from "../../runtime/index.js";
+import { OptionsError } from "../pipeline.js";
+import { compileProgram } from "../api.js";
+import type { ExtractorLoader } from "../tasks/loader.js";
 
 /**
  * Compiled modules that `fxc extract` runs: the exact source `fxc compile` writes, made
@@ -30,3 +34,31 @@ export async function cacheCompiled(source: string): Promise<string> {
   }
   return pathToFileURL(file).href;
 }
+
+/** What a generated module exports, as the CLI uses it. */
+interface CompiledModule {
+  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>>>;
+}
+
+/**
+ * The CLI's extractors: the module `fxc compile` writes for the request, imported and loaded, or,
+ * with `workers` above 1, loaded by a pool of worker threads.
+ */
+export const loadCompiled: ExtractorLoader = async (r) => {
+  const { source, program } = await compileProgram(r.model, {
+    returnNodes: r.returnNodes,
+    size: r.size,
+    layout: r.layout,
+    mode: r.mode,
+    onWarning: r.onWarning,
+    suppressDiffWarning: r.onWarning === undefined,
+  });
+  const options = { backend: r.backend, prefix: r.prefix };
+  if ((r.workers ?? 1) > 1) {
+    if (typeof r.weights !== "string") throw new OptionsError("worker threads read the weights themselves: give a checkpoint path");
+    const pool = await createExtractorPool(await cacheCompiled(source), r.weights, { ...options, workers: r.workers });
+    return { extractor: pool, outputs: program.outputs, layout: r.layout };
+  }
+  const compiled = await importCompiled<CompiledModule>(source);
+  return { extractor: await compiled.load(r.weights, options), outputs: program.outputs, layout: r.layout };
+};
