@@ -1,6 +1,6 @@
 import type { Module } from "../models/nn/module.js";
 import { getModelEntry } from "../models/zoo/registry.js";
-import { createExtractor, type Extractor, type LoadOptions, type Tensor, type WeightsInput } from "../runtime/index.js";
+import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type Tensor, type WeightsInput } from "../runtime/index.js";
 import type { Program } from "./graph/program.js";
 import { interpret } from "./interpret/interpreter.js";
 import { emitModule } from "./emit/emitter.js";
@@ -12,10 +12,23 @@ import { FXC_VERSION, TORCHVISION_VERSION } from "./version.js";
 /** A zoo model name, or a model built with fxc's module library. */
 export type ModelInput = string | Module;
 
-function resolveModel(model: ModelInput, options: { readonly modelOptions?: Record<string, unknown> } = {}): { module: Module; name: string; size: number } {
+interface ResolvedModel {
+  readonly module: Module;
+  readonly name: string;
+  readonly size: number;
+  readonly keyRenames?: readonly KeyRename[];
+}
+
+function resolveModel(model: ModelInput, options: { readonly modelOptions?: Record<string, unknown> } = {}): ResolvedModel {
   if (typeof model !== "string") return { module: model, name: model.typeName, size: 224 };
   const entry = getModelEntry(model);
-  return { module: entry.build(options.modelOptions), name: entry.name, size: entry.inputSize };
+  return { module: entry.build(options.modelOptions), name: entry.name, size: entry.inputSize, keyRenames: entry.checkpointKeyRenames };
+}
+
+/** Builds the program and gives it the model's checkpoint key renames, so that its loader reads torchvision's files. */
+function buildProgram(m: ResolvedModel, options: ExtractorOptions): Program {
+  const { program } = build(m.module, { ...options, size: options.size ?? m.size });
+  return m.keyRenames?.length ? { ...program, keyRenames: m.keyRenames } : program;
 }
 
 export interface NodeNamesOptions {
@@ -58,13 +71,12 @@ export interface FeatureExtractor {
  * runs the result directly, without writing files. It runs exactly what `compile` writes.
  */
 export function createFeatureExtractor(model: ModelInput, options: ExtractorOptions): FeatureExtractor {
-  const m = resolveModel(model, options);
-  const { program } = build(m.module, { ...options, size: options.size ?? m.size });
+  const program = buildProgram(resolveModel(model, options), options);
   const forward = interpret(program);
   return {
     returnNodes: Object.fromEntries(program.outputs.map((o) => [o.key, o.node])),
     program,
-    load: (weights, loadOptions) => createExtractor({ checkpoint: program.checkpoint, parameters: program.params, forward }, weights, loadOptions),
+    load: (weights, loadOptions) => createExtractor({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, forward }, weights, loadOptions),
   };
 }
 
@@ -82,7 +94,7 @@ export interface CompileOptions extends ExtractorOptions {
 /** Compiles a model into the source of a typed TypeScript module. */
 export async function compile(model: ModelInput, options: CompileOptions): Promise<string> {
   const m = resolveModel(model, options);
-  const { program } = build(m.module, { ...options, size: options.size ?? m.size });
+  const program = buildProgram(m, options);
   return emitModule(program, {
     model: m.name,
     name: options.name ?? m.name,

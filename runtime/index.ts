@@ -13,3 +13,4 @@ export { loadParams, sourceKeys, type CheckpointShapes, type ParamSpec, type Par
 export { openWeights } from "./weights/open.js";
 export { memorySource, type MemoryTensor } from "./weights/memory.js";
 export { WeightsError, type TensorSource, type TensorInfo } from "./weights/types.js";
+export { withRenamedKeys, type KeyRename } from "./weights/rename.js";

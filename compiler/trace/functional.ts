@@ -140,3 +140,8 @@ export const layer_norm = (input: Tensor, normalizedShape: readonly number[], we
 
 /** torchvision.ops.stochastic_depth: the identity in eval mode. */
 export const stochastic_depth = (input: Tensor, p: number, mode: "batch" | "row", training = true): Tensor => call("stochastic_depth", [input, p, mode, training]);
+
+// ---- GoogLeNet and Inception v3 (transform_input) ----
+
+/** `torch.unsqueeze(input, dim)`, the function form of `x.unsqueeze(dim)`. */
+export const unsqueeze = (input: Tensor, dim: number): Tensor => call("unsqueeze", [input, dim]);
