@@ -6,7 +6,7 @@ import { interpret } from "./interpret/interpreter.js";
 import { emitModule } from "./emit/emitter.js";
 import { build, graphDifference, traceModes, type BuildOptions, type Layout, type Mode } from "./pipeline.js";
 import { toQueryMap, type ReturnNodes } from "./passes/returnNodes.js";
-import type { LeafModules } from "./trace/tracer.js";
+import { TraceError, type LeafModules } from "./trace/tracer.js";
 import { FXC_VERSION, TORCHVISION_VERSION } from "./version.js";
 
 /** A zoo model name, or a model built with fxc's module library. */
@@ -16,18 +16,37 @@ interface ResolvedModel {
   readonly module: Module;
   readonly name: string;
   readonly size: number;
+  /** torchvision's documented smallest input side, for zoo models. */
+  readonly minSize?: number;
   readonly keyRenames?: readonly KeyRename[];
 }
 
 function resolveModel(model: ModelInput, options: { readonly modelOptions?: Record<string, unknown> } = {}): ResolvedModel {
   if (typeof model !== "string") return { module: model, name: model.typeName, size: 224 };
   const entry = getModelEntry(model);
-  return { module: entry.build(options.modelOptions), name: entry.name, size: entry.inputSize, keyRenames: entry.checkpointKeyRenames };
+  return { module: entry.build(options.modelOptions), name: entry.name, size: entry.inputSize, minSize: entry.minSize, keyRenames: entry.checkpointKeyRenames };
+}
+
+/**
+ * Runs `fn` (which traces at `size`); a shape error at a size below the model's documented
+ * minimum also says what that minimum is.
+ */
+function withMinSizeHint<T>(m: ResolvedModel, size: number | readonly [number, number], fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const [h, w] = typeof size === "number" ? [size, size] : size;
+    if (e instanceof TraceError && e.isShapeError && m.minSize !== undefined && Math.min(h, w) < m.minSize) {
+      throw new TraceError(`${e.message} (${m.name} takes inputs of at least ${m.minSize}x${m.minSize})`, e.node, true);
+    }
+    throw e;
+  }
 }
 
 /** Builds the program and gives it the model's checkpoint key renames, so that its loader reads torchvision's files. */
 function buildProgram(m: ResolvedModel, options: ExtractorOptions): Program {
-  const { program } = build(m.module, { ...options, size: options.size ?? m.size });
+  const size = options.size ?? m.size;
+  const { program } = withMinSizeHint(m, size, () => build(m.module, { ...options, size }));
   return m.keyRenames?.length ? { ...program, keyRenames: m.keyRenames } : program;
 }
 
@@ -42,7 +61,8 @@ export interface NodeNamesOptions {
 /** torchvision's `get_graph_node_names`: the node names of the train and eval graphs, in execution order. */
 export function getGraphNodeNames(model: ModelInput, options: NodeNamesOptions = {}): { train: string[]; eval: string[] } {
   const m = resolveModel(model);
-  const graphs = traceModes(m.module, { size: options.size ?? m.size, leafModules: options.leafModules });
+  const size = options.size ?? m.size;
+  const graphs = withMinSizeHint(m, size, () => traceModes(m.module, { size, leafModules: options.leafModules }));
   const names = { train: graphs.train.qualnames(), eval: graphs.eval.qualnames() };
   if (!options.suppressDiffWarning) {
     const diff = graphDifference(names.train, names.eval);

@@ -126,9 +126,13 @@ test("an eval extractor of inception_v3 compiles below the 299 px its train grap
   assert.match(warnings[1]!, /^NOTE: The nodes obtained by tracing the model in eval mode are a subsequence of those obtained in train mode/);
 });
 
-test("alexnet below its 63 px minimum: a one-line error that says why", () => {
+test("below a zoo model's minimum: a one-line error that says why and names the minimum", () => {
   assert.throws(
     () => createFeatureExtractor("alexnet", { returnNodes: ["classifier.6"], size: 62, suppressDiffWarning: true }),
-    (e: unknown) => e instanceof TraceError && e.message === "features.12: input 2x2 is smaller than the 3x3 pooling window",
+    (e: unknown) => e instanceof TraceError && e.message === "features.12: input 2x2 is smaller than the 3x3 pooling window (alexnet takes inputs of at least 63x63)",
+  );
+  assert.throws(
+    () => getGraphNodeNames("inception_v3", { size: [74, 300] }),
+    (e: unknown) => e instanceof TraceError && e.message === "AuxLogits.avg_pool2d: input 2x17 is smaller than the 5x5 pooling window (inception_v3 takes inputs of at least 75x75)",
   );
 });
