@@ -14,3 +14,4 @@ export { openWeights } from "./weights/open.js";
 export { memorySource, type MemoryTensor } from "./weights/memory.js";
 export { WeightsError, type TensorSource, type TensorInfo } from "./weights/types.js";
 export { createExtractorPool, type ExtractorPool, type PoolOptions } from "./pool/pool.js";
+export { withRenamedKeys, type KeyRename } from "./weights/rename.js";

@@ -163,3 +163,8 @@ export function torchOrder(x: Tensor): Tensor {
   x.node.value = { ...value, torchOrder: true };
   return x;
 }
+
+// ---- GoogLeNet and Inception v3 (transform_input) ----
+
+/** `torch.unsqueeze(input, dim)`, the function form of `x.unsqueeze(dim)`. */
+export const unsqueeze = (input: Tensor, dim: number): Tensor => call("unsqueeze", [input, dim]);

@@ -170,7 +170,8 @@ export class Tracer implements TracingContext {
       return fn();
     } catch (e) {
       if (e instanceof TraceError) throw e;
-      if (e instanceof ShapeError) throw new TraceError(`${where}: ${e.message}`, where, true);
+      // Inside a leaf's body the shape error goes up as it is, to be told under the leaf's node name.
+      if (e instanceof ShapeError && this.namer !== undefined) throw new TraceError(`${where}: ${e.message}`, where, true);
       throw e;
     }
   }

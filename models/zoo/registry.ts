@@ -2,9 +2,28 @@ import type { Module } from "../nn/module.js";
 import type { ModelEntry } from "./entry.js";
 import { closestNames } from "../../compiler/suggest.js";
 import { resnetModels } from "./resnet-entries.js";
+import { alexnetModels } from "./alexnet-entries.js";
+import { vggModels } from "./vgg-entries.js";
+import { squeezenetModels } from "./squeezenet-entries.js";
+import { densenetModels } from "./densenet-entries.js";
+import { googlenetModels } from "./googlenet-entries.js";
+import { inceptionModels } from "./inception-entries.js";
+import { mobilenetModels } from "./mobilenet-entries.js";
+import { mnasnetModels } from "./mnasnet-entries.js";
 import { maxvitModels } from "./maxvit-entries.js";
 
-const entries: readonly ModelEntry[] = [...resnetModels, ...maxvitModels];
+const entries: readonly ModelEntry[] = [
+  ...resnetModels,
+  ...alexnetModels,
+  ...vggModels,
+  ...squeezenetModels,
+  ...densenetModels,
+  ...googlenetModels,
+  ...inceptionModels,
+  ...mobilenetModels,
+  ...mnasnetModels,
+  ...maxvitModels,
+];
 const byName = new Map(entries.map((e) => [e.name, e]));
 
 /** The zoo's model names, as torchvision's `list_models()`. */

@@ -8,7 +8,7 @@ import { createFeatureExtractor } from "../../compiler/api.js";
 import type { ReturnNodes } from "../../compiler/passes/returnNodes.js";
 import { openWeights, tf, type BackendName, type Tensor } from "../../runtime/index.js";
 import { readNpy } from "../../runtime/io/npy.js";
-import { seededWeights } from "./seeded.js";
+import { seededInput, seededWeights } from "./seeded.js";
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
 
@@ -17,6 +17,8 @@ export interface FixtureCase {
   readonly id: string;
   readonly ts: { readonly model?: string; readonly options?: Record<string, unknown>; readonly factory?: string };
   readonly input: readonly number[];
+  /** The input is seeded (test/support/seeded.ts) rather than stored in input.npy. */
+  readonly inputSeed?: number;
   readonly returnNodes: ReturnNodes;
   readonly mode: "train" | "eval";
   /** "seeded:<seed>" or a weights file in the case's folder. */
@@ -62,12 +64,20 @@ export interface CaseResult {
 export async function runCase(c: FixtureCase, options: { layout: "nhwc" | "nchw"; backend?: BackendName; factories?: Factories }): Promise<CaseResult> {
   const model = buildCaseModel(c, options.factories);
   const [, , h, w] = c.input as [number, number, number, number];
-  const fx = createFeatureExtractor(model, { returnNodes: c.returnNodes, size: [h, w], layout: options.layout, mode: c.mode, suppressDiffWarning: true });
+  // Zoo models go by name, as users give them, so that their zoo entry applies (e.g. checkpoint key renames).
+  const fx = createFeatureExtractor(c.ts.model ?? model, {
+    modelOptions: c.ts.options,
+    returnNodes: c.returnNodes,
+    size: [h, w],
+    layout: options.layout,
+    mode: c.mode,
+    suppressDiffWarning: true,
+  });
   const weights = c.weights.startsWith("seeded:") ? seededWeights(model, Number(c.weights.slice(7))) : join(FIXTURES, "cases", c.id, c.weights);
   const extractor = await fx.load(weights, { backend: options.backend ?? "auto" });
   const expected = await openWeights(join(FIXTURES, "cases", c.id, "expected.safetensors"));
   try {
-    const input = await readNpy(join(FIXTURES, "cases", c.id, "input.npy"));
+    const input = c.inputSeed === undefined ? await readNpy(join(FIXTURES, "cases", c.id, "input.npy")) : { data: seededInput(c.input, c.inputSeed), shape: c.input };
     const nchw = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
     const x = options.layout === "nhwc" ? tf.transpose(nchw, [0, 2, 3, 1]) : nchw;
     const out = extractor.forward(x);
