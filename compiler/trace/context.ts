@@ -1,8 +1,11 @@
 import type { Module } from "../../models/nn/module.js";
+import type { Buffer, Parameter } from "../../models/nn/parameter.js";
 
 /** What modules and ops call while a forward is being traced. */
 export interface TracingContext {
   callModule(module: Module, args: readonly unknown[]): unknown;
+  /** A parameter read in forward code, as a traced value recorded at the read. */
+  readAttribute(t: Parameter | Buffer): unknown;
 }
 
 let active: TracingContext | undefined;

@@ -3,6 +3,7 @@ import { getOp } from "../ops/index.js";
 import { bindArgs, type ArgValue } from "../ops/schema.js";
 import type { AbstractValue } from "../graph/value.js";
 import { Proxy, type IntLike, type Tensor } from "./proxy.js";
+import { activeTracer } from "./context.js";
 
 /**
  * The functions model code calls, named and ordered as torch's (`torch.flatten`,
@@ -140,3 +141,12 @@ export const layer_norm = (input: Tensor, normalizedShape: readonly number[], we
 
 /** torchvision.ops.stochastic_depth: the identity in eval mode. */
 export const stochastic_depth = (input: Tensor, p: number, mode: "batch" | "row", training = true): Tensor => call("stochastic_depth", [input, p, mode, training]);
+
+// ---- ConvNeXt ----
+
+/**
+ * A parameter read in forward code before other ops run (`self.layer_scale * self.block(x)`):
+ * torch.fx records its `get_attr` node at the read, so it comes before the block's nodes.
+ * Passing the parameter itself to an op records the node only when the op runs.
+ */
+export const get_attr = (t: Parameter | Buffer): Tensor => activeTracer("read a parameter").readAttribute(t) as Tensor;

@@ -80,6 +80,11 @@ export class Tracer implements TracingContext {
     }
   }
 
+  /** `self.weight` read in forward code: torch.fx records the `get_attr` node at the read, not at its first use. */
+  readAttribute(t: Parameter | Buffer): Proxy {
+    return new Proxy(this.attr(t), this);
+  }
+
   /** Records a `call_function` or `call_method` node for a registered op. */
   record(kind: "call_function" | "call_method", target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Proxy {
     const op = getOp(target);

@@ -2,8 +2,12 @@ import type { Module } from "../nn/module.js";
 import type { ModelEntry } from "./entry.js";
 import { closestNames } from "../../compiler/suggest.js";
 import { resnetModels } from "./resnet-entries.js";
+import { shufflenetV2Models } from "./shufflenetv2-entries.js";
+import { efficientnetModels } from "./efficientnet-entries.js";
+import { regnetModels } from "./regnet-entries.js";
+import { convnextModels } from "./convnext-entries.js";
 
-const entries: readonly ModelEntry[] = [...resnetModels];
+const entries: readonly ModelEntry[] = [...resnetModels, ...shufflenetV2Models, ...efficientnetModels, ...regnetModels, ...convnextModels];
 const byName = new Map(entries.map((e) => [e.name, e]));
 
 /** The zoo's model names, as torchvision's `list_models()`. */
