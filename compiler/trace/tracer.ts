@@ -162,7 +162,8 @@ export class Tracer implements TracingContext {
       return fn();
     } catch (e) {
       if (e instanceof TraceError) throw e;
-      if (e instanceof ShapeError) throw new TraceError(`${where}: ${e.message}`, where, true);
+      // A shape error inside a leaf's body is reported at the leaf: its node is the one users know.
+      if (e instanceof ShapeError && this.namer !== undefined) throw new TraceError(`${where}: ${e.message}`, where, true);
       throw e;
     }
   }
