@@ -40,6 +40,12 @@ export interface ParamSpec {
   readonly id: string;
   readonly source: ParamSource;
   readonly transform: ParamTransform;
+  /**
+   * Part `index` of `count` equal slices of the prepared tensor's last axis: one group's
+   * filters (HWIO) or biases of a grouped convolution, kept as its own tensor so that the
+   * backend prepares each group's convolution once instead of on every call.
+   */
+  readonly part?: { readonly index: number; readonly count: number };
 }
 
 /** The checkpoint tensors an extractor reads, with their torch shapes. */
@@ -70,9 +76,14 @@ export async function loadParams(source: TensorSource, checkpoint: CheckpointSha
   const read = (key: string): Float32Array => data.get(key)!;
 
   const params: Params = {};
+  // The parts of one grouped filter share their preparation (transform, batch-norm folding).
+  const preparedOnce = new Map<string, ReturnType<typeof prepare>>();
   try {
     for (const spec of specs) {
-      const { values, shape } = prepare(spec, read, shapeOf);
+      const preparedKey = JSON.stringify([spec.source, spec.transform]);
+      const prepared = preparedOnce.get(preparedKey) ?? prepare(spec, read, shapeOf);
+      if (spec.part !== undefined) preparedOnce.set(preparedKey, prepared);
+      const { values, shape } = spec.part === undefined ? prepared : lastAxisPart(prepared.values, prepared.shape, spec.part);
       params[spec.id] = tf.tensor(values, shape as number[], "float32");
     }
   } catch (e) {
@@ -136,6 +147,17 @@ function transform(values: Float32Array, shape: readonly number[], kind: ParamTr
       return { values: permute(values, [c, h, w], [1, 2, 0]), shape: [h, w, c, 1] };
     }
   }
+}
+
+/** Slice `index` of `count` equal slices along the last axis. */
+function lastAxisPart(values: Float32Array, shape: readonly number[], part: { readonly index: number; readonly count: number }): { values: Float32Array; shape: readonly number[] } {
+  const last = shape[shape.length - 1]!;
+  const size = last / part.count;
+  if (!Number.isInteger(size)) throw new Error(`internal: a last axis of ${last} does not split into ${part.count} parts`);
+  const rows = values.length / last;
+  const out = new Float32Array(rows * size);
+  for (let r = 0; r < rows; r++) out.set(values.subarray(r * last + part.index * size, r * last + (part.index + 1) * size), r * size);
+  return { values: out, shape: [...shape.slice(0, -1), size] };
 }
 
 /** A row-major transpose: `out` dims are `shape[perm[i]]`. */

@@ -241,10 +241,11 @@ class ProgramBuilder {
         const a = args[name];
         return a instanceof Node && "param" in this.bindingOf(a, env);
       },
-      param: (name, transform = "none") => {
+      param: (name, transform = "none", parts) => {
         const binding = this.bindingOf(nodeArg(name), env);
         if (!("param" in binding)) throw new Error(`internal: argument '${name}' of ${node.target} at ${owner} must be a parameter`);
-        return this.param(binding, transform);
+        if (parts === undefined) return this.param(binding, transform);
+        return { kind: "list", items: [...Array(parts).keys()].map((index) => this.param(binding, transform, { index, count: parts })) };
       },
       operand: (name) => this.argumentOperand(args[name] ?? null, env),
     };
@@ -313,14 +314,14 @@ class ProgramBuilder {
     return o.kind === "value" ? this.formats.get(o.id) : undefined;
   }
 
-  private param({ param: key, shape }: { param: string; shape: readonly number[] }, transform: ParamTransform): Operand {
+  private param({ param: key, shape }: { param: string; shape: readonly number[] }, transform: ParamTransform, part?: ParamSpec["part"]): Operand {
     this.checkpoint[key] = shape;
-    const cacheKey = `${key}\u0000${transform}`;
+    const cacheKey = `${key}\u0000${transform}\u0000${part === undefined ? "" : `${part.index}/${part.count}`}`;
     let id = this.paramIds.get(cacheKey);
     if (id === undefined) {
-      id = this.uniqueId(identifierFor(key), true);
+      id = this.uniqueId(`${identifierFor(key)}${part === undefined ? "" : `_g${part.index}`}`, true);
       this.paramIds.set(cacheKey, id);
-      this.params.set(id, { id, source: { key }, transform });
+      this.params.set(id, { id, source: { key }, transform, ...(part === undefined ? {} : { part }) });
     }
     return { kind: "param", id };
   }
