@@ -295,6 +295,8 @@ const v2BatchNorm: NormFactory = (c) => new BatchNorm2d(c, 1e-3);
 
 function builder(arch: string, dropout: number, widthMult = 1.0, depthMult = 1.0, normLayer?: NormFactory): Builder {
   return (o = {}) => {
+    // As in Python, where the builder passes norm_layer itself and a second one is a TypeError.
+    if (normLayer !== undefined && o.normLayer !== undefined) throw new TypeError(`${arch}() got multiple values for keyword argument 'normLayer'`);
     const { invertedResidualSetting, lastChannel } = efficientnetConf(arch, widthMult, depthMult);
     return new EfficientNet(invertedResidualSetting, dropout, { ...o, lastChannel, ...(normLayer ? { normLayer } : {}) });
   };
