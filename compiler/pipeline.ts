@@ -7,6 +7,7 @@ import { resolveReturnNodes, type ResolvedOutput, type ReturnNodes } from "./pas
 import { prune } from "./passes/prune.js";
 import { lower } from "./passes/lower.js";
 import { fuse } from "./passes/fuse.js";
+import { foldDataMovement } from "./passes/moves.js";
 
 export type Mode = "train" | "eval";
 export type Layout = "nhwc" | "nchw";
@@ -121,6 +122,6 @@ export function build(model: Module, options: BuildOptions): Built {
   }
   const outputs = resolveReturnNodes(graph, returnNodesFor(options, mode), mode);
   const pruned = prune(graph, outputs.map((o) => o.node));
-  const program = fuse(lower(pruned, outputs, { mode, layout: options.layout ?? "nhwc" }));
+  const program = foldDataMovement(fuse(lower(pruned, outputs, { mode, layout: options.layout ?? "nhwc" })));
   return { program, outputs, graph: pruned };
 }

@@ -11,4 +11,8 @@ export * as inception from "./zoo/inception.js";
 export * as mobilenetv2 from "./zoo/mobilenetv2.js";
 export * as mobilenetv3 from "./zoo/mobilenetv3.js";
 export * as mnasnet from "./zoo/mnasnet.js";
+export * as shufflenetv2 from "./zoo/shufflenetv2.js";
+export * as efficientnet from "./zoo/efficientnet.js";
+export * as regnet from "./zoo/regnet.js";
+export * as convnext from "./zoo/convnext.js";
 export * as maxvit from "./zoo/maxvit.js";

@@ -40,26 +40,41 @@ export interface ParamSpec {
   readonly id: string;
   readonly source: ParamSource;
   readonly transform: ParamTransform;
+  /**
+   * Part `index` of `count` equal slices of the prepared tensor's last axis: one group's
+   * filters (HWIO) or biases of a grouped convolution, kept as its own tensor so that the
+   * backend prepares each group's convolution once instead of on every call.
+   */
+  readonly part?: { readonly index: number; readonly count: number };
 }
 
-/** The checkpoint tensors an extractor reads, with their torch shapes. */
-export type CheckpointShapes = Readonly<Record<string, readonly number[]>>;
+/**
+ * The checkpoint tensors an extractor reads, with their torch shapes. Integer tensors (index
+ * tables such as Swin's and MaxViT's `relative_position_index`) say so; every other one must
+ * be a float tensor.
+ */
+export type CheckpointShapes = Readonly<Record<string, CheckpointTensor>>;
+export type CheckpointTensor = readonly number[] | { readonly shape: readonly number[]; readonly integer: true };
+
+const shapeOfEntry = (entry: CheckpointTensor): readonly number[] => ("integer" in entry ? entry.shape : (entry as readonly number[]));
 
 export type Params = Record<string, Tensor>;
 
+const FLOAT_DTYPES: readonly string[] = ["F32", "F16", "BF16", "F64"];
 /**
- * Dtypes a checkpoint tensor may have. Integer tensors are index buffers (MaxViT's
- * `relative_position_index`): read as float32, exact below 2^24, and cast back where an
- * op indexes with them.
+ * Index tables are read as float32 (exact below 2^24) and cast back where an op indexes with
+ * them; a table stored as floats is read as it is.
  */
-const NUMERIC_DTYPES: readonly string[] = ["F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8"];
+const INDEX_DTYPES: readonly string[] = [...FLOAT_DTYPES, "I64", "I32", "I16", "I8", "U8"];
 
 /**
  * Reads, checks and prepares an extractor's parameters. Every key is checked (present, shape,
- * numeric dtype) before anything is read, and nothing is left allocated if any step fails.
+ * dtype) before anything is read, and nothing is left allocated if any step fails.
  */
 export async function loadParams(source: TensorSource, checkpoint: CheckpointShapes, specs: readonly ParamSpec[]): Promise<Params> {
-  for (const [key, shape] of Object.entries(checkpoint)) {
+  for (const [key, entry] of Object.entries(checkpoint)) {
+    const shape = shapeOfEntry(entry);
+    const integer = "integer" in entry;
     const info = source.info(key);
     if (info === undefined) {
       throw new WeightsError(source.path, `has no tensor '${key}' (expected shape [${shape.join(", ")}])`, hintForMissing(source, key));
@@ -67,19 +82,24 @@ export async function loadParams(source: TensorSource, checkpoint: CheckpointSha
     if (info.shape.join(",") !== shape.join(",")) {
       throw new WeightsError(source.path, `tensor '${key}' has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}]`, "check that the weights match the model and its options (e.g. numClasses)");
     }
-    if (!NUMERIC_DTYPES.includes(info.dtype)) {
-      throw new WeightsError(source.path, `tensor '${key}' has dtype ${info.dtype}, expected a float or integer tensor`, "check that the weights match the model");
+    if (!(integer ? INDEX_DTYPES : FLOAT_DTYPES).includes(info.dtype)) {
+      throw new WeightsError(source.path, `tensor '${key}' has dtype ${info.dtype}, expected ${integer ? "an index" : "a float"} tensor`, "check that the weights match the model");
     }
   }
   const data = new Map<string, Float32Array>();
   for (const key of Object.keys(checkpoint)) data.set(key, await source.readFloat32(key));
-  const shapeOf = (key: string): readonly number[] => checkpoint[key]!;
+  const shapeOf = (key: string): readonly number[] => shapeOfEntry(checkpoint[key]!);
   const read = (key: string): Float32Array => data.get(key)!;
 
   const params: Params = {};
+  // The parts of one grouped filter share their preparation (transform, batch-norm folding).
+  const preparedOnce = new Map<string, ReturnType<typeof prepare>>();
   try {
     for (const spec of specs) {
-      const { values, shape } = prepare(spec, read, shapeOf);
+      const preparedKey = JSON.stringify([spec.source, spec.transform]);
+      const prepared = preparedOnce.get(preparedKey) ?? prepare(spec, read, shapeOf);
+      if (spec.part !== undefined) preparedOnce.set(preparedKey, prepared);
+      const { values, shape } = spec.part === undefined ? prepared : lastAxisPart(prepared.values, prepared.shape, spec.part);
       params[spec.id] = tf.tensor(values, shape as number[], "float32");
     }
   } catch (e) {
@@ -143,6 +163,17 @@ function transform(values: Float32Array, shape: readonly number[], kind: ParamTr
       return { values: permute(values, [c, h, w], [1, 2, 0]), shape: [h, w, c, 1] };
     }
   }
+}
+
+/** Slice `index` of `count` equal slices along the last axis. */
+function lastAxisPart(values: Float32Array, shape: readonly number[], part: { readonly index: number; readonly count: number }): { values: Float32Array; shape: readonly number[] } {
+  const last = shape[shape.length - 1]!;
+  const size = last / part.count;
+  if (!Number.isInteger(size)) throw new Error(`internal: a last axis of ${last} does not split into ${part.count} parts`);
+  const rows = values.length / last;
+  const out = new Float32Array(rows * size);
+  for (let r = 0; r < rows; r++) out.set(values.subarray(r * last + part.index * size, r * last + (part.index + 1) * size), r * size);
+  return { values: out, shape: [...shape.slice(0, -1), size] };
 }
 
 /** A row-major transpose: `out` dims are `shape[perm[i]]`. */

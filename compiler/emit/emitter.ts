@@ -1,6 +1,6 @@
 import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
 import type { Dim } from "../graph/value.js";
-import type { Instruction, Operand, Program, ProgramOutput } from "../graph/program.js";
+import type { Instruction, Json, Operand, Program, ProgramOutput } from "../graph/program.js";
 import { disposalSchedule } from "../passes/schedule.js";
 import { docs, header, loadBody, type HeaderFacts } from "../../templates/module.js";
 import { literal, propertyName } from "./literal.js";
@@ -40,7 +40,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   file.addTypeAlias({ name: "Features", isExported: true, type: featuresName, docs: [docs.featuresAlias] });
   addConst(file, "returnNodes", literal(Object.fromEntries(program.outputs.map((o) => [o.key, o.node]))) + " as const", docs.returnNodes, true);
   addConst(file, "inputShape", `${literal(inputShapeFor(program))} as const`, docs.inputShape(program.layout), true);
-  addConst(file, "checkpoint", `${literal(program.checkpoint as Record<string, number[]>)} satisfies CheckpointShapes`, docs.checkpoint, false);
+  addConst(file, "checkpoint", `${literal(program.checkpoint as Json)} satisfies CheckpointShapes`, docs.checkpoint, false);
   addConst(file, "parameters", `${literal(program.params.map((p) => ({ ...p })))} satisfies readonly ParamSpec[]`, docs.parameters, false);
   const keyRenames = program.keyRenames !== undefined && program.keyRenames.length > 0;
   if (keyRenames) addConst(file, "keyRenames", `${literal(program.keyRenames!.map((r) => ({ ...r })))} satisfies readonly KeyRename[]`, docs.keyRenames, false);

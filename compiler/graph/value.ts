@@ -18,6 +18,8 @@ export type AbstractValue =
        * shape ops store it in torch's order, and it is returned so, whatever the layout.
        */
       readonly torchOrder?: true;
+      /** An integer table read from the checkpoint (an index buffer), not a float tensor. */
+      readonly integer?: true;
     }
   | { readonly kind: "int"; readonly value: Dim }
   | { readonly kind: "float"; readonly value: number }

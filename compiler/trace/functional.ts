@@ -168,3 +168,12 @@ export function torchOrder(x: Tensor): Tensor {
 
 /** `torch.unsqueeze(input, dim)`, the function form of `x.unsqueeze(dim)`. */
 export const unsqueeze = (input: Tensor, dim: number): Tensor => call("unsqueeze", [input, dim]);
+
+// ---- ConvNeXt ----
+
+/**
+ * A parameter read in forward code before other ops run (`self.layer_scale * self.block(x)`):
+ * torch.fx records its `get_attr` node at the read, so it comes before the block's nodes.
+ * Passing the parameter itself to an op records the node only when the op runs.
+ */
+export const get_attr = (t: Parameter | Buffer): Tensor => activeTracer("read a parameter").readAttribute(t) as Tensor;

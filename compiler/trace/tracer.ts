@@ -80,6 +80,11 @@ export class Tracer implements TracingContext {
     }
   }
 
+  /** `self.weight` read in forward code: torch.fx records the `get_attr` node at the read, not at its first use. */
+  readAttribute(t: Parameter | Buffer): Proxy {
+    return new Proxy(this.attr(t), this);
+  }
+
   /** Records a `call_function` or `call_method` node for a registered op. */
   record(kind: "call_function" | "call_method", target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Proxy {
     const op = getOp(target);
@@ -122,7 +127,8 @@ export class Tracer implements TracingContext {
     if (key === undefined) throw new Error("a parameter was used that does not belong to the traced model");
     const cached = this.attrNodes.get(key);
     if (cached !== undefined) return cached;
-    const value: AbstractValue = { kind: "tensor", shape: t.shape };
+    const integer = t instanceof Buffer && t.options.dtype === "int64";
+    const value: AbstractValue = { kind: "tensor", shape: t.shape, ...(integer ? { integer: true as const } : {}) };
     let node: Node;
     if (t instanceof Parameter) {
       const name = this.nameFor("get_attr", key);
@@ -170,7 +176,7 @@ export class Tracer implements TracingContext {
       return fn();
     } catch (e) {
       if (e instanceof TraceError) throw e;
-      // Inside a leaf's body the shape error goes up as it is, to be told under the leaf's node name.
+      // A shape error inside a leaf's body is reported at the leaf: its node is the one users know.
       if (e instanceof ShapeError && this.namer !== undefined) throw new TraceError(`${where}: ${e.message}`, where, true);
       throw e;
     }

@@ -10,6 +10,10 @@ import { googlenetModels } from "./googlenet-entries.js";
 import { inceptionModels } from "./inception-entries.js";
 import { mobilenetModels } from "./mobilenet-entries.js";
 import { mnasnetModels } from "./mnasnet-entries.js";
+import { shufflenetV2Models } from "./shufflenetv2-entries.js";
+import { efficientnetModels } from "./efficientnet-entries.js";
+import { regnetModels } from "./regnet-entries.js";
+import { convnextModels } from "./convnext-entries.js";
 import { maxvitModels } from "./maxvit-entries.js";
 
 const entries: readonly ModelEntry[] = [
@@ -22,6 +26,10 @@ const entries: readonly ModelEntry[] = [
   ...inceptionModels,
   ...mobilenetModels,
   ...mnasnetModels,
+  ...shufflenetV2Models,
+  ...efficientnetModels,
+  ...regnetModels,
+  ...convnextModels,
   ...maxvitModels,
 ];
 const byName = new Map(entries.map((e) => [e.name, e]));

@@ -9,3 +9,4 @@ export { maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d } from "./po
 export { flatten, linear, shapeOf, getitem } from "./tensorOps.js";
 export { permute, reshape, concat, split, mean, sum, max, softmax, matmul, layerNorm, stochasticDepth, index, expand } from "./shapeOps.js";
 export { einsum, gather } from "./attention.js";
+export { rearrange } from "./rearrange.js";

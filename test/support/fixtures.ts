@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
@@ -112,4 +114,20 @@ export function relativeError(got: Float32Array, want: Float32Array): number {
   }
   if (Number.isNaN(maxDiff)) return Number.POSITIVE_INFINITY;
   return maxRef === 0 ? maxDiff : maxDiff / maxRef;
+}
+
+/** One test per case and layout: output shapes equal torchvision's, values within the case's tolerance. */
+export function testFixtureCases(cases: readonly FixtureCase[], factories: Factories = {}): void {
+  for (const c of cases) {
+    for (const layout of c.layouts) {
+      test(`${c.id} [${layout}] equals torchvision (${c.note})`, async (t) => {
+        const result = await runCase(c, { layout, factories });
+        assert.deepEqual(result.shapes, c.outputs, "output shapes in torch's order");
+        for (const [key, error] of Object.entries(result.errors)) {
+          assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)} > ${c.tolerance}`);
+        }
+        t.diagnostic(`max relative error ${Math.max(...Object.values(result.errors)).toExponential(2)}`);
+      });
+    }
+  }
 }
