@@ -1,21 +1,53 @@
 import type { Module } from "../models/nn/module.js";
 import { getModelEntry } from "../models/zoo/registry.js";
-import { createExtractor, type Extractor, type LoadOptions, type Tensor, type WeightsInput } from "../runtime/index.js";
+import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type Tensor, type WeightsInput } from "../runtime/index.js";
 import type { Program } from "./graph/program.js";
 import { interpret } from "./interpret/interpreter.js";
 import { emitModule } from "./emit/emitter.js";
 import { build, graphDifference, traceModes, type BuildOptions, type Layout, type Mode } from "./pipeline.js";
 import { toQueryMap, type ReturnNodes } from "./passes/returnNodes.js";
-import type { LeafModules } from "./trace/tracer.js";
+import { TraceError, type LeafModules } from "./trace/tracer.js";
 import { FXC_VERSION, TORCHVISION_VERSION } from "./version.js";
 
 /** A zoo model name, or a model built with fxc's module library. */
 export type ModelInput = string | Module;
 
-function resolveModel(model: ModelInput, options: { readonly modelOptions?: Record<string, unknown> } = {}): { module: Module; name: string; size: number } {
+interface ResolvedModel {
+  readonly module: Module;
+  readonly name: string;
+  readonly size: number;
+  /** torchvision's documented smallest input side, for zoo models. */
+  readonly minSize?: number;
+  readonly keyRenames?: readonly KeyRename[];
+}
+
+function resolveModel(model: ModelInput, options: { readonly modelOptions?: Record<string, unknown> } = {}): ResolvedModel {
   if (typeof model !== "string") return { module: model, name: model.typeName, size: 224 };
   const entry = getModelEntry(model);
-  return { module: entry.build(options.modelOptions), name: entry.name, size: entry.inputSize };
+  return { module: entry.build(options.modelOptions), name: entry.name, size: entry.inputSize, minSize: entry.minSize, keyRenames: entry.checkpointKeyRenames };
+}
+
+/**
+ * Runs `fn` (which traces at `size`); a shape error at a size below the model's documented
+ * minimum also says what that minimum is.
+ */
+function withMinSizeHint<T>(m: ResolvedModel, size: number | readonly [number, number], fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const [h, w] = typeof size === "number" ? [size, size] : size;
+    if (e instanceof TraceError && e.isShapeError && m.minSize !== undefined && Math.min(h, w) < m.minSize) {
+      throw new TraceError(`${e.message} (${m.name} takes inputs of at least ${m.minSize}x${m.minSize})`, e.node, true);
+    }
+    throw e;
+  }
+}
+
+/** Builds the program and gives it the model's checkpoint key renames, so that its loader reads torchvision's files. */
+function buildProgram(m: ResolvedModel, options: ExtractorOptions): Program {
+  const size = options.size ?? m.size;
+  const { program } = withMinSizeHint(m, size, () => build(m.module, { ...options, size }));
+  return m.keyRenames?.length ? { ...program, keyRenames: m.keyRenames } : program;
 }
 
 export interface NodeNamesOptions {
@@ -29,7 +61,8 @@ export interface NodeNamesOptions {
 /** torchvision's `get_graph_node_names`: the node names of the train and eval graphs, in execution order. */
 export function getGraphNodeNames(model: ModelInput, options: NodeNamesOptions = {}): { train: string[]; eval: string[] } {
   const m = resolveModel(model);
-  const graphs = traceModes(m.module, { size: options.size ?? m.size, leafModules: options.leafModules });
+  const size = options.size ?? m.size;
+  const graphs = withMinSizeHint(m, size, () => traceModes(m.module, { size, leafModules: options.leafModules }));
   const names = { train: graphs.train.qualnames(), eval: graphs.eval.qualnames() };
   if (!options.suppressDiffWarning) {
     const diff = graphDifference(names.train, names.eval);
@@ -58,13 +91,12 @@ export interface FeatureExtractor {
  * runs the result directly, without writing files. It runs exactly what `compile` writes.
  */
 export function createFeatureExtractor(model: ModelInput, options: ExtractorOptions): FeatureExtractor {
-  const m = resolveModel(model, options);
-  const { program } = build(m.module, { ...options, size: options.size ?? m.size });
+  const program = buildProgram(resolveModel(model, options), options);
   const forward = interpret(program);
   return {
     returnNodes: Object.fromEntries(program.outputs.map((o) => [o.key, o.node])),
     program,
-    load: (weights, loadOptions) => createExtractor({ checkpoint: program.checkpoint, parameters: program.params, forward }, weights, loadOptions),
+    load: (weights, loadOptions) => createExtractor({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, forward }, weights, loadOptions),
   };
 }
 
@@ -81,9 +113,14 @@ export interface CompileOptions extends ExtractorOptions {
 
 /** Compiles a model into the source of a typed TypeScript module. */
 export async function compile(model: ModelInput, options: CompileOptions): Promise<string> {
+  return (await compileProgram(model, options)).source;
+}
+
+/** `compile`, with the program the source prints (its outputs tell which are image-like). */
+export async function compileProgram(model: ModelInput, options: CompileOptions): Promise<{ source: string; program: Program }> {
   const m = resolveModel(model, options);
-  const { program } = build(m.module, { ...options, size: options.size ?? m.size });
-  return emitModule(program, {
+  const program = buildProgram(m, options);
+  const source = await emitModule(program, {
     model: m.name,
     name: options.name ?? m.name,
     command: options.command ?? compileCommand(m.name, options),
@@ -91,6 +128,7 @@ export async function compile(model: ModelInput, options: CompileOptions): Promi
     torchvisionVersion: TORCHVISION_VERSION,
     runtimeModule: options.runtimeModule,
   });
+  return { source, program };
 }
 
 /** The `fxc compile` command line that produces the same module, options in a fixed order. */

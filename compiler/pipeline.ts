@@ -2,11 +2,12 @@ import type { Module } from "../models/nn/module.js";
 import type { Graph } from "./graph/graph.js";
 import { BATCH, type Dim } from "./graph/value.js";
 import type { Program } from "./graph/program.js";
-import { trace, type LeafModules } from "./trace/tracer.js";
+import { trace, TraceError, type LeafModules } from "./trace/tracer.js";
 import { resolveReturnNodes, type ResolvedOutput, type ReturnNodes } from "./passes/returnNodes.js";
 import { prune } from "./passes/prune.js";
 import { lower } from "./passes/lower.js";
 import { fuse } from "./passes/fuse.js";
+import { foldDataMovement } from "./passes/moves.js";
 
 export type Mode = "train" | "eval";
 export type Layout = "nhwc" | "nchw";
@@ -19,17 +20,19 @@ export interface TraceModesOptions {
   readonly leafModules?: LeafModules;
 }
 
-/** Traces a model in both modes, as torchvision does, restoring its mode after. */
-export function traceModes(model: Module, options: TraceModesOptions): { train: Graph; eval: Graph } {
+/** Traces a model in one mode, restoring its mode after. */
+export function traceMode(model: Module, mode: Mode, options: TraceModesOptions): Graph {
   const wasTraining = model.training;
-  const shape = inputShape(options);
   try {
-    const train = trace(model.train(), { inputShape: shape, leafModules: options.leafModules });
-    const evalGraph = trace(model.eval(), { inputShape: shape, leafModules: options.leafModules });
-    return { train, eval: evalGraph };
+    return trace(model.train(mode === "train"), { inputShape: inputShape(options), leafModules: options.leafModules });
   } finally {
     model.train(wasTraining);
   }
+}
+
+/** Traces a model in both modes, as torchvision does. */
+export function traceModes(model: Module, options: TraceModesOptions): { train: Graph; eval: Graph } {
+  return { train: traceMode(model, "train", options), eval: traceMode(model, "eval", options) };
 }
 
 export function inputShape(options: Pick<TraceModesOptions, "size" | "channels">): Dim[] {
@@ -64,6 +67,26 @@ export interface BuildOptions extends TraceModesOptions {
   readonly onWarning?: (message: string) => void;
 }
 
+/**
+ * The train/eval difference warning, from the graph being compiled and the other mode's. Shapes
+ * are inferred while tracing, so the other graph may not trace at a size the compiled one takes
+ * (Inception v3's train-only auxiliary head needs 299 px); that is said instead of failing.
+ */
+function otherModeDifference(model: Module, mode: Mode, graph: Graph, options: BuildOptions): string | undefined {
+  const otherMode: Mode = mode === "train" ? "eval" : "train";
+  let other: Graph;
+  try {
+    other = traceMode(model, otherMode, options);
+  } catch (e) {
+    if (e instanceof TraceError && e.isShapeError) {
+      return `the ${otherMode} graph does not trace at this input size (${e.message}), so it was not compared with the ${mode} graph`;
+    }
+    throw e;
+  }
+  const [train, evalGraph] = mode === "train" ? [graph, other] : [other, graph];
+  return graphDifference(train.qualnames(), evalGraph.qualnames());
+}
+
 export interface Built {
   readonly program: Program;
   readonly outputs: readonly ResolvedOutput[];
@@ -92,14 +115,13 @@ export function returnNodesFor(options: Pick<BuildOptions, "returnNodes" | "trai
 /** Trace, resolve the return nodes, prune, lower and fuse: a model to a runnable program. */
 export function build(model: Module, options: BuildOptions): Built {
   const mode = options.mode ?? "eval";
-  const graphs = traceModes(model, options);
+  const graph = traceMode(model, mode, options);
   if (!options.suppressDiffWarning) {
-    const diff = graphDifference(graphs.train.qualnames(), graphs.eval.qualnames());
+    const diff = otherModeDifference(model, mode, graph, options);
     if (diff !== undefined) (options.onWarning ?? ((m: string) => process.emitWarning(m)))(diff);
   }
-  const graph = graphs[mode];
   const outputs = resolveReturnNodes(graph, returnNodesFor(options, mode), mode);
   const pruned = prune(graph, outputs.map((o) => o.node));
-  const program = fuse(lower(pruned, outputs, { mode, layout: options.layout ?? "nhwc" }));
+  const program = foldDataMovement(fuse(lower(pruned, outputs, { mode, layout: options.layout ?? "nhwc" })));
   return { program, outputs, graph: pruned };
 }

@@ -4,11 +4,14 @@ import { loadParams, type CheckpointShapes, type ParamSpec, type Params } from "
 import { openWeights } from "./weights/open.js";
 import { withPrefix } from "./weights/open.js";
 import type { TensorSource } from "./weights/types.js";
+import { withRenamedKeys, type KeyRename } from "./weights/rename.js";
 
 /** What a compiled module hands the runtime: the checkpoint tensors it reads and its forward. */
 export interface ExtractorModule<F> {
   readonly checkpoint: CheckpointShapes;
   readonly parameters: readonly ParamSpec[];
+  /** How the model's loader renames checkpoint keys (torchvision's DenseNet files use old names). */
+  readonly keyRenames?: readonly KeyRename[];
   forward(input: Tensor4D, params: Params): F;
 }
 
@@ -36,7 +39,8 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
   const backend = await useBackend(options.backend);
   const opened = typeof weights === "string";
   const file = opened ? await openWeights(weights, { prefix: options.prefix }) : weights;
-  const source = !opened && options.prefix ? withPrefix(file, options.prefix) : file;
+  const prefixed = !opened && options.prefix ? withPrefix(file, options.prefix) : file;
+  const source = withRenamedKeys(prefixed, module.keyRenames ?? []);
   let params: Params;
   try {
     params = await loadParams(source, module.checkpoint, module.parameters);

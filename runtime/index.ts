@@ -9,7 +9,9 @@ export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from "./ops/tf.js
 export { tf } from "./ops/tf.js";
 export { useBackend, availableBackends, BACKENDS, BackendError, type BackendName } from "./backend.js";
 export { createExtractor, type Extractor, type ExtractorModule, type LoadOptions, type WeightsInput } from "./extractor.js";
-export { loadParams, sourceKeys, type CheckpointShapes, type ParamSpec, type ParamSource, type ParamTransform, type Params } from "./params.js";
+export { loadParams, sourceKeys, type CheckpointShapes, type CheckpointTensor, type ParamSpec, type ParamSource, type ParamTransform, type Params } from "./params.js";
 export { openWeights } from "./weights/open.js";
 export { memorySource, type MemoryTensor } from "./weights/memory.js";
 export { WeightsError, type TensorSource, type TensorInfo } from "./weights/types.js";
+export { createExtractorPool, type ExtractorPool, type PoolOptions } from "./pool/pool.js";
+export { withRenamedKeys, type KeyRename } from "./weights/rename.js";

@@ -1,8 +1,5 @@
 import { tf, type Tensor } from "./ops/tf.js";
 import { WeightsError, type TensorSource } from "./weights/types.js";
-import { tableValues, type TableRecipe } from "./tables.js";
-
-export type { TableRecipe };
 
 /** How a checkpoint tensor is turned into the tensor an op wants, once, at load time. */
 export type ParamTransform =
@@ -14,18 +11,8 @@ export type ParamTransform =
   /** torch [out, in] to [in, out], so that `matMul(x, w)` needs no transpose per call. */
   | "linearWeight";
 
-/** How a tensor is stored in checkpoints, beyond its key and shape. */
-export type StoredTensor = {
-  /** An integer buffer (an index table): integer dtypes are read as float32, exact below 2^24. */
-  readonly integer?: boolean;
-  /** A buffer the model computes at construction: these values stand in when the checkpoint lacks the key. */
-  readonly computed?: TableRecipe;
-  /** The key older checkpoints use, read when the current one is absent (as torchvision renames it on load). */
-  readonly legacyKey?: string;
-};
-
 export type ParamSource =
-  | ({ readonly key: string } & StoredTensor)
+  | { readonly key: string }
   /**
    * Batch norm folded into the preceding convolution (eval mode): the filter scaled by
    * weight / sqrt(var + eps) per output channel, or the bias shifted to match. `conv` and
@@ -53,54 +40,66 @@ export interface ParamSpec {
   readonly id: string;
   readonly source: ParamSource;
   readonly transform: ParamTransform;
+  /**
+   * Part `index` of `count` equal slices of the prepared tensor's last axis: one group's
+   * filters (HWIO) or biases of a grouped convolution, kept as its own tensor so that the
+   * backend prepares each group's convolution once instead of on every call.
+   */
+  readonly part?: { readonly index: number; readonly count: number };
 }
 
-/** The checkpoint tensors an extractor reads, with their torch shapes. */
-export type CheckpointShapes = Readonly<Record<string, readonly number[]>>;
+/**
+ * The checkpoint tensors an extractor reads, with their torch shapes. Integer tensors (index
+ * tables such as Swin's and MaxViT's `relative_position_index`) say so; every other one must
+ * be a float tensor.
+ */
+export type CheckpointShapes = Readonly<Record<string, CheckpointTensor>>;
+export type CheckpointTensor = readonly number[] | { readonly shape: readonly number[]; readonly integer: true };
+
+const shapeOfEntry = (entry: CheckpointTensor): readonly number[] => ("integer" in entry ? entry.shape : (entry as readonly number[]));
 
 export type Params = Record<string, Tensor>;
 
+const FLOAT_DTYPES: readonly string[] = ["F32", "F16", "BF16", "F64"];
+/**
+ * Index tables are read as float32 (exact below 2^24) and cast back where an op indexes with
+ * them; a table stored as floats is read as it is.
+ */
+const INDEX_DTYPES: readonly string[] = [...FLOAT_DTYPES, "I64", "I32", "I16", "I8", "U8"];
+
 /**
  * Reads, checks and prepares an extractor's parameters. Every key is checked (present, shape,
- * float dtype, or an integer dtype for index tables) before anything is read, and nothing is
- * left allocated if any step fails. A buffer the model computes (an index table) that the
- * checkpoint lacks is computed here, as the model would at construction.
+ * dtype) before anything is read, and nothing is left allocated if any step fails.
  */
 export async function loadParams(source: TensorSource, checkpoint: CheckpointShapes, specs: readonly ParamSpec[]): Promise<Params> {
-  const stored = new Map(specs.flatMap((s) => ("key" in s.source ? [[s.source.key, s.source] as const] : [])));
-  // Where each key's values come from: the key, its legacy name, or the table the model computes.
-  const names = new Map<string, string>();
-  const computed = new Set<string>();
-  for (const [key, shape] of Object.entries(checkpoint)) {
-    const buffer = stored.get(key);
-    const legacy = buffer?.legacyKey;
-    const name = source.info(key) === undefined && legacy !== undefined && source.info(legacy) !== undefined ? legacy : key;
-    const info = source.info(name);
-    names.set(key, name);
-    if (info === undefined && buffer?.computed !== undefined) {
-      computed.add(key);
-      continue;
-    }
+  for (const [key, entry] of Object.entries(checkpoint)) {
+    const shape = shapeOfEntry(entry);
+    const integer = "integer" in entry;
+    const info = source.info(key);
     if (info === undefined) {
       throw new WeightsError(source.path, `has no tensor '${key}' (expected shape [${shape.join(", ")}])`, hintForMissing(source, key));
     }
     if (info.shape.join(",") !== shape.join(",")) {
-      throw new WeightsError(source.path, `tensor '${name}' has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}]`, "check that the weights match the model and its options (e.g. numClasses)");
+      throw new WeightsError(source.path, `tensor '${key}' has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}]`, "check that the weights match the model and its options (e.g. numClasses)");
     }
-    const integer = buffer?.integer === true && ["I64", "I32", "I16", "I8", "U8"].includes(info.dtype);
-    if (!integer && !["F32", "F16", "BF16", "F64"].includes(info.dtype)) {
-      throw new WeightsError(source.path, `tensor '${name}' has dtype ${info.dtype}, expected ${buffer?.integer ? "an integer or float" : "a float"} tensor`, "check that the weights match the model");
+    if (!(integer ? INDEX_DTYPES : FLOAT_DTYPES).includes(info.dtype)) {
+      throw new WeightsError(source.path, `tensor '${key}' has dtype ${info.dtype}, expected ${integer ? "an index" : "a float"} tensor`, "check that the weights match the model");
     }
   }
   const data = new Map<string, Float32Array>();
-  for (const key of Object.keys(checkpoint)) data.set(key, computed.has(key) ? tableValues(stored.get(key)!.computed!) : await source.readFloat32(names.get(key)!));
-  const shapeOf = (key: string): readonly number[] => checkpoint[key]!;
+  for (const key of Object.keys(checkpoint)) data.set(key, await source.readFloat32(key));
+  const shapeOf = (key: string): readonly number[] => shapeOfEntry(checkpoint[key]!);
   const read = (key: string): Float32Array => data.get(key)!;
 
   const params: Params = {};
+  // The parts of one grouped filter share their preparation (transform, batch-norm folding).
+  const preparedOnce = new Map<string, ReturnType<typeof prepare>>();
   try {
     for (const spec of specs) {
-      const { values, shape } = prepare(spec, read, shapeOf);
+      const preparedKey = JSON.stringify([spec.source, spec.transform]);
+      const prepared = preparedOnce.get(preparedKey) ?? prepare(spec, read, shapeOf);
+      if (spec.part !== undefined) preparedOnce.set(preparedKey, prepared);
+      const { values, shape } = spec.part === undefined ? prepared : lastAxisPart(prepared.values, prepared.shape, spec.part);
       params[spec.id] = tf.tensor(values, shape as number[], "float32");
     }
   } catch (e) {
@@ -164,6 +163,17 @@ function transform(values: Float32Array, shape: readonly number[], kind: ParamTr
       return { values: permute(values, [c, h, w], [1, 2, 0]), shape: [h, w, c, 1] };
     }
   }
+}
+
+/** Slice `index` of `count` equal slices along the last axis. */
+function lastAxisPart(values: Float32Array, shape: readonly number[], part: { readonly index: number; readonly count: number }): { values: Float32Array; shape: readonly number[] } {
+  const last = shape[shape.length - 1]!;
+  const size = last / part.count;
+  if (!Number.isInteger(size)) throw new Error(`internal: a last axis of ${last} does not split into ${part.count} parts`);
+  const rows = values.length / last;
+  const out = new Float32Array(rows * size);
+  for (let r = 0; r < rows; r++) out.set(values.subarray(r * last + part.index * size, r * last + (part.index + 1) * size), r * size);
+  return { values: out, shape: [...shape.slice(0, -1), size] };
 }
 
 /** A row-major transpose: `out` dims are `shape[perm[i]]`. */

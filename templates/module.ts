@@ -30,7 +30,10 @@ export const docs = {
   checkpoint: "The checkpoint tensors this extractor reads, with their torch shapes. Nothing else in the file is read.",
   parameters: "How each tensor the forward pass uses is made from the checkpoint, once, at load time.",
   load: "Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the extractor.",
+  keyRenames: "How torchvision's loader for this model renames checkpoint keys; the same rules apply here.",
   forward: (model: string, mode: string) => `${model}'s ${mode} graph, pruned to the requested nodes: one statement per node, each intermediate freed after its last use.`,
 } as const;
 
-export const loadBody = "return createExtractor({ checkpoint, parameters, forward }, weights, options);";
+/** The body of `load`; models whose loader renames checkpoint keys pass their rules along. */
+export const loadBody = (withKeyRenames: boolean): string =>
+  `return createExtractor({ checkpoint, parameters, ${withKeyRenames ? "keyRenames, " : ""}forward }, weights, options);`;

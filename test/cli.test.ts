@@ -22,7 +22,7 @@ function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp
 }
 
 test("--help works on every command", async () => {
-  for (const args of [["--help"], ["compile", "--help"], ["extract", "--help"], ["nodes", "--help"], ["models", "--help"]]) {
+  for (const args of [["--help"], ["compile", "--help"], ["extract", "--help"], ["nearest", "--help"], ["visualize", "--help"], ["nodes", "--help"], ["models", "--help"]]) {
     const r = await fxc(args);
     assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stdout, /fxc/);
@@ -128,4 +128,16 @@ test("extract: bad weights and inputs are one-line errors that name the problem"
   await writeNpy(gray, [1, 1, 32, 32], input.data.subarray(0, 32 * 32));
   assertOneLineError(await fxc([...base.slice(0, 4), "--input", gray, "--out", join(out, "f.safetensors"), "--return", "maxpool", "--weights", weights]), /input shape \[1, 1, 32, 32\] does not match the compiled \[N, 3, 32, 32\]/);
   assert.deepEqual((await readdir(out)).filter((f) => f.endsWith(".safetensors")), [], "a failed run writes no output file");
+});
+
+test("extract --workers 2 writes the same file as one thread", async () => {
+  const out = await tmp();
+  const base = ["extract", "resnet18", "--return", "maxpool,layer1.0", "--weights", join(caseDir, "weights.pth"), "--input", join(caseDir, "input.npy"), "--layout", "nchw"];
+  const one = await fxc([...base, "--out", join(out, "one.safetensors")]);
+  const two = await fxc([...base, "--out", join(out, "two.safetensors"), "--workers", "2"]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(two.code, 0, two.stderr);
+  assert.match(two.stderr, /backend wasm in 2 workers/);
+  assert.deepEqual(await readFile(join(out, "two.safetensors")), await readFile(join(out, "one.safetensors")));
+  assertOneLineError(await fxc([...base, "--out", join(out, "x.safetensors"), "--workers", "0"]), /bad --workers 0/);
 });

@@ -1,15 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { createFeatureExtractor, getGraphNodeNames } from "../compiler/api.js";
 import { getModel, getModelEntry } from "../models/zoo/registry.js";
-import { SwinTransformer } from "../models/zoo/swin.js";
-import { VisionTransformer } from "../models/zoo/vit.js";
+import { SwinTransformer, relativeCoordsTable } from "../models/zoo/swin.js";
+import { relativePositionIndex } from "../models/zoo/maxvit.js";
 import { Buffer } from "../models/nn/parameter.js";
 import { memorySource, tf, useBackend, WeightsError, type TensorSource } from "../runtime/index.js";
-import { tableValues } from "../runtime/tables.js";
 import { matmul } from "../runtime/ops/shapeOps.js";
 import { FIXTURES, relativeError } from "./support/fixtures.js";
 import { seededWeights } from "./support/seeded.js";
@@ -17,38 +15,21 @@ import { fxc } from "./support/cli.js";
 
 await useBackend();
 
-interface StateDicts {
-  readonly [model: string]: { readonly kwargs: Record<string, unknown>; readonly keys: readonly [string, number[], string][] };
-}
-const stateDicts = JSON.parse(gunzipSync(readFileSync(join(FIXTURES, "state_dicts", "vit_swin.json.gz"))).toString("utf8")) as StateDicts;
-
-for (const [name, reference] of Object.entries(stateDicts)) {
-  test(`${name}: state_dict keys and shapes equal torchvision's, so its checkpoints load unchanged`, () => {
-    const model = getModel(name);
-    assert.deepEqual(
-      model.stateDictShapes().map(([key, shape]) => [key, [...shape]]),
-      reference.keys.map(([key, shape]) => [key, shape]),
-    );
-    // torch's integer buffers are the ones fxc reads as integer tables.
-    const integer = new Set(reference.keys.filter(([, , dtype]) => dtype === "int64").map(([key]) => key));
-    const ours = new Set(model.namedBuffers().filter(([, b]) => b.options.dtype === "int64" && b.persistent).map(([key]) => key));
-    assert.deepEqual(ours, integer);
-  });
-}
-
 interface Table {
   readonly table: string;
-  readonly args: number[];
+  readonly args: [number, number];
   readonly dtype: string;
   readonly shape: number[];
   readonly values: number[];
 }
 
+const TABLES: Record<string, (height: number, width: number) => Float32Array> = { relativePositionIndex, relativeCoordsTable };
+
 test("computed buffers (relative position index, v2 coordinates) equal torchvision's", () => {
   const tables = JSON.parse(readFileSync(join(FIXTURES, "tables.json"), "utf8")) as Table[];
   assert.ok(tables.length >= 4);
   for (const t of tables) {
-    const ours = tableValues({ table: t.table, args: t.args });
+    const ours = TABLES[t.table]!(...t.args);
     assert.equal(ours.length, t.values.length, `${t.table}(${t.args.join(", ")})`);
     const worst = Math.max(...t.values.map((v, i) => Math.abs(v - ours[i]!)));
     // Integer tables are exact; the float table is float32 arithmetic in either language.
@@ -56,36 +37,36 @@ test("computed buffers (relative position index, v2 coordinates) equal torchvisi
   }
 });
 
-test("the zoo's Swin buffers name their tables", () => {
+test("the zoo's Swin buffers compute their tables; the index is an int64 buffer, as in torch", () => {
   const buffers = new Map(getModel("swin_v2_t").namedBuffers());
   const index = buffers.get("features.1.0.attn.relative_position_index") as Buffer;
   const coords = buffers.get("features.1.0.attn.relative_coords_table") as Buffer;
-  assert.deepEqual(index.options.values, { table: "relativePositionIndex", args: [8, 8] });
-  assert.deepEqual(coords.options.values, { table: "swinV2RelativeCoordsTable", args: [8, 8] });
-  assert.equal(tableValues(index.options.values!).length, index.shape[0]);
+  assert.equal(index.options.dtype, "int64");
+  assert.deepEqual(index.options.values!(), relativePositionIndex(8, 8));
+  assert.deepEqual(coords.options.values!(), relativeCoordsTable(8, 8));
+  assert.equal(index.options.values!().length, index.shape[0]);
 });
 
 /** A tiny Swin whose extractor reads the first block's index table. */
 const tinySwin = (): SwinTransformer => new SwinTransformer([4, 4], 8, [2, 2], [2, 2], [4, 4], { numClasses: 10 });
 const INDEX = "features.1.0.attn.relative_position_index";
 
-/** Seeded weights plus tensors as a checkpoint would hold them, with their dtypes. */
+/** Seeded weights with some tensors replaced as a checkpoint would hold them, with their dtypes. */
 function withTensors(base: TensorSource, extra: Record<string, { shape: number[]; data: Float32Array; dtype: "I64" | "F32" }>): TensorSource {
   const tensors = memorySource(Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, { shape: v.shape, data: v.data }])));
   return {
     ...base,
-    keys: () => [...base.keys(), ...Object.keys(extra)],
+    keys: () => [...new Set([...base.keys(), ...Object.keys(extra)])],
     info: (key) => (key in extra ? { key, dtype: extra[key]!.dtype, shape: extra[key]!.shape } : base.info(key)),
     readFloat32: (key) => (key in extra ? tensors.readFloat32(key) : base.readFloat32(key)),
   };
 }
 
-test("an index table is read from the checkpoint when it has one (int64), and computed when it has not", async () => {
+test("the checkpoint's int64 index table is the one used", async () => {
   const model = tinySwin();
   const fx = createFeatureExtractor(model, { returnNodes: ["features.1.0"], size: 16 });
-  assert.ok(INDEX in fx.program.checkpoint);
+  assert.deepEqual(fx.program.checkpoint[INDEX], { shape: [256], integer: true });
   const weights = seededWeights(model, 4);
-  assert.equal(weights.info(INDEX), undefined, "seeded weights have no int64 buffers");
   const x = tf.randomNormal([1, 16, 16, 3]) as tf.Tensor4D;
   const run = async (source: TensorSource): Promise<Float32Array> => {
     const extractor = await fx.load(source);
@@ -96,11 +77,10 @@ test("an index table is read from the checkpoint when it has one (int64), and co
     return data;
   };
   const computed = await run(weights);
-  const table = tableValues({ table: "relativePositionIndex", args: [4, 4] });
-  const same = await run(withTensors(weights, { [INDEX]: { shape: [256], data: table, dtype: "I64" } }));
+  const same = await run(withTensors(weights, { [INDEX]: { shape: [256], data: relativePositionIndex(4, 4), dtype: "I64" } }));
   const zeros = await run(withTensors(weights, { [INDEX]: { shape: [256], data: new Float32Array(256), dtype: "I64" } }));
   x.dispose();
-  assert.equal(relativeError(same, computed), 0, "the checkpoint's table equals the computed one");
+  assert.equal(relativeError(same, computed), 0, "an int64 table equal to the computed one gives the same features");
   assert.ok(relativeError(zeros, computed) > 1e-3, "a different table in the checkpoint is the one used");
 });
 
@@ -118,11 +98,10 @@ test("an index table with the wrong shape, or an integer tensor where a float on
 });
 
 test("ViT checkpoints from before torchvision 0.14 (mlp.linear_1, mlp.linear_2) load as torchvision renames them", async () => {
-  const model = new VisionTransformer(32, 8, 2, 2, 16, 32, { numClasses: 10 });
-  const fx = createFeatureExtractor(model, { returnNodes: ["encoder", "heads.head"], size: 32 });
-  const spec = fx.program.params.find((p) => "key" in p.source && p.source.key === "encoder.layers.encoder_layer_1.mlp.3.bias")!;
-  assert.deepEqual(spec.source, { key: "encoder.layers.encoder_layer_1.mlp.3.bias", legacyKey: "encoder.layers.encoder_layer_1.mlp.linear_2.bias" });
-  const current = seededWeights(model, 9);
+  const options = { imageSize: 32 };
+  const fx = createFeatureExtractor("vit_b_32", { returnNodes: ["encoder.layers.encoder_layer_1"], size: 32, modelOptions: options });
+  assert.ok((fx.program.keyRenames ?? []).length > 0);
+  const current = seededWeights(getModel("vit_b_32", options), 9);
   const legacyName = (key: string): string => key.replace(/\.mlp\.0\./, ".mlp.linear_1.").replace(/\.mlp\.3\./, ".mlp.linear_2.");
   const byLegacy = new Map(current.keys().map((k) => [legacyName(k), k]));
   const legacy: TensorSource = {
@@ -131,12 +110,12 @@ test("ViT checkpoints from before torchvision 0.14 (mlp.linear_1, mlp.linear_2) 
     info: (key) => (byLegacy.has(key) ? { ...current.info(byLegacy.get(key)!)!, key } : undefined),
     readFloat32: (key) => current.readFloat32(byLegacy.get(key)!),
   };
-  assert.ok(legacy.keys().includes("encoder.layers.encoder_layer_0.mlp.linear_1.weight") && !legacy.keys().some((k) => k.includes(".mlp.0.")));
+  assert.ok(legacy.keys().includes("encoder.layers.encoder_layer_1.mlp.linear_2.bias") && !legacy.keys().some((k) => k.includes(".mlp.0.")));
   const x = tf.randomNormal([2, 32, 32, 3]) as tf.Tensor4D;
   const run = async (source: TensorSource): Promise<Float32Array> => {
     const extractor = await fx.load(source);
     const out = extractor.forward(x);
-    const data = (await out.encoder!.data()) as Float32Array;
+    const data = (await Object.values(out)[0]!.data()) as Float32Array;
     tf.dispose(Object.values(out));
     extractor.dispose();
     return data;

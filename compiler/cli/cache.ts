@@ -6,6 +6,10 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ts } from "ts-morph";
 import { writeFileAtomic } from "../../runtime/io/atomic.js";
+import { createExtractorPool, type Extractor, type LoadOptions, type Tensor, type WeightsInput } from "../../runtime/index.js";
+import { OptionsError } from "../pipeline.js";
+import { compileProgram } from "../api.js";
+import type { ExtractorLoader } from "../tasks/loader.js";
 
 /**
  * Compiled modules that `fxc extract` runs: the exact source `fxc compile` writes, made
@@ -13,6 +17,11 @@ import { writeFileAtomic } from "../../runtime/io/atomic.js";
  * (so that both share one tfjs and one backend).
  */
 export async function importCompiled<M>(source: string): Promise<M> {
+  return (await import(await cacheCompiled(source))) as M;
+}
+
+/** Writes the runnable form of a compiled module into the cache; returns its URL. */
+export async function cacheCompiled(source: string): Promise<string> {
   const runtimeUrl = new URL("../../runtime/index.js", import.meta.url).href;
   const js = ts
     .transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } })
@@ -23,5 +32,33 @@ export async function importCompiled<M>(source: string): Promise<M> {
     await mkdir(dir, { recursive: true });
     await writeFileAtomic(file, js);
   }
-  return (await import(pathToFileURL(file).href)) as M;
+  return pathToFileURL(file).href;
 }
+
+/** What a generated module exports, as the CLI uses it. */
+interface CompiledModule {
+  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>>>;
+}
+
+/**
+ * The CLI's extractors: the module `fxc compile` writes for the request, imported and loaded, or,
+ * with `workers` above 1, loaded by a pool of worker threads.
+ */
+export const loadCompiled: ExtractorLoader = async (r) => {
+  const { source, program } = await compileProgram(r.model, {
+    returnNodes: r.returnNodes,
+    size: r.size,
+    layout: r.layout,
+    mode: r.mode,
+    onWarning: r.onWarning,
+    suppressDiffWarning: r.onWarning === undefined,
+  });
+  const options = { backend: r.backend, prefix: r.prefix };
+  if ((r.workers ?? 1) > 1) {
+    if (typeof r.weights !== "string") throw new OptionsError("worker threads read the weights themselves: give a checkpoint path");
+    const pool = await createExtractorPool(await cacheCompiled(source), r.weights, { ...options, workers: r.workers });
+    return { extractor: pool, outputs: program.outputs, layout: r.layout };
+  }
+  const compiled = await importCompiled<CompiledModule>(source);
+  return { extractor: await compiled.load(r.weights, options), outputs: program.outputs, layout: r.layout };
+};

@@ -5,7 +5,9 @@ import { compileCommand } from "./commands/compile.js";
 import { extractCommand } from "./commands/extract.js";
 import { nodesCommand } from "./commands/nodes.js";
 import { modelsCommand } from "./commands/models.js";
-import { UsageError, describeFailure } from "./errors.js";
+import { InterruptedError, UsageError, describeFailure } from "./errors.js";
+import { nearestCommand } from "./commands/nearest.js";
+import { visualizeCommand } from "./commands/visualize.js";
 import { FXC_VERSION } from "../version.js";
 
 /** fxc's command line: every failure is one line on stderr and a non-zero exit code. */
@@ -15,7 +17,7 @@ export async function main(argv: string[]): Promise<number> {
     .usage("$0 <command> [options]\n\nCompile torchvision feature extractors to typed TypeScript over TensorFlow.js.")
     .version(FXC_VERSION)
     .strict()
-    .demandCommand(1, "name a command: compile, extract, nodes or models")
+    .demandCommand(1, "name a command: compile, extract, nearest, visualize, nodes or models")
     .recommendCommands()
     .help()
     .alias("h", "help")
@@ -24,12 +26,12 @@ export async function main(argv: string[]): Promise<number> {
     .fail((message, error) => {
       throw error ?? new UsageError(`${message}; see fxc --help`);
     });
-  for (const add of [compileCommand, extractCommand, nodesCommand, modelsCommand]) add(cli);
+  for (const add of [compileCommand, extractCommand, nearestCommand, visualizeCommand, nodesCommand, modelsCommand]) add(cli);
   try {
     await cli.parseAsync();
   } catch (e) {
     console.error(`fxc: ${describeFailure(e)}`);
-    process.exitCode = e instanceof UsageError ? 2 : 1;
+    process.exitCode = e instanceof UsageError ? 2 : e instanceof InterruptedError ? 130 : 1;
   }
   return Number(process.exitCode ?? 0);
 }

@@ -1,6 +1,6 @@
 import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
 import type { Dim } from "../graph/value.js";
-import type { Instruction, Operand, Program, ProgramOutput } from "../graph/program.js";
+import type { Instruction, Json, Operand, Program, ProgramOutput } from "../graph/program.js";
 import { disposalSchedule } from "../passes/schedule.js";
 import { docs, header, loadBody, type HeaderFacts } from "../../templates/module.js";
 import { literal, propertyName } from "./literal.js";
@@ -40,8 +40,10 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   file.addTypeAlias({ name: "Features", isExported: true, type: featuresName, docs: [docs.featuresAlias] });
   addConst(file, "returnNodes", literal(Object.fromEntries(program.outputs.map((o) => [o.key, o.node]))) + " as const", docs.returnNodes, true);
   addConst(file, "inputShape", `${literal(inputShapeFor(program))} as const`, docs.inputShape(program.layout), true);
-  addConst(file, "checkpoint", `${literal(program.checkpoint as Record<string, number[]>)} satisfies CheckpointShapes`, docs.checkpoint, false);
+  addConst(file, "checkpoint", `${literal(program.checkpoint as Json)} satisfies CheckpointShapes`, docs.checkpoint, false);
   addConst(file, "parameters", `${literal(program.params.map((p) => ({ ...p })))} satisfies readonly ParamSpec[]`, docs.parameters, false);
+  const keyRenames = program.keyRenames !== undefined && program.keyRenames.length > 0;
+  if (keyRenames) addConst(file, "keyRenames", `${literal(program.keyRenames!.map((r) => ({ ...r })))} satisfies readonly KeyRename[]`, docs.keyRenames, false);
   file.addFunction({
     name: "load",
     isExported: true,
@@ -51,7 +53,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
       { name: "options", type: "LoadOptions", hasQuestionToken: true },
     ],
     returnType: "Promise<Extractor<Features>>",
-    statements: [loadBody],
+    statements: [loadBody(keyRenames)],
   });
   file.addFunction({
     name: "forward",
@@ -71,6 +73,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
 function addImports(file: SourceFile, program: Program, runtimeModule: string): void {
   const types = new Set(["CheckpointShapes", "Extractor", "LoadOptions", "ParamSpec", "Params", "Tensor4D", "WeightsInput"]);
   for (const o of program.outputs) types.add(tensorType(o));
+  if (program.keyRenames !== undefined && program.keyRenames.length > 0) types.add("KeyRename");
   const values = ["createExtractor", "dispose", "ops"];
   file.addImportDeclaration({
     moduleSpecifier: runtimeModule,

@@ -1,6 +1,5 @@
 import type { AbstractValue } from "./value.js";
 import type { Graph } from "./graph.js";
-import type { StoredTensor } from "../../runtime/params.js";
 
 /** The six node kinds of torch.fx. */
 export type OpKind = "placeholder" | "call_module" | "call_function" | "call_method" | "get_attr" | "output";
@@ -24,8 +23,6 @@ export type Argument =
 export class Node {
   /** For a leaf `call_module`: the leaf's forward traced into primitive ops. */
   body?: Graph;
-  /** For a `get_attr`: how checkpoints store its tensor (an integer table, computed values, an older key). */
-  stored?: StoredTensor;
 
   constructor(
     /** Unique within its graph; the torchvision node name for recorded nodes. */

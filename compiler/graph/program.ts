@@ -1,5 +1,6 @@
 import type { AbstractValue, Dim } from "./value.js";
-import { sourceKeys, type ParamSource, type ParamSpec, type ParamTransform } from "../../runtime/params.js";
+import { sourceKeys, type CheckpointShapes, type ParamSource, type ParamSpec, type ParamTransform } from "../../runtime/params.js";
+import type { KeyRename } from "../../runtime/weights/rename.js";
 
 export { sourceKeys, type ParamSource, type ParamSpec, type ParamTransform };
 
@@ -61,8 +62,10 @@ export interface Program {
   readonly instructions: readonly Instruction[];
   readonly params: readonly ParamSpec[];
   /** The checkpoint tensors the params are made from, with their torch shapes. */
-  readonly checkpoint: Readonly<Record<string, readonly number[]>>;
+  readonly checkpoint: CheckpointShapes;
   readonly outputs: readonly ProgramOutput[];
+  /** How the model's loader renames checkpoint keys before reading them (from its zoo entry). */
+  readonly keyRenames?: readonly KeyRename[];
 }
 
 export const valueRef = (id: string): Operand => ({ kind: "value", id });

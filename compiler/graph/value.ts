@@ -10,7 +10,17 @@ export const BATCH = "N";
 export type Dim = number | typeof BATCH;
 
 export type AbstractValue =
-  | { readonly kind: "tensor"; readonly shape: readonly Dim[] }
+  | {
+      readonly kind: "tensor";
+      readonly shape: readonly Dim[];
+      /**
+       * A 4-D value whose dims are not image-like [N, C, H, W] (MaxViT's windows [B, G, P*P, C]):
+       * shape ops store it in torch's order, and it is returned so, whatever the layout.
+       */
+      readonly torchOrder?: true;
+      /** An integer table read from the checkpoint (an index buffer), not a float tensor. */
+      readonly integer?: true;
+    }
   | { readonly kind: "int"; readonly value: Dim }
   | { readonly kind: "float"; readonly value: number }
   | { readonly kind: "bool"; readonly value: boolean }

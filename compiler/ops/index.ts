@@ -7,6 +7,7 @@ import "./elementwise.js";
 import "./shape.js";
 import "./python.js";
 import "./tensor.js";
+import "./attention.js";
 import "./swin.js";
 
 export { getOp, defineOp, type OpDef } from "./registry.js";

@@ -30,8 +30,8 @@ export interface LowerContext {
   formatOf(name: string): MemoryFormat | undefined;
   /** Whether an argument is a model parameter or buffer. */
   isParam(name: string): boolean;
-  /** A parameter argument, loaded with a transform. */
-  param(name: string, transform?: ParamTransform): Operand;
+  /** A parameter argument, loaded with a transform; with `parts`, a list of that many slices of its last axis. */
+  param(name: string, transform?: ParamTransform, parts?: number): Operand;
   /** Any argument: traced values by reference, everything else as a constant. */
   operand(name: string): Operand;
 }

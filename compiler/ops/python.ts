@@ -1,9 +1,9 @@
 import { defineOp } from "./registry.js";
 import { asBool, asInt, asString, asTensor, isAbstract, type ArgValue } from "./schema.js";
-import { BATCH, ShapeError, normalizeDim, tensor, type AbstractValue, type Dim } from "../graph/value.js";
+import { BATCH, ShapeError, normalizeDim, tensor, type AbstractValue, type Dim, type TensorValue } from "../graph/value.js";
 import { lowerShapeOp } from "./shape.js";
 import { isSlice } from "../graph/node.js";
-import type { Json, MemoryFormat } from "./lowering.js";
+import type { Json, LowerContext, Lowered, MemoryFormat } from "./lowering.js";
 
 /**
  * Python-level ops that torch.fx records when forward code inspects shapes:
@@ -50,11 +50,13 @@ defineOp({
         return v.kind === "size" ? { kind: "size", dims: picked.map((p) => (p as { value: number }).value) } : { kind: "tuple", items: picked };
       }
     }
+    if (v.kind === "tensor" && isTensorIndex(index)) return tensor(gatherShape(v.shape, index.shape));
     if (v.kind === "tensor") return tensor(planIndex(v.shape, index).shape);
     throw new ShapeError(`indexing a ${v.kind} is not supported`);
   },
   lower(ctx) {
     const input = ctx.args.input;
+    if (input !== undefined && isAbstract(input) && input.kind === "tensor" && isTensorIndex(ctx.args.index)) return lowerGather(ctx);
     if (input !== undefined && isAbstract(input) && input.kind === "tensor") {
       const plan = planIndex(input.shape, ctx.args.index);
       return lowerShapeOp(ctx, "index", { begin: plan.begin, end: plan.end, strides: plan.strides, shape: plan.shape.map((d) => (d === BATCH ? -1 : d)) });
@@ -62,6 +64,31 @@ defineOp({
     return { op: "getitem", inputs: [ctx.operand("input"), ctx.operand("index")], attrs: {}, format: ctx.formatOf("input") ?? "contiguous" };
   },
 });
+
+function isTensorIndex(index: ArgValue | undefined): index is TensorValue {
+  return index !== undefined && isAbstract(index) && index.kind === "tensor";
+}
+
+/** `x[index]` with an integer tensor: torch's advanced indexing of dim 0 gives index.shape + x.shape[1:]. */
+function gatherShape(shape: readonly Dim[], index: readonly Dim[]): Dim[] {
+  if (shape.length === 0) throw new ShapeError("a 0-d tensor cannot be indexed with a tensor");
+  if (shape[0] === BATCH) throw new ShapeError("indexing the batch dim with a tensor is not supported: the batch stays free");
+  return [...index, ...shape.slice(1)];
+}
+
+/**
+ * Rows of `input` picked by an integer index tensor (a constant such as a buffer). Dim 0 is
+ * never the batch here, so the input is no image and the result is in torch's order.
+ */
+function lowerGather(ctx: LowerContext): Lowered {
+  const out = ctx.out.kind === "tensor" ? ctx.out.shape : [];
+  return {
+    op: "gather",
+    inputs: [ctx.tensor("input", "contiguous"), ctx.tensor("index", "contiguous")],
+    attrs: { shape: out.map((d) => (d === BATCH ? -1 : d)) },
+    format: "contiguous",
+  };
+}
 
 /** The ellipsis of an index (`x[..., 0]`), as model code writes it. */
 export const ELLIPSIS = "...";

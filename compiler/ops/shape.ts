@@ -6,10 +6,12 @@ import { BATCH, ShapeError, normalizeDim, tensor, type Dim } from "../graph/valu
 /**
  * Shape ops work in torch's dim order. A channels-last input is brought to torch order
  * first (`inFormat`), and a 4-D result is stored channels-last again (`outFormat`), so
- * every 4-D value outside these ops keeps the layout that convolutions want.
+ * every 4-D value outside these ops keeps the layout that convolutions want; one marked
+ * `torchOrder` (not image-like) stays in torch's order.
  */
 export function lowerShapeOp(ctx: LowerContext, op: string, attrs: Record<string, Json>): Lowered {
   const outRank = ctx.out.kind === "tensor" ? ctx.out.shape.length : 0;
+  const imageLike = outRank === 4 && ctx.out.kind === "tensor" && ctx.out.torchOrder !== true;
   const inFormat = ctx.formatOf("input");
   return {
     op,
@@ -17,9 +19,9 @@ export function lowerShapeOp(ctx: LowerContext, op: string, attrs: Record<string
     attrs: {
       ...attrs,
       ...(inFormat === "channelsLast" ? { inFormat } : {}),
-      ...(outRank === 4 ? { outFormat: "channelsLast" } : {}),
+      ...(imageLike ? { outFormat: "channelsLast" } : {}),
     },
-    format: "channelsLast",
+    format: imageLike || outRank !== 4 ? "channelsLast" : "contiguous",
   };
 }
 

@@ -58,13 +58,22 @@ function paramIds(o: Operand): string[] {
   return [];
 }
 
-/** The checkpoint key behind a param operand; null for an absent optional tensor. */
-const keyOf = (o: Operand | undefined, params: Map<string, ParamSpec>): string | null | undefined => {
-  if (o === undefined || (o.kind === "const" && o.value === null)) return null;
-  if (o.kind !== "param") return undefined;
-  const source = params.get(o.id)?.source;
-  return source !== undefined && "key" in source ? source.key : undefined;
-};
+/**
+ * The checkpoint tensor behind a param operand, or behind a list of its parts (a grouped
+ * convolution's per-group filters): its key and specs; key null for an absent optional tensor.
+ */
+function paramOperand(o: Operand | undefined, params: Map<string, ParamSpec>): { key: string | null; specs: ParamSpec[] } | undefined {
+  if (o === undefined || (o.kind === "const" && o.value === null)) return { key: null, specs: [] };
+  const items = o.kind === "list" ? o.items : [o];
+  const specs = items.map((i) => (i.kind === "param" ? params.get(i.id) : undefined));
+  const keys = new Set(specs.map((spec) => (spec !== undefined && "key" in spec.source ? spec.source.key : undefined)));
+  const [key] = [...keys];
+  if (keys.size !== 1 || key === undefined) return undefined;
+  // A list holds every part of one tensor, in order; a single param is the whole tensor.
+  const whole = o.kind !== "list" && specs[0]!.part === undefined;
+  const parts = o.kind === "list" && specs.every((spec, i) => spec!.part?.index === i && spec!.part.count === specs.length);
+  return whole || parts ? { key, specs: specs as ParamSpec[] } : undefined;
+}
 
 /** `layer1.0.bn1.running_mean` is tensor `running_mean` of module `layer1.0.bn1`. */
 function splitKey(key: string | null | undefined, name: string): string | undefined {
@@ -73,31 +82,37 @@ function splitKey(key: string | null | undefined, name: string): string | undefi
 
 const foldBatchNorm: Fusion = (conv, bn, params) => {
   if (bn.op !== "batchNorm" || bn.attrs.training !== false || !CONVOLUTIONS.has(conv.op) || conv.attrs.activation !== undefined) return undefined;
-  const [, filter, convBias] = conv.inputs;
-  const [, mean, variance, weight, bias] = bn.inputs;
-  const filterSpec = filter?.kind === "param" ? params.get(filter.id) : undefined;
-  const convPath = splitKey(keyOf(filter, params), "weight");
-  const bnPath = splitKey(keyOf(mean, params), "running_mean");
-  const convBiasKey = keyOf(convBias, params);
-  const [weightKey, biasKey] = [keyOf(weight, params), keyOf(bias, params)];
+  const [, filterOperand, convBiasOperand] = conv.inputs;
+  const [, mean, variance, weight, bias] = bn.inputs.map((o) => paramOperand(o, params)?.key);
+  const filter = paramOperand(filterOperand, params);
+  const convBias = paramOperand(convBiasOperand, params);
+  const convPath = splitKey(filter?.key, "weight");
+  const bnPath = splitKey(mean, "running_mean");
   // Fold only the layout torch's Conv2d and BatchNorm2d have; anything else stays as it is.
   const consistent =
-    filterSpec !== undefined &&
+    filter !== undefined &&
+    convBias !== undefined &&
     convPath !== undefined &&
     bnPath !== undefined &&
-    keyOf(variance, params) === `${bnPath}.running_var` &&
-    (convBiasKey === null || convBiasKey === `${convPath}.bias`) &&
-    ((weightKey === null && biasKey === null) || (weightKey === `${bnPath}.weight` && biasKey === `${bnPath}.bias`));
+    variance === `${bnPath}.running_var` &&
+    (convBias.key === null || (convBias.key === `${convPath}.bias` && convBias.specs.length === filter.specs.length)) &&
+    ((weight === null && bias === null) || (weight === `${bnPath}.weight` && bias === `${bnPath}.bias`));
   if (!consistent) return undefined;
-  const source = { conv: convPath, convBias: convBiasKey !== null, bn: bnPath, affine: weightKey !== null, eps: bn.attrs.eps as number };
-  const filterId = uniqueParamId(params, `${filter.kind === "param" ? filter.id : bn.id}_bn`);
-  params.set(filterId, { id: filterId, source: { fold: "filter", ...source }, transform: filterSpec.transform });
-  const biasId = uniqueParamId(params, `${identifierFor(convPath)}_bias_bn`);
-  params.set(biasId, { id: biasId, source: { fold: "bias", ...source }, transform: "none" });
+  const source = { conv: convPath, convBias: convBias.key !== null, bn: bnPath, affine: weight !== null, eps: bn.attrs.eps as number };
+  // One folded filter and bias per part: a grouped convolution keeps its per-group tensors.
+  const folded = filter.specs.map((spec) => {
+    const part = spec.part === undefined ? {} : { part: spec.part };
+    const filterId = uniqueParamId(params, `${spec.id}_bn`);
+    params.set(filterId, { id: filterId, source: { fold: "filter", ...source }, transform: spec.transform, ...part });
+    const biasId = uniqueParamId(params, `${identifierFor(convPath)}_bias_bn${spec.part === undefined ? "" : `_g${spec.part.index}`}`);
+    params.set(biasId, { id: biasId, source: { fold: "bias", ...source }, transform: "none", ...part });
+    return { filter: { kind: "param", id: filterId } as Operand, bias: { kind: "param", id: biasId } as Operand };
+  });
+  const list = (items: Operand[]): Operand => (filterOperand!.kind === "list" ? { kind: "list", items } : items[0]!);
   return {
     ...conv,
     id: bn.id,
-    inputs: [conv.inputs[0]!, { kind: "param", id: filterId }, { kind: "param", id: biasId }],
+    inputs: [conv.inputs[0]!, list(folded.map((f) => f.filter)), list(folded.map((f) => f.bias))],
     nodes: [...conv.nodes, ...bn.nodes],
     value: bn.value,
     note: "batch norm folded into the convolution at load time",

@@ -17,6 +17,7 @@ import { getOp } from "../ops/index.js";
 import { bindArgs, type ArgValue } from "../ops/schema.js";
 import type { LowerContext } from "../ops/lowering.js";
 import type { ResolvedOutput } from "./returnNodes.js";
+import type { CheckpointTensor } from "../../runtime/params.js";
 
 export interface LowerOptions {
   readonly mode: "train" | "eval";
@@ -24,8 +25,7 @@ export interface LowerOptions {
 }
 
 /** What a graph node stands for once lowered: a runtime value, a constant, or a checkpoint tensor. */
-type Binding = { readonly operand: Operand } | ParamBinding;
-type ParamBinding = { readonly param: string; readonly shape: readonly number[]; readonly stored?: Node["stored"] };
+type Binding = { readonly operand: Operand } | { readonly param: string; readonly shape: readonly number[]; readonly integer?: true };
 
 /**
  * The bindings of one graph (the model's, or a leaf's body), and what to do when an op
@@ -80,7 +80,7 @@ export function lower(graph: Graph, outputs: readonly ResolvedOutput[], options:
 class ProgramBuilder {
   readonly instructions: Instruction[] = [];
   readonly params = new Map<string, ParamSpec>();
-  readonly checkpoint: Record<string, readonly number[]> = {};
+  readonly checkpoint: Record<string, CheckpointTensor> = {};
   private readonly paramIds = new Map<string, string>();
   private readonly ids = new Set<string>(RESERVED);
   private readonly formats = new Map<string, MemoryFormat>();
@@ -107,7 +107,11 @@ class ProgramBuilder {
         return;
       }
       case "get_attr":
-        env.set(node, { param: node.target, shape: node.value.kind === "tensor" ? (node.value.shape as number[]) : [], ...(node.stored ? { stored: node.stored } : {}) });
+        env.set(node, {
+          param: node.target,
+          shape: node.value.kind === "tensor" ? (node.value.shape as number[]) : [],
+          ...(node.value.kind === "tensor" && node.value.integer ? { integer: true as const } : {}),
+        });
         return;
       case "output":
         return;
@@ -243,10 +247,11 @@ class ProgramBuilder {
         const a = args[name];
         return a instanceof Node && "param" in this.bindingOf(a, env);
       },
-      param: (name, transform = "none") => {
+      param: (name, transform = "none", parts) => {
         const binding = this.bindingOf(nodeArg(name), env);
         if (!("param" in binding)) throw new Error(`internal: argument '${name}' of ${node.target} at ${owner} must be a parameter`);
-        return this.param(binding, transform);
+        if (parts === undefined) return this.param(binding, transform);
+        return { kind: "list", items: [...Array(parts).keys()].map((index) => this.param(binding, transform, { index, count: parts })) };
       },
       operand: (name) => this.argumentOperand(args[name] ?? null, env),
     };
@@ -315,14 +320,14 @@ class ProgramBuilder {
     return o.kind === "value" ? this.formats.get(o.id) : undefined;
   }
 
-  private param({ param: key, shape, stored }: ParamBinding, transform: ParamTransform): Operand {
-    this.checkpoint[key] = shape;
-    const cacheKey = `${key}\u0000${transform}`;
+  private param({ param: key, shape, integer }: { param: string; shape: readonly number[]; integer?: true }, transform: ParamTransform, part?: ParamSpec["part"]): Operand {
+    this.checkpoint[key] = integer ? { shape, integer } : shape;
+    const cacheKey = `${key}\u0000${transform}\u0000${part === undefined ? "" : `${part.index}/${part.count}`}`;
     let id = this.paramIds.get(cacheKey);
     if (id === undefined) {
-      id = this.uniqueId(identifierFor(key), true);
+      id = this.uniqueId(`${identifierFor(key)}${part === undefined ? "" : `_g${part.index}`}`, true);
       this.paramIds.set(cacheKey, id);
-      this.params.set(id, { id, source: { key, ...stored }, transform });
+      this.params.set(id, { id, source: { key }, transform, ...(part === undefined ? {} : { part }) });
     }
     return { kind: "param", id };
   }

@@ -1,11 +1,14 @@
 import type { Module } from "../../models/nn/module.js";
 import type { Proxy } from "./proxy.js";
+import type { Buffer, Parameter } from "../../models/nn/parameter.js";
 
 /** What modules and ops call while a forward is being traced. */
 export interface TracingContext {
   callModule(module: Module, args: readonly unknown[]): unknown;
-  /** Records a `call_function` or `call_method` node. */
+  /** Records an op whose traced input is a parameter read directly (`self.table[index]`). */
   record(kind: "call_function" | "call_method", target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Proxy;
+  /** A parameter read in forward code, as a traced value recorded at the read. */
+  readAttribute(t: Parameter | Buffer): unknown;
 }
 
 let active: TracingContext | undefined;

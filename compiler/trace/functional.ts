@@ -26,12 +26,11 @@ function findProxy(a: unknown): Proxy | undefined {
 }
 
 function call(target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>> = {}, kind: "call_function" | "call_method" = "call_function"): Proxy {
-  const all = [...args, ...Object.values(kwargs)];
-  const proxy = findProxy(all);
-  if (proxy !== undefined) return proxy.tracer.record(kind, target, args, kwargs);
-  // Parameters and buffers alone (`f(self.table, self.index)`) are traced too, as torch.fx's get_attr proxies are.
-  if (all.some((a) => a instanceof Parameter || a instanceof Buffer)) return activeTracer(`call ${target}()`).record(kind, target, args, kwargs);
-  throw new Error(`${target}() needs a traced tensor: fxc models run only under tracing`);
+  const proxy = findProxy([...args, ...Object.values(kwargs)]);
+  // A parameter is a traced value too (torch.fx makes it a proxy), even with nothing else traced.
+  if (proxy === undefined && args.some((a) => a instanceof Parameter)) return activeTracer(`call ${target}()`).record(kind, target, args, kwargs);
+  if (proxy === undefined) throw new Error(`${target}() needs a traced tensor: fxc models run only under tracing`);
+  return proxy.tracer.record(kind, target, args, kwargs);
 }
 
 /** Python-level ops: traced when an argument is traced, computed directly otherwise. */
@@ -120,8 +119,11 @@ export const slice = (start: number | null = null, stop: number | null = null, s
 export { ELLIPSIS } from "../ops/python.js";
 type Index = number | null | string | { slice: readonly [number | null, number | null, number | null] } | Proxy;
 
-/** `obj[index]`: a shape, a tuple, or a tensor (ints, `slice(...)`, null for None, ELLIPSIS). */
-export const getitem = (obj: Proxy, index: Index | readonly Index[]): Proxy => call("getitem", [obj, index]);
+/**
+ * `obj[index]`: a shape, a tuple, or a tensor (ints, `slice(...)`, null for None, ELLIPSIS),
+ * or a tensor's rows picked by an integer tensor (`table[buffer]`).
+ */
+export const getitem = (obj: Proxy | Parameter, index: Index | readonly Index[] | Buffer): Proxy => call("getitem", [obj, index]);
 /** `x.expand(*sizes)` on a tensor or a parameter read directly (`self.class_token.expand(n, -1, -1)`). */
 export const expand = (input: Tensor | TensorArg, ...sizes: IntLike[]): Tensor => call("expand", [input, ...sizes], {}, "call_method");
 export const swapaxes = (input: Tensor, axis0: number, axis1: number): Tensor => call("swapaxes", [input, axis0, axis1]);
@@ -144,6 +146,37 @@ export const layer_norm = (input: Tensor, normalizedShape: readonly number[], we
 
 /** torchvision.ops.stochastic_depth: the identity in eval mode. */
 export const stochastic_depth = (input: Tensor, p: number, mode: "batch" | "row", training = true): Tensor => call("stochastic_depth", [input, p, mode, training]);
+
+// ---- MaxViT ----
+
+/** `torch.einsum(equation, *operands)`: labels are letters, spaces are ignored, no ellipsis. */
+export const einsum = (equation: string, ...operands: Tensor[]): Tensor => call("einsum", [equation, ...operands]);
+
+/**
+ * fxc's annotation, not a torch function, and it records no node: the 4-D value `x` is not
+ * image-like [N, C, H, W] (MaxViT's windows [B, G, P*P, C]), so it is stored and returned in
+ * torch's order rather than following the caller's layout.
+ */
+export function torchOrder(x: Tensor): Tensor {
+  const value = x.node.value;
+  if (value.kind !== "tensor" || value.shape.length !== 4) throw new Error("internal: torchOrder marks 4-D tensors only");
+  x.node.value = { ...value, torchOrder: true };
+  return x;
+}
+
+// ---- GoogLeNet and Inception v3 (transform_input) ----
+
+/** `torch.unsqueeze(input, dim)`, the function form of `x.unsqueeze(dim)`. */
+export const unsqueeze = (input: Tensor, dim: number): Tensor => call("unsqueeze", [input, dim]);
+
+// ---- ConvNeXt ----
+
+/**
+ * A parameter read in forward code before other ops run (`self.layer_scale * self.block(x)`):
+ * torch.fx records its `get_attr` node at the read, so it comes before the block's nodes.
+ * Passing the parameter itself to an op records the node only when the op runs.
+ */
+export const get_attr = (t: Parameter | Buffer): Tensor => activeTracer("read a parameter").readAttribute(t) as Tensor;
 
 // ---- Swin: the functions torchvision's swin_transformer.py wraps with torch.fx.wrap (one node each) ----
 

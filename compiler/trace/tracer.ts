@@ -35,8 +35,6 @@ export class TraceError extends Error {
 interface RootIndex {
   readonly modulePaths: Map<Module, string>;
   readonly tensorNames: Map<Parameter | Buffer, string>;
-  /** The keys older checkpoints use, where a module declares them. */
-  readonly legacyKeys: Map<Parameter | Buffer, string>;
 }
 
 function indexRoot(root: Module): RootIndex {
@@ -45,16 +43,7 @@ function indexRoot(root: Module): RootIndex {
   const tensorNames = new Map<Parameter | Buffer, string>();
   for (const [name, p] of root.namedParameters()) tensorNames.set(p, name);
   for (const [name, b] of root.namedBuffers()) tensorNames.set(b, name);
-  const byName = new Map([...tensorNames].map(([t, name]) => [name, t]));
-  const legacyKeys = new Map<Parameter | Buffer, string>();
-  for (const [path, m] of root.namedModules()) {
-    const prefix = path ? `${path}.` : "";
-    for (const [current, legacy] of Object.entries(m.legacyKeys())) {
-      const t = byName.get(prefix + current);
-      if (t !== undefined) legacyKeys.set(t, prefix + legacy);
-    }
-  }
-  return { modulePaths, tensorNames, legacyKeys };
+  return { modulePaths, tensorNames };
 }
 
 /**
@@ -89,6 +78,11 @@ export class Tracer implements TracingContext {
     } finally {
       this.currentPath = outer;
     }
+  }
+
+  /** `self.weight` read in forward code: torch.fx records the `get_attr` node at the read, not at its first use. */
+  readAttribute(t: Parameter | Buffer): Proxy {
+    return new Proxy(this.attr(t), this);
   }
 
   /** Records a `call_function` or `call_method` node for a registered op. */
@@ -128,11 +122,13 @@ export class Tracer implements TracingContext {
    * caches parameter proxies. Buffers are constants torchvision does not list.
    */
   private attr(t: Parameter | Buffer): Node {
+    if (t instanceof Buffer && t.stored !== t) return this.bufferView(t);
     const key = this.index.tensorNames.get(t);
     if (key === undefined) throw new Error("a parameter was used that does not belong to the traced model");
     const cached = this.attrNodes.get(key);
     if (cached !== undefined) return cached;
-    const value: AbstractValue = { kind: "tensor", shape: t.shape };
+    const integer = t instanceof Buffer && t.options.dtype === "int64";
+    const value: AbstractValue = { kind: "tensor", shape: t.shape, ...(integer ? { integer: true as const } : {}) };
     let node: Node;
     if (t instanceof Parameter) {
       const name = this.nameFor("get_attr", key);
@@ -140,15 +136,20 @@ export class Tracer implements TracingContext {
     } else {
       node = this.graph.add(`@${key}`, "get_attr", key, [], {}, value, undefined, this.currentPath);
     }
-    const legacyKey = this.index.legacyKeys.get(t);
-    const stored = {
-      ...(t instanceof Buffer && t.options.dtype === "int64" ? { integer: true } : {}),
-      ...(t instanceof Buffer && t.options.values ? { computed: t.options.values } : {}),
-      ...(legacyKey !== undefined ? { legacyKey } : {}),
-    };
-    if (Object.keys(stored).length > 0) node.stored = stored;
     this.attrNodes.set(key, node);
     return node;
+  }
+
+  /**
+   * `buffer.view(...)`: torch.fx evaluates it eagerly into a constant it does not list. Here
+   * it is an unlisted `view` of the buffer's node, so the checkpoint tensor keeps its shape.
+   */
+  private bufferView(t: Buffer): Node {
+    const stored = this.attr(t.stored);
+    const id = `${stored.name}.view[${t.shape.join(",")}]`;
+    const cached = this.graph.get(id);
+    if (cached !== undefined) return cached;
+    return this.graph.add(id, "call_method", "view", [stored, ...t.shape], {}, { kind: "tensor", shape: t.shape }, undefined, this.currentPath);
   }
 
   addPlaceholder(name: string, value: AbstractValue): Proxy {
@@ -175,7 +176,8 @@ export class Tracer implements TracingContext {
       return fn();
     } catch (e) {
       if (e instanceof TraceError) throw e;
-      if (e instanceof ShapeError) throw new TraceError(`${where}: ${e.message}`, where, true);
+      // A shape error inside a leaf's body is reported at the leaf: its node is the one users know.
+      if (e instanceof ShapeError && this.namer !== undefined) throw new TraceError(`${where}: ${e.message}`, where, true);
       throw e;
     }
   }

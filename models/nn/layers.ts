@@ -215,7 +215,8 @@ export class GELU extends Module {
 }
 
 export class LayerNorm extends Module {
-  static override readonly leaf = true;
+  // boolean, not `true`: torchvision's LayerNorm2d subclasses it and is not a leaf.
+  static override readonly leaf: boolean = true;
   weight: Parameter | null;
   bias: Parameter | null;
   readonly normalizedShape: number[];

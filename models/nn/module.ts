@@ -76,14 +76,6 @@ export abstract class Module {
     return out;
   }
 
-  /**
-   * Keys older checkpoints use for this module's tensors, relative to it (current → legacy),
-   * which torchvision renames in its `_load_from_state_dict` hooks; read when the current key is absent.
-   */
-  legacyKeys(): Readonly<Record<string, string>> {
-    return {};
-  }
-
   train(mode = true): this {
     for (const [, m] of this.namedModules()) m.training = mode;
     return this;

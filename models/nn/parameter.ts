@@ -1,5 +1,3 @@
-import type { TableRecipe } from "../../runtime/tables.js";
-
 /**
  * Parameters and buffers hold shapes, not weights: a model built for tracing allocates no
  * weight memory. Weights exist only once a checkpoint is loaded for a compiled graph.
@@ -18,16 +16,35 @@ export class Buffer {
       readonly dtype?: "float32" | "int64";
       /** Non-persistent buffers are not in the state_dict (torch's `persistent=False`). */
       readonly persistent?: boolean;
-      /**
-       * Values computed at construction (e.g. index tables), named so that compiled code can
-       * compute them too: used when the checkpoint has none.
-       */
-      readonly values?: TableRecipe;
+      /** Values computed at construction (e.g. index tables), used when the checkpoint has none. */
+      readonly values?: () => Float32Array;
     } = {},
   ) {}
 
   get persistent(): boolean {
     return this.options.persistent ?? true;
+  }
+
+  /** The buffer this one is a view of (`buffer.view(...)`), or itself. */
+  get stored(): Buffer {
+    return this.viewOf ?? this;
+  }
+  private viewOf: Buffer | undefined;
+
+  /**
+   * `buffer.view(*shape)` in forward code. torch.fx computes it eagerly, as a buffer is a
+   * constant to it (no node is listed); the result reads the same checkpoint tensor.
+   */
+  view(...shape: number[]): Buffer {
+    const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    const total = numelOf(this.shape);
+    const resolved = shape.map((d) => (d === -1 ? total / known : d));
+    if (shape.filter((d) => d === -1).length > 1 || numelOf(resolved) !== total || !resolved.every(Number.isInteger)) {
+      throw new Error(`a buffer of shape [${this.shape.join(", ")}] cannot be viewed as [${shape.join(", ")}]`);
+    }
+    const view = new Buffer(resolved, this.options);
+    view.viewOf = this.stored;
+    return view;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Module } from "../nn/module.js";
+import type { KeyRename } from "../../runtime/weights/rename.js";
 
 /** torchvision's `ImageClassification` preset of a model's DEFAULT weights. */
 export interface Preset {
@@ -30,4 +31,9 @@ export interface ModelEntry {
   /** Models that take exactly one input size (ViT's position embeddings fix it). */
   readonly fixedSize?: boolean;
   readonly preset: Preset;
+  /**
+   * How torchvision's loader for this model renames checkpoint keys (DenseNet's published files
+   * use older names); fxc's loader applies the same rules to any weights it reads for the model.
+   */
+  readonly checkpointKeyRenames?: readonly KeyRename[];
 }

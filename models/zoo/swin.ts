@@ -17,6 +17,8 @@ import {
   type Layer,
   type Tensor,
 } from "../nn/index.js";
+// Swin's relative_position_index is MaxViT's table, flattened: one definition.
+import { relativePositionIndex } from "./maxvit.js";
 
 /**
  * torchvision.models.swin_transformer (Swin and Swin v2), module for module: same attribute
@@ -112,7 +114,7 @@ export class ShiftedWindowAttention extends Module {
   /** For each pair of window positions, the row of their offset in the bias table (computed, not learned). */
   protected defineRelativePositionIndex(): void {
     const n = this.windowSize[0] * this.windowSize[1];
-    this.relative_position_index = new Buffer([n * n], { dtype: "int64", values: { table: "relativePositionIndex", args: [...this.windowSize] } });
+    this.relative_position_index = new Buffer([n * n], { dtype: "int64", values: () => relativePositionIndex(this.windowSize[0], this.windowSize[1]) });
   }
 
   protected relativePositionBias(): Tensor {
@@ -137,6 +139,27 @@ export class ShiftedWindowAttention extends Module {
   }
 }
 
+/**
+ * Swin v2's `relative_coords_table` [1, 2h-1, 2w-1, 2]: each relative offset (dh, dw) scaled to
+ * [-8, 8] by the window size, then sign(t) * log2(|t| + 1) / 3, in float32 steps as torch computes it.
+ */
+export function relativeCoordsTable(height: number, width: number): Float32Array {
+  const f = Math.fround;
+  const logSpaced = (offset: number, size: number): number => {
+    const t = f(f(offset / (size - 1)) * 8);
+    return f(f(Math.sign(t) * f(Math.log2(f(Math.abs(t) + 1)))) / 3);
+  };
+  const out = new Float32Array((2 * height - 1) * (2 * width - 1) * 2);
+  let k = 0;
+  for (let a = 0; a < 2 * height - 1; a++) {
+    for (let b = 0; b < 2 * width - 1; b++) {
+      out[k++] = logSpaced(a - (height - 1), height);
+      out[k++] = logSpaced(b - (width - 1), width);
+    }
+  }
+  return out;
+}
+
 /** Swin v2's window attention: cosine attention with a learned logit scale, biases from a small MLP over log-spaced offsets. */
 export class ShiftedWindowAttentionV2 extends ShiftedWindowAttention {
   logit_scale: Parameter;
@@ -152,7 +175,7 @@ export class ShiftedWindowAttentionV2 extends ShiftedWindowAttention {
 
   protected override defineRelativePositionBiasTable(): void {
     const [wh, ww] = this.windowSize;
-    this.relative_coords_table = new Buffer([1, 2 * wh - 1, 2 * ww - 1, 2], { values: { table: "swinV2RelativeCoordsTable", args: [wh, ww] } });
+    this.relative_coords_table = new Buffer([1, 2 * wh - 1, 2 * ww - 1, 2], { values: () => relativeCoordsTable(wh, ww) });
   }
 
   protected override relativePositionBias(): Tensor {

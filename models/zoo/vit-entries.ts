@@ -16,6 +16,7 @@ const entry = (name: string, build: (o?: Options) => v.VisionTransformer, size =
   minSize: size,
   fixedSize: true,
   preset,
+  checkpointKeyRenames: v.OLD_MLP_BLOCK_KEYS,
 });
 
 export const vitModels: ModelEntry[] = [

@@ -18,6 +18,8 @@ import {
   type Tensor,
 } from "../nn/index.js";
 
+import type { KeyRename } from "../../runtime/weights/rename.js";
+
 /** torchvision.models.vision_transformer, module for module: same attribute names, same forward order. */
 
 type NormLayer = (channels: number) => Layer;
@@ -39,14 +41,17 @@ export class MLPBlock extends MLP {
   constructor(inDim: number, mlpDim: number, dropout: number) {
     super(inDim, [mlpDim, inDim], { activationLayer: () => new GELU(), inplace: null, dropout });
   }
-
-  /** torchvision's ViT checkpoints predate MLP: their layers are `linear_1` and `linear_2`. */
-  override legacyKeys(): Record<string, string> {
-    const keys: Record<string, string> = {};
-    for (const i of [0, 1]) for (const type of ["weight", "bias"]) keys[`${3 * i}.${type}`] = `linear_${i + 1}.${type}`;
-    return keys;
-  }
 }
+
+/**
+ * torchvision's published ViT checkpoints predate MLP: their MLP layers are `mlp.linear_1` and
+ * `mlp.linear_2`, which MLPBlock's `_load_from_state_dict` renames to `mlp.0` and `mlp.3`; fxc's
+ * loader applies the same renames.
+ */
+export const OLD_MLP_BLOCK_KEYS: readonly KeyRename[] = [
+  { pattern: String.raw`^(.*encoder_layer_\d+\.mlp)\.linear_1\.(weight|bias)$`, replacement: "$1.0.$2" },
+  { pattern: String.raw`^(.*encoder_layer_\d+\.mlp)\.linear_2\.(weight|bias)$`, replacement: "$1.3.$2" },
+];
 
 /** `torch._assert(input.dim() == 3, f"Expected (batch_size, seq_length, hidden_dim) got {input.shape}")`. */
 function assertTokens(input: Tensor): void {

@@ -1,2 +1,2 @@
 export { openAtomic, withAtomicFile, writeFileAtomic, type AtomicFile } from "./atomic.js";
-export { encodeNpy, NpyError, parseNpy, readNpy, writeNpy, type NpyArray } from "./npy.js";
+export { encodeNpy, npyHeader, NpyError, parseNpy, readNpy, writeNpy, type NpyArray } from "./npy.js";

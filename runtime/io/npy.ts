@@ -155,9 +155,7 @@ export async function writeNpy(path: string, shape: readonly number[], data: Flo
 
 /** The bytes of a version 1.0 `<f4` .npy file. */
 export function encodeNpy(path: string, shape: readonly number[], data: Float32Array): Uint8Array[] {
-  if (!shape.every((size) => Number.isSafeInteger(size) && size >= 0)) {
-    throw new NpyError(path, `cannot write shape [${shape.join(", ")}]`, "pass non-negative integer sizes");
-  }
+  const header = npyHeader(path, shape);
   const count = shape.reduce((product, size) => product * size, 1);
   if (data.length !== count) {
     throw new NpyError(
@@ -165,6 +163,14 @@ export function encodeNpy(path: string, shape: readonly number[], data: Float32A
       `has ${data.length} values for shape [${shape.join(", ")}] (${count})`,
       "pass data matching the shape",
     );
+  }
+  return [header, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)];
+}
+
+/** The header of a version 1.0 `<f4` .npy file, for writers that stream the data after it. */
+export function npyHeader(path: string, shape: readonly number[]): Uint8Array {
+  if (!shape.every((size) => Number.isSafeInteger(size) && size >= 0)) {
+    throw new NpyError(path, `cannot write shape [${shape.join(", ")}]`, "pass non-negative integer sizes");
   }
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
   const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeText}, }`;
@@ -179,7 +185,7 @@ export function encodeNpy(path: string, shape: readonly number[], data: Float32A
   header[7] = 0;
   new DataView(header.buffer).setUint16(8, total - 10, true);
   header.set(new TextEncoder().encode(dict.padEnd(total - 11, " ") + "\n"), 10);
-  return [header, new Uint8Array(data.buffer, data.byteOffset, data.byteLength)];
+  return header;
 }
 
 function widen(

@@ -30,27 +30,27 @@ export function explicitPadding(padding: readonly number[]): Padding {
 
 /**
  * torch.nn.functional.conv2d on a channels-last input with an HWIO filter (prepared at load).
- * Grouped convolutions (ResNeXt, RegNet) run one convolution per group: tfjs has no groups.
+ * A grouped convolution (ResNeXt, RegNet) gets one filter per group, and one bias per group
+ * or one for all, and runs one convolution per group: tfjs has no groups.
  */
-export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dAttrs): Tensor4D {
-  const [x, filter] = [input as Tensor4D, weight as Tensor4D];
-  const groups = attrs.groups ?? 1;
+export function conv2d(input: Tensor, weight: Tensor | readonly Tensor[], bias: Tensor | readonly Tensor[] | null, attrs: Conv2dAttrs): Tensor4D {
+  const x = input as Tensor4D;
   const common = {
     strides: [attrs.stride[0]!, attrs.stride[1]!] as [number, number],
     pad: explicitPadding(attrs.padding),
     dilations: dilations(attrs),
     activation: attrs.activation ?? ("linear" as const),
   };
-  if (groups === 1) return tf.fused.conv2d({ x, filter, bias: (bias as Tensor1D | null) ?? undefined, ...common });
+  if (!Array.isArray(weight)) return tf.fused.conv2d({ x, filter: weight as Tensor4D, bias: (bias as Tensor1D | null) ?? undefined, ...common });
+  const filters = weight as readonly Tensor4D[];
   return tf.tidy(() => {
-    const xs = tf.split(x, groups, 3) as Tensor4D[];
-    const filters = tf.split(filter, groups, 3) as Tensor4D[];
-    const outs = xs.map((xg, g) => tf.conv2d(xg, filters[g]!, common.strides, common.pad, "NHWC", common.dilations));
-    let y: Tensor = tf.concat(outs, 3);
-    if (bias !== null) y = tf.add(y, bias);
-    if (attrs.activation === "relu") y = tf.relu(y);
-    else if (attrs.activation === "relu6") y = tf.relu6(y);
-    return y as Tensor4D;
+    const xs = tf.split(x, filters.length, 3) as Tensor4D[];
+    if (bias === null || Array.isArray(bias)) {
+      const biases = bias as readonly Tensor1D[] | null;
+      return tf.concat(xs.map((xg, g) => tf.fused.conv2d({ x: xg, filter: filters[g]!, bias: biases?.[g], ...common })), 3) as Tensor4D;
+    }
+    const y = tf.add(tf.concat(xs.map((xg, g) => tf.conv2d(xg, filters[g]!, common.strides, common.pad, "NHWC", common.dilations)), 3), bias as Tensor);
+    return (attrs.activation === "relu" ? tf.relu(y) : attrs.activation === "relu6" ? tf.relu6(y) : y) as Tensor4D;
   });
 }
 

@@ -8,4 +8,6 @@ export { add, sub, mul, div, floorDiv } from "./binary.js";
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d } from "./pooling.js";
 export { flatten, linear, shapeOf, getitem } from "./tensorOps.js";
 export { permute, reshape, concat, split, mean, sum, max, softmax, matmul, layerNorm, stochasticDepth, index, expand } from "./shapeOps.js";
+export { einsum, gather } from "./attention.js";
+export { rearrange } from "./rearrange.js";
 export { patchMergingPad, relativePositionBias, shiftedWindowAttention } from "./swin.js";

@@ -25,8 +25,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
 }
 
 /** `x.shape` or `x.size(dim)` in torch's dim order. */
-export function shapeOf(x: Tensor, attrs: { readonly inFormat?: string; readonly dim: number }): number;
 export function shapeOf(x: Tensor, attrs?: { readonly inFormat?: string; readonly dim?: null }): number[];
+export function shapeOf(x: Tensor, attrs: { readonly inFormat?: string; readonly dim: number }): number;
 export function shapeOf(x: Tensor, attrs: { readonly inFormat?: string; readonly dim?: number | null } = {}): number[] | number {
   const s = attrs.inFormat === "channelsLast" ? [x.shape[0]!, x.shape[3]!, x.shape[1]!, x.shape[2]!] : [...x.shape];
   if (attrs.dim === undefined || attrs.dim === null) return s;

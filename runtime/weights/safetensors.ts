@@ -215,7 +215,27 @@ function buildHeader(
   tensors: readonly Float32TensorToWrite[],
   metadata: Readonly<Record<string, string>> | undefined,
 ): Uint8Array {
-  const fix = "pass unique non-empty keys, integer shapes and data of matching length";
+  const header = safetensorsHeader(path, tensors, metadata); // checks keys and shapes first
+  for (const { key, shape, data } of tensors) {
+    if (!(data instanceof Float32Array) || data.length !== elementCount(shape)) {
+      throw new WeightsError(path, `tensor '${key}' has ${data.length} values but shape [${shape.join(", ")}]`, HEADER_FIX);
+    }
+  }
+  return header;
+}
+
+const HEADER_FIX = "pass unique non-empty keys, integer shapes and data of matching length";
+
+/**
+ * The header of a safetensors file of float32 tensors stored one after another in the given order:
+ * for writers that stream the data after it (the 8-byte length included).
+ */
+export function safetensorsHeader(
+  path: string,
+  tensors: readonly { readonly key: string; readonly shape: readonly number[] }[],
+  metadata: Readonly<Record<string, string>> | undefined,
+): Uint8Array {
+  const fix = HEADER_FIX;
   // Built by hand instead of JSON.stringify(object) so that integer-like keys keep their order.
   const fields: string[] = [];
   if (metadata !== undefined) {
@@ -227,7 +247,7 @@ function buildHeader(
   }
   const seen = new Set<string>();
   let offset = 0;
-  for (const { key, shape, data } of tensors) {
+  for (const { key, shape } of tensors) {
     if (key === "" || key === "__metadata__" || seen.has(key)) {
       throw new WeightsError(path, `cannot write tensor key '${key}' (empty, reserved or repeated)`, fix);
     }
@@ -235,10 +255,7 @@ function buildHeader(
     if (!shape.every((size) => isNonNegativeInteger(size))) {
       throw new WeightsError(path, `tensor '${key}' has invalid shape [${shape.join(", ")}]`, fix);
     }
-    if (!(data instanceof Float32Array) || data.length !== elementCount(shape)) {
-      throw new WeightsError(path, `tensor '${key}' has ${data.length} values but shape [${shape.join(", ")}]`, fix);
-    }
-    const end = offset + data.byteLength;
+    const end = offset + elementCount(shape) * 4;
     fields.push(
       `${JSON.stringify(key)}:{"dtype":"F32","shape":${JSON.stringify(shape)},"data_offsets":[${offset},${end}]}`,
     );

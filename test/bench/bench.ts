@@ -3,6 +3,8 @@
  * backend, and, where /usr/bin/python3 has torchvision, torchvision's create_feature_extractor
  * on the same task in the same run, with the ratio.
  *
+ * With several cores, wasm is also measured on a pool of worker threads, one per core.
+ *
  * Options: --backends wasm,cpu   --runs N   --models resnet50,vit_b_16
  */
 import { spawnSync } from "node:child_process";
@@ -12,7 +14,12 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { createFeatureExtractor } from "../../compiler/api.js";
 import { getModel, listModels } from "../../models/zoo/registry.js";
-import { availableBackends, tf, type BackendName } from "../../runtime/index.js";
+import { availableBackends, createExtractorPool, tf, type BackendName } from "../../runtime/index.js";
+import { compile } from "../../compiler/api.js";
+import { cacheCompiled } from "../../compiler/cli/cache.js";
+import { writeSafetensors } from "../../runtime/weights/safetensors.js";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir, availableParallelism } from "node:os";
 import { seededWeights } from "../support/seeded.js";
 
 interface Row {
@@ -56,6 +63,33 @@ async function measure(row: Row, backend: BackendName, runs: number): Promise<Me
   }
 }
 
+/** The same task spread over worker threads (one backend and one copy of the weights each). */
+async function measurePool(row: Row, backend: BackendName, runs: number, workers: number): Promise<Measure> {
+  const model = getModel(row.model);
+  const dir = await mkdtemp(join(tmpdir(), "fxc-bench-"));
+  try {
+    // Workers read weights from a file, as users' do.
+    const seeded = seededWeights(model, 1);
+    const file = join(dir, "weights.safetensors");
+    await writeSafetensors(file, await Promise.all(seeded.keys().map(async (key) => ({ key, shape: [...seeded.info(key)!.shape], data: await seeded.readFloat32(key) }))));
+    const url = await cacheCompiled(await compile(row.model, { returnNodes: row.returnNodes, size: row.size }));
+    const pool = await createExtractorPool(url, file, { backend, workers });
+    try {
+      const x = tf.randomNormal([row.batch, row.size, row.size, 3]) as tf.Tensor4D;
+      tf.dispose(Object.values(await pool.forward(x)));
+      const start = performance.now();
+      for (let i = 0; i < runs; i++) tf.dispose(Object.values(await pool.forward(x)));
+      const secondsPerRun = (performance.now() - start) / 1000 / runs;
+      x.dispose();
+      return { imagesPerSecond: row.batch / secondsPerRun, secondsPerRun, peakTensorMB: Number.NaN };
+    } finally {
+      await pool.dispose();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 function torchvisionBaseline(row: Row, runs: number): { imagesPerSecond: number; threads: number } | undefined {
   const python = "/usr/bin/python3";
   if (!existsSync(python)) return undefined;
@@ -81,6 +115,12 @@ async function main(): Promise<void> {
       const rss = process.resourceUsage().maxRSS / 1024;
       const ratio = baseline ? `${(m.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x` : "n/a";
       table.push([row.label, String(row.batch), `fxc ${backend}`, m.imagesPerSecond.toFixed(2), m.secondsPerRun.toFixed(2), m.peakTensorMB.toFixed(0), rss.toFixed(0), ratio]);
+    }
+    const workers = availableParallelism();
+    if (workers > 1 && backends.includes("wasm")) {
+      const m = await measurePool(row, "wasm", runs, workers);
+      const ratio = baseline ? `${(m.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x` : "n/a";
+      table.push([row.label, String(row.batch), `fxc wasm, ${workers} workers`, m.imagesPerSecond.toFixed(2), m.secondsPerRun.toFixed(2), "per worker", "", ratio]);
     }
     if (baseline) table.push([row.label, String(row.batch), `torchvision (${baseline.threads} threads)`, baseline.imagesPerSecond.toFixed(2), (row.batch / baseline.imagesPerSecond).toFixed(2), "", "", "1.00x"]);
     else table.push([row.label, String(row.batch), "torchvision", "not installed", "", "", "", ""]);

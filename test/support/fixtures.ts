@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
@@ -8,7 +10,7 @@ import { createFeatureExtractor } from "../../compiler/api.js";
 import type { ReturnNodes } from "../../compiler/passes/returnNodes.js";
 import { openWeights, tf, type BackendName, type Tensor } from "../../runtime/index.js";
 import { readNpy } from "../../runtime/io/npy.js";
-import { seededWeights } from "./seeded.js";
+import { seededInput, seededWeights } from "./seeded.js";
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
 
@@ -17,6 +19,8 @@ export interface FixtureCase {
   readonly id: string;
   readonly ts: { readonly model?: string; readonly options?: Record<string, unknown>; readonly factory?: string };
   readonly input: readonly number[];
+  /** The input is seeded (test/support/seeded.ts) rather than stored in input.npy. */
+  readonly inputSeed?: number;
   readonly returnNodes: ReturnNodes;
   readonly mode: "train" | "eval";
   /** "seeded:<seed>" or a weights file in the case's folder. */
@@ -62,12 +66,20 @@ export interface CaseResult {
 export async function runCase(c: FixtureCase, options: { layout: "nhwc" | "nchw"; backend?: BackendName; factories?: Factories }): Promise<CaseResult> {
   const model = buildCaseModel(c, options.factories);
   const [, , h, w] = c.input as [number, number, number, number];
-  const fx = createFeatureExtractor(model, { returnNodes: c.returnNodes, size: [h, w], layout: options.layout, mode: c.mode, suppressDiffWarning: true });
+  // Zoo models go by name, as users give them, so that their zoo entry applies (e.g. checkpoint key renames).
+  const fx = createFeatureExtractor(c.ts.model ?? model, {
+    modelOptions: c.ts.options,
+    returnNodes: c.returnNodes,
+    size: [h, w],
+    layout: options.layout,
+    mode: c.mode,
+    suppressDiffWarning: true,
+  });
   const weights = c.weights.startsWith("seeded:") ? seededWeights(model, Number(c.weights.slice(7))) : join(FIXTURES, "cases", c.id, c.weights);
   const extractor = await fx.load(weights, { backend: options.backend ?? "auto" });
   const expected = await openWeights(join(FIXTURES, "cases", c.id, "expected.safetensors"));
   try {
-    const input = await readNpy(join(FIXTURES, "cases", c.id, "input.npy"));
+    const input = c.inputSeed === undefined ? await readNpy(join(FIXTURES, "cases", c.id, "input.npy")) : { data: seededInput(c.input, c.inputSeed), shape: c.input };
     const nchw = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
     const x = options.layout === "nhwc" ? tf.transpose(nchw, [0, 2, 3, 1]) : nchw;
     const out = extractor.forward(x);
@@ -102,4 +114,20 @@ export function relativeError(got: Float32Array, want: Float32Array): number {
   }
   if (Number.isNaN(maxDiff)) return Number.POSITIVE_INFINITY;
   return maxRef === 0 ? maxDiff : maxDiff / maxRef;
+}
+
+/** One test per case and layout: output shapes equal torchvision's, values within the case's tolerance. */
+export function testFixtureCases(cases: readonly FixtureCase[], factories: Factories = {}): void {
+  for (const c of cases) {
+    for (const layout of c.layouts) {
+      test(`${c.id} [${layout}] equals torchvision (${c.note})`, async (t) => {
+        const result = await runCase(c, { layout, factories });
+        assert.deepEqual(result.shapes, c.outputs, "output shapes in torch's order");
+        for (const [key, error] of Object.entries(result.errors)) {
+          assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)} > ${c.tolerance}`);
+        }
+        t.diagnostic(`max relative error ${Math.max(...Object.values(result.errors)).toExponential(2)}`);
+      });
+    }
+  }
 }

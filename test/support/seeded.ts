@@ -15,20 +15,10 @@ function fnv1a32(text: string): number {
   return h >>> 0;
 }
 
-export function seededTensor(key: string, shape: readonly number[], seed: number): Float32Array {
-  const n = shape.reduce((a, b) => a * b, 1);
+/** n values `rule(u)` for u in [0, 1), 24 bits each, from (key, seed, index). */
+function seededValues(key: string, n: number, seed: number, rule: (u: number) => number): Float32Array {
   const base = (fnv1a32(key) ^ seed) >>> 0;
   const out = new Float32Array(n);
-  const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
-  const rule = key.endsWith("running_var")
-    ? (u: number) => 0.5 + u
-    : key.endsWith("running_mean")
-      ? (u: number) => 0.1 * (2 * u - 1)
-      : shape.length <= 1
-        ? key.endsWith("weight")
-          ? (u: number) => 1 + 0.1 * (2 * u - 1)
-          : (u: number) => 0.1 * (2 * u - 1)
-        : (u: number) => (2 * u - 1) * (1 / Math.sqrt(fanIn));
   for (let i = 0; i < n; i++) {
     // (base + i * golden) mod 2^32, then lowbias32.
     let x = (base + Math.imul(i, 0x9e3779b9)) >>> 0;
@@ -42,13 +32,44 @@ export function seededTensor(key: string, shape: readonly number[], seed: number
   return out;
 }
 
-/** Every float tensor of a model's state_dict, seeded, as a weights source. */
+export function seededTensor(key: string, shape: readonly number[], seed: number): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
+  const rule = key.endsWith("running_var")
+    ? (u: number) => 0.5 + u
+    : key.endsWith("running_mean")
+      ? (u: number) => 0.1 * (2 * u - 1)
+      : shape.length <= 1
+        ? key.endsWith("weight")
+          ? (u: number) => 1 + 0.1 * (2 * u - 1)
+          : (u: number) => 0.1 * (2 * u - 1)
+        : (u: number) => (2 * u - 1) * (1 / Math.sqrt(fanIn));
+  return seededValues(key, n, seed, rule);
+}
+
+/** A seeded input in [-1, 1), as seeded.py's seeded_input: large inputs need not be committed. */
+export function seededInput(shape: readonly number[], seed: number): Float32Array {
+  return seededValues("input", shape.reduce((a, b) => a * b, 1), seed, (u) => 2 * u - 1);
+}
+
+/**
+ * Every float tensor of a model's state_dict, seeded, and its computed integer tables, as a weights source. Values are made when
+ * read, so an extractor that reads a few tensors of a big model (VGG's 130M parameters) pays
+ * only for those.
+ */
 export function seededWeights(model: Module, seed: number): TensorSource {
-  const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
-  for (const [key, p] of model.namedParameters()) tensors.set(key, { shape: p.shape, data: seededTensor(key, p.shape, seed) });
+  const shapes = new Map<string, readonly number[]>();
+  for (const [key, p] of model.namedParameters()) shapes.set(key, p.shape);
+  const tables = new Map<string, { shape: readonly number[]; data: Float32Array }>();
   for (const [key, b] of model.namedBuffers()) {
-    if (!b.persistent || b.options.dtype === "int64") continue;
-    tensors.set(key, { shape: b.shape, data: seededTensor(key, b.shape, seed) });
+    if (!b.persistent) continue;
+    // Integer buffers are tables the model computes (seeded.py keeps torch's); others are seeded.
+    if (b.options.dtype === "int64") {
+      if (b.options.values !== undefined) tables.set(key, { shape: b.shape, data: b.options.values() });
+      continue;
+    }
+    shapes.set(key, b.shape);
   }
-  return memorySource(tensors, `seeded:${seed}`);
+  const lazy = new Map([...shapes].map(([key, shape]) => [key, { shape, get data(): Float32Array { return seededTensor(key, shape, seed); } }]));
+  return memorySource(new Map([...lazy, ...tables]), `seeded:${seed}`);
 }

@@ -1,83 +1,238 @@
+import { basename, dirname, join } from "node:path";
 import type { Argv } from "yargs";
-import { compile } from "../../api.js";
-import { BACKENDS, tf, type BackendName, type Extractor, type LoadOptions, type Tensor, type WeightsInput } from "../../../runtime/index.js";
+import { BACKENDS, tf, type BackendName } from "../../../runtime/index.js";
 import { readNpy } from "../../../runtime/io/npy.js";
 import { writeSafetensors } from "../../../runtime/weights/safetensors.js";
-import { importCompiled } from "../cache.js";
-import { UsageError } from "../errors.js";
+import { parsePooling, DescriptorSpecError, type Pooling } from "../../../runtime/descriptors/pooling.js";
+import type { Preset } from "../../../models/zoo/entry.js";
+import { extractFolder } from "../../tasks/extractFolder.js";
+import { loadCompiled } from "../cache.js";
+import { InterruptedError, UsageError } from "../errors.js";
+import { progressBar, rate, type Progress } from "../progress.js";
 import { parseReturnSpec, returnSpecText } from "../spec.js";
 import { buildOptions, type BuildArgs } from "./shared.js";
 
-interface ExtractArgs extends Omit<BuildArgs, "size"> {
+/** Options that shape how images are read; `fxc nearest` and `fxc visualize` take them too. */
+export interface PreprocessingArgs {
+  resize?: number;
+  crop?: number;
+  mean?: string;
+  std?: string;
+  interpolation?: Preset["interpolation"];
+}
+
+interface ExtractArgs extends Omit<BuildArgs, "size">, PreprocessingArgs {
   weights: string;
-  input: string;
+  input: string[];
   out: string;
   backend: BackendName | "auto";
   prefix?: string;
+  batch?: number;
+  pool?: string;
+  normalize?: "l2" | "none";
+  format?: "safetensors" | "npy";
+  shard?: number;
+  "skip-bad"?: boolean;
+  workers: number;
 }
 
-/** What a generated module exports, as extract uses it. */
-interface CompiledModule {
-  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>>>;
+export function preprocessingOptions<T>(y: Argv<T>): Argv<T & PreprocessingArgs> {
+  return y
+    .option("resize", { type: "number", describe: "Resize the shorter side to N pixels (default: the model's preset)" })
+    .option("crop", { type: "number", describe: "Center-crop to NxN after resizing (default: the model's preset)" })
+    .option("mean", { type: "string", describe: "Normalization mean, R,G,B (default: the model's preset)" })
+    .option("std", { type: "string", describe: "Normalization std, R,G,B (default: the model's preset)" })
+    .option("interpolation", { choices: ["bilinear", "bicubic", "nearest"] as const, describe: "Resize filter (default: the model's preset)" }) as Argv<T & PreprocessingArgs>;
 }
+
+/** The preset overrides given on the command line. */
+export function preprocessingOverrides(args: PreprocessingArgs): Partial<Preset> {
+  return {
+    resizeSize: positiveInt(args.resize, "--resize"),
+    cropSize: positiveInt(args.crop, "--crop"),
+    mean: triple(args.mean, "--mean"),
+    std: triple(args.std, "--std", true),
+    interpolation: args.interpolation,
+  };
+}
+
+/** Image options that mean nothing for a .npy input. */
+const IMAGE_ONLY = ["batch", "pool", "normalize", "format", "shard", "skip-bad", "resize", "crop", "mean", "std", "interpolation"] as const;
 
 export function extractCommand(cli: Argv): Argv {
   return cli.command<ExtractArgs>(
     "extract <model>",
-    "Run an extractor on an input .npy and write the features to .safetensors (runs the code fxc compile writes)",
+    "Run an extractor on images (files and folders) or a .npy array and write the features (runs the code fxc compile writes)",
     (y) =>
-      (buildOptions(y) as unknown as Argv)
+      preprocessingOptions(buildOptions(y) as unknown as Argv<ExtractArgs>)
         .option("weights", { type: "string", demandOption: true, describe: "torchvision checkpoint (.pth/.pt) or .safetensors" })
-        .option("input", { type: "string", demandOption: true, describe: "float32 .npy input, [N, H, W, 3] (nhwc) or [N, 3, H, W] (nchw); H and W set the compiled size" })
-        .option("out", { type: "string", demandOption: true, describe: "Output .safetensors: one float32 tensor per key" })
+        .option("input", {
+          type: "string",
+          array: true,
+          demandOption: true,
+          describe: "Images (jpg, png, webp, gif, tiff) and folders of them, or one float32 .npy [N, H, W, 3] (nhwc) / [N, 3, H, W] (nchw)",
+        })
+        .option("out", { type: "string", demandOption: true, describe: "Output .safetensors file (one float32 tensor per key), or a folder with --format npy" })
+        .option("format", { choices: ["safetensors", "npy"] as const, describe: "safetensors (default), or npy: KEY.npy per key and manifest.json in the --out folder" })
+        .option("batch", { type: "number", describe: "Images per forward pass (default 16)" })
+        .option("pool", { type: "string", describe: "Reduce each 4-D output to an [N, C] descriptor: avg, max, gem or gem:P" })
+        .option("normalize", { choices: ["l2", "none"] as const, describe: "l2: divide each image's row by its norm (after pooling)" })
+        .option("shard", { type: "number", describe: "Write a file per N images (OUT-00001.safetensors, ...)" })
+        .option("skip-bad", { type: "boolean", describe: "Skip unreadable images and count them, instead of failing" })
         .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend" })
         .option("prefix", { type: "string", describe: "Read only checkpoint keys under this prefix (e.g. backbone.body.)" })
+        .option("workers", { type: "number", default: 1, describe: "Worker threads, each with its own backend and weights; the batch is split between them" })
+        .example("$0 extract resnet50 --return layer4 --weights resnet50.pth --input photos/ --pool gem --normalize l2 --out index.safetensors", "")
         .example("$0 extract resnet18 --return layer4 --weights resnet18.pth --input x.npy --out f.safetensors", "") as Argv<ExtractArgs>,
     async (args) => {
-      const input = await readNpy(args.input);
-      if (input.shape.length !== 4) {
-        throw new UsageError(`${args.input}: expected a 4-D array [N, H, W, 3] (nhwc) or [N, 3, H, W] (nchw), got shape [${input.shape.join(", ")}]`);
-      }
-      const [h, w] = args.layout === "nhwc" ? [input.shape[1]!, input.shape[2]!] : [input.shape[2]!, input.shape[3]!];
-      const returnNodes = parseReturnSpec(args.return);
-      const source = await compile(args.model, {
-        returnNodes,
-        size: [h, w],
-        layout: args.layout,
-        mode: args.mode,
-        onWarning: (m) => console.error(`fxc: warning: ${m}`),
-        suppressDiffWarning: args.quiet,
-      });
-      const compiled = await importCompiled<CompiledModule>(source);
-      const extractor = await compiled.load(args.weights, { backend: args.backend, prefix: args.prefix });
-      if (!args.quiet) console.error(`fxc: backend ${extractor.backend}`);
-      try {
-        const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
-        let features: Record<string, Tensor>;
-        try {
-          features = extractor.forward(x);
-        } finally {
-          x.dispose();
-        }
-        const tensors = await Promise.all(
-          Object.entries(features).map(async ([key, t]) => {
-            const data = (await t.data()) as Float32Array;
-            const shape = [...t.shape];
-            t.dispose();
-            return { key, shape, data };
-          }),
-        );
-        await writeSafetensors(args.out, tensors, {
-          model: args.model,
-          return: returnSpecText(returnNodes),
-          layout: args.layout,
-          mode: args.mode,
-          input: args.input,
-        });
-        if (!args.quiet) console.error(`fxc: wrote ${tensors.map((t) => `${t.key} [${t.shape.join(", ")}]`).join(", ")} to ${args.out}`);
-      } finally {
-        extractor.dispose();
-      }
+      if (!Number.isInteger(args.workers) || args.workers < 1) throw new UsageError(`bad --workers ${args.workers}; give a whole number of at least 1`);
+      if (args.input.length === 1 && args.input[0]!.toLowerCase().endsWith(".npy")) await extractNpy(args);
+      else await extractImages(args);
     },
   );
+}
+
+async function extractImages(args: ExtractArgs): Promise<void> {
+  if (args.input.some((i) => i.toLowerCase().endsWith(".npy"))) {
+    throw new UsageError("--input mixes a .npy array with images; give either one .npy file or image files and folders");
+  }
+  const format = args.format ?? "safetensors";
+  const isSafetensors = args.out.toLowerCase().endsWith(".safetensors");
+  if (format === "safetensors" && !isSafetensors) throw new UsageError(`--out ${args.out} is not a .safetensors file; name one, or write .npy files into a folder with --format npy`);
+  if (format === "npy" && isSafetensors) throw new UsageError(`--format npy writes a folder, but --out ${args.out} names a .safetensors file; give a folder`);
+  const pool = parsePoolArg(args.pool);
+  const returnNodes = parseReturnSpec(args.return);
+  const controller = new AbortController();
+  const interrupt = (): void => controller.abort(new InterruptedError(`interrupted; no partial file was left under ${args.out}`));
+  process.once("SIGINT", interrupt);
+  process.once("SIGTERM", interrupt);
+  let progress: Progress | undefined;
+  try {
+    const result = await extractFolder({
+      model: args.model,
+      returnNodes,
+      weights: args.weights,
+      inputs: args.input,
+      out: args.out,
+      format,
+      shard: positiveInt(args.shard, "--shard"),
+      batchSize: positiveInt(args.batch, "--batch"),
+      pool,
+      normalize: args.normalize,
+      preprocessing: preprocessingOverrides(args),
+      layout: args.layout,
+      mode: args.mode,
+      backend: args.backend,
+      prefix: args.prefix,
+      skipBad: args["skip-bad"],
+      workers: args.workers,
+      signal: controller.signal,
+      loader: loadCompiled,
+      onWarning: args.quiet ? undefined : (m) => console.error(`fxc: warning: ${m}`),
+      onStart: ({ total, backend }) => {
+        if (!args.quiet) console.error(`fxc: backend ${backend}${workersNote(args.workers)}`);
+        progress = progressBar(total, { quiet: args.quiet, label: "extract" });
+      },
+      onSkip: ({ error }) => {
+        if (!args.quiet) console.error(`fxc: warning: skipped ${error.message}`);
+      },
+      onProgress: ({ done }) => progress?.update(done),
+    });
+    progress?.stop();
+    const shapes = Object.entries(result.shapes).map(([key, shape]) => `${key} [${shape.join(", ")}]`).join(", ");
+    const skipped = result.skipped.length > 0 ? `, ${result.skipped.length} skipped` : "";
+    console.error(`fxc: wrote ${shapes} to ${describeFiles(result.files, format, args.out)} (${result.images} images${skipped}; ${rate(result.images + result.skipped.length, result.seconds)})`);
+  } finally {
+    progress?.stop();
+    process.off("SIGINT", interrupt);
+    process.off("SIGTERM", interrupt);
+  }
+}
+
+function describeFiles(files: readonly string[], format: "safetensors" | "npy", out: string): string {
+  if (format === "npy") return `${join(out, "")} (${files.length - 1} .npy files and manifest.json)`;
+  if (files.length === 1) return files[0]!;
+  return `${files.length} shards, ${basename(files[0]!)} to ${basename(files[files.length - 1]!)} in ${dirname(files[0]!)}`;
+}
+
+/** The original path: an input array already preprocessed, run as is. */
+async function extractNpy(args: ExtractArgs): Promise<void> {
+  const given = IMAGE_ONLY.filter((o) => args[o] !== undefined).map((o) => `--${o}`);
+  if (given.length > 0) throw new UsageError(`${given.join(", ")} apply to image inputs, not to the array in ${args.input[0]}; drop them or pass images`);
+  const file = args.input[0]!;
+  const input = await readNpy(file);
+  if (input.shape.length !== 4) {
+    throw new UsageError(`${file}: expected a 4-D array [N, H, W, 3] (nhwc) or [N, 3, H, W] (nchw), got shape [${input.shape.join(", ")}]`);
+  }
+  const [h, w] = args.layout === "nhwc" ? [input.shape[1]!, input.shape[2]!] : [input.shape[2]!, input.shape[3]!];
+  const returnNodes = parseReturnSpec(args.return);
+  const { extractor } = await loadCompiled({
+    model: args.model,
+    returnNodes,
+    size: [h, w],
+    layout: args.layout,
+    mode: args.mode,
+    weights: args.weights,
+    backend: args.backend,
+    prefix: args.prefix,
+    workers: args.workers,
+    onWarning: args.quiet ? undefined : (m) => console.error(`fxc: warning: ${m}`),
+  });
+  if (!args.quiet) console.error(`fxc: backend ${extractor.backend}${workersNote(args.workers)}`);
+  try {
+    const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
+    let features;
+    try {
+      features = await extractor.forward(x);
+    } finally {
+      x.dispose();
+    }
+    const tensors = await Promise.all(
+      Object.entries(features).map(async ([key, t]) => {
+        const data = (await t.data()) as Float32Array;
+        const shape = [...t.shape];
+        t.dispose();
+        return { key, shape, data };
+      }),
+    );
+    await writeSafetensors(args.out, tensors, {
+      model: args.model,
+      return: returnSpecText(returnNodes),
+      layout: args.layout,
+      mode: args.mode,
+      input: file,
+    });
+    if (!args.quiet) console.error(`fxc: wrote ${tensors.map((t) => `${t.key} [${t.shape.join(", ")}]`).join(", ")} to ${args.out}`);
+  } finally {
+    await extractor.dispose();
+  }
+}
+
+function workersNote(workers: number): string {
+  return workers > 1 ? ` in ${workers} workers` : "";
+}
+
+export function parsePoolArg(text: string | undefined): Pooling | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parsePooling(text);
+  } catch (error) {
+    if (error instanceof DescriptorSpecError) throw new UsageError(`--pool: ${error.message}`);
+    throw error;
+  }
+}
+
+function positiveInt(n: number | undefined, flag: string): number | undefined {
+  if (n === undefined) return undefined;
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`bad ${flag} '${n}'; give a positive whole number`);
+  return n;
+}
+
+function triple(text: string | undefined, flag: string, positive = false): readonly [number, number, number] | undefined {
+  if (text === undefined) return undefined;
+  const values = text.split(",").map((s) => Number(s.trim()));
+  if (values.length !== 3 || !values.every(Number.isFinite) || (positive && !values.every((v) => v > 0))) {
+    throw new UsageError(`bad ${flag} '${text}'; give three ${positive ? "positive " : ""}numbers R,G,B such as 0.485,0.456,0.406`);
+  }
+  return values as [number, number, number];
 }

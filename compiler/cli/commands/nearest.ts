@@ -1,0 +1,74 @@
+import type { Argv } from "yargs";
+import { BACKENDS, type BackendName } from "../../../runtime/index.js";
+import { nearest, type NearestResult } from "../../tasks/nearest.js";
+import { loadCompiled } from "../cache.js";
+import { UsageError } from "../errors.js";
+
+interface NearestArgs {
+  index: string[];
+  key: string;
+  query?: string[];
+  "query-features"?: string[];
+  top: number;
+  json: boolean;
+  weights?: string;
+  backend: BackendName | "auto";
+  prefix?: string;
+  "skip-bad"?: boolean;
+}
+
+export function nearestCommand(cli: Argv): Argv {
+  return cli.command<NearestArgs>(
+    "nearest",
+    "Rank indexed images by cosine similarity to query images or query features (retrieval, copy detection)",
+    (y) =>
+      y
+        .option("index", { type: "string", array: true, demandOption: true, describe: "Feature file(s) from fxc extract (shards in order)" })
+        .option("key", { type: "string", demandOption: true, describe: "The output to compare (a key of the index)" })
+        .option("query", { type: "string", array: true, describe: "Query images and folders, processed as the index's metadata says (needs --weights)" })
+        .option("query-features", { type: "string", array: true, describe: "Query feature file(s) from fxc extract, with the same key" })
+        .option("top", { type: "number", default: 5, describe: "Neighbours per query" })
+        .option("json", { type: "boolean", default: false, describe: "Print JSON: [{query, neighbours: [{rank, path, score, row}]}]" })
+        .option("weights", { type: "string", describe: "With --query: the checkpoint the index was made with" })
+        .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend" })
+        .option("prefix", { type: "string", describe: "Read only checkpoint keys under this prefix" })
+        .option("skip-bad", { type: "boolean", describe: "Skip unreadable query images instead of failing" })
+        .example("$0 nearest --index index.safetensors --key layer4 --query photo.jpg --weights resnet50.pth", "")
+        .example("$0 nearest --index index.safetensors --key layer4 --query-features queries.safetensors --json", "") as Argv<NearestArgs>,
+    async (args) => {
+      const images = args.query;
+      const features = args["query-features"];
+      if ((images === undefined) === (features === undefined)) throw new UsageError("give query images with --query, or query features with --query-features (one of the two)");
+      if (!Number.isSafeInteger(args.top) || args.top < 1) throw new UsageError(`bad --top '${args.top}'; give a positive whole number`);
+      if (images !== undefined && args.weights === undefined) {
+        throw new UsageError("--query runs the index's model on the images: pass --weights, the checkpoint the index was made with");
+      }
+      const results = await nearest({
+        index: args.index,
+        key: args.key,
+        top: args.top,
+        query:
+          images !== undefined
+            ? {
+                images,
+                weights: args.weights!,
+                backend: args.backend,
+                prefix: args.prefix,
+                skipBad: args["skip-bad"],
+                onSkip: ({ error }) => console.error(`fxc: warning: skipped ${error.message}`),
+                loader: loadCompiled,
+              }
+            : { features: features! },
+      });
+      process.stdout.write(args.json ? `${JSON.stringify(results, null, 2)}\n` : table(results));
+    },
+  );
+}
+
+/** Per query, its path, then one line per neighbour: rank, score, path. */
+function table(results: readonly NearestResult[]): string {
+  return results
+    .map((r) => [`query ${r.query}`, ...r.neighbours.map((n) => `${String(n.rank).padStart(4)}  ${n.score.toFixed(4)}  ${n.path}`)].join("\n"))
+    .join("\n\n")
+    .concat("\n");
+}

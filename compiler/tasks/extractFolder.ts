@@ -1,0 +1,193 @@
+import type { Preset } from "../../models/zoo/entry.js";
+import { tf, type BackendName, type Tensor, type WeightsInput } from "../../runtime/index.js";
+import { imageBatches, type ImageFailure } from "../../runtime/images/batches.js";
+import { listImages } from "../../runtime/images/list.js";
+import { l2Normalize, poolFeatureMap, poolingText, type Normalization, type Pooling } from "../../runtime/descriptors/pooling.js";
+import { FeatureWriter, type FeatureFormat, type FeatureRows } from "../../runtime/io/featureStore.js";
+import { returnSpec, type ModelInput } from "../api.js";
+import type { ReturnNodes } from "../passes/returnNodes.js";
+import { OptionsError, type Layout, type Mode } from "../pipeline.js";
+import { interpretExtractor, modelName, resolvePreprocessing, type ExtractorLoader, type LoadedExtractor } from "./loader.js";
+
+/** How images become feature rows. */
+export interface ImageFeatureOptions {
+  readonly preprocessing: Preset;
+  /** Images per forward pass; 16 by default. */
+  readonly batchSize?: number;
+  /** Reduces each 4-D output to one [C] descriptor per image. */
+  readonly pool?: Pooling;
+  /** `l2` divides each image's row by its norm (after pooling). */
+  readonly normalize?: Normalization;
+  /** Skip unreadable images (reported to `onSkip`) instead of failing. */
+  readonly skipBad?: boolean;
+  /** Images decoded ahead; 4 by default. */
+  readonly prefetch?: number;
+  readonly signal?: AbortSignal;
+  readonly onSkip?: (failure: ImageFailure) => void;
+}
+
+/**
+ * Runs a loaded extractor over images in batches and yields each batch's outputs as float32 rows
+ * (pooled and normalized if asked). Every tensor is disposed before the next batch.
+ */
+export async function* imageFeatures(loaded: LoadedExtractor, inputs: string | readonly string[], options: ImageFeatureOptions): AsyncGenerator<FeatureRows, void, undefined> {
+  // In NCHW, torch's order hides which axis holds channels (Swin's maps are [B, H, W, C]); pooled rows are the same either way.
+  if (options.pool !== undefined && loaded.layout !== "nhwc") throw new OptionsError("pooling runs on an NHWC extractor; load it with layout nhwc");
+  const batches = imageBatches(inputs, {
+    preprocessing: options.preprocessing,
+    batchSize: options.batchSize,
+    layout: loaded.layout,
+    prefetch: options.prefetch,
+    skipBad: options.skipBad,
+    onSkip: options.onSkip,
+    signal: options.signal,
+  });
+  for await (const batch of batches) {
+    const x = tf.tensor4d(batch.data, batch.shape);
+    let outputs: Record<string, Tensor>;
+    try {
+      outputs = await loaded.extractor.forward(x);
+    } finally {
+      x.dispose();
+    }
+    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+    try {
+      for (const output of loaded.outputs) {
+        const t = reduce(outputs[output.key]!, options);
+        try {
+          tensors[output.key] = { shape: [...t.shape], data: (await t.data()) as Float32Array };
+        } finally {
+          if (t !== outputs[output.key]) t.dispose();
+        }
+      }
+    } finally {
+      tf.dispose(Object.values(outputs));
+    }
+    yield { paths: batch.paths, tensors };
+  }
+}
+
+/** Pooling and normalization of one output; returns the output itself when there is nothing to do. */
+function reduce(t: Tensor, options: ImageFeatureOptions): Tensor {
+  // In NHWC every 4-D output has channels last (image-like maps and Swin's [B, H, W, C] alike).
+  const pooled = options.pool !== undefined && t.rank === 4 ? poolFeatureMap(t, options.pool, 3) : t;
+  if (options.normalize !== "l2") return pooled;
+  const normalized = l2Normalize(pooled);
+  if (pooled !== t) pooled.dispose();
+  return normalized;
+}
+
+export interface ExtractFolderOptions extends Omit<ImageFeatureOptions, "preprocessing"> {
+  /** A zoo model name, or a model built with fxc's module library. */
+  readonly model: ModelInput;
+  readonly returnNodes: ReturnNodes;
+  /** A `.pth`/`.pt` or `.safetensors` checkpoint, or tensors already opened. */
+  readonly weights: WeightsInput;
+  /** Image files and folders (walked recursively, in sorted path order). */
+  readonly inputs: string | readonly string[];
+  /** A `.safetensors` file, or a folder for `format: "npy"`. */
+  readonly out: string;
+  readonly format?: FeatureFormat;
+  /** Images per output file (`NAME-00001.safetensors`, ...); one file by default. */
+  readonly shard?: number;
+  /** Overrides of the model's preset; every field for a model built in code. */
+  readonly preprocessing?: Partial<Preset>;
+  /** Layout of stored 4-D outputs (nhwc by default); pooled descriptors are [N, C] either way. */
+  readonly layout?: Layout;
+  readonly mode?: Mode;
+  readonly backend?: BackendName | "auto";
+  /** Read only checkpoint keys under this prefix. */
+  readonly prefix?: string;
+  /** Worker threads sharing each batch; needs a loader that runs compiled modules (the CLI's). */
+  readonly workers?: number;
+  /** Called after each batch with the images done so far (skipped ones included). */
+  readonly onProgress?: (progress: { readonly done: number; readonly total: number; readonly skipped: number }) => void;
+  readonly onWarning?: (message: string) => void;
+  /** How the extractor is made; by default the program is interpreted in this process. */
+  readonly loader?: ExtractorLoader;
+  /** Called once the extractor is loaded, before the first image. */
+  readonly onStart?: (info: { readonly total: number; readonly backend: BackendName }) => void;
+}
+
+export interface ExtractFolderResult {
+  readonly files: readonly string[];
+  /** Rows written. */
+  readonly images: number;
+  readonly skipped: readonly ImageFailure[];
+  /** Each key's full shape, rows first. */
+  readonly shapes: Readonly<Record<string, readonly number[]>>;
+  /** Time spent on the images, after loading the extractor. */
+  readonly seconds: number;
+  readonly backend: BackendName;
+}
+
+/**
+ * Extracts features from every image under `inputs` and writes them, one row per image, with the
+ * row order and how they were made in the file's metadata. Memory stays bounded: images are decoded
+ * a few at a time and rows are spooled to disk until each output file is written (atomically).
+ */
+export async function extractFolder(options: ExtractFolderOptions): Promise<ExtractFolderResult> {
+  const preprocessing = resolvePreprocessing(options.model, options.preprocessing);
+  const paths = await listImages(options.inputs);
+  // Pooled descriptors do not depend on the layout; pooling needs channels last.
+  const layout = options.pool !== undefined ? "nhwc" : (options.layout ?? "nhwc");
+  const mode = options.mode ?? "eval";
+  const loaded = await (options.loader ?? interpretExtractor)({
+    model: options.model,
+    returnNodes: options.returnNodes,
+    size: preprocessing.cropSize,
+    layout,
+    mode,
+    weights: options.weights,
+    backend: options.backend,
+    prefix: options.prefix,
+    workers: options.workers,
+    onWarning: options.onWarning,
+  });
+  const skipped: ImageFailure[] = [];
+  let writer: FeatureWriter | undefined;
+  try {
+    writer = await FeatureWriter.open({
+      out: options.out,
+      format: options.format ?? "safetensors",
+      shardSize: options.shard,
+      metadata: {
+        model: modelName(options.model),
+        return: returnSpec(options.returnNodes),
+        layout,
+        mode,
+        preprocessing: JSON.stringify(preprocessing),
+        pool: poolingText(options.pool),
+        normalize: options.normalize ?? "none",
+      },
+    });
+    options.onStart?.({ total: paths.length, backend: loaded.extractor.backend });
+    const started = performance.now();
+    let done = 0;
+    const rows = imageFeatures(loaded, paths, {
+      ...options,
+      preprocessing,
+      onSkip: (failure) => {
+        skipped.push(failure);
+        options.onSkip?.(failure);
+      },
+    });
+    for await (const batch of rows) {
+      await writer.append(batch);
+      done += batch.paths.length;
+      options.onProgress?.({ done: done + skipped.length, total: paths.length, skipped: skipped.length });
+    }
+    if (done === 0) {
+      const first = skipped[0]!.error;
+      if (paths.length === 1) throw first;
+      throw new Error(`none of the ${paths.length} images could be read; the first, ${first.file}, ${first.problem}; check the inputs`);
+    }
+    const written = await writer.close();
+    return { files: written.files, images: written.rows, skipped, shapes: written.shapes, seconds: (performance.now() - started) / 1000, backend: loaded.extractor.backend };
+  } catch (error) {
+    await writer?.abort();
+    throw error;
+  } finally {
+    await loaded.extractor.dispose();
+  }
+}

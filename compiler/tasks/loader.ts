@@ -1,0 +1,91 @@
+import type { Preset } from "../../models/zoo/entry.js";
+import { getModelEntry } from "../../models/zoo/registry.js";
+import type { BackendName, Tensor, Tensor4D, WeightsInput } from "../../runtime/index.js";
+import { createFeatureExtractor, type ModelInput } from "../api.js";
+import type { ProgramOutput } from "../graph/program.js";
+import type { ReturnNodes } from "../passes/returnNodes.js";
+import { OptionsError, type Layout, type Mode } from "../pipeline.js";
+
+/** What a task needs to run a model on images. */
+export interface ExtractorRequest {
+  readonly model: ModelInput;
+  readonly returnNodes: ReturnNodes;
+  /** The input size: the preprocessing's crop for images. */
+  readonly size: number | readonly [number, number];
+  readonly layout: Layout;
+  readonly mode: Mode;
+  readonly weights: WeightsInput;
+  readonly backend?: BackendName | "auto";
+  readonly prefix?: string;
+  /** Worker threads sharing each batch (a loader that runs in this thread only refuses more than 1). */
+  readonly workers?: number;
+  readonly onWarning?: (message: string) => void;
+}
+
+/** An extractor in this thread, or a pool of worker threads, whose forward is async. */
+export interface ExtractorRunner {
+  readonly backend: BackendName;
+  /** Outputs belong to the caller, who disposes them. */
+  forward(x: Tensor4D): Record<string, Tensor> | Promise<Record<string, Tensor>>;
+  dispose(): void | Promise<void>;
+}
+
+export interface LoadedExtractor {
+  readonly extractor: ExtractorRunner;
+  /** Each output's key, node and format, in the extractor's order. */
+  readonly outputs: readonly ProgramOutput[];
+  readonly layout: Layout;
+}
+
+/**
+ * How a task gets a running extractor. The API interprets the compiled program
+ * (`createFeatureExtractor`); the CLI imports the module `fxc compile` writes. Both run the same program.
+ */
+export type ExtractorLoader = (request: ExtractorRequest) => Promise<LoadedExtractor>;
+
+export const interpretExtractor: ExtractorLoader = async (r) => {
+  if ((r.workers ?? 1) > 1) throw new OptionsError("worker threads run compiled modules: use fxc extract --workers, or createExtractorPool with a module fxc compile wrote");
+  const fx = createFeatureExtractor(r.model, {
+    returnNodes: r.returnNodes,
+    size: r.size,
+    layout: r.layout,
+    mode: r.mode,
+    onWarning: r.onWarning,
+    suppressDiffWarning: r.onWarning === undefined,
+  });
+  return { extractor: await fx.load(r.weights, { backend: r.backend, prefix: r.prefix }), outputs: fx.program.outputs, layout: r.layout };
+};
+
+/** The model's name as feature files record it. */
+export function modelName(model: ModelInput): string {
+  return typeof model === "string" ? getModelEntry(model).name : model.typeName;
+}
+
+/**
+ * A zoo model's preset (torchvision's `ImageClassification` of its DEFAULT weights) with `overrides`
+ * applied; a model built in code has no preset, so every field must be given.
+ */
+export function resolvePreprocessing(model: ModelInput, overrides: Partial<Preset> = {}): Preset {
+  const base: Partial<Preset> = typeof model === "string" ? getModelEntry(model).preset : {};
+  const p = { ...base, ...definedOnly(overrides) };
+  const missing = (["resizeSize", "cropSize", "mean", "std", "interpolation"] as const).filter((k) => p[k] === undefined);
+  if (missing.length > 0) {
+    throw new OptionsError(`a model built in code has no preset; give preprocessing ${missing.join(", ")} (torchvision's ImageClassification values)`);
+  }
+  const preset = p as Preset;
+  for (const k of ["resizeSize", "cropSize"] as const) {
+    if (!(Number.isSafeInteger(preset[k]) && preset[k] > 0)) throw new OptionsError(`preprocessing ${k} must be a positive integer, got ${preset[k]}`);
+  }
+  for (const k of ["mean", "std"] as const) {
+    if (preset[k].length !== 3 || !preset[k].every(Number.isFinite)) throw new OptionsError(`preprocessing ${k} must be three numbers (R, G, B), got [${preset[k].join(", ")}]`);
+  }
+  if (!preset.std.every((s) => s > 0)) throw new OptionsError(`preprocessing std must be positive, got [${preset.std.join(", ")}]`);
+  if (!["bilinear", "bicubic", "nearest"].includes(preset.interpolation)) {
+    throw new OptionsError(`preprocessing interpolation must be bilinear, bicubic or nearest, got '${String(preset.interpolation)}'`);
+  }
+  return { resizeSize: preset.resizeSize, cropSize: preset.cropSize, mean: preset.mean, std: preset.std, interpolation: preset.interpolation };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,117 @@
+import { BatchNorm2d, Conv2d, Conv2dNormActivation, Dropout, Linear, Module, ReLU6, Sequential, F, type Layer, type NormFactory, type Tensor } from "../nn/index.js";
+
+/** torchvision.models.mobilenetv2, module for module: same attribute names, same forward order. */
+
+/**
+ * torchvision's `_make_divisible` (from the TF MobileNet code): the nearest multiple of
+ * `divisor`, at least `minValue`, never more than 10% below `v`.
+ */
+export function makeDivisible(v: number, divisor: number, minValue: number | null = null): number {
+  const min = minValue ?? divisor;
+  let newV = Math.max(min, Math.floor(Math.trunc(v + divisor / 2) / divisor) * divisor);
+  if (newV < 0.9 * v) newV += divisor;
+  return newV;
+}
+
+/** Python's round(): halves go to the even neighbour. */
+function pythonRound(v: number): number {
+  const floor = Math.floor(v);
+  const diff = v - floor;
+  if (diff !== 0.5) return Math.round(v);
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+const relu6 = (inplace: boolean | undefined): Layer => new ReLU6(inplace ?? false);
+const batchNorm: NormFactory = (c) => new BatchNorm2d(c);
+
+export class InvertedResidual extends Module {
+  conv: Sequential;
+  readonly stride: number;
+  readonly useResConnect: boolean;
+  readonly outChannels: number;
+
+  constructor(inp: number, oup: number, stride: number, expandRatio: number, normLayer: NormFactory | null = null) {
+    super();
+    if (stride !== 1 && stride !== 2) throw new Error(`stride should be 1 or 2 insted of ${stride}`);
+    const norm = normLayer ?? batchNorm;
+    this.stride = stride;
+    const hiddenDim = pythonRound(inp * expandRatio);
+    this.useResConnect = stride === 1 && inp === oup;
+    const layers: Module[] = [];
+    if (expandRatio !== 1) layers.push(new Conv2dNormActivation(inp, hiddenDim, { kernelSize: 1, normLayer: norm, activationLayer: relu6 }));
+    layers.push(
+      new Conv2dNormActivation(hiddenDim, hiddenDim, { stride, groups: hiddenDim, normLayer: norm, activationLayer: relu6 }),
+      new Conv2d(hiddenDim, oup, 1, { stride: 1, padding: 0, bias: false }),
+      norm(oup),
+    );
+    this.conv = new Sequential(...layers);
+    this.outChannels = oup;
+  }
+
+  forward(x: Tensor): Tensor {
+    if (this.useResConnect) return F.add(x, this.conv.call(x));
+    return this.conv.call(x);
+  }
+}
+
+/** torchvision's `block` argument: an InvertedResidual-like class. */
+export type MobileNetV2Block = new (inp: number, oup: number, stride: number, expandRatio: number, normLayer: NormFactory | null) => Layer;
+
+/** Per stage: expansion t, output channels c, repeats n, first stride s. */
+export type InvertedResidualSetting = readonly (readonly [t: number, c: number, n: number, s: number])[];
+
+export interface MobileNetV2Options {
+  numClasses?: number;
+  widthMult?: number;
+  invertedResidualSetting?: InvertedResidualSetting | null;
+  roundNearest?: number;
+  block?: MobileNetV2Block | null;
+  normLayer?: NormFactory | null;
+  dropout?: number;
+}
+
+export class MobileNetV2 extends Module {
+  features: Sequential;
+  classifier: Sequential;
+  readonly lastChannel: number;
+
+  constructor({ numClasses = 1000, widthMult = 1.0, invertedResidualSetting = null, roundNearest = 8, block = null, normLayer = null, dropout = 0.2 }: MobileNetV2Options = {}) {
+    super();
+    const blockClass = block ?? InvertedResidual;
+    const norm = normLayer ?? batchNorm;
+    const setting: InvertedResidualSetting = invertedResidualSetting ?? [
+      [1, 16, 1, 1],
+      [6, 24, 2, 2],
+      [6, 32, 3, 2],
+      [6, 64, 4, 2],
+      [6, 96, 3, 1],
+      [6, 160, 3, 2],
+      [6, 320, 1, 1],
+    ];
+    if (setting.length === 0 || setting[0]!.length !== 4) {
+      throw new Error(`inverted_residual_setting should be non-empty or a 4-element list, got ${JSON.stringify(setting)}`);
+    }
+    let inputChannel = makeDivisible(32 * widthMult, roundNearest);
+    this.lastChannel = makeDivisible(1280 * Math.max(1.0, widthMult), roundNearest);
+    const features: Module[] = [new Conv2dNormActivation(3, inputChannel, { stride: 2, normLayer: norm, activationLayer: relu6 })];
+    for (const [t, c, n, s] of setting) {
+      const outputChannel = makeDivisible(c * widthMult, roundNearest);
+      for (let i = 0; i < n; i++) {
+        features.push(new blockClass(inputChannel, outputChannel, i === 0 ? s : 1, t, norm));
+        inputChannel = outputChannel;
+      }
+    }
+    features.push(new Conv2dNormActivation(inputChannel, this.lastChannel, { kernelSize: 1, normLayer: norm, activationLayer: relu6 }));
+    this.features = new Sequential(...features);
+    this.classifier = new Sequential(new Dropout(dropout), new Linear(this.lastChannel, numClasses));
+  }
+
+  forward(x: Tensor): Tensor {
+    x = this.features.call(x);
+    x = F.adaptive_avg_pool2d(x, [1, 1]);
+    x = F.flatten(x, 1);
+    return this.classifier.call(x);
+  }
+}
+
+export const mobilenet_v2 = (options: MobileNetV2Options = {}): MobileNetV2 => new MobileNetV2(options);

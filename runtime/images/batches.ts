@@ -1,0 +1,93 @@
+import { ImageError } from "./decode.js";
+import { listImages } from "./list.js";
+import { preprocess, type ImageLayout, type Preset, type PreprocessedImage } from "./preprocess.js";
+
+export interface ImageBatchOptions {
+  /** How images are resized, cropped and normalized (a zoo model's `preset`, or your own). */
+  readonly preprocessing: Preset;
+  /** Images per batch (the last one may be smaller); 16 by default. */
+  readonly batchSize?: number;
+  /** Layout of each batch: [N, H, W, 3] (nhwc, the default) or [N, 3, H, W]. */
+  readonly layout?: ImageLayout;
+  /** Images decoded ahead of use, at most; 4 by default. Memory holds at most this many plus one batch. */
+  readonly prefetch?: number;
+  /** Skip images that cannot be read (reported to `onSkip`) instead of failing on the first. */
+  readonly skipBad?: boolean;
+  readonly onSkip?: (failure: ImageFailure) => void;
+  /** Stops between images: the iterator then throws the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ImageFailure {
+  readonly path: string;
+  readonly error: ImageError;
+}
+
+/** A batch of preprocessed images, ready for `tf.tensor4d(batch.data, batch.shape)`. */
+export interface ImageBatch {
+  /** The source of each row, in order. */
+  readonly paths: readonly string[];
+  readonly data: Float32Array;
+  readonly shape: [number, number, number, number];
+}
+
+/**
+ * Batches of preprocessed images from files and folders (see `listImages`), in order. A small pool
+ * decodes the next images while the caller works on the current batch, so memory stays bounded
+ * whatever the number of images.
+ */
+export async function* imageBatches(inputs: string | readonly string[], options: ImageBatchOptions): AsyncGenerator<ImageBatch, void, undefined> {
+  const paths = await listImages(inputs);
+  const batchSize = positive(options.batchSize ?? 16, "batchSize");
+  const prefetch = positive(options.prefetch ?? 4, "prefetch");
+  const layout = options.layout ?? "nhwc";
+  const pending: Promise<Loaded>[] = [];
+  let next = 0;
+  const refill = (): void => {
+    while (pending.length < prefetch && next < paths.length) pending.push(load(paths[next++]!, options.preprocessing, layout));
+  };
+  refill();
+  let rows: Extract<Loaded, { ok: true }>[] = [];
+  while (pending.length > 0) {
+    options.signal?.throwIfAborted();
+    const loaded = await pending.shift()!;
+    refill();
+    if (!loaded.ok) {
+      if (!options.skipBad) throw loaded.error;
+      options.onSkip?.({ path: loaded.path, error: loaded.error });
+      continue;
+    }
+    rows.push(loaded);
+    if (rows.length === batchSize) {
+      yield stack(rows, layout);
+      rows = [];
+    }
+  }
+  if (rows.length > 0) yield stack(rows, layout);
+}
+
+type Loaded = { ok: true; path: string; image: PreprocessedImage } | { ok: false; path: string; error: ImageError };
+
+/** Never rejects, so that images decoded ahead never become unhandled rejections. */
+async function load(path: string, preset: Preset, layout: ImageLayout): Promise<Loaded> {
+  try {
+    return { ok: true, path, image: await preprocess(path, preset, { layout }) };
+  } catch (error) {
+    const imageError = error instanceof ImageError ? error : new ImageError(path, `cannot be read (${error instanceof Error ? error.message : String(error)})`, "check the file");
+    return { ok: false, path, error: imageError };
+  }
+}
+
+function stack(rows: readonly Extract<Loaded, { ok: true }>[], layout: ImageLayout): ImageBatch {
+  const { height, width } = rows[0]!.image;
+  const size = height * width * 3;
+  const data = new Float32Array(rows.length * size);
+  rows.forEach((r, i) => data.set(r.image.data, i * size));
+  const shape: [number, number, number, number] = layout === "nhwc" ? [rows.length, height, width, 3] : [rows.length, 3, height, width];
+  return { paths: rows.map((r) => r.path), data, shape };
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer, got ${n}`);
+  return n;
+}

@@ -1,0 +1,109 @@
+import { tf, type Tensor } from "./tf.js";
+
+/** Kernels of attention layers with torch's semantics: einsum, and rows picked by an index tensor. */
+
+/** An einsum equation read into one list of labels per operand and the output's labels. */
+export interface EinsumPlan {
+  readonly inputs: readonly (readonly string[])[];
+  readonly output: readonly string[];
+}
+
+/**
+ * Reads an equation as torch.einsum does: letters are labels, spaces are ignored, and without
+ * `->` the output is the labels used once, in alphabetical order (capitals first, as torch).
+ * Ellipses and a label repeated within one operand (diagonals) are not supported.
+ */
+export function parseEinsum(equation: string, operands: number): EinsumPlan {
+  const text = equation.replace(/\s+/g, "");
+  if (text.includes(".")) throw new Error(`einsum '${equation}': ellipses (...) are not supported`);
+  const [lhs, rhs, ...extra] = text.split("->");
+  if (extra.length > 0) throw new Error(`einsum '${equation}' has more than one '->'`);
+  const inputs = lhs!.split(",").map((term) => [...term]);
+  if (inputs.length !== operands) throw new Error(`einsum '${equation}' names ${inputs.length} operands, got ${operands}`);
+  const labels = (term: readonly string[], what: string): readonly string[] => {
+    const bad = term.find((l) => !/^[A-Za-z]$/.test(l));
+    if (bad !== undefined) throw new Error(`einsum '${equation}': '${bad}' in ${what} is not a letter`);
+    if (new Set(term).size !== term.length) throw new Error(`einsum '${equation}': a label repeated in ${what} (a diagonal) is not supported`);
+    return term;
+  };
+  inputs.forEach((term, i) => labels(term, `operand ${i}`));
+  const all = inputs.flat();
+  if (rhs === undefined) return { inputs, output: [...new Set(all)].filter((l) => all.indexOf(l) === all.lastIndexOf(l)).sort() };
+  const output = labels([...rhs], "the output");
+  const unknown = output.find((l) => !all.includes(l));
+  if (unknown !== undefined) throw new Error(`einsum '${equation}': output label '${unknown}' is in no operand`);
+  return { inputs, output };
+}
+
+interface Labelled {
+  readonly t: Tensor;
+  readonly labels: readonly string[];
+}
+
+/** The tensor with its dims in `order` (a permutation of its labels). */
+function arrange(x: Labelled, order: readonly string[]): Tensor {
+  const perm = order.map((l) => x.labels.indexOf(l));
+  return perm.every((p, i) => p === i) ? x.t : tf.transpose(x.t, perm);
+}
+
+const sizeOf = (x: Labelled, l: string): number => x.t.shape[x.labels.indexOf(l)]!;
+const product = (x: Labelled, labels: readonly string[]): number => labels.reduce((p, l) => p * sizeOf(x, l), 1);
+
+/**
+ * One operand of a batched matmul, [batch, rows, inner] (or its transpose when the data
+ * already sits that way, so that the matmul transposes instead of a copy).
+ */
+function matmulOperand(x: Labelled, batch: readonly string[], outer: readonly string[], inner: readonly string[], innerLast: boolean): { t: Tensor; transposed: boolean } {
+  const natural = innerLast ? [...batch, ...outer, ...inner] : [...batch, ...inner, ...outer];
+  const flipped = innerLast ? [...batch, ...inner, ...outer] : [...batch, ...outer, ...inner];
+  const inPlace = (order: readonly string[]): boolean => order.every((l, i) => x.labels[i] === l);
+  const transposed = !inPlace(natural) && inPlace(flipped);
+  const order = transposed ? flipped : natural;
+  const rows = product(x, outer);
+  const depth = product(x, inner);
+  const dims = innerLast !== transposed ? [rows, depth] : [depth, rows];
+  return { t: tf.reshape(arrange(x, order), [product(x, batch), ...dims]), transposed };
+}
+
+/**
+ * torch.einsum for one or two operands: labels found in one operand only and not in the
+ * output are summed first; two operands then meet in one batched matmul (shared output
+ * labels are the batch, shared others are contracted), and the result is put in the
+ * output's order.
+ */
+export function einsum(operands: readonly Tensor[], attrs: { readonly equation: string }): Tensor {
+  const plan = parseEinsum(attrs.equation, operands.length);
+  if (operands.length > 2) throw new Error(`einsum '${attrs.equation}': more than two operands are not supported`);
+  return tf.tidy(() => {
+    const reduced: Labelled[] = operands.map((t, i) => {
+      const labels = plan.inputs[i]!;
+      const kept = labels.map((l) => plan.output.includes(l) || plan.inputs.some((other, j) => j !== i && other.includes(l)));
+      const axes = kept.flatMap((k, axis) => (k ? [] : [axis]));
+      return { t: axes.length > 0 ? tf.sum(t, axes) : t, labels: labels.filter((_, axis) => kept[axis]) };
+    });
+    if (reduced.length === 1) return arrange(reduced[0]!, plan.output);
+    const [a, b] = reduced as [Labelled, Labelled];
+    const batch = plan.output.filter((l) => a.labels.includes(l) && b.labels.includes(l));
+    const contracted = a.labels.filter((l) => b.labels.includes(l) && !plan.output.includes(l));
+    const aFree = a.labels.filter((l) => !b.labels.includes(l));
+    const bFree = b.labels.filter((l) => !a.labels.includes(l));
+    const left = matmulOperand(a, batch, aFree, contracted, true);
+    const right = matmulOperand(b, batch, bFree, contracted, false);
+    const product3 = tf.matMul(left.t, right.t, left.transposed, right.transposed);
+    const labels = [...batch, ...aFree, ...bFree];
+    const shape = labels.map((l) => (a.labels.includes(l) ? sizeOf(a, l) : sizeOf(b, l)));
+    return arrange({ t: tf.reshape(product3, shape), labels }, plan.output);
+  });
+}
+
+/**
+ * `x[index]` with an integer index tensor: rows of dim 0, in the index's shape followed by
+ * x's other dims (`shape`, with -1 for the free batch). Index buffers are read as float32
+ * from checkpoints, so they are cast back to int32 here.
+ */
+export function gather(x: Tensor, index: Tensor, attrs: { readonly shape: readonly number[] }): Tensor {
+  return tf.tidy(() => {
+    const rows = tf.reshape(index.dtype === "int32" ? index : tf.cast(index, "int32"), [-1]);
+    return tf.reshape(tf.gather(x, rows, 0), [...attrs.shape]);
+  });
+}

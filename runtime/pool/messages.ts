@@ -1,0 +1,22 @@
+import type { LoadOptions } from "../extractor.js";
+
+/** What the pool and its workers say to each other; tensors travel as transferred buffers. */
+
+export interface WorkerSetup {
+  /** URL of a compiled module that exports `load(weights, options)`. */
+  readonly moduleUrl: string;
+  readonly weights: string;
+  readonly options: LoadOptions;
+}
+
+export interface TensorMessage {
+  readonly shape: number[];
+  readonly data: Float32Array;
+}
+
+export type ToWorker = { readonly id: number; readonly input: TensorMessage } | { readonly id: number; readonly close: true };
+
+export type FromWorker =
+  | { readonly ready: true; readonly backend: string }
+  | { readonly id: number; readonly outputs: Record<string, TensorMessage> }
+  | { readonly id?: number; readonly error: string };

@@ -1,0 +1,119 @@
+import { availableParallelism } from "node:os";
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { tf, type Tensor, type Tensor4D } from "../ops/tf.js";
+import type { LoadOptions } from "../extractor.js";
+import { useBackend, type BackendName } from "../backend.js";
+import type { FromWorker, TensorMessage, ToWorker, WorkerSetup } from "./messages.js";
+
+export interface PoolOptions extends LoadOptions {
+  /** Worker threads, each with its own backend and weights; default: one per core. */
+  readonly workers?: number;
+}
+
+/** An extractor spread over worker threads: a batch is split by rows, one slice per worker. */
+export interface ExtractorPool {
+  forward(x: Tensor4D): Promise<Record<string, Tensor>>;
+  dispose(): Promise<void>;
+  readonly workers: number;
+  readonly backend: BackendName;
+}
+
+/**
+ * tfjs's WebAssembly backend runs one thread in Node, so more cores need more workers, each
+ * with its own backend. Worth it for large batches and folders; each worker holds the weights.
+ */
+/**
+ * The worker's entry. Run from TypeScript sources (the tests, `npm run fxc`), a worker does not
+ * inherit the parent's tsx loader, so a small entry registers it before loading the worker.
+ */
+function workerScript(): URL {
+  const extension = extname(fileURLToPath(import.meta.url));
+  const worker = new URL(`./worker${extension}`, import.meta.url);
+  if (extension !== ".ts") return worker;
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const entry = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(worker.href)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(entry)}`);
+}
+
+export async function createExtractorPool(moduleUrl: string, weights: string, options: PoolOptions = {}): Promise<ExtractorPool> {
+  const count = Math.max(1, options.workers ?? availableParallelism());
+  // This thread holds the inputs and outputs, on the same kind of backend as the workers.
+  await useBackend(options.backend);
+  const { workers: _, ...loadOptions } = options;
+  const script = workerScript();
+  const setup: WorkerSetup = { moduleUrl, weights, options: loadOptions };
+  const pending = new Map<number, { resolve: (o: Record<string, TensorMessage>) => void; reject: (e: Error) => void }>();
+  let nextId = 0;
+
+  const started = await Promise.allSettled(
+    Array.from({ length: count }, () => {
+      const worker = new Worker(script, { workerData: setup });
+      return new Promise<{ worker: Worker; backend: BackendName }>((resolve, reject) => {
+        worker.once("error", reject);
+        worker.once("message", (m: FromWorker) => {
+          if ("ready" in m) resolve({ worker, backend: m.backend as BackendName });
+          else reject(new Error("error" in m ? m.error : "the worker did not start"));
+        });
+      });
+    }),
+  );
+  const ready = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const failure = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failure !== undefined) {
+    await Promise.all(ready.map((r) => r.worker.terminate()));
+    throw failure.reason instanceof Error ? failure.reason : new Error(String(failure.reason));
+  }
+  for (const { worker } of ready) {
+    worker.on("message", (m: FromWorker) => {
+      if (!("id" in m) || m.id === undefined) return;
+      const job = pending.get(m.id);
+      pending.delete(m.id);
+      if ("error" in m) job?.reject(new Error(m.error));
+      else if ("outputs" in m) job?.resolve(m.outputs);
+    });
+  }
+
+  const run = (worker: Worker, input: TensorMessage): Promise<Record<string, TensorMessage>> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, input } satisfies ToWorker, [input.data.buffer as ArrayBuffer]);
+    });
+
+  return {
+    workers: ready.length,
+    backend: ready[0]!.backend,
+    async forward(x) {
+      const n = x.shape[0];
+      const rowsPer = Math.ceil(n / ready.length);
+      const data = (await x.data()) as Float32Array;
+      const rowSize = data.length / n;
+      const slices = ready.slice(0, Math.ceil(n / rowsPer)).map(({ worker }, i) => {
+        const rows = Math.min(rowsPer, n - i * rowsPer);
+        const part = data.slice(i * rowsPer * rowSize, (i * rowsPer + rows) * rowSize);
+        return run(worker, { shape: [rows, ...x.shape.slice(1)], data: part });
+      });
+      const parts = await Promise.all(slices);
+      const out: Record<string, Tensor> = {};
+      for (const key of Object.keys(parts[0]!)) {
+        const pieces = parts.map((p) => p[key]!);
+        const total = pieces.reduce((s, p) => s + p.data.length, 0);
+        const joined = new Float32Array(total);
+        let offset = 0;
+        for (const p of pieces) {
+          joined.set(p.data, offset);
+          offset += p.data.length;
+        }
+        // Every output has the batch first, in either layout.
+        out[key] = tf.tensor(joined, [pieces.reduce((s, p) => s + p.shape[0]!, 0), ...pieces[0]!.shape.slice(1)]);
+      }
+      return out;
+    },
+    async dispose() {
+      for (const { worker } of ready) worker.postMessage({ id: -1, close: true } satisfies ToWorker);
+      await Promise.all(ready.map(({ worker }) => new Promise((resolve) => worker.once("exit", resolve))));
+    },
+  };
+}

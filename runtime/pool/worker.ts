@@ -1,0 +1,41 @@
+import { parentPort, workerData } from "node:worker_threads";
+import { tf } from "../ops/tf.js";
+import type { Extractor, LoadOptions, WeightsInput } from "../extractor.js";
+import type { FromWorker, TensorMessage, ToWorker, WorkerSetup } from "./messages.js";
+
+/** One pool worker: its own tfjs backend and its own copy of the weights. */
+interface CompiledModule {
+  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, tf.Tensor>>>;
+}
+
+const port = parentPort!;
+const send = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+const setup = workerData as WorkerSetup;
+
+try {
+  const compiled = (await import(setup.moduleUrl)) as CompiledModule;
+  const extractor = await compiled.load(setup.weights, setup.options);
+  port.on("message", async (m: ToWorker) => {
+    if ("close" in m) {
+      extractor.dispose();
+      port.close();
+      return;
+    }
+    try {
+      const x = tf.tensor4d(m.input.data, m.input.shape as [number, number, number, number]);
+      const outputs = extractor.forward(x);
+      x.dispose();
+      const result: Record<string, TensorMessage> = {};
+      for (const [key, t] of Object.entries(outputs)) {
+        result[key] = { shape: [...t.shape], data: (await t.data()) as Float32Array };
+        t.dispose();
+      }
+      send({ id: m.id, outputs: result }, Object.values(result).map((r) => r.data.buffer as ArrayBuffer));
+    } catch (e) {
+      send({ id: m.id, error: e instanceof Error ? e.message : String(e) });
+    }
+  });
+  send({ ready: true, backend: extractor.backend });
+} catch (e) {
+  send({ error: e instanceof Error ? e.message : String(e) });
+}

@@ -1,0 +1,3 @@
+/** Feature-map pictures: channel grids and activation heatmaps in viridis, with bitmap-font labels. */
+export { channelGrid, activationHeatmap, channelMeans, topChannels, encodePng, type FeatureMap, type ChannelGridOptions } from "./render.js";
+export { viridis, VIRIDIS } from "./colormap.js";

@@ -1,0 +1,44 @@
+import type { TensorInfo, TensorSource } from "./types.js";
+import { missingKey } from "./types.js";
+
+/**
+ * A rule a model's own loader applies to checkpoint keys: a file key matching `pattern` (a
+ * RegExp source) is read under `key.replace(pattern, replacement)` (`$1`, `$2`... as in
+ * String.replace). torchvision's DenseNet loader, for one, renames its published files' old keys.
+ */
+export interface KeyRename {
+  readonly pattern: string;
+  readonly replacement: string;
+}
+
+/**
+ * A view of `source` with its keys renamed by the first rule that matches each. As in
+ * torchvision's loaders, a renamed key wins over a file key that already has that name.
+ */
+export function withRenamedKeys(source: TensorSource, renames: readonly KeyRename[]): TensorSource {
+  if (renames.length === 0) return source;
+  const rules = renames.map((r) => ({ regex: new RegExp(r.pattern), replacement: r.replacement }));
+  const fileKeyOf = new Map<string, string>();
+  for (const key of source.keys()) {
+    const rule = rules.find((r) => r.regex.test(key));
+    const renamed = rule === undefined ? key : key.replace(rule.regex, rule.replacement);
+    if (rule !== undefined || !fileKeyOf.has(renamed)) fileKeyOf.set(renamed, key);
+  }
+  const keys = [...fileKeyOf.keys()];
+  return {
+    path: source.path,
+    format: source.format,
+    keys: () => [...keys],
+    info(key: string): TensorInfo | undefined {
+      const fileKey = fileKeyOf.get(key);
+      const info = fileKey === undefined ? undefined : source.info(fileKey);
+      return info === undefined ? undefined : { ...info, key };
+    },
+    async readFloat32(key: string): Promise<Float32Array> {
+      const fileKey = fileKeyOf.get(key);
+      if (fileKey === undefined) throw missingKey(source.path, key, keys);
+      return source.readFloat32(fileKey);
+    },
+    close: () => source.close(),
+  };
+}

@@ -1,0 +1,34 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { fixtureCases, runCase } from "./support/fixtures.js";
+
+/**
+ * AlexNet, VGG, SqueezeNet, DenseNet, GoogLeNet, Inception v3, MobileNet and MNASNet against
+ * torchvision: full models on seeded weights and inputs (test/fixtures/families/<family>.py),
+ * train-mode auxiliary heads, and a DenseNet checkpoint with torchvision's old key names.
+ */
+const FAMILIES = /^(alexnet|vgg|squeezenet|densenet|googlenet|inception|mobilenet|mnasnet)/;
+const cases = fixtureCases((c) => FAMILIES.test(c.id));
+
+test("every family has fixtures, and each family one in both layouts", () => {
+  const families = ["alexnet", "vgg", "squeezenet", "densenet", "googlenet", "inception", "mobilenet", "mnasnet"];
+  for (const family of families) {
+    const own = cases.filter((c) => c.id.startsWith(family));
+    assert.ok(own.length > 0, `${family} has fixture cases`);
+    assert.ok(own.some((c) => c.layouts.includes("nchw") && c.layouts.includes("nhwc")), `${family} is checked in both layouts`);
+  }
+  assert.ok(cases.some((c) => c.mode === "train" && c.id.startsWith("googlenet")), "googlenet's train graph is checked");
+  assert.ok(cases.some((c) => c.mode === "train" && c.id.startsWith("inception")), "inception_v3's train graph is checked");
+});
+
+for (const c of cases) {
+  for (const layout of c.layouts) {
+    test(`${c.id} [${layout}] equals torchvision (${c.note})`, async () => {
+      const result = await runCase(c, { layout });
+      assert.deepEqual(result.shapes, c.outputs, "output shapes in torch's order");
+      for (const [key, error] of Object.entries(result.errors)) {
+        assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)} > ${c.tolerance}`);
+      }
+    });
+  }
+}

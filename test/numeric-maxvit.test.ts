@@ -1,0 +1,42 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { MaxVit } from "../models/zoo/maxvit.js";
+import { fixtureCases, runCase, type Factories } from "./support/fixtures.js";
+
+/** The configurations test/fixtures/families/maxvit.py builds with torchvision's MaxVit constructor. */
+const factories: Factories = {
+  maxvit_tiny: () =>
+    new MaxVit({ inputSize: [32, 32], stemChannels: 8, partitionSize: 2, blockChannels: [8, 16], blockLayers: [1, 2], headDim: 4, stochasticDepthProb: 0, numClasses: 5 }),
+  maxvit_partition7: () =>
+    new MaxVit({
+      inputSize: [56, 56],
+      stemChannels: 8,
+      partitionSize: 7,
+      blockChannels: [8, 16],
+      blockLayers: [1, 1],
+      headDim: 4,
+      stochasticDepthProb: 0.1,
+      squeezeRatio: 0.5,
+      expansionRatio: 2,
+      mlpRatio: 2,
+      numClasses: 3,
+    }),
+};
+
+const cases = fixtureCases((c) => c.id.startsWith("maxvit"));
+
+test("the MaxViT fixtures are present", () => {
+  assert.ok(cases.length >= 3, `found ${cases.length} MaxViT fixture cases`);
+});
+
+for (const c of cases) {
+  for (const layout of c.layouts) {
+    test(`${c.id} [${layout}] equals torchvision (${c.note})`, async () => {
+      const result = await runCase(c, { layout, factories });
+      assert.deepEqual(result.shapes, c.outputs, "output shapes in torch's order");
+      for (const [key, error] of Object.entries(result.errors)) {
+        assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)} > ${c.tolerance}`);
+      }
+    });
+  }
+}

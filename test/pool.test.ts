@@ -1,0 +1,38 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { compile, createFeatureExtractor } from "../compiler/api.js";
+import { cacheCompiled } from "../compiler/cli/cache.js";
+import { createExtractorPool, tf, useBackend } from "../runtime/index.js";
+import { readNpy } from "../runtime/io/npy.js";
+import { FIXTURES } from "./support/fixtures.js";
+
+test("a pool of workers splits the batch and gives the single-thread values", async () => {
+  await useBackend();
+  const dir = join(FIXTURES, "cases", "resnet18_pth");
+  const options = { returnNodes: ["maxpool", "layer1.0"], size: 32, layout: "nchw" } as const;
+  const weights = join(dir, "weights.pth");
+  const pool = await createExtractorPool(await cacheCompiled(await compile("resnet18", options)), weights, { workers: 2 });
+  const single = await createFeatureExtractor("resnet18", options).load(weights);
+  try {
+    assert.equal(pool.workers, 2);
+    assert.equal(pool.backend, "wasm");
+    const input = await readNpy(join(dir, "input.npy"));
+    const one = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
+    const x = tf.concat([one, one, one]) as tf.Tensor4D; // 6 rows: 3 per worker
+    const [a, b] = [await pool.forward(x), single.forward(x)];
+    for (const key of ["maxpool", "layer1.0"]) {
+      assert.deepEqual(a[key]!.shape, b[key]!.shape);
+      assert.deepEqual(Array.from(await a[key]!.data()), Array.from(await b[key]!.data()), key);
+    }
+    tf.dispose([one, x, ...Object.values(a), ...Object.values(b)]);
+  } finally {
+    await pool.dispose();
+    single.dispose();
+  }
+});
+
+test("a pool that cannot load its weights fails with the loader's error", async () => {
+  const url = await cacheCompiled(await compile("resnet18", { returnNodes: ["layer2"], size: 32 }));
+  await assert.rejects(createExtractorPool(url, join(FIXTURES, "cases", "resnet18_pth", "weights.pth"), { workers: 2 }), /has no tensor 'layer1\.1\.conv1\.weight'/);
+});
