@@ -18,13 +18,15 @@ interface ResolvedModel {
   readonly size: number;
   /** torchvision's documented smallest input side, for zoo models. */
   readonly minSize?: number;
+  /** A model that takes one input size only says so itself (ViT's "Expected 224 but got 200"). */
+  readonly fixedSize?: boolean;
   readonly keyRenames?: readonly KeyRename[];
 }
 
 function resolveModel(model: ModelInput, options: { readonly modelOptions?: Record<string, unknown> } = {}): ResolvedModel {
   if (typeof model !== "string") return { module: model, name: model.typeName, size: 224 };
   const entry = getModelEntry(model);
-  return { module: entry.build(options.modelOptions), name: entry.name, size: entry.inputSize, minSize: entry.minSize, keyRenames: entry.checkpointKeyRenames };
+  return { module: entry.build(options.modelOptions), name: entry.name, size: entry.inputSize, minSize: entry.minSize, fixedSize: entry.fixedSize, keyRenames: entry.checkpointKeyRenames };
 }
 
 /**
@@ -36,7 +38,7 @@ function withMinSizeHint<T>(m: ResolvedModel, size: number | readonly [number, n
     return fn();
   } catch (e) {
     const [h, w] = typeof size === "number" ? [size, size] : size;
-    if (e instanceof TraceError && e.isShapeError && m.minSize !== undefined && Math.min(h, w) < m.minSize) {
+    if (e instanceof TraceError && e.isShapeError && m.minSize !== undefined && !m.fixedSize && Math.min(h, w) < m.minSize) {
       throw new TraceError(`${e.message} (${m.name} takes inputs of at least ${m.minSize}x${m.minSize})`, e.node, true);
     }
     throw e;

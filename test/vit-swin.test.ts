@@ -130,6 +130,8 @@ test("ViT takes only its image size: another size is a one-line error that names
   const attempt = (size: number | [number, number]) => () => createFeatureExtractor("vit_b_16", { returnNodes: ["encoder"], size, suppressDiffWarning: true });
   assert.throws(attempt(225), (e: Error) => e.message === "_assert: Wrong image height! Expected 224 but got 225!");
   assert.throws(attempt([224, 240]), (e: Error) => e.message === "_assert_1: Wrong image width! Expected 224 but got 240!");
+  // Below the documented minimum too, the size the model takes is the one named (not "at least").
+  assert.throws(attempt(200), (e: Error) => e.message === "_assert: Wrong image height! Expected 224 but got 200!");
   // The builder's image size moves the accepted size (position embeddings follow it).
   const fx = createFeatureExtractor("vit_b_32", { returnNodes: ["encoder"], size: 64, modelOptions: { imageSize: 64 }, suppressDiffWarning: true });
   assert.deepEqual(fx.program.outputs[0]!.value, { kind: "tensor", shape: ["N", 5, 768] });
