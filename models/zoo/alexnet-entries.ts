@@ -1,6 +1,6 @@
-import { imagenetPreset, type ModelEntry } from "./entry.js";
-import { alexnet, type AlexNetOptions } from "./alexnet.js";
+import { imagenetPreset, zooFamily, type ModelEntry } from "./entry.js";
+import { alexnet } from "./alexnet.js";
 
-export const alexnetModels: ModelEntry[] = [
-  { name: "alexnet", family: "AlexNet", build: (o) => alexnet(o as AlexNetOptions), inputSize: 224, minSize: 63, preset: imagenetPreset(224, 256) },
-];
+const entry = zooFamily("AlexNet", { minSize: 63, preset: imagenetPreset(224, 256) });
+
+export const alexnetModels: ModelEntry[] = [entry("alexnet", alexnet)];

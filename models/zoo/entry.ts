@@ -37,3 +37,28 @@ export interface ModelEntry {
    */
   readonly checkpointKeyRenames?: readonly KeyRename[];
 }
+
+/** What an entry says beyond its name and builder; its input size is the preset's crop size. */
+export type EntryInfo = Pick<ModelEntry, "minSize" | "preset" | "fixedSize" | "checkpointKeyRenames">;
+
+export type FamilyEntry = <O>(name: string, build: (options?: O) => Module, overrides?: Partial<EntryInfo>) => ModelEntry;
+
+/**
+ * A family's entries: `entry(name, builder, overrides?)` with the family's defaults. Builders take
+ * torchvision's arguments camelCased; the zoo passes the user's options through unchecked.
+ */
+export function zooFamily(family: string, defaults: EntryInfo): FamilyEntry {
+  return function entry<O>(name: string, build: (options?: O) => Module, overrides: Partial<EntryInfo> = {}): ModelEntry {
+    const { minSize, preset, fixedSize, checkpointKeyRenames } = { ...defaults, ...overrides };
+    return {
+      name,
+      family,
+      build: (options) => build(options as O),
+      inputSize: preset.cropSize,
+      minSize,
+      ...(fixedSize === undefined ? {} : { fixedSize }),
+      preset,
+      ...(checkpointKeyRenames === undefined ? {} : { checkpointKeyRenames }),
+    };
+  };
+}

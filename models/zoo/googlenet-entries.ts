@@ -1,6 +1,6 @@
-import { imagenetPreset, type ModelEntry } from "./entry.js";
-import { googlenet, type GoogLeNetBuilderOptions } from "./googlenet.js";
+import { imagenetPreset, zooFamily, type ModelEntry } from "./entry.js";
+import { googlenet } from "./googlenet.js";
 
-export const googlenetModels: ModelEntry[] = [
-  { name: "googlenet", family: "GoogLeNet", build: (o) => googlenet(o as GoogLeNetBuilderOptions), inputSize: 224, minSize: 15, preset: imagenetPreset(224, 256) },
-];
+const entry = zooFamily("GoogLeNet", { minSize: 15, preset: imagenetPreset(224, 256) });
+
+export const googlenetModels: ModelEntry[] = [entry("googlenet", googlenet)];

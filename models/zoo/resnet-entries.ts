@@ -1,18 +1,9 @@
-import { imagenetPreset, type ModelEntry } from "./entry.js";
+import { imagenetPreset, zooFamily, type ModelEntry } from "./entry.js";
 import * as r from "./resnet.js";
 
 /** torchvision's DEFAULT weights for the ResNet family (the IMAGENET1K_V2 recipes resize to 232, V1 to 256). */
-const v2 = imagenetPreset(224, 232);
-const v1 = imagenetPreset(224, 256);
-
-const entry = (name: string, build: (o?: r.ResNetOptions) => r.ResNet, preset = v2): ModelEntry => ({
-  name,
-  family: "ResNet",
-  build: (o) => build(o as r.ResNetOptions),
-  inputSize: 224,
-  minSize: 1,
-  preset,
-});
+const entry = zooFamily("ResNet", { minSize: 1, preset: imagenetPreset(224, 232) });
+const v1 = { preset: imagenetPreset(224, 256) };
 
 export const resnetModels: ModelEntry[] = [
   entry("resnet18", r.resnet18, v1),
@@ -22,7 +13,7 @@ export const resnetModels: ModelEntry[] = [
   entry("resnet152", r.resnet152),
   entry("resnext50_32x4d", r.resnext50_32x4d),
   entry("resnext101_32x8d", r.resnext101_32x8d),
-  entry("resnext101_64x4d", r.resnext101_64x4d, imagenetPreset(224, 232)),
+  entry("resnext101_64x4d", r.resnext101_64x4d),
   entry("wide_resnet50_2", r.wide_resnet50_2),
   entry("wide_resnet101_2", r.wide_resnet101_2),
 ];

@@ -1,9 +1,6 @@
-import { imagenetPreset, type ModelEntry } from "./entry.js";
-import { squeezenet1_0, squeezenet1_1, type SqueezeNetOptions } from "./squeezenet.js";
+import { imagenetPreset, zooFamily, type ModelEntry } from "./entry.js";
+import { squeezenet1_0, squeezenet1_1 } from "./squeezenet.js";
 
-const preset = imagenetPreset(224, 256);
+const entry = zooFamily("SqueezeNet", { minSize: 21, preset: imagenetPreset(224, 256) });
 
-export const squeezenetModels: ModelEntry[] = [
-  { name: "squeezenet1_0", family: "SqueezeNet", build: (o) => squeezenet1_0(o as SqueezeNetOptions), inputSize: 224, minSize: 21, preset },
-  { name: "squeezenet1_1", family: "SqueezeNet", build: (o) => squeezenet1_1(o as SqueezeNetOptions), inputSize: 224, minSize: 17, preset },
-];
+export const squeezenetModels: ModelEntry[] = [entry("squeezenet1_0", squeezenet1_0), entry("squeezenet1_1", squeezenet1_1, { minSize: 17 })];

@@ -1,14 +1,7 @@
-import { imagenetPreset, type ModelEntry } from "./entry.js";
+import { imagenetPreset, zooFamily, type ModelEntry } from "./entry.js";
 import * as v from "./vgg.js";
 
-const entry = (name: string, build: (o?: v.VGGOptions) => v.VGG): ModelEntry => ({
-  name,
-  family: "VGG",
-  build: (o) => build(o as v.VGGOptions),
-  inputSize: 224,
-  minSize: 32,
-  preset: imagenetPreset(224, 256),
-});
+const entry = zooFamily("VGG", { minSize: 32, preset: imagenetPreset(224, 256) });
 
 export const vggModels: ModelEntry[] = [
   entry("vgg11", v.vgg11),

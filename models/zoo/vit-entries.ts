@@ -1,4 +1,4 @@
-import { imagenetPreset, type ModelEntry } from "./entry.js";
+import { imagenetPreset, zooFamily, type ModelEntry } from "./entry.js";
 import * as v from "./vit.js";
 
 type Options = v.VisionTransformerOptions & { imageSize?: number };
@@ -8,21 +8,17 @@ type Options = v.VisionTransformerOptions & { imageSize?: number };
  * (`fixedSize`). vit_h_14's DEFAULT weights (SWAG, end to end) are for 518×518, so its entry
  * builds `imageSize: 518`, as torchvision's builder does when given those weights.
  */
-const entry = (name: string, build: (o?: Options) => v.VisionTransformer, size = 224, preset = imagenetPreset(224, 256)): ModelEntry => ({
-  name,
-  family: "ViT",
-  build: (o) => build({ imageSize: size, ...(o as Options) }),
-  inputSize: size,
-  minSize: size,
-  fixedSize: true,
-  preset,
-  checkpointKeyRenames: v.OLD_MLP_BLOCK_KEYS,
-});
+const entry = zooFamily("ViT", { minSize: 224, fixedSize: true, preset: imagenetPreset(224, 256), checkpointKeyRenames: v.OLD_MLP_BLOCK_KEYS });
+/** The builder with `imageSize` given unless the user gives another. */
+const at =
+  (imageSize: number, build: (o?: Options) => v.VisionTransformer) =>
+  (o?: Options): v.VisionTransformer =>
+    build({ imageSize, ...o });
 
 export const vitModels: ModelEntry[] = [
-  entry("vit_b_16", v.vit_b_16),
-  entry("vit_b_32", v.vit_b_32),
-  entry("vit_l_16", v.vit_l_16, 224, imagenetPreset(224, 242)),
-  entry("vit_l_32", v.vit_l_32),
-  entry("vit_h_14", v.vit_h_14, 518, imagenetPreset(518, 518, "bicubic")),
+  entry("vit_b_16", at(224, v.vit_b_16)),
+  entry("vit_b_32", at(224, v.vit_b_32)),
+  entry("vit_l_16", at(224, v.vit_l_16), { preset: imagenetPreset(224, 242) }),
+  entry("vit_l_32", at(224, v.vit_l_32)),
+  entry("vit_h_14", at(518, v.vit_h_14), { minSize: 518, preset: imagenetPreset(518, 518, "bicubic") }),
 ];
