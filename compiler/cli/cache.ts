@@ -9,7 +9,7 @@ import { writeFileAtomic } from "../../runtime/io/atomic.js";
 import { createExtractorPool, type Extractor, type LoadOptions, type Tensor, type WeightsInput } from "../../runtime/index.js";
 import { OptionsError } from "../pipeline.js";
 import { compileProgram } from "../api.js";
-import type { ExtractorLoader } from "../tasks/loader.js";
+import { requestExtractorOptions, requestLoadOptions, type ExtractorLoader } from "../tasks/loader.js";
 
 /**
  * Compiled modules that `fxc extract` runs: the exact source `fxc compile` writes, made
@@ -45,15 +45,8 @@ interface CompiledModule {
  * with `workers` above 1, loaded by a pool of worker threads.
  */
 export const loadCompiled: ExtractorLoader = async (r) => {
-  const { source, program } = await compileProgram(r.model, {
-    returnNodes: r.returnNodes,
-    size: r.size,
-    layout: r.layout,
-    mode: r.mode,
-    onWarning: r.onWarning,
-    suppressDiffWarning: r.onWarning === undefined,
-  });
-  const options = { backend: r.backend, prefix: r.prefix };
+  const { source, program } = await compileProgram(r.model, requestExtractorOptions(r));
+  const options = requestLoadOptions(r);
   if ((r.workers ?? 1) > 1) {
     if (typeof r.weights !== "string") throw new OptionsError("worker threads read the weights themselves: give a checkpoint path");
     const pool = await createExtractorPool(await cacheCompiled(source), r.weights, { ...options, workers: r.workers });

@@ -1,7 +1,7 @@
 import type { Preset } from "../../models/zoo/entry.js";
 import { getModelEntry } from "../../models/zoo/registry.js";
-import type { BackendName, Tensor, Tensor4D, WeightsInput } from "../../runtime/index.js";
-import { createFeatureExtractor, type ModelInput } from "../api.js";
+import type { BackendName, LoadOptions, Tensor, Tensor4D, WeightsInput } from "../../runtime/index.js";
+import { createFeatureExtractor, type ExtractorOptions, type ModelInput } from "../api.js";
 import type { ProgramOutput } from "../graph/program.js";
 import type { ReturnNodes } from "../passes/returnNodes.js";
 import { OptionsError, type Layout, type Mode } from "../pipeline.js";
@@ -43,17 +43,20 @@ export interface LoadedExtractor {
  */
 export type ExtractorLoader = (request: ExtractorRequest) => Promise<LoadedExtractor>;
 
+/** What every loader compiles a request with: a request without a warning handler hears no warnings. */
+export function requestExtractorOptions(r: ExtractorRequest): ExtractorOptions {
+  return { returnNodes: r.returnNodes, size: r.size, layout: r.layout, mode: r.mode, onWarning: r.onWarning, suppressDiffWarning: r.onWarning === undefined };
+}
+
+/** What every loader loads a request's weights with. */
+export function requestLoadOptions(r: ExtractorRequest): LoadOptions {
+  return { backend: r.backend, prefix: r.prefix };
+}
+
 export const interpretExtractor: ExtractorLoader = async (r) => {
   if ((r.workers ?? 1) > 1) throw new OptionsError("worker threads run compiled modules: use fxc extract --workers, or createExtractorPool with a module fxc compile wrote");
-  const fx = createFeatureExtractor(r.model, {
-    returnNodes: r.returnNodes,
-    size: r.size,
-    layout: r.layout,
-    mode: r.mode,
-    onWarning: r.onWarning,
-    suppressDiffWarning: r.onWarning === undefined,
-  });
-  return { extractor: await fx.load(r.weights, { backend: r.backend, prefix: r.prefix }), outputs: fx.program.outputs, layout: r.layout };
+  const fx = createFeatureExtractor(r.model, requestExtractorOptions(r));
+  return { extractor: await fx.load(r.weights, requestLoadOptions(r)), outputs: fx.program.outputs, layout: r.layout };
 };
 
 /** The model's name as feature files record it. */
