@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fixtureCases, runCase } from "./support/fixtures.js";
+import { fixtureCases, testFixtureCases } from "./support/fixtures.js";
 
 /**
  * AlexNet, VGG, SqueezeNet, DenseNet, GoogLeNet, Inception v3, MobileNet and MNASNet against
@@ -21,14 +21,4 @@ test("every family has fixtures, and each family one in both layouts", () => {
   assert.ok(cases.some((c) => c.mode === "train" && c.id.startsWith("inception")), "inception_v3's train graph is checked");
 });
 
-for (const c of cases) {
-  for (const layout of c.layouts) {
-    test(`${c.id} [${layout}] equals torchvision (${c.note})`, async () => {
-      const result = await runCase(c, { layout });
-      assert.deepEqual(result.shapes, c.outputs, "output shapes in torch's order");
-      for (const [key, error] of Object.entries(result.errors)) {
-        assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)} > ${c.tolerance}`);
-      }
-    });
-  }
-}
+testFixtureCases(cases);

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MaxVit } from "../models/zoo/maxvit.js";
-import { fixtureCases, runCase, type Factories } from "./support/fixtures.js";
+import { fixtureCases, testFixtureCases, type Factories } from "./support/fixtures.js";
 
 /** The configurations test/fixtures/families/maxvit.py builds with torchvision's MaxVit constructor. */
 const factories: Factories = {
@@ -29,14 +29,4 @@ test("the MaxViT fixtures are present", () => {
   assert.ok(cases.length >= 3, `found ${cases.length} MaxViT fixture cases`);
 });
 
-for (const c of cases) {
-  for (const layout of c.layouts) {
-    test(`${c.id} [${layout}] equals torchvision (${c.note})`, async () => {
-      const result = await runCase(c, { layout, factories });
-      assert.deepEqual(result.shapes, c.outputs, "output shapes in torch's order");
-      for (const [key, error] of Object.entries(result.errors)) {
-        assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)} > ${c.tolerance}`);
-      }
-    });
-  }
-}
+testFixtureCases(cases, factories);

@@ -23,7 +23,7 @@ import {
   type Tensor,
 } from "../models/nn/index.js";
 import { getGraphNodeNames } from "../compiler/api.js";
-import { fixtureCases, runCase, type Factories } from "./support/fixtures.js";
+import { fixtureCases, testFixtureCases } from "./support/fixtures.js";
 
 /** The TypeScript twin of OpsProbe in test/fixtures/families/ops.py. */
 class OpsProbe extends Module {
@@ -70,8 +70,6 @@ class OpsProbe extends Module {
   }
 }
 
-const factories: Factories = { ops_probe: () => new OpsProbe() };
-
 test("OpsProbe traces to torchvision's node names", () => {
   const names = getGraphNodeNames(new OpsProbe(), { size: [23, 19] });
   assert.deepEqual(names.eval, [
@@ -81,16 +79,6 @@ test("OpsProbe traces to torchvision's node names", () => {
     "flatten", "head",
   ]);
 });
-
-for (const c of fixtureCases((x) => x.id.startsWith("ops_probe"))) {
-  for (const layout of c.layouts) {
-    test(`${c.id} [${layout}]: every op equals torch (${c.note})`, async () => {
-      const result = await runCase(c, { layout, factories });
-      assert.deepEqual(result.shapes, c.outputs);
-      for (const [key, error] of Object.entries(result.errors)) assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)}`);
-    });
-  }
-}
 
 /** The TypeScript twin of IndexProbe in test/fixtures/families/ops.py. */
 class IndexProbe extends Module {
@@ -116,12 +104,8 @@ test("IndexProbe traces to torchvision's node names", () => {
   assert.deepEqual(names.eval, ["x", "getattr", "getitem", "proj", "flatten", "transpose", "token", "expand", "cat", "getitem_1", "getitem_2", "getitem_3", "swapaxes", "unsqueeze", "getitem_4", "squeeze", "getitem_5"]);
 });
 
-for (const c of fixtureCases((x) => x.id === "ops_index")) {
-  for (const layout of c.layouts) {
-    test(`${c.id} [${layout}]: indexing equals torch`, async () => {
-      const result = await runCase(c, { layout, factories: { ops_index: () => new IndexProbe() } });
-      assert.deepEqual(result.shapes, c.outputs);
-      for (const [key, error] of Object.entries(result.errors)) assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)}`);
-    });
-  }
-}
+// Every op and indexing form against torch.
+testFixtureCases(
+  fixtureCases((x) => x.id.startsWith("ops_")),
+  { ops_probe: () => new OpsProbe(), ops_index: () => new IndexProbe() },
+);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Conv2d, F, Module, MultiheadAttention, type Tensor } from "../models/nn/index.js";
 import { VisionTransformer } from "../models/zoo/vit.js";
 import { PatchMergingV2, SwinTransformer, SwinTransformerBlockV2, type SwinTransformerOptions } from "../models/zoo/swin.js";
-import { fixtureCases, runCase, type Factories } from "./support/fixtures.js";
+import { fixtureCases, testFixtureCases, type Factories } from "./support/fixtures.js";
 
 /** The TypeScript twin of AttentionProbe in test/fixtures/families/vit.py. */
 class AttentionProbe extends Module {
@@ -36,22 +36,6 @@ test("the ViT and Swin fixtures are present", () => {
   assert.ok(cases.length >= 8, `found ${cases.length} ViT/Swin fixture cases`);
 });
 
-for (const c of cases) {
-  for (const layout of c.layouts) {
-    test(`${c.id} [${layout}] equals torchvision (${c.note})`, async () => {
-      const result = await runCase(c, { layout, factories });
-      assert.deepEqual(result.shapes, c.outputs, "output shapes in torch's order");
-      for (const [key, error] of Object.entries(result.errors)) {
-        assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)} > ${c.tolerance}`);
-      }
-    });
-  }
-}
+testFixtureCases(cases, factories);
 
-test("ViT, Swin and Swin v2 equal torchvision on the cpu backend too", async () => {
-  for (const c of fixtureCases((x) => ["vit_tiny_pth", "swin_tiny_seeded", "swin_v2_tiny_seeded"].includes(x.id))) {
-    const result = await runCase(c, { layout: "nhwc", backend: "cpu", factories });
-    assert.equal(result.backend, "cpu");
-    for (const [key, error] of Object.entries(result.errors)) assert.ok(error <= c.tolerance, `${c.id} ${key}: ${error}`);
-  }
-});
+testFixtureCases(cases, factories, { only: ["vit_tiny_pth", "swin_tiny_seeded", "swin_v2_tiny_seeded"], backend: "cpu" });

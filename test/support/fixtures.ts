@@ -116,12 +116,20 @@ export function relativeError(got: Float32Array, want: Float32Array): number {
   return maxRef === 0 ? maxDiff : maxDiff / maxRef;
 }
 
-/** One test per case and layout: output shapes equal torchvision's, values within the case's tolerance. */
-export function testFixtureCases(cases: readonly FixtureCase[], factories: Factories = {}): void {
-  for (const c of cases) {
-    for (const layout of c.layouts) {
-      test(`${c.id} [${layout}] equals torchvision (${c.note})`, async (t) => {
-        const result = await runCase(c, { layout, factories });
+/**
+ * One test per case and layout: output shapes equal torchvision's, values within the case's
+ * tolerance. `only` picks cases by id (each must be there); with `backend`, they run on that
+ * backend (nhwc), which must be the one that ran.
+ */
+export function testFixtureCases(cases: readonly FixtureCase[], factories: Factories = {}, options: { only?: readonly string[]; backend?: BackendName } = {}): void {
+  const { only, backend } = options;
+  for (const id of only ?? []) assert.ok(cases.some((c) => c.id === id), `no fixture case '${id}'`);
+  for (const c of only === undefined ? cases : cases.filter((x) => only.includes(x.id))) {
+    for (const layout of backend === undefined ? c.layouts : (["nhwc"] as const)) {
+      const where = backend === undefined ? layout : `${layout}, ${backend}`;
+      test(`${c.id} [${where}] equals torchvision (${c.note})`, async (t) => {
+        const result = await runCase(c, { layout, factories, backend });
+        if (backend !== undefined) assert.equal(result.backend, backend, "the backend asked for ran");
         assert.deepEqual(result.shapes, c.outputs, "output shapes in torch's order");
         for (const [key, error] of Object.entries(result.errors)) {
           assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)} > ${c.tolerance}`);
