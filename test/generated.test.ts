@@ -4,10 +4,11 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { compile, createFeatureExtractor } from "../compiler/api.js";
 import { importCompiled } from "../compiler/cli/cache.js";
-import { tf, type Extractor, type Tensor, type WeightsInput, type LoadOptions } from "../runtime/index.js";
+import { openWeights, tf, type Extractor, type Tensor, type WeightsInput, type LoadOptions } from "../runtime/index.js";
 import { readNpy } from "../runtime/io/npy.js";
 import { fxc, ROOT } from "./support/cli.js";
-import { FIXTURES } from "./support/fixtures.js";
+import { FIXTURES, fixtureCases, relativeError } from "./support/fixtures.js";
+import { seededInput } from "./support/seeded.js";
 
 /** The command in a generated file's header. */
 function headerCommand(source: string): string[] {
@@ -77,4 +78,32 @@ test("the generated module and createFeatureExtractor give exactly the same valu
   tf.dispose([x, ...Object.values(a), ...Object.values(b)]);
   fromCode.dispose();
   fromGraph.dispose();
+});
+
+test("generated densenet code reads a checkpoint with torchvision's old key names and equals torchvision", async () => {
+  const c = fixtureCases((x) => x.id === "densenet121_old_keys")[0]!;
+  const source = await compile("densenet121", { returnNodes: c.returnNodes, size: 32, layout: "nchw", suppressDiffWarning: true });
+  assert.match(source, /const keyRenames = \[/);
+  assert.match(source, /createExtractor\(\{ checkpoint, parameters, keyRenames, forward \}/);
+  const compiled = await importCompiled<CompiledModule>(source);
+  const extractor = await compiled.load(join(FIXTURES, "cases", c.id, c.weights));
+  const expected = await openWeights(join(FIXTURES, "cases", c.id, "expected.safetensors"));
+  try {
+    const x = tf.tensor4d(seededInput(c.input, c.inputSeed!), c.input as [number, number, number, number]);
+    const out = extractor.forward(x);
+    x.dispose();
+    for (const [key, t] of Object.entries(out)) {
+      const error = relativeError((await t.data()) as Float32Array, await expected.readFloat32(key));
+      t.dispose();
+      assert.ok(error <= c.tolerance, `${key}: relative error ${error}`);
+    }
+  } finally {
+    extractor.dispose();
+    await expected.close();
+  }
+});
+
+test("models without key renames generate no keyRenames", async () => {
+  const source = await compile("mobilenet_v2", { returnNodes: ["features.1"], size: 32, suppressDiffWarning: true });
+  assert.doesNotMatch(source, /keyRenames/);
 });

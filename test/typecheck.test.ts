@@ -3,42 +3,211 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { compile } from "../compiler/api.js";
+import { compile, type CompileOptions } from "../compiler/api.js";
 import { ROOT } from "./support/cli.js";
 
 /**
- * Generated modules typecheck under strict settings, and their Features type lists exactly
- * the requested keys: reading another key is a type error (`@ts-expect-error` would itself
- * be an error if it were not).
+ * Generated modules typecheck under strict settings, one return spec per family, and each
+ * output is typed by its rank. A consumer per module loads it, runs it and reads every
+ * output as its type; `@ts-expect-error` checks that an output read as another rank, and a
+ * key that was not requested, are type errors (the directive is itself an error when they
+ * are not). All of it, with the checked-in generated modules, is one tsc run.
  */
-test("generated code typechecks and its Features type has exactly the requested keys", async () => {
+interface Module {
+  readonly family: string;
+  readonly model: string;
+  readonly options: Omit<CompileOptions, "name">;
+  /** The rank each output is typed with. */
+  readonly ranks: Readonly<Record<string, 2 | 3 | 4>>;
+  /** The features interface the module names. */
+  readonly featuresType: string;
+  /** A key that was not requested. */
+  readonly notRequested: string;
+  /** More statements of the consumer (`m` is the module, `f` its features). */
+  readonly more?: string;
+  /** What the source must say (documented shapes). */
+  readonly source?: readonly RegExp[];
+}
+
+const MAXVIT_WINDOWS = "blocks.0.layers.0.layers.window_attention.partition_op.reshape_1";
+
+const MODULES: Record<string, Module> = {
+  r18: {
+    family: "ResNet",
+    model: "resnet18",
+    options: { returnNodes: { layer1: "feat1", fc: "logits" }, layout: "nchw" },
+    ranks: { feat1: 4, logits: 2 },
+    featuresType: "R18Features",
+    notRequested: "layer2",
+    more: `const node: "fc" = m.returnNodes.logits;`,
+  },
+  alexnet: {
+    family: "AlexNet",
+    model: "alexnet",
+    options: { returnNodes: { "features.12": "pool5", "classifier.6": "logits" }, layout: "nchw" },
+    ranks: { pool5: 4, logits: 2 },
+    featuresType: "AlexnetFeatures",
+    notRequested: "features.11",
+  },
+  vgg16_bn: { family: "VGG", model: "vgg16_bn", options: { returnNodes: ["features"], size: 64 }, ranks: { features: 4 }, featuresType: "Vgg16BnFeatures", notRequested: "classifier" },
+  squeezenet1_1: {
+    family: "SqueezeNet",
+    model: "squeezenet1_1",
+    options: { returnNodes: { "features.12": "fire9" } },
+    ranks: { fire9: 4 },
+    featuresType: "Squeezenet11Features",
+    notRequested: "features.12",
+  },
+  densenet121: {
+    family: "DenseNet",
+    model: "densenet121",
+    options: { returnNodes: ["features.denseblock1.denselayer1.relu1"], size: 32 },
+    ranks: { "features.denseblock1.denselayer1.relu1": 4 },
+    featuresType: "Densenet121Features",
+    notRequested: "features.denseblock1.denselayer1.relu2",
+  },
+  googlenet: {
+    family: "GoogLeNet",
+    model: "googlenet",
+    options: { returnNodes: { "aux1.fc2": "aux1", inception4e: "c4" }, mode: "train", size: 96, suppressDiffWarning: true },
+    ranks: { aux1: 2, c4: 4 },
+    featuresType: "GooglenetFeatures",
+    notRequested: "aux2",
+  },
+  inception_v3: {
+    family: "Inception",
+    model: "inception_v3",
+    options: { returnNodes: { Mixed_7c: "c5" }, size: 75, suppressDiffWarning: true },
+    ranks: { c5: 4 },
+    featuresType: "InceptionV3Features",
+    notRequested: "fc",
+  },
+  mobilenet_v3_large: {
+    family: "MobileNet",
+    model: "mobilenet_v3_large",
+    options: { returnNodes: { "features.16": "c5", "classifier.3": "logits" } },
+    ranks: { c5: 4, logits: 2 },
+    featuresType: "MobilenetV3LargeFeatures",
+    notRequested: "features.15",
+  },
+  mnasnet1_0: { family: "MNASNet", model: "mnasnet1_0", options: { returnNodes: ["layers.16"] }, ranks: { "layers.16": 4 }, featuresType: "Mnasnet10Features", notRequested: "layers.15" },
+  shuffle: {
+    family: "ShuffleNetV2",
+    model: "shufflenet_v2_x0_5",
+    options: { returnNodes: { "stage2.1.getitem_1": "half", "stage3.0.view_1": "shuffled", mean: "pooled" }, size: 64 },
+    ranks: { half: 4, shuffled: 4, pooled: 2 },
+    featuresType: "ShuffleFeatures",
+    notRequested: "fc",
+  },
+  effnet: {
+    family: "EfficientNet",
+    model: "efficientnet_b0",
+    options: { returnNodes: { "features.4.2.block.2": "excited", "classifier.1": "logits" }, size: 64 },
+    ranks: { excited: 4, logits: 2 },
+    featuresType: "EffnetFeatures",
+    notRequested: "features",
+  },
+  regnety: {
+    family: "RegNet",
+    model: "regnet_y_400mf",
+    options: { returnNodes: { "trunk_output.block2.block2-0.f.se": "excited", "trunk_output.block4": "last" }, size: 64 },
+    ranks: { excited: 4, last: 4 },
+    featuresType: "RegnetyFeatures",
+    notRequested: "fc",
+  },
+  cnx: {
+    family: "ConvNeXt",
+    model: "convnext_tiny",
+    options: { returnNodes: { "features.1.0.mul": "scaled", "features.2.0.layer_norm": "normed", "classifier.2": "logits" }, size: 64 },
+    ranks: { scaled: 4, normed: 4, logits: 2 },
+    featuresType: "CnxFeatures",
+    notRequested: "features.7",
+  },
+  vit: {
+    family: "ViT",
+    model: "vit_b_16",
+    options: { returnNodes: { encoder: "tokens", getitem_5: "cls", conv_proj: "patches" } },
+    ranks: { tokens: 3, cls: 2, patches: 4 },
+    featuresType: "VitFeatures",
+    notRequested: "heads",
+    more: `const node: "encoder.ln" = m.returnNodes.tokens;`,
+  },
+  swin: {
+    family: "Swin",
+    model: "swin_t",
+    options: { returnNodes: { "features.7": "last", permute: "grid", head: "logits" }, layout: "nchw" },
+    ranks: { last: 4, grid: 4, logits: 2 },
+    featuresType: "SwinFeatures",
+    notRequested: "stage1",
+    // Swin's own maps stay [B, H, W, C] whatever the layout; the permuted map follows the layout.
+    source: [/\/\*\* `features\.7\.1\.add_1`: \[N, 7, 7, 768\]\. \*\//, /\/\*\* `permute`: \[N, 768, 7, 7\]\. \*\//],
+  },
+  swinv2: {
+    family: "Swin v2",
+    model: "swin_v2_t",
+    options: { returnNodes: { "features.1": "first", "features.7": "last", head: "logits" } },
+    ranks: { first: 4, last: 4, logits: 2 },
+    featuresType: "Swinv2Features",
+    notRequested: "features.3",
+    source: [/\/\*\* `features\.7\.1\.add_1`: \[N, 8, 8, 768\]\. \*\//],
+  },
+  maxvitT: {
+    family: "MaxViT",
+    model: "maxvit_t",
+    options: { returnNodes: { [MAXVIT_WINDOWS]: "windows", "blocks.0": "block0", "blocks.0.layers.0.layers.window_attention.attn_layer.1.getitem_7": "bias" } },
+    ranks: { windows: 4, block0: 4, bias: 2 },
+    featuresType: "MaxvitTFeatures",
+    notRequested: "block1",
+    source: [
+      /\/\*\* `blocks\.0\.layers\.0\.layers\.window_attention\.partition_op\.reshape_1`: \[N, 64, 49, 64\]\. \*\/\n\s+windows: Tensor4D;/,
+      /\[N, 56, 56, 64\] NHWC; 64 channels, stride 4\. \*\/\n\s+block0: Tensor4D;/,
+    ],
+  },
+};
+
+/** `.key`, or `["key"]` where the key is not an identifier. */
+const access = (k: string): string => (/^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`);
+const tensorType = (rank: number): string => `Tensor${rank}D`;
+
+/** Loads and runs the module, reads each output as its rank's type, and checks what must not typecheck. */
+function consumer(file: string, m: Module): string {
+  const outputs = Object.entries(m.ranks);
+  const reads = outputs.map(([k, rank], i) => `const out${i}: ${tensorType(rank)} = f${access(k)};`);
+  const wrongRanks = outputs.map(([k, rank], i) => `// @ts-expect-error ${k} is ${rank}-D\n  const wrong${i}: ${tensorType(rank === 4 ? 2 : 4)} = f${access(k)};`);
+  return `import { tf, type Tensor2D, type Tensor3D, type Tensor4D } from "fxc/runtime";
+import * as m from "./${file}.js";
+
+export async function run(weights: string): Promise<number[]> {
+  const extractor = await m.load(weights, { backend: "wasm" });
+  const x: Tensor4D = tf.zeros([1, ...m.inputShape.slice(1)] as [number, number, number, number]);
+  const f: m.Features = extractor.forward(x);
+  const named: m.${m.featuresType} = f;
+  ${reads.join("\n  ")}
+  ${wrongRanks.join("\n  ")}
+  // @ts-expect-error ${m.notRequested} was not requested
+  named${access(m.notRequested)};
+  ${m.more ?? ""}
+  extractor.dispose();
+  return [${outputs.map((_, i) => `out${i}, wrong${i}`).join(", ")}].map((t) => t.rank);
+}
+`;
+}
+
+test("every family's generated module typechecks, its features typed by rank and limited to the requested keys", async () => {
+  assert.deepEqual(
+    Object.values(MODULES).map((m) => m.family),
+    ["ResNet", "AlexNet", "VGG", "SqueezeNet", "DenseNet", "GoogLeNet", "Inception", "MobileNet", "MNASNet", "ShuffleNetV2", "EfficientNet", "RegNet", "ConvNeXt", "ViT", "Swin", "Swin v2", "MaxViT"],
+  );
   // Inside the package, so that `fxc/runtime` resolves to this checkout as it would in a user's project.
   const dir = join(ROOT, ".cache", `typecheck-${process.pid}`);
   await mkdir(dir, { recursive: true });
   try {
-    await writeFile(join(dir, "r18.ts"), await compile("resnet18", { returnNodes: { layer1: "feat1", fc: "logits" }, layout: "nchw", name: "r18" }));
-    await writeFile(
-      join(dir, "consumer.ts"),
-      `import { tf, type Tensor2D, type Tensor4D } from "fxc/runtime";
-import { load, returnNodes, inputShape, type Features, type R18Features } from "./r18.js";
-
-export async function run(weights: string): Promise<number> {
-  const extractor = await load(weights, { backend: "wasm" });
-  const x: Tensor4D = tf.zeros([1, ...inputShape.slice(1)] as [number, number, number, number]);
-  const features: Features = extractor.forward(x);
-  const same: R18Features = features;
-  const map: Tensor4D = features.feat1;
-  const logits: Tensor2D = same.logits;
-  // @ts-expect-error layer2 was not requested
-  features.layer2;
-  // @ts-expect-error logits is 2-D
-  const wrong: Tensor4D = features.logits;
-  const node: "fc" = returnNodes.logits;
-  extractor.dispose();
-  return map.shape[1] + logits.shape[1] + wrong.rank + node.length;
-}
-`,
-    );
+    for (const [file, m] of Object.entries(MODULES)) {
+      const source = await compile(m.model, { ...m.options, name: file });
+      for (const pattern of m.source ?? []) assert.match(source, pattern, `${file}: the documented shapes`);
+      await writeFile(join(dir, `${file}.ts`), source);
+      await writeFile(join(dir, `consumer-${file}.ts`), consumer(file, m));
+    }
     await writeFile(
       join(dir, "tsconfig.json"),
       JSON.stringify({ extends: "../../tsconfig.json", compilerOptions: { noEmit: true, rootDir: "../.." }, include: ["*.ts", "../../generated/*.ts"] }),
