@@ -1,7 +1,5 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { createFeatureExtractor, getGraphNodeNames } from "../compiler/api.js";
 import { getModel, getModelEntry } from "../models/zoo/registry.js";
 import { SwinTransformer, relativeCoordsTable } from "../models/zoo/swin.js";
@@ -9,33 +7,11 @@ import { relativePositionIndex } from "../models/zoo/maxvit.js";
 import { Buffer } from "../models/nn/parameter.js";
 import { memorySource, tf, useBackend, WeightsError, type TensorSource } from "../runtime/index.js";
 import { matmul } from "../runtime/ops/shapeOps.js";
-import { FIXTURES, relativeError } from "./support/fixtures.js";
+import { relativeError } from "./support/fixtures.js";
 import { seededWeights } from "./support/seeded.js";
 import { fxc } from "./support/cli.js";
 
 await useBackend();
-
-interface Table {
-  readonly table: string;
-  readonly args: [number, number];
-  readonly dtype: string;
-  readonly shape: number[];
-  readonly values: number[];
-}
-
-const TABLES: Record<string, (height: number, width: number) => Float32Array> = { relativePositionIndex, relativeCoordsTable };
-
-test("computed buffers (relative position index, v2 coordinates) equal torchvision's", () => {
-  const tables = JSON.parse(readFileSync(join(FIXTURES, "tables.json"), "utf8")) as Table[];
-  assert.ok(tables.length >= 4);
-  for (const t of tables) {
-    const ours = TABLES[t.table]!(...t.args);
-    assert.equal(ours.length, t.values.length, `${t.table}(${t.args.join(", ")})`);
-    const worst = Math.max(...t.values.map((v, i) => Math.abs(v - ours[i]!)));
-    // Integer tables are exact; the float table is float32 arithmetic in either language.
-    assert.ok(t.dtype === "int64" ? worst === 0 : worst <= 1e-6, `${t.table}(${t.args.join(", ")}): off by ${worst}`);
-  }
-});
 
 test("the zoo's Swin buffers compute their tables; the index is an int64 buffer, as in torch", () => {
   const buffers = new Map(getModel("swin_v2_t").namedBuffers());
