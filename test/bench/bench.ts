@@ -5,7 +5,7 @@
  *
  * With several cores, wasm is also measured on a pool of worker threads, one per core.
  *
- * Options: --backends wasm,cpu   --runs N   --models resnet50,vit_b_16
+ * Options: --backends wasm,cpu   --runs N   --torch-runs N (default 1: Debian's torch is slow)   --models resnet50,vit_b_16
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -101,15 +101,18 @@ function torchvisionBaseline(row: Row, runs: number): { imagesPerSecond: number;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { backends: { type: "string" }, runs: { type: "string", default: "3" }, models: { type: "string" } } });
+  const { values } = parseArgs({
+    options: { backends: { type: "string" }, runs: { type: "string", default: "3" }, "torch-runs": { type: "string", default: "1" }, models: { type: "string" } },
+  });
   const runs = Number(values.runs);
+  const torchRuns = Number(values["torch-runs"]);
   const wanted = values.backends?.split(",") as BackendName[] | undefined;
   const backends = (await availableBackends()).filter((b) => wanted === undefined || wanted.includes(b));
   const rows = ROWS.filter((r) => listModels().includes(r.model) && (values.models === undefined || values.models.split(",").includes(r.model)));
   console.log(`fxc bench: ${runs} timed run(s) after a warm-up; backends ${backends.join(", ")}; node ${process.version}`);
   const table: string[][] = [["task", "batch", "engine", "images/s", "s/run", "peak tensors MB", "max RSS MB", "vs torchvision"]];
   for (const row of rows) {
-    const baseline = torchvisionBaseline(row, runs);
+    const baseline = torchvisionBaseline(row, torchRuns);
     for (const backend of backends) {
       const m = await measure(row, backend, backend === "cpu" ? 1 : runs);
       const rss = process.resourceUsage().maxRSS / 1024;
