@@ -7,8 +7,8 @@ export type Interpolation = "bilinear" | "bicubic" | "nearest";
  * Resizes an 8-bit RGB image exactly as Pillow's `Image.resize` does, which is what torchvision's
  * presets run on PIL images: bilinear and bicubic are antialiased (the filter widens with the
  * downscale factor) and computed in Pillow's fixed point, so the result matches it bit for bit.
- * libvips' kernels (sharp's resize) round, align and pre-shrink differently: up to 0.25 in
- * normalized units on upscales.
+ * sharp's resize (libvips) aligns pixel centres differently on upscales and box-shrinks first
+ * beyond 2× downscales: 0.03–0.10 in normalized units from torchvision (docs/images.md).
  */
 export function resizeRgb(image: RgbImage, width: number, height: number, interpolation: Interpolation): RgbImage {
   if (!(Number.isSafeInteger(width) && Number.isSafeInteger(height) && width > 0 && height > 0)) {
