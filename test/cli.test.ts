@@ -51,6 +51,14 @@ test("models lists the zoo with parameter counts", async () => {
   assert.equal(json.find((m) => m.name === "wide_resnet101_2")!.parameters, 126886696);
 });
 
+test("a reader that stops early ends the output quietly (fxc models | head)", async () => {
+  for (const args of [["models"], ["nodes", "resnet18"]]) {
+    const r = await fxc(args, { closeStdout: true });
+    assert.equal(r.stderr, "", `fxc ${args.join(" ")}: nothing on stderr`);
+    assert.equal(r.code, 0, `fxc ${args.join(" ")}: exit code`);
+  }
+});
+
 test("compile writes NAME.ts atomically; --check tells whether it is current", async () => {
   const out = await tmp();
   const r = await fxc(["compile", "resnet18", "--return", "layer1,layer4:last", "--out", out, "--name", "r18", "--size", "64"]);

@@ -36,4 +36,10 @@ export async function main(argv: string[]): Promise<number> {
   return Number(process.exitCode ?? 0);
 }
 
+// A reader that stops early (`fxc nodes resnet50 | head`) ends the output, not the run with a stack trace.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") throw e;
+  process.exit(process.exitCode ?? 0);
+});
+
 await main(hideBin(process.argv));
