@@ -1,25 +1,11 @@
 import { BatchNorm2d, Conv2d, Conv2dNormActivation, Dropout, Linear, Module, ReLU6, Sequential, F, type Layer, type NormFactory, type Tensor } from "../nn/index.js";
+import { pythonRound } from "../../runtime/pythonMath.js";
+import { makeDivisible } from "./utils.js";
+
+// torchvision.models.mobilenetv2 imports _make_divisible into its namespace; so does this module.
+export { makeDivisible };
 
 /** torchvision.models.mobilenetv2, module for module: same attribute names, same forward order. */
-
-/**
- * torchvision's `_make_divisible` (from the TF MobileNet code): the nearest multiple of
- * `divisor`, at least `minValue`, never more than 10% below `v`.
- */
-export function makeDivisible(v: number, divisor: number, minValue: number | null = null): number {
-  const min = minValue ?? divisor;
-  let newV = Math.max(min, Math.floor(Math.trunc(v + divisor / 2) / divisor) * divisor);
-  if (newV < 0.9 * v) newV += divisor;
-  return newV;
-}
-
-/** Python's round(): halves go to the even neighbour. */
-function pythonRound(v: number): number {
-  const floor = Math.floor(v);
-  const diff = v - floor;
-  if (diff !== 0.5) return Math.round(v);
-  return floor % 2 === 0 ? floor : floor + 1;
-}
 
 const relu6 = (inplace: boolean | undefined): Layer => new ReLU6(inplace ?? false);
 const batchNorm: NormFactory = (c) => new BatchNorm2d(c);

@@ -16,7 +16,7 @@ import {
   type NormFactory,
   type Tensor,
 } from "../nn/index.js";
-import { makeDivisible } from "./mobilenetv2.js";
+import { makeDivisible } from "./utils.js";
 
 /** torchvision.models.mobilenetv3, module for module: same attribute names, same forward order. */
 

@@ -14,6 +14,7 @@ import {
   type Tensor,
 } from "../nn/index.js";
 import { makeDivisible } from "./utils.js";
+import { pythonRound } from "../../runtime/pythonMath.js";
 
 /** torchvision.models.regnet, module for module: same attribute names, same forward order. */
 
@@ -22,12 +23,6 @@ export class SimpleStemIN extends Conv2dNormActivation {
   constructor(widthIn: number, widthOut: number, normLayer: NormFactory, activationLayer: ActivationFactory) {
     super(widthIn, widthOut, { kernelSize: 3, stride: 2, normLayer, activationLayer });
   }
-}
-
-/** Python's round(): halves go to the even neighbour. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** Bottleneck transformation: 1x1, 3x3 [+SE], 1x1. */
@@ -42,7 +37,7 @@ export class BottleneckTransform extends Sequential {
     bottleneckMultiplier: number,
     seRatio: number | null,
   ) {
-    const wB = roundHalfEven(widthOut * bottleneckMultiplier);
+    const wB = pythonRound(widthOut * bottleneckMultiplier);
     const g = Math.floor(wB / groupWidth);
     const layers: Record<string, Module> = {
       a: new Conv2dNormActivation(widthIn, wB, { kernelSize: 1, stride: 1, normLayer, activationLayer }),
@@ -50,7 +45,7 @@ export class BottleneckTransform extends Sequential {
     };
     if (seRatio) {
       // The SE reduction ratio is defined with respect to the beginning of the block.
-      const widthSeOut = roundHalfEven(seRatio * widthIn);
+      const widthSeOut = pythonRound(seRatio * widthIn);
       layers.se = new SqueezeExcitation(wB, widthSeOut, () => activationLayer(undefined));
     }
     layers.c = new Conv2dNormActivation(wB, widthOut, { kernelSize: 1, stride: 1, normLayer, activationLayer: null });
@@ -169,8 +164,8 @@ export class BlockParams {
     const blockWidths: number[] = [];
     for (let i = 0; i < depth; i++) {
       const widthCont = f32(f32(i * f32(wA)) + f32(w0));
-      const capacity = roundHalfEven(f32(f32(Math.log(f32(widthCont / f32(w0)))) / logWM));
-      blockWidths.push(roundHalfEven(f32(f32(f32(w0) * f32(Math.pow(f32(wM), capacity))) / QUANT)) * QUANT);
+      const capacity = pythonRound(f32(f32(Math.log(f32(widthCont / f32(w0)))) / logWM));
+      blockWidths.push(pythonRound(f32(f32(f32(w0) * f32(Math.pow(f32(wM), capacity))) / QUANT)) * QUANT);
     }
     const numStages = new Set(blockWidths).size;
     // A stage starts wherever the width changes.

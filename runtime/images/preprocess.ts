@@ -1,6 +1,7 @@
 import type { Preset } from "../../models/zoo/entry.js";
 import { decodeImage, type ImageInput, type RgbImage } from "./decode.js";
 import { resizeRgb } from "./resample.js";
+import { pythonRound } from "../pythonMath.js";
 
 export type { Preset };
 
@@ -50,8 +51,8 @@ export function centerCrop(image: RgbImage, size: number | readonly [number, num
   const padTop = cropH > image.height ? Math.floor((cropH - image.height) / 2) : 0;
   const paddedW = cropW > image.width ? cropW : image.width;
   const paddedH = cropH > image.height ? cropH : image.height;
-  const top = roundHalfEven((paddedH - cropH) / 2) - padTop;
-  const left = roundHalfEven((paddedW - cropW) / 2) - padLeft;
+  const top = pythonRound((paddedH - cropH) / 2) - padTop;
+  const left = pythonRound((paddedW - cropW) / 2) - padLeft;
   if (top === 0 && left === 0 && cropW === image.width && cropH === image.height) return image;
   const out = new Uint8Array(cropW * cropH * 3);
   for (let y = 0; y < cropH; y++) {
@@ -78,11 +79,6 @@ export function normalizeImage(image: RgbImage, preset: Pick<Preset, "mean" | "s
     }
   }
   return { data: out, height, width, layout };
-}
-
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 function isRgbImage(x: ImageInput | RgbImage): x is RgbImage {
