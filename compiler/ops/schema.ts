@@ -1,6 +1,6 @@
 import type { AbstractValue, Dim, TensorValue } from "../graph/value.js";
 import { ShapeError } from "../graph/value.js";
-import type { SliceArg } from "../graph/node.js";
+import { Node, type Argument, type SliceArg } from "../graph/node.js";
 
 /**
  * Op signatures written as torch documents them, e.g.
@@ -16,6 +16,13 @@ export type Literal = number | string | boolean | null | SliceArg | readonly Lit
 
 /** An argument as op rules see it: an abstract value for traced inputs, else the literal. */
 export type ArgValue = AbstractValue | Literal | readonly ArgValue[];
+
+/** A node argument as op rules see it: traced nodes by their abstract value. */
+export function argValue(a: Argument): ArgValue {
+  if (a instanceof Node) return a.value;
+  if (Array.isArray(a)) return a.map(argValue);
+  return a as ArgValue;
+}
 
 export function parseSchema(text: string): Schema {
   const m = /^(\w+)\((.*)\)$/.exec(text.trim());

@@ -14,7 +14,7 @@ import {
   type ProgramOutput,
 } from "../graph/program.js";
 import { getOp } from "../ops/index.js";
-import { bindArgs, type ArgValue } from "../ops/schema.js";
+import { argValue, bindArgs, type ArgValue } from "../ops/schema.js";
 import type { LowerContext } from "../ops/lowering.js";
 import type { ResolvedOutput } from "./returnNodes.js";
 import type { CheckpointTensor } from "../../runtime/params.js";
@@ -367,12 +367,6 @@ class ProgramBuilder {
     this.ids.add(id);
     return id;
   }
-}
-
-function argValue(a: Argument): ArgValue {
-  if (a instanceof Node) return a.value;
-  if (Array.isArray(a)) return a.map(argValue);
-  return a as ArgValue;
 }
 
 /** A Python value known at compile time, as a JSON constant; undefined for tensors and batch-dependent values. */

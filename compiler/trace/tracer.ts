@@ -2,7 +2,7 @@ import { Graph } from "../graph/graph.js";
 import { Node, type Argument } from "../graph/node.js";
 import { ShapeError, type AbstractValue, type Dim } from "../graph/value.js";
 import { getOp } from "../ops/index.js";
-import { bindArgs, type ArgValue } from "../ops/schema.js";
+import { argValue, bindArgs, type ArgValue } from "../ops/schema.js";
 import { Module, isLeafClass } from "../../models/nn/module.js";
 import { Buffer, Parameter } from "../../models/nn/parameter.js";
 import { withTracer, type TracingContext } from "./context.js";
@@ -181,13 +181,6 @@ export class Tracer implements TracingContext {
       throw e;
     }
   }
-}
-
-/** How op rules see a node argument: traced nodes by their abstract value. */
-function argValue(a: Argument): ArgValue {
-  if (a instanceof Node) return a.value;
-  if (Array.isArray(a)) return a.map(argValue);
-  return a as ArgValue;
 }
 
 function bodyValue(body: Graph): AbstractValue {

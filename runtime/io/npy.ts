@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { toFloat32 } from "../weights/dtype.js";
+import { toFloat32, widen } from "../weights/dtype.js";
 import { writeFileAtomic } from "./atomic.js";
 
 /** A .npy file could not be read or written; the message is one line: file, problem, fix. */
@@ -186,12 +186,4 @@ export function npyHeader(path: string, shape: readonly number[]): Uint8Array {
   new DataView(header.buffer).setUint16(8, total - 10, true);
   header.set(new TextEncoder().encode(dict.padEnd(total - 11, " ") + "\n"), 10);
   return header;
-}
-
-function widen(
-  source: Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array,
-): Float32Array {
-  const out = new Float32Array(source.length);
-  out.set(source);
-  return out;
 }

@@ -108,7 +108,9 @@ export function toFloat32(bytes: Uint8Array, dtype: DType, count: number): Float
 }
 
 /** TypedArray.set converts element by element with float32 rounding, faster than Float32Array.from. */
-function widen(source: Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array): Float32Array {
+export function widen(
+  source: Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array,
+): Float32Array {
   const out = new Float32Array(source.length);
   out.set(source);
   return out;
