@@ -67,8 +67,6 @@ const traceAt = (model: Module, size: number | readonly [number, number], mode: 
   return trace(model.train(mode === "train"), { inputShape: [batch, 3, h, w] });
 };
 
-const countParameters = (model: Module): number => model.namedParameters().reduce((n, [, p]) => n + p.shape.reduce((a, b) => a * b, 1), 0);
-
 function checkStateDict(model: Module, expected: Facts["stateDict"], what: string): void {
   const dtypes = new Map(model.namedBuffers().map(([k, b]) => [k, b.options.dtype ?? "float32"]));
   const ours = model.stateDictShapes().map(([k, s]) => [k, [...s], dtypes.get(k) ?? "float32"]);
@@ -138,7 +136,7 @@ for (const [name, f] of allModels) {
     assert.equal(parameterCount(name), f.parameters, "fxc models lists the default builder's parameter count");
     // torchvision's meta["num_params"] counts the model as built for its DEFAULT weights (googlenet drops its auxiliary heads).
     const forWeights = allVariants.find(([, v]) => v.model === name && v.ts.weights === "DEFAULT")?.[1];
-    assert.equal(countParameters(forWeights === undefined ? model : getModel(name, forWeights.ts)), f.metaParams, "meta num_params");
+    assert.equal((forWeights === undefined ? model : getModel(name, forWeights.ts)).parameterCount(), f.metaParams, "meta num_params");
     assert.equal(entry.minSize, f.minSize, "the zoo's minSize is the weights' meta min_size");
     assert.deepEqual(entry.preset, f.preset, "the zoo's preset is the weights' transforms()");
     assert.equal(entry.inputSize, f.preset.cropSize, "the zoo traces at the weights' crop size");
@@ -159,7 +157,7 @@ for (const [id, v] of allVariants) {
     const size = v.fixedSize ?? Math.max(v.minTrain!, v.minEval!);
     assert.deepEqual(getGraphNodeNames(model, { size, suppressDiffWarning: true }), v.names);
     checkStateDict(model, v.stateDict, id);
-    assert.equal(countParameters(model), v.parameters);
+    assert.equal(model.parameterCount(), v.parameters);
     checkSizesAndShapes(model, v, id);
   });
 }

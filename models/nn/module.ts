@@ -1,4 +1,4 @@
-import { Buffer, Parameter } from "./parameter.js";
+import { Buffer, Parameter, numelOf } from "./parameter.js";
 import { activeTracer } from "../../compiler/trace/context.js";
 import type { Tensor } from "../../compiler/trace/proxy.js";
 
@@ -57,6 +57,11 @@ export abstract class Module {
 
   namedParameters(): [string, Parameter][] {
     return this.namedTensors((m) => m.ownParameters());
+  }
+
+  /** torch's `sum(p.numel() for p in model.parameters())`, from shapes: no weights are needed. */
+  parameterCount(): number {
+    return this.namedParameters().reduce((n, [, p]) => n + numelOf(p.shape), 0);
   }
 
   namedBuffers(): [string, Buffer][] {

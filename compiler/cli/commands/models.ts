@@ -7,10 +7,7 @@ interface ModelsArgs {
 
 /** Parameters (not buffers), counted from shapes: building a model allocates no weights. */
 export function parameterCount(name: string): number {
-  return getModelEntry(name)
-    .build()
-    .namedParameters()
-    .reduce((n, [, p]) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+  return getModelEntry(name).build().parameterCount();
 }
 
 export function modelsCommand(cli: Argv): Argv {
