@@ -1,5 +1,7 @@
 import { tf, type Tensor } from "./ops/tf.js";
 import { WeightsError, type TensorSource } from "./weights/types.js";
+import { elementCount } from "./weights/dtype.js";
+import { copyStrided } from "./weights/strided.js";
 
 /** How a checkpoint tensor is turned into the tensor an op wants, once, at load time. */
 export type ParamTransform =
@@ -176,28 +178,18 @@ function lastAxisPart(values: Float32Array, shape: readonly number[], part: { re
   return { values: out, shape: [...shape.slice(0, -1), size] };
 }
 
-/** A row-major transpose: `out` dims are `shape[perm[i]]`. */
+/** A row-major transpose: `out` dims are `shape[perm[i]]`; a view with permuted strides, copied. */
 export function permute(values: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
+  if (values.length !== elementCount(shape)) throw new RangeError(`${values.length} values do not fill shape [${shape.join(", ")}]`);
   const rank = shape.length;
   const strides = new Array<number>(rank);
   for (let i = rank - 1, s = 1; i >= 0; i--) {
     strides[i] = s;
     s *= shape[i]!;
   }
-  const outShape = perm.map((p) => shape[p]!);
-  const outStrides = perm.map((p) => strides[p]!);
-  const out = new Float32Array(values.length);
-  const index = new Array<number>(rank).fill(0);
-  let src = 0;
-  for (let o = 0; o < out.length; o++) {
-    out[o] = values[src]!;
-    for (let d = rank - 1; d >= 0; d--) {
-      index[d]!++;
-      src += outStrides[d]!;
-      if (index[d]! < outShape[d]!) break;
-      src -= outStrides[d]! * outShape[d]!;
-      index[d] = 0;
-    }
-  }
-  return out;
+  return copyStrided(
+    values,
+    perm.map((p) => shape[p]!),
+    perm.map((p) => strides[p]!),
+  );
 }

@@ -1,5 +1,6 @@
 import { DTYPE_SIZE, elementCount, toFloat32 } from "./dtype.js";
 import { RandomAccessFile } from "./file.js";
+import { copyStrided } from "./strided.js";
 import {
   describePickleValue,
   PickleDict,
@@ -518,7 +519,7 @@ class PthFile implements TensorSource {
       spanLength * elementSize,
     );
     const values = toFloat32(bytes, dtype, spanLength);
-    return isRowMajor(tensor.size, tensor.stride) ? values : gather(values, tensor.size, tensor.stride);
+    return isRowMajor(tensor.size, tensor.stride) ? values : copyStrided(values, tensor.size, tensor.stride);
   }
 
   close(): Promise<void> {
@@ -535,28 +536,6 @@ function isRowMajor(size: readonly number[], stride: readonly number[]): boolean
   return true;
 }
 
-/** Copies a strided view (offsets relative to `values[0]`) into a fresh row-major array. */
-function gather(values: Float32Array, size: readonly number[], stride: readonly number[]): Float32Array {
-  const out = new Float32Array(elementCount(size));
-  const rank = size.length;
-  const inner = size[rank - 1]!;
-  const innerStride = stride[rank - 1]!;
-  const index = new Array<number>(rank).fill(0);
-  let base = 0;
-  let written = 0;
-  while (written < out.length) {
-    for (let i = 0; i < inner; i++) out[written++] = values[base + i * innerStride]!;
-    // Odometer over the outer dimensions.
-    for (let dim = rank - 2; dim >= 0; dim--) {
-      index[dim]!++;
-      base += stride[dim]!;
-      if (index[dim]! < size[dim]!) break;
-      base -= stride[dim]! * size[dim]!;
-      index[dim] = 0;
-    }
-  }
-  return out;
-}
 
 function isCount(value: PickleValue | undefined): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
