@@ -31,6 +31,9 @@ export type AbstractValue =
 export type TensorValue = Extract<AbstractValue, { kind: "tensor" }>;
 
 export const tensor = (shape: readonly Dim[]): TensorValue => ({ kind: "tensor", shape: [...shape] });
+
+/** A dim as runtime shape attributes take it: the free batch is -1, as in a tf.reshape. */
+export const runtimeDim = (d: Dim): number => (d === BATCH ? -1 : d);
 export const NONE: AbstractValue = { kind: "none" };
 
 export function isTensor(v: AbstractValue | undefined): v is TensorValue {

@@ -45,7 +45,7 @@ defineOp({
     if (depthwise || groups === 1) {
       return {
         op: depthwise ? "depthwiseConv2d" : "conv2d",
-        inputs: [ctx.tensor("input", "channelsLast"), ctx.param("weight", depthwise ? "depthwiseFilter" : "conv2dFilter"), ctx.optionalTensor("bias") ?? { kind: "const", value: null }],
+        inputs: [ctx.tensor("input", "channelsLast"), ctx.param("weight", depthwise ? "depthwiseFilter" : "conv2dFilter"), ctx.optionalTensor("bias")],
         attrs,
       };
     }
@@ -57,7 +57,7 @@ defineOp({
       inputs: [
         ctx.tensor("input", "channelsLast"),
         ctx.param("weight", "conv2dFilter", groups),
-        ctx.isParam("bias") ? ctx.param("bias", "none", groups) : ctx.optionalTensor("bias") ?? { kind: "const", value: null },
+        ctx.isParam("bias") ? ctx.param("bias", "none", groups) : ctx.optionalTensor("bias"),
       ],
       attrs: { ...attrs, groups },
     };

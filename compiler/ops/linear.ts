@@ -16,7 +16,7 @@ defineOp({
   lower: (ctx) => ({
     op: "linear",
     // Linear acts on torch's last dim, so a 4-D input must be in torch order.
-    inputs: [ctx.tensor("input", "contiguous"), ctx.param("weight", "linearWeight"), ctx.optionalTensor("bias") ?? { kind: "const", value: null }],
+    inputs: [ctx.tensor("input", "contiguous"), ctx.param("weight", "linearWeight"), ctx.optionalTensor("bias")],
     attrs: {},
     format: "contiguous",
   }),

@@ -16,6 +16,9 @@ export type Lowered =
     }
   | { readonly alias: Operand };
 
+/** A lowering to a runtime call (not an alias). */
+export type LoweredCall = Extract<Lowered, { readonly op: string }>;
+
 export interface LowerContext {
   /** Bound arguments as abstract values, as the op's shape rule saw them. */
   readonly args: Readonly<Record<string, ArgValue>>;
@@ -23,7 +26,8 @@ export interface LowerContext {
   readonly out: AbstractValue;
   /** A tensor argument; a 4-D one is converted to `format` first unless `format` is "any". */
   tensor(name: string, format?: MemoryFormat | "any"): Operand;
-  optionalTensor(name: string, format?: MemoryFormat | "any"): Operand | null;
+  /** A tensor argument that may be None (a bias, say): None is the constant null. */
+  optionalTensor(name: string, format?: MemoryFormat | "any"): Operand;
   /** The tensors of a list argument (e.g. `torch.cat`'s). */
   tensors(name: string, format?: MemoryFormat | "any"): Operand[];
   /** Layout of a 4-D tensor argument; undefined for other ranks. */

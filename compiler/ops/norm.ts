@@ -21,8 +21,8 @@ defineOp({
         ctx.tensor("input", "channelsLast"),
         ctx.param("running_mean"),
         ctx.param("running_var"),
-        ctx.optionalTensor("weight") ?? { kind: "const", value: null },
-        ctx.optionalTensor("bias") ?? { kind: "const", value: null },
+        ctx.optionalTensor("weight"),
+        ctx.optionalTensor("bias"),
       ],
       attrs: { eps: asNumber(ctx.args.eps, "eps"), training: asBool(ctx.args.training, "training") },
     };

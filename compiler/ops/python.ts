@@ -1,6 +1,6 @@
 import { defineOp } from "./registry.js";
 import { asBool, asInt, asString, asTensor, isAbstract, type ArgValue } from "./schema.js";
-import { BATCH, ShapeError, normalizeDim, tensor, type AbstractValue, type Dim, type TensorValue } from "../graph/value.js";
+import { BATCH, ShapeError, normalizeDim, runtimeDim, tensor, type AbstractValue, type Dim, type TensorValue } from "../graph/value.js";
 import { lowerShapeOp } from "./shape.js";
 import { isSlice } from "../graph/node.js";
 import type { Json, LowerContext, Lowered, MemoryFormat } from "./lowering.js";
@@ -59,9 +59,13 @@ defineOp({
     if (input !== undefined && isAbstract(input) && input.kind === "tensor" && isTensorIndex(ctx.args.index)) return lowerGather(ctx);
     if (input !== undefined && isAbstract(input) && input.kind === "tensor") {
       const plan = planIndex(input.shape, ctx.args.index);
-      return lowerShapeOp(ctx, "index", { begin: plan.begin, end: plan.end, strides: plan.strides, shape: plan.shape.map((d) => (d === BATCH ? -1 : d)) });
+      return lowerShapeOp(ctx, "index", { begin: plan.begin, end: plan.end, strides: plan.strides, shape: plan.shape.map(runtimeDim) });
     }
-    return { op: "getitem", inputs: [ctx.operand("input"), ctx.operand("index")], attrs: {}, format: ctx.formatOf("input") ?? "contiguous" };
+    const source = ctx.operand("input");
+    // Unpacking a tuple that only exists at compile time (a leaf's several results) picks an item.
+    const item = source.kind === "list" && typeof ctx.args.index === "number" ? source.items[ctx.args.index] : undefined;
+    if (item !== undefined) return { alias: item };
+    return { op: "getitem", inputs: [source, ctx.operand("index")], attrs: {}, format: ctx.formatOf("input") ?? "contiguous" };
   },
 });
 
@@ -85,7 +89,7 @@ function lowerGather(ctx: LowerContext): Lowered {
   return {
     op: "gather",
     inputs: [ctx.tensor("input", "contiguous"), ctx.tensor("index", "contiguous")],
-    attrs: { shape: out.map((d) => (d === BATCH ? -1 : d)) },
+    attrs: { shape: out.map(runtimeDim) },
     format: "contiguous",
   };
 }
@@ -108,7 +112,7 @@ export function planIndex(shape: readonly Dim[], index: ArgValue | undefined): {
   let dim = 0;
   const full = (d: Dim): void => {
     begin.push(0);
-    end.push(d === BATCH ? -1 : (d as number));
+    end.push(runtimeDim(d));
     strides.push(1);
     out.push(d);
   };

@@ -1,7 +1,6 @@
 import { defineOp } from "./registry.js";
 import { asInt, asInts, asNumber, asOptionalTensor, asTensor } from "./schema.js";
 import { ShapeError, formatShape, numel, tensor, type Dim } from "../graph/value.js";
-import type { LowerContext, Operand } from "./lowering.js";
 
 /**
  * The functions torchvision's swin_transformer.py wraps with `torch.fx.wrap`: each is one
@@ -9,8 +8,6 @@ import type { LowerContext, Operand } from "./lowering.js";
  * and runtime kernel (runtime/ops/swin.ts). Their tensors are torch-ordered ([B, H, W, C]).
  */
 
-const NONE: Operand = { kind: "const", value: null };
-const optional = (ctx: LowerContext, name: string): Operand => ctx.optionalTensor(name, "contiguous") ?? NONE;
 
 defineOp({
   schema: "_patch_merging_pad(input)",
@@ -75,9 +72,9 @@ defineOp({
       ctx.param("qkv_weight", "linearWeight"),
       ctx.param("proj_weight", "linearWeight"),
       ctx.tensor("relative_position_bias", "contiguous"),
-      optional(ctx, "qkv_bias"),
-      optional(ctx, "proj_bias"),
-      optional(ctx, "logit_scale"),
+      ctx.optionalTensor("qkv_bias", "contiguous"),
+      ctx.optionalTensor("proj_bias", "contiguous"),
+      ctx.optionalTensor("logit_scale", "contiguous"),
     ],
     attrs: {
       windowSize: asInts(ctx.args.window_size, 2, "window_size"),

@@ -3,7 +3,7 @@ import { asBool, asDim, asInt, asNumber, asString, asTensor, isAbstract, type Ar
 import { lowerShapeOp } from "./shape.js";
 import { physicalAxis, planPermute, storageOrder } from "./layout.js";
 import type { LowerContext, Lowered, Operand } from "./lowering.js";
-import { BATCH, ShapeError, normalizeDim, tensor, type AbstractValue, type Dim } from "../graph/value.js";
+import { BATCH, ShapeError, normalizeDim, runtimeDim, tensor, type AbstractValue, type Dim } from "../graph/value.js";
 
 /** Tensor methods and torch functions that move, join or reduce dims. */
 
@@ -88,9 +88,12 @@ function operandItems(o: Operand): Operand[] {
   return [o];
 }
 
-/** Runtime shape operands: static dims as numbers, the batch as the traced int that carries it. */
-function shapeOperand(ctx: LowerContext, shape: readonly Dim[]): Operand {
-  let items = operandItems(ctx.operand("shape"));
+/**
+ * The runtime shape operand for `shape`, made from the argument `argName` that gave it: static
+ * dims as numbers, the batch as the traced int that carries it.
+ */
+function shapeOperand(ctx: LowerContext, argName: string, shape: readonly Dim[]): Operand {
+  let items = operandItems(ctx.operand(argName));
   // `x.view([b, -1])` passes one list where `x.view(b, -1)` passes several ints.
   if (items.length === 1 && shape.length !== 1) items = operandItems(items[0]!);
   const out = shape.map((d, i) => (d === BATCH ? items[i]! : ({ kind: "const", value: d } as Operand)));
@@ -104,8 +107,7 @@ for (const name of ["view", "reshape"]) {
     lower(ctx) {
       const shape = viewShape(asTensor(ctx.args.input, "input").shape, viewTarget(ctx.args));
       const lowered = lowerShapeOp(ctx, "reshape", {});
-      if ("alias" in lowered) return lowered;
-      return { ...lowered, inputs: [...lowered.inputs, shapeOperand(ctx, shape)] };
+      return { ...lowered, inputs: [...lowered.inputs, shapeOperand(ctx, "shape", shape)] };
     },
   });
 }
@@ -238,7 +240,7 @@ defineOp({
     return {
       op: "layerNorm",
       // Normalizing torch's last dims: the input must be in torch's order.
-      inputs: [ctx.tensor("input", "contiguous"), ctx.optionalTensor("weight") ?? { kind: "const", value: null }, ctx.optionalTensor("bias") ?? { kind: "const", value: null }],
+      inputs: [ctx.tensor("input", "contiguous"), ctx.optionalTensor("weight"), ctx.optionalTensor("bias")],
       attrs: { dims: normalized.length, eps: asNumber(ctx.args.eps, "eps") },
       format: "contiguous",
     };
@@ -281,8 +283,7 @@ defineOp({
 function lowerReshapeTo(ctx: LowerContext): Lowered {
   const out = ctx.out.kind === "tensor" ? ctx.out.shape : [];
   const lowered = lowerShapeOp(ctx, "reshape", {});
-  if ("alias" in lowered) return lowered;
-  return { ...lowered, inputs: [...lowered.inputs, { kind: "const", value: out.map((d) => (d === BATCH ? -1 : d)) }] };
+  return { ...lowered, inputs: [...lowered.inputs, { kind: "const", value: out.map(runtimeDim) }] };
 }
 
 /** torch's expand: -1 keeps a dim; the batch may come in as a traced int. */
@@ -307,14 +308,7 @@ defineOp({
   },
   lower(ctx) {
     const out = ctx.out.kind === "tensor" ? ctx.out.shape : [];
-    // The batch comes from the traced int that carries it; every other size is static.
-    const raw = ctx.operand("sizes");
-    const items = raw.kind === "list" ? raw.items : raw.kind === "const" && Array.isArray(raw.value) ? raw.value.map((v) => ({ kind: "const", value: v }) as Operand) : [raw];
-    const shape: Operand = out.includes(BATCH)
-      ? { kind: "list", items: out.map((d, i) => (d === BATCH ? items[i]! : ({ kind: "const", value: d } as Operand))) }
-      : { kind: "const", value: out as number[] };
     const lowered = lowerShapeOp(ctx, "expand", {});
-    if ("alias" in lowered) return lowered;
-    return { ...lowered, inputs: [...lowered.inputs, shape] };
+    return { ...lowered, inputs: [...lowered.inputs, shapeOperand(ctx, "sizes", out)] };
   },
 });

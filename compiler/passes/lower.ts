@@ -13,7 +13,7 @@ import {
   type Program,
   type ProgramOutput,
 } from "../graph/program.js";
-import { getOp } from "../ops/index.js";
+import { getOp, type OpDef } from "../ops/index.js";
 import { argValue, bindArgs, type ArgValue } from "../ops/schema.js";
 import type { LowerContext } from "../ops/lowering.js";
 import type { ResolvedOutput } from "./returnNodes.js";
@@ -83,7 +83,7 @@ class ProgramBuilder {
   readonly checkpoint: Record<string, CheckpointTensor> = {};
   private readonly paramIds = new Map<string, string>();
   private readonly ids = new Set<string>(RESERVED);
-  private readonly formats = new Map<string, MemoryFormat>();
+  private readonly byId = new Map<string, Instruction>();
   private readonly conversions = new Map<string, Operand>();
   private readonly returned = new Set<string>();
 
@@ -171,26 +171,16 @@ class ProgramBuilder {
   }
 
   private lowerCall(node: Node, scope: Scope, owner: string, idOverride: string | undefined): Binding {
-    const binding = this.lowerCallValue(node, scope.env, owner, idOverride);
     const op = getOp(node.target);
     const args = bindArgs(op.schema, node.args, node.kwargs) as Record<string, Argument>;
+    const binding = this.lowerCallValue(node, op, args, scope.env, owner, idOverride);
     if (args.inplace === true && args.input instanceof Node) this.overwrite(args.input, binding, scope);
     return binding;
   }
 
-  private lowerCallValue(node: Node, env: Map<Node, Binding>, owner: string, idOverride: string | undefined): Binding {
+  private lowerCallValue(node: Node, op: OpDef, args: Record<string, Argument>, env: Map<Node, Binding>, owner: string, idOverride: string | undefined): Binding {
     const literal = staticLiteral(node.value);
     if (literal !== undefined) return { operand: constant(literal) };
-    const op = getOp(node.target);
-    const args = bindArgs(op.schema, node.args, node.kwargs) as Record<string, Argument>;
-    // Unpacking a tuple that only exists at compile time (a leaf's several results).
-    if (node.target === "getitem") {
-      const source = args.input instanceof Node ? this.bindingOf(args.input, env) : undefined;
-      if (source !== undefined && "operand" in source && source.operand.kind === "list" && typeof args.index === "number") {
-        const item = source.operand.items[args.index];
-        if (item !== undefined) return { operand: item };
-      }
-    }
     if (op.lower === undefined) throw new Error(`internal: ${node.target} at ${owner} has no runtime lowering`);
     const ctx = this.context(node, args, env, owner);
     const lowered = op.lower(ctx);
@@ -227,7 +217,7 @@ class ProgramBuilder {
       tensor: (name, format = "any") => tensorOf(nodeArg(name), format),
       optionalTensor: (name, format = "any") => {
         const a = args[name];
-        return a instanceof Node ? tensorOf(a, format) : null;
+        return a instanceof Node ? tensorOf(a, format) : constant(null);
       },
       tensors: (name, format = "any") => {
         const list = args[name];
@@ -317,7 +307,7 @@ class ProgramBuilder {
   }
 
   formatOfOperand(o: Operand): MemoryFormat | undefined {
-    return o.kind === "value" ? this.formats.get(o.id) : undefined;
+    return o.kind === "value" ? this.byId.get(o.id)?.format : undefined;
   }
 
   private param({ param: key, shape, integer }: { param: string; shape: readonly number[]; integer?: true }, transform: ParamTransform, part?: ParamSpec["part"]): Operand {
@@ -339,7 +329,7 @@ class ProgramBuilder {
     const cacheKey = `${o.id}\u0000${format}`;
     const cached = this.conversions.get(cacheKey);
     if (cached !== undefined) return cached;
-    const source = this.instructions.find((i) => i.id === o.id);
+    const source = this.byId.get(o.id);
     const id = this.push({
       id: this.uniqueId(`${o.id}_${format === "channelsLast" ? "nhwc" : "nchw"}`),
       op: format === "channelsLast" ? "toChannelsLast" : "toContiguous",
@@ -357,7 +347,7 @@ class ProgramBuilder {
 
   private push(instruction: Instruction): string {
     this.instructions.push(instruction);
-    if (instruction.format !== undefined) this.formats.set(instruction.id, instruction.format);
+    this.byId.set(instruction.id, instruction);
     return instruction.id;
   }
 

@@ -1,5 +1,5 @@
 import { storageOrder } from "../ops/layout.js";
-import { BATCH, type Dim } from "../graph/value.js";
+import { BATCH, runtimeDim, type Dim } from "../graph/value.js";
 import { operandValues, type Instruction, type Operand, type Program } from "../graph/program.js";
 
 /**
@@ -87,12 +87,11 @@ function foldChain(chain: readonly Instruction[], byId: Map<string, Instruction>
   const transposes = steps.filter((s) => "transpose" in s && !isIdentity(s.transpose)).length;
   const plan = planMoves(inShape, steps);
   if (plan === undefined || (isIdentity(plan.perm) ? 0 : 1) >= transposes) return undefined;
-  const size = (d: Dim): number => (d === BATCH ? -1 : d);
   return {
     ...last,
     op: "rearrange",
     inputs: [first.inputs[0]!],
-    attrs: { split: plan.split.map(size), perm: plan.perm, shape: outShape.map(size) },
+    attrs: { split: plan.split.map(runtimeDim), perm: plan.perm, shape: outShape.map(runtimeDim) },
     nodes: chain.flatMap((i) => i.nodes),
     note: isIdentity(plan.perm) ? "views and permutes folded into one reshape" : "views and permutes folded into one transpose",
   };
