@@ -4,7 +4,7 @@ import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type
 import type { Program } from "./graph/program.js";
 import { interpret } from "./interpret/interpreter.js";
 import { emitModule } from "./emit/emitter.js";
-import { build, graphDifference, traceModes, type BuildOptions, type Layout, type Mode } from "./pipeline.js";
+import { build, graphDifference, traceModes, warn, type BuildOptions, type Layout, type Mode } from "./pipeline.js";
 import { toQueryMap, type ReturnNodes } from "./passes/returnNodes.js";
 import { TraceError, type LeafModules } from "./trace/tracer.js";
 import { FXC_VERSION, TORCHVISION_VERSION } from "./version.js";
@@ -68,7 +68,7 @@ export function getGraphNodeNames(model: ModelInput, options: NodeNamesOptions =
   const names = { train: graphs.train.qualnames(), eval: graphs.eval.qualnames() };
   if (!options.suppressDiffWarning) {
     const diff = graphDifference(names.train, names.eval);
-    if (diff !== undefined) (options.onWarning ?? ((msg: string) => process.emitWarning(msg)))(diff);
+    if (diff !== undefined) warn(options, diff);
   }
   return names;
 }

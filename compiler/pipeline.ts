@@ -112,13 +112,18 @@ export function returnNodesFor(options: Pick<BuildOptions, "returnNodes" | "trai
   return returnNodes ?? (mode === "train" ? trainReturnNodes! : evalReturnNodes!);
 }
 
+/** Says `message` through `onWarning`, or process.emitWarning when none is given. */
+export function warn(options: { readonly onWarning?: (message: string) => void }, message: string): void {
+  (options.onWarning ?? ((m: string) => process.emitWarning(m)))(message);
+}
+
 /** Trace, resolve the return nodes, prune, lower and fuse: a model to a runnable program. */
 export function build(model: Module, options: BuildOptions): Built {
   const mode = options.mode ?? "eval";
   const graph = traceMode(model, mode, options);
   if (!options.suppressDiffWarning) {
     const diff = otherModeDifference(model, mode, graph, options);
-    if (diff !== undefined) (options.onWarning ?? ((m: string) => process.emitWarning(m)))(diff);
+    if (diff !== undefined) warn(options, diff);
   }
   const outputs = resolveReturnNodes(graph, returnNodesFor(options, mode), mode);
   const pruned = prune(graph, outputs.map((o) => o.node));

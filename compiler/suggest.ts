@@ -1,7 +1,7 @@
 /** "Did you mean" suggestions for unknown model and node names. */
 
 /** Names nearest to `query` by edit distance, best first; prefix matches count as close. */
-export function closestNames(query: string, names: readonly string[], limit = 5): string[] {
+function closestNames(query: string, names: readonly string[], limit = 5): string[] {
   const scored = names.map((n) => ({ n, d: n.startsWith(query) || query.startsWith(n) ? Math.abs(n.length - query.length) / 4 : editDistance(query, n) }));
   const cutoff = Math.max(2, Math.floor(query.length / 3));
   return scored
@@ -9,6 +9,12 @@ export function closestNames(query: string, names: readonly string[], limit = 5)
     .sort((a, b) => a.d - b.d || a.n.localeCompare(b.n))
     .slice(0, limit)
     .map((s) => s.n);
+}
+
+/** `; did you mean 'a', 'b'?` for the names nearest to `query`, or "" when none is near. */
+export function didYouMean(query: string, names: readonly string[]): string {
+  const close = closestNames(query, names);
+  return close.length ? `; did you mean ${close.map((c) => `'${c}'`).join(", ")}?` : "";
 }
 
 function editDistance(a: string, b: string): number {

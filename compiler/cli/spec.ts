@@ -1,9 +1,5 @@
 import type { ReturnNodes } from "../passes/returnNodes.js";
 import { UsageError } from "./errors.js";
-import { returnSpec } from "../api.js";
-
-/** The return nodes written back as `node[:key],...`. */
-export const returnSpecText = returnSpec;
 
 /**
  * The CLI's return spec, `node[:key],...`: a plain list when no node is renamed, else a
@@ -38,4 +34,13 @@ export function parseSize(size: string | number | undefined): number | [number, 
   const [h, w] = [Number(m[1]), m[2] === undefined ? undefined : Number(m[2])];
   if (h < 1 || (w !== undefined && w < 1)) throw new UsageError(`bad --size '${text}'; sizes are positive`);
   return w === undefined ? h : [h, w];
+}
+
+/** A flag that takes a positive whole number (`--batch`, `--top`...); undefined when not given. */
+export function positiveInt(n: number, flag: string): number;
+export function positiveInt(n: number | undefined, flag: string): number | undefined;
+export function positiveInt(n: number | undefined, flag: string): number | undefined {
+  if (n === undefined) return undefined;
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`bad ${flag} '${n}'; give a positive whole number`);
+  return n;
 }

@@ -32,13 +32,6 @@ export class Graph {
     return node;
   }
 
-  /** For each node, the nodes that read it. */
-  users(): Map<Node, Node[]> {
-    const users = new Map<Node, Node[]>(this.list.map((n) => [n, []]));
-    for (const n of this.list) for (const input of n.inputs()) users.get(input)?.push(n);
-    return users;
-  }
-
   get(name: string): Node | undefined {
     return this.byName.get(name);
   }

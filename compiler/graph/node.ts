@@ -52,10 +52,6 @@ export class Node {
   }
 }
 
-export function isNode(a: unknown): a is Node {
-  return a instanceof Node;
-}
-
 export function isSlice(a: unknown): a is SliceArg {
   return typeof a === "object" && a !== null && !Array.isArray(a) && !(a instanceof Node) && "slice" in a;
 }
@@ -67,14 +63,4 @@ export function forEachNode(arg: Argument | readonly Argument[] | { readonly [k:
   else if (typeof arg === "object" && arg !== null && !isSlice(arg)) {
     for (const a of Object.values(arg)) forEachNode(a as Argument, fn);
   }
-}
-
-/** Rebuilds an argument structure with every node replaced. */
-export function mapNodes<T>(arg: Argument, fn: (n: Node) => T): unknown {
-  if (arg instanceof Node) return fn(arg);
-  if (Array.isArray(arg)) return arg.map((a) => mapNodes(a as Argument, fn));
-  if (typeof arg === "object" && arg !== null && !isSlice(arg)) {
-    return Object.fromEntries(Object.entries(arg).map(([k, a]) => [k, mapNodes(a as Argument, fn)]));
-  }
-  return arg;
 }

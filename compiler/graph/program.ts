@@ -71,10 +71,27 @@ export interface Program {
 export const valueRef = (id: string): Operand => ({ kind: "value", id });
 export const constant = (v: Json): Operand => ({ kind: "const", value: v });
 
-/** The value ids an operand reads. */
-export function operandValues(o: Operand): string[] {
-  if (o.kind === "value") return [o.id];
-  if (o.kind === "list") return o.items.flatMap(operandValues);
+function operandIds(o: Operand, kind: "value" | "param"): string[] {
+  if (o.kind === kind) return [o.id];
+  if (o.kind === "list") return o.items.flatMap((item) => operandIds(item, kind));
   return [];
+}
+
+/** The value ids an operand reads. */
+export const operandValues = (o: Operand): string[] => operandIds(o, "value");
+
+/** The param ids an operand reads. */
+export const operandParams = (o: Operand): string[] => operandIds(o, "param");
+
+/** The value ids the program returns: kept for the caller, never freed or fused away. */
+export function returnedValues(program: Program): Set<string> {
+  return new Set(program.outputs.flatMap((o) => operandValues(o.operand)));
+}
+
+/** How many reads of each value id the operands make. */
+export function readCounts(operands: Iterable<Operand>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const o of operands) for (const id of operandValues(o)) counts.set(id, (counts.get(id) ?? 0) + 1);
+  return counts;
 }
 

@@ -34,11 +34,6 @@ export const tensor = (shape: readonly Dim[]): TensorValue => ({ kind: "tensor",
 
 /** A dim as runtime shape attributes take it: the free batch is -1, as in a tf.reshape. */
 export const runtimeDim = (d: Dim): number => (d === BATCH ? -1 : d);
-export const NONE: AbstractValue = { kind: "none" };
-
-export function isTensor(v: AbstractValue | undefined): v is TensorValue {
-  return v !== undefined && v.kind === "tensor";
-}
 
 /** `[N, 64, 56, 56]`: the way shapes appear in messages and doc comments. */
 export function formatShape(shape: readonly Dim[]): string {
@@ -67,20 +62,4 @@ export function numel(dims: readonly Dim[]): number {
 /** A shape that the model cannot take, found while inferring shapes. */
 export class ShapeError extends Error {
   override readonly name = "ShapeError";
-}
-
-/** Describes a value in one line, for messages and doc comments. */
-export function describeValue(v: AbstractValue): string {
-  switch (v.kind) {
-    case "tensor":
-      return `Tensor${formatShape(v.shape)}`;
-    case "size":
-      return `Size${formatShape(v.dims)}`;
-    case "tuple":
-      return `(${v.items.map(describeValue).join(", ")})`;
-    case "none":
-      return "None";
-    default:
-      return `${v.kind} ${String(v.value)}`;
-  }
 }

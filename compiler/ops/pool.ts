@@ -6,11 +6,9 @@ import { ShapeError, tensor, type Dim } from "../graph/value.js";
 function pooledShape(a: Readonly<Record<string, ArgValue>>, op: string): Dim[] {
   const x = asTensor(a.input, `${op} input`);
   if (x.shape.length !== 4) throw new ShapeError(`${op} expects a 4-D input [N, C, H, W], got rank ${x.shape.length}`);
-  const kernel = asInts(a.kernel_size, 2, "kernel_size");
-  const stride = a.stride === null || (Array.isArray(a.stride) && a.stride.length === 0) ? kernel : asInts(a.stride, 2, "stride");
-  const padding = asInts(a.padding, 2, "padding");
+  const { kernel, stride, padding, ceilMode } = poolAttrs(a);
   const dilation = "dilation" in a ? asInts(a.dilation, 2, "dilation") : [1, 1];
-  const ceil = asBool(a.ceil_mode, "ceil_mode");
+  const ceil = ceilMode === true;
   for (let i = 0; i < 2; i++) {
     if (padding[i]! > kernel[i]! / 2) throw new ShapeError(`${op}: padding should be at most half of the kernel size`);
   }

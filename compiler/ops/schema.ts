@@ -49,8 +49,6 @@ function parseLiteral(text: string): Literal {
   return text.replace(/^["']|["']$/g, "");
 }
 
-export type Bound = Readonly<Record<string, ArgValue>>;
-
 /** Binds arguments to a schema as Python would, defaults filled in. */
 export function bindArgs<T>(schema: Schema, args: readonly T[], kwargs: Readonly<Record<string, T>>): Record<string, T | Literal | T[]> {
   const out: Record<string, T | Literal | T[]> = {};
@@ -110,13 +108,6 @@ export function asInts(a: ArgValue | undefined, n: number, what: string): number
     return xs;
   }
   return Array(n).fill(asInt(a, what));
-}
-
-/** A list of dims, where a traced `Size` may stand for the list. */
-export function asDims(a: ArgValue | undefined, what: string): Dim[] {
-  if (Array.isArray(a)) return a.map((x, i) => asDim(x as ArgValue, `${what}[${i}]`));
-  if (a !== undefined && isAbstract(a) && a.kind === "size") return [...a.dims];
-  return [asDim(a, what)];
 }
 
 export function asBool(a: ArgValue | undefined, what: string): boolean {

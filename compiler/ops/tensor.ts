@@ -24,16 +24,14 @@ function lowerPermute(ctx: LowerContext, dims: number[]): Lowered {
   return { op: "permute", inputs: [ctx.tensor("input", "any")], attrs: { perm: plan.perm }, format: plan.format };
 }
 
-for (const schema of ["permute(input, *dims)"]) {
-  defineOp({
-    schema,
-    infer(a) {
-      const x = asTensor(a.input, "permute input");
-      return tensor(permuteDims(a.dims, x.shape.length).map((d) => x.shape[d]!));
-    },
-    lower: (ctx) => lowerPermute(ctx, permuteDims(ctx.args.dims, asTensor(ctx.args.input, "input").shape.length)),
-  });
-}
+defineOp({
+  schema: "permute(input, *dims)",
+  infer(a) {
+    const x = asTensor(a.input, "permute input");
+    return tensor(permuteDims(a.dims, x.shape.length).map((d) => x.shape[d]!));
+  },
+  lower: (ctx) => lowerPermute(ctx, permuteDims(ctx.args.dims, asTensor(ctx.args.input, "input").shape.length)),
+});
 
 /** torch.transpose and torch.swapaxes: a permute that swaps two dims. */
 for (const [schema, first, second] of [
@@ -201,6 +199,14 @@ defineOp({
   lower: (ctx) => ({ op: "matmul", inputs: [ctx.tensor("input", "contiguous"), ctx.tensor("other", "contiguous")], attrs: {}, format: "contiguous" }),
 });
 
+/** torch.chunk's pieces: `ceil(size / chunks)` each, the last one smaller, fewer than `chunks` if they run out. */
+function chunkSizes(size: number, chunks: number): number[] {
+  const each = Math.ceil(size / chunks);
+  const sizes: number[] = [];
+  for (let start = 0; start < size; start += each) sizes.push(Math.min(each, size - start));
+  return sizes;
+}
+
 defineOp({
   schema: "chunk(input, chunks, dim=0)",
   infer(a) {
@@ -209,34 +215,32 @@ defineOp({
     const chunks = asInt(a.chunks, "chunks");
     const size = x.shape[dim];
     if (typeof size !== "number") throw new ShapeError("chunking the batch dim is not supported: the batch stays free");
-    const each = Math.ceil(size / chunks);
-    const items: AbstractValue[] = [];
-    for (let start = 0; start < size; start += each) items.push(tensor(x.shape.map((d, i) => (i === dim ? Math.min(each, size - start) : d))));
+    const items = chunkSizes(size, chunks).map((part) => tensor(x.shape.map((d, i) => (i === dim ? part : d))));
     return { kind: "tuple", items };
   },
   lower(ctx) {
     const x = asTensor(ctx.args.input, "input");
     const format = ctx.formatOf("input");
     const dim = normalizeDim(asInt(ctx.args.dim, "dim"), x.shape.length);
-    const size = x.shape[dim] as number;
-    const each = Math.ceil(size / asInt(ctx.args.chunks, "chunks"));
-    const sizes: number[] = [];
-    for (let start = 0; start < size; start += each) sizes.push(Math.min(each, size - start));
+    const sizes = chunkSizes(x.shape[dim] as number, asInt(ctx.args.chunks, "chunks"));
     return { op: "split", inputs: [ctx.tensor("input", "any")], attrs: { sizes, axis: physicalAxis(dim, x.shape.length, format) }, format: format ?? "contiguous" };
   },
 });
+
+/** layer_norm's `normalized_shape`: one int or a list of them. */
+const normalizedShape = (a: Readonly<Record<string, ArgValue>>) => dimsArg(Array.isArray(a.normalized_shape) ? a.normalized_shape : [a.normalized_shape], "normalized_shape");
 
 defineOp({
   schema: "layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05)",
   infer(a) {
     const x = asTensor(a.input, "layer_norm input");
-    const normalized = dimsArg(Array.isArray(a.normalized_shape) ? a.normalized_shape : [a.normalized_shape], "normalized_shape").map((d, i) => asInt(d, `normalized_shape[${i}]`));
+    const normalized = normalizedShape(a).map((d, i) => asInt(d, `normalized_shape[${i}]`));
     const tail = x.shape.slice(x.shape.length - normalized.length);
     if (tail.join(",") !== normalized.join(",")) throw new ShapeError(`layer_norm over [${normalized.join(", ")}] needs those last dims, got [${x.shape.join(", ")}]`);
     return tensor(x.shape);
   },
   lower(ctx) {
-    const normalized = dimsArg(Array.isArray(ctx.args.normalized_shape) ? ctx.args.normalized_shape : [ctx.args.normalized_shape], "normalized_shape");
+    const normalized = normalizedShape(ctx.args);
     return {
       op: "layerNorm",
       // Normalizing torch's last dims: the input must be in torch's order.

@@ -1,5 +1,5 @@
 import { identifierFor } from "./lower.js";
-import { operandValues, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
+import { operandParams, readCounts, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
 
 /**
  * Eval-mode fusions over the lowered program, each of which removes one runtime call and
@@ -23,10 +23,7 @@ type Fusion = (producer: Instruction, consumer: Instruction, params: Map<string,
 
 /** Applies a fusion to each producer whose only reader is the next consumer. */
 function fuseInto(program: Program, fusion: Fusion): Program {
-  const readers = new Map<string, number>();
-  const count = (o: Operand): void => operandValues(o).forEach((id) => readers.set(id, (readers.get(id) ?? 0) + 1));
-  for (const ins of program.instructions) ins.inputs.forEach(count);
-  for (const out of program.outputs) count(out.operand);
+  const readers = readCounts([...program.instructions.flatMap((i) => i.inputs), ...program.outputs.map((o) => o.operand)]);
 
   const params = new Map(program.params.map((s) => [s.id, s]));
   const byId = new Map(program.instructions.map((i) => [i.id, i]));
@@ -45,17 +42,11 @@ function fuseInto(program: Program, fusion: Fusion): Program {
   if (removed.size === 0) return program;
   const instructions = program.instructions.filter((i) => !removed.has(i.id)).map((i) => replaced.get(i.id) ?? i);
   // Parameters no instruction reads any more (the unfolded ones) are not loaded.
-  const used = new Set(instructions.flatMap((i) => i.inputs.flatMap(paramIds)));
+  const used = new Set(instructions.flatMap((i) => i.inputs.flatMap(operandParams)));
   const kept = [...params.values()].filter((s) => used.has(s.id));
   const keys = new Set(kept.flatMap((spec) => sourceKeys(spec.source)));
   const checkpoint = Object.fromEntries(Object.entries(program.checkpoint).filter(([k]) => keys.has(k)));
   return { ...program, instructions, params: kept, checkpoint };
-}
-
-function paramIds(o: Operand): string[] {
-  if (o.kind === "param") return [o.id];
-  if (o.kind === "list") return o.items.flatMap(paramIds);
-  return [];
 }
 
 /**

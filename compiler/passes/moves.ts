@@ -1,6 +1,6 @@
-import { storageOrder } from "../ops/layout.js";
+import { CHANNELS_LAST, storageOrder } from "../ops/layout.js";
 import { BATCH, runtimeDim, type Dim } from "../graph/value.js";
-import { operandValues, type Instruction, type Operand, type Program } from "../graph/program.js";
+import { operandValues, readCounts, returnedValues, type Instruction, type Operand, type Program } from "../graph/program.js";
 
 /**
  * Folds chains of pure data movement (views, permutes, layout changes) into at most one
@@ -11,9 +11,8 @@ import { operandValues, type Instruction, type Operand, type Program } from "../
  * folding saves a transpose; values the caller asked for are never folded away.
  */
 export function foldDataMovement(program: Program): Program {
-  const readers = new Map<string, number>();
-  for (const ins of program.instructions) for (const o of ins.inputs) for (const id of operandValues(o)) readers.set(id, (readers.get(id) ?? 0) + 1);
-  const returned = new Set(program.outputs.flatMap((o) => operandValues(o.operand)));
+  const readers = readCounts(program.instructions.flatMap((i) => i.inputs));
+  const returned = returnedValues(program);
   const byId = new Map(program.instructions.map((i) => [i.id, i]));
   // A movement whose input is a movement read by it alone continues that movement's chain.
   const previous = (ins: Instruction): Instruction | undefined => {
@@ -42,7 +41,6 @@ export function foldDataMovement(program: Program): Program {
 type Step = { readonly transpose: readonly number[] } | { readonly reshape: readonly Dim[] };
 
 const TO_CONTIGUOUS = [0, 3, 1, 2];
-const TO_CHANNELS_LAST = [0, 2, 3, 1];
 
 function stepsOf(ins: Instruction): Step[] | undefined {
   const torchShape = ins.value.kind === "tensor" ? ins.value.shape : undefined;
@@ -52,7 +50,7 @@ function stepsOf(ins: Instruction): Step[] | undefined {
     case "toContiguous":
       return [{ transpose: TO_CONTIGUOUS }];
     case "toChannelsLast":
-      return [{ transpose: TO_CHANNELS_LAST }];
+      return [{ transpose: CHANNELS_LAST }];
     case "reshape":
     case "flatten":
       // In torch's order: from channels-last storage first, back to it after (see lowerShapeOp).
@@ -60,7 +58,7 @@ function stepsOf(ins: Instruction): Step[] | undefined {
       return [
         ...(ins.attrs.inFormat === "channelsLast" ? [{ transpose: TO_CONTIGUOUS }] : []),
         { reshape: torchShape },
-        ...(ins.attrs.outFormat === "channelsLast" ? [{ transpose: TO_CHANNELS_LAST }] : []),
+        ...(ins.attrs.outFormat === "channelsLast" ? [{ transpose: CHANNELS_LAST }] : []),
       ];
     default:
       return undefined;

@@ -1,6 +1,6 @@
 import type { Graph } from "../graph/graph.js";
 import type { Node } from "../graph/node.js";
-import { closestNames } from "../suggest.js";
+import { didYouMean } from "../suggest.js";
 
 /** Return nodes as torchvision takes them: a list of names, or `{ node: key }`. */
 export type ReturnNodes = readonly string[] | Readonly<Record<string, string>>;
@@ -67,7 +67,5 @@ function unknownNodeMessage(query: string, nodes: readonly Node[], mode: string)
     const parts = n.qualname!.split(".");
     for (let i = 1; i <= parts.length; i++) names.add(parts.slice(0, i).join("."));
   }
-  const close = closestNames(query, [...names]);
-  const hint = close.length ? `; did you mean ${close.map((c) => `'${c}'`).join(", ")}?` : "";
-  return `node '${query}' is not in the ${mode} graph${hint} (fxc nodes MODEL lists them)`;
+  return `node '${query}' is not in the ${mode} graph${didYouMean(query, [...names])} (fxc nodes MODEL lists them)`;
 }

@@ -1,4 +1,4 @@
-import { operandValues, type Program } from "../graph/program.js";
+import { operandValues, returnedValues, type Program } from "../graph/program.js";
 
 /**
  * When each intermediate dies: after instruction i, `disposeAfter[i]` lists the values
@@ -11,7 +11,7 @@ export function disposalSchedule(program: Program): string[][] {
   program.instructions.forEach((ins, i) => {
     for (const o of ins.inputs) for (const id of operandValues(o)) lastUse.set(id, i);
   });
-  const returned = new Set(program.outputs.flatMap((o) => operandValues(o.operand)));
+  const returned = returnedValues(program);
   const after: string[][] = program.instructions.map(() => []);
   program.instructions.forEach((ins, i) => {
     if (returned.has(ins.id) || !holdsTensors(ins.value.kind)) return;

@@ -1,6 +1,6 @@
 import type { Module } from "../nn/module.js";
 import type { ModelEntry } from "./entry.js";
-import { closestNames } from "../../compiler/suggest.js";
+import { didYouMean } from "../../compiler/suggest.js";
 import { resnetModels } from "./resnet-entries.js";
 import { alexnetModels } from "./alexnet-entries.js";
 import { vggModels } from "./vgg-entries.js";
@@ -46,10 +46,7 @@ export function listModels(): string[] {
 export function getModelEntry(name: string): ModelEntry {
   const entry = byName.get(name);
   if (entry === undefined) {
-    const close = closestNames(name, listModels());
-    throw new UnknownNameError(
-      `unknown model '${name}'${close.length ? `; did you mean ${close.map((c) => `'${c}'`).join(", ")}?` : ""} (fxc models lists them all)`,
-    );
+    throw new UnknownNameError(`unknown model '${name}'${didYouMean(name, listModels())} (fxc models lists them all)`);
   }
   return entry;
 }

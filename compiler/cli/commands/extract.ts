@@ -9,7 +9,8 @@ import { extractFolder } from "../../tasks/extractFolder.js";
 import { loadCompiled } from "../cache.js";
 import { InterruptedError, UsageError } from "../errors.js";
 import { progressBar, rate, type Progress } from "../progress.js";
-import { parseReturnSpec, returnSpecText } from "../spec.js";
+import { parseReturnSpec, positiveInt } from "../spec.js";
+import { returnSpec } from "../../api.js";
 import { buildOptions, type BuildArgs } from "./shared.js";
 
 /** Options that shape how images are read; `fxc nearest` and `fxc visualize` take them too. */
@@ -197,7 +198,7 @@ async function extractNpy(args: ExtractArgs): Promise<void> {
     );
     await writeSafetensors(args.out, tensors, {
       model: args.model,
-      return: returnSpecText(returnNodes),
+      return: returnSpec(returnNodes),
       layout: args.layout,
       mode: args.mode,
       input: file,
@@ -220,12 +221,6 @@ export function parsePoolArg(text: string | undefined): Pooling | undefined {
     if (error instanceof DescriptorSpecError) throw new UsageError(`--pool: ${error.message}`);
     throw error;
   }
-}
-
-function positiveInt(n: number | undefined, flag: string): number | undefined {
-  if (n === undefined) return undefined;
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`bad ${flag} '${n}'; give a positive whole number`);
-  return n;
 }
 
 function triple(text: string | undefined, flag: string, positive = false): readonly [number, number, number] | undefined {

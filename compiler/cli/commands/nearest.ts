@@ -3,6 +3,7 @@ import { BACKENDS, type BackendName } from "../../../runtime/index.js";
 import { nearest, type NearestResult } from "../../tasks/nearest.js";
 import { loadCompiled } from "../cache.js";
 import { UsageError } from "../errors.js";
+import { positiveInt } from "../spec.js";
 
 interface NearestArgs {
   index: string[];
@@ -39,7 +40,7 @@ export function nearestCommand(cli: Argv): Argv {
       const images = args.query;
       const features = args["query-features"];
       if ((images === undefined) === (features === undefined)) throw new UsageError("give query images with --query, or query features with --query-features (one of the two)");
-      if (!Number.isSafeInteger(args.top) || args.top < 1) throw new UsageError(`bad --top '${args.top}'; give a positive whole number`);
+      positiveInt(args.top, "--top");
       if (images !== undefined && args.weights === undefined) {
         throw new UsageError("--query runs the index's model on the images: pass --weights, the checkpoint the index was made with");
       }

@@ -2,8 +2,7 @@ import type { Argv } from "yargs";
 import { BACKENDS, type BackendName } from "../../../runtime/index.js";
 import { visualize } from "../../tasks/visualize.js";
 import { loadCompiled } from "../cache.js";
-import { UsageError } from "../errors.js";
-import { parseReturnSpec } from "../spec.js";
+import { parseReturnSpec, positiveInt } from "../spec.js";
 import { preprocessingOptions, preprocessingOverrides, type PreprocessingArgs } from "./extract.js";
 
 interface VisualizeArgs extends PreprocessingArgs {
@@ -38,7 +37,7 @@ export function visualizeCommand(cli: Argv): Argv {
           .option("quiet", { type: "boolean", default: false, describe: "Print nothing but errors" }) as unknown as Argv<VisualizeArgs>,
       ).example("$0 visualize resnet50 --weights resnet50.pth --image cat.jpg --return layer2,layer3 --out pictures/", "") as Argv<VisualizeArgs>,
     async (args) => {
-      if (!Number.isSafeInteger(args.top) || args.top < 1) throw new UsageError(`bad --top '${args.top}'; give a positive whole number`);
+      positiveInt(args.top, "--top");
       const result = await visualize({
         model: args.model,
         returnNodes: parseReturnSpec(args.return),
