@@ -1,4 +1,5 @@
-import { Buffer, Parameter, numelOf } from "./parameter.js";
+import { Buffer, Parameter } from "./parameter.js";
+import { elementCount } from "../../runtime/weights/dtype.js";
 import { activeTracer } from "../../compiler/trace/context.js";
 import type { Tensor } from "../../compiler/trace/proxy.js";
 
@@ -61,7 +62,7 @@ export abstract class Module {
 
   /** torch's `sum(p.numel() for p in model.parameters())`, from shapes: no weights are needed. */
   parameterCount(): number {
-    return this.namedParameters().reduce((n, [, p]) => n + numelOf(p.shape), 0);
+    return this.namedParameters().reduce((n, [, p]) => n + elementCount(p.shape), 0);
   }
 
   namedBuffers(): [string, Buffer][] {

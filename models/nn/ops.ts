@@ -1,6 +1,6 @@
 import { Module, type Layer } from "./module.js";
 import { Sequential } from "./container.js";
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Linear, ReLU, Sigmoid } from "./layers.js";
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Hardswish, Linear, ReLU, ReLU6, SiLU, Sigmoid } from "./layers.js";
 import * as F from "../../compiler/trace/functional.js";
 import type { Tensor } from "../../compiler/trace/proxy.js";
 
@@ -13,7 +13,12 @@ import type { Tensor } from "../../compiler/trace/proxy.js";
 export type NormFactory = (channels: number) => Layer;
 export type ActivationFactory = (inplace: boolean | undefined) => Layer;
 
+// The layers torchvision passes as norm_layer / activation_layer classes, as factories.
+export const batchNorm2d: NormFactory = (c) => new BatchNorm2d(c);
 export const relu: ActivationFactory = (inplace) => new ReLU(inplace ?? false);
+export const relu6: ActivationFactory = (inplace) => new ReLU6(inplace ?? false);
+export const silu: ActivationFactory = (inplace) => new SiLU(inplace ?? false);
+export const hardswish: ActivationFactory = (inplace) => new Hardswish(inplace ?? false);
 
 /** torchvision.ops.Conv2dNormActivation: conv ("0"), then norm ("1"), then activation. */
 export class Conv2dNormActivation extends Sequential {
@@ -43,7 +48,7 @@ export class Conv2dNormActivation extends Sequential {
       (typeof kernel === "number" && typeof dilation === "number"
         ? pad(kernel, dilation)
         : ([0, 1].map((i) => pad(typeof kernel === "number" ? kernel : kernel[i]!, typeof dilation === "number" ? dilation : dilation[i]!)) as [number, number]));
-    const normLayer = options.normLayer === undefined ? (c: number) => new BatchNorm2d(c) : options.normLayer;
+    const normLayer = options.normLayer === undefined ? batchNorm2d : options.normLayer;
     const activationLayer = options.activationLayer === undefined ? relu : options.activationLayer;
     const layers: Module[] = [
       new Conv2d(inChannels, outChannels, kernel, {

@@ -1,3 +1,5 @@
+import { elementCount } from "../../runtime/weights/dtype.js";
+
 /**
  * Parameters and buffers hold shapes, not weights: a model built for tracing allocates no
  * weight memory. Weights exist only once a checkpoint is loaded for a compiled graph.
@@ -37,19 +39,13 @@ export class Buffer {
    */
   view(...shape: number[]): Buffer {
     const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-    const total = numelOf(this.shape);
+    const total = elementCount(this.shape);
     const resolved = shape.map((d) => (d === -1 ? total / known : d));
-    if (shape.filter((d) => d === -1).length > 1 || numelOf(resolved) !== total || !resolved.every(Number.isInteger)) {
+    if (shape.filter((d) => d === -1).length > 1 || elementCount(resolved) !== total || !resolved.every(Number.isInteger)) {
       throw new Error(`a buffer of shape [${this.shape.join(", ")}] cannot be viewed as [${shape.join(", ")}]`);
     }
     const view = new Buffer(resolved, this.options);
     view.viewOf = this.stored;
     return view;
   }
-}
-
-export type Tensorlike = Parameter | Buffer;
-
-export function numelOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }

@@ -7,10 +7,11 @@ import {
   Module,
   Sequential,
   SiLU,
+  batchNorm2d,
+  silu,
   SqueezeExcitation,
   StochasticDepth,
   F,
-  type ActivationFactory,
   type Layer,
   type NormFactory,
   type Tensor,
@@ -22,7 +23,6 @@ import { makeDivisible } from "./utils.js";
 /** A block class as `MBConvConfig.block`: built from its config, stochastic depth probability and norm layer. */
 export type BlockType = new (cnf: MBConvConfig | FusedMBConvConfig, stochasticDepthProb: number, normLayer: NormFactory) => Module;
 
-const silu: ActivationFactory = (inplace) => new SiLU(inplace ?? false);
 
 /** torchvision's `_MBConvConfig`: one stage of the network. */
 abstract class StageConfig {
@@ -179,7 +179,7 @@ export class EfficientNet extends Module {
     const { stochasticDepthProb = 0.2, numClasses = 1000, lastChannel = null } = options;
     if (invertedResidualSetting.length === 0) throw new Error("The inverted_residual_setting should not be empty");
     if (!invertedResidualSetting.every((s) => s instanceof StageConfig)) throw new TypeError("The inverted_residual_setting should be List[MBConvConfig]");
-    const normLayer = options.normLayer ?? ((c: number) => new BatchNorm2d(c));
+    const normLayer = options.normLayer ?? batchNorm2d;
 
     const layers: Module[] = [];
     // building first layer

@@ -1,4 +1,4 @@
-import { BatchNorm2d, Conv2d, Conv2dNormActivation, Dropout, Linear, Module, ReLU6, Sequential, F, type Layer, type NormFactory, type Tensor } from "../nn/index.js";
+import { batchNorm2d, Conv2d, Conv2dNormActivation, Dropout, Linear, Module, relu6, Sequential, F, type Layer, type NormFactory, type Tensor } from "../nn/index.js";
 import { pythonRound } from "../../runtime/pythonMath.js";
 import { makeDivisible } from "./utils.js";
 
@@ -7,8 +7,6 @@ export { makeDivisible };
 
 /** torchvision.models.mobilenetv2, module for module: same attribute names, same forward order. */
 
-const relu6 = (inplace: boolean | undefined): Layer => new ReLU6(inplace ?? false);
-const batchNorm: NormFactory = (c) => new BatchNorm2d(c);
 
 export class InvertedResidual extends Module {
   conv: Sequential;
@@ -19,7 +17,7 @@ export class InvertedResidual extends Module {
   constructor(inp: number, oup: number, stride: number, expandRatio: number, normLayer: NormFactory | null = null) {
     super();
     if (stride !== 1 && stride !== 2) throw new Error(`stride should be 1 or 2 insted of ${stride}`);
-    const norm = normLayer ?? batchNorm;
+    const norm = normLayer ?? batchNorm2d;
     this.stride = stride;
     const hiddenDim = pythonRound(inp * expandRatio);
     this.useResConnect = stride === 1 && inp === oup;
@@ -64,7 +62,7 @@ export class MobileNetV2 extends Module {
   constructor({ numClasses = 1000, widthMult = 1.0, invertedResidualSetting = null, roundNearest = 8, block = null, normLayer = null, dropout = 0.2 }: MobileNetV2Options = {}) {
     super();
     const blockClass = block ?? InvertedResidual;
-    const norm = normLayer ?? batchNorm;
+    const norm = normLayer ?? batchNorm2d;
     const setting: InvertedResidualSetting = invertedResidualSetting ?? [
       [1, 16, 1, 1],
       [6, 24, 2, 2],

@@ -5,13 +5,13 @@ import {
   Dropout,
   Hardsigmoid,
   Hardswish,
+  hardswish,
   Linear,
   Module,
-  ReLU,
+  relu,
   Sequential,
   SqueezeExcitation,
   F,
-  type ActivationFactory,
   type Layer,
   type NormFactory,
   type Tensor,
@@ -61,7 +61,7 @@ export class InvertedResidual extends Module {
     super();
     if (!(cnf.stride >= 1 && cnf.stride <= 2)) throw new Error("illegal stride value");
     this.useResConnect = cnf.stride === 1 && cnf.inputChannels === cnf.outChannels;
-    const activationLayer: ActivationFactory = cnf.useHs ? (inplace) => new Hardswish(inplace ?? false) : (inplace) => new ReLU(inplace ?? false);
+    const activationLayer = cnf.useHs ? hardswish : relu;
     const layers: Module[] = [];
     if (cnf.expandedChannels !== cnf.inputChannels) {
       layers.push(new Conv2dNormActivation(cnf.inputChannels, cnf.expandedChannels, { kernelSize: 1, normLayer, activationLayer }));
@@ -111,7 +111,6 @@ export class MobileNetV3 extends Module {
     if (invertedResidualSetting.length === 0) throw new Error("The inverted_residual_setting should not be empty");
     const blockClass = block ?? InvertedResidual;
     const norm: NormFactory = normLayer ?? ((c) => new BatchNorm2d(c, 0.001, 0.01));
-    const hardswish: ActivationFactory = (inplace) => new Hardswish(inplace ?? false);
     const firstconvOutputChannels = invertedResidualSetting[0]!.inputChannels;
     const layers: Module[] = [new Conv2dNormActivation(3, firstconvOutputChannels, { kernelSize: 3, stride: 2, normLayer: norm, activationLayer: hardswish })];
     for (const cnf of invertedResidualSetting) layers.push(new blockClass(cnf, norm));

@@ -1,6 +1,6 @@
 import {
+  batchNorm2d,
   AdaptiveAvgPool2d,
-  BatchNorm2d,
   Conv2dNormActivation,
   Linear,
   Module,
@@ -213,7 +213,7 @@ export class RegNet extends Module {
     super();
     const { numClasses = 1000, stemWidth = 32 } = options;
     const stemType = options.stemType ?? SimpleStemIN;
-    const normLayer = options.normLayer ?? ((c: number) => new BatchNorm2d(c));
+    const normLayer = options.normLayer ?? batchNorm2d;
     const blockType = options.blockType ?? ResBottleneckBlock;
     const activation = options.activation ?? relu;
 

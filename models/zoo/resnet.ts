@@ -1,8 +1,7 @@
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential, F, type Layer, type Tensor } from "../nn/index.js";
+import { AdaptiveAvgPool2d, batchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential, F, type Layer, type NormFactory, type Tensor } from "../nn/index.js";
 
 /** torchvision.models.resnet, module for module: same attribute names, same forward order. */
 
-type NormLayer = (channels: number) => Layer;
 
 const conv3x3 = (inPlanes: number, outPlanes: number, stride = 1, groups = 1, dilation = 1): Conv2d =>
   new Conv2d(inPlanes, outPlanes, 3, { stride, padding: dilation, groups, bias: false, dilation });
@@ -17,7 +16,7 @@ interface BlockArgs {
   groups?: number;
   baseWidth?: number;
   dilation?: number;
-  normLayer?: NormLayer;
+  normLayer?: NormFactory;
 }
 
 export class BasicBlock extends Module {
@@ -30,7 +29,7 @@ export class BasicBlock extends Module {
   downsample: Layer | null;
   readonly stride: number;
 
-  constructor({ inplanes, planes, stride = 1, downsample = null, groups = 1, baseWidth = 64, dilation = 1, normLayer = (c) => new BatchNorm2d(c) }: BlockArgs) {
+  constructor({ inplanes, planes, stride = 1, downsample = null, groups = 1, baseWidth = 64, dilation = 1, normLayer = batchNorm2d }: BlockArgs) {
     super();
     if (groups !== 1 || baseWidth !== 64) throw new Error("BasicBlock only supports groups=1 and base_width=64");
     if (dilation > 1) throw new Error("Dilation > 1 not supported in BasicBlock");
@@ -68,7 +67,7 @@ export class Bottleneck extends Module {
   downsample: Layer | null;
   readonly stride: number;
 
-  constructor({ inplanes, planes, stride = 1, downsample = null, groups = 1, baseWidth = 64, dilation = 1, normLayer = (c) => new BatchNorm2d(c) }: BlockArgs) {
+  constructor({ inplanes, planes, stride = 1, downsample = null, groups = 1, baseWidth = 64, dilation = 1, normLayer = batchNorm2d }: BlockArgs) {
     super();
     const width = Math.floor(planes * (baseWidth / 64)) * groups;
     this.conv1 = conv1x1(inplanes, width);
@@ -106,7 +105,7 @@ export interface ResNetOptions {
   groups?: number;
   widthPerGroup?: number;
   replaceStrideWithDilation?: readonly [boolean, boolean, boolean];
-  normLayer?: NormLayer;
+  normLayer?: NormFactory;
 }
 
 export class ResNet extends Module {
@@ -124,7 +123,7 @@ export class ResNet extends Module {
   private dilation = 1;
   private readonly groups: number;
   private readonly baseWidth: number;
-  private readonly normLayer: NormLayer;
+  private readonly normLayer: NormFactory;
 
   constructor(block: Block, layers: readonly [number, number, number, number], options: ResNetOptions = {}) {
     super();
@@ -132,7 +131,7 @@ export class ResNet extends Module {
     if (replaceStrideWithDilation.length !== 3) {
       throw new Error(`replace_stride_with_dilation should be None or a 3-element tuple, got ${replaceStrideWithDilation.length} elements`);
     }
-    this.normLayer = options.normLayer ?? ((c) => new BatchNorm2d(c));
+    this.normLayer = options.normLayer ?? batchNorm2d;
     this.groups = groups;
     this.baseWidth = widthPerGroup;
     this.conv1 = new Conv2d(3, this.inplanes, 7, { stride: 2, padding: 3, bias: false });

@@ -15,6 +15,7 @@ import {
   Sequential,
   StochasticDepth,
   type Layer,
+  type NormFactory,
   type Tensor,
 } from "../nn/index.js";
 // Swin's relative_position_index is MaxViT's table, flattened: one definition.
@@ -25,10 +26,9 @@ import { relativePositionIndex } from "./maxvit.js";
  * names, same forward order. Feature maps inside are [B, H, W, C], as torchvision keeps them.
  */
 
-type NormLayer = (channels: number) => Layer;
 type Pair = readonly [number, number];
 
-const layerNorm: NormLayer = (c) => new LayerNorm(c, 1e-5);
+const layerNorm: NormFactory = (c) => new LayerNorm(c, 1e-5);
 
 /** Patch merging: 2×2 neighbours concatenated (a wrapped function), normalized, then halved in width. */
 export class PatchMerging extends Module {
@@ -37,7 +37,7 @@ export class PatchMerging extends Module {
 
   constructor(
     readonly dim: number,
-    normLayer: NormLayer = (c) => new LayerNorm(c),
+    normLayer: NormFactory = (c) => new LayerNorm(c),
   ) {
     super();
     this.reduction = new Linear(4 * dim, 2 * dim, false);
@@ -58,7 +58,7 @@ export class PatchMergingV2 extends Module {
 
   constructor(
     readonly dim: number,
-    normLayer: NormLayer = (c) => new LayerNorm(c),
+    normLayer: NormFactory = (c) => new LayerNorm(c),
   ) {
     super();
     this.reduction = new Linear(4 * dim, 2 * dim, false);
@@ -195,7 +195,7 @@ export interface BlockOptions {
   dropout?: number;
   attentionDropout?: number;
   stochasticDepthProb?: number;
-  normLayer?: NormLayer;
+  normLayer?: NormFactory;
 }
 
 type AttentionLayer = new (dim: number, windowSize: Pair, shiftSize: Pair, numHeads: number, options?: AttentionOptions) => ShiftedWindowAttention;
@@ -236,7 +236,7 @@ export class SwinTransformerBlockV2 extends SwinTransformerBlock {
 }
 
 type BlockClass = new (dim: number, numHeads: number, windowSize: Pair, shiftSize: Pair, options?: BlockOptions) => SwinTransformerBlock;
-type DownsampleClass = new (dim: number, normLayer?: NormLayer) => Module;
+type DownsampleClass = new (dim: number, normLayer?: NormFactory) => Module;
 
 export interface SwinTransformerOptions {
   mlpRatio?: number;
@@ -244,7 +244,7 @@ export interface SwinTransformerOptions {
   attentionDropout?: number;
   stochasticDepthProb?: number;
   numClasses?: number;
-  normLayer?: NormLayer | null;
+  normLayer?: NormFactory | null;
   block?: BlockClass | null;
   downsampleLayer?: DownsampleClass;
 }

@@ -1,5 +1,5 @@
 import {
-  BatchNorm2d,
+  batchNorm2d,
   Conv2d,
   Conv2dNormActivation,
   Dropout,
@@ -11,10 +11,11 @@ import {
   Module,
   MultiheadAttention,
   Parameter,
-  ReLU,
+  relu,
   Sequential,
   Tanh,
   type Layer,
+  type NormFactory,
   type Tensor,
 } from "../nn/index.js";
 
@@ -22,10 +23,9 @@ import type { KeyRename } from "../../runtime/weights/rename.js";
 
 /** torchvision.models.vision_transformer, module for module: same attribute names, same forward order. */
 
-type NormLayer = (channels: number) => Layer;
 
 /** torchvision's default norm layer for ViT: `partial(nn.LayerNorm, eps=1e-6)`. */
-const layerNorm1e6: NormLayer = (c) => new LayerNorm(c, 1e-6);
+const layerNorm1e6: NormFactory = (c) => new LayerNorm(c, 1e-6);
 
 /** torchvision's `ConvStemConfig`: one Conv2dNormActivation of the convolutional stem. */
 export interface ConvStemConfig {
@@ -72,7 +72,7 @@ export class EncoderBlock extends Module {
     mlpDim: number,
     dropout: number,
     attentionDropout: number,
-    normLayer: NormLayer = layerNorm1e6,
+    normLayer: NormFactory = layerNorm1e6,
   ) {
     super();
     this.ln_1 = normLayer(hiddenDim);
@@ -100,7 +100,7 @@ export class Encoder extends Module {
   layers: Sequential;
   ln: Layer;
 
-  constructor(seqLength: number, numLayers: number, numHeads: number, hiddenDim: number, mlpDim: number, dropout: number, attentionDropout: number, normLayer: NormLayer = layerNorm1e6) {
+  constructor(seqLength: number, numLayers: number, numHeads: number, hiddenDim: number, mlpDim: number, dropout: number, attentionDropout: number, normLayer: NormFactory = layerNorm1e6) {
     super();
     this.pos_embedding = new Parameter([1, seqLength, hiddenDim]);
     this.dropout = new Dropout(dropout);
@@ -122,7 +122,7 @@ export interface VisionTransformerOptions {
   attentionDropout?: number;
   numClasses?: number;
   representationSize?: number | null;
-  normLayer?: NormLayer;
+  normLayer?: NormFactory;
   convStemConfigs?: readonly ConvStemConfig[] | null;
 }
 
@@ -156,8 +156,8 @@ export class VisionTransformer extends Module {
           new Conv2dNormActivation(previous, config.outChannels, {
             kernelSize: config.kernelSize,
             stride: config.stride,
-            normLayer: config.normLayer ?? ((c) => new BatchNorm2d(c)),
-            activationLayer: config.activationLayer ?? ((inplace) => new ReLU(inplace ?? false)),
+            normLayer: config.normLayer ?? batchNorm2d,
+            activationLayer: config.activationLayer ?? relu,
           }),
         );
         previous = config.outChannels;
