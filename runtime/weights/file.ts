@@ -72,6 +72,20 @@ export class RandomAccessFile {
   }
 }
 
+/**
+ * Opens `path` and hands the open file to `read`, which returns something that keeps using it (a
+ * TensorSource that closes it later); if `read` throws, the file is closed before the error goes on.
+ */
+export async function readOpenFile<T>(path: string, read: (file: RandomAccessFile) => Promise<T>): Promise<T> {
+  const file = await RandomAccessFile.open(path);
+  try {
+    return await read(file);
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
+}
+
 function openError(path: string, error: unknown): WeightsError {
   const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
   if (code === "ENOENT") return new WeightsError(path, "weights file not found", "check the path");

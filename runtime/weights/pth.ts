@@ -1,5 +1,5 @@
 import { DTYPE_SIZE, elementCount, toFloat32 } from "./dtype.js";
-import { RandomAccessFile } from "./file.js";
+import { readOpenFile, type RandomAccessFile } from "./file.js";
 import { copyStrided } from "./strided.js";
 import {
   describePickleValue,
@@ -15,7 +15,7 @@ import {
   type PickleValue,
 } from "./pickle.js";
 import { missingKey, WeightsError, type DType, type TensorInfo, type TensorSource } from "./types.js";
-import { ZipReader, type ZipEntry } from "./zip.js";
+import { isZipMagic, ZipReader, type ZipEntry } from "./zip.js";
 
 /**
  * torch.save checkpoints, both the zip format (torch >= 1.6) and the legacy format before it. The pickle
@@ -88,18 +88,20 @@ class TensorRef extends PickleForeign {
 type StorageBytes = (byteOffset: number, byteLength: number) => Promise<Uint8Array>;
 
 /** Opens a torch.save checkpoint (zip or legacy format) and finds its state_dict. */
-export async function openPth(path: string): Promise<TensorSource> {
-  const file = await RandomAccessFile.open(path);
-  try {
-    const head = file.size >= 4 ? await file.read(0, 4) : new Uint8Array(0);
-    const isZip = head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
-    if (isZip) return await openZipCheckpoint(file);
-    if (head[0] === 0x80) return await openLegacyCheckpoint(file);
-    throw new WeightsError(path, "is neither a zip nor a legacy torch checkpoint", RESAVE);
-  } catch (error) {
-    await file.close();
-    throw error;
+export function openPth(path: string): Promise<TensorSource> {
+  return readOpenFile(path, async (file) => readPth(file, await file.read(0, Math.min(file.size, 4))));
+}
+
+/**
+ * Reads a torch.save checkpoint (zip or legacy format) from an open file whose first bytes (at least
+ * four, where the file has them) are `head`. On error the caller closes the file.
+ */
+export async function readPth(file: RandomAccessFile, head: Uint8Array): Promise<TensorSource> {
+  if (file.size >= 4) {
+    if (isZipMagic(head)) return openZipCheckpoint(file);
+    if (head[0] === 0x80) return openLegacyCheckpoint(file);
   }
+  throw new WeightsError(file.path, "is neither a zip nor a legacy torch checkpoint", RESAVE);
 }
 
 async function openZipCheckpoint(file: RandomAccessFile): Promise<TensorSource> {

@@ -1,6 +1,6 @@
 import { withAtomicFile } from "../io/atomic.js";
 import { DTYPE_SIZE, elementCount, toFloat32 } from "./dtype.js";
-import { RandomAccessFile } from "./file.js";
+import { readOpenFile, type RandomAccessFile } from "./file.js";
 import { missingKey, WeightsError, type DType, type TensorInfo, type TensorSource } from "./types.js";
 
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating anything. */
@@ -35,15 +35,14 @@ interface Entry {
 }
 
 /** Opens a .safetensors file: parses and validates the header now, reads tensor bytes only on request. */
-export async function openSafetensors(path: string): Promise<SafetensorsSource> {
-  const file = await RandomAccessFile.open(path);
-  try {
-    const { entries, metadata, dataStart } = await readHeader(file);
-    return new SafetensorsFile(file, entries, metadata, dataStart);
-  } catch (error) {
-    await file.close();
-    throw error;
-  }
+export function openSafetensors(path: string): Promise<SafetensorsSource> {
+  return readOpenFile(path, readSafetensors);
+}
+
+/** Reads a .safetensors header from an open file, which the source then owns; on error the caller closes it. */
+export async function readSafetensors(file: RandomAccessFile): Promise<SafetensorsSource> {
+  const { entries, metadata, dataStart } = await readHeader(file);
+  return new SafetensorsFile(file, entries, metadata, dataStart);
 }
 
 async function readHeader(
