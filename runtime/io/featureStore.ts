@@ -3,6 +3,7 @@ import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { withAtomicFile, writeFileAtomic, type AtomicFile } from "./atomic.js";
 import { npyHeader } from "./npy.js";
+import { concatFloat32 } from "../weights/dtype.js";
 import { openSafetensors, safetensorsHeader, type SafetensorsSource } from "../weights/safetensors.js";
 import { WeightsError } from "../weights/types.js";
 
@@ -263,7 +264,7 @@ export async function readFeatureTable(files: string | readonly string[], key: s
       await source.close();
     }
   }
-  const data = parts.length === 1 ? parts[0]! : concat(parts);
+  const data = parts.length === 1 ? parts[0]! : concatFloat32(parts);
   return { key, paths, data, dim, metadata };
 }
 
@@ -279,14 +280,4 @@ function parsePaths(file: string, text: string | undefined, rows: number): strin
     throw new WeightsError(file, `its metadata 'paths' does not list ${rows} source paths`, "write the file again with fxc extract");
   }
   return parsed as string[];
-}
-
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
