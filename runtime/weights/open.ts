@@ -1,7 +1,8 @@
 import { RandomAccessFile, readOpenFile } from "./file.js";
 import { readPth } from "./pth.js";
 import { readSafetensors } from "./safetensors.js";
-import { missingKey, WeightsError, type TensorInfo, type TensorSource } from "./types.js";
+import { keyView } from "./rename.js";
+import { WeightsError, type TensorSource } from "./types.js";
 import { isZipMagic } from "./zip.js";
 
 export interface OpenWeightsOptions {
@@ -77,25 +78,7 @@ export function withPrefix(source: TensorSource, prefix: string): TensorSource {
         : `use one of the prefixes that exist, such as ${shown}`,
     );
   }
-  const stripped = keys.map((key) => key.slice(prefix.length));
-  const present = new Set(stripped);
-  const inner = (key: string): string | undefined => (present.has(key) ? prefix + key : undefined);
-  return {
-    path: source.path,
-    format: source.format,
-    keys: () => [...stripped],
-    info(key: string): TensorInfo | undefined {
-      const full = inner(key);
-      const info = full === undefined ? undefined : source.info(full);
-      return info === undefined ? undefined : { ...info, key };
-    },
-    async readFloat32(key: string): Promise<Float32Array> {
-      const full = inner(key);
-      if (full === undefined) throw missingKey(source.path, key, stripped);
-      return source.readFloat32(full);
-    },
-    close: () => source.close(),
-  };
+  return keyView(source, new Map(keys.map((key) => [key.slice(prefix.length), key])));
 }
 
 /** Up to two leading dotted components, never the final one (the parameter name): `backbone.body.`. */
