@@ -3,7 +3,7 @@ import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { withAtomicFile, writeFileAtomic, type AtomicFile } from "./atomic.js";
 import { npyHeader } from "./npy.js";
-import { concatFloat32 } from "../weights/dtype.js";
+import { concatFloat32, elementCount } from "../weights/dtype.js";
 import { openSafetensors, safetensorsHeader, type SafetensorsSource } from "../weights/safetensors.js";
 import { WeightsError } from "../weights/types.js";
 
@@ -251,7 +251,7 @@ export async function readFeatureTable(files: string | readonly string[], key: s
         throw new WeightsError(file, `has no feature '${key}'`, `pick one of ${keys.map((k) => `'${k}'`).join(", ")} with --key`);
       }
       const rows = info.shape[0] ?? 1;
-      const rowDim = info.shape.slice(1).reduce((a, b) => a * b, 1);
+      const rowDim = elementCount(info.shape.slice(1));
       if (dim !== -1 && rowDim !== dim) {
         throw new WeightsError(file, `feature '${key}' has ${rowDim} values per row, the files before it ${dim}`, "give shards of one extraction");
       }

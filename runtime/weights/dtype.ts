@@ -120,6 +120,11 @@ export function widen(
   return out;
 }
 
+/** A size, count or offset: a safe integer that is not negative. */
+export function isNonNegativeInteger(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
 /** Number of elements of a shape; 1 for a scalar. */
 export function elementCount(shape: readonly number[]): number {
   let n = 1;

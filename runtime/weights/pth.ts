@@ -1,4 +1,4 @@
-import { DTYPE_SIZE, elementCount, toFloat32 } from "./dtype.js";
+import { DTYPE_SIZE, elementCount, isNonNegativeInteger, toFloat32 } from "./dtype.js";
 import { readOpenFile, type RandomAccessFile } from "./file.js";
 import { copyStrided } from "./strided.js";
 import {
@@ -235,7 +235,7 @@ async function readLegacy(file: RandomAccessFile, prefix: Uint8Array): Promise<T
     if (!Array.isArray(viewMetadata) || viewMetadata.length !== 3)
       throw new Error("storage view metadata is not (key, offset, size)");
     const [viewKey, viewOffset, viewSize] = viewMetadata as PickleTuple;
-    if (typeof viewKey !== "string" || !isCount(viewOffset) || !isCount(viewSize)) {
+    if (typeof viewKey !== "string" || !isNonNegativeInteger(viewOffset) || !isNonNegativeInteger(viewSize)) {
       throw new Error("storage view metadata is not (key, offset, size)");
     }
     let view = views.get(viewKey);
@@ -300,7 +300,7 @@ const CALLABLES: ReadonlyMap<string, PickleCallable> = (() => {
   const rebuildTensor: PickleCallable = ([storage, offset, size, stride]) => {
     if (!(storage instanceof StorageRef))
       throw new Error(`expected a storage, got ${describePickleValue(storage ?? null)}`);
-    if (!isCount(offset)) throw new Error("storage offset is not a non-negative integer");
+    if (!isNonNegativeInteger(offset)) throw new Error("storage offset is not a non-negative integer");
     const sizes = countsOf(size, "size");
     const strides = countsOf(stride, "stride");
     if (sizes.length !== strides.length)
@@ -359,7 +359,7 @@ function expectStorageId(pid: PickleValue, length: number): [PickleGlobal, strin
   const [, storageType, key, , numel, view] = pid as PickleTuple;
   if (!(storageType instanceof PickleGlobal)) throw new Error("storage type is not a class reference");
   if (typeof key !== "string") throw new Error("storage key is not a string");
-  if (!isCount(numel)) throw new Error("storage size is not a non-negative integer");
+  if (!isNonNegativeInteger(numel)) throw new Error("storage size is not a non-negative integer");
   return [storageType, key, numel, view ?? null];
 }
 
@@ -538,13 +538,8 @@ function isRowMajor(size: readonly number[], stride: readonly number[]): boolean
   return true;
 }
 
-
-function isCount(value: PickleValue | undefined): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
-}
-
 function countsOf(value: PickleValue | undefined, what: string): number[] {
-  if (!Array.isArray(value) || !value.every(isCount))
+  if (!Array.isArray(value) || !value.every(isNonNegativeInteger))
     throw new Error(`${what} is not a tuple of non-negative integers`);
   return [...(value as readonly number[])];
 }

@@ -1,23 +1,12 @@
 import { withAtomicFile } from "../io/atomic.js";
-import { DTYPE_SIZE, elementCount, toFloat32 } from "./dtype.js";
+import { DTYPE_SIZE, elementCount, isNonNegativeInteger, toFloat32 } from "./dtype.js";
 import { readOpenFile, type RandomAccessFile } from "./file.js";
 import { missingKey, WeightsError, type DType, type TensorInfo, type TensorSource } from "./types.js";
 
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating anything. */
 const MAX_HEADER_BYTES = 100_000_000;
 
-const SAFETENSORS_DTYPES: ReadonlySet<string> = new Set<DType>([
-  "F64",
-  "F32",
-  "F16",
-  "BF16",
-  "I64",
-  "I32",
-  "I16",
-  "I8",
-  "U8",
-  "BOOL",
-]);
+const SAFETENSORS_DTYPES: ReadonlySet<string> = new Set(Object.keys(DTYPE_SIZE));
 
 const REEXPORT = "re-export it with safetensors.torch.save_file or download it again";
 
@@ -270,8 +259,4 @@ export function safetensorsHeader(
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isNonNegativeInteger(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
