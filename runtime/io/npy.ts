@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { elementCount, isNonNegativeInteger, toFloat32, widen } from "../weights/dtype.js";
+import { errorCode, oneLine } from "../weights/types.js";
 import { writeFileAtomic } from "./atomic.js";
 
 /** A .npy file could not be read or written; the message is one line: file, problem, fix. */
@@ -10,7 +11,7 @@ export class NpyError extends Error {
     readonly problem: string,
     readonly fix: string,
   ) {
-    super(`${file}: ${problem}; ${fix}`.replace(/\s*[\r\n]+\s*/g, " "));
+    super(oneLine(`${file}: ${problem}; ${fix}`));
   }
 }
 
@@ -49,7 +50,7 @@ export async function readNpy(path: string): Promise<NpyArray> {
   try {
     bytes = await readFile(path);
   } catch (error) {
-    const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
+    const code = errorCode(error);
     if (code === "ENOENT") throw new NpyError(path, "file not found", "check the path");
     throw new NpyError(
       path,
