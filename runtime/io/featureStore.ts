@@ -1,7 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
-import { basename, dirname, extname, join, resolve } from "node:path";
-import { withAtomicFile, writeFileAtomic, type AtomicFile } from "./atomic.js";
+import { dirname, extname, join, resolve } from "node:path";
+import { tempPathNear, withAtomicFile, writeFileAtomic, type AtomicFile } from "./atomic.js";
 import { npyHeader } from "./npy.js";
 import { concatFloat32, elementCount } from "../weights/dtype.js";
 import { openSafetensors, safetensorsHeader, type SafetensorsSource } from "../weights/safetensors.js";
@@ -193,7 +192,7 @@ class Spool {
   ) {}
 
   static async create(near: string): Promise<Spool> {
-    const path = join(dirname(near), `.${basename(near)}.${process.pid}.${randomBytes(6).toString("hex")}.spool.tmp`);
+    const path = tempPathNear(near, "spool.tmp");
     return new Spool(path, await open(path, "wx+"));
   }
 
