@@ -1,4 +1,4 @@
-import type { Tensor4D } from "./ops/tf.js";
+import type { Tensor, Tensor4D } from "./ops/tf.js";
 import { useBackend, type BackendName } from "./backend.js";
 import { loadParams, type CheckpointShapes, type ParamSpec, type Params } from "./params.js";
 import { openWeights } from "./weights/open.js";
@@ -32,6 +32,11 @@ export interface Extractor<F> {
   dispose(): void;
   /** The tfjs backend in use. */
   readonly backend: BackendName;
+}
+
+/** What a generated module exports, as fxc runs it (the CLI, the pool's workers, the tests). */
+export interface CompiledModule {
+  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>>>;
 }
 
 /** Loads the weights a compiled module needs and returns its extractor. */

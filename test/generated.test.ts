@@ -4,7 +4,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { compile, createFeatureExtractor } from "../compiler/api.js";
 import { importCompiled } from "../compiler/cli/cache.js";
-import { openWeights, tf, type Extractor, type Tensor, type WeightsInput, type LoadOptions } from "../runtime/index.js";
+import { openWeights, tf } from "../runtime/index.js";
+import type { CompiledModule } from "../runtime/extractor.js";
 import { readNpy } from "../runtime/io/npy.js";
 import { fxc, ROOT } from "./support/cli.js";
 import { FIXTURES, fixtureCases, relativeError } from "./support/fixtures.js";
@@ -54,10 +55,6 @@ test("one statement per node, each named after its node and commented with it", 
   assert.match(forward, /dispose\(x\);/, "intermediates are freed after their last use");
   assert.doesNotMatch(source, /tidy/, "no tf.tidy holds the whole forward");
 });
-
-interface CompiledModule {
-  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>>>;
-}
 
 test("the generated module and createFeatureExtractor give exactly the same values", async () => {
   const dir = join(FIXTURES, "cases", "resnet18_pth");

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ts } from "ts-morph";
 import { writeFileAtomic } from "../../runtime/io/atomic.js";
-import { createExtractorPool, type Extractor, type LoadOptions, type Tensor, type WeightsInput } from "../../runtime/index.js";
+import type { CompiledModule } from "../../runtime/extractor.js";
+import { createExtractorPool } from "../../runtime/index.js";
 import { OptionsError } from "../pipeline.js";
 import { compileProgram } from "../api.js";
 import { requestExtractorOptions, requestLoadOptions, type ExtractorLoader } from "../tasks/loader.js";
@@ -33,11 +34,6 @@ export async function cacheCompiled(source: string): Promise<string> {
     await writeFileAtomic(file, js);
   }
   return pathToFileURL(file).href;
-}
-
-/** What a generated module exports, as the CLI uses it. */
-interface CompiledModule {
-  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>>>;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Preset } from "../../models/zoo/entry.js";
 import { tf, type BackendName, type Tensor, type WeightsInput } from "../../runtime/index.js";
-import { imageBatches, type ImageFailure } from "../../runtime/images/batches.js";
+import { batchImages, imageBatches, type ImageBatch, type ImageBatchOptions, type ImageFailure } from "../../runtime/images/batches.js";
 import { listImages } from "../../runtime/images/list.js";
 import { l2Normalize, poolFeatureMap, poolingText, type Normalization, type Pooling } from "../../runtime/descriptors/pooling.js";
 import { FeatureWriter, type FeatureFormat, type FeatureRows } from "../../runtime/io/featureStore.js";
@@ -31,9 +31,18 @@ export interface ImageFeatureOptions {
  * (pooled and normalized if asked). Every tensor is disposed before the next batch.
  */
 export async function* imageFeatures(loaded: LoadedExtractor, inputs: string | readonly string[], options: ImageFeatureOptions): AsyncGenerator<FeatureRows, void, undefined> {
+  yield* featureRows(loaded, (batchOptions) => imageBatches(inputs, batchOptions), options);
+}
+
+/** The rows of `imageFeatures`, over the batches `batchesOf` makes with the options it is given. */
+async function* featureRows(
+  loaded: LoadedExtractor,
+  batchesOf: (options: ImageBatchOptions) => AsyncGenerator<ImageBatch, void, undefined>,
+  options: ImageFeatureOptions,
+): AsyncGenerator<FeatureRows, void, undefined> {
   // In NCHW, torch's order hides which axis holds channels (Swin's maps are [B, H, W, C]); pooled rows are the same either way.
   if (options.pool !== undefined && loaded.layout !== "nhwc") throw new OptionsError("pooling runs on an NHWC extractor; load it with layout nhwc");
-  const batches = imageBatches(inputs, {
+  const batches = batchesOf({
     preprocessing: options.preprocessing,
     batchSize: options.batchSize,
     layout: loaded.layout,
@@ -164,7 +173,8 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
     options.onStart?.({ total: paths.length, backend: loaded.extractor.backend });
     const started = performance.now();
     let done = 0;
-    const rows = imageFeatures(loaded, paths, {
+    // The images are listed already: they are batched as they are, not listed again.
+    const rows = featureRows(loaded, (batchOptions) => batchImages(paths, batchOptions), {
       ...options,
       preprocessing,
       onSkip: (failure) => {

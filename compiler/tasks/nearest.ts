@@ -4,6 +4,7 @@ import type { BackendName, WeightsInput } from "../../runtime/index.js";
 import { CosineIndex } from "../../runtime/descriptors/nearest.js";
 import { parseNormalization, parsePooling, type Normalization, type Pooling } from "../../runtime/descriptors/pooling.js";
 import { readFeatureTable, type FeatureTable } from "../../runtime/io/featureStore.js";
+import { concatFloat32 } from "../../runtime/weights/dtype.js";
 import { WeightsError } from "../../runtime/weights/types.js";
 import type { ReturnNodes } from "../passes/returnNodes.js";
 import { imageFeatures } from "./extractFolder.js";
@@ -137,8 +138,7 @@ async function embedImages(index: FeatureTable, indexFile: string, query: ImageQ
       paths.push(...batch.paths);
       rows.push(batch.tensors[index.key]!.data);
     }
-    const data = new Float32Array(rows.reduce((n, r) => n + r.length, 0));
-    rows.reduce((offset, r) => (data.set(r, offset), offset + r.length), 0);
+    const data = concatFloat32(rows);
     return { key: index.key, paths, data, dim: paths.length > 0 ? data.length / paths.length : index.dim, metadata: index.metadata };
   } finally {
     await loaded.extractor.dispose();

@@ -37,7 +37,11 @@ export interface ImageBatch {
  * whatever the number of images.
  */
 export async function* imageBatches(inputs: string | readonly string[], options: ImageBatchOptions): AsyncGenerator<ImageBatch, void, undefined> {
-  const paths = await listImages(inputs);
+  yield* batchImages(await listImages(inputs), options);
+}
+
+/** Batches of the image files `paths` (already listed, e.g. by `listImages`), in order, as `imageBatches` makes them. */
+export async function* batchImages(paths: readonly string[], options: ImageBatchOptions): AsyncGenerator<ImageBatch, void, undefined> {
   const batchSize = positive(options.batchSize ?? 16, "batchSize");
   const prefetch = positive(options.prefetch ?? 4, "prefetch");
   const layout = options.layout ?? "nhwc";

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Sharp, SharpOptions } from "sharp";
-import { oneLine } from "../weights/types.js";
+import { errorCode, oneLine } from "../weights/types.js";
 
 /** An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B. */
 export interface RgbImage {
@@ -75,7 +75,7 @@ async function readImageFile(path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
   } catch (error) {
-    const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
+    const code = errorCode(error);
     if (code === "ENOENT") throw new ImageError(path, "no such file", "check the path");
     if (code === "EISDIR") throw new ImageError(path, "is a folder, not an image", "pass the folder itself as an input to read the images in it");
     throw new ImageError(path, `cannot be read (${error instanceof Error ? error.message : String(error)})`, "check the path and its permissions");

@@ -25,10 +25,17 @@ export async function openAtomic(path: string): Promise<AtomicFile> {
   const finalPath = resolve(path);
   const directory = dirname(finalPath);
   await mkdir(directory, { recursive: true });
-  // pid + random keeps concurrent writers (threads, processes) from colliding; the .tmp suffix is git-ignored.
-  const tempPath = join(directory, `.${basename(finalPath)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const tempPath = tempPathNear(finalPath, "tmp");
   const handle = await open(tempPath, "wx");
   return new TempFile(path, finalPath, tempPath, handle);
+}
+
+/**
+ * A hidden scratch name next to `path`: `.NAME.PID.RANDOM.SUFFIX`. pid + random keeps concurrent writers
+ * (threads, processes) from colliding; suffixes ending in .tmp are git-ignored.
+ */
+export function tempPathNear(path: string, suffix: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.${suffix}`);
 }
 
 /** Writes `data` (one buffer, a string as UTF-8, or buffers in order) to `path` atomically. */

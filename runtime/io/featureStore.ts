@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
-import { basename, dirname, extname, join, resolve } from "node:path";
-import { withAtomicFile, writeFileAtomic, type AtomicFile } from "./atomic.js";
+import { dirname, extname, join, resolve } from "node:path";
+import { tempPathNear, withAtomicFile, writeFileAtomic, type AtomicFile } from "./atomic.js";
 import { npyHeader } from "./npy.js";
+import { concatFloat32, elementCount } from "../weights/dtype.js";
 import { openSafetensors, safetensorsHeader, type SafetensorsSource } from "../weights/safetensors.js";
 import { WeightsError } from "../weights/types.js";
 
@@ -192,7 +192,7 @@ class Spool {
   ) {}
 
   static async create(near: string): Promise<Spool> {
-    const path = join(dirname(near), `.${basename(near)}.${process.pid}.${randomBytes(6).toString("hex")}.spool.tmp`);
+    const path = tempPathNear(near, "spool.tmp");
     return new Spool(path, await open(path, "wx+"));
   }
 
@@ -250,7 +250,7 @@ export async function readFeatureTable(files: string | readonly string[], key: s
         throw new WeightsError(file, `has no feature '${key}'`, `pick one of ${keys.map((k) => `'${k}'`).join(", ")} with --key`);
       }
       const rows = info.shape[0] ?? 1;
-      const rowDim = info.shape.slice(1).reduce((a, b) => a * b, 1);
+      const rowDim = elementCount(info.shape.slice(1));
       if (dim !== -1 && rowDim !== dim) {
         throw new WeightsError(file, `feature '${key}' has ${rowDim} values per row, the files before it ${dim}`, "give shards of one extraction");
       }
@@ -263,7 +263,7 @@ export async function readFeatureTable(files: string | readonly string[], key: s
       await source.close();
     }
   }
-  const data = parts.length === 1 ? parts[0]! : concat(parts);
+  const data = parts.length === 1 ? parts[0]! : concatFloat32(parts);
   return { key, paths, data, dim, metadata };
 }
 
@@ -279,14 +279,4 @@ function parsePaths(file: string, text: string | undefined, rows: number): strin
     throw new WeightsError(file, `its metadata 'paths' does not list ${rows} source paths`, "write the file again with fxc extract");
   }
   return parsed as string[];
-}
-
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { toFloat32, widen } from "../weights/dtype.js";
+import { elementCount, isNonNegativeInteger, toFloat32, widen } from "../weights/dtype.js";
+import { errorCode, oneLine } from "../weights/types.js";
 import { writeFileAtomic } from "./atomic.js";
 
 /** A .npy file could not be read or written; the message is one line: file, problem, fix. */
@@ -10,7 +11,7 @@ export class NpyError extends Error {
     readonly problem: string,
     readonly fix: string,
   ) {
-    super(`${file}: ${problem}; ${fix}`.replace(/\s*[\r\n]+\s*/g, " "));
+    super(oneLine(`${file}: ${problem}; ${fix}`));
   }
 }
 
@@ -49,7 +50,7 @@ export async function readNpy(path: string): Promise<NpyArray> {
   try {
     bytes = await readFile(path);
   } catch (error) {
-    const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
+    const code = errorCode(error);
     if (code === "ENOENT") throw new NpyError(path, "file not found", "check the path");
     throw new NpyError(
       path,
@@ -112,7 +113,7 @@ export function parseNpy(path: string, bytes: Uint8Array): NpyArray {
       "save np.ascontiguousarray(a) instead",
     );
   }
-  const count = shape.reduce((product, size) => product * size, 1);
+  const count = elementCount(shape);
   const byteLength = count * dtype.size;
   if (dataStart + byteLength > bytes.byteLength) {
     throw new NpyError(
@@ -156,7 +157,7 @@ export async function writeNpy(path: string, shape: readonly number[], data: Flo
 /** The bytes of a version 1.0 `<f4` .npy file. */
 export function encodeNpy(path: string, shape: readonly number[], data: Float32Array): Uint8Array[] {
   const header = npyHeader(path, shape);
-  const count = shape.reduce((product, size) => product * size, 1);
+  const count = elementCount(shape);
   if (data.length !== count) {
     throw new NpyError(
       path,
@@ -169,7 +170,7 @@ export function encodeNpy(path: string, shape: readonly number[], data: Float32A
 
 /** The header of a version 1.0 `<f4` .npy file, for writers that stream the data after it. */
 export function npyHeader(path: string, shape: readonly number[]): Uint8Array {
-  if (!shape.every((size) => Number.isSafeInteger(size) && size >= 0)) {
+  if (!shape.every((size) => isNonNegativeInteger(size))) {
     throw new NpyError(path, `cannot write shape [${shape.join(", ")}]`, "pass non-negative integer sizes");
   }
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;

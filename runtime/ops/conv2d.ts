@@ -18,7 +18,7 @@ const dilations = (attrs: Conv2dAttrs): [number, number] => [attrs.dilation?.[0]
 type Padding = [[number, number], [number, number], [number, number], [number, number]];
 
 /** torch's symmetric padding as tfjs's explicit NHWC padding. */
-export function explicitPadding(padding: readonly number[]): Padding {
+function explicitPadding(padding: readonly number[]): Padding {
   const [ph, pw] = padding as [number, number];
   return [
     [0, 0],

@@ -5,6 +5,7 @@ import { Worker } from "node:worker_threads";
 import { tf, type Tensor, type Tensor4D } from "../ops/tf.js";
 import type { LoadOptions } from "../extractor.js";
 import { useBackend, type BackendName } from "../backend.js";
+import { concatFloat32 } from "../weights/dtype.js";
 import type { FromWorker, TensorMessage, ToWorker, WorkerSetup } from "./messages.js";
 
 export interface PoolOptions extends LoadOptions {
@@ -99,13 +100,7 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
       const out: Record<string, Tensor> = {};
       for (const key of Object.keys(parts[0]!)) {
         const pieces = parts.map((p) => p[key]!);
-        const total = pieces.reduce((s, p) => s + p.data.length, 0);
-        const joined = new Float32Array(total);
-        let offset = 0;
-        for (const p of pieces) {
-          joined.set(p.data, offset);
-          offset += p.data.length;
-        }
+        const joined = concatFloat32(pieces.map((p) => p.data));
         // Every output has the batch first, in either layout.
         out[key] = tf.tensor(joined, [pieces.reduce((s, p) => s + p.shape[0]!, 0), ...pieces[0]!.shape.slice(1)]);
       }

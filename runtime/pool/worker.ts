@@ -1,12 +1,9 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { tf } from "../ops/tf.js";
-import type { Extractor, LoadOptions, WeightsInput } from "../extractor.js";
+import type { CompiledModule } from "../extractor.js";
 import type { FromWorker, TensorMessage, ToWorker, WorkerSetup } from "./messages.js";
 
 /** One pool worker: its own tfjs backend and its own copy of the weights. */
-interface CompiledModule {
-  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, tf.Tensor>>>;
-}
 
 const port = parentPort!;
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);

@@ -82,10 +82,10 @@ const GLYPHS: Readonly<Record<string, readonly string[]>> = {
   "?": [".###.", "#...#", "....#", "...#.", "..#..", ".....", "..#.."],
 };
 
-export const GLYPH_WIDTH = 5;
+const GLYPH_WIDTH = 5;
 export const GLYPH_HEIGHT = 7;
 /** Pixels per glyph cell, spacing included, at scale 1. */
-export const CELL_WIDTH = GLYPH_WIDTH + 1;
+const CELL_WIDTH = GLYPH_WIDTH + 1;
 
 /** The width in pixels of `text` drawn at `scale`. */
 export function textWidth(text: string, scale: number): number {

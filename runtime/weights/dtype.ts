@@ -56,6 +56,7 @@ export function halfToFloat(bits: number): number {
 /**
  * Converts `count` little-endian elements of `dtype` to float32. `bytes` must start at an offset that is a
  * multiple of the element size within its buffer (callers read into fresh buffers, which guarantees that).
+ * F32 bytes that are exactly their whole buffer are viewed, not copied: the result then shares them.
  */
 export function toFloat32(bytes: Uint8Array, dtype: DType, count: number): Float32Array {
   const needed = count * DTYPE_SIZE[dtype];
@@ -67,7 +68,10 @@ export function toFloat32(bytes: Uint8Array, dtype: DType, count: number): Float
   const { buffer, byteOffset } = aligned;
   switch (dtype) {
     case "F32":
-      return new Float32Array(buffer.slice(byteOffset, byteOffset + needed));
+      // Bytes that are their whole buffer (a fresh read) are viewed; bytes within a larger buffer are copied out.
+      return byteOffset === 0 && aligned.byteLength === needed && buffer.byteLength === needed
+        ? new Float32Array(buffer, 0, count)
+        : new Float32Array(buffer.slice(byteOffset, byteOffset + needed));
     case "F64":
       return widen(new Float64Array(buffer, byteOffset, count));
     case "F16": {
@@ -116,9 +120,25 @@ export function widen(
   return out;
 }
 
+/** A size, count or offset: a safe integer that is not negative. */
+export function isNonNegativeInteger(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
 /** Number of elements of a shape; 1 for a scalar. */
 export function elementCount(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
+}
+
+/** The arrays' values one after another, in a new array. */
+export function concatFloat32(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }

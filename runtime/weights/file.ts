@@ -1,5 +1,5 @@
 import { open, type FileHandle } from "node:fs/promises";
-import { WeightsError } from "./types.js";
+import { errorCode, WeightsError } from "./types.js";
 
 /** Node rejects single reads above 2 GiB - 1, so large ranges are read in pieces. */
 const MAX_READ_CHUNK = 1 << 30;
@@ -72,8 +72,22 @@ export class RandomAccessFile {
   }
 }
 
+/**
+ * Opens `path` and hands the open file to `read`, which returns something that keeps using it (a
+ * TensorSource that closes it later); if `read` throws, the file is closed before the error goes on.
+ */
+export async function readOpenFile<T>(path: string, read: (file: RandomAccessFile) => Promise<T>): Promise<T> {
+  const file = await RandomAccessFile.open(path);
+  try {
+    return await read(file);
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
+}
+
 function openError(path: string, error: unknown): WeightsError {
-  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
+  const code = errorCode(error);
   if (code === "ENOENT") return new WeightsError(path, "weights file not found", "check the path");
   if (code === "EISDIR") return new WeightsError(path, "is a directory, not a weights file", "pass the path of a file");
   if (code === "EACCES" || code === "EPERM") {

@@ -1,7 +1,9 @@
-import { RandomAccessFile } from "./file.js";
-import { openPth } from "./pth.js";
-import { openSafetensors } from "./safetensors.js";
-import { missingKey, WeightsError, type TensorInfo, type TensorSource } from "./types.js";
+import { RandomAccessFile, readOpenFile } from "./file.js";
+import { readPth } from "./pth.js";
+import { readSafetensors } from "./safetensors.js";
+import { keyView } from "./rename.js";
+import { WeightsError, type TensorSource } from "./types.js";
+import { isZipMagic } from "./zip.js";
 
 export interface OpenWeightsOptions {
   /**
@@ -15,8 +17,10 @@ const ACCEPTED = "fxc reads torch.save checkpoints (.pth/.pt, zip or legacy form
 
 /** Opens a weights file, choosing the reader by the file's first bytes rather than its extension. */
 export async function openWeights(path: string, options: OpenWeightsOptions = {}): Promise<TensorSource> {
-  const format = await detectFormat(path);
-  const source = format === "safetensors" ? await openSafetensors(path) : await openPth(path);
+  const source = await readOpenFile(path, async (file): Promise<TensorSource> => {
+    const { format, head } = await sniffFormat(file);
+    return format === "safetensors" ? readSafetensors(file) : readPth(file, head);
+  });
   const prefix = options.prefix ?? "";
   if (prefix === "") return source;
   try {
@@ -31,20 +35,23 @@ export async function openWeights(path: string, options: OpenWeightsOptions = {}
 export async function detectFormat(path: string): Promise<"safetensors" | "pth"> {
   const file = await RandomAccessFile.open(path);
   try {
-    const head = await file.read(0, Math.min(file.size, 9));
-    if (head.byteLength >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) {
-      return "pth";
-    }
-    // Checked before the pickle test: a header length like 0x280 also starts with byte 0x80.
-    if (head.byteLength === 9 && head[8] === 0x7b /* { */) {
-      const headerLength = new DataView(head.buffer).getBigUint64(0, true);
-      if (headerLength >= 2n && headerLength <= BigInt(file.size - 8)) return "safetensors";
-    }
-    if (head.byteLength >= 2 && head[0] === 0x80 && head[1]! >= 2 && head[1]! <= 5) return "pth";
-    throw new WeightsError(path, file.size === 0 ? "is empty" : "is not in a weights format fxc knows", ACCEPTED);
+    return (await sniffFormat(file)).format;
   } finally {
     await file.close();
   }
+}
+
+/** The format of an open file, from its first (up to 9) bytes, which come back as `head`. */
+async function sniffFormat(file: RandomAccessFile): Promise<{ format: "safetensors" | "pth"; head: Uint8Array }> {
+  const head = await file.read(0, Math.min(file.size, 9));
+  if (isZipMagic(head)) return { format: "pth", head };
+  // Checked before the pickle test: a header length like 0x280 also starts with byte 0x80.
+  if (head.byteLength === 9 && head[8] === 0x7b /* { */) {
+    const headerLength = new DataView(head.buffer).getBigUint64(0, true);
+    if (headerLength >= 2n && headerLength <= BigInt(file.size - 8)) return { format: "safetensors", head };
+  }
+  if (head.byteLength >= 2 && head[0] === 0x80 && head[1]! >= 2 && head[1]! <= 5) return { format: "pth", head };
+  throw new WeightsError(file.path, file.size === 0 ? "is empty" : "is not in a weights format fxc knows", ACCEPTED);
 }
 
 /** A view of `source` holding only the keys under `prefix`, with the prefix stripped. */
@@ -71,25 +78,7 @@ export function withPrefix(source: TensorSource, prefix: string): TensorSource {
         : `use one of the prefixes that exist, such as ${shown}`,
     );
   }
-  const stripped = keys.map((key) => key.slice(prefix.length));
-  const present = new Set(stripped);
-  const inner = (key: string): string | undefined => (present.has(key) ? prefix + key : undefined);
-  return {
-    path: source.path,
-    format: source.format,
-    keys: () => [...stripped],
-    info(key: string): TensorInfo | undefined {
-      const full = inner(key);
-      const info = full === undefined ? undefined : source.info(full);
-      return info === undefined ? undefined : { ...info, key };
-    },
-    async readFloat32(key: string): Promise<Float32Array> {
-      const full = inner(key);
-      if (full === undefined) throw missingKey(source.path, key, stripped);
-      return source.readFloat32(full);
-    },
-    close: () => source.close(),
-  };
+  return keyView(source, new Map(keys.map((key) => [key.slice(prefix.length), key])));
 }
 
 /** Up to two leading dotted components, never the final one (the parameter name): `backbone.body.`. */

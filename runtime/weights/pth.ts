@@ -1,5 +1,5 @@
-import { DTYPE_SIZE, elementCount, toFloat32 } from "./dtype.js";
-import { RandomAccessFile } from "./file.js";
+import { DTYPE_SIZE, elementCount, isNonNegativeInteger, toFloat32 } from "./dtype.js";
+import { readOpenFile, type RandomAccessFile } from "./file.js";
 import { copyStrided } from "./strided.js";
 import {
   describePickleValue,
@@ -15,7 +15,7 @@ import {
   type PickleValue,
 } from "./pickle.js";
 import { missingKey, WeightsError, type DType, type TensorInfo, type TensorSource } from "./types.js";
-import { ZipReader, type ZipEntry } from "./zip.js";
+import { isZipMagic, ZipReader, type ZipEntry } from "./zip.js";
 
 /**
  * torch.save checkpoints, both the zip format (torch >= 1.6) and the legacy format before it. The pickle
@@ -88,18 +88,20 @@ class TensorRef extends PickleForeign {
 type StorageBytes = (byteOffset: number, byteLength: number) => Promise<Uint8Array>;
 
 /** Opens a torch.save checkpoint (zip or legacy format) and finds its state_dict. */
-export async function openPth(path: string): Promise<TensorSource> {
-  const file = await RandomAccessFile.open(path);
-  try {
-    const head = file.size >= 4 ? await file.read(0, 4) : new Uint8Array(0);
-    const isZip = head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
-    if (isZip) return await openZipCheckpoint(file);
-    if (head[0] === 0x80) return await openLegacyCheckpoint(file);
-    throw new WeightsError(path, "is neither a zip nor a legacy torch checkpoint", RESAVE);
-  } catch (error) {
-    await file.close();
-    throw error;
+export function openPth(path: string): Promise<TensorSource> {
+  return readOpenFile(path, async (file) => readPth(file, await file.read(0, Math.min(file.size, 4))));
+}
+
+/**
+ * Reads a torch.save checkpoint (zip or legacy format) from an open file whose first bytes (at least
+ * four, where the file has them) are `head`. On error the caller closes the file.
+ */
+export async function readPth(file: RandomAccessFile, head: Uint8Array): Promise<TensorSource> {
+  if (file.size >= 4) {
+    if (isZipMagic(head)) return openZipCheckpoint(file);
+    if (head[0] === 0x80) return openLegacyCheckpoint(file);
   }
+  throw new WeightsError(file.path, "is neither a zip nor a legacy torch checkpoint", RESAVE);
 }
 
 async function openZipCheckpoint(file: RandomAccessFile): Promise<TensorSource> {
@@ -233,7 +235,7 @@ async function readLegacy(file: RandomAccessFile, prefix: Uint8Array): Promise<T
     if (!Array.isArray(viewMetadata) || viewMetadata.length !== 3)
       throw new Error("storage view metadata is not (key, offset, size)");
     const [viewKey, viewOffset, viewSize] = viewMetadata as PickleTuple;
-    if (typeof viewKey !== "string" || !isCount(viewOffset) || !isCount(viewSize)) {
+    if (typeof viewKey !== "string" || !isNonNegativeInteger(viewOffset) || !isNonNegativeInteger(viewSize)) {
       throw new Error("storage view metadata is not (key, offset, size)");
     }
     let view = views.get(viewKey);
@@ -298,7 +300,7 @@ const CALLABLES: ReadonlyMap<string, PickleCallable> = (() => {
   const rebuildTensor: PickleCallable = ([storage, offset, size, stride]) => {
     if (!(storage instanceof StorageRef))
       throw new Error(`expected a storage, got ${describePickleValue(storage ?? null)}`);
-    if (!isCount(offset)) throw new Error("storage offset is not a non-negative integer");
+    if (!isNonNegativeInteger(offset)) throw new Error("storage offset is not a non-negative integer");
     const sizes = countsOf(size, "size");
     const strides = countsOf(stride, "stride");
     if (sizes.length !== strides.length)
@@ -357,7 +359,7 @@ function expectStorageId(pid: PickleValue, length: number): [PickleGlobal, strin
   const [, storageType, key, , numel, view] = pid as PickleTuple;
   if (!(storageType instanceof PickleGlobal)) throw new Error("storage type is not a class reference");
   if (typeof key !== "string") throw new Error("storage key is not a string");
-  if (!isCount(numel)) throw new Error("storage size is not a non-negative integer");
+  if (!isNonNegativeInteger(numel)) throw new Error("storage size is not a non-negative integer");
   return [storageType, key, numel, view ?? null];
 }
 
@@ -536,13 +538,8 @@ function isRowMajor(size: readonly number[], stride: readonly number[]): boolean
   return true;
 }
 
-
-function isCount(value: PickleValue | undefined): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
-}
-
 function countsOf(value: PickleValue | undefined, what: string): number[] {
-  if (!Array.isArray(value) || !value.every(isCount))
+  if (!Array.isArray(value) || !value.every(isNonNegativeInteger))
     throw new Error(`${what} is not a tuple of non-negative integers`);
   return [...(value as readonly number[])];
 }

@@ -24,6 +24,14 @@ export function withRenamedKeys(source: TensorSource, renames: readonly KeyRenam
     const renamed = rule === undefined ? key : key.replace(rule.regex, rule.replacement);
     if (rule !== undefined || !fileKeyOf.has(renamed)) fileKeyOf.set(renamed, key);
   }
+  return keyView(source, fileKeyOf);
+}
+
+/**
+ * A view of `source` under other names: `fileKeyOf` maps each key of the view, in order, to the key
+ * it reads in `source`. Keys not in the map are missing, with the usual one-line error.
+ */
+export function keyView(source: TensorSource, fileKeyOf: ReadonlyMap<string, string>): TensorSource {
   const keys = [...fileKeyOf.keys()];
   return {
     path: source.path,

@@ -1,23 +1,12 @@
 import { withAtomicFile } from "../io/atomic.js";
-import { DTYPE_SIZE, elementCount, toFloat32 } from "./dtype.js";
-import { RandomAccessFile } from "./file.js";
+import { DTYPE_SIZE, elementCount, isNonNegativeInteger, toFloat32 } from "./dtype.js";
+import { readOpenFile, type RandomAccessFile } from "./file.js";
 import { missingKey, WeightsError, type DType, type TensorInfo, type TensorSource } from "./types.js";
 
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating anything. */
 const MAX_HEADER_BYTES = 100_000_000;
 
-const SAFETENSORS_DTYPES: ReadonlySet<string> = new Set<DType>([
-  "F64",
-  "F32",
-  "F16",
-  "BF16",
-  "I64",
-  "I32",
-  "I16",
-  "I8",
-  "U8",
-  "BOOL",
-]);
+const SAFETENSORS_DTYPES: ReadonlySet<string> = new Set(Object.keys(DTYPE_SIZE));
 
 const REEXPORT = "re-export it with safetensors.torch.save_file or download it again";
 
@@ -35,15 +24,14 @@ interface Entry {
 }
 
 /** Opens a .safetensors file: parses and validates the header now, reads tensor bytes only on request. */
-export async function openSafetensors(path: string): Promise<SafetensorsSource> {
-  const file = await RandomAccessFile.open(path);
-  try {
-    const { entries, metadata, dataStart } = await readHeader(file);
-    return new SafetensorsFile(file, entries, metadata, dataStart);
-  } catch (error) {
-    await file.close();
-    throw error;
-  }
+export function openSafetensors(path: string): Promise<SafetensorsSource> {
+  return readOpenFile(path, readSafetensors);
+}
+
+/** Reads a .safetensors header from an open file, which the source then owns; on error the caller closes it. */
+export async function readSafetensors(file: RandomAccessFile): Promise<SafetensorsSource> {
+  const { entries, metadata, dataStart } = await readHeader(file);
+  return new SafetensorsFile(file, entries, metadata, dataStart);
 }
 
 async function readHeader(
@@ -271,8 +259,4 @@ export function safetensorsHeader(
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isNonNegativeInteger(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }

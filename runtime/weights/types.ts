@@ -43,6 +43,11 @@ export function oneLine(text: string): string {
   return text.replace(/\s*[\r\n]+\s*/g, " ");
 }
 
+/** The `code` of a Node system error (`ENOENT`, `EISDIR`...), or "" for anything else. */
+export function errorCode(error: unknown): string {
+  return typeof error === "object" && error !== null && "code" in error ? String(error.code) : "";
+}
+
 /** The one-line error for a key that is not in a file, shared by all formats. */
 export function missingKey(path: string, key: string, keys: readonly string[]): WeightsError {
   const sample = keys

@@ -24,6 +24,11 @@ const SATURATED_32 = 0xffffffff;
 
 const RESAVE = "the file may be truncated or corrupt; download or save it again";
 
+/** Whether `head` starts with a zip local-file-header signature (PK\x03\x04), as torch's zip checkpoints do. */
+export function isZipMagic(head: Uint8Array): boolean {
+  return head.byteLength >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
+}
+
 export interface ZipEntry {
   readonly name: string;
   /** 0 = stored; anything else is compressed and cannot be read here. */
