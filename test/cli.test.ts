@@ -1,14 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, writeFile, readdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fxc } from "./support/cli.js";
+import { tempDir } from "./support/temp.js";
 import { FIXTURES, fixtureCases, relativeError, torchvisionNodeNames } from "./support/fixtures.js";
 import { readNpy, writeNpy } from "../runtime/io/npy.js";
 import { openWeights, permute } from "./support/runtime.js";
-
-const tmp = () => mkdtemp(join(tmpdir(), "fxc-cli-"));
 
 /** A failure is one line on stderr (beside progress lines such as the backend picked) and a non-zero exit code. */
 function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
@@ -60,7 +58,7 @@ test("a reader that stops early ends the output quietly (fxc models | head)", as
 });
 
 test("compile writes NAME.ts atomically; --check tells whether it is current", async () => {
-  const out = await tmp();
+  const out = await tempDir("cli");
   const r = await fxc(["compile", "resnet18", "--return", "layer1,layer4:last", "--out", out, "--name", "r18", "--size", "64"]);
   assert.equal(r.code, 0, r.stderr);
   const file = join(out, "r18.ts");
@@ -90,7 +88,7 @@ const caseDir = join(FIXTURES, "cases", pthCase.id);
 
 for (const layout of ["nhwc", "nchw"] as const) {
   test(`extract runs the compiled module on a .pth and writes safetensors [${layout}]`, async () => {
-    const out = await tmp();
+    const out = await tempDir("cli");
     const input = await readNpy(join(caseDir, "input.npy"));
     const inputFile = join(out, "x.npy");
     const [n, c, h, w] = input.shape as [number, number, number, number];
@@ -118,7 +116,7 @@ for (const layout of ["nhwc", "nchw"] as const) {
 }
 
 test("extract: bad weights and inputs are one-line errors that name the problem", async () => {
-  const out = await tmp();
+  const out = await tempDir("cli");
   const input = await readNpy(join(caseDir, "input.npy"));
   const x = join(out, "x.npy");
   await writeNpy(x, input.shape, input.data);
@@ -139,7 +137,7 @@ test("extract: bad weights and inputs are one-line errors that name the problem"
 });
 
 test("extract --workers 2 writes the same file as one thread", async () => {
-  const out = await tmp();
+  const out = await tempDir("cli");
   const base = ["extract", "resnet18", "--return", "maxpool,layer1.0", "--weights", join(caseDir, "weights.pth"), "--input", join(caseDir, "input.npy"), "--layout", "nchw"];
   const one = await fxc([...base, "--out", join(out, "one.safetensors")]);
   const two = await fxc([...base, "--out", join(out, "two.safetensors"), "--workers", "2"]);

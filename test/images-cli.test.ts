@@ -1,19 +1,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp, { type Sharp } from "sharp";
 import { fxc, ROOT } from "./support/cli.js";
 import { FIXTURES } from "./support/fixtures.js";
+import { tempDir } from "./support/temp.js";
 import { readFeatureTable } from "../runtime/io/featureStore.js";
 
 const IMAGES = join(FIXTURES, "images");
 const GALLERY = join(IMAGES, "gallery");
 const EDITED = join(IMAGES, "query", "sunset-edited.png");
 const WEIGHTS = join(FIXTURES, "cases", "resnet18_pth", "weights.pth"); // resnet18's stem and layer1.0
-const tmp = () => mkdtemp(join(tmpdir(), "fxc-images-cli-"));
 /** A small preset keeps the runs quick where the picture size does not matter. */
 const SMALL = ["--resize", "72", "--crop", "64"];
 
@@ -31,7 +30,7 @@ function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp
 }
 
 test("the documented example: index the gallery, then the edited copy finds its original first", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("images-cli");
   const index = join(dir, "gallery.safetensors");
   const extract = await fxc(["extract", "resnet18", "--return", "layer1.0", "--weights", WEIGHTS, "--input", GALLERY, "--pool", "gem", "--normalize", "l2", "--out", index]);
   assert.equal(extract.code, 0, extract.stderr);
@@ -50,7 +49,7 @@ test("the documented example: index the gallery, then the edited copy finds its 
 });
 
 test("bad images: a corrupt file is named; --skip-bad skips and counts it; non-images and hidden files are ignored", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("images-cli");
   const photos = join(dir, "photos");
   await mkdir(join(photos, "sub"), { recursive: true });
   await copyFile(join(GALLERY, "city.png"), join(photos, "b.png"));
@@ -84,7 +83,7 @@ test("bad options are one-line usage errors that say what to write", async () =>
 });
 
 test("visualize writes a labelled channel grid and a heatmap per node, at the sizes the crop gives", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("images-cli");
   const r = await fxc(["visualize", "resnet18", "--weights", WEIGHTS, "--image", join(GALLERY, "city.png"), "--return", "maxpool,layer1.0:block", "--top", "9", "--out", dir]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual((await readdir(dir)).sort(), ["block-channels.png", "block-heatmap.png", "maxpool-channels.png", "maxpool-heatmap.png"]);
@@ -103,7 +102,7 @@ test("visualize writes a labelled channel grid and a heatmap per node, at the si
 });
 
 test("an interrupted run exits 130 and leaves no file under the output name", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("images-cli");
   const many = join(dir, "many");
   await mkdir(many);
   for (let i = 0; i < 300; i++) {

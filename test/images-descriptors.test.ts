@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { extractFolder, nearest, type NpyManifest } from "../compiler/index.js";
 import { CosineIndex } from "../runtime/descriptors/nearest.js";
@@ -10,12 +9,12 @@ import { readFeatureTable } from "../runtime/io/featureStore.js";
 import { readNpy } from "../runtime/io/npy.js";
 import { openWeights, tf, useBackend } from "../runtime/index.js";
 import { FIXTURES } from "./support/fixtures.js";
+import { tempDir } from "./support/temp.js";
 
 const IMAGES = join(FIXTURES, "images");
 const GALLERY = join(IMAGES, "gallery");
 const EDITED = join(IMAGES, "query", "sunset-edited.png");
 const WEIGHTS = join(FIXTURES, "cases", "resnet18_pth", "weights.pth"); // resnet18's stem and layer1.0
-const tmp = () => mkdtemp(join(tmpdir(), "fxc-descriptors-"));
 await useBackend();
 const base = { model: "resnet18", returnNodes: ["layer1.0"], weights: WEIGHTS, inputs: GALLERY } as const;
 
@@ -57,7 +56,7 @@ test("cosine ranking: best first, ties in index order, zero rows score 0", () =>
 });
 
 test("extractFolder writes GeM + L2 descriptors with their row order and recipe; nearest finds the edited copy first", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("descriptors");
   const out = join(dir, "gallery.safetensors");
   const tensorsBefore = tf.memory().numTensors;
   const result = await extractFolder({ ...base, out, pool: parsePooling("gem"), normalize: "l2", batchSize: 4 });
@@ -97,7 +96,7 @@ test("extractFolder writes GeM + L2 descriptors with their row order and recipe;
 });
 
 test("nchw stores torch's order; npy output has a manifest; shards split the rows", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("descriptors");
   const small = { resizeSize: 72, cropSize: 64 };
   const pooled = await extractFolder({ ...base, preprocessing: small, layout: "nchw", out: join(dir, "a.safetensors"), pool: parsePooling("avg") });
   const a = await readFeatureTable(pooled.files[0]!, "layer1.0");
@@ -134,7 +133,7 @@ test("nchw stores torch's order; npy output has a manifest; shards split the row
 
 test("the CLI's loader runs the compiled module, in worker threads too, with the same rows", async () => {
   const { loadCompiled } = await import("../compiler/cli/cache.js");
-  const dir = await tmp();
+  const dir = await tempDir("descriptors");
   const small = { resizeSize: 72, cropSize: 64 };
   const one = await extractFolder({ ...base, preprocessing: small, out: join(dir, "one.safetensors"), pool: parsePooling("max"), batchSize: 3 });
   const two = await extractFolder({ ...base, preprocessing: small, out: join(dir, "two.safetensors"), pool: parsePooling("max"), batchSize: 3, loader: loadCompiled, workers: 2 });

@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -9,6 +8,7 @@ import sharp from "sharp";
 import { extractFolder } from "../compiler/tasks/extractFolder.js";
 import { tf, useBackend } from "../runtime/index.js";
 import { FIXTURES } from "./support/fixtures.js";
+import { tempDir } from "./support/temp.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -46,7 +46,7 @@ function used(): number {
 
 test(`memory stays bounded over a folder of ${IMAGES} images, and no tensor outlives the run`, async () => {
   await useBackend();
-  const dir = await mkdtemp(join(tmpdir(), "fxc-images-memory-"));
+  const dir = await tempDir("images-memory");
   const folder = join(dir, "photos");
   await mkdir(folder);
   for (let i = 0; i < IMAGES; i++) {
@@ -74,5 +74,4 @@ test(`memory stays bounded over a folder of ${IMAGES} images, and no tensor outl
   assert.equal(tf.memory().numTensors, tensors, "no tensor outlives the run");
   assert.ok(peak < 24 * MiB, `peak growth ${(peak / MiB).toFixed(1)} MiB stays well under the 75 MiB the rows take`);
   assert.ok(after < 8 * MiB, `${(after / MiB).toFixed(1)} MiB remain after the run`);
-  await rm(dir, { recursive: true, force: true });
 });
