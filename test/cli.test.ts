@@ -2,22 +2,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, writeFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { fxc } from "./support/cli.js";
+import { assertOneLineError, fxc } from "./support/cli.js";
 import { tempDir } from "./support/temp.js";
 import { FIXTURES, fixtureCases, relativeError, torchvisionNodeNames } from "./support/fixtures.js";
 import { readNpy, writeNpy } from "../runtime/io/npy.js";
 import { openWeights, permute } from "./support/runtime.js";
-
-/** A failure is one line on stderr (beside progress lines such as the backend picked) and a non-zero exit code. */
-function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
-  assert.notEqual(r.code, 0, "exits non-zero");
-  const lines = r.stderr
-    .trim()
-    .split("\n")
-    .filter((l) => !/^fxc: (backend|wrote) /.test(l));
-  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
-  assert.match(lines[0]!, pattern);
-}
 
 test("--help works on every command", async () => {
   for (const args of [["--help"], ["compile", "--help"], ["extract", "--help"], ["nearest", "--help"], ["visualize", "--help"], ["nodes", "--help"], ["models", "--help"]]) {

@@ -1,10 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp, { type Sharp } from "sharp";
-import { fxc, ROOT } from "./support/cli.js";
+import { assertOneLineError, fxc, spawnFxc, type OneLineErrorOptions } from "./support/cli.js";
 import { FIXTURES } from "./support/fixtures.js";
 import { tempDir } from "./support/temp.js";
 import { readFeatureTable } from "../runtime/io/featureStore.js";
@@ -16,18 +15,8 @@ const WEIGHTS = join(FIXTURES, "cases", "resnet18_pth", "weights.pth"); // resne
 /** A small preset keeps the runs quick where the picture size does not matter. */
 const SMALL = ["--resize", "72", "--crop", "64"];
 
-/** A failure is one line on stderr (beside progress lines and warnings) and a non-zero exit code. */
-function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp, code?: number): void {
-  if (code === undefined) assert.notEqual(r.code, 0, "exits non-zero");
-  else assert.equal(r.code, code, r.stderr);
-  const lines = r.stderr
-    .trim()
-    .split("\n")
-    .filter((l) => !/^fxc: (backend|wrote|warning:) /.test(l));
-  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
-  assert.match(lines[0]!, /^fxc: /);
-  assert.match(lines[0]!, pattern);
-}
+/** A failure here is one line that begins "fxc: ", beside progress lines and warnings. */
+const ERROR_LINE: OneLineErrorOptions = { allowWarnings: true, prefixed: true };
 
 test("the documented example: index the gallery, then the edited copy finds its original first", async () => {
   const dir = await tempDir("images-cli");
@@ -59,7 +48,7 @@ test("bad images: a corrupt file is named; --skip-bad skips and counts it; non-i
   await writeFile(join(photos, "notes.txt"), "ignored: not an image by its extension");
   const out = join(dir, "out", "f.safetensors");
   const args = ["extract", "resnet18", "--return", "layer1.0", "--weights", WEIGHTS, "--input", photos, "--pool", "avg", ...SMALL, "--out", out];
-  assertOneLineError(await fxc(args), /a-broken\.png: cannot be decoded as an image \(.*\); re-save or remove it, or skip unreadable images \(--skip-bad\)$/);
+  assertOneLineError(await fxc(args), /a-broken\.png: cannot be decoded as an image \(.*\); re-save or remove it, or skip unreadable images \(--skip-bad\)$/, ERROR_LINE);
   assert.deepEqual(await readdir(join(dir, "out")).catch(() => []), [], "a failed run leaves no file, partial or scratch");
 
   const skipped = await fxc([...args, "--skip-bad", "--quiet"]);
@@ -79,7 +68,7 @@ test("bad options are one-line usage errors that say what to write", async () =>
     [[...base, "--out", "features.bin"], /--out features\.bin is not a \.safetensors file; name one, or write \.npy files into a folder with --format npy/],
     [["nearest", "--index", "i.safetensors", "--key", "k", "--query", EDITED], /--query runs the index's model on the images: pass --weights/],
   ];
-  for (const [args, pattern] of cases) assertOneLineError(await fxc(args), pattern, 2);
+  for (const [args, pattern] of cases) assertOneLineError(await fxc(args), pattern, { ...ERROR_LINE, code: 2 });
 });
 
 test("visualize writes a labelled channel grid and a heatmap per node, at the sizes the crop gives", async () => {
@@ -109,7 +98,7 @@ test("an interrupted run exits 130 and leaves no file under the output name", as
     await sharp({ create: { width: 48, height: 40, channels: 3, background: { r: i % 256, g: (i * 7) % 256, b: 99 } } }).png().toFile(join(many, `${String(i).padStart(3, "0")}.png`));
   }
   const out = join(dir, "out");
-  const child = spawn(process.execPath, ["--conditions=fxc-source", "--import", "tsx", join(ROOT, "compiler/cli/main.ts"), "extract", "resnet18", "--return", "layer1.0", "--weights", WEIGHTS, "--input", many, "--batch", "4", "--out", join(out, "f.safetensors")], { cwd: ROOT, env: { ...process.env, FXC_DEBUG: "" } });
+  const child = spawnFxc(["extract", "resnet18", "--return", "layer1.0", "--weights", WEIGHTS, "--input", many, "--batch", "4", "--out", join(out, "f.safetensors")]);
   let stderr = "";
   const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
   await new Promise<void>((resolve) =>
@@ -121,7 +110,7 @@ test("an interrupted run exits 130 and leaves no file under the output name", as
   await new Promise((r) => setTimeout(r, 300)); // a few batches in, scratch files exist
   child.kill("SIGINT");
   const code = await exited;
-  assertOneLineError({ code, stderr }, /interrupted; no partial file was left under .*f\.safetensors/, 130);
+  assertOneLineError({ code, stderr }, /interrupted; no partial file was left under .*f\.safetensors/, { ...ERROR_LINE, code: 130 });
   assert.deepEqual(await readdir(out), [], "neither the output nor scratch files remain");
 });
 
