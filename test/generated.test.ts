@@ -4,11 +4,10 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { compile, createFeatureExtractor } from "../compiler/api.js";
 import { importCompiled } from "../compiler/cli/cache.js";
-import { openWeights, tf, type Extractor, type Tensor, type WeightsInput, type LoadOptions } from "../runtime/index.js";
+import { tf, type Extractor, type Tensor, type WeightsInput, type LoadOptions } from "../runtime/index.js";
 import { readNpy } from "../runtime/io/npy.js";
 import { fxc, ROOT } from "./support/cli.js";
-import { FIXTURES, fixtureCases, relativeError } from "./support/fixtures.js";
-import { seededInput } from "./support/seeded.js";
+import { caseErrors, caseInput, FIXTURES, fixtureCases } from "./support/fixtures.js";
 
 /** The command in a generated file's header. */
 function headerCommand(source: string): string[] {
@@ -87,19 +86,15 @@ test("generated densenet code reads a checkpoint with torchvision's old key name
   assert.match(source, /createExtractor\(\{ checkpoint, parameters, keyRenames, forward \}/);
   const compiled = await importCompiled<CompiledModule>(source);
   const extractor = await compiled.load(join(FIXTURES, "cases", c.id, c.weights));
-  const expected = await openWeights(join(FIXTURES, "cases", c.id, "expected.safetensors"));
   try {
-    const x = tf.tensor4d(seededInput(c.input, c.inputSeed!), c.input as [number, number, number, number]);
+    const x = await caseInput(c);
     const out = extractor.forward(x);
     x.dispose();
-    for (const [key, t] of Object.entries(out)) {
-      const error = relativeError((await t.data()) as Float32Array, await expected.readFloat32(key));
-      t.dispose();
-      assert.ok(error <= c.tolerance, `${key}: relative error ${error}`);
-    }
+    const errors = await caseErrors(c, out);
+    tf.dispose(Object.values(out));
+    for (const [key, error] of Object.entries(errors)) assert.ok(error <= c.tolerance, `${key}: relative error ${error}`);
   } finally {
     extractor.dispose();
-    await expected.close();
   }
 });
 
