@@ -7,7 +7,7 @@ import { importCompiled } from "../compiler/cli/cache.js";
 import { tf, type Extractor, type Tensor, type WeightsInput, type LoadOptions } from "../runtime/index.js";
 import { readNpy } from "../runtime/io/npy.js";
 import { fxc, ROOT } from "./support/cli.js";
-import { caseErrors, caseInput, FIXTURES, fixtureCases } from "./support/fixtures.js";
+import { caseErrors, caseInput, FIXTURES, fixtureCases, RESNET18_CASE, RESNET18_WEIGHTS } from "./support/fixtures.js";
 
 /** The command in a generated file's header. */
 function headerCommand(source: string): string[] {
@@ -59,12 +59,11 @@ interface CompiledModule {
 }
 
 test("the generated module and createFeatureExtractor give exactly the same values", async () => {
-  const dir = join(FIXTURES, "cases", "resnet18_pth");
   const options = { returnNodes: { maxpool: "stem", "layer1.0": "block" }, size: 32, layout: "nchw" } as const;
   const compiled = await importCompiled<CompiledModule>(await compile("resnet18", options));
-  const fromCode = await compiled.load(join(dir, "weights.pth"));
-  const fromGraph = await createFeatureExtractor("resnet18", options).load(join(dir, "weights.pth"));
-  const input = await readNpy(join(dir, "input.npy"));
+  const fromCode = await compiled.load(RESNET18_WEIGHTS);
+  const fromGraph = await createFeatureExtractor("resnet18", options).load(RESNET18_WEIGHTS);
+  const input = await readNpy(join(RESNET18_CASE, "input.npy"));
   const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
   const before = tf.memory().numTensors;
   const a = fromCode.forward(x);

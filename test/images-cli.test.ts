@@ -4,14 +4,10 @@ import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp, { type Sharp } from "sharp";
 import { assertOneLineError, fxc, spawnFxc, type OneLineErrorOptions } from "./support/cli.js";
-import { FIXTURES } from "./support/fixtures.js";
+import { EDITED, GALLERY, IMAGES, RESNET18_WEIGHTS } from "./support/fixtures.js";
 import { tempDir } from "./support/temp.js";
 import { readFeatureTable } from "../runtime/io/featureStore.js";
 
-const IMAGES = join(FIXTURES, "images");
-const GALLERY = join(IMAGES, "gallery");
-const EDITED = join(IMAGES, "query", "sunset-edited.png");
-const WEIGHTS = join(FIXTURES, "cases", "resnet18_pth", "weights.pth"); // resnet18's stem and layer1.0
 /** A small preset keeps the runs quick where the picture size does not matter. */
 const SMALL = ["--resize", "72", "--crop", "64"];
 
@@ -21,11 +17,11 @@ const ERROR_LINE: OneLineErrorOptions = { allowWarnings: true, prefixed: true };
 test("the documented example: index the gallery, then the edited copy finds its original first", async () => {
   const dir = await tempDir("images-cli");
   const index = join(dir, "gallery.safetensors");
-  const extract = await fxc(["extract", "resnet18", "--return", "layer1.0", "--weights", WEIGHTS, "--input", GALLERY, "--pool", "gem", "--normalize", "l2", "--out", index]);
+  const extract = await fxc(["extract", "resnet18", "--return", "layer1.0", "--weights", RESNET18_WEIGHTS, "--input", GALLERY, "--pool", "gem", "--normalize", "l2", "--out", index]);
   assert.equal(extract.code, 0, extract.stderr);
   // Not a terminal: no progress bar, one summary line.
   assert.match(extract.stderr, /^fxc: backend \w+\nfxc: wrote layer1\.0 \[6, 64\] to .*gallery\.safetensors \(6 images; [\d.]+ s, [\d.]+ images\/s\)\n$/);
-  const table = await fxc(["nearest", "--index", index, "--key", "layer1.0", "--query", EDITED, "--weights", WEIGHTS, "--top", "3"]);
+  const table = await fxc(["nearest", "--index", index, "--key", "layer1.0", "--query", EDITED, "--weights", RESNET18_WEIGHTS, "--top", "3"]);
   assert.equal(table.code, 0, table.stderr);
   const lines = table.stdout.trimEnd().split("\n");
   assert.equal(lines[0], `query ${EDITED}`);
@@ -47,7 +43,7 @@ test("bad images: a corrupt file is named; --skip-bad skips and counts it; non-i
   await writeFile(join(photos, "a-broken.png"), "not a png at all");
   await writeFile(join(photos, "notes.txt"), "ignored: not an image by its extension");
   const out = join(dir, "out", "f.safetensors");
-  const args = ["extract", "resnet18", "--return", "layer1.0", "--weights", WEIGHTS, "--input", photos, "--pool", "avg", ...SMALL, "--out", out];
+  const args = ["extract", "resnet18", "--return", "layer1.0", "--weights", RESNET18_WEIGHTS, "--input", photos, "--pool", "avg", ...SMALL, "--out", out];
   assertOneLineError(await fxc(args), /a-broken\.png: cannot be decoded as an image \(.*\); re-save or remove it, or skip unreadable images \(--skip-bad\)$/, ERROR_LINE);
   assert.deepEqual(await readdir(join(dir, "out")).catch(() => []), [], "a failed run leaves no file, partial or scratch");
 
@@ -61,7 +57,7 @@ test("bad images: a corrupt file is named; --skip-bad skips and counts it; non-i
 });
 
 test("bad options are one-line usage errors that say what to write", async () => {
-  const base = ["extract", "resnet18", "--return", "layer1.0", "--weights", WEIGHTS, "--input", GALLERY];
+  const base = ["extract", "resnet18", "--return", "layer1.0", "--weights", RESNET18_WEIGHTS, "--input", GALLERY];
   // One of each kind here; the parsers behind them are tested directly in test/images-input.test.ts.
   const cases: [string[], RegExp][] = [
     [[...base, "--pool", "mean", "--out", "f.safetensors"], /--pool: bad pooling 'mean'; write avg, max, gem or gem:P/],
@@ -73,7 +69,7 @@ test("bad options are one-line usage errors that say what to write", async () =>
 
 test("visualize writes a labelled channel grid and a heatmap per node, at the sizes the crop gives", async () => {
   const dir = await tempDir("images-cli");
-  const r = await fxc(["visualize", "resnet18", "--weights", WEIGHTS, "--image", join(GALLERY, "city.png"), "--return", "maxpool,layer1.0:block", "--top", "9", "--out", dir]);
+  const r = await fxc(["visualize", "resnet18", "--weights", RESNET18_WEIGHTS, "--image", join(GALLERY, "city.png"), "--return", "maxpool,layer1.0:block", "--top", "9", "--out", dir]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual((await readdir(dir)).sort(), ["block-channels.png", "block-heatmap.png", "maxpool-channels.png", "maxpool-heatmap.png"]);
   for (const name of ["block", "maxpool"]) {
@@ -98,7 +94,7 @@ test("an interrupted run exits 130 and leaves no file under the output name", as
     await sharp({ create: { width: 48, height: 40, channels: 3, background: { r: i % 256, g: (i * 7) % 256, b: 99 } } }).png().toFile(join(many, `${String(i).padStart(3, "0")}.png`));
   }
   const out = join(dir, "out");
-  const child = spawnFxc(["extract", "resnet18", "--return", "layer1.0", "--weights", WEIGHTS, "--input", many, "--batch", "4", "--out", join(out, "f.safetensors")]);
+  const child = spawnFxc(["extract", "resnet18", "--return", "layer1.0", "--weights", RESNET18_WEIGHTS, "--input", many, "--batch", "4", "--out", join(out, "f.safetensors")]);
   let stderr = "";
   const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
   await new Promise<void>((resolve) =>

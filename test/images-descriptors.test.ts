@@ -8,15 +8,11 @@ import { l2Normalize, parsePooling, poolFeatureMap } from "../runtime/descriptor
 import { readFeatureTable } from "../runtime/io/featureStore.js";
 import { readNpy } from "../runtime/io/npy.js";
 import { openWeights, tf, useBackend } from "../runtime/index.js";
-import { FIXTURES } from "./support/fixtures.js";
+import { EDITED, GALLERY, RESNET18_WEIGHTS } from "./support/fixtures.js";
 import { tempDir } from "./support/temp.js";
 
-const IMAGES = join(FIXTURES, "images");
-const GALLERY = join(IMAGES, "gallery");
-const EDITED = join(IMAGES, "query", "sunset-edited.png");
-const WEIGHTS = join(FIXTURES, "cases", "resnet18_pth", "weights.pth"); // resnet18's stem and layer1.0
 await useBackend();
-const base = { model: "resnet18", returnNodes: ["layer1.0"], weights: WEIGHTS, inputs: GALLERY } as const;
+const base = { model: "resnet18", returnNodes: ["layer1.0"], weights: RESNET18_WEIGHTS, inputs: GALLERY } as const;
 
 test("avg, max and GeM pooling reduce the spatial axes in either layout; l2 makes unit rows", async () => {
   // One image, 2x2 positions, 2 channels; channel 1 is channel 0 times 2.
@@ -80,7 +76,7 @@ test("extractFolder writes GeM + L2 descriptors with their row order and recipe;
   assert.deepEqual(await readdir(dir), ["gallery.safetensors"], "no scratch file is left");
 
   // The query runs through the model, node, preprocessing and pooling the index records.
-  const [hit] = await nearest({ index: out, key: "layer1.0", query: { images: EDITED, weights: WEIGHTS }, top: 3 });
+  const [hit] = await nearest({ index: out, key: "layer1.0", query: { images: EDITED, weights: RESNET18_WEIGHTS }, top: 3 });
   assert.equal(hit!.query, EDITED);
   assert.deepEqual(hit!.neighbours.map((n) => n.rank), [1, 2, 3]);
   assert.equal(hit!.neighbours[0]!.path, join(GALLERY, "sunset.png"), JSON.stringify(hit));

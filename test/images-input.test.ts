@@ -8,12 +8,9 @@ import { decodeImage, ImageError } from "../runtime/images/decode.js";
 import { imageBatches, type ImageFailure } from "../runtime/images/batches.js";
 import { listImages } from "../runtime/images/list.js";
 import { parsePooling } from "../runtime/descriptors/pooling.js";
-import { FIXTURES } from "./support/fixtures.js";
+import { GALLERY, IMAGES, RESNET18_WEIGHTS } from "./support/fixtures.js";
 import { tempDir } from "./support/temp.js";
 
-const IMAGES = join(FIXTURES, "images");
-const GALLERY = join(IMAGES, "gallery");
-const WEIGHTS = join(FIXTURES, "cases", "resnet18_pth", "weights.pth");
 const SMALL = { resizeSize: 40, cropSize: 32, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], interpolation: "bilinear" } as const;
 
 test("folders are walked recursively in sorted path order; non-images by extension and hidden entries are ignored", async () => {
@@ -71,7 +68,7 @@ test("a failed or interrupted extraction writes nothing under the output name", 
   await writeFile(join(dir, "x.png"), "");
   await writeFile(join(dir, "y.png"), "");
   const out = join(dir, "out");
-  const base = { model: "resnet18", returnNodes: ["layer1.0"], weights: WEIGHTS, preprocessing: SMALL } as const;
+  const base = { model: "resnet18", returnNodes: ["layer1.0"], weights: RESNET18_WEIGHTS, preprocessing: SMALL } as const;
   await assert.rejects(extractFolder({ ...base, inputs: dir, out: join(out, "f.safetensors"), skipBad: true }), /^Error: none of the 2 images could be read; the first, .*x\.png, cannot be decoded as an image \(.*\); check the inputs$/);
   await assert.rejects(extractFolder({ ...base, inputs: join(dir, "x.png"), out: join(out, "f.safetensors"), skipBad: true }), ImageError);
   const controller = new AbortController();

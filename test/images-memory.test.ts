@@ -7,13 +7,12 @@ import { runInNewContext } from "node:vm";
 import sharp from "sharp";
 import { extractFolder } from "../compiler/tasks/extractFolder.js";
 import { tf, useBackend } from "../runtime/index.js";
-import { FIXTURES } from "./support/fixtures.js";
+import { RESNET18_WEIGHTS } from "./support/fixtures.js";
 import { tempDir } from "./support/temp.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-const WEIGHTS = join(FIXTURES, "cases", "resnet18_pth", "weights.pth");
 const IMAGES = 300;
 const MiB = 1 << 20;
 
@@ -57,7 +56,7 @@ test(`memory stays bounded over a folder of ${IMAGES} images, and no tensor outl
   const options = {
     model: "resnet18",
     returnNodes: ["conv1"],
-    weights: WEIGHTS,
+    weights: RESNET18_WEIGHTS,
     preprocessing: { resizeSize: 64, cropSize: 64 },
     batchSize: 8,
   } as const;

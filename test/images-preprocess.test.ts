@@ -9,10 +9,9 @@ import { centerCrop, normalizeImage, preprocess, resizeShorterSide } from "../ru
 import { resolvePreprocessing } from "../compiler/tasks/loader.js";
 import { extractFolder } from "../compiler/tasks/extractFolder.js";
 import { readFeatureTable } from "../runtime/io/featureStore.js";
-import { FIXTURES } from "./support/fixtures.js";
+import { IMAGES, RESNET18_WEIGHTS } from "./support/fixtures.js";
 import { tempDir } from "./support/temp.js";
 
-const IMAGES = join(FIXTURES, "images");
 
 /** One case of fixtures/images/preprocess/cases.json, written by fixtures/make_images.py. */
 interface PresetCase {
@@ -72,7 +71,7 @@ test("returning the input node x gives the preprocessed batch: resnet50's preset
   const result = await extractFolder({
     model: "resnet50",
     returnNodes: ["x"],
-    weights: join(FIXTURES, "cases", "resnet18_pth", "weights.pth"), // x reads no weights
+    weights: RESNET18_WEIGHTS, // x reads no weights
     inputs: chosen.map((c) => join(IMAGES, c.source)),
     out: join(dir, "x.safetensors"),
     layout: "nchw",

@@ -13,6 +13,16 @@ import { readNpy } from "../../runtime/io/npy.js";
 import { seededInput, seededWeights } from "./seeded.js";
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
+/** The pictures the images tests read. */
+export const IMAGES = join(FIXTURES, "images");
+/** Six pictures to index. */
+export const GALLERY = join(IMAGES, "gallery");
+/** An edited copy of the gallery's sunset.png, which is its nearest neighbour. */
+export const EDITED = join(IMAGES, "query", "sunset-edited.png");
+/** The resnet18_pth case's folder: a checkpoint, an input and torchvision's outputs. */
+export const RESNET18_CASE = join(FIXTURES, "cases", "resnet18_pth");
+/** The resnet18_pth case's checkpoint: resnet18's stem and layer1.0, as torch.save writes it. */
+export const RESNET18_WEIGHTS = join(RESNET18_CASE, "weights.pth");
 
 /** One entry of fixtures/cases.json, written by fixtures/make_fixtures.py. */
 export interface FixtureCase {
