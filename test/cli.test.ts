@@ -6,7 +6,8 @@ import { assertOneLineError, fxc } from "./support/cli.js";
 import { tempDir } from "./support/temp.js";
 import { FIXTURES, RESNET18_CASE, RESNET18_WEIGHTS, relativeError, torchvisionNodeNames } from "./support/fixtures.js";
 import { readNpy, writeNpy } from "../runtime/io/npy.js";
-import { openWeights, permute } from "./support/runtime.js";
+import { openWeights } from "../runtime/index.js";
+import { permute } from "../runtime/params.js";
 
 test("--help works on every command", async () => {
   for (const args of [["--help"], ["compile", "--help"], ["extract", "--help"], ["nearest", "--help"], ["visualize", "--help"], ["nodes", "--help"], ["models", "--help"]]) {
