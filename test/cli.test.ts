@@ -1,25 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, writeFile, readdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { fxc } from "./support/cli.js";
-import { FIXTURES, fixtureCases, relativeError, torchvisionNodeNames } from "./support/fixtures.js";
+import { assertOneLineError, fxc } from "./support/cli.js";
+import { tempDir } from "./support/temp.js";
+import { FIXTURES, RESNET18_CASE, RESNET18_WEIGHTS, relativeError, torchvisionNodeNames } from "./support/fixtures.js";
 import { readNpy, writeNpy } from "../runtime/io/npy.js";
-import { openWeights, permute } from "./support/runtime.js";
-
-const tmp = () => mkdtemp(join(tmpdir(), "fxc-cli-"));
-
-/** A failure is one line on stderr (beside progress lines such as the backend picked) and a non-zero exit code. */
-function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
-  assert.notEqual(r.code, 0, "exits non-zero");
-  const lines = r.stderr
-    .trim()
-    .split("\n")
-    .filter((l) => !/^fxc: (backend|wrote) /.test(l));
-  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
-  assert.match(lines[0]!, pattern);
-}
+import { openWeights } from "../runtime/index.js";
+import { permute } from "../runtime/params.js";
 
 test("--help works on every command", async () => {
   for (const args of [["--help"], ["compile", "--help"], ["extract", "--help"], ["nearest", "--help"], ["visualize", "--help"], ["nodes", "--help"], ["models", "--help"]]) {
@@ -60,7 +48,7 @@ test("a reader that stops early ends the output quietly (fxc models | head)", as
 });
 
 test("compile writes NAME.ts atomically; --check tells whether it is current", async () => {
-  const out = await tmp();
+  const out = await tempDir("cli");
   const r = await fxc(["compile", "resnet18", "--return", "layer1,layer4:last", "--out", out, "--name", "r18", "--size", "64"]);
   assert.equal(r.code, 0, r.stderr);
   const file = join(out, "r18.ts");
@@ -85,24 +73,21 @@ test("bad input: unknown model, unknown node, duplicate key, bad size", async ()
   assertOneLineError(await fxc(["nodes", "vgg99"]), /unknown model 'vgg99'/);
 });
 
-const pthCase = fixtureCases((c) => c.id === "resnet18_pth")[0]!;
-const caseDir = join(FIXTURES, "cases", pthCase.id);
-
 for (const layout of ["nhwc", "nchw"] as const) {
   test(`extract runs the compiled module on a .pth and writes safetensors [${layout}]`, async () => {
-    const out = await tmp();
-    const input = await readNpy(join(caseDir, "input.npy"));
+    const out = await tempDir("cli");
+    const input = await readNpy(join(RESNET18_CASE, "input.npy"));
     const inputFile = join(out, "x.npy");
     const [n, c, h, w] = input.shape as [number, number, number, number];
     if (layout === "nhwc") await writeNpy(inputFile, [n, h, w, c], permute(input.data, input.shape, [0, 2, 3, 1]));
     else await writeNpy(inputFile, input.shape, input.data);
     const outFile = join(out, "features.safetensors");
-    const args = ["extract", "resnet18", "--return", "maxpool,layer1.0", "--weights", join(caseDir, "weights.pth"), "--input", inputFile, "--out", outFile, "--layout", layout];
+    const args = ["extract", "resnet18", "--return", "maxpool,layer1.0", "--weights", RESNET18_WEIGHTS, "--input", inputFile, "--out", outFile, "--layout", layout];
     const r = await fxc(args);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /backend wasm/, "the backend picked is reported");
     const features = await openWeights(outFile);
-    const expected = await openWeights(join(caseDir, "expected.safetensors"));
+    const expected = await openWeights(join(RESNET18_CASE, "expected.safetensors"));
     for (const key of ["maxpool", "layer1.0"]) {
       const got = features.info(key)!;
       const want = expected.info(key)!;
@@ -118,12 +103,12 @@ for (const layout of ["nhwc", "nchw"] as const) {
 }
 
 test("extract: bad weights and inputs are one-line errors that name the problem", async () => {
-  const out = await tmp();
-  const input = await readNpy(join(caseDir, "input.npy"));
+  const out = await tempDir("cli");
+  const input = await readNpy(join(RESNET18_CASE, "input.npy"));
   const x = join(out, "x.npy");
   await writeNpy(x, input.shape, input.data);
   const base = ["extract", "resnet18", "--layout", "nchw", "--input", x, "--out", join(out, "f.safetensors")];
-  const weights = join(caseDir, "weights.pth");
+  const weights = RESNET18_WEIGHTS;
   // The checkpoint holds the stem and layer1.0 only.
   assertOneLineError(await fxc([...base, "--return", "layer2", "--weights", weights]), /has no tensor 'layer1\.1\.conv1\.weight' \(expected shape \[64, 64, 3, 3\]\)/);
   const resnext = join(FIXTURES, "cases", "resnext50_32x4d_pth", "weights.pth");
@@ -139,8 +124,8 @@ test("extract: bad weights and inputs are one-line errors that name the problem"
 });
 
 test("extract --workers 2 writes the same file as one thread", async () => {
-  const out = await tmp();
-  const base = ["extract", "resnet18", "--return", "maxpool,layer1.0", "--weights", join(caseDir, "weights.pth"), "--input", join(caseDir, "input.npy"), "--layout", "nchw"];
+  const out = await tempDir("cli");
+  const base = ["extract", "resnet18", "--return", "maxpool,layer1.0", "--weights", RESNET18_WEIGHTS, "--input", join(RESNET18_CASE, "input.npy"), "--layout", "nchw"];
   const one = await fxc([...base, "--out", join(out, "one.safetensors")]);
   const two = await fxc([...base, "--out", join(out, "two.safetensors"), "--workers", "2"]);
   assert.equal(one.code, 0, one.stderr);

@@ -4,12 +4,11 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { compile, createFeatureExtractor } from "../compiler/api.js";
 import { importCompiled } from "../compiler/cli/cache.js";
-import { openWeights, tf } from "../runtime/index.js";
+import { tf } from "../runtime/index.js";
 import type { CompiledModule } from "../runtime/extractor.js";
 import { readNpy } from "../runtime/io/npy.js";
 import { fxc, ROOT } from "./support/cli.js";
-import { FIXTURES, fixtureCases, relativeError } from "./support/fixtures.js";
-import { seededInput } from "./support/seeded.js";
+import { caseErrors, caseInput, FIXTURES, fixtureCases, RESNET18_CASE, RESNET18_WEIGHTS } from "./support/fixtures.js";
 
 /** The command in a generated file's header. */
 function headerCommand(source: string): string[] {
@@ -57,12 +56,11 @@ test("one statement per node, each named after its node and commented with it", 
 });
 
 test("the generated module and createFeatureExtractor give exactly the same values", async () => {
-  const dir = join(FIXTURES, "cases", "resnet18_pth");
   const options = { returnNodes: { maxpool: "stem", "layer1.0": "block" }, size: 32, layout: "nchw" } as const;
   const compiled = await importCompiled<CompiledModule>(await compile("resnet18", options));
-  const fromCode = await compiled.load(join(dir, "weights.pth"));
-  const fromGraph = await createFeatureExtractor("resnet18", options).load(join(dir, "weights.pth"));
-  const input = await readNpy(join(dir, "input.npy"));
+  const fromCode = await compiled.load(RESNET18_WEIGHTS);
+  const fromGraph = await createFeatureExtractor("resnet18", options).load(RESNET18_WEIGHTS);
+  const input = await readNpy(join(RESNET18_CASE, "input.npy"));
   const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
   const before = tf.memory().numTensors;
   const a = fromCode.forward(x);
@@ -84,19 +82,15 @@ test("generated densenet code reads a checkpoint with torchvision's old key name
   assert.match(source, /createExtractor\(\{ checkpoint, parameters, keyRenames, forward \}/);
   const compiled = await importCompiled<CompiledModule>(source);
   const extractor = await compiled.load(join(FIXTURES, "cases", c.id, c.weights));
-  const expected = await openWeights(join(FIXTURES, "cases", c.id, "expected.safetensors"));
   try {
-    const x = tf.tensor4d(seededInput(c.input, c.inputSeed!), c.input as [number, number, number, number]);
+    const x = await caseInput(c);
     const out = extractor.forward(x);
     x.dispose();
-    for (const [key, t] of Object.entries(out)) {
-      const error = relativeError((await t.data()) as Float32Array, await expected.readFloat32(key));
-      t.dispose();
-      assert.ok(error <= c.tolerance, `${key}: relative error ${error}`);
-    }
+    const errors = await caseErrors(c, out);
+    tf.dispose(Object.values(out));
+    for (const [key, error] of Object.entries(errors)) assert.ok(error <= c.tolerance, `${key}: relative error ${error}`);
   } finally {
     extractor.dispose();
-    await expected.close();
   }
 });
 

@@ -1,43 +1,27 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp, { type Sharp } from "sharp";
-import { fxc, ROOT } from "./support/cli.js";
-import { FIXTURES } from "./support/fixtures.js";
+import { assertOneLineError, fxc, spawnFxc, type OneLineErrorOptions } from "./support/cli.js";
+import { EDITED, GALLERY, IMAGES, RESNET18_WEIGHTS } from "./support/fixtures.js";
+import { tempDir } from "./support/temp.js";
 import { readFeatureTable } from "../runtime/io/featureStore.js";
 
-const IMAGES = join(FIXTURES, "images");
-const GALLERY = join(IMAGES, "gallery");
-const EDITED = join(IMAGES, "query", "sunset-edited.png");
-const WEIGHTS = join(FIXTURES, "cases", "resnet18_pth", "weights.pth"); // resnet18's stem and layer1.0
-const tmp = () => mkdtemp(join(tmpdir(), "fxc-images-cli-"));
 /** A small preset keeps the runs quick where the picture size does not matter. */
 const SMALL = ["--resize", "72", "--crop", "64"];
 
-/** A failure is one line on stderr (beside progress lines and warnings) and a non-zero exit code. */
-function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp, code?: number): void {
-  if (code === undefined) assert.notEqual(r.code, 0, "exits non-zero");
-  else assert.equal(r.code, code, r.stderr);
-  const lines = r.stderr
-    .trim()
-    .split("\n")
-    .filter((l) => !/^fxc: (backend|wrote|warning:) /.test(l));
-  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
-  assert.match(lines[0]!, /^fxc: /);
-  assert.match(lines[0]!, pattern);
-}
+/** A failure here is one line that begins "fxc: ", beside progress lines and warnings. */
+const ERROR_LINE: OneLineErrorOptions = { allowWarnings: true, prefixed: true };
 
 test("the documented example: index the gallery, then the edited copy finds its original first", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("images-cli");
   const index = join(dir, "gallery.safetensors");
-  const extract = await fxc(["extract", "resnet18", "--return", "layer1.0", "--weights", WEIGHTS, "--input", GALLERY, "--pool", "gem", "--normalize", "l2", "--out", index]);
+  const extract = await fxc(["extract", "resnet18", "--return", "layer1.0", "--weights", RESNET18_WEIGHTS, "--input", GALLERY, "--pool", "gem", "--normalize", "l2", "--out", index]);
   assert.equal(extract.code, 0, extract.stderr);
   // Not a terminal: no progress bar, one summary line.
   assert.match(extract.stderr, /^fxc: backend \w+\nfxc: wrote layer1\.0 \[6, 64\] to .*gallery\.safetensors \(6 images; [\d.]+ s, [\d.]+ images\/s\)\n$/);
-  const table = await fxc(["nearest", "--index", index, "--key", "layer1.0", "--query", EDITED, "--weights", WEIGHTS, "--top", "3"]);
+  const table = await fxc(["nearest", "--index", index, "--key", "layer1.0", "--query", EDITED, "--weights", RESNET18_WEIGHTS, "--top", "3"]);
   assert.equal(table.code, 0, table.stderr);
   const lines = table.stdout.trimEnd().split("\n");
   assert.equal(lines[0], `query ${EDITED}`);
@@ -50,7 +34,7 @@ test("the documented example: index the gallery, then the edited copy finds its 
 });
 
 test("bad images: a corrupt file is named; --skip-bad skips and counts it; non-images and hidden files are ignored", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("images-cli");
   const photos = join(dir, "photos");
   await mkdir(join(photos, "sub"), { recursive: true });
   await copyFile(join(GALLERY, "city.png"), join(photos, "b.png"));
@@ -59,8 +43,8 @@ test("bad images: a corrupt file is named; --skip-bad skips and counts it; non-i
   await writeFile(join(photos, "a-broken.png"), "not a png at all");
   await writeFile(join(photos, "notes.txt"), "ignored: not an image by its extension");
   const out = join(dir, "out", "f.safetensors");
-  const args = ["extract", "resnet18", "--return", "layer1.0", "--weights", WEIGHTS, "--input", photos, "--pool", "avg", ...SMALL, "--out", out];
-  assertOneLineError(await fxc(args), /a-broken\.png: cannot be decoded as an image \(.*\); re-save or remove it, or skip unreadable images \(--skip-bad\)$/);
+  const args = ["extract", "resnet18", "--return", "layer1.0", "--weights", RESNET18_WEIGHTS, "--input", photos, "--pool", "avg", ...SMALL, "--out", out];
+  assertOneLineError(await fxc(args), /a-broken\.png: cannot be decoded as an image \(.*\); re-save or remove it, or skip unreadable images \(--skip-bad\)$/, ERROR_LINE);
   assert.deepEqual(await readdir(join(dir, "out")).catch(() => []), [], "a failed run leaves no file, partial or scratch");
 
   const skipped = await fxc([...args, "--skip-bad", "--quiet"]);
@@ -73,19 +57,19 @@ test("bad images: a corrupt file is named; --skip-bad skips and counts it; non-i
 });
 
 test("bad options are one-line usage errors that say what to write", async () => {
-  const base = ["extract", "resnet18", "--return", "layer1.0", "--weights", WEIGHTS, "--input", GALLERY];
+  const base = ["extract", "resnet18", "--return", "layer1.0", "--weights", RESNET18_WEIGHTS, "--input", GALLERY];
   // One of each kind here; the parsers behind them are tested directly in test/images-input.test.ts.
   const cases: [string[], RegExp][] = [
     [[...base, "--pool", "mean", "--out", "f.safetensors"], /--pool: bad pooling 'mean'; write avg, max, gem or gem:P/],
     [[...base, "--out", "features.bin"], /--out features\.bin is not a \.safetensors file; name one, or write \.npy files into a folder with --format npy/],
     [["nearest", "--index", "i.safetensors", "--key", "k", "--query", EDITED], /--query runs the index's model on the images: pass --weights/],
   ];
-  for (const [args, pattern] of cases) assertOneLineError(await fxc(args), pattern, 2);
+  for (const [args, pattern] of cases) assertOneLineError(await fxc(args), pattern, { ...ERROR_LINE, code: 2 });
 });
 
 test("visualize writes a labelled channel grid and a heatmap per node, at the sizes the crop gives", async () => {
-  const dir = await tmp();
-  const r = await fxc(["visualize", "resnet18", "--weights", WEIGHTS, "--image", join(GALLERY, "city.png"), "--return", "maxpool,layer1.0:block", "--top", "9", "--out", dir]);
+  const dir = await tempDir("images-cli");
+  const r = await fxc(["visualize", "resnet18", "--weights", RESNET18_WEIGHTS, "--image", join(GALLERY, "city.png"), "--return", "maxpool,layer1.0:block", "--top", "9", "--out", dir]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual((await readdir(dir)).sort(), ["block-channels.png", "block-heatmap.png", "maxpool-channels.png", "maxpool-heatmap.png"]);
   for (const name of ["block", "maxpool"]) {
@@ -103,14 +87,14 @@ test("visualize writes a labelled channel grid and a heatmap per node, at the si
 });
 
 test("an interrupted run exits 130 and leaves no file under the output name", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("images-cli");
   const many = join(dir, "many");
   await mkdir(many);
   for (let i = 0; i < 300; i++) {
     await sharp({ create: { width: 48, height: 40, channels: 3, background: { r: i % 256, g: (i * 7) % 256, b: 99 } } }).png().toFile(join(many, `${String(i).padStart(3, "0")}.png`));
   }
   const out = join(dir, "out");
-  const child = spawn(process.execPath, ["--conditions=fxc-source", "--import", "tsx", join(ROOT, "compiler/cli/main.ts"), "extract", "resnet18", "--return", "layer1.0", "--weights", WEIGHTS, "--input", many, "--batch", "4", "--out", join(out, "f.safetensors")], { cwd: ROOT, env: { ...process.env, FXC_DEBUG: "" } });
+  const child = spawnFxc(["extract", "resnet18", "--return", "layer1.0", "--weights", RESNET18_WEIGHTS, "--input", many, "--batch", "4", "--out", join(out, "f.safetensors")]);
   let stderr = "";
   const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
   await new Promise<void>((resolve) =>
@@ -122,7 +106,7 @@ test("an interrupted run exits 130 and leaves no file under the output name", as
   await new Promise((r) => setTimeout(r, 300)); // a few batches in, scratch files exist
   child.kill("SIGINT");
   const code = await exited;
-  assertOneLineError({ code, stderr }, /interrupted; no partial file was left under .*f\.safetensors/, 130);
+  assertOneLineError({ code, stderr }, /interrupted; no partial file was left under .*f\.safetensors/, { ...ERROR_LINE, code: 130 });
   assert.deepEqual(await readdir(out), [], "neither the output nor scratch files remain");
 });
 

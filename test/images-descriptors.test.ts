@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { extractFolder, nearest, type NpyManifest } from "../compiler/index.js";
 import { CosineIndex } from "../runtime/descriptors/nearest.js";
@@ -9,15 +8,11 @@ import { l2Normalize, parsePooling, poolFeatureMap } from "../runtime/descriptor
 import { readFeatureTable } from "../runtime/io/featureStore.js";
 import { readNpy } from "../runtime/io/npy.js";
 import { openWeights, tf, useBackend } from "../runtime/index.js";
-import { FIXTURES } from "./support/fixtures.js";
+import { EDITED, GALLERY, RESNET18_WEIGHTS } from "./support/fixtures.js";
+import { tempDir } from "./support/temp.js";
 
-const IMAGES = join(FIXTURES, "images");
-const GALLERY = join(IMAGES, "gallery");
-const EDITED = join(IMAGES, "query", "sunset-edited.png");
-const WEIGHTS = join(FIXTURES, "cases", "resnet18_pth", "weights.pth"); // resnet18's stem and layer1.0
-const tmp = () => mkdtemp(join(tmpdir(), "fxc-descriptors-"));
 await useBackend();
-const base = { model: "resnet18", returnNodes: ["layer1.0"], weights: WEIGHTS, inputs: GALLERY } as const;
+const base = { model: "resnet18", returnNodes: ["layer1.0"], weights: RESNET18_WEIGHTS, inputs: GALLERY } as const;
 
 test("avg, max and GeM pooling reduce the spatial axes in either layout; l2 makes unit rows", async () => {
   // One image, 2x2 positions, 2 channels; channel 1 is channel 0 times 2.
@@ -57,7 +52,7 @@ test("cosine ranking: best first, ties in index order, zero rows score 0", () =>
 });
 
 test("extractFolder writes GeM + L2 descriptors with their row order and recipe; nearest finds the edited copy first", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("descriptors");
   const out = join(dir, "gallery.safetensors");
   const tensorsBefore = tf.memory().numTensors;
   const result = await extractFolder({ ...base, out, pool: parsePooling("gem"), normalize: "l2", batchSize: 4 });
@@ -81,7 +76,7 @@ test("extractFolder writes GeM + L2 descriptors with their row order and recipe;
   assert.deepEqual(await readdir(dir), ["gallery.safetensors"], "no scratch file is left");
 
   // The query runs through the model, node, preprocessing and pooling the index records.
-  const [hit] = await nearest({ index: out, key: "layer1.0", query: { images: EDITED, weights: WEIGHTS }, top: 3 });
+  const [hit] = await nearest({ index: out, key: "layer1.0", query: { images: EDITED, weights: RESNET18_WEIGHTS }, top: 3 });
   assert.equal(hit!.query, EDITED);
   assert.deepEqual(hit!.neighbours.map((n) => n.rank), [1, 2, 3]);
   assert.equal(hit!.neighbours[0]!.path, join(GALLERY, "sunset.png"), JSON.stringify(hit));
@@ -97,7 +92,7 @@ test("extractFolder writes GeM + L2 descriptors with their row order and recipe;
 });
 
 test("nchw stores torch's order; npy output has a manifest; shards split the rows", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("descriptors");
   const small = { resizeSize: 72, cropSize: 64 };
   const pooled = await extractFolder({ ...base, preprocessing: small, layout: "nchw", out: join(dir, "a.safetensors"), pool: parsePooling("avg") });
   const a = await readFeatureTable(pooled.files[0]!, "layer1.0");
@@ -134,7 +129,7 @@ test("nchw stores torch's order; npy output has a manifest; shards split the row
 
 test("the CLI's loader runs the compiled module, in worker threads too, with the same rows", async () => {
   const { loadCompiled } = await import("../compiler/cli/cache.js");
-  const dir = await tmp();
+  const dir = await tempDir("descriptors");
   const small = { resizeSize: 72, cropSize: 64 };
   const one = await extractFolder({ ...base, preprocessing: small, out: join(dir, "one.safetensors"), pool: parsePooling("max"), batchSize: 3 });
   const two = await extractFolder({ ...base, preprocessing: small, out: join(dir, "two.safetensors"), pool: parsePooling("max"), batchSize: 3, loader: loadCompiled, workers: 2 });

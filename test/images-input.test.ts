@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFile, mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { extractFolder } from "../compiler/tasks/extractFolder.js";
 import { parsePoolArg, preprocessingOverrides } from "../compiler/cli/commands/extract.js";
@@ -9,16 +8,13 @@ import { decodeImage, ImageError } from "../runtime/images/decode.js";
 import { imageBatches, type ImageFailure } from "../runtime/images/batches.js";
 import { listImages } from "../runtime/images/list.js";
 import { parsePooling } from "../runtime/descriptors/pooling.js";
-import { FIXTURES } from "./support/fixtures.js";
+import { GALLERY, IMAGES, RESNET18_WEIGHTS } from "./support/fixtures.js";
+import { tempDir } from "./support/temp.js";
 
-const IMAGES = join(FIXTURES, "images");
-const GALLERY = join(IMAGES, "gallery");
-const WEIGHTS = join(FIXTURES, "cases", "resnet18_pth", "weights.pth");
-const tmp = () => mkdtemp(join(tmpdir(), "fxc-images-input-"));
 const SMALL = { resizeSize: 40, cropSize: 32, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], interpolation: "bilinear" } as const;
 
 test("folders are walked recursively in sorted path order; non-images by extension and hidden entries are ignored", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("images-input");
   await mkdir(join(dir, "b", "deeper"), { recursive: true });
   await mkdir(join(dir, ".cache"));
   for (const f of ["b/deeper/z.png", "b/a.WEBP", "a.png", "B.tif", "c.jpeg", ".cache/x.png", ".hidden.gif"]) await writeFile(join(dir, f), "");
@@ -36,7 +32,7 @@ test("folders are walked recursively in sorted path order; non-images by extensi
 });
 
 test("unreadable images are one-line errors naming the file and the fix", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("images-input");
   const jpeg = await readFile(join(IMAGES, "preprocess", "cmyk.jpg"));
   const files = { "truncated.jpg": jpeg.subarray(0, jpeg.length >> 1), "text.png": Buffer.from("not a png"), "empty.webp": Buffer.alloc(0) };
   for (const [name, bytes] of Object.entries(files)) {
@@ -51,7 +47,7 @@ test("unreadable images are one-line errors naming the file and the fix", async 
 });
 
 test("batches keep order and size, skip bad images when asked, and come in either layout", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("images-input");
   for (const name of ["a", "c", "e"]) await copyFile(join(GALLERY, "city.png"), join(dir, `${name}.png`));
   await writeFile(join(dir, "b.png"), "broken");
   await writeFile(join(dir, "d.png"), "broken");
@@ -68,11 +64,11 @@ test("batches keep order and size, skip bad images when asked, and come in eithe
 });
 
 test("a failed or interrupted extraction writes nothing under the output name", async () => {
-  const dir = await tmp();
+  const dir = await tempDir("images-input");
   await writeFile(join(dir, "x.png"), "");
   await writeFile(join(dir, "y.png"), "");
   const out = join(dir, "out");
-  const base = { model: "resnet18", returnNodes: ["layer1.0"], weights: WEIGHTS, preprocessing: SMALL } as const;
+  const base = { model: "resnet18", returnNodes: ["layer1.0"], weights: RESNET18_WEIGHTS, preprocessing: SMALL } as const;
   await assert.rejects(extractFolder({ ...base, inputs: dir, out: join(out, "f.safetensors"), skipBad: true }), /^Error: none of the 2 images could be read; the first, .*x\.png, cannot be decoded as an image \(.*\); check the inputs$/);
   await assert.rejects(extractFolder({ ...base, inputs: join(dir, "x.png"), out: join(out, "f.safetensors"), skipBad: true }), ImageError);
   const controller = new AbortController();

@@ -1,19 +1,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import sharp from "sharp";
 import { extractFolder } from "../compiler/tasks/extractFolder.js";
 import { tf, useBackend } from "../runtime/index.js";
-import { FIXTURES } from "./support/fixtures.js";
+import { RESNET18_WEIGHTS } from "./support/fixtures.js";
+import { tempDir } from "./support/temp.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-const WEIGHTS = join(FIXTURES, "cases", "resnet18_pth", "weights.pth");
 const IMAGES = 300;
 const MiB = 1 << 20;
 
@@ -46,7 +45,7 @@ function used(): number {
 
 test(`memory stays bounded over a folder of ${IMAGES} images, and no tensor outlives the run`, async () => {
   await useBackend();
-  const dir = await mkdtemp(join(tmpdir(), "fxc-images-memory-"));
+  const dir = await tempDir("images-memory");
   const folder = join(dir, "photos");
   await mkdir(folder);
   for (let i = 0; i < IMAGES; i++) {
@@ -57,7 +56,7 @@ test(`memory stays bounded over a folder of ${IMAGES} images, and no tensor outl
   const options = {
     model: "resnet18",
     returnNodes: ["conv1"],
-    weights: WEIGHTS,
+    weights: RESNET18_WEIGHTS,
     preprocessing: { resizeSize: 64, cropSize: 64 },
     batchSize: 8,
   } as const;
@@ -74,5 +73,4 @@ test(`memory stays bounded over a folder of ${IMAGES} images, and no tensor outl
   assert.equal(tf.memory().numTensors, tensors, "no tensor outlives the run");
   assert.ok(peak < 24 * MiB, `peak growth ${(peak / MiB).toFixed(1)} MiB stays well under the 75 MiB the rows take`);
   assert.ok(after < 8 * MiB, `${(after / MiB).toFixed(1)} MiB remain after the run`);
-  await rm(dir, { recursive: true, force: true });
 });

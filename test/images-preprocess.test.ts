@@ -1,8 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getModelEntry, listModels } from "../models/zoo/registry.js";
 import type { Preset } from "../models/zoo/entry.js";
@@ -11,9 +9,9 @@ import { centerCrop, normalizeImage, preprocess, resizeShorterSide } from "../ru
 import { resolvePreprocessing } from "../compiler/tasks/loader.js";
 import { extractFolder } from "../compiler/tasks/extractFolder.js";
 import { readFeatureTable } from "../runtime/io/featureStore.js";
-import { FIXTURES } from "./support/fixtures.js";
+import { IMAGES, RESNET18_WEIGHTS } from "./support/fixtures.js";
+import { tempDir } from "./support/temp.js";
 
-const IMAGES = join(FIXTURES, "images");
 
 /** One case of fixtures/images/preprocess/cases.json, written by fixtures/make_images.py. */
 interface PresetCase {
@@ -68,12 +66,12 @@ test("preprocess matches torchvision's ImageClassification preset on every fixtu
 });
 
 test("returning the input node x gives the preprocessed batch: resnet50's preset on odd-size PNGs", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "fxc-images-x-"));
+  const dir = await tempDir("images-x");
   const chosen = ["odd-401x297.png:resnet50", "odd-157x213.png:resnet50"].map((id) => cases.find((c) => c.id === id)!);
   const result = await extractFolder({
     model: "resnet50",
     returnNodes: ["x"],
-    weights: join(FIXTURES, "cases", "resnet18_pth", "weights.pth"), // x reads no weights
+    weights: RESNET18_WEIGHTS, // x reads no weights
     inputs: chosen.map((c) => join(IMAGES, c.source)),
     out: join(dir, "x.safetensors"),
     layout: "nchw",

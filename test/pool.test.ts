@@ -5,19 +5,17 @@ import { compile, createFeatureExtractor } from "../compiler/api.js";
 import { cacheCompiled } from "../compiler/cli/cache.js";
 import { createExtractorPool, tf, useBackend } from "../runtime/index.js";
 import { readNpy } from "../runtime/io/npy.js";
-import { FIXTURES } from "./support/fixtures.js";
+import { RESNET18_CASE, RESNET18_WEIGHTS } from "./support/fixtures.js";
 
 test("a pool of workers splits the batch and gives the single-thread values", async () => {
   await useBackend();
-  const dir = join(FIXTURES, "cases", "resnet18_pth");
   const options = { returnNodes: ["maxpool", "layer1.0"], size: 32, layout: "nchw" } as const;
-  const weights = join(dir, "weights.pth");
-  const pool = await createExtractorPool(await cacheCompiled(await compile("resnet18", options)), weights, { workers: 2 });
-  const single = await createFeatureExtractor("resnet18", options).load(weights);
+  const pool = await createExtractorPool(await cacheCompiled(await compile("resnet18", options)), RESNET18_WEIGHTS, { workers: 2 });
+  const single = await createFeatureExtractor("resnet18", options).load(RESNET18_WEIGHTS);
   try {
     assert.equal(pool.workers, 2);
     assert.equal(pool.backend, "wasm");
-    const input = await readNpy(join(dir, "input.npy"));
+    const input = await readNpy(join(RESNET18_CASE, "input.npy"));
     const one = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
     const x = tf.concat([one, one, one]) as tf.Tensor4D; // 6 rows: 3 per worker
     const [a, b] = [await pool.forward(x), single.forward(x)];
@@ -34,5 +32,5 @@ test("a pool of workers splits the batch and gives the single-thread values", as
 
 test("a pool that cannot load its weights fails with the loader's error", async () => {
   const url = await cacheCompiled(await compile("resnet18", { returnNodes: ["layer2"], size: 32 }));
-  await assert.rejects(createExtractorPool(url, join(FIXTURES, "cases", "resnet18_pth", "weights.pth"), { workers: 2 }), /has no tensor 'layer1\.1\.conv1\.weight'/);
+  await assert.rejects(createExtractorPool(url, RESNET18_WEIGHTS, { workers: 2 }), /has no tensor 'layer1\.1\.conv1\.weight'/);
 });

@@ -1,11 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createFeatureExtractor, getGraphNodeNames } from "../compiler/api.js";
+import { createFeatureExtractor, getGraphNodeNames, type FeatureExtractor } from "../compiler/api.js";
 import { getModel, getModelEntry } from "../models/zoo/registry.js";
 import { SwinTransformer, relativeCoordsTable } from "../models/zoo/swin.js";
 import { relativePositionIndex } from "../models/zoo/maxvit.js";
 import { Buffer } from "../models/nn/parameter.js";
-import { memorySource, tf, useBackend, WeightsError, type TensorSource } from "../runtime/index.js";
+import { memorySource, tf, useBackend, WeightsError, withRenamedKeys, type TensorSource } from "../runtime/index.js";
 import { matmul } from "../runtime/ops/shapeOps.js";
 import { relativeError } from "./support/fixtures.js";
 import { seededWeights } from "./support/seeded.js";
@@ -23,9 +23,21 @@ test("the zoo's Swin buffers compute their tables; the index is an int64 buffer,
   assert.equal(index.options.values!().length, index.shape[0]);
 });
 
-/** A tiny Swin whose extractor reads the first block's index table. */
-const tinySwin = (): SwinTransformer => new SwinTransformer([4, 4], 8, [2, 2], [2, 2], [4, 4], { numClasses: 10 });
+/** A tiny Swin whose extractor reads the first block's index table, and its seeded weights. */
+const tinySwin = new SwinTransformer([4, 4], 8, [2, 2], [2, 2], [4, 4], { numClasses: 10 });
+const tinySwinFx = createFeatureExtractor(tinySwin, { returnNodes: ["features.1.0"], size: 16 });
+const tinySwinWeights = seededWeights(tinySwin, 4);
 const INDEX = "features.1.0.attn.relative_position_index";
+
+/** Loads `source` into `fx`, runs `x` and gives the values of its one output. */
+async function runOnce(fx: FeatureExtractor, source: TensorSource, x: tf.Tensor4D): Promise<Float32Array> {
+  const extractor = await fx.load(source);
+  const out = Object.values(extractor.forward(x));
+  const data = (await out[0]!.data()) as Float32Array;
+  tf.dispose(out);
+  extractor.dispose();
+  return data;
+}
 
 /** Seeded weights with some tensors replaced as a checkpoint would hold them, with their dtypes. */
 function withTensors(base: TensorSource, extra: Record<string, { shape: number[]; data: Float32Array; dtype: "I64" | "F32" }>): TensorSource {
@@ -39,36 +51,23 @@ function withTensors(base: TensorSource, extra: Record<string, { shape: number[]
 }
 
 test("the checkpoint's int64 index table is the one used", async () => {
-  const model = tinySwin();
-  const fx = createFeatureExtractor(model, { returnNodes: ["features.1.0"], size: 16 });
-  assert.deepEqual(fx.program.checkpoint[INDEX], { shape: [256], integer: true });
-  const weights = seededWeights(model, 4);
+  assert.deepEqual(tinySwinFx.program.checkpoint[INDEX], { shape: [256], integer: true });
   const x = tf.randomNormal([1, 16, 16, 3]) as tf.Tensor4D;
-  const run = async (source: TensorSource): Promise<Float32Array> => {
-    const extractor = await fx.load(source);
-    const out = extractor.forward(x)["features.1.0"]!;
-    const data = (await out.data()) as Float32Array;
-    out.dispose();
-    extractor.dispose();
-    return data;
-  };
-  const computed = await run(weights);
-  const same = await run(withTensors(weights, { [INDEX]: { shape: [256], data: relativePositionIndex(4, 4), dtype: "I64" } }));
-  const zeros = await run(withTensors(weights, { [INDEX]: { shape: [256], data: new Float32Array(256), dtype: "I64" } }));
+  const run = (source: TensorSource): Promise<Float32Array> => runOnce(tinySwinFx, source, x);
+  const computed = await run(tinySwinWeights);
+  const same = await run(withTensors(tinySwinWeights, { [INDEX]: { shape: [256], data: relativePositionIndex(4, 4), dtype: "I64" } }));
+  const zeros = await run(withTensors(tinySwinWeights, { [INDEX]: { shape: [256], data: new Float32Array(256), dtype: "I64" } }));
   x.dispose();
   assert.equal(relativeError(same, computed), 0, "an int64 table equal to the computed one gives the same features");
   assert.ok(relativeError(zeros, computed) > 1e-3, "a different table in the checkpoint is the one used");
 });
 
 test("an index table with the wrong shape, or an integer tensor where a float one belongs, is a one-line error", async () => {
-  const model = tinySwin();
-  const fx = createFeatureExtractor(model, { returnNodes: ["features.1.0"], size: 16 });
-  const weights = seededWeights(model, 4);
-  await assert.rejects(fx.load(withTensors(weights, { [INDEX]: { shape: [16, 16], data: new Float32Array(256), dtype: "I64" } })), (e: Error) =>
+  await assert.rejects(tinySwinFx.load(withTensors(tinySwinWeights, { [INDEX]: { shape: [16, 16], data: new Float32Array(256), dtype: "I64" } })), (e: Error) =>
     e instanceof WeightsError && /tensor 'features\.1\.0\.attn\.relative_position_index' has shape \[16, 16\], expected \[256\]/.test(e.message) && !e.message.includes("\n"),
   );
   const table = "features.1.0.attn.relative_position_bias_table";
-  await assert.rejects(fx.load(withTensors(weights, { [table]: { shape: [49, 2], data: new Float32Array(98), dtype: "I64" } })), (e: Error) =>
+  await assert.rejects(tinySwinFx.load(withTensors(tinySwinWeights, { [table]: { shape: [49, 2], data: new Float32Array(98), dtype: "I64" } })), (e: Error) =>
     e instanceof WeightsError && /has dtype I64, expected a float tensor/.test(e.message),
   );
 });
@@ -78,25 +77,13 @@ test("ViT checkpoints from before torchvision 0.14 (mlp.linear_1, mlp.linear_2) 
   const fx = createFeatureExtractor("vit_b_32", { returnNodes: ["encoder.layers.encoder_layer_1"], size: 32, modelOptions: options });
   assert.ok((fx.program.keyRenames ?? []).length > 0);
   const current = seededWeights(getModel("vit_b_32", options), 9);
-  const legacyName = (key: string): string => key.replace(/\.mlp\.0\./, ".mlp.linear_1.").replace(/\.mlp\.3\./, ".mlp.linear_2.");
-  const byLegacy = new Map(current.keys().map((k) => [legacyName(k), k]));
-  const legacy: TensorSource = {
-    ...current,
-    keys: () => [...byLegacy.keys()],
-    info: (key) => (byLegacy.has(key) ? { ...current.info(byLegacy.get(key)!)!, key } : undefined),
-    readFloat32: (key) => current.readFloat32(byLegacy.get(key)!),
-  };
+  const legacy = withRenamedKeys(current, [
+    { pattern: "\\.mlp\\.0\\.", replacement: ".mlp.linear_1." },
+    { pattern: "\\.mlp\\.3\\.", replacement: ".mlp.linear_2." },
+  ]);
   assert.ok(legacy.keys().includes("encoder.layers.encoder_layer_1.mlp.linear_2.bias") && !legacy.keys().some((k) => k.includes(".mlp.0.")));
   const x = tf.randomNormal([2, 32, 32, 3]) as tf.Tensor4D;
-  const run = async (source: TensorSource): Promise<Float32Array> => {
-    const extractor = await fx.load(source);
-    const out = extractor.forward(x);
-    const data = (await Object.values(out)[0]!.data()) as Float32Array;
-    tf.dispose(Object.values(out));
-    extractor.dispose();
-    return data;
-  };
-  assert.equal(relativeError(await run(legacy), await run(current)), 0);
+  assert.equal(relativeError(await runOnce(fx, legacy, x), await runOnce(fx, current, x)), 0);
   x.dispose();
 });
 

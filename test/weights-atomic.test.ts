@@ -3,10 +3,10 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openAtomic, withAtomicFile, writeFileAtomic } from "../runtime/io/atomic.js";
-import { tempDir } from "./weights-fixtures.js";
+import { tempDir } from "./support/temp.js";
 
 test("writes a string, a buffer, or a list of buffers, creating parent directories", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("weights");
   await writeFileAtomic(join(dir, "a", "b", "text.txt"), "héllo\n");
   await writeFileAtomic(join(dir, "one.bin"), Uint8Array.from([1, 2, 3]));
   await writeFileAtomic(join(dir, "many.bin"), [Uint8Array.from([1]), new Uint8Array(0), Uint8Array.from([2, 3])]);
@@ -17,7 +17,7 @@ test("writes a string, a buffer, or a list of buffers, creating parent directori
 });
 
 test("replaces an existing file whole", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("weights");
   const path = join(dir, "f.txt");
   await writeFile(path, "old content that is longer");
   await writeFileAtomic(path, "new");
@@ -26,7 +26,7 @@ test("replaces an existing file whole", async () => {
 });
 
 test("nothing appears under the final name before commit; the temp file sits in the same directory", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("weights");
   const path = join(dir, "streamed.bin");
   const file = await openAtomic(path);
   await file.write(Uint8Array.from([1, 2]));
@@ -41,7 +41,7 @@ test("nothing appears under the final name before commit; the temp file sits in 
 });
 
 test("abort removes the temp file and leaves an existing file untouched", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("weights");
   const path = join(dir, "keep.txt");
   await writeFile(path, "original");
   const file = await openAtomic(path);
@@ -53,7 +53,7 @@ test("abort removes the temp file and leaves an existing file untouched", async 
 });
 
 test("an error while writing leaves no temp file and no partial file", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("weights");
   const path = join(dir, "never.bin");
   const notBytes = 42 as unknown as Uint8Array; // a caller bug past the type checker
   await assert.rejects(writeFileAtomic(path, [Uint8Array.from([1, 2, 3]), notBytes]), TypeError);
@@ -72,7 +72,7 @@ test("an error while writing leaves no temp file and no partial file", async () 
 });
 
 test("a failing rename (the final path is a non-empty directory) cleans up", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("weights");
   const path = join(dir, "occupied");
   await mkdir(path);
   await writeFile(join(path, "inside"), "x");
@@ -82,7 +82,7 @@ test("a failing rename (the final path is a non-empty directory) cleans up", asy
 });
 
 test("concurrent writers of the same path never mix their contents", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("weights");
   const path = join(dir, "race.txt");
   const contents = Array.from({ length: 8 }, (_, i) => String(i).repeat(10_000 + i));
   await Promise.all(contents.map((text) => writeFileAtomic(path, text)));

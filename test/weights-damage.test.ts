@@ -5,7 +5,8 @@ import { test } from "node:test";
 import { openWeights } from "../runtime/weights/open.js";
 import { openSafetensors } from "../runtime/weights/safetensors.js";
 import { WeightsError } from "../runtime/weights/types.js";
-import { fixture, tempDir } from "./weights-fixtures.js";
+import { fixture } from "./weights-fixtures.js";
+import { tempDir } from "./support/temp.js";
 
 /** Deterministic pseudo-random numbers (mulberry32), so failures reproduce. */
 function random(seed: number): () => number {
@@ -32,7 +33,7 @@ async function openAndReadAll(path: string): Promise<void> {
 }
 
 test("cut or corrupted files fail only with one-line WeightsErrors", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("weights");
   const next = random(1234);
   for (const name of [
     "zip.pth",
@@ -62,7 +63,7 @@ test("cut or corrupted files fail only with one-line WeightsErrors", async () =>
 });
 
 test("a safetensors metadata key named __proto__ is plain data", async () => {
-  const dir = await tempDir();
+  const dir = await tempDir("weights");
   const json = '{"__metadata__":{"__proto__":"x","constructor":"y"}}';
   const bytes = Buffer.alloc(8 + json.length);
   bytes.writeBigUInt64LE(BigInt(json.length));

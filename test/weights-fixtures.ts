@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after } from "node:test";
 import { fileURLToPath } from "node:url";
 
 /** Shared helpers for the weights-*.test.ts files (not a test file itself). */
@@ -43,13 +40,6 @@ export function assertSameFloats(actual: Float32Array, bits: readonly number[], 
     if (wantNaN) assert.ok(Number.isNaN(actual[i]), `${label}[${i}]: expected NaN, got ${actual[i]}`);
     else assert.equal(actualBits[i], want, `${label}[${i}]: got ${actual[i]}, expected bits 0x${want.toString(16)}`);
   }
-}
-
-/** A fresh temporary directory, removed when the test file finishes. */
-export async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "fxc-weights-"));
-  after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 /** Asserts that `promise` rejects with a one-line error whose message matches every pattern. */

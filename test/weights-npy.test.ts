@@ -3,7 +3,8 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { readNpy, writeNpy } from "../runtime/io/npy.js";
-import { assertSameFloats, fixture, rejectsOneLine, tempDir } from "./weights-fixtures.js";
+import { assertSameFloats, fixture, rejectsOneLine } from "./weights-fixtures.js";
+import { tempDir } from "./support/temp.js";
 
 interface ExpectedNpy {
   readonly shape: number[];
@@ -41,7 +42,7 @@ describe("readNpy", () => {
   });
 
   test("missing, non-npy, truncated and malformed files", async () => {
-    const dir = await tempDir();
+    const dir = await tempDir("weights");
     await rejectsOneLine(readNpy(join(dir, "none.npy")), /none\.npy: file not found/);
     const text = join(dir, "text.npy");
     await writeFile(text, "not numpy at all");
@@ -63,7 +64,7 @@ describe("readNpy", () => {
 
 describe("writeNpy", () => {
   test("round trips shapes including scalars, 1-D and empty arrays, atomically", async () => {
-    const dir = await tempDir();
+    const dir = await tempDir("weights");
     const cases: [number[], Float32Array][] = [
       [[2, 3], Float32Array.from([1, -2, 3.25, Number.NaN, -Infinity, -0])],
       [[], Float32Array.from([42])],
@@ -89,7 +90,7 @@ describe("writeNpy", () => {
   });
 
   test("the header is what numpy writes", async () => {
-    const dir = await tempDir();
+    const dir = await tempDir("weights");
     const path = join(dir, "same.npy");
     const reference = await readFile(fixture("f4.npy"));
     const array = await readNpy(fixture("f4.npy"));
@@ -98,7 +99,7 @@ describe("writeNpy", () => {
   });
 
   test("refuses data that does not match the shape", async () => {
-    const dir = await tempDir();
+    const dir = await tempDir("weights");
     await rejectsOneLine(writeNpy(join(dir, "x.npy"), [2, 2], new Float32Array(3)), /3 values for shape \[2, 2\]/);
     await rejectsOneLine(writeNpy(join(dir, "x.npy"), [-1], new Float32Array(0)), /cannot write shape/);
     assert.deepEqual(await readdir(dir), []);

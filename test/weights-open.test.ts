@@ -4,11 +4,12 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { detectFormat, openWeights } from "../runtime/weights/open.js";
 import { WeightsError } from "../runtime/weights/types.js";
-import { assertSameFloats, expected, fixture, rejectsOneLine, tempDir } from "./weights-fixtures.js";
+import { assertSameFloats, expected, fixture, rejectsOneLine } from "./weights-fixtures.js";
+import { tempDir } from "./support/temp.js";
 
 describe("format detection by content, not extension", () => {
   test("zip, legacy and safetensors under misleading names", async () => {
-    const dir = await tempDir();
+    const dir = await tempDir("weights");
     const cases: [string, string, "pth" | "safetensors"][] = [
       ["zip.pth", "a.safetensors", "pth"],
       ["legacy.pth", "b.bin", "pth"],
@@ -29,7 +30,7 @@ describe("format detection by content, not extension", () => {
   });
 
   test("a safetensors header length whose first byte is 0x80 is not mistaken for a pickle", async () => {
-    const dir = await tempDir();
+    const dir = await tempDir("weights");
     const path = join(dir, "x");
     const json = '{"__metadata__":{"pad":"x"},"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'.padEnd(0x280, " ");
     const bytes = new Uint8Array(8 + json.length + 4);
@@ -48,7 +49,7 @@ describe("format detection by content, not extension", () => {
   });
 
   test("unknown, empty and missing files give one-line errors naming the file", async () => {
-    const dir = await tempDir();
+    const dir = await tempDir("weights");
     const text = join(dir, "notes.pth");
     await writeFile(text, "hello, these are not weights\n");
     await rejectsOneLine(
@@ -69,7 +70,7 @@ describe("format detection by content, not extension", () => {
 
 describe("truncated and damaged checkpoints", () => {
   async function cut(name: string, keep: (length: number) => number): Promise<string> {
-    const dir = await tempDir();
+    const dir = await tempDir("weights");
     const bytes = await readFile(fixture(name));
     const path = join(dir, `cut-${name}`);
     await writeFile(path, bytes.subarray(0, keep(bytes.length)));
@@ -93,7 +94,7 @@ describe("truncated and damaged checkpoints", () => {
   });
 
   test("a pickle that is not a torch checkpoint", async () => {
-    const dir = await tempDir();
+    const dir = await tempDir("weights");
     const path = join(dir, "plain.pkl");
     await writeFile(path, Uint8Array.from([0x80, 0x02, 0x7d, 0x2e])); // pickle.dumps({}, 2)
     await rejectsOneLine(openWeights(path), /not a torch checkpoint/);

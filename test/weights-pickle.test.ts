@@ -14,7 +14,8 @@ import {
   unpickle,
   type PickleValue,
 } from "../runtime/weights/pickle.js";
-import { fixture, tempDir } from "./weights-fixtures.js";
+import { fixture } from "./weights-fixtures.js";
+import { tempDir } from "./support/temp.js";
 
 const cases = JSON.parse(await readFile(fixture("pickles.json"), "utf8")) as Record<string, string>;
 
@@ -197,7 +198,7 @@ test("a legacy checkpoint whose pickle is larger than the first read (hand-writt
   const count = Buffer.alloc(8);
   count.writeBigInt64LE(3n);
   const values = Buffer.from(Float32Array.from([1.5, -2, 0.25]).buffer);
-  const dir = await tempDir();
+  const dir = await tempDir("weights");
   const path = join(dir, "old.pt");
   await writeFile(path, Buffer.concat([magic, protocol, systemInfo, main, keys, count, values]));
 

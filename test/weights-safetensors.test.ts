@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { openSafetensors, writeSafetensors } from "../runtime/weights/safetensors.js";
 import { WeightsError } from "../runtime/weights/types.js";
-import { assertSameFloats, expected, fixture, rejectsOneLine, tempDir } from "./weights-fixtures.js";
+import { assertSameFloats, expected, fixture, rejectsOneLine } from "./weights-fixtures.js";
+import { tempDir } from "./support/temp.js";
 
 test("reads every dtype of a file written by another writer, keys in file order", async () => {
   const source = await openSafetensors(fixture("basic.safetensors"));
@@ -26,7 +27,7 @@ test("reads every dtype of a file written by another writer, keys in file order"
 
 describe("writeSafetensors", () => {
   test("round trip keeps keys (integer-like ones too), order, shapes, values and metadata", async () => {
-    const dir = await tempDir();
+    const dir = await tempDir("weights");
     const path = join(dir, "nested", "out.safetensors");
     const tensors = [
       { key: "b.weight", shape: [2, 3], data: Float32Array.from([1, -2, 3.5, Number.NaN, Infinity, -0]) },
@@ -59,7 +60,7 @@ describe("writeSafetensors", () => {
   });
 
   test("refuses mismatched data before creating any file", async () => {
-    const dir = await tempDir();
+    const dir = await tempDir("weights");
     const path = join(dir, "bad.safetensors");
     await rejectsOneLine(
       writeSafetensors(path, [{ key: "x", shape: [2, 2], data: new Float32Array(3) }]),
@@ -130,7 +131,7 @@ describe("malformed files are refused with one-line errors", () => {
   ];
   for (const [name, bytes, pattern] of cases) {
     test(name, async () => {
-      const dir = await tempDir();
+      const dir = await tempDir("weights");
       const path = join(dir, `${name.replace(/\W/g, "_")}.safetensors`);
       await writeFile(path, bytes);
       const error = await rejectsOneLine(openSafetensors(path), pattern);
@@ -140,7 +141,7 @@ describe("malformed files are refused with one-line errors", () => {
   }
 
   test("truncated copy of a real file", async () => {
-    const dir = await tempDir();
+    const dir = await tempDir("weights");
     const bytes = await readFile(fixture("basic.safetensors"));
     const path = join(dir, "cut.safetensors");
     await writeFile(path, bytes.subarray(0, bytes.length - 3));

@@ -5,7 +5,8 @@ import { test } from "node:test";
 import { RandomAccessFile } from "../runtime/weights/file.js";
 import { openPth } from "../runtime/weights/pth.js";
 import { ZipReader } from "../runtime/weights/zip.js";
-import { assertSameFloats, expected, fixture, tempDir } from "./weights-fixtures.js";
+import { assertSameFloats, expected, fixture } from "./weights-fixtures.js";
+import { tempDir } from "./support/temp.js";
 
 test("the zip reader lists torch's entries and reads them through their local headers", async () => {
   const file = await RandomAccessFile.open(fixture("zip.pth"));
@@ -58,7 +59,7 @@ test(
       await source.close();
     }
 
-    const dir = await tempDir();
+    const dir = await tempDir("weights");
     const path = join(dir, "huge.pth");
     const handle = await open(path, "w");
     const central: Buffer[] = [];

@@ -1,4 +1,5 @@
-import { spawn } from "node:child_process";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
@@ -10,16 +11,26 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+export interface SpawnOptions {
+  readonly cwd?: string;
+  readonly env?: Record<string, string>;
+}
+
+/** Starts the fxc CLI from source, as `npx fxc` runs its build, and gives the child process. */
+export function spawnFxc(args: readonly string[], options: SpawnOptions = {}): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, ["--conditions=fxc-source", "--import", "tsx", join(ROOT, "compiler/cli/main.ts"), ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env, FXC_DEBUG: "" },
+  });
+}
+
 /**
- * Runs the fxc CLI from source, as `npx fxc` runs its build. `closeStdout` closes the reading end
- * of its stdout at once, as `fxc models | head -1` does once head has its line.
+ * Runs the fxc CLI from source to its end. `closeStdout` closes the reading end of its stdout at
+ * once, as `fxc models | head -1` does once head has its line.
  */
-export function fxc(args: readonly string[], options: { cwd?: string; env?: Record<string, string>; closeStdout?: boolean } = {}): Promise<CliResult> {
+export function fxc(args: readonly string[], options: SpawnOptions & { closeStdout?: boolean } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--conditions=fxc-source", "--import", "tsx", join(ROOT, "compiler/cli/main.ts"), ...args], {
-      cwd: options.cwd ?? ROOT,
-      env: { ...process.env, ...options.env, FXC_DEBUG: "" },
-    });
+    const child = spawnFxc(args, options);
     let stdout = "";
     let stderr = "";
     if (options.closeStdout) child.stdout.destroy();
@@ -28,4 +39,27 @@ export function fxc(args: readonly string[], options: { cwd?: string; env?: Reco
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+export interface OneLineErrorOptions {
+  /** The exit code it must be; by default any but 0. */
+  readonly code?: number;
+  /** Set `fxc: warning:` lines aside too. */
+  readonly allowWarnings?: boolean;
+  /** The line must begin with `fxc: `. */
+  readonly prefixed?: boolean;
+}
+
+/** A failure is one line on stderr matching `pattern` (beside progress lines such as the backend picked) and a non-zero exit code. */
+export function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp, options: OneLineErrorOptions = {}): void {
+  if (options.code === undefined) assert.notEqual(r.code, 0, "exits non-zero");
+  else assert.equal(r.code, options.code, r.stderr);
+  const besides = options.allowWarnings ? /^fxc: (backend|wrote|warning:) / : /^fxc: (backend|wrote) /;
+  const lines = r.stderr
+    .trim()
+    .split("\n")
+    .filter((l) => !besides.test(l));
+  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
+  if (options.prefixed) assert.match(lines[0]!, /^fxc: /);
+  assert.match(lines[0]!, pattern);
 }

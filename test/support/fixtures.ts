@@ -13,6 +13,16 @@ import { readNpy } from "../../runtime/io/npy.js";
 import { seededInput, seededWeights } from "./seeded.js";
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
+/** The pictures the images tests read. */
+export const IMAGES = join(FIXTURES, "images");
+/** Six pictures to index. */
+export const GALLERY = join(IMAGES, "gallery");
+/** An edited copy of the gallery's sunset.png, which is its nearest neighbour. */
+export const EDITED = join(IMAGES, "query", "sunset-edited.png");
+/** The resnet18_pth case's folder: a checkpoint, an input and torchvision's outputs. */
+export const RESNET18_CASE = join(FIXTURES, "cases", "resnet18_pth");
+/** The resnet18_pth case's checkpoint: resnet18's stem and layer1.0, as torch.save writes it. */
+export const RESNET18_WEIGHTS = join(RESNET18_CASE, "weights.pth");
 
 /** One entry of fixtures/cases.json, written by fixtures/make_fixtures.py. */
 export interface FixtureCase {
@@ -77,28 +87,43 @@ export async function runCase(c: FixtureCase, options: { layout: "nhwc" | "nchw"
   });
   const weights = c.weights.startsWith("seeded:") ? seededWeights(model, Number(c.weights.slice(7))) : join(FIXTURES, "cases", c.id, c.weights);
   const extractor = await fx.load(weights, { backend: options.backend ?? "auto" });
-  const expected = await openWeights(join(FIXTURES, "cases", c.id, "expected.safetensors"));
   try {
-    const input = c.inputSeed === undefined ? await readNpy(join(FIXTURES, "cases", c.id, "input.npy")) : { data: seededInput(c.input, c.inputSeed), shape: c.input };
-    const nchw = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
+    const nchw = await caseInput(c);
     const x = options.layout === "nhwc" ? tf.transpose(nchw, [0, 2, 3, 1]) : nchw;
     const out = extractor.forward(x);
     tf.dispose([nchw, x]);
-    const errors: Record<string, number> = {};
-    const shapes: Record<string, number[]> = {};
-    for (const o of fx.program.outputs) {
-      const t = out[o.key]!;
-      // Image-like outputs come back NHWC in that layout; compare in torch's order.
-      const torchOrder: Tensor = options.layout === "nhwc" && o.format === "channelsLast" ? tf.transpose(t, [0, 3, 1, 2]) : t;
-      shapes[o.key] = [...torchOrder.shape];
-      const got = (await torchOrder.data()) as Float32Array;
-      const want = await expected.readFloat32(o.key);
-      errors[o.key] = relativeError(got, want);
-      tf.dispose([t, torchOrder]);
+    // Image-like outputs come back NHWC in that layout; compare in torch's order.
+    const torchOrder = Object.fromEntries(
+      fx.program.outputs.map((o): [string, Tensor] => {
+        const t = out[o.key]!;
+        return [o.key, options.layout === "nhwc" && o.format === "channelsLast" ? tf.transpose(t, [0, 3, 1, 2]) : t];
+      }),
+    );
+    try {
+      const shapes = Object.fromEntries(Object.entries(torchOrder).map(([key, t]) => [key, [...t.shape]]));
+      return { errors: await caseErrors(c, torchOrder), shapes, backend: extractor.backend };
+    } finally {
+      tf.dispose([...Object.values(out), ...Object.values(torchOrder)]);
     }
-    return { errors, shapes, backend: extractor.backend };
   } finally {
     extractor.dispose();
+  }
+}
+
+/** The case's input, NCHW as torch takes it: seeded, or read from the case's input.npy. */
+export async function caseInput(c: FixtureCase): Promise<tf.Tensor4D> {
+  const input = c.inputSeed === undefined ? await readNpy(join(FIXTURES, "cases", c.id, "input.npy")) : { data: seededInput(c.input, c.inputSeed), shape: c.input };
+  return tf.tensor4d(input.data, input.shape as [number, number, number, number]);
+}
+
+/** Per output key, relativeError against torchvision's output in the case's expected.safetensors; give outputs in torch's order. */
+export async function caseErrors(c: FixtureCase, outputs: Readonly<Record<string, Tensor>>): Promise<Record<string, number>> {
+  const expected = await openWeights(join(FIXTURES, "cases", c.id, "expected.safetensors"));
+  try {
+    const errors: Record<string, number> = {};
+    for (const [key, t] of Object.entries(outputs)) errors[key] = relativeError((await t.data()) as Float32Array, await expected.readFloat32(key));
+    return errors;
+  } finally {
     await expected.close();
   }
 }
