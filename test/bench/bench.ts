@@ -90,12 +90,17 @@ async function measurePool(row: Row, backend: BackendName, runs: number, workers
   }
 }
 
-function torchvisionBaseline(row: Row, runs: number): { imagesPerSecond: number; threads: number } | undefined {
+/** torchvision's figures for the row, or why there are none (skipped, not installed, failed). */
+function torchvisionBaseline(row: Row, runs: number): { imagesPerSecond: number; threads: number } | { missing: string } {
   const python = "/usr/bin/python3";
-  if (!existsSync(python)) return undefined;
+  if (runs < 1) return { missing: "skipped (--torch-runs 0)" };
+  if (!existsSync(python)) return { missing: "not installed" };
   const script = join(dirname(fileURLToPath(import.meta.url)), "torchvision_bench.py");
   const r = spawnSync(python, [script, row.model, row.returnNodes.join(","), String(row.batch), String(row.size), String(runs)], { encoding: "utf8" });
-  if (r.status !== 0) return undefined;
+  if (r.status !== 0) {
+    // The script exits 3 when /usr/bin/python3 has no torchvision; anything else is a failure worth showing.
+    return { missing: r.status === 3 ? "not installed" : `failed: ${r.stderr.trim().split("\n").pop() ?? `exit ${r.status}`}` };
+  }
   const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { images_per_s: number; threads: number };
   return { imagesPerSecond: out.images_per_s, threads: out.threads };
 }
@@ -112,7 +117,8 @@ async function main(): Promise<void> {
   console.log(`fxc bench: ${runs} timed run(s) after a warm-up; backends ${backends.join(", ")}; node ${process.version}`);
   const table: string[][] = [["task", "batch", "engine", "images/s", "s/run", "peak tensors MB", "max RSS MB", "vs torchvision"]];
   for (const row of rows) {
-    const baseline = torchvisionBaseline(row, torchRuns);
+    const measured = torchvisionBaseline(row, torchRuns);
+    const baseline = "missing" in measured ? undefined : measured;
     for (const backend of backends) {
       const m = await measure(row, backend, backend === "cpu" ? 1 : runs);
       const rss = process.resourceUsage().maxRSS / 1024;
@@ -125,8 +131,8 @@ async function main(): Promise<void> {
       const ratio = baseline ? `${(m.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x` : "n/a";
       table.push([row.label, String(row.batch), `fxc wasm, ${workers} workers`, m.imagesPerSecond.toFixed(2), m.secondsPerRun.toFixed(2), "per worker", "", ratio]);
     }
-    if (baseline) table.push([row.label, String(row.batch), `torchvision (${baseline.threads} threads)`, baseline.imagesPerSecond.toFixed(2), (row.batch / baseline.imagesPerSecond).toFixed(2), "", "", "1.00x"]);
-    else table.push([row.label, String(row.batch), "torchvision", "not installed", "", "", "", ""]);
+    if ("missing" in measured) table.push([row.label, String(row.batch), "torchvision", measured.missing, "", "", "", ""]);
+    else table.push([row.label, String(row.batch), `torchvision (${measured.threads} thread${measured.threads === 1 ? "" : "s"})`, measured.imagesPerSecond.toFixed(2), (row.batch / measured.imagesPerSecond).toFixed(2), "", "", "1.00x"]);
   }
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   for (const r of table) console.log(r.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  "));

@@ -9,9 +9,12 @@ import os
 import sys
 import time
 
-import torch
-import torchvision
-from torchvision.models.feature_extraction import create_feature_extractor
+try:
+    import torch
+    import torchvision
+    from torchvision.models.feature_extraction import create_feature_extractor
+except ImportError:
+    sys.exit(3)  # bench.ts reports the baseline as not installed
 
 # Tracing ViT unpacks `x.shape`, which Debian's torch 1.13 misreads on Python 3.11 without this.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
