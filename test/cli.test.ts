@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile, writeFile, readdir } from "node:fs/promises";
+import { readFile, writeFile, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { assertOneLineError, fxc } from "./support/cli.js";
+import { ROOT, assertOneLineError, fxc } from "./support/cli.js";
 import { tempDir } from "./support/temp.js";
 import { FIXTURES, RESNET18_CASE, RESNET18_WEIGHTS, relativeError, torchvisionNodeNames } from "./support/fixtures.js";
 import { readNpy, writeNpy } from "../runtime/io/npy.js";
@@ -27,6 +27,14 @@ test("nodes prints torchvision's names; --json prints both modes", async () => {
   assert.deepEqual(JSON.parse(json.stdout), { train: reference.train, eval: reference.eval });
   const train = await fxc(["nodes", "resnet34", "--mode", "train", "--json"]);
   assert.deepEqual(JSON.parse(train.stdout), { train: reference.train });
+});
+
+test("the built bin is executable, so npx fxc runs it on a fresh clone after npm ci", async () => {
+  const pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { bin: { fxc: string } };
+  const bin = await stat(join(ROOT, pkg.bin.fxc));
+  assert.ok(bin.isFile(), `${pkg.bin.fxc} is built (npm ci runs the build)`);
+  assert.equal(bin.mode & 0o111, 0o111, `${pkg.bin.fxc} is executable`);
+  assert.match(await readFile(join(ROOT, pkg.bin.fxc), "utf8"), /^#!\/usr\/bin\/env node\n/, "with a node shebang");
 });
 
 test("models lists the zoo with parameter counts", async () => {
