@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import type { Sharp, SharpOptions } from "sharp";
+import type { SharpOptions } from "sharp";
 import { errorCode, oneLine } from "../weights/types.js";
 
 /** An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B. */
@@ -30,13 +30,13 @@ export class ImageError extends Error {
 /** The fix offered for a file that is there but cannot be decoded. */
 export const BAD_IMAGE_FIX = "re-save or remove it, or skip unreadable images (--skip-bad)";
 
-type SharpFactory = (input?: Buffer | Uint8Array, options?: SharpOptions) => Sharp;
+type SharpFactory = typeof import("sharp").default;
 let sharpFactory: Promise<SharpFactory> | undefined;
 
 /** sharp is a native addon: loaded on first use, so that commands without images never need it. */
 export function loadSharp(): Promise<SharpFactory> {
   sharpFactory ??= import("sharp").then(
-    (m) => m.default as SharpFactory,
+    (m) => m.default,
     (error: unknown) => {
       sharpFactory = undefined;
       throw new Error(oneLine(`sharp could not be loaded (${error instanceof Error ? error.message : String(error)}); reinstall it with npm install sharp`));

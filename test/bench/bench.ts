@@ -5,7 +5,11 @@
  *
  * With several cores, wasm is also measured on a pool of worker threads, one per core.
  *
+ * Then image preprocessing: a 12-megapixel JPEG decoded and preprocessed (sharp) to resnet50's and
+ * swin_t's presets, one image at a time and several in flight, as extraction's prefetching runs it.
+ *
  * Options: --backends wasm,cpu   --runs N   --torch-runs N (default 1: Debian's torch is slow)   --models resnet50,vit_b_16
+ *          --images N (default 8; 0 skips preprocessing)
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -21,6 +25,9 @@ import { writeSafetensors } from "../../runtime/weights/safetensors.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir, availableParallelism } from "node:os";
 import { seededWeights } from "../support/seeded.js";
+import { loadSharp } from "../../runtime/images/decode.js";
+import { preprocess } from "../../runtime/images/preprocess.js";
+import { resolvePreprocessing } from "../../compiler/tasks/loader.js";
 
 interface Row {
   readonly model: string;
@@ -105,9 +112,62 @@ function torchvisionBaseline(row: Row, runs: number): { imagesPerSecond: number;
   return { imagesPerSecond: out.images_per_s, threads: out.threads };
 }
 
+/** A 4032x3024 JPEG (a phone photo's size) of smooth gradients, stripes and grain. */
+async function photoLikeJpeg(): Promise<Uint8Array> {
+  const [width, height] = [4032, 3024];
+  const data = new Uint8Array(width * height * 3);
+  let seed = 1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      const grain = (seed >>> 27) - 16;
+      const i = (y * width + x) * 3;
+      data[i] = Math.max(0, Math.min(255, 128 + 100 * Math.sin(x / 97 + y / 131) + grain));
+      data[i + 1] = Math.max(0, Math.min(255, (x * 255) / width + grain));
+      data[i + 2] = Math.max(0, Math.min(255, (Math.floor(x / 64) + Math.floor(y / 64)) % 2 ? 200 + grain : 40 + grain));
+    }
+  }
+  const sharp = await loadSharp();
+  return sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+}
+
+/** Decode + preprocess `count` copies of `jpeg`, `inFlight` at a time: images/s. */
+async function measurePreprocess(jpeg: Uint8Array, model: string, count: number, inFlight: number): Promise<number> {
+  const preset = resolvePreprocessing(model);
+  await preprocess(jpeg, preset); // warm-up
+  const start = performance.now();
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      next++;
+      await preprocess(jpeg, preset);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  return count / ((performance.now() - start) / 1000);
+}
+
+async function benchPreprocessing(count: number): Promise<void> {
+  const jpeg = await photoLikeJpeg();
+  const table: string[][] = [["preprocessing (decode, resize, crop, normalize)", "in flight", "images/s"]];
+  for (const [model, what] of [["resnet50", "resnet50 preset (bilinear 232/224)"], ["swin_t", "swin_t preset (bicubic 232/224)"]] as const) {
+    for (const inFlight of [1, 4]) {
+      table.push([`4032x3024 JPEG, ${what}`, String(inFlight), (await measurePreprocess(jpeg, model, count, inFlight)).toFixed(2)]);
+    }
+  }
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  for (const r of table) console.log(r.map((c, i) => (i >= 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  "));
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { backends: { type: "string" }, runs: { type: "string", default: "3" }, "torch-runs": { type: "string", default: "1" }, models: { type: "string" } },
+    options: {
+      backends: { type: "string" },
+      runs: { type: "string", default: "3" },
+      "torch-runs": { type: "string", default: "1" },
+      models: { type: "string" },
+      images: { type: "string", default: "8" },
+    },
   });
   const runs = Number(values.runs);
   const torchRuns = Number(values["torch-runs"]);
@@ -136,6 +196,8 @@ async function main(): Promise<void> {
   }
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   for (const r of table) console.log(r.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  "));
+  const images = Number(values.images);
+  if (images > 0) await benchPreprocessing(images);
 }
 
 await main();
