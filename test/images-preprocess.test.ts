@@ -6,6 +6,7 @@ import { getModelEntry, listModels } from "../models/zoo/registry.js";
 import type { Preset } from "../models/zoo/entry.js";
 import { decodeImage, type RgbImage } from "../runtime/images/decode.js";
 import { centerCrop, normalizeImage, preprocess, resizeShorterSide } from "../runtime/images/preprocess.js";
+import { resizeRgb } from "../runtime/images/resize.js";
 import { resolvePreprocessing } from "../compiler/tasks/loader.js";
 import { extractFolder } from "../compiler/tasks/extractFolder.js";
 import { readFeatureTable } from "../runtime/io/featureStore.js";
@@ -141,4 +142,17 @@ test("normalize computes in float32 steps as torch does", () => {
   const f = Math.fround;
   const expect = (v: number, m: number, s: number): number => f(f(f(v / 255) - f(m)) / f(s));
   assert.deepEqual([...out.data], [expect(255, 0.485, 0.229), expect(0, 0.456, 0.224), expect(128, 0.406, 0.225)]);
+});
+
+test("a downscale beyond sharp's widest kernel (over 250x bicubic, 500x bilinear) is filtered in two steps", async () => {
+  // A horizontal ramp over 3000 pixels down to 5 (600x); Pillow's one-step results, from PIL 9.4.
+  const width = 3000;
+  const data = Uint8Array.from({ length: width * 2 * 3 }, (_, i) => Math.floor(((Math.floor(i / 3) % width) * 256) / width));
+  const pillow = { bicubic: [26, 75, 127, 180, 229], bilinear: [30, 76, 127, 179, 225] };
+  for (const interpolation of ["bicubic", "bilinear"] as const) {
+    const r = await resizeRgb({ data, width, height: 2 }, 5, 2, interpolation);
+    assert.deepEqual([r.width, r.height], [5, 2]);
+    const row = [0, 1, 2, 3, 4].map((x) => r.data[x * 3]!);
+    row.forEach((v, x) => assert.ok(Math.abs(v - pillow[interpolation][x]!) <= 1, `${interpolation}: ${row.join(",")} where Pillow gives ${pillow[interpolation].join(",")}`));
+  }
 });

@@ -30,7 +30,8 @@ export class ImageError extends Error {
 /** The fix offered for a file that is there but cannot be decoded. */
 export const BAD_IMAGE_FIX = "re-save or remove it, or skip unreadable images (--skip-bad)";
 
-type SharpFactory = typeof import("sharp").default;
+/** The sharp function, with its namespace (`interpolators`, ...). */
+export type SharpFactory = typeof import("sharp").default;
 let sharpFactory: Promise<SharpFactory> | undefined;
 
 /** sharp is a native addon: loaded on first use, so that commands without images never need it. */

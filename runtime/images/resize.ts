@@ -1,5 +1,5 @@
 import type { Sharp } from "sharp";
-import { loadSharp, type RgbImage } from "./decode.js";
+import { loadSharp, type RgbImage, type SharpFactory } from "./decode.js";
 
 /** torchvision's interpolation modes that fxc reproduces, as PIL runs them on 8-bit RGB images. */
 export type Interpolation = "bilinear" | "bicubic" | "nearest";
@@ -15,7 +15,8 @@ export type Interpolation = "bilinear" | "bicubic" | "nearest";
  * - upscales and nearest: `affine`, sampling at Pillow's pixel centres over an edge-copied border;
  * - downscales under 4×: `resize`, whose filter is Pillow's;
  * - downscales from 4×: `convolve` with Pillow's filter stretched by the factor, then `affine`
- *   samples the filtered image at Pillow's centres (in 16 bits, so only the last step rounds).
+ *   samples the filtered image at Pillow's centres (in 16 bits, so only the last step rounds);
+ *   near the ends, where part of the filter falls outside, the result is rescaled as Pillow does.
  * Like Pillow, the horizontal pass runs first and its result is rounded to 8 bits.
  */
 export async function resizeRgb(image: RgbImage, width: number, height: number, interpolation: Interpolation): Promise<RgbImage> {
@@ -50,6 +51,9 @@ const KEYS_CUBIC: Filter = {
 /** From this downscale factor on, libvips' resize box-shrinks before filtering. */
 const BOX_SHRINK_FROM = 4;
 
+/** sharp's convolution kernels are at most 1001 pixels wide. */
+const MAX_TAPS = 1001;
+
 /** An RGB raster from sharp: 8-bit, or 16-bit holding 8-bit values times 256. */
 interface Raster {
   readonly data: Uint8Array | Uint16Array;
@@ -62,25 +66,60 @@ async function resizeAxis(image: RgbImage, axis: Axis, size: number, interpolati
   if (size === from) return image;
   const factor = from / size;
   const sharp = await loadSharp();
-  const input = (raster: Raster): Sharp => sharp(raster.data, { raw: { width: raster.width, height: raster.height, channels: 3 } });
+  if (interpolation === "nearest" || factor < 1) {
+    return rgb(await sampleAlong(await raw(extendAlong(input(sharp, image), axis, SAMPLER_REACH, "copy")), axis, SAMPLER_REACH, size, from, interpolation));
+  }
   const filter = interpolation === "bicubic" ? KEYS_CUBIC : TRIANGLE;
-  if (interpolation !== "nearest" && factor > 1 && factor < BOX_SHRINK_FROM) {
+  if (factor < BOX_SHRINK_FROM) {
     const [width, height] = axis === "x" ? [size, image.height] : [image.width, size];
-    const kernel = interpolation === "bicubic" ? "cubic" : "linear";
-    return rgb(await raw(input(image).resize(width, height, { fit: "fill", kernel })));
+    return rgb(await raw(input(sharp, image).resize(width, height, { fit: "fill", kernel: interpolation === "bicubic" ? "cubic" : "linear" })));
   }
-  // The sampler reads up to two pixels beyond its centre; the convolution, the filter's reach.
-  let border = 2;
-  let pipeline = input(image);
-  if (interpolation !== "nearest" && factor > 1) {
-    const taps = filterTaps(filter, factor);
-    border += (taps.length - 1) / 2;
-    pipeline = extendAlong(pipeline, axis, border).convolve(convolution(taps, axis));
-  } else {
-    pipeline = extendAlong(pipeline, axis, border);
+  const widest = Math.floor((MAX_TAPS - 1) / 2 / filter.support);
+  if (factor > widest) {
+    // Beyond sharp's widest kernel (a 250x bicubic or 500x bilinear downscale), filter in two steps,
+    // the first as small as it can be, so that the blur it adds is small against the second's.
+    return resizeAxis(await resizeAxis(image, axis, size * widest, interpolation), axis, size, interpolation);
   }
-  const padded = await raw(pipeline, factor > 1 && interpolation !== "nearest" ? "ushort" : "uchar");
-  return sampleAlong(input, padded, axis, border, size, from, interpolation);
+  const taps = filterTaps(filter, factor);
+  const border = (taps.length - 1) / 2 + SAMPLER_REACH;
+  const filterAndSample = async (raster: RgbImage): Promise<Raster> => {
+    const filtered = await raw(extendAlong(input(sharp, raster), axis, border, "black").convolve(convolution(taps, axis)), "ushort");
+    return sampleAlong(filtered, axis, border, size, from, interpolation);
+  };
+  // Pillow drops the part of its filter that falls outside the image and rescales the rest to sum
+  // to 1. Here the image is extended with black, and each output divided by what the same steps
+  // make of a white line: the share of the filter that fell inside.
+  const [filtered, coverage] = await Promise.all([filterAndSample(image), filterAndSample(whiteLine(image, axis))]);
+  return renormalize(filtered, coverage, axis);
+}
+
+/** How far libvips' interpolators read beyond the pixel they sample at (bicubic: two pixels). */
+const SAMPLER_REACH = 2;
+
+function input(sharp: SharpFactory, raster: Raster): Sharp {
+  return sharp(raster.data, { raw: { width: raster.width, height: raster.height, channels: 3 } });
+}
+
+/** A one-pixel line of white along `axis`, as long as the image is. */
+function whiteLine(image: RgbImage, axis: Axis): RgbImage {
+  const [width, height] = axis === "x" ? [image.width, 1] : [1, image.height];
+  return { data: new Uint8Array(width * height * 3).fill(255), width, height };
+}
+
+/** `filtered` (16-bit) divided by `coverage` (the white line's result, 255 * 256 where all of the filter fell inside), to 8 bits. */
+function renormalize(filtered: Raster, coverage: Raster, axis: Axis): RgbImage {
+  const { data, width, height } = filtered;
+  const out = new Uint8Array(data.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const share = coverage.data[(axis === "x" ? x : y) * 3]! / 255;
+      for (let c = 0; c < 3; c++) {
+        const i = (y * width + x) * 3 + c;
+        out[i] = Math.min(255, Math.round(data[i]! / share));
+      }
+    }
+  }
+  return { data: out, width, height };
 }
 
 /** Pillow's filter stretched by a downscale factor, at whole-pixel offsets, scaled to sum to 256 (16-bit output). */
@@ -100,24 +139,18 @@ function convolution(taps: readonly number[], axis: Axis): { width: number; heig
   return axis === "x" ? { width: n, height: 3, kernel, scale: 1 } : { width: 3, height: n, kernel, scale: 1 };
 }
 
-function extendAlong(pipeline: Sharp, axis: Axis, border: number): Sharp {
+/** `border` pixels on both ends of `axis`: copies of the edge pixels, or black. */
+function extendAlong(pipeline: Sharp, axis: Axis, border: number, fill: "copy" | "black"): Sharp {
   const [x, y] = axis === "x" ? [border, 0] : [0, border];
-  return pipeline.extend({ left: x, right: x, top: y, bottom: y, extendWith: "copy" });
+  const edges = { left: x, right: x, top: y, bottom: y };
+  return pipeline.extend(fill === "copy" ? { ...edges, extendWith: "copy" } : { ...edges, background: { r: 0, g: 0, b: 0 } });
 }
 
 /**
- * Samples `padded` (the image with `border` copied pixels on both ends of `axis`) at Pillow's
- * centres: output pixel X reads input position (X + 0.5) * from / size - 0.5.
+ * Samples `padded` (the image with `border` pixels added on both ends of `axis`) at Pillow's
+ * centres: output pixel X reads input position (X + 0.5) * from / size - 0.5. Keeps the depth.
  */
-async function sampleAlong(
-  input: (raster: Raster) => Sharp,
-  padded: Raster,
-  axis: Axis,
-  border: number,
-  size: number,
-  from: number,
-  interpolation: Interpolation,
-): Promise<RgbImage> {
+async function sampleAlong(padded: Raster, axis: Axis, border: number, size: number, from: number, interpolation: Interpolation): Promise<Raster> {
   const sharp = await loadSharp();
   const scale = size / from;
   // libvips maps input x to output scale * (x + idx) + odx; its interpolators put a pixel's centre
@@ -127,11 +160,11 @@ async function sampleAlong(
   const options = axis === "x" ? { idx: shift, odx: -0.5 } : { idy: shift, ody: -0.5 };
   const matrix: [number, number, number, number] = axis === "x" ? [scale, 0, 0, 1] : [1, 0, 0, scale];
   const sixteenBit = padded.data instanceof Uint16Array;
-  const affine = input(padded).affine(matrix, { ...options, interpolator });
+  const affine = input(sharp, padded).affine(matrix, { ...options, interpolator });
   // A 16-bit input stays 16-bit only if asked to; sharp would otherwise convert it to 8-bit sRGB.
   const sampled = await raw(sixteenBit ? affine.toColourspace("rgb16") : affine, sixteenBit ? "ushort" : "uchar");
   const [width, height] = axis === "x" ? [size, padded.height] : [padded.width, size];
-  return rgb(cropTopLeft(sampled, width, height));
+  return cropTopLeft(sampled, width, height);
 }
 
 async function raw(pipeline: Sharp, depth: "uchar" | "ushort" = "uchar"): Promise<Raster> {
@@ -151,11 +184,9 @@ function cropTopLeft(raster: Raster, width: number, height: number): Raster {
   return { data: out, width, height };
 }
 
-/** 8-bit RGB from a raster, rounding 16-bit values (8-bit times 256) to the nearest level. */
+/** An 8-bit raster as the image it is. */
 function rgb(raster: Raster): RgbImage {
   const { data, width, height } = raster;
-  if (data instanceof Uint8Array) return { data, width, height };
-  const out = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = Math.min(255, (data[i]! + 128) >> 8);
-  return { data: out, width, height };
+  if (!(data instanceof Uint8Array)) throw new Error("expected an 8-bit raster");
+  return { data, width, height };
 }
