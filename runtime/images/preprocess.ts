@@ -18,7 +18,7 @@ export interface PreprocessedImage {
 
 /**
  * torchvision's `ImageClassification` preset: resize the shorter side to `resizeSize`, center-crop
- * to `cropSize`, scale to [0, 1], normalize with `mean` and `std`. Decoding and resizing are sharp's;
+ * to `cropSize`, scale to [0, 1], normalize with `mean` and `std`. Decoding and filtering are sharp's;
  * on PNG input the result is within 0.005 (mean absolute difference, normalized units) of
  * torchvision's on a PIL image (`Image.open(f).convert("RGB")`, EXIF orientation applied).
  */

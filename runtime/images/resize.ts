@@ -12,12 +12,13 @@ export type Interpolation = "bilinear" | "bicubic" | "nearest";
  * sharp's `resize` alone does not give Pillow's result: on upscales libvips aligns pixel centres
  * differently, and from a 4× downscale on it first shrinks with a box filter. So each axis takes
  * the sharp operation that matches Pillow there (docs/images.md has the measurements):
- * - upscales and nearest: `affine`, sampling at Pillow's pixel centres over an edge-copied border;
+ * - upscales: `affine`, sampling at Pillow's pixel centres over an edge-copied border;
  * - downscales under 4×: `resize`, whose filter is Pillow's;
  * - downscales from 4×: `convolve` with Pillow's filter stretched by the factor, then `affine`
  *   samples the filtered image at Pillow's centres (in 16 bits, so only the last step rounds);
  *   near the ends, where part of the filter falls outside, the result is rescaled as Pillow does.
- * Like Pillow, the horizontal pass runs first and its result is rounded to 8 bits.
+ * Like Pillow, the horizontal pass runs first and its result is rounded to 8 bits. Nearest selects
+ * pixels by Pillow's own arithmetic (`selectNearest`).
  */
 export async function resizeRgb(image: RgbImage, width: number, height: number, interpolation: Interpolation): Promise<RgbImage> {
   if (!(Number.isSafeInteger(width) && Number.isSafeInteger(height) && width > 0 && height > 0)) {
@@ -66,7 +67,8 @@ async function resizeAxis(image: RgbImage, axis: Axis, size: number, interpolati
   if (size === from) return image;
   const factor = from / size;
   const sharp = await loadSharp();
-  if (interpolation === "nearest" || factor < 1) {
+  if (interpolation === "nearest") return selectNearest(image, axis, size);
+  if (factor < 1) {
     return rgb(await sampleAlong(await raw(extendAlong(input(sharp, image), axis, SAMPLER_REACH, "copy")), axis, SAMPLER_REACH, size, from, interpolation));
   }
   const filter = interpolation === "bicubic" ? KEYS_CUBIC : TRIANGLE;
@@ -91,6 +93,40 @@ async function resizeAxis(image: RgbImage, axis: Axis, size: number, interpolati
   // make of a white line: the share of the filter that fell inside.
   const [filtered, coverage] = await Promise.all([filterAndSample(image), filterAndSample(whiteLine(image, axis))]);
   return renormalize(filtered, coverage, axis);
+}
+
+/**
+ * Pillow's nearest: output pixel i takes input pixel trunc(p), p starting at half a step and
+ * growing by a step (from / size) per pixel, summed in floating point as Pillow sums it. This is a
+ * selection, not a filter, and it is not sharp's: where a position falls exactly on a pixel edge,
+ * which is common (every fifth row of 600 -> 250), Pillow's running sum settles it, and libvips'
+ * affine settles it otherwise.
+ */
+function selectNearest(image: RgbImage, axis: Axis, size: number): RgbImage {
+  const from = axis === "x" ? image.width : image.height;
+  const step = from / size;
+  const source = new Int32Array(size);
+  let position = step * 0.5;
+  for (let i = 0; i < size; i++) {
+    source[i] = Math.min(Math.trunc(position), from - 1);
+    position += step;
+  }
+  const rowBytes = image.width * 3;
+  if (axis === "y") {
+    const out = new Uint8Array(rowBytes * size);
+    for (let y = 0; y < size; y++) out.set(image.data.subarray(source[y]! * rowBytes, (source[y]! + 1) * rowBytes), y * rowBytes);
+    return { data: out, width: image.width, height: size };
+  }
+  const out = new Uint8Array(size * image.height * 3);
+  for (let y = 0, o = 0; y < image.height; y++) {
+    for (let x = 0; x < size; x++, o += 3) {
+      const i = y * rowBytes + source[x]! * 3;
+      out[o] = image.data[i]!;
+      out[o + 1] = image.data[i + 1]!;
+      out[o + 2] = image.data[i + 2]!;
+    }
+  }
+  return { data: out, width: size, height: image.height };
 }
 
 /** How far libvips' interpolators read beyond the pixel they sample at (bicubic: two pixels). */
@@ -150,13 +186,12 @@ function extendAlong(pipeline: Sharp, axis: Axis, border: number, fill: "copy" |
  * Samples `padded` (the image with `border` pixels added on both ends of `axis`) at Pillow's
  * centres: output pixel X reads input position (X + 0.5) * from / size - 0.5. Keeps the depth.
  */
-async function sampleAlong(padded: Raster, axis: Axis, border: number, size: number, from: number, interpolation: Interpolation): Promise<Raster> {
+async function sampleAlong(padded: Raster, axis: Axis, border: number, size: number, from: number, interpolation: "bilinear" | "bicubic"): Promise<Raster> {
   const sharp = await loadSharp();
   const scale = size / from;
-  // libvips maps input x to output scale * (x + idx) + odx; its interpolators put a pixel's centre
-  // at its index, its nearest neighbour at index + 0.5.
-  const shift = (interpolation === "nearest" ? 0 : 0.5) - border;
-  const interpolator = sharp.interpolators[interpolation === "bicubic" ? "bicubic" : interpolation === "nearest" ? "nearest" : "bilinear"];
+  // libvips maps input x to output scale * (x + idx) + odx, with a pixel's centre at its index.
+  const shift = 0.5 - border;
+  const interpolator = sharp.interpolators[interpolation === "bicubic" ? "bicubic" : "bilinear"];
   const options = axis === "x" ? { idx: shift, odx: -0.5 } : { idy: shift, ody: -0.5 };
   const matrix: [number, number, number, number] = axis === "x" ? [scale, 0, 0, 1] : [1, 0, 0, scale];
   const sixteenBit = padded.data instanceof Uint16Array;
