@@ -65,9 +65,9 @@ interface Raster {
 async function resizeAxis(image: RgbImage, axis: Axis, size: number, interpolation: Interpolation): Promise<RgbImage> {
   const from = axis === "x" ? image.width : image.height;
   if (size === from) return image;
+  if (interpolation === "nearest") return selectNearest(image, axis, size);
   const factor = from / size;
   const sharp = await loadSharp();
-  if (interpolation === "nearest") return selectNearest(image, axis, size);
   if (factor < 1) {
     return rgb(await sampleAlong(await raw(extendAlong(input(sharp, image), axis, SAMPLER_REACH, "copy")), axis, SAMPLER_REACH, size, from, interpolation));
   }
