@@ -112,6 +112,12 @@ function torchvisionBaseline(row: Row, runs: number): { imagesPerSecond: number;
   return { imagesPerSecond: out.images_per_s, threads: out.threads };
 }
 
+/** Columns padded to their widest cell; from `firstNumber` on, right-aligned. */
+function printTable(table: readonly (readonly string[])[], firstNumber: number): void {
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  for (const r of table) console.log(r.map((c, i) => (i >= firstNumber ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  "));
+}
+
 /** A 4032x3024 JPEG (a phone photo's size) of smooth gradients, stripes and grain. */
 async function photoLikeJpeg(): Promise<Uint8Array> {
   const [width, height] = [4032, 3024];
@@ -155,8 +161,7 @@ async function benchPreprocessing(count: number): Promise<void> {
       table.push([`4032x3024 JPEG, ${what}`, String(inFlight), (await measurePreprocess(jpeg, model, count, inFlight)).toFixed(2)]);
     }
   }
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  for (const r of table) console.log(r.map((c, i) => (i >= 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  "));
+  printTable(table, 1);
 }
 
 async function main(): Promise<void> {
@@ -194,8 +199,7 @@ async function main(): Promise<void> {
     if ("missing" in measured) table.push([row.label, String(row.batch), "torchvision", measured.missing, "", "", "", ""]);
     else table.push([row.label, String(row.batch), `torchvision (${measured.threads} thread${measured.threads === 1 ? "" : "s"})`, measured.imagesPerSecond.toFixed(2), (row.batch / measured.imagesPerSecond).toFixed(2), "", "", "1.00x"]);
   }
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  for (const r of table) console.log(r.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  "));
+  printTable(table, 3);
   const images = Number(values.images);
   if (images > 0) await benchPreprocessing(images);
 }
