@@ -55,21 +55,20 @@ export function cacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
  */
 export async function cacheCompiled(source: string, onWarning?: (message: string) => void): Promise<string> {
   const js = runnableSource(source);
-  const dir = await privateDirectory(cacheDirectory());
-  const file = join(dir, `${createHash("sha256").update(js).digest("hex").slice(0, 24)}.mjs`);
-  const found = await readOwnFile(file);
-  if (found !== js) {
-    if (found !== undefined) onWarning?.(`replaced ${file}: its content was not the module compiled for this request`);
+  const file = cacheFile(js, await privateDirectory(cacheDirectory()));
+  // Only a regular file of this user's holding exactly these bytes is run; anything else there (a link, another user's file, other bytes) is replaced.
+  const info = await lstat(file).catch(() => undefined);
+  const trusted = info !== undefined && info.isFile() && ownedByMe(info) && Buffer.from(js).equals(await readFile(file).catch(() => Buffer.alloc(0)));
+  if (!trusted) {
+    if (info !== undefined) onWarning?.(`replaced ${file}: its content was not the module compiled for this request`);
     await writeFileAtomic(file, js);
   }
   return pathToFileURL(file).href;
 }
 
-/** The file's text if it is a regular file of this user's; undefined if it is missing or anything else (a link, another user's file). */
-async function readOwnFile(file: string): Promise<string | undefined> {
-  const info = await lstat(file).catch(() => undefined);
-  if (info === undefined || !info.isFile() || !ownedByMe(info)) return undefined;
-  return readFile(file, "utf8").catch(() => undefined);
+/** Where the cache keeps a runnable module: named by the hash of its content. */
+export function cacheFile(js: string, dir = cacheDirectory()): string {
+  return join(dir, `${createHash("sha256").update(js).digest("hex").slice(0, 24)}.mjs`);
 }
 
 const uid = process.getuid?.();
