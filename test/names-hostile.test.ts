@@ -9,6 +9,7 @@ import { UsageError } from "../compiler/cli/errors.js";
 import { parseReturnSpec } from "../compiler/cli/spec.js";
 import { emitModule } from "../compiler/emit/emitter.js";
 import { interpret } from "../compiler/interpret/interpreter.js";
+import { indexRecipe } from "../compiler/tasks/nearest.js";
 import { MAX_NAME_LENGTH, outputKeyMessage } from "../compiler/names.js";
 import { ReturnNodeError } from "../compiler/passes/returnNodes.js";
 import { OptionsError } from "../compiler/pipeline.js";
@@ -74,6 +75,10 @@ test("a key that would inject code is refused before anything is compiled or run
   assertOneLineError(compiled, /^fxc: output key "a\\nimport\(/, { code: 2 });
   assert.equal(existsSync(marker), false, "the injected line never ran");
   assert.deepEqual((await readdir(dir)).sort(), ["x.npy"], "nothing was written");
+  // An index file's metadata names its return spec: a key planted there meets the same rule before `fxc nearest` compiles it.
+  const key = `a\n${injectedCode(marker)}`;
+  const recipe = indexRecipe({ key, paths: [], data: new Float32Array(0), dim: 0, metadata: { model: "resnet18", return: `conv1:${key}`, preprocessing: "{}" } }, "index.safetensors");
+  await assert.rejects(compile("resnet18", { returnNodes: recipe.returnNodes, size: 32 }), (e: Error) => e instanceof ReturnNodeError && /^output key "a\\nimport\(/.test(e.message));
 });
 
 test("--name with a newline or a quote is refused; the API's name likewise", async () => {
