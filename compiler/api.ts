@@ -4,7 +4,9 @@ import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type
 import type { Program } from "./graph/program.js";
 import { interpret } from "./interpret/interpreter.js";
 import { emitModule } from "./emit/emitter.js";
-import { build, graphDifference, traceModes, warn, type BuildOptions, type Layout, type Mode } from "./pipeline.js";
+import { escapeInvisible } from "./emit/literal.js";
+import { build, graphDifference, OptionsError, traceModes, warn, type BuildOptions, type Layout, type Mode } from "./pipeline.js";
+import { moduleNameMessage } from "./names.js";
 import { toQueryMap, type ReturnNodes } from "./passes/returnNodes.js";
 import { TraceError, type LeafModules } from "./trace/tracer.js";
 import { FXC_VERSION, TORCHVISION_VERSION } from "./version.js";
@@ -121,10 +123,13 @@ export async function compile(model: ModelInput, options: CompileOptions): Promi
 /** `compile`, with the program the source prints (its outputs tell which are image-like). */
 export async function compileProgram(model: ModelInput, options: CompileOptions): Promise<{ source: string; program: Program }> {
   const m = resolveModel(model, options);
+  const name = options.name ?? m.name;
+  const nameProblem = moduleNameMessage(name);
+  if (nameProblem !== undefined) throw new OptionsError(nameProblem);
   const program = buildProgram(m, options);
   const source = await emitModule(program, {
     model: m.name,
-    name: options.name ?? m.name,
+    name,
     command: options.command ?? compileCommand(m.name, options),
     fxcVersion: FXC_VERSION,
     torchvisionVersion: TORCHVISION_VERSION,
@@ -133,19 +138,29 @@ export async function compileProgram(model: ModelInput, options: CompileOptions)
   return { source, program };
 }
 
-/** The `fxc compile` command line that produces the same module, options in a fixed order. */
+/** The `fxc compile` command line that produces the same module, options in a fixed order, each word quoted for a POSIX shell where it needs it. */
 export function compileCommand(
   model: string,
   o: { returnNodes?: ReturnNodes; size?: number | readonly [number, number]; layout?: Layout; mode?: Mode; name?: string; out?: string },
 ): string {
-  const parts = ["npx fxc compile", model];
+  const parts = ["npx", "fxc", "compile", model];
   if (o.returnNodes !== undefined) parts.push("--return", returnSpec(o.returnNodes));
   if (o.out !== undefined && o.out !== "generated") parts.push("--out", o.out);
   if (o.name !== undefined && o.name !== model) parts.push("--name", o.name);
   if (o.size !== undefined) parts.push("--size", typeof o.size === "number" ? String(o.size) : o.size.join("x"));
   if (o.layout !== undefined && o.layout !== "nhwc") parts.push("--layout", o.layout);
   if (o.mode !== undefined && o.mode !== "eval") parts.push("--mode", o.mode);
-  return parts.join(" ");
+  return parts.map(shellWord).join(" ");
+}
+
+/**
+ * A word as a POSIX shell reads it back: bare when it is plain, else in single quotes, or in
+ * bash's $'...' when it holds characters a terminal would not show (a folder name with a newline).
+ */
+function shellWord(word: string): string {
+  if (/^[A-Za-z0-9_@%+=:,.\/-]+$/.test(word)) return word;
+  if (escapeInvisible(word) === word) return `'${word.replace(/'/g, "'\\''")}'`;
+  return `$'${escapeInvisible(word.replace(/[\\']/g, "\\$&"))}'`;
 }
 
 /** The CLI's `node[:key],...` form of return nodes. */

@@ -1347,10 +1347,11 @@ function forward(input: Tensor4D, p: Params): Features {
   // layer4.2.relu_2
   const layer4_2_relu_2 = ops.relu(layer4_2_add);
   dispose(layer4_2_add);
-  return {
-    layer1: layer1_2_relu_2 as Tensor4D,
-    layer2: layer2_3_relu_2 as Tensor4D,
-    layer3: layer3_5_relu_2 as Tensor4D,
-    layer4: layer4_2_relu_2 as Tensor4D,
-  };
+  // the features: a null-prototype object, so that every key is its own property, whatever its name
+  const features = Object.create(null) as Features;
+  features.layer1 = layer1_2_relu_2 as Tensor4D;
+  features.layer2 = layer2_3_relu_2 as Tensor4D;
+  features.layer3 = layer3_5_relu_2 as Tensor4D;
+  features.layer4 = layer4_2_relu_2 as Tensor4D;
+  return features;
 }

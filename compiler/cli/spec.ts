@@ -1,9 +1,11 @@
 import type { ReturnNodes } from "../passes/returnNodes.js";
+import { outputKeyMessage } from "../names.js";
 import { UsageError } from "./errors.js";
 
 /**
  * The CLI's return spec, `node[:key],...`: a plain list when no node is renamed, else a
- * `{ node: key }` map as torchvision takes it.
+ * `{ node: key }` map as torchvision takes it. Keys follow the rule the API applies
+ * (compiler/names.ts), refused with the same line before anything is compiled.
  */
 export function parseReturnSpec(spec: string): ReturnNodes {
   const items = spec
@@ -14,15 +16,18 @@ export function parseReturnSpec(spec: string): ReturnNodes {
   const pairs = items.map((item) => {
     const [node, key, extra] = item.split(":");
     if (extra !== undefined || !node || key === "") throw new UsageError(`bad --return item '${item}'; write node or node:key`);
+    const problem = outputKeyMessage(key ?? node);
+    if (problem !== undefined) throw new UsageError(problem);
     return [node, key ?? node] as const;
   });
   if (pairs.every(([node, key]) => node === key)) return pairs.map(([node]) => node);
-  const map: Record<string, string> = {};
-  for (const [node, key] of pairs) {
-    if (node in map) throw new UsageError(`node '${node}' appears twice in --return; list each node once`);
-    map[node] = key;
+  const nodes = new Set<string>();
+  for (const [node] of pairs) {
+    if (nodes.has(node)) throw new UsageError(`node '${node}' appears twice in --return; list each node once`);
+    nodes.add(node);
   }
-  return map;
+  // fromEntries defines own properties: a node named __proto__ stays a key instead of setting the prototype.
+  return Object.fromEntries(pairs);
 }
 
 /** `--size 224` or `--size 224x160` (height x width). */

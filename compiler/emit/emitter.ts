@@ -2,8 +2,8 @@ import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
 import type { Dim } from "../graph/value.js";
 import type { Instruction, Json, Operand, Program, ProgramOutput } from "../graph/program.js";
 import { disposalSchedule } from "../passes/schedule.js";
-import { docs, header, loadBody, type HeaderFacts } from "../../templates/module.js";
-import { literal, propertyName } from "./literal.js";
+import { docs, featuresComment, header, loadBody, type HeaderFacts } from "../../templates/module.js";
+import { commentText, literal, propertyAccess, propertyName } from "./literal.js";
 import { formatTypeScript } from "./format.js";
 
 export interface EmitOptions {
@@ -100,15 +100,18 @@ function forwardBody(program: Program): string[] {
     const dead = schedule[i]!;
     if (dead.length > 0) lines.push(`dispose(${dead.join(", ")});`);
   });
-  const fields = program.outputs.map((o) => `${propertyName(o.key)}: ${operand(o.operand)} as ${tensorType(o)}`);
-  lines.push(`return { ${fields.join(", ")} };`);
+  // Filled by assignment, as the interpreter fills its result, so both give the same object for any key.
+  lines.push(`// ${featuresComment}`);
+  lines.push("const features = Object.create(null) as Features;");
+  for (const o of program.outputs) lines.push(`${propertyAccess("features", o.key)} = ${operand(o.operand)} as ${tensorType(o)};`);
+  lines.push("return features;");
   return lines;
 }
 
 function comment(ins: Instruction): string {
   const nodes = [...new Set(ins.nodes)].join(" → ");
   const sub = ins.id.includes("__") ? ` (${ins.op})` : "";
-  return ins.note ? `${nodes}${sub}: ${ins.note}` : `${nodes}${sub}`;
+  return commentText(ins.note ? `${nodes}${sub}: ${ins.note}` : `${nodes}${sub}`);
 }
 
 function operand(o: Operand): string {
@@ -138,7 +141,7 @@ export function outputShape(o: ProgramOutput, layout: Program["layout"]): Dim[] 
 
 function describeOutput(o: ProgramOutput, program: Program): string {
   const shape = outputShape(o, program.layout);
-  const text = `\`${o.node}\`: [${shape.join(", ")}]`;
+  const text = `\`${commentText(o.node)}\`: [${shape.join(", ")}]`;
   if (o.value.kind !== "tensor" || o.value.shape.length !== 4 || o.format === "contiguous") return `${text}.`;
   const [, c, oh] = o.value.shape;
   const inputH = program.inputShape[2];

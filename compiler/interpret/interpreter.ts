@@ -46,6 +46,9 @@ export function interpret(program: Program): (input: Tensor4D, params: Params) =
       for (const [id, v] of values) if (id !== "input") dispose(v);
       throw e;
     }
-    return Object.fromEntries(program.outputs.map((o) => [o.key, resolve(o.operand) as Tensor]));
+    // As the emitted forward builds it: a null-prototype object filled by assignment, so every key is its own property.
+    const features = Object.create(null) as Record<string, Tensor>;
+    for (const o of program.outputs) features[o.key] = resolve(o.operand) as Tensor;
+    return features;
   };
 }

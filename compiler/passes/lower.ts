@@ -37,8 +37,12 @@ interface Scope {
   readonly mutated: (placeholder: Node, binding: Binding) => void;
 }
 
-/** Names a generated module keeps for itself. */
-const RESERVED = new Set(["input", "p", "ops", "params", "parameters", "forward", "load", "returnNodes", "Features"]);
+/** Names a generated module keeps for itself: its imports, its top-level names, forward's parameters and result. */
+const RESERVED = new Set([
+  ...["createExtractor", "dispose", "ops", "Object"],
+  ...["returnNodes", "inputShape", "checkpoint", "parameters", "keyRenames", "load", "forward", "Features"],
+  ...["input", "p", "params", "features"],
+]);
 const JS_WORDS = new Set(
   "break case catch class const continue debugger default delete do else enum export extends false finally for function if import in instanceof new null return super switch this throw true try typeof var void while with yield let static implements interface package private protected public await arguments eval undefined NaN Infinity".split(
     " ",

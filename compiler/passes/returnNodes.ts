@@ -1,6 +1,7 @@
 import type { Graph } from "../graph/graph.js";
 import type { Node } from "../graph/node.js";
 import { didYouMean } from "../suggest.js";
+import { outputKeyMessage } from "../names.js";
 
 /** Return nodes as torchvision takes them: a list of names, or `{ node: key }`. */
 export type ReturnNodes = readonly string[] | Readonly<Record<string, string>>;
@@ -16,17 +17,27 @@ export class ReturnNodeError extends Error {
   override readonly name = "ReturnNodeError";
 }
 
-/** `[a, b]` means `{ a: "a", b: "b" }`, as in torchvision. */
+/**
+ * `[a, b]` means `{ a: "a", b: "b" }`, as in torchvision. Every key must pass the rule of
+ * compiler/names.ts, since keys become object keys, interface properties and file names.
+ */
 export function toQueryMap(spec: ReturnNodes): [query: string, key: string][] {
+  let pairs: [query: string, key: string][];
   if (Array.isArray(spec)) {
     const seen = new Set<string>();
     for (const q of spec as readonly string[]) {
       if (seen.has(q)) throw new ReturnNodeError(`return node '${q}' is listed twice; list each node once`);
       seen.add(q);
     }
-    return (spec as readonly string[]).map((q) => [q, q]);
+    pairs = (spec as readonly string[]).map((q) => [q, q]);
+  } else {
+    pairs = Object.entries(spec as Record<string, string>);
   }
-  return Object.entries(spec as Record<string, string>);
+  for (const [, key] of pairs) {
+    const problem = typeof key === "string" ? outputKeyMessage(key) : `output key ${String(key)} is not a string; give each node a string key`;
+    if (problem !== undefined) throw new ReturnNodeError(problem);
+  }
+  return pairs;
 }
 
 /**

@@ -59,7 +59,7 @@ async function* featureRows(
     } finally {
       x.dispose();
     }
-    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+    const tensors = Object.create(null) as Record<string, { shape: number[]; data: Float32Array }>;
     try {
       for (const output of loaded.outputs) {
         const t = reduce(outputs[output.key]!, options);

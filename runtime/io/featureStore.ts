@@ -1,5 +1,5 @@
 import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
-import { dirname, extname, join, resolve } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { tempPathNear, withAtomicFile, writeFileAtomic, type AtomicFile } from "./atomic.js";
 import { npyHeader } from "./npy.js";
 import { concatFloat32, elementCount } from "../weights/dtype.js";
@@ -19,6 +19,18 @@ import { WeightsError } from "../weights/types.js";
  * or `KEY-00001.npy`, ... (the manifest lists the npy shards).
  */
 export type FeatureFormat = "safetensors" | "npy";
+
+/**
+ * `folder/name`, refused when `name` would put the file anywhere else (`../x`, `a/b`, an absolute
+ * path): keys name files, and a key must never write outside the folder it was given.
+ */
+function fileInFolder(folder: string, name: string): string {
+  const file = join(folder, name);
+  if (name.length === 0 || name !== basename(name) || name === "." || name === ".." || dirname(resolve(file)) !== resolve(folder)) {
+    throw new RangeError(`feature file name '${name}' would be written outside ${folder}; use keys of letters, digits, '_', '.' and '-'`);
+  }
+  return file;
+}
 
 export interface FeatureWriterOptions {
   /** A `.safetensors` file, or a folder for npy. */
@@ -79,6 +91,7 @@ export class FeatureWriter {
     const tensors = Object.entries(rows.tensors);
     if (this.keys.length === 0) {
       for (const [key, t] of tensors) {
+        if (this.options.format === "npy") fileInFolder(this.options.out, key); // refused before any row is spooled
         this.keys.push(key);
         this.rowShapes.set(key, t.shape.slice(1));
       }
@@ -132,7 +145,7 @@ export class FeatureWriter {
   private async spool(key: string): Promise<Spool> {
     let s = this.spools.get(key);
     if (s === undefined) {
-      const near = this.options.format === "npy" ? join(this.options.out, key) : resolve(this.options.out);
+      const near = this.options.format === "npy" ? fileInFolder(this.options.out, key) : resolve(this.options.out);
       s = await Spool.create(near);
       this.spools.set(key, s);
     }
@@ -165,7 +178,7 @@ export class FeatureWriter {
       } else {
         for (const key of this.keys) {
           const name = `${key}${this.shardName(index)}.npy`;
-          const file = join(this.options.out, name);
+          const file = fileInFolder(this.options.out, name);
           await withAtomicFile(file, async (f) => {
             await f.write(npyHeader(file, [rows, ...this.rowShapes.get(key)!]));
             await spools.get(key)!.copyTo(f);

@@ -97,7 +97,8 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
         return run(worker, { shape: [rows, ...x.shape.slice(1)], data: part });
       });
       const parts = await Promise.all(slices);
-      const out: Record<string, Tensor> = {};
+      // Null prototype, as a compiled module's own result: every key is an own property.
+      const out = Object.create(null) as Record<string, Tensor>;
       for (const key of Object.keys(parts[0]!)) {
         const pieces = parts.map((p) => p[key]!);
         const joined = concatFloat32(pieces.map((p) => p.data));

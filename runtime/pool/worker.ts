@@ -22,7 +22,7 @@ try {
       const x = tf.tensor4d(m.input.data, m.input.shape as [number, number, number, number]);
       const outputs = extractor.forward(x);
       x.dispose();
-      const result: Record<string, TensorMessage> = {};
+      const result = Object.create(null) as Record<string, TensorMessage>;
       for (const [key, t] of Object.entries(outputs)) {
         result[key] = { shape: [...t.shape], data: (await t.data()) as Float32Array };
         t.dispose();

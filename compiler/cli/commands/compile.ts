@@ -3,6 +3,8 @@ import { join } from "node:path";
 import type { Argv } from "yargs";
 import { compile } from "../../api.js";
 import { writeFileAtomic } from "../../../runtime/io/atomic.js";
+import { moduleNameMessage } from "../../names.js";
+import { UsageError } from "../errors.js";
 import { parseReturnSpec, parseSize } from "../spec.js";
 import { buildOptions, type BuildArgs } from "./shared.js";
 
@@ -25,7 +27,9 @@ export function compileCommand(cli: Argv): Argv {
         .example("$0 compile resnet50 --return layer4:features --layout nchw", "renames the output key, NCHW in and out") as Argv<CompileArgs>,
     async (args) => {
       const name = args.name ?? args.model;
-      if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`bad --name '${name}'; use letters, digits, '_', '-' and '.'`);
+      // The API refuses the same names (an OptionsError); said here first, as a command line fxc cannot read.
+      const nameProblem = args.name === undefined ? undefined : moduleNameMessage(args.name);
+      if (nameProblem !== undefined) throw new UsageError(nameProblem);
       const returnNodes = parseReturnSpec(args.return);
       const source = await compile(args.model, {
         returnNodes,
