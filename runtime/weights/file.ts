@@ -1,5 +1,6 @@
-import { open, type FileHandle } from "node:fs/promises";
-import { errorCode, WeightsError } from "./types.js";
+import type { FileHandle } from "node:fs/promises";
+import { NotARegularFileError, openRegularFile } from "../io/regularFile.js";
+import { WeightsError } from "./types.js";
 
 /** Node rejects single reads above 2 GiB - 1, so large ranges are read in pieces. */
 const MAX_READ_CHUNK = 1 << 30;
@@ -14,25 +15,16 @@ export class RandomAccessFile {
     readonly size: number,
   ) {}
 
-  /** Opens `path` for reading; a missing file or a directory becomes a one-line WeightsError. */
+  /**
+   * Opens `path` for reading; anything but a regular file (missing, a directory, a FIFO, a device such
+   * as /dev/zero) becomes a one-line WeightsError without blocking or reading.
+   */
   static async open(path: string): Promise<RandomAccessFile> {
-    let handle: FileHandle;
     try {
-      handle = await open(path, "r");
+      const { handle, size } = await openRegularFile(path, "weights file");
+      return new RandomAccessFile(path, handle, size);
     } catch (error) {
-      throw openError(path, error);
-    }
-    try {
-      const stats = await handle.stat();
-      if (stats.isDirectory()) {
-        throw new WeightsError(path, "is a directory, not a weights file", "pass the path of a file");
-      }
-      if (!stats.isFile()) {
-        throw new WeightsError(path, "is not a regular file", "pass the path of a weights file");
-      }
-      return new RandomAccessFile(path, handle, stats.size);
-    } catch (error) {
-      await handle.close();
+      if (error instanceof NotARegularFileError) throw new WeightsError(error.path, error.problem, error.fix);
       throw error;
     }
   }
@@ -84,15 +76,4 @@ export async function readOpenFile<T>(path: string, read: (file: RandomAccessFil
     await file.close();
     throw error;
   }
-}
-
-function openError(path: string, error: unknown): WeightsError {
-  const code = errorCode(error);
-  if (code === "ENOENT") return new WeightsError(path, "weights file not found", "check the path");
-  if (code === "EISDIR") return new WeightsError(path, "is a directory, not a weights file", "pass the path of a file");
-  if (code === "EACCES" || code === "EPERM") {
-    return new WeightsError(path, "cannot be read (permission denied)", "check the file's permissions");
-  }
-  const detail = error instanceof Error ? error.message : String(error);
-  return new WeightsError(path, `cannot be opened (${detail})`, "check the path and the file");
 }

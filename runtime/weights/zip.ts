@@ -78,6 +78,15 @@ export class ZipReader {
         "save the checkpoint with torch.save instead of re-zipping it",
       );
     }
+    // A stored entry's bytes are its data: sizes that disagree mean a damaged or crafted directory, and
+    // trusting `size` over `compressedSize` would read past the entry into whatever follows it.
+    if (entry.size !== entry.compressedSize) {
+      throw new WeightsError(
+        path,
+        `zip entry '${entry.name}' is stored uncompressed but its size (${entry.size}) differs from its stored size (${entry.compressedSize})`,
+        RESAVE,
+      );
+    }
     if (position < 0 || length < 0 || position + length > entry.size) {
       throw new WeightsError(
         path,

@@ -1,0 +1,71 @@
+import { constants } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import { errorCode } from "../weights/types.js";
+
+/**
+ * A path that is not a readable regular file. Readers turn it into their own one-line error class
+ * (WeightsError, NpyError) with the same problem and fix.
+ */
+export class NotARegularFileError extends Error {
+  override readonly name = "NotARegularFileError";
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+    readonly fix: string,
+  ) {
+    super(`${path}: ${problem}; ${fix}`);
+  }
+}
+
+export interface RegularFile {
+  readonly handle: FileHandle;
+  /** The size when it was opened; readers never read past it, so a growing file cannot make them grow. */
+  readonly size: number;
+}
+
+/**
+ * Opens `path` for reading if it is (or links to) a regular file. O_NONBLOCK makes opening a FIFO
+ * return at once instead of waiting for a writer forever; the fstat that follows then refuses it, and
+ * character devices such as /dev/zero (endless data) with it. `noun` names the file in messages
+ * ("weights file", ".npy file").
+ */
+export async function openRegularFile(path: string, noun: string): Promise<RegularFile> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    throw openProblem(path, noun, error);
+  }
+  try {
+    const stats = await handle.stat();
+    if (stats.isDirectory()) throw new NotARegularFileError(path, `is a directory, not a ${noun}`, "pass the path of a file");
+    if (!stats.isFile()) {
+      const kind = stats.isFIFO()
+        ? "a FIFO (named pipe)"
+        : stats.isCharacterDevice()
+          ? "a character device"
+          : stats.isBlockDevice()
+            ? "a block device"
+            : stats.isSocket()
+              ? "a socket"
+              : "a special file";
+      throw new NotARegularFileError(path, `is ${kind}, not a regular file`, `pass the path of a ${noun} on disk`);
+    }
+    return { handle, size: stats.size };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+function openProblem(path: string, noun: string, error: unknown): NotARegularFileError {
+  const code = errorCode(error);
+  if (code === "ENOENT") return new NotARegularFileError(path, `${noun} not found`, "check the path");
+  if (code === "EISDIR") return new NotARegularFileError(path, `is a directory, not a ${noun}`, "pass the path of a file");
+  if (code === "EACCES" || code === "EPERM") {
+    return new NotARegularFileError(path, "cannot be read (permission denied)", "check the file's permissions");
+  }
+  if (code === "ELOOP") return new NotARegularFileError(path, "is a symbolic link loop", "pass the path of a file");
+  const detail = error instanceof Error ? error.message : String(error);
+  return new NotARegularFileError(path, `cannot be opened (${detail})`, "check the path and the file");
+}
