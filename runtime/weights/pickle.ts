@@ -25,21 +25,38 @@ export type PickleValue =
 /** Python tuples are immutable, so a frozen array; lists are `PickleList` so the two stay distinguishable. */
 export type PickleTuple = readonly PickleValue[];
 
+/*
+ * Containers create their Maps and arrays on first use: EMPTY_DICT and EMPTY_LIST are one-byte opcodes,
+ * and eager ones (an empty Map alone is ~200 bytes) let each byte of a crafted pickle take hundreds.
+ */
+
 export class PickleList {
-  readonly items: PickleValue[] = [];
+  private itemArray: PickleValue[] | undefined;
+  get items(): PickleValue[] {
+    return (this.itemArray ??= []);
+  }
 }
 
 export class PickleDict {
-  /** Insertion-ordered, like Python dicts; primitive keys compare by value. */
-  readonly entries = new Map<PickleValue, PickleValue>();
-  /** Instance attributes set through BUILD, e.g. the `_metadata` of a torch state_dict. */
-  readonly attributes = new Map<string, PickleValue>();
+  private entryMap: Map<PickleValue, PickleValue> | undefined;
+  private attributeMap: Map<string, PickleValue> | undefined;
   constructor(readonly className: "dict" | "collections.OrderedDict") {}
+  /** Insertion-ordered, like Python dicts; primitive keys compare by value. */
+  get entries(): Map<PickleValue, PickleValue> {
+    return (this.entryMap ??= new Map());
+  }
+  /** Instance attributes set through BUILD, e.g. the `_metadata` of a torch state_dict. */
+  get attributes(): Map<string, PickleValue> {
+    return (this.attributeMap ??= new Map());
+  }
 }
 
 export class PickleSet {
-  readonly items: PickleValue[] = [];
+  private itemArray: PickleValue[] | undefined;
   constructor(readonly frozen: boolean) {}
+  get items(): PickleValue[] {
+    return (this.itemArray ??= []);
+  }
 }
 
 /** A reference to `module.name`, never resolved to anything executable. */
@@ -56,12 +73,18 @@ export class PickleGlobal {
 /** An instance of a class that is not allowed: it records what was asked for and is never called. */
 export class PickleObject {
   state: PickleValue | undefined = undefined;
-  readonly dictItems = new Map<PickleValue, PickleValue>();
-  readonly listItems: PickleValue[] = [];
+  private dictItemMap: Map<PickleValue, PickleValue> | undefined;
+  private listItemArray: PickleValue[] | undefined;
   constructor(
     readonly className: string,
     readonly args: PickleTuple,
   ) {}
+  get dictItems(): Map<PickleValue, PickleValue> {
+    return (this.dictItemMap ??= new Map());
+  }
+  get listItems(): PickleValue[] {
+    return (this.listItemArray ??= []);
+  }
 }
 
 /** Base class for values made by allowed callables or by persistent loads (tensors, storages...). */
@@ -99,10 +122,9 @@ export interface PickleLimits {
 }
 
 export const DEFAULT_PICKLE_LIMITS: PickleLimits = Object.freeze({
-  // A torchvision state_dict pushes about 20 values per tensor (resnet50: 320 tensors, ~6,600 values); whole
-  // training checkpoints with optimizer state a few times that. Two million is far above any real one and
-  // still bounds a pickle of one-byte EMPTY_DICTs to about 1 GB.
-  maxObjects: 2_000_000,
+  // Measured with torch 1.13: resnet50's state_dict pickle pushes 7,226 values, a vit_h_14 checkpoint with
+  // Adam state 34,179. A million is 30 times that, and bounds a pickle of one-byte EMPTY_DICTs to ~100 MB.
+  maxObjects: 1_000_000,
   // Python pickles recursively and stops at its recursion limit (1000 by default), so real pickles nest far less.
   maxMarkDepth: 10_000,
   // Python's own bound on converting between int and str (sys.get_int_max_str_digits()); BigInt parsing is quadratic.

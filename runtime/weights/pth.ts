@@ -389,16 +389,19 @@ function expectStorageId(pid: PickleValue, length: number): [PickleGlobal, strin
 }
 
 /**
- * A legacy storage view: elements [offset, offset + size) of `root`. It must lie within the root, as torch
- * checks; otherwise its reads would run into the storages stored after the root's bytes.
+ * A legacy storage view: elements [offset, offset + size) of `root`, cut at the root's end as torch's
+ * `root[offset:offset + size]` slice cuts it, so that its tensors are checked against what the root holds
+ * and can never read into the storages stored after the root's bytes. A view starting past the root's end
+ * is refused outright (torch fails on it too, trying to resize the empty slice).
  */
 function viewOf(root: StorageRef, viewKey: string, offset: number, size: number): StorageRef {
-  if (offset + size > root.numel) {
+  if (offset > root.numel) {
     throw new Error(
-      `storage view '${viewKey}' (elements ${offset}..${offset + size}) lies past the end of its root storage '${root.key}' of ${root.numel} elements`,
+      `storage view '${viewKey}' starts at element ${offset}, past the end of its root storage '${root.key}' of ${root.numel} elements`,
     );
   }
-  return new StorageRef(root.key, root.typeName, root.dtype, root.elementSize, size, offset);
+  const numel = Math.min(size, root.numel - offset);
+  return new StorageRef(root.key, root.typeName, root.dtype, root.elementSize, numel, offset);
 }
 
 function makeStorage(key: string, storageType: PickleGlobal, numel: number, elementOffset: number): StorageRef {
