@@ -126,7 +126,7 @@ export function nonFiniteWarning(path: string, tensors: ReadonlyMap<string, Floa
   const keys = [...tensors].filter(([, values]) => !allFinite(values)).map(([key]) => key);
   if (keys.length === 0) return undefined;
   const others = keys.length === 1 ? "" : ` and ${keys.length - 1} other tensor${keys.length === 2 ? "" : "s"}`;
-  return `${path}: tensor '${keys[0]}'${others} hold NaN or infinite values (loaded as they are, as torch does); features computed from them will be NaN or infinite`;
+  return `${path}: tensor '${keys[0]}'${others} ${keys.length === 1 ? "holds" : "hold"} NaN or infinite values (loaded as they are, as torch does); features computed from them will be NaN or infinite`;
 }
 
 function allFinite(values: Float32Array): boolean {

@@ -17,7 +17,7 @@ export function input(x: Tensor, attrs: { readonly layout: string; readonly shap
   const channelAxis = nchw ? 1 : 3;
   if (x.rank === 4 && c !== null && c !== undefined && x.shape[channelAxis] !== c) {
     throw new InputShapeError(
-      `input shape [${x.shape.join(", ")}] has ${x.shape[channelAxis]} channels where the model takes ${c} (${attrs.layout.toUpperCase()} [${expected.join(", ")}]); ` +
+      `input shape [${x.shape.join(", ")}] has ${x.shape[channelAxis]} channel${x.shape[channelAxis] === 1 ? "" : "s"} where the model takes ${c} (${attrs.layout.toUpperCase()} [${expected.join(", ")}]); ` +
         `give ${c === 3 ? "RGB" : `${c}-channel`} input in this layout`,
     );
   }

@@ -171,7 +171,7 @@ async function extractNpy(args: ExtractArgs): Promise<void> {
     const otherLayout = args.layout === "nhwc" ? "nchw" : "nhwc";
     const expected = args.layout === "nhwc" ? "[N, H, W, 3]" : "[N, 3, H, W]";
     const fix = otherLayoutChannels === 3 ? `pass --layout ${otherLayout} if that is how the array is laid out` : `save the array with the 3 RGB channels (e.g. ${args.layout === "nhwc" ? "a[..., :3]" : "a[:, :3]"} for RGBA)`;
-    throw new UsageError(`${file}: shape [${input.shape.join(", ")}] has ${channels} channels, but the model takes 3 (RGB) as ${expected} in --layout ${args.layout}; ${fix}`);
+    throw new UsageError(`${file}: shape [${input.shape.join(", ")}] has ${channels} channel${channels === 1 ? "" : "s"}, but the model takes 3 (RGB) as ${expected} in --layout ${args.layout}; ${fix}`);
   }
   const [h, w] = args.layout === "nhwc" ? [input.shape[1]!, input.shape[2]!] : [input.shape[2]!, input.shape[3]!];
   const returnNodes = parseReturnSpec(args.return);
