@@ -1,16 +1,20 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFile, symlink, writeFile } from "node:fs/promises";
+import { open, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { NpyError, readNpy, writeNpy } from "../runtime/io/npy.js";
-import { nonFiniteWarning } from "../runtime/params.js";
+import { useBackend } from "../runtime/backend.js";
+import { loadParams, nonFiniteWarning } from "../runtime/params.js";
+import { memorySource } from "../runtime/weights/memory.js";
+import { writeSafetensors } from "../runtime/weights/safetensors.js";
+import { RESNET18_CASE, RESNET18_WEIGHTS } from "./support/fixtures.js";
 import { RandomAccessFile } from "../runtime/weights/file.js";
 import { DEFAULT_WEIGHTS_LIMITS, LimitSettingError, weightsLimits } from "../runtime/weights/limits.js";
 import { openWeights } from "../runtime/weights/open.js";
 import { PickleLimitError, PickleList, unpickle } from "../runtime/weights/pickle.js";
 import { WeightsError } from "../runtime/weights/types.js";
-import { ZipReader } from "../runtime/weights/zip.js";
+import { MAX_CENTRAL_DIRECTORY_BYTES, ZipReader } from "../runtime/weights/zip.js";
 import { assertSameFloats, fixture, rejectsOneLine } from "./weights-fixtures.js";
 import { tempDir } from "./support/temp.js";
 import { assertOneLineError, fxc } from "./support/cli.js";
@@ -305,6 +309,21 @@ test("a stored zip entry whose size differs from its stored size is refused (gar
   }
 });
 
+test("a zip central directory larger than any checkpoint needs is refused before it is read", { skip: !posix && "no cheap sparse files" }, async () => {
+  const path = join(await tempDir("weights"), "directory.pth");
+  const size = MAX_CENTRAL_DIRECTORY_BYTES + 100;
+  const handle = await open(path, "w");
+  try {
+    await handle.write(Buffer.from([0x50, 0x4b, 0x03, 0x04]), 0, 4, 0);
+    // A hole, then the end record claiming all of it as directory: the file is as large as it says.
+    const end = fields([4, 0x06054b50], [2, 0], [2, 0], [2, 1], [2, 1], [4, size], [4, 0], [2, 0]);
+    await handle.write(end, 0, end.length, size);
+  } finally {
+    await handle.close();
+  }
+  await rejectsOneLine(openWeights(path), new RegExp(`directory\\.pth: has a zip central directory of ${size} bytes, more than the ${MAX_CENTRAL_DIRECTORY_BYTES}`));
+});
+
 test("NaN and infinite weights give one warning naming the first key and how many", () => {
   const tensors = new Map([
     ["a.weight", new Float32Array([1, 2])],
@@ -343,4 +362,42 @@ describe("fxc extract says the same in one line", { skip: !posix && "needs symli
     assertOneLineError(await fxc(args), /crafted\.pth: has a pickle past fxc's limits: pickle makes more than 1000000 objects .*set FXC_MAX_PICKLE_OBJECTS above 1000000/, { code: 1 });
     assertOneLineError(await fxc(args, { env: { FXC_MAX_PICKLE_OBJECTS: "-3" } }), /^fxc: FXC_MAX_PICKLE_OBJECTS='-3' is not a positive whole number/, { code: 1 });
   });
+});
+
+test("loadParams warns once about NaN weights and still loads them", async () => {
+  await useBackend("cpu");
+  const source = memorySource(new Map([["w", { shape: [2], data: new Float32Array([Number.NaN, 1]) }]]), "nan.pth");
+  const warnings: string[] = [];
+  const params = await loadParams(source, { w: [2] }, [{ id: "w", source: { key: "w" }, transform: "none" }], (m) => warnings.push(m));
+  try {
+    assert.deepEqual(warnings, ["nan.pth: tensor 'w' holds NaN or infinite values (loaded as they are, as torch does); features computed from them will be NaN or infinite"]);
+    const values = await params["w"]!.data();
+    assert.ok(Number.isNaN(values[0]) && values[1] === 1);
+  } finally {
+    for (const t of Object.values(params)) t.dispose();
+  }
+});
+
+test("fxc extract prints the NaN warning once, in one thread and in two workers", { timeout: 300_000 }, async () => {
+  const dir = await tempDir("weights");
+  const real = await openWeights(RESNET18_WEIGHTS);
+  const tensors = [];
+  try {
+    for (const key of real.keys()) {
+      const data = await real.readFloat32(key);
+      if (key === "bn1.running_var" || key === "conv1.weight") data[0] = Number.POSITIVE_INFINITY;
+      tensors.push({ key, shape: [...real.info(key)!.shape], data });
+    }
+  } finally {
+    await real.close();
+  }
+  const weights = join(dir, "inf.safetensors");
+  await writeSafetensors(weights, tensors);
+  const input = join(RESNET18_CASE, "input.npy");
+  for (const workers of ["1", "2"]) {
+    const r = await fxc(["extract", "resnet18", "--return", "maxpool", "--layout", "nchw", "--weights", weights, "--input", input, "--out", join(dir, `f${workers}.safetensors`), "--workers", workers]);
+    assert.equal(r.code, 0, r.stderr);
+    const warnings = r.stderr.split("\n").filter((line) => line.includes("NaN"));
+    assert.deepEqual(warnings, [`fxc: warning: ${weights}: tensor 'conv1.weight' and 1 other tensor hold NaN or infinite values (loaded as they are, as torch does); features computed from them will be NaN or infinite`], r.stderr);
+  }
 });
