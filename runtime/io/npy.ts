@@ -1,7 +1,7 @@
 import { elementCount, isNonNegativeInteger, toFloat32, widen } from "../weights/dtype.js";
 import { oneLine } from "../weights/types.js";
 import { writeFileAtomic } from "./atomic.js";
-import { NotARegularFileError, openRegularFile, type RegularFile } from "./regularFile.js";
+import { NotARegularFileError, openRegularFile, readRange, type RegularFile } from "./regularFile.js";
 
 /** A .npy file could not be read or written; the message is one line: file, problem, fix. */
 export class NpyError extends Error {
@@ -76,16 +76,8 @@ export async function readNpy(path: string): Promise<NpyArray> {
     throw error;
   }
   const { handle, size } = file;
-  const readAt = async (position: number, length: number): Promise<Uint8Array> => {
-    const out = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await handle.read(out, done, Math.min(length - done, MAX_READ_CHUNK), position + done);
-      if (bytesRead === 0) throw new NpyError(path, "ended early while reading (was it modified?)", RESAVE);
-      done += bytesRead;
-    }
-    return out;
-  };
+  const readAt = (position: number, length: number): Promise<Uint8Array> =>
+    readRange(handle, position, length, () => new NpyError(path, "ended early while reading (was it modified?)", RESAVE));
   try {
     const lead = await readAt(0, Math.min(size, 12));
     const { headerStart, dataStart } = headerExtent(path, lead, size);
@@ -98,9 +90,6 @@ export async function readNpy(path: string): Promise<NpyArray> {
     await handle.close();
   }
 }
-
-/** Node rejects single reads above 2 GiB - 1, so large ranges are read in pieces. */
-const MAX_READ_CHUNK = 1 << 30;
 
 /** Parses the bytes of a whole .npy file; `path` is only used in messages. */
 export function parseNpy(path: string, bytes: Uint8Array): NpyArray {

@@ -69,3 +69,21 @@ function openProblem(path: string, noun: string, error: unknown): NotARegularFil
   const detail = error instanceof Error ? error.message : String(error);
   return new NotARegularFileError(path, `cannot be opened (${detail})`, "check the path and the file");
 }
+
+/** Node rejects single reads above 2 GiB - 1, so large ranges are read in pieces. */
+const MAX_READ_CHUNK = 1 << 30;
+
+/**
+ * Reads exactly `length` bytes at `position` into a fresh buffer (offset 0, so any typed view of it is
+ * aligned). A file that ends before (shrunk since it was opened) throws what `endedEarly` makes.
+ */
+export async function readRange(handle: FileHandle, position: number, length: number, endedEarly: () => Error): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(out, done, Math.min(length - done, MAX_READ_CHUNK), position + done);
+    if (bytesRead === 0) throw endedEarly();
+    done += bytesRead;
+  }
+  return out;
+}

@@ -1,9 +1,6 @@
 import type { FileHandle } from "node:fs/promises";
-import { NotARegularFileError, openRegularFile } from "../io/regularFile.js";
+import { NotARegularFileError, openRegularFile, readRange } from "../io/regularFile.js";
 import { WeightsError } from "./types.js";
-
-/** Node rejects single reads above 2 GiB - 1, so large ranges are read in pieces. */
-const MAX_READ_CHUNK = 1 << 30;
 
 /** Positional reads from one open file; several reads may be in flight at once. */
 export class RandomAccessFile {
@@ -44,17 +41,12 @@ export class RandomAccessFile {
         "download or save the file again",
       );
     }
-    const out = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const want = Math.min(length - done, MAX_READ_CHUNK);
-      const { bytesRead } = await this.handle.read(out, done, want, position + done);
-      if (bytesRead === 0) {
-        throw new WeightsError(this.path, "ended early while reading (was it modified?)", "save the file again");
-      }
-      done += bytesRead;
-    }
-    return out;
+    return readRange(
+      this.handle,
+      position,
+      length,
+      () => new WeightsError(this.path, "ended early while reading (was it modified?)", "save the file again"),
+    );
   }
 
   async close(): Promise<void> {
