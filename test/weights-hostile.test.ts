@@ -206,6 +206,25 @@ describe("pickle limits are enforced before allocating", () => {
     );
   });
 
+  test("a legacy checkpoint's pickles are bounded by the same byte limit", async () => {
+    await rejectsOneLine(
+      openWeights(fixture("legacy.pth"), { limits: { maxPickleBytes: 100 } }),
+      /legacy\.pth: its pickles run past the first 100 bytes, the limit; .*set FXC_MAX_PICKLE_BYTES above 100/,
+    );
+  });
+
+  test("a megabyte-long key quoted into an error keeps the line short", async () => {
+    const key = "k".repeat(1_000_000);
+    const json = `{"${key}":{"dtype":"U32","shape":[1],"data_offsets":[0,4]}}`;
+    const bytes = Buffer.alloc(8 + json.length + 4);
+    bytes.writeBigUInt64LE(BigInt(json.length));
+    bytes.write(json, 8, "latin1");
+    const path = join(await tempDir("weights"), "long-key.safetensors");
+    await writeFile(path, bytes);
+    const error = await rejectsOneLine(openWeights(path), /long-key\.safetensors: safetensors tensor 'k+\.\.\. \(\d+ characters left out\) \.\.\.k+' has dtype U32, which fxc does not read; convert it/);
+    assert.ok(error.message.length < 1100, `${error.message.length} characters`);
+  });
+
   test("MARKs nested deeper than the limit are refused", () => {
     const error = thrown(() => unpickle(pickle(Buffer.alloc(20_000, "("))));
     assert.ok(error instanceof PickleLimitError);
