@@ -23,6 +23,8 @@ export interface LoadOptions {
   readonly backend?: BackendName | "auto";
   /** Reads only keys under this prefix, without it (e.g. `backbone.body.`). */
   readonly prefix?: string;
+  /** Hears warnings about the weights (NaN or infinite values); by default process.emitWarning. */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface Extractor<F> {
@@ -48,7 +50,7 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
   const source = withRenamedKeys(prefixed, module.keyRenames ?? []);
   let params: Params;
   try {
-    params = await loadParams(source, module.checkpoint, module.parameters);
+    params = await loadParams(source, module.checkpoint, module.parameters, options.onWarning);
   } finally {
     if (opened) await file.close();
   }

@@ -73,7 +73,12 @@ const INDEX_DTYPES: readonly string[] = [...FLOAT_DTYPES, "I64", "I32", "I16", "
  * Reads, checks and prepares an extractor's parameters. Every key is checked (present, shape,
  * dtype) before anything is read, and nothing is left allocated if any step fails.
  */
-export async function loadParams(source: TensorSource, checkpoint: CheckpointShapes, specs: readonly ParamSpec[]): Promise<Params> {
+export async function loadParams(
+  source: TensorSource,
+  checkpoint: CheckpointShapes,
+  specs: readonly ParamSpec[],
+  onWarning: (message: string) => void = (message) => process.emitWarning(message),
+): Promise<Params> {
   for (const [key, entry] of Object.entries(checkpoint)) {
     const shape = shapeOfEntry(entry);
     const integer = "integer" in entry;
@@ -90,6 +95,8 @@ export async function loadParams(source: TensorSource, checkpoint: CheckpointSha
   }
   const data = new Map<string, Float32Array>();
   for (const key of Object.keys(checkpoint)) data.set(key, await source.readFloat32(key));
+  const warning = nonFiniteWarning(source.path, data);
+  if (warning !== undefined) onWarning(warning);
   const shapeOf = (key: string): readonly number[] => shapeOfEntry(checkpoint[key]!);
   const read = (key: string): Float32Array => data.get(key)!;
 
@@ -109,6 +116,25 @@ export async function loadParams(source: TensorSource, checkpoint: CheckpointSha
     throw e;
   }
   return params;
+}
+
+/**
+ * One line about the tensors holding NaN or infinite values, or undefined if none does. torch loads
+ * such weights without a word and so does fxc, but the features they make are NaN: say so once.
+ */
+export function nonFiniteWarning(path: string, tensors: ReadonlyMap<string, Float32Array>): string | undefined {
+  const keys = [...tensors].filter(([, values]) => !allFinite(values)).map(([key]) => key);
+  if (keys.length === 0) return undefined;
+  const others = keys.length === 1 ? "" : ` and ${keys.length - 1} other tensor${keys.length === 2 ? "" : "s"}`;
+  return `${path}: tensor '${keys[0]}'${others} ${keys.length === 1 ? "holds" : "hold"} NaN or infinite values (loaded as they are, as torch does); features computed from them will be NaN or infinite`;
+}
+
+function allFinite(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) {
+    // x - x is 0 for every finite x, NaN for NaN and for ±Infinity.
+    if (values[i]! - values[i]! !== 0) return false;
+  }
+  return true;
 }
 
 function hintForMissing(source: TensorSource, key: string): string {

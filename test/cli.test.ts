@@ -127,7 +127,17 @@ test("extract: bad weights and inputs are one-line errors that name the problem"
   assertOneLineError(await fxc(["extract", "resnet18", "--return", "maxpool", "--weights", weights, "--input", flat, "--out", join(out, "f.safetensors")]), /expected a 4-D array/);
   const gray = join(out, "gray.npy");
   await writeNpy(gray, [1, 1, 32, 32], input.data.subarray(0, 32 * 32));
-  assertOneLineError(await fxc([...base.slice(0, 4), "--input", gray, "--out", join(out, "f.safetensors"), "--return", "maxpool", "--weights", weights]), /input shape \[1, 1, 32, 32\] does not match the compiled \[N, 3, 32, 32\]/);
+  assertOneLineError(await fxc([...base.slice(0, 4), "--input", gray, "--out", join(out, "f.safetensors"), "--return", "maxpool", "--weights", weights]), /gray\.npy: shape \[1, 1, 32, 32\] has 1 channel, but the model takes 3 \(RGB\) as \[N, 3, H, W\] in --layout nchw; save the array with the 3 RGB channels \(e\.g\. a\[:, :3\] for RGBA\)$/, { code: 2 });
+  // An RGBA array: the fix names what extract itself takes (it compiles for the array's size: there is no --size to give).
+  const rgba = join(out, "rgba.npy");
+  await writeNpy(rgba, [1, 8, 8, 4], new Float32Array(8 * 8 * 4));
+  const fourChannels = await fxc(["extract", "resnet18", "--return", "maxpool", "--weights", weights, "--input", rgba, "--out", join(out, "f.safetensors")]);
+  assertOneLineError(fourChannels, /rgba\.npy: shape \[1, 8, 8, 4\] has 4 channels, but the model takes 3 \(RGB\) as \[N, H, W, 3\] in --layout nhwc; save the array with the 3 RGB channels \(e\.g\. a\[\.\.\., :3\] for RGBA\)$/, { code: 2 });
+  assert.doesNotMatch(fourChannels.stderr, /--size/);
+  // Channels first but read as nhwc: the other layout is the fix.
+  const nchw = join(out, "nchw.npy");
+  await writeNpy(nchw, [1, 3, 8, 8], new Float32Array(3 * 8 * 8));
+  assertOneLineError(await fxc(["extract", "resnet18", "--return", "maxpool", "--weights", weights, "--input", nchw, "--out", join(out, "f.safetensors")]), /has 8 channels.*; pass --layout nchw if that is how the array is laid out$/, { code: 2 });
   assert.deepEqual((await readdir(out)).filter((f) => f.endsWith(".safetensors")), [], "a failed run writes no output file");
 });
 

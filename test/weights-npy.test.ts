@@ -43,7 +43,7 @@ describe("readNpy", () => {
 
   test("missing, non-npy, truncated and malformed files", async () => {
     const dir = await tempDir("weights");
-    await rejectsOneLine(readNpy(join(dir, "none.npy")), /none\.npy: file not found/);
+    await rejectsOneLine(readNpy(join(dir, "none.npy")), /none\.npy: \.npy file not found/);
     const text = join(dir, "text.npy");
     await writeFile(text, "not numpy at all");
     await rejectsOneLine(readNpy(text), /not a \.npy file/);

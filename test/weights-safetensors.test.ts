@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { openWeights } from "../runtime/weights/open.js";
 import { openSafetensors, writeSafetensors } from "../runtime/weights/safetensors.js";
 import { WeightsError } from "../runtime/weights/types.js";
 import { assertSameFloats, expected, fixture, rejectsOneLine } from "./weights-fixtures.js";
@@ -128,6 +129,15 @@ describe("malformed files are refused with one-line errors", () => {
       /'x' and 'y' overlap/,
     ],
     ["bad metadata", craft('{"__metadata__":{"a":1}}'), /__metadata__ entry 'a'/],
+    [
+      // JSON.parse keeps the last one; before, the first tensor vanished without a word.
+      "repeated key",
+      craft(
+        '{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"\\u0078":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
+        new Uint8Array(8),
+      ),
+      /safetensors header names tensor 'x' more than once/,
+    ],
   ];
   for (const [name, bytes, pattern] of cases) {
     test(name, async () => {
@@ -139,6 +149,15 @@ describe("malformed files are refused with one-line errors", () => {
       assert.ok(error.message.startsWith(path), error.message);
     });
   }
+
+  test("a header length past the end of the file says truncated, also when the format is sniffed", async () => {
+    const dir = await tempDir("weights");
+    const bytes = await readFile(fixture("basic.safetensors"));
+    const path = join(dir, "cut-header.safetensors");
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    await writeFile(path, bytes.subarray(0, 8 + Math.floor(headerLength / 2)));
+    await rejectsOneLine(openWeights(path), new RegExp(`cut-header\\.safetensors: is truncated: its safetensors header claims ${headerLength} bytes but only ${Math.floor(headerLength / 2)} follow`));
+  });
 
   test("truncated copy of a real file", async () => {
     const dir = await tempDir("weights");

@@ -48,9 +48,9 @@ export function requestExtractorOptions(r: ExtractorRequest): ExtractorOptions {
   return { returnNodes: r.returnNodes, size: r.size, layout: r.layout, mode: r.mode, onWarning: r.onWarning, suppressDiffWarning: r.onWarning === undefined };
 }
 
-/** What every loader loads a request's weights with. */
+/** What every loader loads a request's weights with: a request without a warning handler hears no warnings. */
 export function requestLoadOptions(r: ExtractorRequest): LoadOptions {
-  return { backend: r.backend, prefix: r.prefix };
+  return { backend: r.backend, prefix: r.prefix, onWarning: r.onWarning ?? (() => {}) };
 }
 
 export const interpretExtractor: ExtractorLoader = async (r) => {

@@ -1,7 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { elementCount, isNonNegativeInteger, toFloat32, widen } from "../weights/dtype.js";
-import { errorCode, oneLine } from "../weights/types.js";
+import { oneLine } from "../weights/types.js";
 import { writeFileAtomic } from "./atomic.js";
+import { NotARegularFileError, openRegularFile, readRange, type RegularFile } from "./regularFile.js";
 
 /** A .npy file could not be read or written; the message is one line: file, problem, fix. */
 export class NpyError extends Error {
@@ -44,50 +44,101 @@ const DTYPES: Readonly<
   "|b1": { size: 1, convert: (b, n) => widen(new Uint8Array(b, 0, n).map((v) => (v === 0 ? 0 : 1))) },
 };
 
-/** Reads a whole .npy file (format versions 1.0, 2.0 and 3.0) as float32. */
-export async function readNpy(path: string): Promise<NpyArray> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = errorCode(error);
-    if (code === "ENOENT") throw new NpyError(path, "file not found", "check the path");
-    throw new NpyError(
-      path,
-      `cannot be read (${error instanceof Error ? error.message : String(error)})`,
-      "check the path",
-    );
-  }
-  return parseNpy(path, bytes);
+/**
+ * numpy's own np.load refuses headers above this (its `max_header_size` default): a real header holds
+ * a dtype, an order flag and at most 64 sizes, so anything longer is not from np.save.
+ */
+export const MAX_NPY_HEADER_BYTES = 10_000;
+/** Largest array returned as one Float32Array (8 GiB); the same bound as the weights readers'. */
+const MAX_NPY_ELEMENTS = 2 ** 31;
+
+/** Where a .npy file's parts lie, from its first bytes: checked against the file's size before any data is read. */
+interface NpyLayout {
+  readonly shape: number[];
+  readonly descr: string;
+  readonly convert: (buffer: ArrayBuffer, count: number) => Float32Array;
+  readonly count: number;
+  readonly dataStart: number;
+  readonly byteLength: number;
 }
 
-/** Parses the bytes of a .npy file; `path` is only used in messages. */
+/**
+ * Reads a whole .npy file (format versions 1.0, 2.0 and 3.0) as float32. Only a regular file is read
+ * (never a FIFO or a device such as /dev/zero), its header is bounded, and its data must be exactly
+ * what the header's shape and dtype need; all of it checked before the data is read.
+ */
+export async function readNpy(path: string): Promise<NpyArray> {
+  let file: RegularFile;
+  try {
+    file = await openRegularFile(path, ".npy file");
+  } catch (error) {
+    if (error instanceof NotARegularFileError) throw new NpyError(error.path, error.problem, error.fix);
+    throw error;
+  }
+  const { handle, size } = file;
+  const readAt = (position: number, length: number): Promise<Uint8Array> =>
+    readRange(handle, position, length, () => new NpyError(path, "ended early while reading (was it modified?)", RESAVE));
+  try {
+    const lead = await readAt(0, Math.min(size, 12));
+    const { headerStart, dataStart } = headerExtent(path, lead, size);
+    const prefix = await readAt(0, dataStart);
+    const layout = parseLayout(path, prefix, headerStart, dataStart, size);
+    // A fresh buffer of exactly the data: typed views need alignment, and callers own the result.
+    const data = await readAt(layout.dataStart, layout.byteLength);
+    return { shape: layout.shape, data: layout.convert(data.buffer as ArrayBuffer, layout.count), dtype: layout.descr };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Parses the bytes of a whole .npy file; `path` is only used in messages. */
 export function parseNpy(path: string, bytes: Uint8Array): NpyArray {
-  if (bytes.byteLength < 10 || !MAGIC.every((byte, i) => bytes[i] === byte)) {
+  const { headerStart, dataStart } = headerExtent(path, bytes, bytes.byteLength);
+  const layout = parseLayout(path, bytes, headerStart, dataStart, bytes.byteLength);
+  const data = new Uint8Array(bytes.subarray(layout.dataStart, layout.dataStart + layout.byteLength));
+  return { shape: layout.shape, data: layout.convert(data.buffer, layout.count), dtype: layout.descr };
+}
+
+/** Where the header text starts and ends, from the first (up to 12) bytes of a file of `fileSize` bytes. */
+function headerExtent(path: string, lead: Uint8Array, fileSize: number): { headerStart: number; dataStart: number } {
+  if (lead.byteLength < 10 || !MAGIC.every((byte, i) => lead[i] === byte)) {
     throw new NpyError(path, "is not a .npy file (no \\x93NUMPY magic)", RESAVE);
   }
-  const major = bytes[6]!;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const major = lead[6]!;
+  const view = new DataView(lead.buffer, lead.byteOffset, lead.byteLength);
   let headerStart: number;
   let headerLength: number;
   if (major === 1) {
     headerStart = 10;
     headerLength = view.getUint16(8, true);
   } else if (major === 2 || major === 3) {
-    if (bytes.byteLength < 12) throw new NpyError(path, "is truncated inside its header", RESAVE);
+    if (lead.byteLength < 12) throw new NpyError(path, "is truncated inside its header", RESAVE);
     headerStart = 12;
     headerLength = view.getUint32(8, true);
   } else {
     throw new NpyError(
       path,
-      `uses .npy format version ${major}.${bytes[7]}, which fxc does not know`,
+      `uses .npy format version ${major}.${lead[7]}, which fxc does not know`,
       "save it with np.save from numpy >= 1.17",
     );
   }
+  if (headerLength > MAX_NPY_HEADER_BYTES) {
+    throw new NpyError(
+      path,
+      `has a ${headerLength}-byte header, more than the ${MAX_NPY_HEADER_BYTES} bytes numpy itself reads`,
+      RESAVE,
+    );
+  }
   const dataStart = headerStart + headerLength;
-  if (dataStart > bytes.byteLength) throw new NpyError(path, "is truncated inside its header", RESAVE);
+  if (dataStart > fileSize) throw new NpyError(path, "is truncated inside its header", RESAVE);
+  return { headerStart, dataStart };
+}
+
+/** Reads the header in `prefix` (which holds at least the bytes before `dataStart`) and checks the data size. */
+function parseLayout(path: string, prefix: Uint8Array, headerStart: number, dataStart: number, fileSize: number): NpyLayout {
+  const major = prefix[6]!;
   // Versions 1 and 2 use latin-1 headers, version 3 UTF-8; the fields fxc reads are ASCII either way.
-  const header = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(bytes.subarray(headerStart, dataStart));
+  const header = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(prefix.subarray(headerStart, dataStart));
   const { descr, fortranOrder, shape } = parseHeader(path, header);
 
   if (descr.startsWith(">") && !descr.endsWith("1")) {
@@ -115,16 +166,25 @@ export function parseNpy(path: string, bytes: Uint8Array): NpyArray {
   }
   const count = elementCount(shape);
   const byteLength = count * dtype.size;
-  if (dataStart + byteLength > bytes.byteLength) {
+  const remaining = fileSize - dataStart;
+  if (byteLength > remaining) {
     throw new NpyError(
       path,
-      `is truncated: shape (${shape.join(", ")}) needs ${byteLength} data bytes but ${bytes.byteLength - dataStart} remain`,
+      `is truncated: shape (${shape.join(", ")}) needs ${byteLength} data bytes but ${remaining} remain`,
       RESAVE,
     );
   }
-  // Copy into a fresh buffer (a Buffer's slice would share the pool): typed views need alignment, and callers own the result.
-  const data = dtype.convert(new Uint8Array(bytes.subarray(dataStart, dataStart + byteLength)).buffer, count);
-  return { shape, data, dtype: descr };
+  if (byteLength < remaining) {
+    throw new NpyError(
+      path,
+      `has ${remaining - byteLength} bytes after the ${byteLength} data bytes its shape (${shape.join(", ")}) needs, so it is not what np.save wrote`,
+      RESAVE,
+    );
+  }
+  if (count > MAX_NPY_ELEMENTS) {
+    throw new NpyError(path, `holds ${count} values, more than one Float32Array can hold`, "save it in smaller pieces");
+  }
+  return { shape, descr, convert: dtype.convert, count, dataStart, byteLength };
 }
 
 /** Reads the Python dict literal of the header: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }. */

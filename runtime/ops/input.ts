@@ -14,6 +14,13 @@ export function input(x: Tensor, attrs: { readonly layout: string; readonly shap
   const [c, h, w] = attrs.shape;
   const expected = nchw ? ["N", c, h, w] : ["N", h, w, c];
   const ok = x.rank === 4 && expected.every((d, i) => d === "N" || d === null || d === x.shape[i]);
+  const channelAxis = nchw ? 1 : 3;
+  if (x.rank === 4 && c !== null && c !== undefined && x.shape[channelAxis] !== c) {
+    throw new InputShapeError(
+      `input shape [${x.shape.join(", ")}] has ${x.shape[channelAxis]} channel${x.shape[channelAxis] === 1 ? "" : "s"} where the model takes ${c} (${attrs.layout.toUpperCase()} [${expected.join(", ")}]); ` +
+        `give ${c === 3 ? "RGB" : `${c}-channel`} input in this layout`,
+    );
+  }
   if (!ok) {
     throw new InputShapeError(
       `input shape [${x.shape.join(", ")}] does not match the compiled [${expected.join(", ")}] (${attrs.layout.toUpperCase()}); ` +

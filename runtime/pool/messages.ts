@@ -6,7 +6,8 @@ export interface WorkerSetup {
   /** URL of a compiled module that exports `load(weights, options)`. */
   readonly moduleUrl: string;
   readonly weights: string;
-  readonly options: LoadOptions;
+  /** Without onWarning: a function cannot cross to a worker, whose warnings come back as messages. */
+  readonly options: Omit<LoadOptions, "onWarning">;
 }
 
 export interface TensorMessage {
@@ -18,5 +19,7 @@ export type ToWorker = { readonly id: number; readonly input: TensorMessage } | 
 
 export type FromWorker =
   | { readonly ready: true; readonly backend: string }
+  /** A warning from loading the weights (every worker loads them, so the pool says each one once). */
+  | { readonly warning: string }
   | { readonly id: number; readonly outputs: Record<string, TensorMessage> }
   | { readonly id?: number; readonly error: string };

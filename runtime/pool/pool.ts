@@ -42,7 +42,13 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
   const count = Math.max(1, options.workers ?? availableParallelism());
   // This thread holds the inputs and outputs, on the same kind of backend as the workers.
   await useBackend(options.backend);
-  const { workers: _, ...loadOptions } = options;
+  const { workers: _, onWarning, ...loadOptions } = options;
+  const warned = new Set<string>();
+  const warn = (message: string): void => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    (onWarning ?? ((m: string) => process.emitWarning(m)))(message);
+  };
   const script = workerScript();
   const setup: WorkerSetup = { moduleUrl, weights, options: loadOptions };
   const pending = new Map<number, { resolve: (o: Record<string, TensorMessage>) => void; reject: (e: Error) => void }>();
@@ -53,10 +59,13 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
       const worker = new Worker(script, { workerData: setup });
       return new Promise<{ worker: Worker; backend: BackendName }>((resolve, reject) => {
         worker.once("error", reject);
-        worker.once("message", (m: FromWorker) => {
+        const starting = (m: FromWorker): void => {
+          if ("warning" in m) return warn(m.warning);
+          worker.off("message", starting);
           if ("ready" in m) resolve({ worker, backend: m.backend as BackendName });
           else reject(new Error("error" in m ? m.error : "the worker did not start"));
-        });
+        };
+        worker.on("message", starting);
       });
     }),
   );

@@ -11,7 +11,7 @@ const setup = workerData as WorkerSetup;
 
 try {
   const compiled = (await import(setup.moduleUrl)) as CompiledModule;
-  const extractor = await compiled.load(setup.weights, setup.options);
+  const extractor = await compiled.load(setup.weights, { ...setup.options, onWarning: (warning) => send({ warning }) });
   port.on("message", async (m: ToWorker) => {
     if ("close" in m) {
       extractor.dispose();

@@ -1,8 +1,6 @@
-import { open, type FileHandle } from "node:fs/promises";
-import { errorCode, WeightsError } from "./types.js";
-
-/** Node rejects single reads above 2 GiB - 1, so large ranges are read in pieces. */
-const MAX_READ_CHUNK = 1 << 30;
+import type { FileHandle } from "node:fs/promises";
+import { NotARegularFileError, openRegularFile, readRange } from "../io/regularFile.js";
+import { WeightsError } from "./types.js";
 
 /** Positional reads from one open file; several reads may be in flight at once. */
 export class RandomAccessFile {
@@ -14,25 +12,16 @@ export class RandomAccessFile {
     readonly size: number,
   ) {}
 
-  /** Opens `path` for reading; a missing file or a directory becomes a one-line WeightsError. */
+  /**
+   * Opens `path` for reading; anything but a regular file (missing, a directory, a FIFO, a device such
+   * as /dev/zero) becomes a one-line WeightsError without blocking or reading.
+   */
   static async open(path: string): Promise<RandomAccessFile> {
-    let handle: FileHandle;
     try {
-      handle = await open(path, "r");
+      const { handle, size } = await openRegularFile(path, "weights file");
+      return new RandomAccessFile(path, handle, size);
     } catch (error) {
-      throw openError(path, error);
-    }
-    try {
-      const stats = await handle.stat();
-      if (stats.isDirectory()) {
-        throw new WeightsError(path, "is a directory, not a weights file", "pass the path of a file");
-      }
-      if (!stats.isFile()) {
-        throw new WeightsError(path, "is not a regular file", "pass the path of a weights file");
-      }
-      return new RandomAccessFile(path, handle, stats.size);
-    } catch (error) {
-      await handle.close();
+      if (error instanceof NotARegularFileError) throw new WeightsError(error.path, error.problem, error.fix);
       throw error;
     }
   }
@@ -52,17 +41,12 @@ export class RandomAccessFile {
         "download or save the file again",
       );
     }
-    const out = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const want = Math.min(length - done, MAX_READ_CHUNK);
-      const { bytesRead } = await this.handle.read(out, done, want, position + done);
-      if (bytesRead === 0) {
-        throw new WeightsError(this.path, "ended early while reading (was it modified?)", "save the file again");
-      }
-      done += bytesRead;
-    }
-    return out;
+    return readRange(
+      this.handle,
+      position,
+      length,
+      () => new WeightsError(this.path, "ended early while reading (was it modified?)", "save the file again"),
+    );
   }
 
   async close(): Promise<void> {
@@ -84,15 +68,4 @@ export async function readOpenFile<T>(path: string, read: (file: RandomAccessFil
     await file.close();
     throw error;
   }
-}
-
-function openError(path: string, error: unknown): WeightsError {
-  const code = errorCode(error);
-  if (code === "ENOENT") return new WeightsError(path, "weights file not found", "check the path");
-  if (code === "EISDIR") return new WeightsError(path, "is a directory, not a weights file", "pass the path of a file");
-  if (code === "EACCES" || code === "EPERM") {
-    return new WeightsError(path, "cannot be read (permission denied)", "check the file's permissions");
-  }
-  const detail = error instanceof Error ? error.message : String(error);
-  return new WeightsError(path, `cannot be opened (${detail})`, "check the path and the file");
 }

@@ -1,11 +1,14 @@
 import { RandomAccessFile, readOpenFile } from "./file.js";
 import { readPth } from "./pth.js";
-import { readSafetensors } from "./safetensors.js";
+import { MAX_HEADER_BYTES, readSafetensors } from "./safetensors.js";
 import { keyView } from "./rename.js";
+import { weightsLimits, type WeightsLimits } from "./limits.js";
 import { WeightsError, type TensorSource } from "./types.js";
 import { isZipMagic } from "./zip.js";
 
 export interface OpenWeightsOptions {
+  /** Raises (or lowers) the bounds on what reading the file may cost; see WeightsLimits for the defaults. */
+  limits?: Partial<WeightsLimits>;
   /**
    * Only keys starting with this exact string (e.g. `backbone.body.`, trailing dot included) are shown,
    * with the prefix removed.
@@ -17,9 +20,10 @@ const ACCEPTED = "fxc reads torch.save checkpoints (.pth/.pt, zip or legacy form
 
 /** Opens a weights file, choosing the reader by the file's first bytes rather than its extension. */
 export async function openWeights(path: string, options: OpenWeightsOptions = {}): Promise<TensorSource> {
+  const limits = weightsLimits(options.limits);
   const source = await readOpenFile(path, async (file): Promise<TensorSource> => {
     const { format, head } = await sniffFormat(file);
-    return format === "safetensors" ? readSafetensors(file) : readPth(file, head);
+    return format === "safetensors" ? readSafetensors(file) : readPth(file, head, limits);
   });
   const prefix = options.prefix ?? "";
   if (prefix === "") return source;
@@ -48,7 +52,9 @@ async function sniffFormat(file: RandomAccessFile): Promise<{ format: "safetenso
   // Checked before the pickle test: a header length like 0x280 also starts with byte 0x80.
   if (head.byteLength === 9 && head[8] === 0x7b /* { */) {
     const headerLength = new DataView(head.buffer).getBigUint64(0, true);
-    if (headerLength >= 2n && headerLength <= BigInt(file.size - 8)) return { format: "safetensors", head };
+    // A length past the end within the format's bound is a cut-off safetensors file: its reader says so.
+    const plausible = headerLength <= BigInt(file.size - 8) || headerLength <= BigInt(MAX_HEADER_BYTES);
+    if (headerLength >= 2n && plausible) return { format: "safetensors", head };
   }
   if (head.byteLength >= 2 && head[0] === 0x80 && head[1]! >= 2 && head[1]! <= 5) return { format: "pth", head };
   throw new WeightsError(file.path, file.size === 0 ? "is empty" : "is not in a weights format fxc knows", ACCEPTED);

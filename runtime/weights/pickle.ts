@@ -1,3 +1,5 @@
+import { oneLine } from "./types.js";
+
 /**
  * An allowlist unpickler that never executes code. It understands the opcodes of pickle protocols 0-5
  * that torch checkpoints use; globals become inert `PickleGlobal` names, and calling one (REDUCE, NEWOBJ,
@@ -23,21 +25,38 @@ export type PickleValue =
 /** Python tuples are immutable, so a frozen array; lists are `PickleList` so the two stay distinguishable. */
 export type PickleTuple = readonly PickleValue[];
 
+/*
+ * Containers create their Maps and arrays on first use: EMPTY_DICT and EMPTY_LIST are one-byte opcodes,
+ * and eager ones (an empty Map alone is ~200 bytes) let each byte of a crafted pickle take hundreds.
+ */
+
 export class PickleList {
-  readonly items: PickleValue[] = [];
+  private itemArray: PickleValue[] | undefined;
+  get items(): PickleValue[] {
+    return (this.itemArray ??= []);
+  }
 }
 
 export class PickleDict {
-  /** Insertion-ordered, like Python dicts; primitive keys compare by value. */
-  readonly entries = new Map<PickleValue, PickleValue>();
-  /** Instance attributes set through BUILD, e.g. the `_metadata` of a torch state_dict. */
-  readonly attributes = new Map<string, PickleValue>();
+  private entryMap: Map<PickleValue, PickleValue> | undefined;
+  private attributeMap: Map<string, PickleValue> | undefined;
   constructor(readonly className: "dict" | "collections.OrderedDict") {}
+  /** Insertion-ordered, like Python dicts; primitive keys compare by value. */
+  get entries(): Map<PickleValue, PickleValue> {
+    return (this.entryMap ??= new Map());
+  }
+  /** Instance attributes set through BUILD, e.g. the `_metadata` of a torch state_dict. */
+  get attributes(): Map<string, PickleValue> {
+    return (this.attributeMap ??= new Map());
+  }
 }
 
 export class PickleSet {
-  readonly items: PickleValue[] = [];
+  private itemArray: PickleValue[] | undefined;
   constructor(readonly frozen: boolean) {}
+  get items(): PickleValue[] {
+    return (this.itemArray ??= []);
+  }
 }
 
 /** A reference to `module.name`, never resolved to anything executable. */
@@ -54,12 +73,18 @@ export class PickleGlobal {
 /** An instance of a class that is not allowed: it records what was asked for and is never called. */
 export class PickleObject {
   state: PickleValue | undefined = undefined;
-  readonly dictItems = new Map<PickleValue, PickleValue>();
-  readonly listItems: PickleValue[] = [];
+  private dictItemMap: Map<PickleValue, PickleValue> | undefined;
+  private listItemArray: PickleValue[] | undefined;
   constructor(
     readonly className: string,
     readonly args: PickleTuple,
   ) {}
+  get dictItems(): Map<PickleValue, PickleValue> {
+    return (this.dictItemMap ??= new Map());
+  }
+  get listItems(): PickleValue[] {
+    return (this.listItemArray ??= []);
+  }
 }
 
 /** Base class for values made by allowed callables or by persistent loads (tensors, storages...). */
@@ -79,7 +104,32 @@ export interface UnpickleOptions {
   readonly persistentLoad?: (pid: PickleValue) => PickleValue;
   /** Byte offset where the pickle starts (several pickles may follow each other). */
   readonly start?: number;
+  /** Bounds on what the pickle may make; DEFAULT_PICKLE_LIMITS where not given. */
+  readonly limits?: Partial<PickleLimits>;
 }
+
+/**
+ * What a pickle may make, checked before each allocation, so that a crafted pickle fails fast with a
+ * PickleLimitError instead of taking gigabytes (a dict costs hundreds of bytes but its opcode one byte).
+ */
+export interface PickleLimits {
+  /** Values pushed (containers, strings, numbers, references: each costs memory) and memo entries kept. */
+  readonly maxObjects: number;
+  /** MARKs open at once: how deeply the pickle nests what it builds. */
+  readonly maxMarkDepth: number;
+  /** Digits of a text integer (INT, LONG, memo indices) and bytes of a binary LONG4. */
+  readonly maxIntegerDigits: number;
+}
+
+export const DEFAULT_PICKLE_LIMITS: PickleLimits = Object.freeze({
+  // Measured with torch 1.13: resnet50's state_dict pickle pushes 7,226 values, a vit_h_14 checkpoint with
+  // Adam state 34,179. A million is 30 times that, and bounds a pickle of one-byte EMPTY_DICTs to ~100 MB.
+  maxObjects: 1_000_000,
+  // Python pickles recursively and stops at its recursion limit (1000 by default), so real pickles nest far less.
+  maxMarkDepth: 10_000,
+  // Python's own bound on converting between int and str (sys.get_int_max_str_digits()); BigInt parsing is quadratic.
+  maxIntegerDigits: 4300,
+});
 
 export class PickleError extends Error {
   override name = "PickleError";
@@ -87,7 +137,7 @@ export class PickleError extends Error {
     message: string,
     readonly offset: number,
   ) {
-    super(`${message} (pickle byte ${offset})`);
+    super(oneLine(`${message} (pickle byte ${offset})`));
   }
 }
 
@@ -96,9 +146,20 @@ export class PickleTruncatedError extends PickleError {
   override name = "PickleTruncatedError";
 }
 
+/** The pickle goes past one of its PickleLimits; `limit` names which, so callers can say how to raise it. */
+export class PickleLimitError extends PickleError {
+  override name = "PickleLimitError";
+  constructor(
+    message: string,
+    offset: number,
+    readonly limit: keyof PickleLimits,
+    readonly value: number,
+  ) {
+    super(message, offset);
+  }
+}
+
 const ORDERED_DICT = "collections.OrderedDict";
-/** Longest LONG4 integer accepted; real pickles never come close, and BigInt parsing is quadratic. */
-const MAX_LONG_BYTES = 1 << 16;
 
 /** Unpickles one pickle from `bytes`; returns the value and the offset just after its STOP opcode. */
 export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): { value: PickleValue; end: number } {
@@ -110,6 +171,9 @@ class Unpickler {
   private stack: PickleValue[] = [];
   private readonly marks: number[] = [];
   private readonly memo = new Map<number, PickleValue>();
+  private readonly limits: PickleLimits;
+  /** Values pushed so far, against limits.maxObjects. */
+  private pushed = 0;
   private readonly data: DataView;
   private readonly utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -118,6 +182,7 @@ class Unpickler {
     private readonly options: UnpickleOptions,
   ) {
     this.position = options.start ?? 0;
+    this.limits = { ...DEFAULT_PICKLE_LIMITS, ...definedOnly(options.limits ?? {}) };
     this.data = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -144,6 +209,9 @@ class Unpickler {
 
       // Stack structure.
       case 0x28 /* ( MARK */:
+        if (this.marks.length >= this.limits.maxMarkDepth) {
+          throw new PickleLimitError(`pickle nests more than ${this.limits.maxMarkDepth} MARKs deep`, at, "maxMarkDepth", this.limits.maxMarkDepth);
+        }
         this.marks.push(this.stack.length);
         return;
       case 0x30 /* 0 POP */:
@@ -153,134 +221,137 @@ class Unpickler {
         this.popMark(at);
         return;
       case 0x32 /* 2 DUP */:
-        this.stack.push(this.top(at));
+        this.push(this.top(at));
         return;
 
       // Constants.
       case 0x4e /* N NONE */:
-        this.stack.push(null);
+        this.push(null);
         return;
       case 0x88 /* NEWTRUE */:
-        this.stack.push(true);
+        this.push(true);
         return;
       case 0x89 /* NEWFALSE */:
-        this.stack.push(false);
+        this.push(false);
         return;
 
       // Numbers.
       case 0x4a /* J BININT */:
-        this.stack.push(this.data.getInt32(this.advance(4), true));
+        this.push(this.data.getInt32(this.advance(4), true));
         return;
       case 0x4b /* K BININT1 */:
-        this.stack.push(this.u8());
+        this.push(this.u8());
         return;
       case 0x4d /* M BININT2 */:
-        this.stack.push(this.data.getUint16(this.advance(2), true));
+        this.push(this.data.getUint16(this.advance(2), true));
         return;
       case 0x8a /* LONG1 */:
-        this.stack.push(littleEndianSigned(this.take(this.u8())));
+        this.push(littleEndianSigned(this.take(this.u8())));
         return;
       case 0x8b: /* LONG4 */ {
         const length = this.data.getInt32(this.advance(4), true);
-        if (length < 0 || length > MAX_LONG_BYTES) throw new PickleError(`LONG4 of ${length} bytes`, at);
-        this.stack.push(littleEndianSigned(this.take(length)));
+        if (length < 0) throw new PickleError(`LONG4 of ${length} bytes`, at);
+        if (length > this.limits.maxIntegerDigits) {
+          throw new PickleLimitError(`LONG4 integer of ${length} bytes is longer than ${this.limits.maxIntegerDigits}`, at, "maxIntegerDigits", this.limits.maxIntegerDigits);
+        }
+        this.push(littleEndianSigned(this.take(length)));
         return;
       }
       case 0x47 /* G BINFLOAT (big-endian) */:
-        this.stack.push(this.data.getFloat64(this.advance(8), false));
+        this.push(this.data.getFloat64(this.advance(8), false));
         return;
       case 0x49: /* I INT (text; 00/01 are protocol-0 booleans) */ {
-        const text = this.line();
-        if (text === "00" || text === "01") this.stack.push(text === "01");
-        else this.stack.push(parseInteger(text, at));
+        const text = this.integerLine(at);
+        if (text === "00" || text === "01") this.push(text === "01");
+        else this.push(parseInteger(text, at));
         return;
       }
       case 0x4c /* L LONG (text, trailing L) */:
-        this.stack.push(parseInteger(this.line().replace(/L$/, ""), at));
+        this.push(parseInteger(this.integerLine(at).replace(/L$/, ""), at));
         return;
       case 0x46 /* F FLOAT (text, Python repr: also inf, -inf, nan) */:
-        this.stack.push(parseFloatRepr(this.line(), at));
+        this.push(parseFloatRepr(this.line(), at));
         return;
 
       // Strings and bytes.
       case 0x58 /* X BINUNICODE */:
-        this.stack.push(this.text(this.take(this.data.getUint32(this.advance(4), true)), at));
+        this.push(this.text(this.take(this.data.getUint32(this.advance(4), true)), at));
         return;
       case 0x8c /* SHORT_BINUNICODE */:
-        this.stack.push(this.text(this.take(this.u8()), at));
+        this.push(this.text(this.take(this.u8()), at));
         return;
       case 0x8d /* BINUNICODE8 */:
-        this.stack.push(this.text(this.take(this.u64(at)), at));
+        this.push(this.text(this.take(this.u64(at)), at));
         return;
       case 0x42 /* B BINBYTES */:
-        this.stack.push(copyOf(this.take(this.data.getUint32(this.advance(4), true))));
+        this.push(copyOf(this.take(this.data.getUint32(this.advance(4), true))));
         return;
       case 0x43 /* C SHORT_BINBYTES */:
-        this.stack.push(copyOf(this.take(this.u8())));
+        this.push(copyOf(this.take(this.u8())));
         return;
       case 0x8e: /* BINBYTES8 */
       case 0x96 /* BYTEARRAY8 */:
-        this.stack.push(copyOf(this.take(this.u64(at))));
+        this.push(copyOf(this.take(this.u64(at))));
         return;
       // Python 2 `str`: torch.load decodes these as UTF-8 text, and so do we.
       case 0x54: /* T BINSTRING */ {
         const length = this.data.getInt32(this.advance(4), true);
         if (length < 0) throw new PickleError("BINSTRING with negative length", at);
-        this.stack.push(this.python2Text(this.take(length)));
+        this.push(this.python2Text(this.take(length)));
         return;
       }
       case 0x55 /* U SHORT_BINSTRING */:
-        this.stack.push(this.python2Text(this.take(this.u8())));
+        this.push(this.python2Text(this.take(this.u8())));
         return;
       case 0x53 /* S STRING (quoted repr) */:
-        this.stack.push(parseQuotedString(this.line(), at));
+        this.push(parseQuotedString(this.line(), at));
         return;
       case 0x56 /* V UNICODE (raw-unicode-escape) */:
-        this.stack.push(parseRawUnicodeEscape(this.line()));
+        this.push(parseRawUnicodeEscape(this.line()));
         return;
 
       // Containers.
       case 0x7d /* } EMPTY_DICT */:
-        this.stack.push(new PickleDict("dict"));
+        this.push(new PickleDict("dict"));
         return;
       case 0x5d /* ] EMPTY_LIST */:
-        this.stack.push(new PickleList());
+        this.push(new PickleList());
         return;
       case 0x29 /* ) EMPTY_TUPLE */:
-        this.stack.push(Object.freeze([]));
+        this.push(Object.freeze([]));
         return;
       case 0x8f /* EMPTY_SET */:
-        this.stack.push(new PickleSet(false));
+        this.push(new PickleSet(false));
         return;
       case 0x64: /* d DICT */ {
         const items = this.popMark(at);
         const dict = new PickleDict("dict");
         for (let i = 0; i + 1 < items.length; i += 2) dict.entries.set(items[i]!, items[i + 1]!);
-        this.stack.push(dict);
+        this.push(dict);
         return;
       }
       case 0x6c: /* l LIST */ {
         const list = new PickleList();
-        list.items.push(...this.popMark(at));
-        this.stack.push(list);
+        appendAll(list.items, this.popMark(at));
+        this.push(list);
         return;
       }
       case 0x74 /* t TUPLE */:
-        this.stack.push(Object.freeze(this.popMark(at)));
+        this.push(Object.freeze(this.popMark(at)));
         return;
       case 0x85 /* TUPLE1 */:
-        this.stack.push(Object.freeze(this.popN(1, at)));
+        this.push(Object.freeze(this.popN(1, at)));
         return;
       case 0x86 /* TUPLE2 */:
-        this.stack.push(Object.freeze(this.popN(2, at)));
+        this.push(Object.freeze(this.popN(2, at)));
         return;
       case 0x87 /* TUPLE3 */:
-        this.stack.push(Object.freeze(this.popN(3, at)));
+        this.push(Object.freeze(this.popN(3, at)));
         return;
       case 0x91: /* FROZENSET */ {
         const set = new PickleSet(true);
-        set.items.push(...this.popMark(at));
-        this.stack.push(set);
+        appendAll(set.items, this.popMark(at));
+        this.push(set);
         return;
       }
       case 0x73: /* s SETITEM */ {
@@ -307,73 +378,73 @@ class Unpickler {
         const items = this.popMark(at);
         const target = this.top(at);
         if (!(target instanceof PickleSet)) throw new PickleError(`ADDITEMS on ${describePickleValue(target)}`, at);
-        target.items.push(...items);
+        appendAll(target.items, items);
         return;
       }
 
       // Memo.
       case 0x71 /* q BINPUT */:
-        this.memo.set(this.u8(), this.top(at));
+        this.remember(this.u8(), at);
         return;
       case 0x72 /* r LONG_BINPUT */:
-        this.memo.set(this.data.getUint32(this.advance(4), true), this.top(at));
+        this.remember(this.data.getUint32(this.advance(4), true), at);
         return;
       case 0x70 /* p PUT */:
-        this.memo.set(parseIndex(this.line(), at), this.top(at));
+        this.remember(parseIndex(this.integerLine(at), at), at);
         return;
       case 0x94 /* MEMOIZE */:
-        this.memo.set(this.memo.size, this.top(at));
+        this.remember(this.memo.size, at);
         return;
       case 0x68 /* h BINGET */:
-        this.stack.push(this.recall(this.u8(), at));
+        this.push(this.recall(this.u8(), at));
         return;
       case 0x6a /* j LONG_BINGET */:
-        this.stack.push(this.recall(this.data.getUint32(this.advance(4), true), at));
+        this.push(this.recall(this.data.getUint32(this.advance(4), true), at));
         return;
       case 0x67 /* g GET */:
-        this.stack.push(this.recall(parseIndex(this.line(), at), at));
+        this.push(this.recall(parseIndex(this.integerLine(at), at), at));
         return;
 
       // Globals and object construction: only allowed callables run, the rest become placeholders.
       case 0x63: /* c GLOBAL */ {
         const module = this.line();
-        this.stack.push(new PickleGlobal(module, this.line()));
+        this.push(new PickleGlobal(module, this.line()));
         return;
       }
       case 0x93: /* STACK_GLOBAL */ {
         const [module, name] = this.popN(2, at);
         if (typeof module !== "string" || typeof name !== "string")
           throw new PickleError("STACK_GLOBAL without names", at);
-        this.stack.push(new PickleGlobal(module, name));
+        this.push(new PickleGlobal(module, name));
         return;
       }
       case 0x52: /* R REDUCE */ {
         const args = this.pop(at);
         const callable = this.pop(at);
-        this.stack.push(this.call(callable, asTuple(args, at), at));
+        this.push(this.call(callable, asTuple(args, at), at));
         return;
       }
       case 0x81: /* NEWOBJ */ {
         const args = this.pop(at);
         const cls = this.pop(at);
-        this.stack.push(this.call(cls, asTuple(args, at), at));
+        this.push(this.call(cls, asTuple(args, at), at));
         return;
       }
       case 0x92: /* NEWOBJ_EX (keyword arguments are dropped: no allowed callable takes any) */ {
         const [cls, args] = this.popN(3, at);
-        this.stack.push(this.call(cls!, asTuple(args!, at), at));
+        this.push(this.call(cls!, asTuple(args!, at), at));
         return;
       }
       case 0x69: /* i INST */ {
         const module = this.line();
         const name = this.line();
-        this.stack.push(this.call(new PickleGlobal(module, name), Object.freeze(this.popMark(at)), at));
+        this.push(this.call(new PickleGlobal(module, name), Object.freeze(this.popMark(at)), at));
         return;
       }
       case 0x6f: /* o OBJ */ {
         const [cls, ...args] = this.popMark(at);
         if (cls === undefined) throw new PickleError("OBJ without a class", at);
-        this.stack.push(this.call(cls, Object.freeze(args), at));
+        this.push(this.call(cls, Object.freeze(args), at));
         return;
       }
       case 0x62: /* b BUILD */ {
@@ -384,10 +455,10 @@ class Unpickler {
 
       // Persistent ids: how torch refers to tensor storages outside the pickle.
       case 0x51 /* Q BINPERSID */:
-        this.stack.push(this.persistent(this.pop(at), at));
+        this.push(this.persistent(this.pop(at), at));
         return;
       case 0x50 /* P PERSID */:
-        this.stack.push(this.persistent(this.line(), at));
+        this.push(this.persistent(this.line(), at));
         return;
 
       case 0x82: /* EXT1 */
@@ -460,7 +531,7 @@ class Unpickler {
     const list =
       target instanceof PickleList ? target.items : target instanceof PickleObject ? target.listItems : undefined;
     if (list === undefined) throw new PickleError(`APPEND on ${describePickleValue(target)}`, at);
-    list.push(...items);
+    appendAll(list, items);
   }
 
   private persistent(pid: PickleValue, at: number): PickleValue {
@@ -472,6 +543,25 @@ class Unpickler {
       const detail = error instanceof Error ? error.message : String(error);
       throw new PickleError(`bad persistent id: ${detail}`, at);
     }
+  }
+
+  /** Pushes a value, counting it against maxObjects first. */
+  private push(value: PickleValue): void {
+    if (this.pushed >= this.limits.maxObjects) throw this.tooManyObjects(this.position);
+    this.pushed++;
+    this.stack.push(value);
+  }
+
+  /** Stores the top of the stack in the memo; a new entry counts against maxObjects too. */
+  private remember(index: number, at: number): void {
+    const value = this.top(at);
+    if (!this.memo.has(index) && this.memo.size >= this.limits.maxObjects) throw this.tooManyObjects(at);
+    this.memo.set(index, value);
+  }
+
+  private tooManyObjects(at: number): PickleLimitError {
+    const limit = this.limits.maxObjects;
+    return new PickleLimitError(`pickle makes more than ${limit} objects`, at, "maxObjects", limit);
   }
 
   private recall(index: number, at: number): PickleValue {
@@ -536,6 +626,19 @@ class Unpickler {
     return latin1(this.bytes.subarray(start, end));
   }
 
+  /** The text argument of INT, LONG, PUT or GET, refused before decoding if it has more digits than allowed. */
+  private integerLine(at: number): string {
+    const start = this.position;
+    const end = this.bytes.indexOf(0x0a, start);
+    // A sign, Python 2's trailing L and stray spaces are not digits; allow a few such characters.
+    const limit = this.limits.maxIntegerDigits;
+    if (end - start > limit + 4 || (end < 0 && this.bytes.byteLength - start > limit + 4)) {
+      const digits = (end < 0 ? this.bytes.byteLength : end) - start;
+      throw new PickleLimitError(`integer literal of ${digits} characters is longer than ${limit} digits`, at, "maxIntegerDigits", limit);
+    }
+    return this.line();
+  }
+
   private text(bytes: Uint8Array, at: number): string {
     try {
       return this.utf8.decode(bytes);
@@ -564,9 +667,16 @@ function copyOf(bytes: Uint8Array): Uint8Array {
 }
 
 function latin1(bytes: Uint8Array): string {
-  let out = "";
-  for (const byte of bytes) out += String.fromCharCode(byte);
-  return out;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+}
+
+/** Appends one at a time: `push(...items)` passes every item as an argument and overflows the call stack past ~100k. */
+function appendAll(target: PickleValue[], items: readonly PickleValue[]): void {
+  for (const item of items) target.push(item);
+}
+
+function definedOnly(limits: Partial<PickleLimits>): Partial<PickleLimits> {
+  return Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
 }
 
 /** Two's-complement little-endian integer of any width, as a number when it fits exactly. */

@@ -6,6 +6,7 @@ import {
   PickleDict,
   PickleForeign,
   PickleGlobal,
+  PickleLimitError,
   PickleList,
   PickleObject,
   PickleTruncatedError,
@@ -14,6 +15,7 @@ import {
   type PickleTuple,
   type PickleValue,
 } from "./pickle.js";
+import { howToRaise, weightsLimits, type WeightsLimits } from "./limits.js";
 import { missingKey, WeightsError, type DType, type TensorInfo, type TensorSource } from "./types.js";
 import { isZipMagic, ZipReader, type ZipEntry } from "./zip.js";
 
@@ -88,23 +90,27 @@ class TensorRef extends PickleForeign {
 type StorageBytes = (byteOffset: number, byteLength: number) => Promise<Uint8Array>;
 
 /** Opens a torch.save checkpoint (zip or legacy format) and finds its state_dict. */
-export function openPth(path: string): Promise<TensorSource> {
-  return readOpenFile(path, async (file) => readPth(file, await file.read(0, Math.min(file.size, 4))));
+export function openPth(path: string, limits: WeightsLimits = weightsLimits()): Promise<TensorSource> {
+  return readOpenFile(path, async (file) => readPth(file, await file.read(0, Math.min(file.size, 4)), limits));
 }
 
 /**
  * Reads a torch.save checkpoint (zip or legacy format) from an open file whose first bytes (at least
  * four, where the file has them) are `head`. On error the caller closes the file.
  */
-export async function readPth(file: RandomAccessFile, head: Uint8Array): Promise<TensorSource> {
+export async function readPth(
+  file: RandomAccessFile,
+  head: Uint8Array,
+  limits: WeightsLimits = weightsLimits(),
+): Promise<TensorSource> {
   if (file.size >= 4) {
-    if (isZipMagic(head)) return openZipCheckpoint(file);
-    if (head[0] === 0x80) return openLegacyCheckpoint(file);
+    if (isZipMagic(head)) return openZipCheckpoint(file, limits);
+    if (head[0] === 0x80) return openLegacyCheckpoint(file, limits);
   }
   throw new WeightsError(file.path, "is neither a zip nor a legacy torch checkpoint", RESAVE);
 }
 
-async function openZipCheckpoint(file: RandomAccessFile): Promise<TensorSource> {
+async function openZipCheckpoint(file: RandomAccessFile, limits: WeightsLimits): Promise<TensorSource> {
   const path = file.path;
   const zip = await ZipReader.open(file);
   // torch names the top folder after the file it saved to; find it from the pickle's entry name.
@@ -137,7 +143,14 @@ async function openZipCheckpoint(file: RandomAccessFile): Promise<TensorSource> 
     }
     return storage;
   };
-  const top = runPickle(path, await zip.read(pickleEntry), 0, persistentLoad, "whole").value;
+  if (pickleEntry.size > limits.maxPickleBytes) {
+    throw new WeightsError(
+      path,
+      `its pickle (${pickleEntry.name}) is ${pickleEntry.size} bytes, more than the limit of ${limits.maxPickleBytes}`,
+      howToRaise("maxPickleBytes", limits.maxPickleBytes),
+    );
+  }
+  const top = runPickle(path, await zip.read(pickleEntry), 0, persistentLoad, "whole", limits).value;
   const tensors = selectStateDict(path, top);
 
   const entries = new Map<string, ZipEntry>();
@@ -174,32 +187,40 @@ const LEGACY_PROTOCOL = 1001;
 /** The pickles of a legacy file are small; read this much first and grow only if they continue past it. */
 const LEGACY_FIRST_READ = 1 << 20;
 
-async function openLegacyCheckpoint(file: RandomAccessFile): Promise<TensorSource> {
+async function openLegacyCheckpoint(file: RandomAccessFile, limits: WeightsLimits): Promise<TensorSource> {
   const path = file.path;
-  let prefixLength = Math.min(file.size, LEGACY_FIRST_READ);
+  const longest = Math.min(file.size, limits.maxPickleBytes);
+  let prefixLength = Math.min(longest, LEGACY_FIRST_READ);
   for (;;) {
     const prefix = await file.read(0, prefixLength);
     try {
-      return await readLegacy(file, prefix);
+      return await readLegacy(file, prefix, limits);
     } catch (error) {
       if (!(error instanceof PickleTruncatedError)) throw error;
       if (prefixLength === file.size) {
         throw new WeightsError(path, `is truncated: ${error.message}`, RESAVE);
       }
-      prefixLength = Math.min(file.size, prefixLength * 4);
+      if (prefixLength === longest) {
+        throw new WeightsError(
+          path,
+          `its pickles run past the first ${limits.maxPickleBytes} bytes, the limit`,
+          howToRaise("maxPickleBytes", limits.maxPickleBytes),
+        );
+      }
+      prefixLength = Math.min(longest, prefixLength * 4);
     }
   }
 }
 
 /** Parses the five leading pickles from `prefix` (throws PickleTruncatedError if it is too short). */
-async function readLegacy(file: RandomAccessFile, prefix: Uint8Array): Promise<TensorSource> {
+async function readLegacy(file: RandomAccessFile, prefix: Uint8Array, limits: WeightsLimits): Promise<TensorSource> {
   const path = file.path;
   const notTorch = (): WeightsError =>
     new WeightsError(path, "is a pickle file but not a torch checkpoint (no torch magic number)", SAVE_STATE_DICT);
 
   let magic: { value: PickleValue; end: number };
   try {
-    magic = unpickle(prefix);
+    magic = unpickle(prefix, { limits });
   } catch (error) {
     // The magic number pickle is 14 bytes; running out of data before it ends means a cut-off file.
     if (error instanceof PickleTruncatedError && prefix.byteLength < 16) {
@@ -208,7 +229,7 @@ async function readLegacy(file: RandomAccessFile, prefix: Uint8Array): Promise<T
     throw notTorch();
   }
   if (magic.value !== LEGACY_MAGIC) throw notTorch();
-  const protocol = runPickle(path, prefix, magic.end, undefined, "prefix");
+  const protocol = runPickle(path, prefix, magic.end, undefined, "prefix", limits);
   if (protocol.value !== LEGACY_PROTOCOL) {
     throw new WeightsError(
       path,
@@ -216,7 +237,7 @@ async function readLegacy(file: RandomAccessFile, prefix: Uint8Array): Promise<T
       RESAVE,
     );
   }
-  const systemInfo = runPickle(path, prefix, protocol.end, undefined, "prefix");
+  const systemInfo = runPickle(path, prefix, protocol.end, undefined, "prefix", limits);
   if (systemInfo.value instanceof PickleDict && systemInfo.value.entries.get("little_endian") === false) {
     throw new WeightsError(path, "was saved on a big-endian machine", "save the checkpoint on a little-endian machine");
   }
@@ -240,13 +261,13 @@ async function readLegacy(file: RandomAccessFile, prefix: Uint8Array): Promise<T
     }
     let view = views.get(viewKey);
     if (view === undefined) {
-      view = makeStorage(rootKey, storageType, viewSize, viewOffset);
+      view = viewOf(root, viewKey, viewOffset, viewSize);
       views.set(viewKey, view);
     }
     return view;
   };
-  const main = runPickle(path, prefix, systemInfo.end, persistentLoad, "prefix");
-  const keyList = runPickle(path, prefix, main.end, undefined, "prefix");
+  const main = runPickle(path, prefix, systemInfo.end, persistentLoad, "prefix", limits);
+  const keyList = runPickle(path, prefix, main.end, undefined, "prefix", limits);
   if (!(keyList.value instanceof PickleList) || !keyList.value.items.every((key) => typeof key === "string")) {
     throw new WeightsError(path, "has a damaged legacy storage list", RESAVE);
   }
@@ -338,10 +359,14 @@ function runPickle(
   start: number,
   persistentLoad: ((pid: PickleValue) => PickleValue) | undefined,
   extent: "whole" | "prefix",
+  limits: WeightsLimits,
 ): { value: PickleValue; end: number } {
   try {
-    return unpickle(bytes, { start, callables: CALLABLES, ...(persistentLoad ? { persistentLoad } : {}) });
+    return unpickle(bytes, { start, limits, callables: CALLABLES, ...(persistentLoad ? { persistentLoad } : {}) });
   } catch (error) {
+    if (error instanceof PickleLimitError) {
+      throw new WeightsError(path, `has a pickle past fxc's limits: ${error.message}`, howToRaise(error.limit, error.value));
+    }
     if (error instanceof PickleTruncatedError) {
       if (extent === "prefix") throw error;
       throw new WeightsError(path, `is truncated or corrupt: ${error.message}`, RESAVE);
@@ -361,6 +386,22 @@ function expectStorageId(pid: PickleValue, length: number): [PickleGlobal, strin
   if (typeof key !== "string") throw new Error("storage key is not a string");
   if (!isNonNegativeInteger(numel)) throw new Error("storage size is not a non-negative integer");
   return [storageType, key, numel, view ?? null];
+}
+
+/**
+ * A legacy storage view: elements [offset, offset + size) of `root`, cut at the root's end as torch's
+ * `root[offset:offset + size]` slice cuts it, so that its tensors are checked against what the root holds
+ * and can never read into the storages stored after the root's bytes. A view starting past the root's end
+ * is refused outright (torch fails on it too, trying to resize the empty slice).
+ */
+function viewOf(root: StorageRef, viewKey: string, offset: number, size: number): StorageRef {
+  if (offset > root.numel) {
+    throw new Error(
+      `storage view '${viewKey}' starts at element ${offset}, past the end of its root storage '${root.key}' of ${root.numel} elements`,
+    );
+  }
+  const numel = Math.min(size, root.numel - offset);
+  return new StorageRef(root.key, root.typeName, root.dtype, root.elementSize, numel, offset);
 }
 
 function makeStorage(key: string, storageType: PickleGlobal, numel: number, elementOffset: number): StorageRef {

@@ -4,7 +4,7 @@ import { readOpenFile, type RandomAccessFile } from "./file.js";
 import { missingKey, WeightsError, type DType, type TensorInfo, type TensorSource } from "./types.js";
 
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating anything. */
-const MAX_HEADER_BYTES = 100_000_000;
+export const MAX_HEADER_BYTES = 100_000_000;
 
 const SAFETENSORS_DTYPES: ReadonlySet<string> = new Set(Object.keys(DTYPE_SIZE));
 
@@ -45,7 +45,7 @@ async function readHeader(
   if (headerLength > BigInt(file.size - 8)) {
     throw new WeightsError(
       path,
-      `safetensors header claims ${headerLength} bytes but the file has only ${file.size - 8} after the length field (truncated?)`,
+      `is truncated: its safetensors header claims ${headerLength} bytes but only ${file.size - 8} follow the length field`,
       REEXPORT,
     );
   }
@@ -72,6 +72,11 @@ async function readHeader(
     throw new WeightsError(path, `safetensors header is not valid JSON (${detail})`, REEXPORT);
   }
   if (!isPlainObject(parsed)) throw new WeightsError(path, "safetensors header is not a JSON object", REEXPORT);
+  // JSON.parse keeps the last of repeated keys silently; a tensor named twice is ambiguous, so refuse it.
+  const repeated = firstRepeatedKey(text);
+  if (repeated !== undefined) {
+    throw new WeightsError(path, `safetensors header names tensor '${repeated}' more than once`, REEXPORT);
+  }
 
   const dataStart = 8 + Number(headerLength);
   const dataLength = file.size - dataStart;
@@ -255,6 +260,39 @@ export function safetensorsHeader(
   new DataView(out.buffer).setBigUint64(0, BigInt(paddedLength), true);
   out.set(json, 8);
   return out;
+}
+
+/**
+ * The first key that occurs twice in the top-level object of `json` (valid JSON, already parsed), found
+ * by one pass over the text that tracks strings and nesting.
+ */
+export function firstRepeatedKey(json: string): string | undefined {
+  const seen = new Set<string>();
+  let depth = 0;
+  // At depth 1, a string right after '{' or ',' is a key; `expectKey` says whether the next one is.
+  let expectKey = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (json[end] !== '"') end += json[end] === "\\" ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(json.slice(i, end + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = end;
+    } else if (c === "{" || c === "[") {
+      depth++;
+      expectKey = depth === 1;
+    } else if (c === "}" || c === "]") {
+      depth--;
+    } else if (c === "," && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return undefined;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -38,9 +38,22 @@ export class WeightsError extends Error {
   }
 }
 
-/** Collapses line breaks so that text quoted from a file can never make a message span lines. */
+/** Longest message kept whole; longer ones lose their middle, where text quoted from a file sits. */
+const MAX_MESSAGE_LENGTH = 1000;
+
+/**
+ * Makes text quoted from a file safe to print as one message line: line breaks collapse, and a message
+ * that would run past MAX_MESSAGE_LENGTH (a 20 MB integer literal, a megabyte-long key) keeps only its
+ * start and end, so the problem's subject and the fix both survive.
+ */
 export function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, " ");
+  let bounded = text;
+  if (text.length > MAX_MESSAGE_LENGTH) {
+    const head = text.slice(0, 600);
+    const tail = text.slice(-300);
+    bounded = `${head}... (${text.length - head.length - tail.length} characters left out) ...${tail}`;
+  }
+  return bounded.replace(/\s*[\r\n]+\s*/g, " ");
 }
 
 /** The `code` of a Node system error (`ENOENT`, `EISDIR`...), or "" for anything else. */

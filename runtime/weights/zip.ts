@@ -23,6 +23,11 @@ const SATURATED_16 = 0xffff;
 const SATURATED_32 = 0xffffffff;
 
 const RESAVE = "the file may be truncated or corrupt; download or save it again";
+/**
+ * Largest central directory read: torch writes one ~100-byte record per storage, so even 100,000 tensors
+ * stay under 10 MB; a crafted directory claiming gigabytes is refused before it is read.
+ */
+export const MAX_CENTRAL_DIRECTORY_BYTES = 64 * 1024 * 1024;
 
 /** Whether `head` starts with a zip local-file-header signature (PK\x03\x04), as torch's zip checkpoints do. */
 export function isZipMagic(head: Uint8Array): boolean {
@@ -76,6 +81,15 @@ export class ZipReader {
         path,
         `zip entry '${entry.name}' is compressed (method ${entry.method}) but torch checkpoints store entries uncompressed`,
         "save the checkpoint with torch.save instead of re-zipping it",
+      );
+    }
+    // A stored entry's bytes are its data: sizes that disagree mean a damaged or crafted directory, and
+    // trusting `size` over `compressedSize` would read past the entry into whatever follows it.
+    if (entry.size !== entry.compressedSize) {
+      throw new WeightsError(
+        path,
+        `zip entry '${entry.name}' is stored uncompressed but its size (${entry.size}) differs from its stored size (${entry.compressedSize})`,
+        RESAVE,
       );
     }
     if (position < 0 || length < 0 || position + length > entry.size) {
@@ -179,6 +193,13 @@ async function locateCentralDirectory(file: RandomAccessFile): Promise<CentralDi
     throw new WeightsError(
       path,
       `has a zip central directory (bytes ${offset}..${offset + size}) past the end of the file`,
+      RESAVE,
+    );
+  }
+  if (size > MAX_CENTRAL_DIRECTORY_BYTES) {
+    throw new WeightsError(
+      path,
+      `has a zip central directory of ${size} bytes, more than the ${MAX_CENTRAL_DIRECTORY_BYTES} any torch checkpoint needs`,
       RESAVE,
     );
   }

@@ -165,6 +165,14 @@ async function extractNpy(args: ExtractArgs): Promise<void> {
   if (input.shape.length !== 4) {
     throw new UsageError(`${file}: expected a 4-D array [N, H, W, 3] (nhwc) or [N, 3, H, W] (nchw), got shape [${input.shape.join(", ")}]`);
   }
+  // extract compiles for the array's own height and width, so only its channels can disagree with the model.
+  const [channels, otherLayoutChannels] = args.layout === "nhwc" ? [input.shape[3]!, input.shape[1]!] : [input.shape[1]!, input.shape[3]!];
+  if (channels !== 3) {
+    const otherLayout = args.layout === "nhwc" ? "nchw" : "nhwc";
+    const expected = args.layout === "nhwc" ? "[N, H, W, 3]" : "[N, 3, H, W]";
+    const fix = otherLayoutChannels === 3 ? `pass --layout ${otherLayout} if that is how the array is laid out` : `save the array with the 3 RGB channels (e.g. ${args.layout === "nhwc" ? "a[..., :3]" : "a[:, :3]"} for RGBA)`;
+    throw new UsageError(`${file}: shape [${input.shape.join(", ")}] has ${channels} channel${channels === 1 ? "" : "s"}, but the model takes 3 (RGB) as ${expected} in --layout ${args.layout}; ${fix}`);
+  }
   const [h, w] = args.layout === "nhwc" ? [input.shape[1]!, input.shape[2]!] : [input.shape[2]!, input.shape[3]!];
   const returnNodes = parseReturnSpec(args.return);
   const { extractor } = await loadCompiled({
