@@ -181,44 +181,51 @@ export async function assertWritable(path: string, kind: "file" | "folder"): Pro
     if (kind === "file" && !existing.isFile()) throw new OutputError(path, "is not a regular file", "give the path of a file to write");
     if (kind === "folder" && !existing.isDirectory()) throw new OutputError(path, "is a file, not a folder", "give a folder to write into, or remove the file");
   }
-  // The folder that receives the file (or the folder itself), else its nearest existing ancestor, which mkdir would write in.
-  let folder = resolve(kind === "folder" && existing !== undefined ? path : dirname(resolve(path)));
-  for (;;) {
-    const info = await stat(folder).catch((error: unknown) => (errorCode(error) === "ENOENT" ? undefined : Promise.reject(error)));
-    if (info !== undefined) {
-      if (!info.isDirectory()) throw new OutputError(path, `cannot be written: ${folder} is a file, not a folder`, "give a path under a folder");
-      break;
-    }
-    const parent = dirname(folder);
-    if (parent === folder) break;
-    folder = parent;
-  }
+  // The folder itself, or the one that receives the file, else the nearest existing ancestor that mkdir would write in.
+  const folder = await nearestExisting(kind === "folder" ? path : dirname(resolve(path)));
+  if (folder.file) throw notUnderAFolder(path, folder.path);
   try {
-    await access(folder, constants.W_OK | constants.X_OK);
+    await access(folder.path, constants.W_OK | constants.X_OK);
   } catch (error) {
-    throw await writeFailure(path, error, folder);
+    throw await writeFailure(path, error);
   }
 }
 
-/** A one-line OutputError for a failed write of `path` (its temporary file or its rename), by errno. */
-async function writeFailure(path: string, error: unknown, folder = dirname(resolve(path))): Promise<Error> {
+/** The nearest existing path at or above `path`, and whether it is a file rather than a folder. */
+async function nearestExisting(path: string): Promise<{ readonly path: string; readonly file: boolean }> {
+  let current = resolve(path);
+  for (;;) {
+    const info = await stat(current).catch((error: unknown) => (errorCode(error) === "ENOENT" ? undefined : Promise.reject(error)));
+    if (info !== undefined) return { path: current, file: !info.isDirectory() };
+    const parent = dirname(current);
+    if (parent === current) return { path: current, file: false };
+    current = parent;
+  }
+}
+
+function notUnderAFolder(path: string, file: string): OutputError {
+  return new OutputError(path, `cannot be written: ${file} is a file, not a folder`, "give a path under a folder");
+}
+
+/** A one-line OutputError for a failed write of `path` (making its folder, its temporary file, its rename), by errno. */
+async function writeFailure(path: string, error: unknown): Promise<Error> {
   const code = errorCode(error);
+  const folder = await nearestExisting(dirname(resolve(path))).catch(() => ({ path: dirname(resolve(path)), file: false }));
+  if (folder.file) return notUnderAFolder(path, folder.path);
   switch (code) {
     case "EACCES":
     case "EPERM":
-      return new OutputError(path, `cannot be written: no permission to write in ${folder}`, "choose a folder you can write to, or change its permissions");
+      return new OutputError(path, `cannot be written: no permission to write in ${folder.path}`, "choose a folder you can write to, or change its permissions");
     case "EROFS":
-      return new OutputError(path, `cannot be written: ${folder} is on a read-only file system`, "choose a folder on a writable disk");
+      return new OutputError(path, `cannot be written: ${folder.path} is on a read-only file system`, "choose a folder on a writable disk");
     case "ENOSPC":
     case "EDQUOT":
-      return new OutputError(path, `cannot be written: no space left on the disk of ${folder}`, "free some space or choose another disk");
+      return new OutputError(path, `cannot be written: no space left on the disk of ${folder.path}`, "free some space or choose another disk");
     case "EISDIR":
     case "ENOTEMPTY":
     case "EEXIST":
       if ((await stat(path).catch(() => undefined))?.isDirectory()) return new OutputError(path, "is a folder, not a file", "give the path of a file to write");
       break;
-    case "ENOTDIR":
-      return new OutputError(path, "cannot be written: a folder on its path is a file", "give a path under a folder");
   }
   return error instanceof Error ? error : new Error(String(error));
 }
