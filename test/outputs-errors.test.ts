@@ -39,7 +39,7 @@ test("an output path that cannot be written is one line naming it, before anythi
   assertOneLineError(underFile, /^fxc: .*file\/f\.safetensors: cannot be written: .*file is a file, not a folder; give a path under a folder$/, { code: 1 });
   assertOneLineError(denied, /^fxc: .*read-only\/f\.safetensors: cannot be written: no permission to write in .*read-only; choose a folder you can write to, or change its permissions$/, { code: 1 });
   assertOneLineError(npyOverFile, /^fxc: .*file: is a file, not a folder; give a folder to write into, or remove the file$/, { code: 1 });
-  assert.deepEqual(await readdir(readOnly), []);
+  assert.deepEqual((await readdir(readOnly)).sort(), []);
 });
 
 test("a write that fails anyway names the caller's path, not the hidden temporary file", async () => {
@@ -89,5 +89,5 @@ test("an empty batch (N = 0) is refused in one line, the same on every backend a
   await writeNpy(empty, [0, 3, 32, 32], new Float32Array(0));
   const r = await fxc(["extract", "resnet18", "--return", "maxpool", "--layout", "nchw", "--backend", "wasm", "--weights", RESNET18_WEIGHTS, "--input", empty, "--out", join(dir, "f.safetensors")]);
   assertOneLineError(r, /^fxc: input shape \[0, 3, 32, 32\] has an empty batch \(N = 0\); pass at least one image$/, { code: 1 });
-  assert.deepEqual(await readdir(dir), ["empty.npy"]);
+  assert.deepEqual((await readdir(dir)).sort(), ["empty.npy"]);
 });

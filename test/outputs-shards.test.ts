@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, readdir, readFile, stat } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
 import { extractFolder, type ExtractFolderOptions } from "../compiler/tasks/extractFolder.js";
@@ -41,7 +41,7 @@ test("a sharded run replaces the previous run whole: stopped half-way it changes
 
   // A shorter run (3 shards of 2) replaces the 6 and removes shards 4-6, which would otherwise mix in.
   const second = await extractFolder({ ...base, out, shard: 2, normalize: "l2" });
-  assert.deepEqual(await readdir(dir), ["f-00001.safetensors", "f-00002.safetensors", "f-00003.safetensors"]);
+  assert.deepEqual((await readdir(dir)).sort(), ["f-00001.safetensors", "f-00002.safetensors", "f-00003.safetensors"]);
   const table = await readFeatureTable(second.files, "layer1.0");
   assert.equal(table.metadata.normalize, "l2");
   assert.equal(table.paths.length, 6);
@@ -61,9 +61,15 @@ test("npy shards: the manifest comes last and lists each file's size and SHA-256
   const before = await snapshot(out);
   await interrupted({ ...base, out, format: "npy", shard: 1, normalize: "l2" }, 4);
   assert.deepEqual(await snapshot(out), before);
-  // Fewer, larger shards: the files the previous manifest listed and this one does not are removed.
+  // Fewer, larger shards: the .npy files the previous manifest listed and this one does not are removed,
+  // and nothing else, whatever that manifest names.
+  await writeFile(join(out, "notes.txt"), "mine");
+  const listed = { ...manifest, shards: [...manifest.shards, { paths: [], files: { a: "notes.txt", b: "../outside.npy" }, checksums: {} }] };
+  await writeFile(join(out, "manifest.json"), JSON.stringify(listed));
+  await writeFile(join(dir, "outside.npy"), "");
   await extractFolder({ ...base, out, format: "npy", shard: 4 });
-  assert.deepEqual(await readdir(out), ["layer1.0-00001.npy", "layer1.0-00002.npy", "manifest.json"]);
+  assert.deepEqual((await readdir(out)).sort(), ["layer1.0-00001.npy", "layer1.0-00002.npy", "manifest.json", "notes.txt"]);
+  assert.deepEqual((await readdir(dir)).sort(), ["npy", "outside.npy"]);
 });
 
 test("readers refuse shards of two runs mixed, and shards out of order; whole runs may follow each other", async () => {

@@ -142,7 +142,7 @@ export class FeatureWriter {
     if (this.state !== "open") throw new Error("this feature writer is closed");
     if (this.shardPaths.length > 0) await this.finishShard();
     const previous = this.options.format === "npy" ? await previousNpyFiles(this.options.out) : [];
-    // From here on nothing is interrupted: a signal only stops the batches, so the run lands whole.
+    // Only renames from here on; a caller stopped by a signal stops before close(), so a run lands whole or not at all.
     this.state = "closed";
     const written: string[] = [];
     try {
@@ -284,8 +284,8 @@ async function previousNpyFiles(folder: string): Promise<string[]> {
     const manifest = JSON.parse(await readFile(join(folder, "manifest.json"), "utf8")) as Partial<NpyManifest>;
     if (manifest.format !== "fxc-features" || !Array.isArray(manifest.shards)) return [];
     const names: unknown[] = manifest.shards.flatMap((shard) => Object.values(shard.files ?? {}));
-    // Only plain names in the folder: a manifest is data, not a list of paths to delete anywhere.
-    return names.filter((name): name is string => typeof name === "string" && name !== "" && basename(name) === name && !name.startsWith(".")).map((name) => join(folder, name));
+    // Only .npy files directly in the folder: a manifest is data, not a list of paths to delete anywhere.
+    return names.filter((name): name is string => typeof name === "string" && name.endsWith(".npy") && basename(name) === name && !name.startsWith(".")).map((name) => join(folder, name));
   } catch {
     return [];
   }
