@@ -24,6 +24,10 @@ test("a pool of workers splits the batch and gives the single-thread values", as
       assert.deepEqual(Array.from(await a[key]!.data()), Array.from(await b[key]!.data()), key);
     }
     tf.dispose([one, x, ...Object.values(a), ...Object.values(b)]);
+    // An empty batch is refused before it is split, as ops.input refuses it in one thread.
+    const empty = tf.zeros([0, 3, 32, 32]) as tf.Tensor4D;
+    await assert.rejects(pool.forward(empty), /^InputShapeError: input shape \[0, 3, 32, 32\] has an empty batch \(N = 0\); pass at least one image$/);
+    empty.dispose();
   } finally {
     await pool.dispose();
     single.dispose();

@@ -138,6 +138,10 @@ export interface ExtractFolderResult {
 export async function extractFolder(options: ExtractFolderOptions): Promise<ExtractFolderResult> {
   const preprocessing = resolvePreprocessing(options.model, options.preprocessing);
   const paths = await listImages(options.inputs);
+  const format = options.format ?? "safetensors";
+  // Before the weights are loaded and any image is read: an output that cannot be written, or would replace an input, fails now.
+  const given = [...(typeof options.weights === "string" ? [options.weights] : []), ...(typeof options.inputs === "string" ? [options.inputs] : options.inputs)];
+  await FeatureWriter.check({ out: options.out, format, shardSize: options.shard }, { given, files: [...given, ...paths] });
   // Pooled descriptors do not depend on the layout; pooling needs channels last.
   const layout = options.pool !== undefined ? "nhwc" : (options.layout ?? "nhwc");
   const mode = options.mode ?? "eval";
@@ -158,7 +162,7 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
   try {
     writer = await FeatureWriter.open({
       out: options.out,
-      format: options.format ?? "safetensors",
+      format,
       shardSize: options.shard,
       metadata: {
         model: modelName(options.model),

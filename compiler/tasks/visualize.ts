@@ -3,10 +3,11 @@ import type { Preset } from "../../models/zoo/entry.js";
 import { tf, type BackendName, type WeightsInput } from "../../runtime/index.js";
 import { decodeImage } from "../../runtime/images/decode.js";
 import { cropForPreset, normalizeImage } from "../../runtime/images/preprocess.js";
-import { writeFileAtomic } from "../../runtime/io/atomic.js";
+import { assertWritable, writeFileAtomic } from "../../runtime/io/atomic.js";
+import { assertNotAnInput } from "../../runtime/io/destination.js";
 import { activationHeatmap, channelGrid, encodePng } from "../../runtime/visualize/render.js";
 import type { ModelInput } from "../api.js";
-import type { ReturnNodes } from "../passes/returnNodes.js";
+import { toQueryMap, type ReturnNodes } from "../passes/returnNodes.js";
 import { OptionsError, type Mode } from "../pipeline.js";
 import { interpretExtractor, resolvePreprocessing, type ExtractorLoader } from "./loader.js";
 
@@ -54,6 +55,10 @@ export interface VisualizeResult {
  */
 export async function visualize(options: VisualizeOptions): Promise<VisualizeResult> {
   const preprocessing = resolvePreprocessing(options.model, options.preprocessing);
+  // Before any work: the folder must be writable and no picture may replace the image or the checkpoint.
+  await assertWritable(options.out, "folder");
+  const pictures = toQueryMap(options.returnNodes).flatMap(([, key]) => Object.values(pictureFiles(options.out, key)));
+  await assertNotAnInput({ files: pictures }, { given: [options.image, ...(typeof options.weights === "string" ? [options.weights] : [])] });
   const crop = await cropForPreset(await decodeImage(options.image), preprocessing);
   const input = normalizeImage(crop, preprocessing, "nhwc");
   const loaded = await (options.loader ?? interpretExtractor)({
@@ -99,11 +104,16 @@ export async function visualize(options: VisualizeOptions): Promise<VisualizeRes
     const [height, width, channels] = m.shape as [number, number, number];
     const map = { data: m.data, height, width, channels };
     const title = m.key === m.node ? m.key : `${m.key} = ${m.node}`;
-    const name = m.key.replace(/[^A-Za-z0-9._-]/g, "_");
-    const files = { channels: join(options.out, `${name}-channels.png`), heatmap: join(options.out, `${name}-heatmap.png`) };
+    const files = pictureFiles(options.out, m.key);
     await writeFileAtomic(files.channels, await encodePng(channelGrid(map, { title, top: options.top })));
     await writeFileAtomic(files.heatmap, await encodePng(activationHeatmap(map, crop)));
     nodes.push({ key: m.key, node: m.node, shape: m.shape, ...files });
   }
   return { nodes, skipped };
+}
+
+/** The two pictures drawn for `key` in `out`. */
+function pictureFiles(out: string, key: string): { readonly channels: string; readonly heatmap: string } {
+  const name = key.replace(/[^A-Za-z0-9._-]/g, "_");
+  return { channels: join(out, `${name}-channels.png`), heatmap: join(out, `${name}-heatmap.png`) };
 }

@@ -1,6 +1,8 @@
-import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, open, readdir, readFile, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
-import { tempPathNear, withAtomicFile, writeFileAtomic, type AtomicFile } from "./atomic.js";
+import { assertWritable, openAtomic, tempPathNear, writeFileAtomic, type AtomicFile } from "./atomic.js";
+import { assertNotAnInput, type Destination, type ReadPaths } from "./destination.js";
 import { npyHeader } from "./npy.js";
 import { concatFloat32, elementCount } from "../weights/dtype.js";
 import { openSafetensors, safetensorsHeader, type SafetensorsSource } from "../weights/safetensors.js";
@@ -17,6 +19,12 @@ import { WeightsError } from "../weights/types.js";
  *
  * With `shardSize`, every `shardSize` rows make a file of their own: `NAME-00001.safetensors`, ...
  * or `KEY-00001.npy`, ... (the manifest lists the npy shards).
+ *
+ * A run replaces the previous one whole: its files are written under hidden temporary names and only
+ * renamed into place once the last row is in (then stale shards of a longer previous run are removed,
+ * and the npy manifest comes last), so an interrupted run leaves the previous output as it was. Every
+ * shard carries the run's id (`run`) and its number (`shard`) so that readers refuse shards of two runs
+ * mixed (`readFeatureTable`), and the npy manifest lists each file's size and SHA-256.
  */
 export type FeatureFormat = "safetensors" | "npy";
 
@@ -59,9 +67,19 @@ export interface WrittenFeatures {
 /** What `manifest.json` of an npy folder holds. */
 export interface NpyManifest {
   readonly format: "fxc-features";
+  /** The id of the run that wrote the folder. */
+  readonly run: string;
   readonly metadata: Readonly<Record<string, string>>;
   readonly keys: Readonly<Record<string, { readonly shape: readonly number[] }>>;
-  readonly shards: readonly { readonly paths: readonly string[]; readonly files: Readonly<Record<string, string>> }[];
+  readonly shards: readonly NpyShard[];
+}
+
+export interface NpyShard {
+  readonly paths: readonly string[];
+  /** Each key's file name in the folder. */
+  readonly files: Readonly<Record<string, string>>;
+  /** Each key's file size and SHA-256 (hex), to check a folder against its manifest. */
+  readonly checksums: Readonly<Record<string, { readonly bytes: number; readonly sha256: string }>>;
 }
 
 export class FeatureWriter {
@@ -69,8 +87,10 @@ export class FeatureWriter {
   private readonly rowShapes = new Map<string, readonly number[]>();
   private spools = new Map<string, Spool>();
   private shardPaths: string[] = [];
-  private readonly written: string[] = [];
-  private readonly shards: { paths: string[]; files: Record<string, string> }[] = [];
+  /** Finished files under temporary names, renamed into place by `close()`. */
+  private readonly staged: AtomicFile[] = [];
+  private readonly shards: NpyShard[] = [];
+  private readonly run = randomBytes(8).toString("hex");
   private rows = 0;
   private state: "open" | "closed" = "open";
 
@@ -80,8 +100,18 @@ export class FeatureWriter {
     if (options.shardSize !== undefined && !(Number.isSafeInteger(options.shardSize) && options.shardSize > 0)) {
       throw new RangeError(`shardSize must be a positive integer, got ${options.shardSize}`);
     }
+    await FeatureWriter.check(options);
     await mkdir(options.format === "npy" ? options.out : dirname(resolve(options.out)), { recursive: true });
     return new FeatureWriter(options);
+  }
+
+  /**
+   * Checks before any work that the output can be written and replaces none of `inputs` (an npy folder
+   * may neither be nor hold an input given by path), with one-line OutputErrors naming `out`.
+   */
+  static async check(options: Pick<FeatureWriterOptions, "out" | "format" | "shardSize">, inputs?: ReadPaths): Promise<void> {
+    await assertWritable(options.out, options.format === "npy" ? "folder" : "file");
+    if (inputs !== undefined) await assertNotAnInput(await featureDestination(options), inputs);
   }
 
   /** Appends rows, finishing a shard file whenever one fills up. */
@@ -116,30 +146,52 @@ export class FeatureWriter {
     }
   }
 
-  /** Writes what remains (and the npy manifest) and returns what was written. */
+  /**
+   * Writes what remains, then puts the whole run in place at once: renames every finished file over its
+   * final name, writes the npy manifest, and removes what a previous run left that this one does not
+   * replace. Returns what was written.
+   */
   async close(): Promise<WrittenFeatures> {
     if (this.state !== "open") throw new Error("this feature writer is closed");
     if (this.shardPaths.length > 0) await this.finishShard();
+    const previous = this.options.format === "npy" ? await previousNpyFiles(this.options.out) : [];
+    // Only renames from here on; a caller stopped by a signal stops before close(), so a run lands whole or not at all.
+    this.state = "closed";
+    const written: string[] = [];
+    try {
+      for (const file of this.staged) {
+        await file.commit();
+        written.push(file.path);
+      }
+    } catch (error) {
+      await Promise.all(this.staged.map((f) => f.abort()));
+      throw error;
+    }
     if (this.options.format === "npy") {
       const manifest: NpyManifest = {
         format: "fxc-features",
+        run: this.run,
         metadata: this.options.metadata ?? {},
         keys: Object.fromEntries(this.keys.map((k) => [k, { shape: [this.rows, ...this.rowShapes.get(k)!] }])),
         shards: this.shards,
       };
       const file = join(this.options.out, "manifest.json");
       await writeFileAtomic(file, `${JSON.stringify(manifest, null, 1)}\n`);
-      this.written.push(file);
+      written.push(file);
+      const current = new Set(written.map((f) => resolve(f)));
+      await Promise.all(previous.filter((f) => !current.has(resolve(f))).map((f) => unlink(f).catch(() => undefined)));
+    } else if (this.options.shardSize !== undefined) {
+      await removeStaleShards(this.options.out, this.shards.length);
     }
-    this.state = "closed";
-    return { files: this.written, rows: this.rows, shapes: Object.fromEntries(this.keys.map((k) => [k, [this.rows, ...this.rowShapes.get(k)!]])) };
+    return { files: written, rows: this.rows, shapes: Object.fromEntries(this.keys.map((k) => [k, [this.rows, ...this.rowShapes.get(k)!]])) };
   }
 
-  /** Removes the spool files; files already finished stay (each is complete). */
+  /** Removes the spool files and the finished files not yet in place: the previous output stays as it was. */
   async abort(): Promise<void> {
     this.state = "closed";
     await Promise.all([...this.spools.values()].map((s) => s.remove()));
     this.spools.clear();
+    await Promise.all(this.staged.map((f) => f.abort()));
   }
 
   private async spool(key: string): Promise<Spool> {
@@ -160,8 +212,9 @@ export class FeatureWriter {
     const index = this.shards.length + 1;
     const rows = this.shardPaths.length;
     const metadata: Record<string, string> = { ...this.options.metadata, paths: JSON.stringify(this.shardPaths) };
-    if (this.options.shardSize !== undefined) metadata.shard = String(index);
+    if (this.options.shardSize !== undefined) Object.assign(metadata, { run: this.run, shard: String(index) });
     const files: Record<string, string> = {};
+    const checksums: Record<string, { bytes: number; sha256: string }> = {};
     const spools = this.spools;
     this.spools = new Map();
     try {
@@ -170,29 +223,84 @@ export class FeatureWriter {
         const ext = extname(out);
         const file = `${out.slice(0, out.length - ext.length)}${this.shardName(index)}${ext}`;
         const header = safetensorsHeader(file, this.keys.map((key) => ({ key, shape: [rows, ...this.rowShapes.get(key)!] })), metadata);
-        await withAtomicFile(file, async (f) => {
-          await f.write(header);
-          for (const key of this.keys) await spools.get(key)!.copyTo(f);
+        await this.stage(file, async (write) => {
+          await write(header);
+          for (const key of this.keys) await spools.get(key)!.copyTo(write);
         });
-        this.written.push(file);
       } else {
         for (const key of this.keys) {
           const name = `${key}${this.shardName(index)}.npy`;
           const file = fileInFolder(this.options.out, name);
-          await withAtomicFile(file, async (f) => {
-            await f.write(npyHeader(file, [rows, ...this.rowShapes.get(key)!]));
-            await spools.get(key)!.copyTo(f);
+          checksums[key] = await this.stage(file, async (write) => {
+            await write(npyHeader(file, [rows, ...this.rowShapes.get(key)!]));
+            await spools.get(key)!.copyTo(write);
           });
           files[key] = name;
-          this.written.push(file);
         }
       }
     } finally {
       await Promise.all([...spools.values()].map((s) => s.remove()));
     }
-    this.shards.push({ paths: this.shardPaths, files });
+    this.shards.push({ paths: this.shardPaths, files, checksums });
     this.rows += rows;
     this.shardPaths = [];
+  }
+
+  /** Writes one finished file under a temporary name, to be renamed by `close()`; returns its size and SHA-256. */
+  private async stage(file: string, fill: (write: (chunk: Uint8Array) => Promise<void>) => Promise<void>): Promise<{ bytes: number; sha256: string }> {
+    const staged = await openAtomic(file);
+    this.staged.push(staged);
+    const hash = createHash("sha256");
+    let bytes = 0;
+    await fill(async (chunk) => {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+      await staged.write(chunk);
+    });
+    await staged.seal();
+    return { bytes, sha256: hash.digest("hex") };
+  }
+}
+
+/** The files a feature run writes or replaces, for the checks against its inputs. */
+async function featureDestination(options: Pick<FeatureWriterOptions, "out" | "format" | "shardSize">): Promise<Destination> {
+  if (options.format === "npy") {
+    const names = await readdir(options.out).catch(() => [] as string[]);
+    return { files: names.filter((n) => n.endsWith(".npy") || n === "manifest.json").map((n) => join(options.out, n)), folder: options.out };
+  }
+  if (options.shardSize === undefined) return { files: [options.out] };
+  return { files: (await shardsOf(options.out)).map((s) => s.file) };
+}
+
+/** The existing shard files `NAME-00001.EXT`, ... of `out` (`NAME.EXT`), with their numbers. */
+async function shardsOf(out: string): Promise<{ file: string; index: number }[]> {
+  const ext = extname(out);
+  const stem = basename(out, ext);
+  const folder = dirname(out);
+  const names = await readdir(folder).catch(() => [] as string[]);
+  return names.flatMap((name) => {
+    if (!name.startsWith(`${stem}-`) || !name.endsWith(ext)) return [];
+    const number = name.slice(stem.length + 1, name.length - ext.length);
+    return /^\d{5,}$/.test(number) ? [{ file: join(folder, name), index: Number(number) }] : [];
+  });
+}
+
+/** Removes the shards numbered past `count` that a longer previous run left. */
+async function removeStaleShards(out: string, count: number): Promise<void> {
+  const stale = (await shardsOf(out)).filter((s) => s.index > count);
+  await Promise.all(stale.map((s) => unlink(s.file).catch(() => undefined)));
+}
+
+/** The files the manifest of a previous npy run in `folder` lists (none if there is no readable one). */
+async function previousNpyFiles(folder: string): Promise<string[]> {
+  try {
+    const manifest = JSON.parse(await readFile(join(folder, "manifest.json"), "utf8")) as Partial<NpyManifest>;
+    if (manifest.format !== "fxc-features" || !Array.isArray(manifest.shards)) return [];
+    const names: unknown[] = manifest.shards.flatMap((shard) => Object.values(shard.files ?? {}));
+    // Only .npy files directly in the folder: a manifest is data, not a list of paths to delete anywhere.
+    return names.filter((name): name is string => typeof name === "string" && name.endsWith(".npy") && basename(name) === name && !name.startsWith(".")).map((name) => join(folder, name));
+  } catch {
+    return [];
   }
 }
 
@@ -216,12 +324,12 @@ class Spool {
     this.bytes += bytes.byteLength;
   }
 
-  async copyTo(file: AtomicFile): Promise<void> {
+  async copyTo(write: (chunk: Uint8Array) => Promise<void>): Promise<void> {
     const chunk = new Uint8Array(Math.min(this.bytes, 16 << 20));
     for (let position = 0; position < this.bytes; ) {
       const { bytesRead } = await this.handle!.read(chunk, 0, Math.min(chunk.byteLength, this.bytes - position), position);
       if (bytesRead === 0) throw new Error(`${this.path}: scratch file ended early`);
-      await file.write(chunk.subarray(0, bytesRead));
+      await write(chunk.subarray(0, bytesRead));
       position += bytesRead;
     }
   }
@@ -254,9 +362,11 @@ export async function readFeatureTable(files: string | readonly string[], key: s
   const paths: string[] = [];
   let dim = -1;
   let metadata: Readonly<Record<string, string>> = {};
+  let previous: ShardOfRun | undefined;
   for (const file of list) {
     const source: SafetensorsSource = await openSafetensors(file);
     try {
+      previous = checkShardSequence(file, source.metadata, previous);
       const info = source.info(key);
       if (info === undefined) {
         const keys = source.keys();
@@ -292,4 +402,30 @@ function parsePaths(file: string, text: string | undefined, rows: number): strin
     throw new WeightsError(file, `its metadata 'paths' does not list ${rows} source paths`, "write the file again with fxc extract");
   }
   return parsed as string[];
+}
+
+/** A shard's place in the run that wrote it (its `run` id and `shard` number in the metadata). */
+interface ShardOfRun {
+  readonly file: string;
+  readonly run?: string;
+  readonly shard: number;
+}
+
+/**
+ * Shards of one run continue each other (same run, next number); a shard numbered past 1 after a file
+ * of another run means shards of two runs were mixed (a run interrupted while its shards replaced
+ * another's, or files copied together), which would pair rows with the wrong images' paths. A list may
+ * start anywhere and hold several runs, each from its first shard.
+ */
+function checkShardSequence(file: string, metadata: Readonly<Record<string, string>>, previous: ShardOfRun | undefined): ShardOfRun {
+  const shard = Number(metadata.shard ?? 1);
+  const current: ShardOfRun = { file, run: metadata.run, shard };
+  if (previous === undefined || current.run === undefined) return current;
+  const continues = previous.run === current.run;
+  if (continues && shard === previous.shard + 1) return current;
+  if (!continues && shard === 1) return current;
+  const problem = continues
+    ? `is shard ${shard} of the same run as ${previous.file}, shard ${previous.shard}: shards are out of order or repeated`
+    : `is shard ${shard} of another run than ${previous.file} (shard ${previous.shard}): the shards of two extractions are mixed, as an interrupted run or copied files leave them`;
+  throw new WeightsError(file, problem, "pass the shards of each run in order, or extract again into a fresh output");
 }

@@ -10,6 +10,7 @@ export class InputShapeError extends Error {
  * The result is always a tensor of our own (a cheap clone in NHWC), so it can be freed.
  */
 export function input(x: Tensor, attrs: { readonly layout: string; readonly shape: readonly (number | null)[] }): Tensor4D {
+  assertNonEmptyBatch(x.shape);
   const nchw = attrs.layout === "nchw";
   const [c, h, w] = attrs.shape;
   const expected = nchw ? ["N", c, h, w] : ["N", h, w, c];
@@ -28,4 +29,14 @@ export function input(x: Tensor, attrs: { readonly layout: string; readonly shap
     );
   }
   return nchw ? tf.transpose(x as Tensor4D, [0, 2, 3, 1]) : tf.clone(x as Tensor4D);
+}
+
+/**
+ * An empty batch (N = 0) is refused the same way on every backend (tfjs's WebAssembly kernels would
+ * divide by zero, the others return empty tensors); worker pools check it before splitting the batch.
+ */
+export function assertNonEmptyBatch(shape: readonly number[]): void {
+  if (shape.length > 0 && shape[0] === 0) {
+    throw new InputShapeError(`input shape [${shape.join(", ")}] has an empty batch (N = 0); pass at least one image`);
+  }
 }

@@ -3,6 +3,7 @@ import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { tf, type Tensor, type Tensor4D } from "../ops/tf.js";
+import { assertNonEmptyBatch } from "../ops/input.js";
 import type { LoadOptions } from "../extractor.js";
 import { useBackend, type BackendName } from "../backend.js";
 import { concatFloat32 } from "../weights/dtype.js";
@@ -96,6 +97,7 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
     workers: ready.length,
     backend: ready[0]!.backend,
     async forward(x) {
+      assertNonEmptyBatch(x.shape);
       const n = x.shape[0];
       const rowsPer = Math.ceil(n / ready.length);
       const data = (await x.data()) as Float32Array;

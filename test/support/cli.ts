@@ -14,6 +14,13 @@ export interface CliResult {
 export interface SpawnOptions {
   readonly cwd?: string;
   readonly env?: Record<string, string>;
+  /** Runs the child as this user (needs root): permission checks do not apply to root. */
+  readonly user?: { readonly uid: number; readonly gid: number };
+}
+
+/** A user that permissions apply to: ourselves, or nobody when the tests run as root. */
+export function unprivilegedUser(): { readonly uid: number; readonly gid: number } | undefined {
+  return process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
 }
 
 /** Starts the fxc CLI from source, as `npx fxc` runs its build, and gives the child process. */
@@ -21,6 +28,7 @@ export function spawnFxc(args: readonly string[], options: SpawnOptions = {}): C
   return spawn(process.execPath, ["--conditions=fxc-source", "--import", "tsx", join(ROOT, "compiler/cli/main.ts"), ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env, FXC_DEBUG: "" },
+    ...options.user,
   });
 }
 

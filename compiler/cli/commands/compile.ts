@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Argv } from "yargs";
 import { compile } from "../../api.js";
 import { writeFileAtomic } from "../../../runtime/io/atomic.js";
+import { errorCode } from "../../../runtime/weights/types.js";
 import { moduleNameMessage } from "../../names.js";
 import { UsageError } from "../errors.js";
 import { parseReturnSpec, parseSize } from "../spec.js";
@@ -43,9 +44,10 @@ export function compileCommand(cli: Argv): Argv {
       });
       const file = join(args.out, `${name}.ts`);
       if (args.check) {
-        const current = await readFile(file, "utf8").catch(() => undefined);
+        const current = await readCurrent(file);
         if (current !== source) {
-          console.error(`fxc: ${file} is ${current === undefined ? "missing" : "out of date"}; run the command in its header to regenerate it`);
+          const why = typeof current === "string" ? "is out of date; run the command in its header to regenerate it" : current.problem;
+          console.error(`fxc: ${file} ${why}`);
           process.exitCode = 1;
           return;
         }
@@ -56,4 +58,18 @@ export function compileCommand(cli: Argv): Argv {
       if (!args.quiet) console.error(`fxc: wrote ${file}`);
     },
   );
+}
+
+/** The module on disk, or what keeps it from being read (missing, a folder, no permission...) and the fix. */
+async function readCurrent(file: string): Promise<string | { readonly problem: string }> {
+  const regenerate = "run the same command without --check to write it";
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === "ENOENT") return { problem: `is missing; ${regenerate}` };
+    if (code === "EISDIR") return { problem: `is a folder, not a module; move the folder away, then ${regenerate}` };
+    if (code === "EACCES" || code === "EPERM") return { problem: "cannot be read (permission denied); make it readable, or check as its owner" };
+    return { problem: `cannot be read (${code || String(error)}); check the file` };
+  }
 }

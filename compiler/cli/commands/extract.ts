@@ -3,6 +3,7 @@ import type { Argv } from "yargs";
 import { BACKENDS, tf, type BackendName } from "../../../runtime/index.js";
 import { readNpy } from "../../../runtime/io/npy.js";
 import { writeSafetensors } from "../../../runtime/weights/safetensors.js";
+import { FeatureWriter } from "../../../runtime/io/featureStore.js";
 import { parsePooling, DescriptorSpecError, type Pooling } from "../../../runtime/descriptors/pooling.js";
 import type { Preset } from "../../../models/zoo/entry.js";
 import { extractFolder } from "../../tasks/extractFolder.js";
@@ -104,7 +105,7 @@ async function extractImages(args: ExtractArgs): Promise<void> {
   const pool = parsePoolArg(args.pool);
   const returnNodes = parseReturnSpec(args.return);
   const controller = new AbortController();
-  const interrupt = (): void => controller.abort(new InterruptedError(`interrupted; no partial file was left under ${args.out}`));
+  const interrupt = (): void => controller.abort(new InterruptedError(`interrupted; no partial file was left under ${args.out}, and a previous output there is as it was`));
   process.once("SIGINT", interrupt);
   process.once("SIGTERM", interrupt);
   let progress: Progress | undefined;
@@ -161,6 +162,8 @@ async function extractNpy(args: ExtractArgs): Promise<void> {
   const given = IMAGE_ONLY.filter((o) => args[o] !== undefined).map((o) => `--${o}`);
   if (given.length > 0) throw new UsageError(`${given.join(", ")} apply to image inputs, not to the array in ${args.input[0]}; drop them or pass images`);
   const file = args.input[0]!;
+  // Before reading anything: the output must be writable and may replace neither the array nor the checkpoint.
+  await FeatureWriter.check({ out: args.out, format: "safetensors" }, { given: [args.weights, file] });
   const input = await readNpy(file);
   if (input.shape.length !== 4) {
     throw new UsageError(`${file}: expected a 4-D array [N, H, W, 3] (nhwc) or [N, 3, H, W] (nchw), got shape [${input.shape.join(", ")}]`);
