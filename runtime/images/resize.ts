@@ -42,8 +42,8 @@ export async function resizeRgb(image: RgbImage, width: number, height: number, 
   if (!(Number.isSafeInteger(width) && Number.isSafeInteger(height) && width > 0 && height > 0)) {
     throw new RangeError(`cannot resize to ${width}x${height}; sizes are positive integers`);
   }
-  checkResizeBuffers(image, width, height, interpolation);
   if (width === image.width && height === image.height) return image;
+  checkResizeBuffers(image, width, height, interpolation);
   if (interpolation === "nearest") return resizeNearest(image, width, height);
   return resample(image, width, height, interpolation, options.threads);
 }
