@@ -70,6 +70,8 @@ test("resizing on worker threads gives the same bytes as on this thread, for ban
       assert.deepEqual(spread.data, here.data, `${c.id} on ${threads} threads`);
     }
   }
+  const image = { data: new Uint8Array(12), width: 2, height: 2 };
+  await assert.rejects(resizeRgb(image, 3, 3, "bilinear", { threads: -1 }), /^RangeError: threads must be a whole number from 0 on, got -1$/);
 });
 
 test("returning the input node x gives the preprocessed batch: resnet50's preset on odd-size PNGs", async () => {

@@ -42,6 +42,9 @@ export async function resizeRgb(image: RgbImage, width: number, height: number, 
   if (!(Number.isSafeInteger(width) && Number.isSafeInteger(height) && width > 0 && height > 0)) {
     throw new RangeError(`cannot resize to ${width}x${height}; sizes are positive integers`);
   }
+  if (options.threads !== undefined && !(Number.isSafeInteger(options.threads) && options.threads >= 0)) {
+    throw new RangeError(`threads must be a whole number from 0 on, got ${options.threads}`);
+  }
   if (width === image.width && height === image.height) return image;
   checkResizeBuffers(image, width, height, interpolation);
   if (interpolation === "nearest") return resizeNearest(image, width, height);
