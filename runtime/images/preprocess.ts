@@ -1,5 +1,5 @@
 import type { Preset } from "../../models/zoo/entry.js";
-import { decodeImage, type ImageInput, type RgbImage } from "./decode.js";
+import { decodeImage, ImageError, type ImageInput, type RgbImage } from "./decode.js";
 import { resizeRgb } from "./resize.js";
 import { pythonRound } from "../pythonMath.js";
 
@@ -18,13 +18,19 @@ export interface PreprocessedImage {
 
 /**
  * torchvision's `ImageClassification` preset: resize the shorter side to `resizeSize`, center-crop
- * to `cropSize`, scale to [0, 1], normalize with `mean` and `std`. Decoding and filtering are sharp's;
- * on PNG input the result is within 0.005 (mean absolute difference, normalized units) of
- * torchvision's on a PIL image (`Image.open(f).convert("RGB")`, EXIF orientation applied).
+ * to `cropSize`, scale to [0, 1], normalize with `mean` and `std`. Decoding is sharp's, resizing
+ * Pillow's (resize.ts); on PNG and JPEG input the result equals torchvision's on a PIL image
+ * (`Image.open(f).convert("RGB")`, EXIF orientation applied) bit for bit up to float32 rounding.
  */
 export async function preprocess(image: ImageInput | RgbImage, preset: Preset, options: { layout?: ImageLayout } = {}): Promise<PreprocessedImage> {
   const rgb = isRgbImage(image) ? image : await decodeImage(image);
-  return normalizeImage(await cropForPreset(rgb, preset), preset, options.layout ?? "nhwc");
+  try {
+    return normalizeImage(await cropForPreset(rgb, preset), preset, options.layout ?? "nhwc");
+  } catch (error) {
+    // The resize names the image by its size; a file is better named by its path.
+    if (error instanceof ImageError && typeof image === "string") throw new ImageError(image, error.problem, error.fix);
+    throw error;
+  }
 }
 
 /** The 8-bit image the network sees, before normalization: resized and center-cropped per the preset. */

@@ -1,11 +1,10 @@
 import { availableParallelism } from "node:os";
-import { extname } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { tf, type Tensor, type Tensor4D } from "../ops/tf.js";
 import { assertNonEmptyBatch } from "../ops/input.js";
 import type { LoadOptions } from "../extractor.js";
 import { useBackend, type BackendName } from "../backend.js";
+import { workerScript } from "../workerScript.js";
 import { concatFloat32 } from "../weights/dtype.js";
 import type { FromWorker, TensorMessage, ToWorker, WorkerSetup } from "./messages.js";
 
@@ -26,19 +25,6 @@ export interface ExtractorPool {
  * tfjs's WebAssembly backend runs one thread in Node, so more cores need more workers, each
  * with its own backend. Worth it for large batches and folders; each worker holds the weights.
  */
-/**
- * The worker's entry. Run from TypeScript sources (the tests, `npm run fxc`), a worker does not
- * inherit the parent's tsx loader, so a small entry registers it before loading the worker.
- */
-function workerScript(): URL {
-  const extension = extname(fileURLToPath(import.meta.url));
-  const worker = new URL(`./worker${extension}`, import.meta.url);
-  if (extension !== ".ts") return worker;
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const entry = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(worker.href)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(entry)}`);
-}
-
 export async function createExtractorPool(moduleUrl: string, weights: string, options: PoolOptions = {}): Promise<ExtractorPool> {
   const count = Math.max(1, options.workers ?? availableParallelism());
   // This thread holds the inputs and outputs, on the same kind of backend as the workers.
@@ -50,7 +36,7 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
     warned.add(message);
     (onWarning ?? ((m: string) => process.emitWarning(m)))(message);
   };
-  const script = workerScript();
+  const script = workerScript(import.meta.url, "worker");
   const setup: WorkerSetup = { moduleUrl, weights, options: loadOptions };
   const pending = new Map<number, { resolve: (o: Record<string, TensorMessage>) => void; reject: (e: Error) => void }>();
   let nextId = 0;

@@ -5,7 +5,7 @@
  *
  * With several cores, wasm is also measured on a pool of worker threads, one per core.
  *
- * Then image preprocessing: a 12-megapixel JPEG decoded and preprocessed (sharp) to resnet50's and
+ * Then image preprocessing: a 12-megapixel JPEG decoded (sharp) and preprocessed (Pillow's resize on worker threads) to resnet50's and
  * swin_t's presets, one image at a time and several in flight, as extraction's prefetching runs it.
  *
  * Options: --backends wasm,cpu   --runs N   --torch-runs N (default 1: Debian's torch is slow)   --models resnet50,vit_b_16
