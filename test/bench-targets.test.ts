@@ -83,11 +83,13 @@ test("against the reference BLAS the speed targets are not judged, and say why; 
 });
 
 test("fewer than 3 runs mark the medians indicative; a task not run and an engine that failed say so", () => {
-  const out = lines(figures({ fewestRuns: 1, tasks: { resnet50: { fxc: timing(1), torch: timing(2) } }, firstCallMissing: ["fxc onnxruntime on resnet50"] }));
+  const tasks = { resnet50: { fxc: timing(1), torch: timing(2) }, vit_b_16: { torch: timing(2) } };
+  const out = lines(figures({ fewestRuns: 1, tasks, firstCallMissing: ["fxc onnxruntime on resnet50"] }));
   assert.match(out[0]!, /met \(2\.00x vs >= 1\.50x; indicative only: medians of 1 run, not 3\)$/);
   assert.doesNotMatch(out[3]!, /indicative/, "peak RSS is no median");
-  assert.match(out[1]!, /not judged \(fxc's default engine not measured in this run\)/);
-  assert.match(out[2]!, /pruning.*not judged/);
+  assert.match(out[1]!, /not judged \(fxc's default engine has no figure: it failed or was skipped\)/);
+  assert.match(out[2]!, /pruning.*not judged \(task not run/);
+  assert.match(out[7]!, /folder.*not judged \(task not run/);
   assert.match(out[6]!, /not met \(missing for fxc onnxruntime on resnet50/);
 });
 

@@ -54,7 +54,17 @@ const SPEEDUP_BOUND = 1.5;
 const PRUNING_BOUND = 0.3;
 
 const times = (x: number): string => `${x.toFixed(2)}x`;
-const missing = (what: string): Verdict => ({ judged: false, why: `${what} not measured in this run` });
+const notRun: Verdict = { judged: false, why: "task not run (see --tasks and --models)" };
+const failed = (what: string): Verdict => ({ judged: false, why: `${what} has no figure: it failed or was skipped` });
+
+/** fxc's and torch's timings of a task, or why the task cannot be judged. */
+function sides(figures: TargetFigures, task: string): { readonly fxc: Timing; readonly torch: Timing } | Verdict {
+  const entry = figures.tasks[task];
+  if (entry === undefined) return notRun;
+  if (entry.fxc === undefined) return failed("fxc's default engine");
+  if (entry.torch === undefined) return failed("torchvision");
+  return { fxc: entry.fxc, torch: entry.torch };
+}
 
 function atLeast(figure: number, bound: number, show: (x: number) => string): Verdict {
   return { judged: true, met: figure >= bound, figure: show(figure), bound: `>= ${show(bound)}`, median: true };
@@ -65,19 +75,15 @@ function atMost(figure: number, bound: number, show: (x: number) => string, medi
 }
 
 function speedTarget(figures: TargetFigures, task: string): Verdict {
-  const { fxc, torch } = figures.tasks[task] ?? {};
   if (figures.noRatio !== undefined) return { judged: false, why: figures.noRatio };
-  if (fxc === undefined) return missing("fxc's default engine");
-  if (torch === undefined) return missing("torchvision");
-  return atLeast(speedup(fxc, torch), SPEEDUP_BOUND, times);
+  const both = sides(figures, task);
+  return "judged" in both ? both : atLeast(speedup(both.fxc, both.torch), SPEEDUP_BOUND, times);
 }
 
 function rssTarget(figures: TargetFigures, task: string): Verdict {
-  const { fxc, torch } = figures.tasks[task] ?? {};
-  if (fxc === undefined) return missing("fxc's default engine");
-  if (torch === undefined) return missing("torchvision");
+  const both = sides(figures, task);
   const mb = (x: number): string => `${x.toFixed(0)} MB`;
-  return atMost(fxc.maxRssMB, torch.maxRssMB, mb, false);
+  return "judged" in both ? both : atMost(both.fxc.maxRssMB, both.torch.maxRssMB, mb, false);
 }
 
 /** Every target of the issue, in its order: [what, verdict]. */
@@ -87,12 +93,12 @@ export function judgeTargets(figures: TargetFigures): (readonly [string, Verdict
   for (const [task, label] of SPEED_TASKS) {
     out.push([`${label}: ${engine} >= ${SPEEDUP_BOUND}x torchvision at its best thread count`, speedTarget(figures, task)]);
   }
-  const layer1 = figures.tasks["resnet50-layer1"]?.fxc;
-  const all = figures.tasks["resnet50"]?.fxc;
-  out.push([
-    `pruning pays: resnet50 layer1 only <= ${PRUNING_BOUND}x the time of layer1..layer4, ${engine}`,
-    layer1 === undefined || all === undefined ? missing("resnet50 layer1 and layer1..layer4") : atMost(median(layer1.seconds) / median(all.seconds), PRUNING_BOUND, times),
-  ]);
+  const [layer1, all] = [figures.tasks["resnet50-layer1"], figures.tasks["resnet50"]];
+  let pruning: Verdict;
+  if (layer1 === undefined || all === undefined) pruning = notRun;
+  else if (layer1.fxc === undefined || all.fxc === undefined) pruning = failed("fxc's default engine");
+  else pruning = atMost(median(layer1.fxc.seconds) / median(all.fxc.seconds), PRUNING_BOUND, times);
+  out.push([`pruning pays: resnet50 layer1 only <= ${PRUNING_BOUND}x the time of layer1..layer4, ${engine}`, pruning]);
   for (const [task, label] of [...SPEED_TASKS, ["folder", "photo folder to pooled layer4"]] as const) {
     out.push([`peak RSS, ${label}: ${engine} <= torchvision's`, rssTarget(figures, task)]);
   }
