@@ -265,18 +265,20 @@ class Bench {
     // Loading: from the process's start to its first image (starting the runtime, importing, the model, its weights).
     const table: string[][] = [["side", "images/s", "s total", "s loading", "runs", "max RSS MB", "vs torchvision"]];
     const fxcLabel = `fxc ${extractArguments("W", this.s.extractWorkers).join(" ")} (engine ${engine})`;
-    if (fxc === undefined) table.push([fxcLabel, fxcFailure ?? "not measured", "", "", "", "", ""]);
+    const notes: string[] = [];
+    if (fxc === undefined) notes.push(`  ${fxcLabel}: ${fxcFailure ?? "not measured"}`);
     else {
       const loading = median(fxcRuns.map((r) => r.wallSeconds - r.imagesSeconds));
       table.push([fxcLabel, (count / median(fxc.seconds)).toFixed(2), median(fxc.seconds).toFixed(1), Number.isNaN(loading) ? "?" : loading.toFixed(1), String(fxcRuns.length), fxc.maxRssMB.toFixed(0), versus(fxc, torch, this.torch)]);
     }
     const torchLabel = `torchvision loop: PIL, ResNet50_Weights.DEFAULT.transforms(), batch ${FOLDER_BATCH}, set_num_threads(${threads})`;
-    if (torch === undefined) table.push([torchLabel, torchFailure ?? "not measured", "", "", "", "", ""]);
+    if (torch === undefined) notes.push(`  ${torchLabel}: ${torchFailure ?? "not measured"}`);
     else {
       const loading = median(torchRuns.map((r) => r.wallSeconds - r.imagesSeconds));
       table.push([torchLabel, (count / median(torch.seconds)).toFixed(2), median(torch.seconds).toFixed(1), loading.toFixed(1), String(torchRuns.length), torch.maxRssMB.toFixed(0), versus(torch, torch, this.torch)]);
     }
     printTable(table, 1);
+    if (notes.length > 0) console.log(`not measured:\n${notes.join("\n")}`);
     this.measured.tasks["folder"] = { fxc, torch };
     if (fxc !== undefined) this.measured.fewestRuns = Math.min(this.measured.fewestRuns, fxcRuns.length);
     if (torch !== undefined) this.measured.fewestRuns = Math.min(this.measured.fewestRuns, torchRuns.length);

@@ -28,7 +28,7 @@ export function extractArguments(weights: string, workers: number): string[] {
 /** `fxc extract` from the sources, as `npm run fxc` runs it, with its default engine. */
 export async function fxcFolder(folder: string, weights: string, workers: number, out: string, scratch: string): Promise<FxcFolderRun | string> {
   const rssFile = join(scratch, "fxc-rss.txt");
-  const preload = pathToFileURL(join(ROOT, "test/bench/rssAtExit.ts")).href;
+  const preload = pathToFileURL(join(ROOT, "test/bench/rssAtExit.mjs")).href;
   const args = [...NODE_WITH_SOURCES.slice(1), "--import", preload, join(ROOT, "compiler/cli/main.ts"), ...extractArguments(weights, workers), "--input", folder, "--out", out];
   const done = await runProcess(NODE_WITH_SOURCES[0]!, args, { ...process.env, FXC_BENCH_RSS_FILE: rssFile });
   if (done.code !== 0) return failure(done);
