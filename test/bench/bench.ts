@@ -1,35 +1,50 @@
 /**
- * `npm run bench`: images/s and peak memory of compiled extractors on each available tfjs
- * backend, and, where /usr/bin/python3 has torchvision, torchvision's create_feature_extractor
- * on the same task in the same run, with the ratio.
+ * `npm run bench`: fxc against torchvision as a user runs it, in one run, on the same tasks.
  *
- * With several cores, wasm is also measured on a pool of worker threads, one per core.
+ * torchvision: /usr/bin/python3's torch, on the BLAS it loads (printed; no ratio against the
+ * reference BLAS), at `torch.set_num_threads(os.cpu_count())` and at one thread; "at its best
+ * thread count" is the faster of the two, and every ratio is against it. fxc: each engine
+ * (engines.ts) in a process of its own, its default engine first. Both sides load the same
+ * checkpoint from a file, warm up with one run at the full batch (the first call, whose latency
+ * is printed), then time `--runs` / `--torch-runs` runs; figures are medians. Peak RSS is each
+ * process's own.
  *
- * Then image preprocessing: a 12-megapixel JPEG decoded (sharp) and preprocessed (Pillow's resize on worker threads) to resnet50's and
- * swin_t's presets, one image at a time and several in flight, as extraction's prefetching runs it.
+ * Tasks (`--tasks`, comma-separated; all by default):
+ *   resnet50          resnet50 layer1..layer4, batch 8, 224x224
+ *   resnet50-layer1   resnet50 layer1 only (the pruning ratio: its time over layer1..layer4's)
+ *   vit_b_16          vit_b_16's encoder output (`encoder`, which is node encoder.ln), batch 8
+ *   folder            `--photos` 4032x3024 JPEGs (made at bench time in a temporary folder)
+ *                     through resnet50's preset to average-pooled layer4 descriptors, end to end:
+ *                     `fxc extract` against a torchvision loop (PIL, the preset, batch 8, all threads)
+ *   preprocess        decoding (sharp) and preprocessing (Pillow's resize on worker threads) one such JPEG, `--images` times, 1 and 4 in flight
+ * Then issue #10's targets, one line each.
  *
- * Options: --backends wasm,cpu   --runs N   --torch-runs N (default 1: Debian's torch is slow)   --models resnet50,vit_b_16
- *          --images N (default 8; 0 skips preprocessing)
+ * Options: --backends default,onnxruntime,tensorflow,wasm,wasm-workers,cpu (engine rows; cpu only
+ *          when named: minutes per batch)   --runs N (fxc, default 3)   --torch-runs N (default 3;
+ *          0 skips torch)   --models resnet50,vit_b_16   --tasks ...   --photos N (default 64)
+ *          --extract-workers N (fxc extract --workers in the folder task; default 1)
+ *          --images N (preprocessing, default 8; 0 skips it)
  */
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
+import { availableParallelism, tmpdir } from "node:os";
+import { link, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { createFeatureExtractor } from "../../compiler/api.js";
-import { getModel, listModels } from "../../models/zoo/registry.js";
-import { availableBackends, createExtractorPool, tf, type BackendName } from "../../runtime/index.js";
 import { compile } from "../../compiler/api.js";
 import { cacheCompiled } from "../../compiler/cli/cache.js";
+import { getModel } from "../../models/zoo/registry.js";
 import { writeSafetensors } from "../../runtime/weights/safetensors.js";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir, availableParallelism } from "node:os";
-import { seededWeights } from "../support/seeded.js";
-import { loadSharp } from "../../runtime/images/decode.js";
 import { preprocess } from "../../runtime/images/preprocess.js";
 import { resolvePreprocessing } from "../../compiler/tasks/loader.js";
+import { seededWeights } from "../support/seeded.js";
+import { classifyBlas, INSTALL_OPENBLAS, ratioRefusal, type Blas } from "./blas.js";
+import { ENGINES, measureEngine, type EngineResult, type EngineRow } from "./engines.js";
+import { extractArguments, FOLDER_BATCH, fxcFolder, type FxcFolderRun } from "./folder.js";
+import { photoLikeJpeg, writePhotos, PHOTO_HEIGHT, PHOTO_WIDTH } from "./photos.js";
+import { fastest, judgeTargets, median, speedup, targetLine, type Timing } from "./targets.js";
+import { measureTorch, OPENBLAS_OVERRIDES, torchBlas, torchConfigs, torchFolder, torchWeights, type TorchFolderRun, type TorchResult } from "./torch.js";
 
-interface Row {
+interface ModelTask {
+  readonly id: string;
   readonly model: string;
   readonly returnNodes: readonly string[];
   readonly batch: number;
@@ -37,79 +52,65 @@ interface Row {
   readonly label: string;
 }
 
-const ROWS: readonly Row[] = [
-  { model: "resnet50", returnNodes: ["layer1", "layer2", "layer3", "layer4"], batch: 8, size: 224, label: "resnet50 layer1-4" },
-  { model: "vit_b_16", returnNodes: ["encoder"], batch: 8, size: 224, label: "vit_b_16 encoder" },
+const MODEL_TASKS: readonly ModelTask[] = [
+  { id: "resnet50", model: "resnet50", returnNodes: ["layer1", "layer2", "layer3", "layer4"], batch: 8, size: 224, label: "resnet50 layer1..layer4" },
+  { id: "resnet50-layer1", model: "resnet50", returnNodes: ["layer1"], batch: 8, size: 224, label: "resnet50 layer1 only" },
+  { id: "vit_b_16", model: "vit_b_16", returnNodes: ["encoder"], batch: 8, size: 224, label: "vit_b_16 encoder output (encoder.ln)" },
 ];
+const TASKS = [...MODEL_TASKS.map((t) => t.id), "folder", "preprocess"];
 
-interface Measure {
-  readonly imagesPerSecond: number;
-  readonly secondsPerRun: number;
-  readonly peakTensorMB: number;
+class BenchUsageError extends Error {}
+
+interface Settings {
+  readonly engines: readonly EngineRow[];
+  readonly runs: number;
+  readonly torchRuns: number;
+  readonly tasks: readonly string[];
+  readonly models?: readonly string[];
+  readonly photos: number;
+  readonly extractWorkers: number;
+  readonly images: number;
 }
 
-async function measure(row: Row, backend: BackendName, runs: number): Promise<Measure> {
-  const model = getModel(row.model);
-  const fx = createFeatureExtractor(model, { returnNodes: row.returnNodes, size: row.size });
-  const extractor = await fx.load(seededWeights(model, 1), { backend });
-  try {
-    const x = tf.randomNormal([row.batch, row.size, row.size, 3]) as tf.Tensor4D;
-    tf.dispose(Object.values(extractor.forward(x))); // warm-up: kernels compile, buffers settle
-    let peak = 0;
-    const start = performance.now();
-    for (let i = 0; i < runs; i++) {
-      const info = await tf.profile(() => extractor.forward(x));
-      peak = Math.max(peak, info.peakBytes);
-      tf.dispose(info.result as tf.TensorContainer);
-    }
-    const secondsPerRun = (performance.now() - start) / 1000 / runs;
-    x.dispose();
-    return { imagesPerSecond: row.batch / secondsPerRun, secondsPerRun, peakTensorMB: peak / 2 ** 20 };
-  } finally {
-    extractor.dispose();
-  }
+function wholeNumber(value: string, flag: string, least: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < least) throw new BenchUsageError(`bad ${flag} ${value}; give a whole number of at least ${least}`);
+  return n;
 }
 
-/** The same task spread over worker threads (one backend and one copy of the weights each). */
-async function measurePool(row: Row, backend: BackendName, runs: number, workers: number): Promise<Measure> {
-  const model = getModel(row.model);
-  const dir = await mkdtemp(join(tmpdir(), "fxc-bench-"));
-  try {
-    // Workers read weights from a file, as users' do.
-    const seeded = seededWeights(model, 1);
-    const file = join(dir, "weights.safetensors");
-    await writeSafetensors(file, await Promise.all(seeded.keys().map(async (key) => ({ key, shape: [...seeded.info(key)!.shape], data: await seeded.readFloat32(key) }))));
-    const url = await cacheCompiled(await compile(row.model, { returnNodes: row.returnNodes, size: row.size }));
-    const pool = await createExtractorPool(url, file, { backend, workers });
-    try {
-      const x = tf.randomNormal([row.batch, row.size, row.size, 3]) as tf.Tensor4D;
-      tf.dispose(Object.values(await pool.forward(x)));
-      const start = performance.now();
-      for (let i = 0; i < runs; i++) tf.dispose(Object.values(await pool.forward(x)));
-      const secondsPerRun = (performance.now() - start) / 1000 / runs;
-      x.dispose();
-      return { imagesPerSecond: row.batch / secondsPerRun, secondsPerRun, peakTensorMB: Number.NaN };
-    } finally {
-      await pool.dispose();
-    }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+function list(value: string | undefined, flag: string, known: readonly string[]): string[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value.split(",").filter(Boolean);
+  const unknown = items.filter((i) => !known.includes(i));
+  if (unknown.length > 0) throw new BenchUsageError(`unknown ${flag} ${unknown.join(", ")}; use ${known.join(", ")}`);
+  return items;
 }
 
-/** torchvision's figures for the row, or why there are none (skipped, not installed, failed). */
-function torchvisionBaseline(row: Row, runs: number): { imagesPerSecond: number; threads: number } | { missing: string } {
-  const python = "/usr/bin/python3";
-  if (runs < 1) return { missing: "skipped (--torch-runs 0)" };
-  if (!existsSync(python)) return { missing: "not installed" };
-  const script = join(dirname(fileURLToPath(import.meta.url)), "torchvision_bench.py");
-  const r = spawnSync(python, [script, row.model, row.returnNodes.join(","), String(row.batch), String(row.size), String(runs)], { encoding: "utf8" });
-  if (r.status !== 0) {
-    // The script exits 3 when /usr/bin/python3 has no torchvision; anything else is a failure worth showing.
-    return { missing: r.status === 3 ? "not installed" : `failed: ${r.stderr.trim().split("\n").pop() ?? `exit ${r.status}`}` };
-  }
-  const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { images_per_s: number; threads: number };
-  return { imagesPerSecond: out.images_per_s, threads: out.threads };
+function settings(): Settings {
+  const { values } = parseArgs({
+    options: {
+      backends: { type: "string" },
+      runs: { type: "string", default: "3" },
+      "torch-runs": { type: "string", default: "3" },
+      models: { type: "string" },
+      tasks: { type: "string" },
+      photos: { type: "string", default: "64" },
+      "extract-workers": { type: "string", default: "1" },
+      images: { type: "string", default: "8" },
+    },
+  });
+  const engineIds = list(values.backends, "--backends", ENGINES.map((e) => e.id));
+  return {
+    // The default engine is always measured: the targets judge it.
+    engines: ENGINES.filter((e) => e.id === "default" || (engineIds === undefined ? e.byDefault : engineIds.includes(e.id))),
+    runs: wholeNumber(values.runs, "--runs", 1),
+    torchRuns: wholeNumber(values["torch-runs"], "--torch-runs", 0),
+    tasks: list(values.tasks, "--tasks", TASKS) ?? TASKS,
+    models: list(values.models, "--models", [...new Set(MODEL_TASKS.map((t) => t.model))]),
+    photos: wholeNumber(values.photos, "--photos", 1),
+    extractWorkers: wholeNumber(values["extract-workers"], "--extract-workers", 1),
+    images: wholeNumber(values.images, "--images", 0),
+  };
 }
 
 /** Columns padded to their widest cell; from `firstNumber` on, right-aligned. */
@@ -118,23 +119,170 @@ function printTable(table: readonly (readonly string[])[], firstNumber: number):
   for (const r of table) console.log(r.map((c, i) => (i >= firstNumber ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  "));
 }
 
-/** A 4032x3024 JPEG (a phone photo's size) of smooth gradients, stripes and grain. */
-async function photoLikeJpeg(): Promise<Uint8Array> {
-  const [width, height] = [4032, 3024];
-  const data = new Uint8Array(width * height * 3);
-  let seed = 1;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      const grain = (seed >>> 27) - 16;
-      const i = (y * width + x) * 3;
-      data[i] = Math.max(0, Math.min(255, 128 + 100 * Math.sin(x / 97 + y / 131) + grain));
-      data[i + 1] = Math.max(0, Math.min(255, (x * 255) / width + grain));
-      data[i + 2] = Math.max(0, Math.min(255, (Math.floor(x / 64) + Math.floor(y / 64)) % 2 ? 200 + grain : 40 + grain));
+/** torch as found: its BLAS, or why it is not measured. */
+type TorchState = { readonly blas: Blas; readonly refusal?: string } | { readonly missing: string };
+
+/** Everything measured, for the targets. */
+interface Measured {
+  defaultEngine?: string;
+  readonly tasks: Record<string, { fxc?: Timing; torch?: Timing }>;
+  fewestRuns: number;
+  readonly firstCallMissing: string[];
+}
+
+/** `3.40x` against torch's best; the refusal's short form when there may be none. */
+function versus(subject: Timing, best: Timing | undefined, torch: TorchState): string {
+  if ("missing" in torch) return "n/a";
+  if (torch.refusal !== undefined) return "refused (reference BLAS)";
+  return best === undefined ? "n/a" : `${speedup(subject, best).toFixed(2)}x`;
+}
+
+class Bench {
+  private readonly weights = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly s: Settings,
+    private readonly torch: TorchState,
+    private readonly dir: string,
+    private readonly measured: Measured,
+  ) {}
+
+  /** One checkpoint file per model, both sides load it: torch's own .pth, or fxc's seeded weights without torch. */
+  private weightsFile(model: string): Promise<string> {
+    let file = this.weights.get(model);
+    if (file === undefined) {
+      file = (async () => {
+        if (!("missing" in this.torch)) {
+          const out = join(this.dir, `${model}.pth`);
+          await torchWeights(model, out);
+          return out;
+        }
+        const out = join(this.dir, `${model}.safetensors`);
+        const seeded = seededWeights(getModel(model), 1);
+        await writeSafetensors(out, await Promise.all(seeded.keys().map(async (key) => ({ key, shape: [...seeded.info(key)!.shape], data: await seeded.readFloat32(key) }))));
+        return out;
+      })();
+      this.weights.set(model, file);
     }
+    return file;
   }
-  const sharp = await loadSharp();
-  return sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+
+  /** Measures every engine and torch config on the task, prints its table; returns fxc's results by engine id. */
+  async modelTask(task: ModelTask): Promise<Map<string, { label: string; result: EngineResult }>> {
+    console.log(`\n${task.label}, batch ${task.batch}, ${task.size}x${task.size}: warm-up at the full batch, then medians of the timed runs`);
+    const weights = await this.weightsFile(task.model);
+    const moduleUrl = await cacheCompiled(await compile(task.model, { returnNodes: [...task.returnNodes], size: task.size }));
+    const rows: { label: string; result: EngineResult | TorchResult | string; runs: number }[] = [];
+    const engines = new Map<string, { label: string; result: EngineResult }>();
+    let resolvedDefault: string | undefined;
+    for (const engine of this.s.engines) {
+      if (engine.workers === undefined && engine.id === resolvedDefault) continue; // measured as the default row
+      const why = await engine.unavailable();
+      if (why !== undefined) {
+        rows.push({ label: engine.label, result: why, runs: 0 });
+        continue;
+      }
+      const result = await measureEngine({ moduleUrl, weights, options: engine.options, workers: engine.workers, batch: task.batch, size: task.size, runs: this.s.runs });
+      const label = engine.id === "default" && typeof result !== "string" ? `${engine.label} (${result.resolved})` : engine.label;
+      if (typeof result === "string") this.measured.firstCallMissing.push(`${engine.label} on ${task.label}`);
+      else {
+        if (engine.id === "default") resolvedDefault = this.measured.defaultEngine = result.resolved;
+        engines.set(engine.id, { label, result });
+      }
+      rows.push({ label, result, runs: this.s.runs });
+    }
+    const torchResults: { label: string; timing: TorchResult }[] = [];
+    if ("missing" in this.torch) rows.push({ label: "torchvision", result: this.torch.missing, runs: 0 });
+    else if (this.s.torchRuns === 0) rows.push({ label: "torchvision", result: "skipped (--torch-runs 0)", runs: 0 });
+    else {
+      for (const config of torchConfigs(availableParallelism())) {
+        const result = await measureTorch({ ...task, weights, runs: this.s.torchRuns }, config);
+        // Where the environment's OpenBLAS overrides are unset, say which kernels OpenBLAS picked then.
+        const core = typeof result !== "string" && config.env !== process.env ? result.blas.openblas.core : undefined;
+        const label = core === undefined ? config.label : `${config.label} (OpenBLAS core ${core})`;
+        if (typeof result !== "string") torchResults.push({ label, timing: result });
+        rows.push({ label, result, runs: this.s.torchRuns });
+      }
+    }
+    const best = fastest(torchResults);
+    const table: string[][] = [["engine", "images/s", "s/run", "runs", "first call s", "max RSS MB", "vs torchvision best"]];
+    const notes: string[] = [];
+    for (const { label, result, runs } of rows) {
+      if (typeof result === "string") {
+        notes.push(`  ${label}: ${result}`);
+        continue;
+      }
+      const seconds = median(result.seconds);
+      const ratio = versus(result, best?.timing, this.torch) + (best?.timing === result ? " (best)" : "");
+      table.push([label, (task.batch / seconds).toFixed(2), seconds.toFixed(3), String(runs), result.firstCallSeconds.toFixed(1), result.maxRssMB.toFixed(0), ratio]);
+    }
+    printTable(table, 1);
+    if (notes.length > 0) console.log(`not measured:\n${notes.join("\n")}`);
+    const defaultResult = engines.get("default")?.result;
+    this.measured.tasks[task.id] = { fxc: defaultResult, torch: best?.timing };
+    if (defaultResult !== undefined) this.measured.fewestRuns = Math.min(this.measured.fewestRuns, this.s.runs);
+    if (best !== undefined) this.measured.fewestRuns = Math.min(this.measured.fewestRuns, this.s.torchRuns);
+    return engines;
+  }
+
+  async folderTask(): Promise<void> {
+    const count = this.s.photos;
+    const photos = join(this.dir, "photos");
+    const warmUp = join(this.dir, "warm-up");
+    await mkdir(photos);
+    await mkdir(warmUp);
+    console.log(`\n${count} photo-like ${PHOTO_WIDTH}x${PHOTO_HEIGHT} JPEGs -> resnet50 preset -> layer4, average-pooled; end to end (process start to exit)`);
+    const written = await writePhotos(photos, count);
+    await link(written[0]!, join(warmUp, "photo.jpg"));
+    const weights = await this.weightsFile("resnet50");
+    const threads = availableParallelism();
+    const hasTorch = !("missing" in this.torch) && this.s.torchRuns > 0;
+    // Warm-up on one photo: tsx's and fxc's caches, the page cache of both sides' libraries.
+    const fxcWarm = await fxcFolder(warmUp, weights, this.s.extractWorkers, join(this.dir, "warm.safetensors"), this.dir);
+    if (hasTorch) await torchFolder(warmUp, weights, FOLDER_BATCH, threads, join(this.dir, "warm.pt"));
+    const fxcRuns: FxcFolderRun[] = [];
+    const torchRuns: TorchFolderRun[] = [];
+    let fxcFailure = typeof fxcWarm === "string" ? fxcWarm : undefined;
+    let torchFailure = "missing" in this.torch ? this.torch.missing : this.s.torchRuns === 0 ? "skipped (--torch-runs 0)" : undefined;
+    // Alternated, so that a busy spell on the machine falls on both sides alike.
+    for (let i = 0; i < Math.max(this.s.runs, hasTorch ? this.s.torchRuns : 0); i++) {
+      if (fxcFailure === undefined && i < this.s.runs) {
+        const run = await fxcFolder(photos, weights, this.s.extractWorkers, join(this.dir, "features.safetensors"), this.dir);
+        if (typeof run === "string") fxcFailure = run;
+        else fxcRuns.push(run);
+      }
+      if (hasTorch && torchFailure === undefined && i < this.s.torchRuns) {
+        const run = await torchFolder(photos, weights, FOLDER_BATCH, threads, join(this.dir, "features.pt"));
+        if (typeof run === "string") torchFailure = run;
+        else torchRuns.push(run);
+      }
+    }
+    const timing = (runs: readonly (FxcFolderRun | TorchFolderRun)[]): Timing | undefined =>
+      runs.length === 0 ? undefined : { seconds: runs.map((r) => r.wallSeconds), maxRssMB: Math.max(...runs.map((r) => r.maxRssMB)) };
+    const fxc = timing(fxcRuns);
+    const torch = timing(torchRuns);
+    const engine = fxcRuns[0]?.engine ?? "?";
+    // Loading: from the process's start to its first image (starting the runtime, importing, the model, its weights).
+    const table: string[][] = [["side", "images/s", "s total", "s loading", "runs", "max RSS MB", "vs torchvision"]];
+    const fxcLabel = `fxc ${extractArguments("W", this.s.extractWorkers).join(" ")} (engine ${engine})`;
+    const notes: string[] = [];
+    if (fxc === undefined) notes.push(`  ${fxcLabel}: ${fxcFailure ?? "not measured"}`);
+    else {
+      const loading = median(fxcRuns.map((r) => r.wallSeconds - r.imagesSeconds));
+      table.push([fxcLabel, (count / median(fxc.seconds)).toFixed(2), median(fxc.seconds).toFixed(1), Number.isNaN(loading) ? "?" : loading.toFixed(1), String(fxcRuns.length), fxc.maxRssMB.toFixed(0), versus(fxc, torch, this.torch)]);
+    }
+    const torchLabel = `torchvision loop: PIL, ResNet50_Weights.DEFAULT.transforms(), batch ${FOLDER_BATCH}, set_num_threads(${threads})`;
+    if (torch === undefined) notes.push(`  ${torchLabel}: ${torchFailure ?? "not measured"}`);
+    else {
+      const loading = median(torchRuns.map((r) => r.wallSeconds - r.imagesSeconds));
+      table.push([torchLabel, (count / median(torch.seconds)).toFixed(2), median(torch.seconds).toFixed(1), loading.toFixed(1), String(torchRuns.length), torch.maxRssMB.toFixed(0), versus(torch, torch, this.torch)]);
+    }
+    printTable(table, 1);
+    if (notes.length > 0) console.log(`not measured:\n${notes.join("\n")}`);
+    this.measured.tasks["folder"] = { fxc, torch };
+    if (fxc !== undefined) this.measured.fewestRuns = Math.min(this.measured.fewestRuns, fxcRuns.length);
+    if (torch !== undefined) this.measured.fewestRuns = Math.min(this.measured.fewestRuns, torchRuns.length);
+  }
 }
 
 /** Decode + preprocess `count` copies of `jpeg`, `inFlight` at a time: images/s. */
@@ -154,54 +302,74 @@ async function measurePreprocess(jpeg: Uint8Array, model: string, count: number,
 }
 
 async function benchPreprocessing(count: number): Promise<void> {
+  console.log(`\npreprocessing in this process (sharp), ${count} image${count === 1 ? "" : "s"} per row`);
   const jpeg = await photoLikeJpeg();
   const table: string[][] = [["preprocessing (decode, resize, crop, normalize)", "in flight", "images/s"]];
   for (const [model, what] of [["resnet50", "resnet50 preset (bilinear 232/224)"], ["swin_t", "swin_t preset (bicubic 232/224)"]] as const) {
     for (const inFlight of [1, 4]) {
-      table.push([`4032x3024 JPEG, ${what}`, String(inFlight), (await measurePreprocess(jpeg, model, count, inFlight)).toFixed(2)]);
+      table.push([`${PHOTO_WIDTH}x${PHOTO_HEIGHT} JPEG, ${what}`, String(inFlight), (await measurePreprocess(jpeg, model, count, inFlight)).toFixed(2)]);
     }
   }
   printTable(table, 1);
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      backends: { type: "string" },
-      runs: { type: "string", default: "3" },
-      "torch-runs": { type: "string", default: "1" },
-      models: { type: "string" },
-      images: { type: "string", default: "8" },
-    },
-  });
-  const runs = Number(values.runs);
-  const torchRuns = Number(values["torch-runs"]);
-  const wanted = values.backends?.split(",") as BackendName[] | undefined;
-  const backends = (await availableBackends()).filter((b) => wanted === undefined || wanted.includes(b));
-  const rows = ROWS.filter((r) => listModels().includes(r.model) && (values.models === undefined || values.models.split(",").includes(r.model)));
-  console.log(`fxc bench: ${runs} timed run(s) after a warm-up; backends ${backends.join(", ")}; node ${process.version}`);
-  const table: string[][] = [["task", "batch", "engine", "images/s", "s/run", "peak tensors MB", "max RSS MB", "vs torchvision"]];
-  for (const row of rows) {
-    const measured = torchvisionBaseline(row, torchRuns);
-    const baseline = "missing" in measured ? undefined : measured;
-    for (const backend of backends) {
-      const m = await measure(row, backend, backend === "cpu" ? 1 : runs);
-      const rss = process.resourceUsage().maxRSS / 1024;
-      const ratio = baseline ? `${(m.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x` : "n/a";
-      table.push([row.label, String(row.batch), `fxc ${backend}`, m.imagesPerSecond.toFixed(2), m.secondsPerRun.toFixed(2), m.peakTensorMB.toFixed(0), rss.toFixed(0), ratio]);
-    }
-    const workers = availableParallelism();
-    if (workers > 1 && backends.includes("wasm")) {
-      const m = await measurePool(row, "wasm", runs, workers);
-      const ratio = baseline ? `${(m.imagesPerSecond / baseline.imagesPerSecond).toFixed(2)}x` : "n/a";
-      table.push([row.label, String(row.batch), `fxc wasm, ${workers} workers`, m.imagesPerSecond.toFixed(2), m.secondsPerRun.toFixed(2), "per worker", "", ratio]);
-    }
-    if ("missing" in measured) table.push([row.label, String(row.batch), "torchvision", measured.missing, "", "", "", ""]);
-    else table.push([row.label, String(row.batch), `torchvision (${measured.threads} thread${measured.threads === 1 ? "" : "s"})`, measured.imagesPerSecond.toFixed(2), (row.batch / measured.imagesPerSecond).toFixed(2), "", "", "1.00x"]);
+async function findTorch(): Promise<TorchState> {
+  const report = await torchBlas();
+  if (typeof report === "string") {
+    console.log(`torchvision: ${report}; no ratios`);
+    return { missing: report };
   }
-  printTable(table, 3);
-  const images = Number(values.images);
-  if (images > 0) await benchPreprocessing(images);
+  const blas = classifyBlas(report);
+  console.log(`torchvision ${report.torchvision}, torch ${report.torch} (/usr/bin/python3), BLAS: ${blas.description}`);
+  const overrides = OPENBLAS_OVERRIDES.filter((name) => report.env[name] !== undefined);
+  if (overrides.length > 0) {
+    console.log(`${overrides.map((n) => `${n}=${report.env[n]}`).join(" ")} set (for older OpenBLAS builds): torch is also measured with ${OPENBLAS_OVERRIDES.join(" and ")} unset`);
+  }
+  const refusal = ratioRefusal(blas);
+  if (refusal !== undefined) {
+    console.log(`torch runs on the reference BLAS: its figures are printed, labelled, but no ratio is. No user runs it so; install OpenBLAS: sudo ${INSTALL_OPENBLAS}`);
+  }
+  return { blas, refusal };
 }
 
-await main();
+async function main(): Promise<void> {
+  const s = settings();
+  const selected = (id: string): boolean => s.tasks.includes(id);
+  console.log(`fxc bench: node ${process.version}, ${availableParallelism()} cores; fxc ${s.runs} timed run(s), torch ${s.torchRuns}, after a warm-up`);
+  const torch = s.torchRuns > 0 || selected("folder") ? await findTorch() : ({ missing: "skipped (--torch-runs 0)" } as const);
+  const dir = await mkdtemp(join(tmpdir(), "fxc-bench-"));
+  const measured: Measured = { tasks: {}, fewestRuns: Infinity, firstCallMissing: [] };
+  try {
+    const bench = new Bench(s, torch, dir, measured);
+    const results = new Map<string, Map<string, { label: string; result: EngineResult }>>();
+    for (const task of MODEL_TASKS) {
+      if (selected(task.id) && (s.models === undefined || s.models.includes(task.model))) results.set(task.id, await bench.modelTask(task));
+    }
+    const [all, layer1] = [results.get("resnet50"), results.get("resnet50-layer1")];
+    if (all !== undefined && layer1 !== undefined) {
+      console.log("\npruning: resnet50 layer1 only, as a share of the layer1..layer4 time");
+      for (const [id, { label, result }] of layer1) {
+        const whole = all.get(id)?.result;
+        if (whole !== undefined) console.log(`  ${label}: ${(median(result.seconds) / median(whole.seconds)).toFixed(2)}`);
+      }
+      const [torchAll, torchLayer1] = [measured.tasks["resnet50"]?.torch, measured.tasks["resnet50-layer1"]?.torch];
+      if (torchAll !== undefined && torchLayer1 !== undefined) console.log(`  torchvision at its best thread count: ${(median(torchLayer1.seconds) / median(torchAll.seconds)).toFixed(2)}`);
+    }
+    if (selected("folder")) await bench.folderTask();
+    if (selected("preprocess") && s.images > 0) await benchPreprocessing(s.images);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  console.log("\nissue #10's targets");
+  const noRatio = "missing" in torch ? `no torchvision: ${torch.missing}` : torch.refusal;
+  const fewestRuns = Number.isFinite(measured.fewestRuns) ? measured.fewestRuns : 0;
+  for (const [what, verdict] of judgeTargets({ ...measured, fewestRuns, noRatio })) console.log(targetLine(what, verdict, fewestRuns));
+}
+
+try {
+  await main();
+} catch (error) {
+  if (!(error instanceof BenchUsageError)) throw error;
+  console.error(`bench: ${error.message}`);
+  process.exitCode = 2;
+}
