@@ -137,7 +137,14 @@ export interface ExtractFolderResult {
  */
 export async function extractFolder(options: ExtractFolderOptions): Promise<ExtractFolderResult> {
   const preprocessing = resolvePreprocessing(options.model, options.preprocessing);
-  const paths = await listImages(options.inputs);
+  const skipped: ImageFailure[] = [];
+  const skip = (failure: ImageFailure): void => {
+    skipped.push(failure);
+    options.onSkip?.(failure);
+  };
+  // With skipBad, folders that cannot be listed are skipped as unreadable images are.
+  const paths = await listImages(options.inputs, options.skipBad ? { onUnreadable: skip } : {});
+  const unlisted = skipped.length;
   // Pooled descriptors do not depend on the layout; pooling needs channels last.
   const layout = options.pool !== undefined ? "nhwc" : (options.layout ?? "nhwc");
   const mode = options.mode ?? "eval";
@@ -153,7 +160,6 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
     workers: options.workers,
     onWarning: options.onWarning,
   });
-  const skipped: ImageFailure[] = [];
   let writer: FeatureWriter | undefined;
   try {
     writer = await FeatureWriter.open({
@@ -177,15 +183,13 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
     const rows = featureRows(loaded, (batchOptions) => batchImages(paths, batchOptions), {
       ...options,
       preprocessing,
-      onSkip: (failure) => {
-        skipped.push(failure);
-        options.onSkip?.(failure);
-      },
+      onSkip: skip,
     });
     for await (const batch of rows) {
       await writer.append(batch);
       done += batch.paths.length;
-      options.onProgress?.({ done: done + skipped.length, total: paths.length, skipped: skipped.length });
+      // Progress counts images; the folders skipped while listing are not among `paths`.
+      options.onProgress?.({ done: done + skipped.length - unlisted, total: paths.length, skipped: skipped.length });
     }
     if (done === 0) {
       const first = skipped[0]!.error;

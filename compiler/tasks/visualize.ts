@@ -54,7 +54,7 @@ export interface VisualizeResult {
  */
 export async function visualize(options: VisualizeOptions): Promise<VisualizeResult> {
   const preprocessing = resolvePreprocessing(options.model, options.preprocessing);
-  const crop = await cropForPreset(await decodeImage(options.image), preprocessing);
+  const crop = await cropForPreset(await decodeImage(options.image), preprocessing, options.image);
   const input = normalizeImage(crop, preprocessing, "nhwc");
   const loaded = await (options.loader ?? interpretExtractor)({
     model: options.model,

@@ -5,6 +5,7 @@ import { readNpy } from "../../../runtime/io/npy.js";
 import { writeSafetensors } from "../../../runtime/weights/safetensors.js";
 import { parsePooling, DescriptorSpecError, type Pooling } from "../../../runtime/descriptors/pooling.js";
 import type { Preset } from "../../../models/zoo/entry.js";
+import { preprocessSideProblem } from "../../../runtime/images/limits.js";
 import { extractFolder } from "../../tasks/extractFolder.js";
 import { loadCompiled } from "../cache.js";
 import { InterruptedError, UsageError } from "../errors.js";
@@ -49,12 +50,20 @@ export function preprocessingOptions<T>(y: Argv<T>): Argv<T & PreprocessingArgs>
 /** The preset overrides given on the command line. */
 export function preprocessingOverrides(args: PreprocessingArgs): Partial<Preset> {
   return {
-    resizeSize: positiveInt(args.resize, "--resize"),
-    cropSize: positiveInt(args.crop, "--crop"),
+    resizeSize: sideSize(args.resize, "--resize"),
+    cropSize: sideSize(args.crop, "--crop"),
     mean: triple(args.mean, "--mean"),
     std: triple(args.std, "--std", true),
     interpolation: args.interpolation,
   };
+}
+
+/** A `--resize` or `--crop` size: a positive whole number within the limit (`FXC_MAX_PREPROCESS_SIDE`). */
+function sideSize(n: number | undefined, flag: string): number | undefined {
+  if (positiveInt(n, flag) === undefined) return undefined;
+  const problem = preprocessSideProblem(n!);
+  if (problem !== undefined) throw new UsageError(`bad ${flag} ${n}: ${problem}; give a smaller size`);
+  return n;
 }
 
 /** Image options that mean nothing for a .npy input. */
