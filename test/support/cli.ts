@@ -14,6 +14,8 @@ export interface CliResult {
 export interface SpawnOptions {
   readonly cwd?: string;
   readonly env?: Record<string, string>;
+  /** Run as this user (the tests run as root, whom permissions do not stop); needs root. */
+  readonly user?: { readonly uid: number; readonly gid: number };
 }
 
 /** Starts the fxc CLI from source, as `npx fxc` runs its build, and gives the child process. */
@@ -21,6 +23,7 @@ export function spawnFxc(args: readonly string[], options: SpawnOptions = {}): C
   return spawn(process.execPath, ["--conditions=fxc-source", "--import", "tsx", join(ROOT, "compiler/cli/main.ts"), ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env, FXC_DEBUG: "" },
+    ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid }),
   });
 }
 
