@@ -23,8 +23,11 @@ export function printable(text: string): string {
  * characters `printable` escapes become `\uNNNN` escapes too, which parse back to the same strings.
  */
 export function printableJson(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(UNPRINTABLE, (c) => `\\u${hex(c.charCodeAt(0), 4)}`);
+  return JSON.stringify(value, null, 2).replace(UNPRINTABLE_AFTER_JSON, (c) => `\\u${hex(c.charCodeAt(0), 4)}`);
 }
+
+/** `UNPRINTABLE` less the C0 controls, which JSON escapes itself (and the layout's own newlines). */
+const UNPRINTABLE_AFTER_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 function hex(code: number, digits: number): string {
   return code.toString(16).padStart(digits, "0");
