@@ -18,7 +18,7 @@ export interface ImageFeatureOptions {
   readonly pool?: Pooling;
   /** `l2` divides each image's row by its norm (after pooling). */
   readonly normalize?: Normalization;
-  /** Skip unreadable images (reported to `onSkip`) instead of failing. */
+  /** Skip unreadable images, images over the limits (runtime/images/limits.ts) and unreadable folders, each reported to `onSkip`, instead of failing. */
   readonly skipBad?: boolean;
   /** Images decoded ahead; 4 by default. */
   readonly prefetch?: number;
