@@ -18,7 +18,7 @@ export interface ImageFeatureOptions {
   readonly pool?: Pooling;
   /** `l2` divides each image's row by its norm (after pooling). */
   readonly normalize?: Normalization;
-  /** Skip unreadable images (reported to `onSkip`) instead of failing. */
+  /** Skip unreadable images, images over the limits (runtime/images/limits.ts) and unreadable folders, each reported to `onSkip`, instead of failing. */
   readonly skipBad?: boolean;
   /** Images decoded ahead; 4 by default. */
   readonly prefetch?: number;
@@ -137,7 +137,14 @@ export interface ExtractFolderResult {
  */
 export async function extractFolder(options: ExtractFolderOptions): Promise<ExtractFolderResult> {
   const preprocessing = resolvePreprocessing(options.model, options.preprocessing);
-  const paths = await listImages(options.inputs);
+  const skipped: ImageFailure[] = [];
+  const skip = (failure: ImageFailure): void => {
+    skipped.push(failure);
+    options.onSkip?.(failure);
+  };
+  // With skipBad, folders that cannot be listed are skipped as unreadable images are.
+  const paths = await listImages(options.inputs, options.skipBad ? { onUnreadable: skip } : {});
+  const unlisted = skipped.length;
   const format = options.format ?? "safetensors";
   // Before the weights are loaded and any image is read: an output that cannot be written, or would replace an input, fails now.
   const given = [...(typeof options.weights === "string" ? [options.weights] : []), ...(typeof options.inputs === "string" ? [options.inputs] : options.inputs)];
@@ -157,7 +164,6 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
     workers: options.workers,
     onWarning: options.onWarning,
   });
-  const skipped: ImageFailure[] = [];
   let writer: FeatureWriter | undefined;
   try {
     writer = await FeatureWriter.open({
@@ -181,15 +187,13 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
     const rows = featureRows(loaded, (batchOptions) => batchImages(paths, batchOptions), {
       ...options,
       preprocessing,
-      onSkip: (failure) => {
-        skipped.push(failure);
-        options.onSkip?.(failure);
-      },
+      onSkip: skip,
     });
     for await (const batch of rows) {
       await writer.append(batch);
       done += batch.paths.length;
-      options.onProgress?.({ done: done + skipped.length, total: paths.length, skipped: skipped.length });
+      // Progress counts images; the folders skipped while listing are not among `paths`.
+      options.onProgress?.({ done: done + skipped.length - unlisted, total: paths.length, skipped: skipped.length });
     }
     if (done === 0) {
       const first = skipped[0]!.error;

@@ -1,5 +1,6 @@
 import type { Preset } from "../../models/zoo/entry.js";
 import { getModelEntry } from "../../models/zoo/registry.js";
+import { presetSizeProblem } from "../../runtime/images/preprocess.js";
 import type { BackendName, LoadOptions, Tensor, Tensor4D, WeightsInput } from "../../runtime/index.js";
 import { createFeatureExtractor, type ExtractorOptions, type ModelInput } from "../api.js";
 import type { ProgramOutput } from "../graph/program.js";
@@ -76,9 +77,8 @@ export function resolvePreprocessing(model: ModelInput, overrides: Partial<Prese
     throw new OptionsError(`a model built in code has no preset; give preprocessing ${missing.join(", ")} (torchvision's ImageClassification values)`);
   }
   const preset = p as Preset;
-  for (const k of ["resizeSize", "cropSize"] as const) {
-    if (!(Number.isSafeInteger(preset[k]) && preset[k] > 0)) throw new OptionsError(`preprocessing ${k} must be a positive integer, got ${preset[k]}`);
-  }
+  const sizeProblem = presetSizeProblem(preset);
+  if (sizeProblem !== undefined) throw new OptionsError(sizeProblem);
   for (const k of ["mean", "std"] as const) {
     if (preset[k].length !== 3 || !preset[k].every(Number.isFinite)) throw new OptionsError(`preprocessing ${k} must be three numbers (R, G, B), got [${preset[k].join(", ")}]`);
   }

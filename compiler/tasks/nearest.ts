@@ -2,11 +2,13 @@ import type { Preset } from "../../models/zoo/entry.js";
 import { listModels } from "../../models/zoo/registry.js";
 import type { BackendName, WeightsInput } from "../../runtime/index.js";
 import { CosineIndex } from "../../runtime/descriptors/nearest.js";
-import { parseNormalization, parsePooling, type Normalization, type Pooling } from "../../runtime/descriptors/pooling.js";
+import { DescriptorSpecError, parseNormalization, parsePooling, type Normalization, type Pooling } from "../../runtime/descriptors/pooling.js";
+import { printable } from "../../runtime/io/printable.js";
 import { readFeatureTable, type FeatureTable } from "../../runtime/io/featureStore.js";
 import { concatFloat32 } from "../../runtime/weights/dtype.js";
 import { WeightsError } from "../../runtime/weights/types.js";
 import type { ReturnNodes } from "../passes/returnNodes.js";
+import { OptionsError } from "../pipeline.js";
 import { imageFeatures } from "./extractFolder.js";
 import { interpretExtractor, resolvePreprocessing, type ExtractorLoader } from "./loader.js";
 import type { ImageFailure } from "../../runtime/images/batches.js";
@@ -86,10 +88,16 @@ export interface IndexRecipe {
   readonly normalize: Normalization;
 }
 
-/** Reads the recipe of an index for `key`, keeping only that key's return node. */
+/**
+ * Reads the recipe of an index for `key`, keeping only that key's return node. The metadata is
+ * checked as a command line is (an index file may come from anyone): a model in the zoo, node names,
+ * preprocessing fields of the right types and within the limits, a pooling fxc knows.
+ */
 export function indexRecipe(table: FeatureTable, file: string): IndexRecipe {
   const m = table.metadata;
-  const bad = (what: string): WeightsError => new WeightsError(file, `its metadata does not say ${what}`, "make the index with fxc extract from images, or query it with --query-features");
+  const remake = "make the index with fxc extract from images, or query it with --query-features";
+  const bad = (what: string): WeightsError => new WeightsError(file, `its metadata does not say ${what}`, remake);
+  const unusable = (problem: string): WeightsError => new WeightsError(file, `its metadata ${problem}`, remake);
   if (m.model === undefined) throw bad("which model made it");
   if (m.return === undefined) throw bad("which return nodes it holds");
   if (m.preprocessing === undefined) throw bad("how images were preprocessed");
@@ -98,25 +106,68 @@ export function indexRecipe(table: FeatureTable, file: string): IndexRecipe {
     return [node!, key ?? node!] as const;
   });
   const pair = pairs.find(([, key]) => key === table.key);
-  if (pair === undefined) throw bad(`which node made '${table.key}'`);
+  if (pair === undefined) throw bad(`which node made '${printable(table.key)}'`);
+  if (!NODE_NAME.test(pair[0])) throw unusable(`names node '${printable(pair[0])}' for '${printable(table.key)}', which is not a node name`);
   if (!listModels().includes(m.model)) {
-    throw new WeightsError(file, `was made with model '${m.model}', which is not in fxc's zoo`, "extract the queries the same way and pass them as query features (--query-features)");
+    throw new WeightsError(file, `was made with model '${printable(m.model)}', which is not in fxc's zoo`, "extract the queries the same way and pass them as query features (--query-features)");
   }
-  let overrides: Partial<Preset>;
+  let preprocessing: Preset;
+  let pool: Pooling | undefined;
+  let normalize: Normalization;
   try {
-    overrides = JSON.parse(m.preprocessing) as Partial<Preset>;
-  } catch {
-    throw bad("how images were preprocessed (its 'preprocessing' is not JSON)");
+    preprocessing = resolvePreprocessing(m.model, presetOverrides(m.preprocessing));
+    pool = m.pool === undefined || m.pool === "none" ? undefined : parsePooling(m.pool);
+    normalize = parseNormalization(m.normalize ?? "none");
+  } catch (error) {
+    if (error instanceof OptionsError || error instanceof DescriptorSpecError) throw unusable(`cannot be used: ${printable(error.message)}`);
+    throw error;
   }
   return {
     model: m.model,
     returnNodes: pair[0] === pair[1] ? [pair[0]] : { [pair[0]]: pair[1] },
-    layout: m.layout === "nchw" && (m.pool === undefined || m.pool === "none") ? "nchw" : "nhwc",
+    layout: m.layout === "nchw" && pool === undefined ? "nchw" : "nhwc",
     mode: m.mode === "train" ? "train" : "eval",
-    preprocessing: resolvePreprocessing(m.model, overrides),
-    pool: m.pool === undefined || m.pool === "none" ? undefined : parsePooling(m.pool),
-    normalize: parseNormalization(m.normalize ?? "none"),
+    preprocessing,
+    pool,
+    normalize,
   };
+}
+
+/** torchvision's node names: module paths and torch.fx op names (`layer1.0.relu_1`, `features.3`). */
+const NODE_NAME = /^[A-Za-z0-9_.]+$/;
+
+/**
+ * The preset fields of an index's `preprocessing` metadata (JSON), type-checked; values are then
+ * checked as user overrides are (`resolvePreprocessing`). Fields fxc does not know are ignored.
+ */
+function presetOverrides(text: string): Partial<Preset> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new OptionsError("'preprocessing' is not JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new OptionsError("'preprocessing' is not a JSON object");
+  const fields = parsed as Record<string, unknown>;
+  const out: { -readonly [K in keyof Preset]?: Preset[K] } = {};
+  for (const key of ["resizeSize", "cropSize"] as const) {
+    const value = fields[key];
+    if (value === undefined) continue;
+    if (typeof value !== "number") throw new OptionsError(`preprocessing ${key} is not a number`);
+    out[key] = value;
+  }
+  for (const key of ["mean", "std"] as const) {
+    const value = fields[key];
+    if (value === undefined) continue;
+    if (!Array.isArray(value) || value.length !== 3 || !value.every((v) => typeof v === "number")) throw new OptionsError(`preprocessing ${key} is not three numbers`);
+    out[key] = value as [number, number, number];
+  }
+  const interpolation = fields.interpolation;
+  if (interpolation !== undefined) {
+    if (interpolation !== "bilinear" && interpolation !== "bicubic" && interpolation !== "nearest") throw new OptionsError("preprocessing interpolation is not bilinear, bicubic or nearest");
+    out.interpolation = interpolation;
+  }
+  return out;
 }
 
 async function embedImages(index: FeatureTable, indexFile: string, query: ImageQuery): Promise<FeatureTable> {

@@ -59,7 +59,7 @@ export async function visualize(options: VisualizeOptions): Promise<VisualizeRes
   await assertWritable(options.out, "folder");
   const pictures = toQueryMap(options.returnNodes).flatMap(([, key]) => Object.values(pictureFiles(options.out, key)));
   await assertNotAnInput({ files: pictures }, { given: [options.image, ...(typeof options.weights === "string" ? [options.weights] : [])] });
-  const crop = await cropForPreset(await decodeImage(options.image), preprocessing);
+  const crop = await cropForPreset(await decodeImage(options.image), preprocessing, options.image);
   const input = normalizeImage(crop, preprocessing, "nhwc");
   const loaded = await (options.loader ?? interpretExtractor)({
     model: options.model,

@@ -1,6 +1,9 @@
-import { ImageError } from "./decode.js";
+import { ImageError, systemErrorReason, type ImageFailure } from "./decode.js";
+import { checkImageLimits } from "./limits.js";
 import { listImages } from "./list.js";
-import { preprocess, type ImageLayout, type Preset, type PreprocessedImage } from "./preprocess.js";
+import { checkPresetSizes, preprocess, type ImageLayout, type Preset, type PreprocessedImage } from "./preprocess.js";
+
+export type { ImageFailure };
 
 export interface ImageBatchOptions {
   /** How images are resized, cropped and normalized (a zoo model's `preset`, or your own). */
@@ -11,16 +14,14 @@ export interface ImageBatchOptions {
   readonly layout?: ImageLayout;
   /** Images decoded ahead of use, at most; 4 by default. Memory holds at most this many plus one batch. */
   readonly prefetch?: number;
-  /** Skip images that cannot be read (reported to `onSkip`) instead of failing on the first. */
+  /**
+   * Skip images that cannot be read or are over a limit (`limits.ts`), and folders that cannot be
+   * listed, each reported to `onSkip`, instead of failing on the first.
+   */
   readonly skipBad?: boolean;
   readonly onSkip?: (failure: ImageFailure) => void;
   /** Stops between images: the iterator then throws the signal's reason. */
   readonly signal?: AbortSignal;
-}
-
-export interface ImageFailure {
-  readonly path: string;
-  readonly error: ImageError;
 }
 
 /** A batch of preprocessed images, ready for `tf.tensor4d(batch.data, batch.shape)`. */
@@ -37,7 +38,7 @@ export interface ImageBatch {
  * whatever the number of images.
  */
 export async function* imageBatches(inputs: string | readonly string[], options: ImageBatchOptions): AsyncGenerator<ImageBatch, void, undefined> {
-  yield* batchImages(await listImages(inputs), options);
+  yield* batchImages(await listImages(inputs, options.skipBad ? { onUnreadable: options.onSkip ?? (() => undefined) } : {}), options);
 }
 
 /** Batches of the image files `paths` (already listed, e.g. by `listImages`), in order, as `imageBatches` makes them. */
@@ -45,6 +46,9 @@ export async function* batchImages(paths: readonly string[], options: ImageBatch
   const batchSize = positive(options.batchSize ?? 16, "batchSize");
   const prefetch = positive(options.prefetch ?? 4, "prefetch");
   const layout = options.layout ?? "nhwc";
+  // A bad limit setting or preset fails here, once, rather than as every image's error.
+  checkImageLimits();
+  checkPresetSizes(options.preprocessing);
   const pending: Promise<Loaded>[] = [];
   let next = 0;
   const refill = (): void => {
@@ -77,7 +81,7 @@ async function load(path: string, preset: Preset, layout: ImageLayout): Promise<
   try {
     return { ok: true, path, image: await preprocess(path, preset, { layout }) };
   } catch (error) {
-    const imageError = error instanceof ImageError ? error : new ImageError(path, `cannot be read (${error instanceof Error ? error.message : String(error)})`, "check the file");
+    const imageError = error instanceof ImageError ? error : new ImageError(path, `cannot be read (${systemErrorReason(error)})`, "check the file");
     return { ok: false, path, error: imageError };
   }
 }

@@ -1,6 +1,9 @@
-import { readFile } from "node:fs/promises";
+import { constants, type Stats } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
 import type { SharpOptions } from "sharp";
+import { printable } from "../io/printable.js";
 import { errorCode, oneLine } from "../weights/types.js";
+import { groupDigits, maxImageFileBytes, maxImagePixels, MAX_IMAGE_PIXELS_VARIABLE } from "./limits.js";
 
 /** An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B. */
 export interface RgbImage {
@@ -14,7 +17,7 @@ export type ImageInput = string | Uint8Array;
 
 /**
  * An image could not be read. The message is one line: the file, the problem, and what to do
- * about it, so that a CLI can print it as is.
+ * about it, so that a CLI can print it as is (the file's name with its control characters escaped).
  */
 export class ImageError extends Error {
   override readonly name = "ImageError";
@@ -23,8 +26,25 @@ export class ImageError extends Error {
     readonly problem: string,
     readonly fix: string,
   ) {
-    super(oneLine(`${file}: ${problem}; ${fix}`));
+    super(oneLine(`${printable(file)}: ${problem}; ${fix}`));
   }
+}
+
+/** An image (or a folder of them) that could not be read, as skipping reports it. */
+export interface ImageFailure {
+  readonly path: string;
+  readonly error: ImageError;
+}
+
+/**
+ * A system error's reason without the path Node appends (`EACCES: permission denied`, not
+ * `EACCES: permission denied, scandir '/photos/x'`): the caller names the file, escaped.
+ */
+export function systemErrorReason(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const syscall = "syscall" in error && typeof error.syscall === "string" ? error.syscall : undefined;
+  const at = syscall === undefined ? -1 : error.message.indexOf(`, ${syscall} `);
+  return oneLine(at >= 0 ? error.message.slice(0, at) : error.message);
 }
 
 /** The fix offered for a file that is there but cannot be decoded. */
@@ -55,11 +75,15 @@ export function loadSharp(): Promise<SharpFactory> {
  * gives its palette colour, and 16-bit images are scaled to 8 bits where PIL truncates or clips.
  */
 export async function decodeImage(input: ImageInput, name = typeof input === "string" ? input : "<image bytes>"): Promise<RgbImage> {
+  const maxPixels = maxImagePixels();
   const bytes = typeof input === "string" ? await readImageFile(input) : input;
   const sharp = await loadSharp();
-  const options: SharpOptions = { failOn: "error", ignoreIcc: true, autoOrient: true, page: 0, pages: 1 };
+  // sharp refuses to decode more than limitInputPixels; the check on the header below says why first.
+  const options: SharpOptions = { failOn: "error", ignoreIcc: true, autoOrient: true, page: 0, pages: 1, limitInputPixels: maxPixels };
   try {
-    const meta = await sharp(bytes, options).metadata();
+    // The header alone: no pixels are decoded before the size is known to be within the limit.
+    const meta = await sharp(bytes, { ...options, limitInputPixels: false }).metadata();
+    checkPixelCount(name, meta.width, meta.height, maxPixels);
     const cmyk = meta.space === "cmyk";
     // sharp turns CMYK into sRGB through a colour profile; keep the ink values and convert as PIL does.
     const pipeline = cmyk ? sharp(bytes, options).pipelineColourspace("cmyk").toColourspace("cmyk") : sharp(bytes, options).toColourspace("srgb");
@@ -72,15 +96,70 @@ export async function decodeImage(input: ImageInput, name = typeof input === "st
   }
 }
 
+function checkPixelCount(name: string, width: number | undefined, height: number | undefined, maxPixels: number): void {
+  if (width === undefined || height === undefined || width * height <= maxPixels) return;
+  throw new ImageError(
+    name,
+    `is ${width}x${height}, ${groupDigits(width * height)} pixels, over the limit of ${groupDigits(maxPixels)} decoded pixels per image`,
+    `downscale it, raise the limit (${MAX_IMAGE_PIXELS_VARIABLE}=N), or skip such images (--skip-bad)`,
+  );
+}
+
+/**
+ * The bytes of an image file. Only a regular file is read, and only up to the size any encoding
+ * of the largest allowed image needs: a FIFO would block forever, a device such as /dev/zero
+ * never ends. The checks look at the opened file itself (whatever links led to it), and opening
+ * does not wait for a FIFO's writer.
+ */
 async function readImageFile(path: string): Promise<Uint8Array> {
+  const maxBytes = maxImageFileBytes();
+  let handle: FileHandle;
   try {
-    return await readFile(path);
+    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (error) {
-    const code = errorCode(error);
-    if (code === "ENOENT") throw new ImageError(path, "no such file", "check the path");
-    if (code === "EISDIR") throw new ImageError(path, "is a folder, not an image", "pass the folder itself as an input to read the images in it");
-    throw new ImageError(path, `cannot be read (${error instanceof Error ? error.message : String(error)})`, "check the path and its permissions");
+    throw fileError(path, error);
   }
+  try {
+    const info = await handle.stat();
+    if (info.isDirectory()) throw new ImageError(path, "is a folder, not an image", "pass the folder itself as an input to read the images in it");
+    if (!info.isFile()) throw new ImageError(path, `is ${specialFileKind(info)}, not a regular file`, "give image files only; remove it or skip unreadable images (--skip-bad)");
+    if (info.size > maxBytes) {
+      throw new ImageError(
+        path,
+        `is ${groupDigits(info.size)} bytes, more than any image of at most ${groupDigits(maxImagePixels())} pixels needs (${groupDigits(maxBytes)})`,
+        `check the file, raise the pixel limit (${MAX_IMAGE_PIXELS_VARIABLE}=N), or skip such files (--skip-bad)`,
+      );
+    }
+    // Reads what the file held when it was checked, even if it grows meanwhile.
+    const bytes = new Uint8Array(info.size);
+    let filled = 0;
+    while (filled < bytes.length) {
+      const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return filled === bytes.length ? bytes : bytes.subarray(0, filled);
+  } catch (error) {
+    throw error instanceof ImageError ? error : fileError(path, error);
+  } finally {
+    await handle.close();
+  }
+}
+
+function fileError(path: string, error: unknown): ImageError {
+  const code = errorCode(error);
+  if (code === "ENOENT") return new ImageError(path, "no such file", "check the path");
+  if (code === "EISDIR") return new ImageError(path, "is a folder, not an image", "pass the folder itself as an input to read the images in it");
+  if (code === "ENXIO") return new ImageError(path, "is a socket or a device with nothing behind it, not a regular file", "give image files only; remove it or skip unreadable images (--skip-bad)");
+  return new ImageError(path, `cannot be read (${systemErrorReason(error)})`, "check the path and its permissions, or skip unreadable images (--skip-bad)");
+}
+
+function specialFileKind(info: Stats): string {
+  if (info.isFIFO()) return "a FIFO (named pipe)";
+  if (info.isCharacterDevice()) return "a character device";
+  if (info.isBlockDevice()) return "a block device";
+  if (info.isSocket()) return "a socket";
+  return "a special file";
 }
 
 /** Interleaved 8-bit pixels with 1 to 5 channels to RGB; extra channels (alpha) are dropped. */

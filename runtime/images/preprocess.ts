@@ -1,5 +1,6 @@
 import type { Preset } from "../../models/zoo/entry.js";
 import { decodeImage, ImageError, type ImageInput, type RgbImage } from "./decode.js";
+import { groupDigits, maxImagePixels, MAX_IMAGE_PIXELS_VARIABLE, preprocessSideProblem } from "./limits.js";
 import { resizeRgb } from "./resize.js";
 import { pythonRound } from "../pythonMath.js";
 
@@ -23,28 +24,65 @@ export interface PreprocessedImage {
  * (`Image.open(f).convert("RGB")`, EXIF orientation applied) bit for bit up to float32 rounding.
  */
 export async function preprocess(image: ImageInput | RgbImage, preset: Preset, options: { layout?: ImageLayout } = {}): Promise<PreprocessedImage> {
+  checkPresetSizes(preset); // before decoding: a bad preset fails for every image
+  const source = isRgbImage(image) ? "<image>" : typeof image === "string" ? image : "<image bytes>";
   const rgb = isRgbImage(image) ? image : await decodeImage(image);
-  try {
-    return normalizeImage(await cropForPreset(rgb, preset), preset, options.layout ?? "nhwc");
-  } catch (error) {
-    // The resize names the image by its size; a file is better named by its path.
-    if (error instanceof ImageError && typeof image === "string") throw new ImageError(image, error.problem, error.fix);
-    throw error;
+  return normalizeImage(await cropForPreset(rgb, preset, source), preset, options.layout ?? "nhwc");
+}
+
+/**
+ * Refuses a preset whose resize or crop size is over the limit (`FXC_MAX_PREPROCESS_SIDE`) before
+ * any image is read: a `cropSize` of 30000 would ask for 10 GB per image.
+ */
+export function checkPresetSizes(preset: Pick<Preset, "resizeSize" | "cropSize">): void {
+  const problem = presetSizeProblem(preset);
+  if (problem !== undefined) throw new RangeError(problem);
+}
+
+/** What is wrong with a preset's resize or crop size ("preprocessing cropSize 30000 is over the limit ..."), or undefined. */
+export function presetSizeProblem(preset: Pick<Preset, "resizeSize" | "cropSize">): string | undefined {
+  for (const key of ["resizeSize", "cropSize"] as const) {
+    const problem = preprocessSideProblem(preset[key]);
+    if (problem !== undefined) return `preprocessing ${key} ${preset[key]} is ${problem}`;
   }
+  return undefined;
 }
 
-/** The 8-bit image the network sees, before normalization: resized and center-cropped per the preset. */
-export async function cropForPreset(image: RgbImage, preset: Pick<Preset, "resizeSize" | "cropSize" | "interpolation">): Promise<RgbImage> {
-  return centerCrop(await resizeShorterSide(image, preset.resizeSize, preset.interpolation), preset.cropSize);
+/**
+ * The 8-bit image the network sees, before normalization: resized and center-cropped per the preset.
+ * `source` names the image in errors.
+ */
+export async function cropForPreset(image: RgbImage, preset: Pick<Preset, "resizeSize" | "cropSize" | "interpolation">, source = "<image>"): Promise<RgbImage> {
+  checkPresetSizes(preset);
+  return centerCrop(await resizeShorterSide(image, preset.resizeSize, preset.interpolation, source), preset.cropSize);
 }
 
-/** torchvision's `F.resize(img, [size])`: the shorter side becomes `size`, the longer one keeps the aspect ratio, truncated. */
-export async function resizeShorterSide(image: RgbImage, size: number, interpolation: Preset["interpolation"]): Promise<RgbImage> {
+/**
+ * torchvision's `F.resize(img, [size])`: the shorter side becomes `size`, the longer one keeps the aspect ratio, truncated.
+ * The result is bounded as decoded images are (`FXC_MAX_IMAGE_PIXELS`): a 4500x1 strip resized to 232 would be
+ * 1044000x232, 242 million pixels, and the resize's intermediate rasters larger still. Such an image is refused as
+ * a bad image (an `ImageError` naming `source`) before any of it is allocated.
+ */
+export async function resizeShorterSide(image: RgbImage, size: number, interpolation: Preset["interpolation"], source = "<image>"): Promise<RgbImage> {
   const { width: w, height: h } = image;
   const [short, long] = w <= h ? [w, h] : [h, w];
   const newLong = Math.trunc((size * long) / short);
   const [newW, newH] = w <= h ? [size, newLong] : [newLong, size];
-  return resizeRgb(image, newW, newH, interpolation);
+  const maxPixels = maxImagePixels();
+  if (newW * newH > maxPixels) {
+    throw new ImageError(
+      source,
+      `is ${w}x${h}; resizing its shorter side to ${size} would make ${newW}x${newH}, ${groupDigits(newW * newH)} pixels, over the limit of ${groupDigits(maxPixels)}`,
+      `crop it to a less elongated shape, raise the limit (${MAX_IMAGE_PIXELS_VARIABLE}=N), or skip such images (--skip-bad)`,
+    );
+  }
+  try {
+    return await resizeRgb(image, newW, newH, interpolation);
+  } catch (error) {
+    // The resize names the image by its size; `source` (a path, when there is one) names it better.
+    if (error instanceof ImageError && source !== "<image>") throw new ImageError(source, error.problem, error.fix);
+    throw error;
+  }
 }
 
 /**

@@ -6,6 +6,7 @@ import { writeSafetensors } from "../../../runtime/weights/safetensors.js";
 import { FeatureWriter } from "../../../runtime/io/featureStore.js";
 import { parsePooling, DescriptorSpecError, type Pooling } from "../../../runtime/descriptors/pooling.js";
 import type { Preset } from "../../../models/zoo/entry.js";
+import { DEFAULT_MAX_PREPROCESS_SIDE, MAX_PREPROCESS_SIDE_VARIABLE, preprocessSideProblem } from "../../../runtime/images/limits.js";
 import { extractFolder } from "../../tasks/extractFolder.js";
 import { loadCompiled } from "../cache.js";
 import { InterruptedError, UsageError } from "../errors.js";
@@ -40,8 +41,8 @@ interface ExtractArgs extends Omit<BuildArgs, "size">, PreprocessingArgs {
 
 export function preprocessingOptions<T>(y: Argv<T>): Argv<T & PreprocessingArgs> {
   return y
-    .option("resize", { type: "number", describe: "Resize the shorter side to N pixels (default: the model's preset)" })
-    .option("crop", { type: "number", describe: "Center-crop to NxN after resizing (default: the model's preset)" })
+    .option("resize", { type: "number", describe: `Resize the shorter side to N pixels (default: the model's preset; at most ${DEFAULT_MAX_PREPROCESS_SIDE}, ${MAX_PREPROCESS_SIDE_VARIABLE} raises it)` })
+    .option("crop", { type: "number", describe: `Center-crop to NxN after resizing (default: the model's preset; same limit)` })
     .option("mean", { type: "string", describe: "Normalization mean, R,G,B (default: the model's preset)" })
     .option("std", { type: "string", describe: "Normalization std, R,G,B (default: the model's preset)" })
     .option("interpolation", { choices: ["bilinear", "bicubic", "nearest"] as const, describe: "Resize filter (default: the model's preset)" }) as Argv<T & PreprocessingArgs>;
@@ -50,12 +51,20 @@ export function preprocessingOptions<T>(y: Argv<T>): Argv<T & PreprocessingArgs>
 /** The preset overrides given on the command line. */
 export function preprocessingOverrides(args: PreprocessingArgs): Partial<Preset> {
   return {
-    resizeSize: positiveInt(args.resize, "--resize"),
-    cropSize: positiveInt(args.crop, "--crop"),
+    resizeSize: sideSize(args.resize, "--resize"),
+    cropSize: sideSize(args.crop, "--crop"),
     mean: triple(args.mean, "--mean"),
     std: triple(args.std, "--std", true),
     interpolation: args.interpolation,
   };
+}
+
+/** A `--resize` or `--crop` size: a positive whole number within the limit (`FXC_MAX_PREPROCESS_SIDE`). */
+function sideSize(n: number | undefined, flag: string): number | undefined {
+  if (positiveInt(n, flag) === undefined) return undefined;
+  const problem = preprocessSideProblem(n!);
+  if (problem !== undefined) throw new UsageError(`bad ${flag} ${n}: ${problem}; give a smaller size`);
+  return n;
 }
 
 /** Image options that mean nothing for a .npy input. */
@@ -80,7 +89,7 @@ export function extractCommand(cli: Argv): Argv {
         .option("pool", { type: "string", describe: "Reduce each 4-D output to an [N, C] descriptor: avg, max, gem or gem:P" })
         .option("normalize", { choices: ["l2", "none"] as const, describe: "l2: divide each image's row by its norm (after pooling)" })
         .option("shard", { type: "number", describe: "Write a file per N images (OUT-00001.safetensors, ...)" })
-        .option("skip-bad", { type: "boolean", describe: "Skip unreadable images and count them, instead of failing" })
+        .option("skip-bad", { type: "boolean", describe: "Skip unreadable images and folders, and images over the limits, and count them, instead of failing" })
         .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend" })
         .option("prefix", { type: "string", describe: "Read only checkpoint keys under this prefix (e.g. backbone.body.)" })
         .option("workers", { type: "number", default: 1, describe: "Worker threads, each with its own backend and weights; the batch is split between them" })

@@ -1,5 +1,6 @@
 import type { Argv } from "yargs";
 import { BACKENDS, type BackendName } from "../../../runtime/index.js";
+import { printable, printableJson } from "../../../runtime/io/printable.js";
 import { nearest, type NearestResult } from "../../tasks/nearest.js";
 import { loadCompiled } from "../cache.js";
 import { UsageError } from "../errors.js";
@@ -61,7 +62,8 @@ export function nearestCommand(cli: Argv): Argv {
               }
             : { features: features! },
       });
-      process.stdout.write(args.json ? `${JSON.stringify(results, null, 2)}\n` : table(results));
+      // Paths come from the index's metadata and from folder listings: escaped, so that they cannot drive the terminal.
+      process.stdout.write(args.json ? `${printableJson(results)}\n` : table(results));
     },
   );
 }
@@ -69,7 +71,7 @@ export function nearestCommand(cli: Argv): Argv {
 /** Per query, its path, then one line per neighbour: rank, score, path. */
 function table(results: readonly NearestResult[]): string {
   return results
-    .map((r) => [`query ${r.query}`, ...r.neighbours.map((n) => `${String(n.rank).padStart(4)}  ${n.score.toFixed(4)}  ${n.path}`)].join("\n"))
+    .map((r) => [`query ${printable(r.query)}`, ...r.neighbours.map((n) => `${String(n.rank).padStart(4)}  ${n.score.toFixed(4)}  ${printable(n.path)}`)].join("\n"))
     .join("\n\n")
     .concat("\n");
 }
