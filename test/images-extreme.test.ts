@@ -48,7 +48,7 @@ function runNode(code: string, env: Record<string, string> = {}): Promise<CliRes
   });
 }
 
-const REFUSED = /: resizing it to \d+x\d+ \(bilinear\) needs a buffer of [\d,]+ pixels, over the limit of 67,108,864; crop it to a less extreme aspect ratio, raise the limit with FXC_MAX_RESIZE_PIXELS, or skip such images \(--skip-bad\)$/;
+const REFUSED = /: resizing it to \d+x\d+ \(bilinear\) needs a buffer of [\d,]+ pixels, over the limit of 89,478,485; crop it to a less extreme aspect ratio, raise the limit with FXC_MAX_IMAGE_PIXELS, or skip such images \(--skip-bad\)$/;
 
 test("fxc extract: a 4500x1, 1x4500 or 30000x2 PNG is one line naming the file, or skipped with --skip-bad; never a crash", async () => {
   const { dir, photos } = await extremeFolder();
@@ -94,19 +94,19 @@ test("preprocess refuses each extreme image with an ImageError, and resizes one 
   assert.ok(same, "every row of a one-row image's upscale is the same");
 });
 
-test("the resize limit is checked before allocating, and FXC_MAX_RESIZE_PIXELS moves it", async () => {
+test("the resize limit is checked before allocating, and FXC_MAX_IMAGE_PIXELS moves it", async () => {
   const image = { data: new Uint8Array(40 * 30 * 3), width: 40, height: 30 };
-  const previous = process.env.FXC_MAX_RESIZE_PIXELS;
+  const previous = process.env.FXC_MAX_IMAGE_PIXELS;
   try {
-    process.env.FXC_MAX_RESIZE_PIXELS = "1000";
+    process.env.FXC_MAX_IMAGE_PIXELS = "1000";
     await assert.rejects(resizeRgb(image, 40, 60, "bicubic"), (e: unknown) => e instanceof ImageError && /^40x30 image: resizing it to 40x60 \(bicubic\) needs a buffer of 2,400 pixels, over the limit of 1,000;/.test(e.message));
-    process.env.FXC_MAX_RESIZE_PIXELS = "2400";
+    process.env.FXC_MAX_IMAGE_PIXELS = "2400";
     assert.equal((await resizeRgb(image, 40, 60, "bicubic")).data.length, 40 * 60 * 3);
-    process.env.FXC_MAX_RESIZE_PIXELS = "many";
-    await assert.rejects(resizeRgb(image, 40, 60, "nearest"), /^RangeError: FXC_MAX_RESIZE_PIXELS=many is not a whole number from 1 on; set it to one, or unset it$/);
+    process.env.FXC_MAX_IMAGE_PIXELS = "many";
+    await assert.rejects(resizeRgb(image, 40, 60, "nearest"), /^LimitSettingError: FXC_MAX_IMAGE_PIXELS="many" is not a positive whole number; set it to one \(default 89478485\) or unset it$/);
   } finally {
-    if (previous === undefined) delete process.env.FXC_MAX_RESIZE_PIXELS;
-    else process.env.FXC_MAX_RESIZE_PIXELS = previous;
+    if (previous === undefined) delete process.env.FXC_MAX_IMAGE_PIXELS;
+    else process.env.FXC_MAX_IMAGE_PIXELS = previous;
   }
   // Without a limit, a 1x1 image resized to 2^31 pixels would ask for 6 GiB at once.
   await assert.rejects(resizeRgb({ data: new Uint8Array(3), width: 1, height: 1 }, 65536, 32768, "bilinear"), ImageError);

@@ -92,7 +92,7 @@ test("a 4500x1 PNG, which the preset would resize to 242 million pixels, is a ba
     assert.ok(e instanceof ImageError);
     assert.equal(
       e.message,
-      `${strip}: is 4500x1; resizing its shorter side to 256 would make 1152000x256, 294,912,000 pixels, over the limit of 89,478,485; crop it to a less elongated shape, raise the limit (FXC_MAX_IMAGE_PIXELS=N), or skip such images (--skip-bad)`,
+      `${strip}: resizing it to 1152000x256 (bilinear) needs a buffer of 294,912,000 pixels, over the limit of 89,478,485; crop it to a less extreme aspect ratio, raise the limit with FXC_MAX_IMAGE_PIXELS, or skip such images (--skip-bad)`,
     );
     return true;
   });
@@ -111,11 +111,11 @@ test("fxc extract skips the 4500x1 PNG with --skip-bad and names it in one line 
   const outDir = join(dir, "out");
   // The model's own preset (256 / 224), as in the report that found the abort.
   const args = ["extract", "resnet18", "--return", "layer1.0", "--weights", RESNET18_WEIGHTS, "--input", photos, "--pool", "avg", "--out", join(outDir, "f.safetensors")];
-  assertOneLineError(await fxc(args), /^fxc: .*strip\.png: is 4500x1; resizing its shorter side to 256 would make 1152000x256, /, { code: 1 });
+  assertOneLineError(await fxc(args), /^fxc: .*strip\.png: resizing it to 1152000x256 \(bilinear\) needs a buffer of 294,912,000 pixels, /, { code: 1 });
   assert.deepEqual(await readdir(outDir).catch(() => []), [], "no spool or partial file");
   const skipped = await fxc([...args, "--skip-bad"]);
   assert.equal(skipped.code, 0, skipped.stderr);
-  assert.match(skipped.stderr, /^fxc: warning: skipped .*strip\.png: is 4500x1; /m);
+  assert.match(skipped.stderr, /^fxc: warning: skipped .*strip\.png: resizing it to 1152000x256 /m);
   assert.match(skipped.stderr, /\(1 images, 1 skipped; /);
   assert.deepEqual(await readdir(outDir), ["f.safetensors"]);
 });

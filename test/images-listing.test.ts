@@ -46,7 +46,7 @@ test("a subfolder without read permission: one line naming it, skipped with --sk
     return;
   }
   const dir = await tempDir("images-listing");
-  await chmod(dir, 0o777); // nobody writes the output and its compile cache here
+  await chmod(dir, 0o1777); // nobody writes the output and its compile cache here; sticky, as /tmp, or fxc refuses a cache others could swap
   const photos = join(dir, "photos");
   const locked = join(photos, "locked");
   await mkdir(locked, { recursive: true });

@@ -269,7 +269,7 @@ describe("pickle limits are enforced before allocating", () => {
     assert.deepEqual(weightsLimits({}, {}), DEFAULT_WEIGHTS_LIMITS);
     const error = thrown(() => weightsLimits({}, { FXC_MAX_PICKLE_OBJECTS: "lots" }));
     assert.ok(error instanceof LimitSettingError);
-    assert.match(error.message, /^FXC_MAX_PICKLE_OBJECTS='lots' is not a positive whole number; set it to one \(default 1000000\) or unset it$/);
+    assert.match(error.message, /^FXC_MAX_PICKLE_OBJECTS="lots" is not a positive whole number; set it to one \(default 1000000\) or unset it$/);
   });
 });
 
@@ -379,7 +379,7 @@ describe("fxc extract says the same in one line", { skip: !posix && "needs symli
     await writeNpy(x, [1, 16, 16, 3], new Float32Array(16 * 16 * 3));
     const args = ["extract", "resnet18", "--return", "maxpool", "--weights", path, "--input", x, "--out", join(dir, "f.safetensors")];
     assertOneLineError(await fxc(args), /crafted\.pth: has a pickle past fxc's limits: pickle makes more than 1000000 objects .*set FXC_MAX_PICKLE_OBJECTS above 1000000/, { code: 1 });
-    assertOneLineError(await fxc(args, { env: { FXC_MAX_PICKLE_OBJECTS: "-3" } }), /^fxc: FXC_MAX_PICKLE_OBJECTS='-3' is not a positive whole number/, { code: 1 });
+    assertOneLineError(await fxc(args, { env: { FXC_MAX_PICKLE_OBJECTS: "-3" } }), /^fxc: FXC_MAX_PICKLE_OBJECTS="-3" is not a positive whole number/, { code: 1 });
   });
 });
 

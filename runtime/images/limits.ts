@@ -3,10 +3,14 @@
  * default here and an environment variable that raises (or lowers) it, read at use so that the CLI,
  * the API and worker threads all see the same value.
  */
+import { wholeNumberFromEnvironment } from "../limits.js";
+
+export { LimitSettingError } from "../limits.js";
 
 /**
- * Decoded pixels per image, and pixels of the image resized for the preset: Pillow's
- * `Image.MAX_IMAGE_PIXELS` (about 9459 x 9459), above which PIL warns of a decompression bomb.
+ * Pixels of any raster preprocessing holds: the decoded image, and each buffer a resize allocates
+ * (its output, the rows of its horizontal pass, its filter tables at one pixel per tap). The default is
+ * Pillow's `Image.MAX_IMAGE_PIXELS` (about 9459 x 9459), above which PIL warns of a decompression bomb.
  * An 8-bit RGB image this large takes 268 MB; a 16000 x 16000 PNG (249 KB on disk) would take 768 MB
  * decoded and several GB to resize.
  */
@@ -29,19 +33,14 @@ export const MAX_FILE_BYTES_PER_PIXEL = 8;
 /** Room for what an image file carries besides its pixels (EXIF, ICC profiles, XMP, thumbnails). */
 export const MAX_FILE_METADATA_BYTES = 16 * 1024 * 1024;
 
-/** A limit variable set to something that is not a positive whole number. */
-export class LimitSettingError extends Error {
-  override readonly name = "LimitSettingError";
-}
-
-/** Decoded pixels allowed per image (`FXC_MAX_IMAGE_PIXELS`, else `DEFAULT_MAX_IMAGE_PIXELS`). */
+/** Pixels allowed per raster (`FXC_MAX_IMAGE_PIXELS`, else `DEFAULT_MAX_IMAGE_PIXELS`). */
 export function maxImagePixels(): number {
-  return limitFromEnvironment(MAX_IMAGE_PIXELS_VARIABLE, DEFAULT_MAX_IMAGE_PIXELS);
+  return wholeNumberFromEnvironment(MAX_IMAGE_PIXELS_VARIABLE, DEFAULT_MAX_IMAGE_PIXELS);
 }
 
 /** The largest resize or crop size (`FXC_MAX_PREPROCESS_SIDE`, else `DEFAULT_MAX_PREPROCESS_SIDE`). */
 export function maxPreprocessSide(): number {
-  return limitFromEnvironment(MAX_PREPROCESS_SIDE_VARIABLE, DEFAULT_MAX_PREPROCESS_SIDE);
+  return wholeNumberFromEnvironment(MAX_PREPROCESS_SIDE_VARIABLE, DEFAULT_MAX_PREPROCESS_SIDE);
 }
 
 /** The largest image file read: enough for any encoding of `maxImagePixels()` pixels. */
@@ -64,16 +63,6 @@ export function preprocessSideProblem(size: number): string | undefined {
 export function checkImageLimits(): void {
   maxImagePixels();
   maxPreprocessSide();
-}
-
-function limitFromEnvironment(variable: string, fallback: number): number {
-  const text = process.env[variable];
-  if (text === undefined || text.trim() === "") return fallback;
-  const value = Number(text.trim());
-  if (!(Number.isSafeInteger(value) && value > 0)) {
-    throw new LimitSettingError(`${variable}=${JSON.stringify(text)} is not a positive whole number; set it to one (default ${fallback}) or unset it`);
-  }
-  return value;
 }
 
 /** 89478485 as "89,478,485": limits and sizes read at a glance. */

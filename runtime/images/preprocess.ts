@@ -1,6 +1,6 @@
 import type { Preset } from "../../models/zoo/entry.js";
 import { decodeImage, ImageError, type ImageInput, type RgbImage } from "./decode.js";
-import { groupDigits, maxImagePixels, MAX_IMAGE_PIXELS_VARIABLE, preprocessSideProblem } from "./limits.js";
+import { preprocessSideProblem } from "./limits.js";
 import { resizeRgb } from "./resize.js";
 import { pythonRound } from "../pythonMath.js";
 
@@ -59,23 +59,15 @@ export async function cropForPreset(image: RgbImage, preset: Pick<Preset, "resiz
 
 /**
  * torchvision's `F.resize(img, [size])`: the shorter side becomes `size`, the longer one keeps the aspect ratio, truncated.
- * The result is bounded as decoded images are (`FXC_MAX_IMAGE_PIXELS`): a 4500x1 strip resized to 232 would be
- * 1044000x232, 242 million pixels, and the resize's intermediate rasters larger still. Such an image is refused as
- * a bad image (an `ImageError` naming `source`) before any of it is allocated.
+ * The resize bounds its buffers as decoded images are bounded (`FXC_MAX_IMAGE_PIXELS`): a 4500x1 strip resized to
+ * 232 would be 1044000x232, 242 million pixels, and is refused as a bad image (an `ImageError` naming `source`)
+ * before any of it is allocated.
  */
 export async function resizeShorterSide(image: RgbImage, size: number, interpolation: Preset["interpolation"], source = "<image>"): Promise<RgbImage> {
   const { width: w, height: h } = image;
   const [short, long] = w <= h ? [w, h] : [h, w];
   const newLong = Math.trunc((size * long) / short);
   const [newW, newH] = w <= h ? [size, newLong] : [newLong, size];
-  const maxPixels = maxImagePixels();
-  if (newW * newH > maxPixels) {
-    throw new ImageError(
-      source,
-      `is ${w}x${h}; resizing its shorter side to ${size} would make ${newW}x${newH}, ${groupDigits(newW * newH)} pixels, over the limit of ${groupDigits(maxPixels)}`,
-      `crop it to a less elongated shape, raise the limit (${MAX_IMAGE_PIXELS_VARIABLE}=N), or skip such images (--skip-bad)`,
-    );
-  }
   try {
     return await resizeRgb(image, newW, newH, interpolation);
   } catch (error) {

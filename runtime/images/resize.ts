@@ -2,6 +2,8 @@ import { availableParallelism } from "node:os";
 import { ImageError, type RgbImage } from "./decode.js";
 import { resampleRows, tapsPerPixel, type FilteredInterpolation, type ResampleBand } from "./resample.js";
 import { resampleOnWorker } from "./resamplePool.js";
+import { groupDigits, maxImagePixels, MAX_IMAGE_PIXELS_VARIABLE } from "./limits.js";
+import { wholeNumberFromEnvironment } from "../limits.js";
 
 /** torchvision's interpolation modes that fxc reproduces, as PIL runs them on 8-bit RGB images. */
 export type Interpolation = "bilinear" | "bicubic" | "nearest";
@@ -16,14 +18,6 @@ export interface ResizeOptions {
 }
 
 /**
- * The most pixels that a resize may allocate for one buffer (its output, or the rows of its
- * horizontal pass; a filter table counts one pixel per tap): 2^26, 192 MiB as 8-bit RGB. A photo
- * resized for any zoo preset needs a few million at most; only extreme aspect ratios (a 4500x1 image
- * resized to 232 on its short side is 1044000x232) get near it. FXC_MAX_RESIZE_PIXELS raises it.
- */
-export const DEFAULT_MAX_RESIZE_PIXELS = 2 ** 26;
-
-/**
  * Resizes an 8-bit RGB image exactly as Pillow's `Image.resize` does, which is what torchvision's
  * presets run on PIL images: bilinear and bicubic are antialiased (the filter widens with the
  * downscale factor) and computed in Pillow's fixed point (resample.ts), nearest takes the pixel under
@@ -35,8 +29,9 @@ export const DEFAULT_MAX_RESIZE_PIXELS = 2 ** 26;
  * 0 (docs/images.md). So the filtering is fxc's, spread over worker threads for large images, and
  * sharp only decodes.
  *
- * Throws an ImageError, before allocating, where a buffer would exceed the resize limit
- * (DEFAULT_MAX_RESIZE_PIXELS).
+ * Throws an ImageError, before allocating, where a buffer would exceed the image limit
+ * (`FXC_MAX_IMAGE_PIXELS`, limits.ts): only extreme aspect ratios get near it (a 4500x1 image resized
+ * to 232 on its short side is 1044000x232).
  */
 export async function resizeRgb(image: RgbImage, width: number, height: number, interpolation: Interpolation, options: ResizeOptions = {}): Promise<RgbImage> {
   if (!(Number.isSafeInteger(width) && Number.isSafeInteger(height) && width > 0 && height > 0)) {
@@ -53,7 +48,7 @@ export async function resizeRgb(image: RgbImage, width: number, height: number, 
 
 /** Refuses a resize any of whose buffers would hold more pixels than the limit allows. */
 function checkResizeBuffers(image: RgbImage, width: number, height: number, interpolation: Interpolation): void {
-  const limit = maxResizePixels();
+  const limit = maxImagePixels();
   const buffers = [width * height];
   if (interpolation !== "nearest") {
     if (width !== image.width && height !== image.height) buffers.push(width * image.height);
@@ -63,22 +58,9 @@ function checkResizeBuffers(image: RgbImage, width: number, height: number, inte
   if (largest <= limit) return;
   throw new ImageError(
     `${image.width}x${image.height} image`,
-    `resizing it to ${width}x${height} (${interpolation}) needs a buffer of ${largest.toLocaleString("en-US")} pixels, over the limit of ${limit.toLocaleString("en-US")}`,
-    "crop it to a less extreme aspect ratio, raise the limit with FXC_MAX_RESIZE_PIXELS, or skip such images (--skip-bad)",
+    `resizing it to ${width}x${height} (${interpolation}) needs a buffer of ${groupDigits(largest)} pixels, over the limit of ${groupDigits(limit)}`,
+    `crop it to a less extreme aspect ratio, raise the limit with ${MAX_IMAGE_PIXELS_VARIABLE}, or skip such images (--skip-bad)`,
   );
-}
-
-function maxResizePixels(): number {
-  return positiveFromEnvironment("FXC_MAX_RESIZE_PIXELS", 1) ?? DEFAULT_MAX_RESIZE_PIXELS;
-}
-
-/** A whole number from the environment variable `name` (at least `least`), or undefined where it is unset. */
-function positiveFromEnvironment(name: string, least: number): number | undefined {
-  const text = process.env[name];
-  if (text === undefined || text === "") return undefined;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < least) throw new RangeError(`${name}=${text} is not a whole number from ${least} on; set it to one, or unset it`);
-  return value;
 }
 
 /** Below this many filter taps (about 10 ms of work), handing an image to other threads costs more than it saves. */
@@ -86,7 +68,7 @@ const LEAST_TAPS_FOR_THREADS = 4_000_000;
 
 async function resample(image: RgbImage, width: number, height: number, interpolation: FilteredInterpolation, threads: number | undefined): Promise<RgbImage> {
   const rowBytes = width * 3;
-  const chosen = threads ?? positiveFromEnvironment("FXC_RESIZE_THREADS", 0) ?? availableParallelism();
+  const chosen = threads ?? wholeNumberFromEnvironment("FXC_RESIZE_THREADS", undefined, { least: 0 }) ?? availableParallelism();
   const bands = Math.min(chosen, height);
   if (bands === 0 || (threads === undefined && filterTaps(image, width, height, interpolation) < LEAST_TAPS_FOR_THREADS)) {
     const out = new Uint8Array(rowBytes * height);

@@ -1,3 +1,4 @@
+import { LimitSettingError, wholeNumberFromEnvironment } from "../limits.js";
 import { DEFAULT_PICKLE_LIMITS, type PickleLimits } from "./pickle.js";
 
 /**
@@ -23,10 +24,7 @@ export const LIMIT_ENVIRONMENT: Readonly<Partial<Record<keyof WeightsLimits, str
   maxObjects: "FXC_MAX_PICKLE_OBJECTS",
 });
 
-/** Thrown for an environment variable that is not a positive whole number. */
-export class LimitSettingError extends Error {
-  override readonly name = "LimitSettingError";
-}
+export { LimitSettingError } from "../limits.js";
 
 /** The limits in force: the defaults, then the environment, then `overrides` (the API's). */
 export function weightsLimits(
@@ -35,15 +33,7 @@ export function weightsLimits(
 ): WeightsLimits {
   const limits: Record<keyof WeightsLimits, number> = { ...DEFAULT_WEIGHTS_LIMITS };
   for (const [name, variable] of Object.entries(LIMIT_ENVIRONMENT) as [keyof WeightsLimits, string][]) {
-    const text = environment[variable];
-    if (text === undefined || text === "") continue;
-    const value = Number(text);
-    if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new LimitSettingError(
-        `${variable}='${text.slice(0, 40)}' is not a positive whole number; set it to one (default ${DEFAULT_WEIGHTS_LIMITS[name]}) or unset it`,
-      );
-    }
-    limits[name] = value;
+    limits[name] = wholeNumberFromEnvironment(variable, DEFAULT_WEIGHTS_LIMITS[name], { environment });
   }
   for (const [name, value] of Object.entries(overrides) as [keyof WeightsLimits, number | undefined][]) {
     if (value === undefined) continue;
