@@ -55,7 +55,7 @@ async function* featureRows(
     const x = tf.tensor4d(batch.data, batch.shape);
     let outputs: Record<string, Tensor>;
     try {
-      outputs = await loaded.extractor.forward(x);
+      outputs = await loaded.extractor.run(x);
     } finally {
       x.dispose();
     }

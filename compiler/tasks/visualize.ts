@@ -73,7 +73,7 @@ export async function visualize(options: VisualizeOptions): Promise<VisualizeRes
     const x = tf.tensor4d(input.data, [1, input.height, input.width, 3]);
     let outputs;
     try {
-      outputs = await loaded.extractor.forward(x);
+      outputs = await loaded.extractor.run(x);
     } finally {
       x.dispose();
     }

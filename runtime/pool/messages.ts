@@ -1,4 +1,5 @@
 import type { LoadOptions } from "../extractor.js";
+import type { EngineName } from "../engine.js";
 
 /** What the pool and its workers say to each other; tensors travel as transferred buffers. */
 
@@ -17,6 +18,6 @@ export interface TensorMessage {
 export type ToWorker = { readonly id: number; readonly input: TensorMessage } | { readonly id: number; readonly close: true };
 
 export type FromWorker =
-  | { readonly ready: true; readonly backend: string }
+  | { readonly ready: true; readonly backend: string; readonly engine: EngineName; readonly fallback?: string }
   | { readonly id: number; readonly outputs: Record<string, TensorMessage> }
   | { readonly id?: number; readonly error: string };

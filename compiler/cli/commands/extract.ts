@@ -184,7 +184,7 @@ async function extractNpy(args: ExtractArgs): Promise<void> {
     const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
     let features;
     try {
-      features = await extractor.forward(x);
+      features = await extractor.run(x);
     } finally {
       x.dispose();
     }
