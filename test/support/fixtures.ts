@@ -8,22 +8,11 @@ import type { Module } from "../../models/nn/module.js";
 import { getModel } from "../../models/zoo/registry.js";
 import { createFeatureExtractor } from "../../compiler/api.js";
 import type { ReturnNodes } from "../../compiler/passes/returnNodes.js";
-import {
-  EngineError,
-  openWeights,
-  tf,
-  type BackendName,
-  type EngineName,
-  type Tensor,
-} from "../../runtime/index.js";
+import { EngineError, openWeights, tf, type BackendName, type EngineName, type Tensor } from "../../runtime/index.js";
 import { readNpy } from "../../runtime/io/npy.js";
 import { seededInput, seededWeights } from "./seeded.js";
 
-export const FIXTURES = join(
-  dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "fixtures",
-);
+export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures");
 /** The pictures the images tests read. */
 export const IMAGES = join(FIXTURES, "images");
 /** Six pictures to index. */
@@ -38,11 +27,7 @@ export const RESNET18_WEIGHTS = join(RESNET18_CASE, "weights.pth");
 /** One entry of fixtures/cases.json, written by fixtures/make_fixtures.py. */
 export interface FixtureCase {
   readonly id: string;
-  readonly ts: {
-    readonly model?: string;
-    readonly options?: Record<string, unknown>;
-    readonly factory?: string;
-  };
+  readonly ts: { readonly model?: string; readonly options?: Record<string, unknown>; readonly factory?: string };
   readonly input: readonly number[];
   /** The input is seeded (test/support/seeded.ts) rather than stored in input.npy. */
   readonly inputSeed?: number;
@@ -56,37 +41,22 @@ export interface FixtureCase {
   readonly note: string;
 }
 
-export function fixtureCases(
-  filter: (c: FixtureCase) => boolean = () => true,
-): FixtureCase[] {
-  const all = JSON.parse(
-    readFileSync(join(FIXTURES, "cases.json"), "utf8"),
-  ) as FixtureCase[];
+export function fixtureCases(filter: (c: FixtureCase) => boolean = () => true): FixtureCase[] {
+  const all = JSON.parse(readFileSync(join(FIXTURES, "cases.json"), "utf8")) as FixtureCase[];
   return all.filter(filter);
 }
 
 /** torchvision's node names for every classification model, from fixtures/make_nodes.py. */
-export function torchvisionNodeNames(): Record<
-  string,
-  { train: string[]; eval: string[] }
-> {
-  return JSON.parse(
-    gunzipSync(readFileSync(join(FIXTURES, "nodes.json.gz"))).toString("utf8"),
-  ) as Record<string, { train: string[]; eval: string[] }>;
+export function torchvisionNodeNames(): Record<string, { train: string[]; eval: string[] }> {
+  return JSON.parse(gunzipSync(readFileSync(join(FIXTURES, "nodes.json.gz"))).toString("utf8")) as Record<string, { train: string[]; eval: string[] }>;
 }
 
 export type Factories = Readonly<Record<string, () => Module>>;
 
-export function buildCaseModel(
-  c: FixtureCase,
-  factories: Factories = {},
-): Module {
+export function buildCaseModel(c: FixtureCase, factories: Factories = {}): Module {
   if (c.ts.factory !== undefined) {
     const make = factories[c.ts.factory];
-    if (make === undefined)
-      throw new Error(
-        `case ${c.id}: no factory '${c.ts.factory}' given to the test`,
-      );
+    if (make === undefined) throw new Error(`case ${c.id}: no factory '${c.ts.factory}' given to the test`);
     return make();
   }
   return getModel(c.ts.model!, c.ts.options ?? {});
@@ -104,15 +74,7 @@ export interface CaseResult {
  * Runs a fixture case through createFeatureExtractor (the interpreter, which runs exactly
  * what generated code runs) and compares every output with torchvision's.
  */
-export async function runCase(
-  c: FixtureCase,
-  options: {
-    layout: "nhwc" | "nchw";
-    backend?: BackendName;
-    engine?: EngineName;
-    factories?: Factories;
-  },
-): Promise<CaseResult> {
+export async function runCase(c: FixtureCase, options: { layout: "nhwc" | "nchw"; backend?: BackendName; engine?: EngineName; factories?: Factories }): Promise<CaseResult> {
   const model = buildCaseModel(c, options.factories);
   const [, , h, w] = c.input as [number, number, number, number];
   // Zoo models go by name, as users give them, so that their zoo entry applies (e.g. checkpoint key renames).
@@ -124,41 +86,23 @@ export async function runCase(
     mode: c.mode,
     suppressDiffWarning: true,
   });
-  const weights = c.weights.startsWith("seeded:")
-    ? seededWeights(model, Number(c.weights.slice(7)))
-    : join(FIXTURES, "cases", c.id, c.weights);
-  const extractor = await fx.load(weights, {
-    backend: options.backend ?? "auto",
-    engine: options.engine ?? "tfjs",
-  });
+  const weights = c.weights.startsWith("seeded:") ? seededWeights(model, Number(c.weights.slice(7))) : join(FIXTURES, "cases", c.id, c.weights);
+  const extractor = await fx.load(weights, { backend: options.backend ?? "auto", engine: options.engine ?? "tfjs" });
   try {
     const nchw = await caseInput(c);
-    const x =
-      options.layout === "nhwc" ? tf.transpose(nchw, [0, 2, 3, 1]) : nchw;
+    const x = options.layout === "nhwc" ? tf.transpose(nchw, [0, 2, 3, 1]) : nchw;
     const out = await extractor.run(x);
     tf.dispose([nchw, x]);
     // Image-like outputs come back NHWC in that layout; compare in torch's order.
     const torchOrder = Object.fromEntries(
       fx.program.outputs.map((o): [string, Tensor] => {
         const t = out[o.key]!;
-        return [
-          o.key,
-          options.layout === "nhwc" && o.format === "channelsLast"
-            ? tf.transpose(t, [0, 3, 1, 2])
-            : t,
-        ];
+        return [o.key, options.layout === "nhwc" && o.format === "channelsLast" ? tf.transpose(t, [0, 3, 1, 2]) : t];
       }),
     );
     try {
-      const shapes = Object.fromEntries(
-        Object.entries(torchOrder).map(([key, t]) => [key, [...t.shape]]),
-      );
-      return {
-        errors: await caseErrors(c, torchOrder),
-        shapes,
-        backend: extractor.backend,
-        engine: extractor.engine,
-      };
+      const shapes = Object.fromEntries(Object.entries(torchOrder).map(([key, t]) => [key, [...t.shape]]));
+      return { errors: await caseErrors(c, torchOrder), shapes, backend: extractor.backend, engine: extractor.engine };
     } finally {
       tf.dispose([...Object.values(out), ...Object.values(torchOrder)]);
     }
@@ -169,31 +113,16 @@ export async function runCase(
 
 /** The case's input, NCHW as torch takes it: seeded, or read from the case's input.npy. */
 export async function caseInput(c: FixtureCase): Promise<tf.Tensor4D> {
-  const input =
-    c.inputSeed === undefined
-      ? await readNpy(join(FIXTURES, "cases", c.id, "input.npy"))
-      : { data: seededInput(c.input, c.inputSeed), shape: c.input };
-  return tf.tensor4d(
-    input.data,
-    input.shape as [number, number, number, number],
-  );
+  const input = c.inputSeed === undefined ? await readNpy(join(FIXTURES, "cases", c.id, "input.npy")) : { data: seededInput(c.input, c.inputSeed), shape: c.input };
+  return tf.tensor4d(input.data, input.shape as [number, number, number, number]);
 }
 
 /** Per output key, relativeError against torchvision's output in the case's expected.safetensors; give outputs in torch's order. */
-export async function caseErrors(
-  c: FixtureCase,
-  outputs: Readonly<Record<string, Tensor>>,
-): Promise<Record<string, number>> {
-  const expected = await openWeights(
-    join(FIXTURES, "cases", c.id, "expected.safetensors"),
-  );
+export async function caseErrors(c: FixtureCase, outputs: Readonly<Record<string, Tensor>>): Promise<Record<string, number>> {
+  const expected = await openWeights(join(FIXTURES, "cases", c.id, "expected.safetensors"));
   try {
     const errors: Record<string, number> = {};
-    for (const [key, t] of Object.entries(outputs))
-      errors[key] = relativeError(
-        (await t.data()) as Float32Array,
-        await expected.readFloat32(key),
-      );
+    for (const [key, t] of Object.entries(outputs)) errors[key] = relativeError((await t.data()) as Float32Array, await expected.readFloat32(key));
     return errors;
   } finally {
     await expected.close();
@@ -214,10 +143,7 @@ export function relativeError(got: Float32Array, want: Float32Array): number {
 }
 
 /** Every engine runs every case: a kernel one engine gets wrong fails its own tests. */
-export const ENGINES_UNDER_TEST: readonly EngineName[] = [
-  "tfjs",
-  "onnxruntime",
-];
+export const ENGINES_UNDER_TEST: readonly EngineName[] = ["tfjs", "onnxruntime"];
 
 /**
  * One test per case, layout and engine: output shapes equal torchvision's, values within the
@@ -225,67 +151,28 @@ export const ENGINES_UNDER_TEST: readonly EngineName[] = [
  * (train mode is tfjs-only). `only` picks cases by id (each must be there); with `backend`,
  * they run on that tfjs backend (nhwc, tfjs engine), which must be the one that ran.
  */
-export function testFixtureCases(
-  cases: readonly FixtureCase[],
-  factories: Factories = {},
-  options: { only?: readonly string[]; backend?: BackendName } = {},
-): void {
+export function testFixtureCases(cases: readonly FixtureCase[], factories: Factories = {}, options: { only?: readonly string[]; backend?: BackendName } = {}): void {
   const { only, backend } = options;
-  for (const id of only ?? [])
-    assert.ok(
-      cases.some((c) => c.id === id),
-      `no fixture case '${id}'`,
-    );
-  for (const c of only === undefined
-    ? cases
-    : cases.filter((x) => only.includes(x.id))) {
-    for (const layout of backend === undefined
-      ? c.layouts
-      : (["nhwc"] as const))
-      for (const engine of backend === undefined
-        ? ENGINES_UNDER_TEST
-        : (["tfjs"] as const)) {
-        const where =
-          backend === undefined
-            ? `${layout}, ${engine}`
-            : `${layout}, ${backend}`;
-        if (engine === "onnxruntime" && c.mode === "train") {
-          test(`${c.id} [${where}] is refused in one line: train mode runs on tfjs only`, async () => {
-            await assert.rejects(
-              runCase(c, { layout, factories, engine }),
-              (e: unknown) =>
-                e instanceof EngineError &&
-                /eval mode only/.test(e.message) &&
-                !e.message.includes("\n"),
-            );
-          });
-          continue;
-        }
-        test(`${c.id} [${where}] equals torchvision (${c.note})`, async (t) => {
-          const result = await runCase(c, {
-            layout,
-            factories,
-            backend,
-            engine,
-          });
-          if (backend !== undefined)
-            assert.equal(result.backend, backend, "the backend asked for ran");
-          assert.equal(result.engine, engine, "the engine asked for ran");
-          assert.deepEqual(
-            result.shapes,
-            c.outputs,
-            "output shapes in torch's order",
-          );
-          for (const [key, error] of Object.entries(result.errors)) {
-            assert.ok(
-              error <= c.tolerance,
-              `${key}: relative error ${error.toExponential(2)} > ${c.tolerance}`,
-            );
-          }
-          t.diagnostic(
-            `max relative error ${Math.max(...Object.values(result.errors)).toExponential(2)}`,
-          );
+  for (const id of only ?? []) assert.ok(cases.some((c) => c.id === id), `no fixture case '${id}'`);
+  for (const c of only === undefined ? cases : cases.filter((x) => only.includes(x.id))) {
+    for (const [layout, engine] of (backend === undefined ? c.layouts : (["nhwc"] as const)).flatMap((l) => (backend === undefined ? ENGINES_UNDER_TEST : (["tfjs"] as const)).map((e) => [l, e] as const))) {
+      const where = backend === undefined ? `${layout}, ${engine}` : `${layout}, ${backend}`;
+      if (engine === "onnxruntime" && c.mode === "train") {
+        test(`${c.id} [${where}] is refused in one line: train mode runs on tfjs only`, async () => {
+          await assert.rejects(runCase(c, { layout, factories, engine }), (e: unknown) => e instanceof EngineError && /eval mode only/.test(e.message) && !e.message.includes("\n"));
         });
+        continue;
       }
+      test(`${c.id} [${where}] equals torchvision (${c.note})`, async (t) => {
+        const result = await runCase(c, { layout, factories, backend, engine });
+        if (backend !== undefined) assert.equal(result.backend, backend, "the backend asked for ran");
+        assert.equal(result.engine, engine, "the engine asked for ran");
+        assert.deepEqual(result.shapes, c.outputs, "output shapes in torch's order");
+        for (const [key, error] of Object.entries(result.errors)) {
+          assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)} > ${c.tolerance}`);
+        }
+        t.diagnostic(`max relative error ${Math.max(...Object.values(result.errors)).toExponential(2)}`);
+      });
+    }
   }
 }
