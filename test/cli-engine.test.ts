@@ -38,7 +38,7 @@ test("--engine onnxruntime and --engine tfjs say which ran and write the same fe
 test("--engine onnxruntime when onnxruntime-node is not installed: one line naming it and the fix, exit 1", async () => {
   const dir = await tempDir();
   const r = await fxc(extract(join(dir, "f.safetensors"), "--engine", "onnxruntime"), { env: WITHOUT_ONNXRUNTIME });
-  assertOneLineError(r, /^fxc: engine onnxruntime is not available \(.*\); install it with npm install onnxruntime-node@1\.30, or pass --engine tfjs/, { code: 1 });
+  assertOneLineError(r, /^fxc: engine onnxruntime is not available \(.*\); install it with ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@1\.30 \(skip: no CUDA download\), or pass --engine tfjs/, { code: 1 });
 });
 
 test("the default engine falls back to tfjs when onnxruntime-node is not installed, and says so", async () => {

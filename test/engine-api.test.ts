@@ -51,3 +51,21 @@ test("a wrong input shape is refused with the same InputShapeError on both engin
 test("an unknown engine is one line naming the engines", async () => {
   await assert.rejects(fx.load(RESNET18_WEIGHTS, { engine: "torch" as "tfjs" }), /^EngineError: engine torch is not an engine fxc knows; use one of onnxruntime, tfjs or auto$/);
 });
+
+test("on onnxruntime, a batch smaller than an earlier one gives the rows it would give alone", async () => {
+  const extractor = await fx.load(RESNET18_WEIGHTS, { engine: "onnxruntime" });
+  const tfjs = await fx.load(RESNET18_WEIGHTS, { engine: "tfjs" });
+  try {
+    const big = tf.randomNormal([3, 32, 32, 3], 0, 1, "float32", 7) as tf.Tensor4D;
+    tf.dispose(Object.values(await extractor.run(big)));
+    const small = tf.slice(big, [1, 0, 0, 0], [2, 32, 32, 3]) as tf.Tensor4D;
+    const [a, b] = [await extractor.run(small), await tfjs.run(small)];
+    assert.deepEqual(a["layer1.0"]!.shape, [2, 8, 8, 64]);
+    const diff = tf.max(tf.abs(tf.sub(a["layer1.0"]!, b["layer1.0"]!))).dataSync()[0]!;
+    assert.ok(diff < 1e-4, `differs by ${diff}`);
+    tf.dispose([big, small, ...Object.values(a), ...Object.values(b)]);
+  } finally {
+    extractor.dispose();
+    tfjs.dispose();
+  }
+});

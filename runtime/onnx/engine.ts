@@ -25,7 +25,8 @@ export function onnxRuntime(): Promise<typeof Ort> {
     (e: unknown) => {
       runtime = undefined;
       const why = e instanceof Error ? e.message.split("\n")[0]! : String(e);
-      throw new EngineError("onnxruntime", `is not available (${why})`, "install it with npm install onnxruntime-node@1.30, or pass --engine tfjs (options.engine 'tfjs')");
+      // Installed as fxc's optional dependency, it is dropped when its postinstall fails: offline, the CUDA download it tries by default.
+      throw new EngineError("onnxruntime", `is not available (${why})`, "install it with ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@1.30 (skip: no CUDA download), or pass --engine tfjs (options.engine 'tfjs')");
     },
   );
   return runtime;
@@ -90,14 +91,26 @@ export class OnnxProgram {
     return entry;
   }
 
+  /**
+   * Runs a batch. A batch smaller than one a session was already made for runs on that session,
+   * padded with zero rows that are cut from the results (rows are independent in eval mode), so
+   * that the last, short batch of a folder costs no second session and no second copy of the weights.
+   */
   async run(x: HostArray): Promise<Record<string, HostArray>> {
-    const { session, outputs } = await this.session(x.shape);
-    const feeds = { input: new this.ort.Tensor("float32", x.data, [...x.shape]) };
-    const results = await session.run(feeds);
+    const [rows, ...item] = x.shape as [number, ...number[]];
+    const larger = [...this.sessions.keys()].map((k) => k.split(",").map(Number)).find(([n, ...rest]) => n! > rows && rest.join() === item.join());
+    const shape = larger ?? x.shape;
+    const { session, outputs } = await this.session(shape);
+    const data = larger === undefined ? x.data : padRows(x.data, (x.data.length / rows) * larger[0]!);
+    const results = await session.run({ input: new this.ort.Tensor("float32", data, [...shape]) });
     return Object.fromEntries(
       Object.entries(outputs).map(([key, name]) => {
         const t = results[name]!;
-        return [key, { data: t.data as Float32Array, shape: t.dims.map(Number) }];
+        const dims = t.dims.map(Number);
+        if (larger === undefined) return [key, { data: t.data as Float32Array, shape: dims }];
+        // Every output has the batch first.
+        const perRow = (t.data as Float32Array).length / dims[0]!;
+        return [key, { data: (t.data as Float32Array).slice(0, rows * perRow), shape: [rows, ...dims.slice(1)] }];
       }),
     );
   }
@@ -107,6 +120,12 @@ export class OnnxProgram {
     this.sessions.clear();
     for (const s of all) await (await s).session.release();
   }
+}
+
+function padRows(data: Float32Array, length: number): Float32Array {
+  const out = new Float32Array(length);
+  out.set(data);
+  return out;
 }
 
 /** A tfjs tensor's data as a host array. */
