@@ -3,7 +3,7 @@ import * as tfjsOps from "./ops/index.js";
 import { useBackend, type BackendName } from "./backend.js";
 import { ENGINES, EngineError, type EngineName } from "./engine.js";
 import type { TfjsKernels } from "./kernels.js";
-import { prepareParams, type CheckpointShapes, type HostTensor, type ParamSpec, type Params } from "./params.js";
+import { prepareParams, toTensors, type CheckpointShapes, type HostTensor, type ParamSpec, type Params } from "./params.js";
 import { openWeights } from "./weights/open.js";
 import { withPrefix } from "./weights/open.js";
 import type { TensorSource } from "./weights/types.js";
@@ -95,13 +95,7 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
 }
 
 function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostTensor>, backend: BackendName, fallback: string | undefined): Extractor<F> {
-  const params: Params = {};
-  try {
-    for (const [id, { values, shape }] of Object.entries(host)) params[id] = tf.tensor(values, shape as number[], "float32");
-  } catch (e) {
-    for (const t of Object.values(params)) t.dispose();
-    throw e;
-  }
+  const params = toTensors(host);
   let disposed = false;
   const forward = (x: Tensor4D): F => {
     if (disposed) throw new Error("this extractor was disposed; load it again");

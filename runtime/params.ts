@@ -80,7 +80,11 @@ export interface HostTensor {
  * (present, shape, dtype) before anything is read, and nothing is left allocated if any step fails.
  */
 export async function loadParams(source: TensorSource, checkpoint: CheckpointShapes, specs: readonly ParamSpec[]): Promise<Params> {
-  const prepared = await prepareParams(source, checkpoint, specs);
+  return toTensors(await prepareParams(source, checkpoint, specs));
+}
+
+/** Prepared parameters as tfjs tensors; nothing is left allocated if one fails. */
+export function toTensors(prepared: Readonly<Record<string, HostTensor>>): Params {
   const params: Params = {};
   try {
     for (const [id, { values, shape }] of Object.entries(prepared)) params[id] = tf.tensor(values, shape as number[], "float32");

@@ -9,16 +9,22 @@ export class InputShapeError extends Error {
  * Checks the caller's input against the compiled shape and stores it channels-last.
  * The result is always a tensor of our own (a cheap clone in NHWC), so it can be freed.
  */
-export function input(x: Tensor, attrs: { readonly layout: string; readonly shape: readonly (number | null)[] }): Tensor4D {
-  const nchw = attrs.layout === "nchw";
+export function input(x: Tensor, attrs: InputAttrs): Tensor4D {
+  checkInputShape(x.shape, attrs);
+  return attrs.layout === "nchw" ? tf.transpose(x as Tensor4D, [0, 2, 3, 1]) : tf.clone(x as Tensor4D);
+}
+
+export type InputAttrs = { readonly layout: string; readonly shape: readonly (number | null)[] };
+
+/** Every engine's input check: the caller's shape against the compiled one, in the compiled layout. */
+export function checkInputShape(shape: readonly number[], attrs: InputAttrs): void {
   const [c, h, w] = attrs.shape;
-  const expected = nchw ? ["N", c, h, w] : ["N", h, w, c];
-  const ok = x.rank === 4 && expected.every((d, i) => d === "N" || d === null || d === x.shape[i]);
+  const expected = attrs.layout === "nchw" ? ["N", c, h, w] : ["N", h, w, c];
+  const ok = shape.length === 4 && expected.every((d, i) => d === "N" || d === null || d === shape[i]);
   if (!ok) {
     throw new InputShapeError(
-      `input shape [${x.shape.join(", ")}] does not match the compiled [${expected.join(", ")}] (${attrs.layout.toUpperCase()}); ` +
+      `input shape [${shape.join(", ")}] does not match the compiled [${expected.join(", ")}] (${attrs.layout.toUpperCase()}); ` +
         `resize the input, or compile for this size with --size`,
     );
   }
-  return nchw ? tf.transpose(x as Tensor4D, [0, 2, 3, 1]) : tf.clone(x as Tensor4D);
 }

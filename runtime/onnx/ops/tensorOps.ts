@@ -1,3 +1,4 @@
+import { torchShape } from "../../ops/tensorOps.js";
 import { storeAs, torchOrder } from "./layout.js";
 import { OnnxValue, add, matmul, reshape } from "./onnx.js";
 
@@ -19,9 +20,7 @@ export function linear(x: OnnxValue, weight: OnnxValue, bias: OnnxValue | null):
 export function shapeOf(x: OnnxValue, attrs?: { readonly inFormat?: string; readonly dim?: null }): number[];
 export function shapeOf(x: OnnxValue, attrs: { readonly inFormat?: string; readonly dim: number }): number;
 export function shapeOf(x: OnnxValue, attrs: { readonly inFormat?: string; readonly dim?: number | null } = {}): number[] | number {
-  const s = attrs.inFormat === "channelsLast" ? [x.shape[0]!, x.shape[3]!, x.shape[1]!, x.shape[2]!] : [...x.shape];
-  if (attrs.dim === undefined || attrs.dim === null) return s;
-  return s[attrs.dim < 0 ? attrs.dim + s.length : attrs.dim]!;
+  return torchShape(x.shape, attrs);
 }
 
 export function getitem<T>(obj: readonly T[], index: number): T {
