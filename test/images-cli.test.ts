@@ -100,7 +100,7 @@ test("an interrupted run exits 130 and leaves no file under the output name", as
   await new Promise<void>((resolve) =>
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
-      if (/backend/.test(stderr)) resolve();
+      if (/^fxc: engine /m.test(stderr)) resolve();
     }),
   );
   await new Promise((r) => setTimeout(r, 300)); // a few batches in, scratch files exist
