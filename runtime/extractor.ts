@@ -87,8 +87,9 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
       if (module.inputShape !== undefined) program.check(module.inputShape.map((d) => d ?? 1));
       return onnxExtractor(program, backend);
     } catch (e) {
-      if (requested === "onnxruntime" || !(e instanceof EngineError)) throw e;
-      fallback = e.message;
+      // Named, the engine's failure is the user's; by default tfjs runs instead, and says why.
+      if (requested === "onnxruntime") throw e;
+      fallback = e instanceof Error ? e.message : String(e);
     }
   }
   return tfjsExtractor(module, host, backend, fallback);
