@@ -1,4 +1,5 @@
 import { tf, type Tensor, type Tensor4D } from "./ops/tf.js";
+import { InputShapeError } from "./ops/input.js";
 import * as tfjsOps from "./ops/index.js";
 import { useBackend, type BackendName } from "./backend.js";
 import { ENGINES, EngineError, type EngineName } from "./engine.js";
@@ -95,11 +96,17 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
   return tfjsExtractor(module, host, backend, fallback);
 }
 
+/** Every engine takes float32 input, and refuses other dtypes with the same line. */
+function checkDtype(x: Tensor): void {
+  if (x.dtype !== "float32") throw new InputShapeError(`input dtype ${x.dtype} is not float32; cast it first (tf.cast(x, "float32"))`);
+}
+
 function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostTensor>, backend: BackendName, fallback: string | undefined): Extractor<F> {
   const params = toTensors(host);
   let disposed = false;
   const forward = (x: Tensor4D): F => {
     if (disposed) throw new Error("this extractor was disposed; load it again");
+    checkDtype(x);
     return module.forward(x, params, tfjsKernels);
   };
   return {
@@ -126,6 +133,7 @@ function onnxExtractor<F>(program: OnnxProgram, backend: BackendName): Extractor
     },
     async run(x) {
       if (disposed) throw new Error("this extractor was disposed; load it again");
+      checkDtype(x);
       const outputs = await program.run(await hostArray(x));
       return Object.fromEntries(Object.entries(outputs).map(([key, o]) => [key, tf.tensor(o.data, [...o.shape], "float32")])) as F;
     },

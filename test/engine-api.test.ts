@@ -69,3 +69,13 @@ test("on onnxruntime, a batch smaller than an earlier one gives the rows it woul
     tfjs.dispose();
   }
 });
+
+test("an int32 input is refused with the same one line on both engines", async () => {
+  for (const engine of ["tfjs", "onnxruntime"] as const) {
+    const extractor = await fx.load(RESNET18_WEIGHTS, { engine });
+    const x = tf.zeros([1, 32, 32, 3], "int32") as tf.Tensor4D;
+    await assert.rejects(extractor.run(x), (e: unknown) => e instanceof InputShapeError && e.message === 'input dtype int32 is not float32; cast it first (tf.cast(x, "float32"))');
+    x.dispose();
+    extractor.dispose();
+  }
+});

@@ -130,6 +130,5 @@ function padRows(data: Float32Array, length: number): Float32Array {
 
 /** A tfjs tensor's data as a host array. */
 export async function hostArray(t: Tensor): Promise<HostArray> {
-  const data = await t.data();
-  return { data: data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>), shape: [...t.shape] };
+  return { data: (await t.data()) as Float32Array, shape: [...t.shape] };
 }
