@@ -3,7 +3,7 @@ import { getModelEntry } from "../models/zoo/registry.js";
 import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type Tensor, type WeightsInput } from "../runtime/index.js";
 import type { Program } from "./graph/program.js";
 import { interpret } from "./interpret/interpreter.js";
-import { emitModule } from "./emit/emitter.js";
+import { emitModule, inputShapeFor } from "./emit/emitter.js";
 import { escapeInvisible } from "./emit/literal.js";
 import { build, graphDifference, OptionsError, traceModes, warn, type BuildOptions, type Layout, type Mode } from "./pipeline.js";
 import { moduleNameMessage } from "./names.js";
@@ -100,7 +100,7 @@ export function createFeatureExtractor(model: ModelInput, options: ExtractorOpti
   return {
     returnNodes: Object.fromEntries(program.outputs.map((o) => [o.key, o.node])),
     program,
-    load: (weights, loadOptions) => createExtractor({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, forward }, weights, loadOptions),
+    load: (weights, loadOptions) => createExtractor({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), forward }, weights, loadOptions),
   };
 }
 

@@ -4,9 +4,9 @@
 import {
   createExtractor,
   dispose,
-  ops,
   type CheckpointShapes,
   type Extractor,
+  type Kernels,
   type LoadOptions,
   type ParamSpec,
   type Params,
@@ -901,11 +901,11 @@ const parameters = [
 
 /** Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the extractor. */
 export function load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Features>> {
-  return createExtractor({ checkpoint, parameters, forward }, weights, options);
+  return createExtractor({ checkpoint, parameters, inputShape, forward }, weights, options);
 }
 
-/** resnet50's eval graph, pruned to the requested nodes: one statement per node, each intermediate freed after its last use. */
-function forward(input: Tensor4D, p: Params): Features {
+/** resnet50's eval graph, pruned to the requested nodes: one statement per node (a call of the engine's kernels, ops), each intermediate freed after its last use. */
+function forward(input: Tensor4D, p: Params, ops: Kernels): Features {
   // x
   const x = ops.input(input, { layout: "nhwc", shape: [3, 224, 224] });
   // conv1 → bn1 → relu: batch norm folded into the convolution at load time; relu fused

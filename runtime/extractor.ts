@@ -1,10 +1,15 @@
-import type { Tensor, Tensor4D } from "./ops/tf.js";
+import { tf, type Tensor, type Tensor4D } from "./ops/tf.js";
+import { InputShapeError } from "./ops/input.js";
+import * as tfjsOps from "./ops/index.js";
 import { useBackend, type BackendName } from "./backend.js";
-import { loadParams, type CheckpointShapes, type ParamSpec, type Params } from "./params.js";
+import { ENGINES, EngineError, type EngineName } from "./engine.js";
+import type { TfjsKernels } from "./kernels.js";
+import { prepareParams, toTensors, type CheckpointShapes, type HostTensor, type ParamSpec, type Params } from "./params.js";
 import { openWeights } from "./weights/open.js";
 import { withPrefix } from "./weights/open.js";
 import type { TensorSource } from "./weights/types.js";
 import { withRenamedKeys, type KeyRename } from "./weights/rename.js";
+import { hostArray, onnxRuntime, OnnxProgram } from "./onnx/engine.js";
 
 /** What a compiled module hands the runtime: the checkpoint tensors it reads and its forward. */
 export interface ExtractorModule<F> {
@@ -12,14 +17,23 @@ export interface ExtractorModule<F> {
   readonly parameters: readonly ParamSpec[];
   /** How the model's loader renames checkpoint keys (torchvision's DenseNet files use old names). */
   readonly keyRenames?: readonly KeyRename[];
-  forward(input: Tensor4D, params: Params): F;
+  /** The compiled input shape in the module's layout, `null` for the free batch; lets an engine check the program at load. */
+  readonly inputShape?: readonly (number | null)[];
+  /** The program, written as calls of `kernels` (the tfjs kernels, or another engine's that mirror them). */
+  forward(input: Tensor4D, params: Params, kernels: TfjsKernels): F;
 }
 
 /** A checkpoint: a path to a `.pth`/`.pt` or `.safetensors` file, or tensors already opened. */
 export type WeightsInput = string | TensorSource;
 
 export interface LoadOptions {
-  /** tfjs backend; by default the best installed one (tensorflow, then wasm, then cpu). */
+  /**
+   * What runs the program: `onnxruntime` (ONNX Runtime's CPU execution provider; needs the
+   * onnxruntime-node package), `tfjs`, or `auto` (default): onnxruntime when it is installed,
+   * starts and can run the program (eval mode), else tfjs; `extractor.fallback` says why.
+   */
+  readonly engine?: EngineName | "auto";
+  /** tfjs backend (tfjs runs the program, or holds onnxruntime's results); by default the best installed one. */
   readonly backend?: BackendName | "auto";
   /** Reads only keys under this prefix, without it (e.g. `backbone.body.`). */
   readonly prefix?: string;
@@ -28,10 +42,19 @@ export interface LoadOptions {
 }
 
 export interface Extractor<F> {
-  /** Runs the extractor. Returned tensors belong to the caller, who disposes them. */
+  /**
+   * Runs the extractor on any engine. The features are tfjs tensors on `backend` whatever the
+   * engine (onnxruntime's results are copied into them); they belong to the caller, who disposes them.
+   */
+  run(x: Tensor4D): Promise<F>;
+  /** Runs the extractor synchronously: the tfjs engine only (onnxruntime throws an EngineError; use `run`). */
   forward(x: Tensor4D): F;
   /** Frees the weights. */
   dispose(): void;
+  /** The engine that runs the program. */
+  readonly engine: EngineName;
+  /** Why `auto` did not pick onnxruntime; undefined when it did, or when an engine was named. */
+  readonly fallback?: string;
   /** The tfjs backend in use. */
   readonly backend: BackendName;
 }
@@ -41,30 +64,85 @@ export interface CompiledModule {
   load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>>>;
 }
 
-/** Loads the weights a compiled module needs and returns its extractor. */
+const tfjsKernels: TfjsKernels = tfjsOps;
+
+/** Loads the weights a compiled module needs and returns its extractor on the requested engine. */
 export async function createExtractor<F>(module: ExtractorModule<F>, weights: WeightsInput, options: LoadOptions = {}): Promise<Extractor<F>> {
+  const requested = options.engine ?? "auto";
+  if (requested !== "auto" && !ENGINES.includes(requested)) {
+    throw new EngineError(requested as EngineName, "is not an engine fxc knows", `use one of ${ENGINES.join(", ")} or auto`);
+  }
   const backend = await useBackend(options.backend);
   const opened = typeof weights === "string";
   const file = opened ? await openWeights(weights, { prefix: options.prefix }) : weights;
   const prefixed = !opened && options.prefix ? withPrefix(file, options.prefix) : file;
   const source = withRenamedKeys(prefixed, module.keyRenames ?? []);
-  let params: Params;
+  let host: Record<string, HostTensor>;
   try {
-    params = await loadParams(source, module.checkpoint, module.parameters, options.onWarning);
+    host = await prepareParams(source, module.checkpoint, module.parameters, options.onWarning);
   } finally {
     if (opened) await file.close();
   }
+  let fallback: string | undefined;
+  if (requested !== "tfjs") {
+    try {
+      const program = new OnnxProgram(await onnxRuntime(), module.forward, host);
+      if (module.inputShape !== undefined) program.check(module.inputShape.map((d) => d ?? 1));
+      return onnxExtractor(program, backend);
+    } catch (e) {
+      // Named, the engine's failure is the user's; by default tfjs runs instead, and says why.
+      if (requested === "onnxruntime") throw e;
+      fallback = e instanceof Error ? e.message : String(e);
+    }
+  }
+  return tfjsExtractor(module, host, backend, fallback);
+}
+
+/** Every engine takes float32 input, and refuses other dtypes with the same line. */
+function checkDtype(x: Tensor): void {
+  if (x.dtype !== "float32") throw new InputShapeError(`input dtype ${x.dtype} is not float32; cast it first (tf.cast(x, "float32"))`);
+}
+
+function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostTensor>, backend: BackendName, fallback: string | undefined): Extractor<F> {
+  const params = toTensors(host);
   let disposed = false;
+  const forward = (x: Tensor4D): F => {
+    if (disposed) throw new Error("this extractor was disposed; load it again");
+    checkDtype(x);
+    return module.forward(x, params, tfjsKernels);
+  };
   return {
+    engine: "tfjs",
+    fallback,
     backend,
-    forward(x) {
-      if (disposed) throw new Error("this extractor was disposed; load it again");
-      return module.forward(x, params);
-    },
+    forward,
+    run: async (x) => forward(x),
     dispose() {
       if (disposed) return;
       disposed = true;
       for (const t of Object.values(params)) t.dispose();
+    },
+  };
+}
+
+function onnxExtractor<F>(program: OnnxProgram, backend: BackendName): Extractor<F> {
+  let disposed = false;
+  return {
+    engine: "onnxruntime",
+    backend,
+    forward() {
+      throw new EngineError("onnxruntime", "runs asynchronously, and forward is synchronous", "use await extractor.run(x), or load with engine 'tfjs'");
+    },
+    async run(x) {
+      if (disposed) throw new Error("this extractor was disposed; load it again");
+      checkDtype(x);
+      const outputs = await program.run(await hostArray(x));
+      return Object.fromEntries(Object.entries(outputs).map(([key, o]) => [key, tf.tensor(o.data, [...o.shape], "float32")])) as F;
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      void program.release();
     },
   };
 }

@@ -69,9 +69,15 @@ const FLOAT_DTYPES: readonly string[] = ["F32", "F16", "BF16", "F64"];
  */
 const INDEX_DTYPES: readonly string[] = [...FLOAT_DTYPES, "I64", "I32", "I16", "I8", "U8"];
 
+/** A prepared parameter's values, row-major, before any engine takes them. */
+export interface HostTensor {
+  readonly values: Float32Array;
+  readonly shape: readonly number[];
+}
+
 /**
- * Reads, checks and prepares an extractor's parameters. Every key is checked (present, shape,
- * dtype) before anything is read, and nothing is left allocated if any step fails.
+ * Reads, checks and prepares an extractor's parameters as tfjs tensors. Every key is checked
+ * (present, shape, dtype) before anything is read, and nothing is left allocated if any step fails.
  */
 export async function loadParams(
   source: TensorSource,
@@ -79,6 +85,31 @@ export async function loadParams(
   specs: readonly ParamSpec[],
   onWarning: (message: string) => void = (message) => process.emitWarning(message),
 ): Promise<Params> {
+  return toTensors(await prepareParams(source, checkpoint, specs, onWarning));
+}
+
+/** Prepared parameters as tfjs tensors; nothing is left allocated if one fails. */
+export function toTensors(prepared: Readonly<Record<string, HostTensor>>): Params {
+  const params: Params = {};
+  try {
+    for (const [id, { values, shape }] of Object.entries(prepared)) params[id] = tf.tensor(values, shape as number[], "float32");
+  } catch (e) {
+    for (const t of Object.values(params)) t.dispose();
+    throw e;
+  }
+  return params;
+}
+
+/**
+ * Reads, checks and prepares an extractor's parameters as host arrays, in the layouts the tfjs
+ * kernels take (every engine's kernels take them so). Every key is checked before anything is read.
+ */
+export async function prepareParams(
+  source: TensorSource,
+  checkpoint: CheckpointShapes,
+  specs: readonly ParamSpec[],
+  onWarning: (message: string) => void = (message) => process.emitWarning(message),
+): Promise<Record<string, HostTensor>> {
   for (const [key, entry] of Object.entries(checkpoint)) {
     const shape = shapeOfEntry(entry);
     const integer = "integer" in entry;
@@ -100,20 +131,14 @@ export async function loadParams(
   const shapeOf = (key: string): readonly number[] => shapeOfEntry(checkpoint[key]!);
   const read = (key: string): Float32Array => data.get(key)!;
 
-  const params: Params = {};
+  const params: Record<string, HostTensor> = {};
   // The parts of one grouped filter share their preparation (transform, batch-norm folding).
-  const preparedOnce = new Map<string, ReturnType<typeof prepare>>();
-  try {
-    for (const spec of specs) {
-      const preparedKey = JSON.stringify([spec.source, spec.transform]);
-      const prepared = preparedOnce.get(preparedKey) ?? prepare(spec, read, shapeOf);
-      if (spec.part !== undefined) preparedOnce.set(preparedKey, prepared);
-      const { values, shape } = spec.part === undefined ? prepared : lastAxisPart(prepared.values, prepared.shape, spec.part);
-      params[spec.id] = tf.tensor(values, shape as number[], "float32");
-    }
-  } catch (e) {
-    for (const t of Object.values(params)) t.dispose();
-    throw e;
+  const preparedOnce = new Map<string, HostTensor>();
+  for (const spec of specs) {
+    const preparedKey = JSON.stringify([spec.source, spec.transform]);
+    const prepared = preparedOnce.get(preparedKey) ?? prepare(spec, read, shapeOf);
+    if (spec.part !== undefined) preparedOnce.set(preparedKey, prepared);
+    params[spec.id] = spec.part === undefined ? prepared : lastAxisPart(prepared.values, prepared.shape, spec.part);
   }
   return params;
 }

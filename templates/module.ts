@@ -36,7 +36,7 @@ export const docs = {
   parameters: "How each tensor the forward pass uses is made from the checkpoint, once, at load time.",
   load: "Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the extractor.",
   keyRenames: "How torchvision's loader for this model renames checkpoint keys; the same rules apply here.",
-  forward: (model: string, mode: string) => `${commentText(model)}'s ${mode} graph, pruned to the requested nodes: one statement per node, each intermediate freed after its last use.`,
+  forward: (model: string, mode: string) => `${commentText(model)}'s ${mode} graph, pruned to the requested nodes: one statement per node (a call of the engine's kernels, ops), each intermediate freed after its last use.`,
 } as const;
 
 /** Why results are built on a null prototype, said once in the forward of every generated module. */
@@ -44,4 +44,4 @@ export const featuresComment = "the features: a null-prototype object, so that e
 
 /** The body of `load`; models whose loader renames checkpoint keys pass their rules along. */
 export const loadBody = (withKeyRenames: boolean): string =>
-  `return createExtractor({ checkpoint, parameters, ${withKeyRenames ? "keyRenames, " : ""}forward }, weights, options);`;
+  `return createExtractor({ checkpoint, parameters, ${withKeyRenames ? "keyRenames, " : ""}inputShape, forward }, weights, options);`;

@@ -27,7 +27,7 @@ test("when the user installed @tensorflow/tfjs-node, auto picks the tensorflow b
     const model = getModel("resnet18");
     const fx = createFeatureExtractor(model, { returnNodes: ["maxpool"], size: 32 });
     const extractor = await fx.load(seededWeights(model, 1));
-    const out = extractor.forward(tf.zeros([1, 32, 32, 3]));
+    const out = await extractor.run(tf.zeros([1, 32, 32, 3]));
     console.log(JSON.stringify({ backend: extractor.backend, shape: out.maxpool.shape }));
   `;
   const r = spawnSync(

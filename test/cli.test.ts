@@ -93,7 +93,7 @@ for (const layout of ["nhwc", "nchw"] as const) {
     const args = ["extract", "resnet18", "--return", "maxpool,layer1.0", "--weights", RESNET18_WEIGHTS, "--input", inputFile, "--out", outFile, "--layout", layout];
     const r = await fxc(args);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /backend wasm/, "the backend picked is reported");
+    assert.match(r.stderr, /^fxc: engine (onnxruntime|tfjs, backend wasm)\n/, "the engine picked is reported");
     const features = await openWeights(outFile);
     const expected = await openWeights(join(RESNET18_CASE, "expected.safetensors"));
     for (const key of ["maxpool", "layer1.0"]) {
@@ -148,7 +148,7 @@ test("extract --workers 2 writes the same file as one thread", async () => {
   const two = await fxc([...base, "--out", join(out, "two.safetensors"), "--workers", "2"]);
   assert.equal(one.code, 0, one.stderr);
   assert.equal(two.code, 0, two.stderr);
-  assert.match(two.stderr, /backend wasm in 2 workers/);
+  assert.match(two.stderr, /^fxc: engine (onnxruntime|tfjs, backend wasm) in 2 workers\n/);
   assert.deepEqual(await readFile(join(out, "two.safetensors")), await readFile(join(out, "one.safetensors")));
   assertOneLineError(await fxc([...base, "--out", join(out, "x.safetensors"), "--workers", "0"]), /bad --workers 0/);
 });

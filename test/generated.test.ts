@@ -63,9 +63,9 @@ test("the generated module and createFeatureExtractor give exactly the same valu
   const input = await readNpy(join(RESNET18_CASE, "input.npy"));
   const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
   const before = tf.memory().numTensors;
-  const a = fromCode.forward(x);
+  const a = await fromCode.run(x);
   const afterCode = tf.memory().numTensors;
-  const b = fromGraph.forward(x);
+  const b = await fromGraph.run(x);
   assert.equal(afterCode - before, 2, "the generated forward leaves only its two outputs");
   for (const key of ["stem", "block"]) {
     assert.deepEqual(Array.from(await a[key]!.data()), Array.from(await b[key]!.data()), key);
@@ -79,12 +79,12 @@ test("generated densenet code reads a checkpoint with torchvision's old key name
   const c = fixtureCases((x) => x.id === "densenet121_old_keys")[0]!;
   const source = await compile("densenet121", { returnNodes: c.returnNodes, size: 32, layout: "nchw", suppressDiffWarning: true });
   assert.match(source, /const keyRenames = \[/);
-  assert.match(source, /createExtractor\(\{ checkpoint, parameters, keyRenames, forward \}/);
+  assert.match(source, /createExtractor\(\{ checkpoint, parameters, keyRenames, inputShape, forward \}/);
   const compiled = await importCompiled<CompiledModule>(source);
   const extractor = await compiled.load(join(FIXTURES, "cases", c.id, c.weights));
   try {
     const x = await caseInput(c);
-    const out = extractor.forward(x);
+    const out = await extractor.run(x);
     x.dispose();
     const errors = await caseErrors(c, out);
     tf.dispose(Object.values(out));

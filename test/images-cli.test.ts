@@ -20,7 +20,7 @@ test("the documented example: index the gallery, then the edited copy finds its 
   const extract = await fxc(["extract", "resnet18", "--return", "layer1.0", "--weights", RESNET18_WEIGHTS, "--input", GALLERY, "--pool", "gem", "--normalize", "l2", "--out", index]);
   assert.equal(extract.code, 0, extract.stderr);
   // Not a terminal: no progress bar, one summary line.
-  assert.match(extract.stderr, /^fxc: backend \w+\nfxc: wrote layer1\.0 \[6, 64\] to .*gallery\.safetensors \(6 images; [\d.]+ s, [\d.]+ images\/s\)\n$/);
+  assert.match(extract.stderr, /^fxc: engine \w+(, backend \w+)?\nfxc: wrote layer1\.0 \[6, 64\] to .*gallery\.safetensors \(6 images; [\d.]+ s, [\d.]+ images\/s\)\n$/);
   const table = await fxc(["nearest", "--index", index, "--key", "layer1.0", "--query", EDITED, "--weights", RESNET18_WEIGHTS, "--top", "3"]);
   assert.equal(table.code, 0, table.stderr);
   const lines = table.stdout.trimEnd().split("\n");
@@ -100,7 +100,7 @@ test("an interrupted run exits 130 and leaves no file under the output name", as
   await new Promise<void>((resolve) =>
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
-      if (/backend/.test(stderr)) resolve();
+      if (/^fxc: engine /m.test(stderr)) resolve();
     }),
   );
   await new Promise((r) => setTimeout(r, 300)); // a few batches in, scratch files exist

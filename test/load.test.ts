@@ -48,7 +48,7 @@ test("the prefix option selects part of a checkpoint", async () => {
   const x = tf.ones([1, 32, 32, 3]) as tf.Tensor4D;
   const a = await stem().load(prefixed, { prefix: "backbone.body." });
   const b = await stem().load(plain);
-  const [ya, yb] = [a.forward(x).maxpool!, b.forward(x).maxpool!];
+  const [ya, yb] = [(await a.run(x)).maxpool!, (await b.run(x)).maxpool!];
   assert.deepEqual(Array.from(await ya.data()), Array.from(await yb.data()));
   await assert.rejects(stem().load(prefixed), /has no tensor 'conv1\.weight'.*prefix \('backbone\.body\.'\)/);
   tf.dispose([x, ya, yb]);

@@ -18,7 +18,7 @@ test("a pool of workers splits the batch and gives the single-thread values", as
     const input = await readNpy(join(RESNET18_CASE, "input.npy"));
     const one = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
     const x = tf.concat([one, one, one]) as tf.Tensor4D; // 6 rows: 3 per worker
-    const [a, b] = [await pool.forward(x), single.forward(x)];
+    const [a, b] = [await pool.run(x), await single.run(x)];
     for (const key of ["maxpool", "layer1.0"]) {
       assert.deepEqual(a[key]!.shape, b[key]!.shape);
       assert.deepEqual(Array.from(await a[key]!.data()), Array.from(await b[key]!.data()), key);

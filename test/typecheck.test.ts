@@ -180,7 +180,7 @@ import * as m from "./${file}.js";
 export async function run(weights: string): Promise<number[]> {
   const extractor = await m.load(weights, { backend: "wasm" });
   const x: Tensor4D = tf.zeros([1, ...m.inputShape.slice(1)] as [number, number, number, number]);
-  const f: m.Features = extractor.forward(x);
+  const f: m.Features = await extractor.run(x);
   const named: m.${m.featuresType} = f;
   ${reads.join("\n  ")}
   ${wrongRanks.join("\n  ")}

@@ -32,7 +32,7 @@ const INDEX = "features.1.0.attn.relative_position_index";
 /** Loads `source` into `fx`, runs `x` and gives the values of its one output. */
 async function runOnce(fx: FeatureExtractor, source: TensorSource, x: tf.Tensor4D): Promise<Float32Array> {
   const extractor = await fx.load(source);
-  const out = Object.values(extractor.forward(x));
+  const out = Object.values(await extractor.run(x));
   const data = (await out[0]!.data()) as Float32Array;
   tf.dispose(out);
   extractor.dispose();

@@ -61,6 +61,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
     parameters: [
       { name: "input", type: "Tensor4D" },
       { name: "p", type: "Params" },
+      { name: "ops", type: "Kernels" },
     ],
     returnType: "Features",
     statements: forwardBody(program),
@@ -71,10 +72,10 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
 }
 
 function addImports(file: SourceFile, program: Program, runtimeModule: string): void {
-  const types = new Set(["CheckpointShapes", "Extractor", "LoadOptions", "ParamSpec", "Params", "Tensor4D", "WeightsInput"]);
+  const types = new Set(["CheckpointShapes", "Extractor", "Kernels", "LoadOptions", "ParamSpec", "Params", "Tensor4D", "WeightsInput"]);
   for (const o of program.outputs) types.add(tensorType(o));
   if (program.keyRenames !== undefined && program.keyRenames.length > 0) types.add("KeyRename");
-  const values = ["createExtractor", "dispose", "ops"];
+  const values = ["createExtractor", "dispose"];
   file.addImportDeclaration({
     moduleSpecifier: runtimeModule,
     namedImports: [...values.map((name) => ({ name })), ...[...types].sort().map((name) => ({ name, isTypeOnly: true }))],
@@ -149,7 +150,7 @@ function describeOutput(o: ProgramOutput, program: Program): string {
   return `${text} ${program.layout.toUpperCase()}; ${String(c)} channels${stride}.`;
 }
 
-function inputShapeFor(program: Program): (number | null)[] {
+export function inputShapeFor(program: Program): (number | null)[] {
   const [, c, h, w] = program.inputShape.map((d) => (typeof d === "number" ? d : null));
   return program.layout === "nhwc" ? [null, h!, w!, c!] : [null, c!, h!, w!];
 }

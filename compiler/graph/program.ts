@@ -1,6 +1,7 @@
 import type { AbstractValue, Dim } from "./value.js";
 import { sourceKeys, type CheckpointShapes, type ParamSource, type ParamSpec, type ParamTransform } from "../../runtime/params.js";
 import type { KeyRename } from "../../runtime/weights/rename.js";
+import type { KernelName } from "../../runtime/kernels.js";
 
 export { sourceKeys, type ParamSource, type ParamSpec, type ParamTransform };
 
@@ -27,8 +28,8 @@ export type Operand =
 export interface Instruction {
   /** The result's variable name. */
   readonly id: string;
-  /** The runtime op called. */
-  readonly op: string;
+  /** The kernel called: one of the runtime's, so a misspelled name fails tsc. */
+  readonly op: KernelName;
   readonly inputs: readonly Operand[];
   readonly attrs: { readonly [key: string]: Json };
   /** The torchvision nodes this computes, in order; its value is the last one's. */

@@ -1,25 +1,22 @@
-import * as ops from "../../runtime/ops/index.js";
 import { dispose } from "../../runtime/ops/tensorOps.js";
 import type { Params } from "../../runtime/params.js";
+import type { TfjsKernels } from "../../runtime/kernels.js";
 import type { Tensor, Tensor4D } from "../../runtime/ops/tf.js";
 import type { Json, Operand, Program } from "../graph/program.js";
 import { disposalSchedule } from "../passes/schedule.js";
 
 type RuntimeValue = unknown;
+/** A kernel called with arguments resolved at run time: the instruction's op is a KernelName, checked by tsc. */
 type Kernel = (...args: RuntimeValue[]) => RuntimeValue;
-const kernels = ops as unknown as Record<string, Kernel>;
 
 /**
  * Runs a lowered program directly, as torch.fx's Interpreter runs a graph: the same
- * runtime calls with the same arguments, and the same disposal points, as the code the
+ * kernel calls with the same arguments, and the same disposal points, as the code the
  * emitter writes for it. `createFeatureExtractor` uses this; `fxc compile` writes the code.
  */
-export function interpret(program: Program): (input: Tensor4D, params: Params) => Record<string, Tensor> {
+export function interpret(program: Program): (input: Tensor4D, params: Params, kernels: TfjsKernels) => Record<string, Tensor> {
   const schedule = disposalSchedule(program);
-  for (const ins of program.instructions) {
-    if (typeof kernels[ins.op] !== "function") throw new Error(`internal: the runtime has no kernel '${ins.op}'`);
-  }
-  return (input, params) => {
+  return (input, params, kernels) => {
     const values = new Map<string, RuntimeValue>([["input", input]]);
     const resolve = (o: Operand): RuntimeValue => {
       switch (o.kind) {
@@ -36,7 +33,7 @@ export function interpret(program: Program): (input: Tensor4D, params: Params) =
     try {
       program.instructions.forEach((ins, i) => {
         const args = ins.inputs.map(resolve);
-        values.set(ins.id, kernels[ins.op]!(...args, ins.attrs));
+        values.set(ins.id, (kernels[ins.op] as Kernel)(...args, ins.attrs));
         for (const id of schedule[i]!) {
           dispose(values.get(id));
           values.delete(id);

@@ -1,3 +1,4 @@
+import type { KernelName } from "../../runtime/kernels.js";
 import { defineOp } from "./registry.js";
 import { asBool, asNumber, asTensor, isAbstract, type ArgValue } from "./schema.js";
 import type { LowerContext, Lowered } from "./lowering.js";
@@ -39,7 +40,7 @@ function scalarResult(op: string, x: Scalar | "N", y: Scalar | "N", fn: (x: numb
 }
 
 /** Elementwise lowering shared by the binary and unary ops: formats follow the 4-D tensor inputs. */
-export function lowerElementwise(ctx: LowerContext, op: string, names: readonly string[], attrs: Record<string, number | boolean | string> = {}): Lowered {
+export function lowerElementwise(ctx: LowerContext, op: KernelName, names: readonly string[], attrs: Record<string, number | boolean | string> = {}): Lowered {
   const out = ctx.out.kind === "tensor" ? ctx.out : undefined;
   const channelsLast = out !== undefined && out.shape.length === 4 && names.some((n) => ctx.formatOf(n) === "channelsLast");
   const inputs = names.map((n) => (isTensorArg(ctx.args[n]) ? ctx.tensor(n, channelsLast ? "channelsLast" : "contiguous") : ctx.operand(n)));
@@ -53,7 +54,7 @@ export function lowerElementwise(ctx: LowerContext, op: string, names: readonly 
   };
 }
 
-const binary: [string, string, (x: number, y: number) => number][] = [
+const binary: [string, KernelName, (x: number, y: number) => number][] = [
   ["add", "add", (x, y) => x + y],
   ["sub", "sub", (x, y) => x - y],
   ["mul", "mul", (x, y) => x * y],
@@ -79,7 +80,7 @@ for (const [name, runtime, fn] of binary) {
 }
 
 /** Unary ops that keep the shape; the runtime op has the same name in camelCase. */
-const unary: [schema: string, runtime: string][] = [
+const unary: [schema: string, runtime: KernelName][] = [
   ["relu(input, inplace=False)", "relu"],
   ["relu6(input, inplace=False)", "relu6"],
   ["sigmoid(input)", "sigmoid"],

@@ -1,5 +1,6 @@
 import type { AbstractValue } from "../graph/value.js";
 import type { ArgValue } from "./schema.js";
+import type { KernelName } from "../../runtime/kernels.js";
 
 import type { Json, MemoryFormat, Operand, ParamTransform } from "../graph/program.js";
 
@@ -8,7 +9,7 @@ export type { Json, MemoryFormat, Operand, ParamTransform };
 /** What an op's lowering returns: one runtime call, or an existing value (an identity op). */
 export type Lowered =
   | {
-      readonly op: string;
+      readonly op: KernelName;
       readonly inputs: readonly Operand[];
       readonly attrs: { readonly [key: string]: Json };
       /** Layout of a 4-D result; channels-last unless said otherwise. */
@@ -17,7 +18,7 @@ export type Lowered =
   | { readonly alias: Operand };
 
 /** A lowering to a runtime call (not an alias). */
-export type LoweredCall = Extract<Lowered, { readonly op: string }>;
+export type LoweredCall = Extract<Lowered, { readonly op: KernelName }>;
 
 export interface LowerContext {
   /** Bound arguments as abstract values, as the op's shape rule saw them. */

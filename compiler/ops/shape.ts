@@ -1,3 +1,4 @@
+import type { KernelName } from "../../runtime/kernels.js";
 import { defineOp } from "./registry.js";
 import { asInt, asTensor } from "./schema.js";
 import type { Json, LowerContext, LoweredCall } from "./lowering.js";
@@ -9,7 +10,7 @@ import { BATCH, ShapeError, normalizeDim, tensor, type Dim } from "../graph/valu
  * every 4-D value outside these ops keeps the layout that convolutions want; one marked
  * `torchOrder` (not image-like) stays in torch's order.
  */
-export function lowerShapeOp(ctx: LowerContext, op: string, attrs: Record<string, Json>): LoweredCall {
+export function lowerShapeOp(ctx: LowerContext, op: KernelName, attrs: Record<string, Json>): LoweredCall {
   const outRank = ctx.out.kind === "tensor" ? ctx.out.shape.length : 0;
   const imageLike = outRank === 4 && ctx.out.kind === "tensor" && ctx.out.torchOrder !== true;
   const inFormat = ctx.formatOf("input");

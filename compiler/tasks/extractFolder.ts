@@ -1,5 +1,5 @@
 import type { Preset } from "../../models/zoo/entry.js";
-import { tf, type BackendName, type Tensor, type WeightsInput } from "../../runtime/index.js";
+import { tf, type BackendName, type EngineName, type Tensor, type WeightsInput } from "../../runtime/index.js";
 import { batchImages, imageBatches, type ImageBatch, type ImageBatchOptions, type ImageFailure } from "../../runtime/images/batches.js";
 import { listImages } from "../../runtime/images/list.js";
 import { l2Normalize, poolFeatureMap, poolingText, type Normalization, type Pooling } from "../../runtime/descriptors/pooling.js";
@@ -55,7 +55,7 @@ async function* featureRows(
     const x = tf.tensor4d(batch.data, batch.shape);
     let outputs: Record<string, Tensor>;
     try {
-      outputs = await loaded.extractor.forward(x);
+      outputs = await loaded.extractor.run(x);
     } finally {
       x.dispose();
     }
@@ -104,6 +104,8 @@ export interface ExtractFolderOptions extends Omit<ImageFeatureOptions, "preproc
   /** Layout of stored 4-D outputs (nhwc by default); pooled descriptors are [N, C] either way. */
   readonly layout?: Layout;
   readonly mode?: Mode;
+  /** The engine: onnxruntime, tfjs, or auto (default: onnxruntime when installed and able, else tfjs). */
+  readonly engine?: EngineName | "auto";
   readonly backend?: BackendName | "auto";
   /** Read only checkpoint keys under this prefix. */
   readonly prefix?: string;
@@ -115,7 +117,7 @@ export interface ExtractFolderOptions extends Omit<ImageFeatureOptions, "preproc
   /** How the extractor is made; by default the program is interpreted in this process. */
   readonly loader?: ExtractorLoader;
   /** Called once the extractor is loaded, before the first image. */
-  readonly onStart?: (info: { readonly total: number; readonly backend: BackendName }) => void;
+  readonly onStart?: (info: { readonly total: number; readonly backend: BackendName; readonly engine: EngineName; readonly fallback?: string }) => void;
 }
 
 export interface ExtractFolderResult {
@@ -160,6 +162,7 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
     mode,
     weights: options.weights,
     backend: options.backend,
+    engine: options.engine,
     prefix: options.prefix,
     workers: options.workers,
     onWarning: options.onWarning,
@@ -180,7 +183,7 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
         normalize: options.normalize ?? "none",
       },
     });
-    options.onStart?.({ total: paths.length, backend: loaded.extractor.backend });
+    options.onStart?.({ total: paths.length, backend: loaded.extractor.backend, engine: loaded.extractor.engine, fallback: loaded.extractor.fallback });
     const started = performance.now();
     let done = 0;
     // The images are listed already: they are batched as they are, not listed again.

@@ -1,7 +1,7 @@
 import type { Preset } from "../../models/zoo/entry.js";
 import { getModelEntry } from "../../models/zoo/registry.js";
 import { presetSizeProblem } from "../../runtime/images/preprocess.js";
-import type { BackendName, LoadOptions, Tensor, Tensor4D, WeightsInput } from "../../runtime/index.js";
+import type { BackendName, EngineName, LoadOptions, Tensor, Tensor4D, WeightsInput } from "../../runtime/index.js";
 import { createFeatureExtractor, type ExtractorOptions, type ModelInput } from "../api.js";
 import type { ProgramOutput } from "../graph/program.js";
 import type { ReturnNodes } from "../passes/returnNodes.js";
@@ -17,17 +17,22 @@ export interface ExtractorRequest {
   readonly mode: Mode;
   readonly weights: WeightsInput;
   readonly backend?: BackendName | "auto";
+  /** The engine (default auto: onnxruntime when installed and able, else tfjs). */
+  readonly engine?: EngineName | "auto";
   readonly prefix?: string;
   /** Worker threads sharing each batch (a loader that runs in this thread only refuses more than 1). */
   readonly workers?: number;
   readonly onWarning?: (message: string) => void;
 }
 
-/** An extractor in this thread, or a pool of worker threads, whose forward is async. */
+/** An extractor in this thread, or a pool of worker threads, on any engine. */
 export interface ExtractorRunner {
   readonly backend: BackendName;
+  readonly engine: EngineName;
+  /** Why the default engine choice did not pick onnxruntime, when it did not. */
+  readonly fallback?: string;
   /** Outputs belong to the caller, who disposes them. */
-  forward(x: Tensor4D): Record<string, Tensor> | Promise<Record<string, Tensor>>;
+  run(x: Tensor4D): Promise<Record<string, Tensor>>;
   dispose(): void | Promise<void>;
 }
 
@@ -51,7 +56,7 @@ export function requestExtractorOptions(r: ExtractorRequest): ExtractorOptions {
 
 /** What every loader loads a request's weights with: a request without a warning handler hears no warnings. */
 export function requestLoadOptions(r: ExtractorRequest): LoadOptions {
-  return { backend: r.backend, prefix: r.prefix, onWarning: r.onWarning ?? (() => {}) };
+  return { backend: r.backend, engine: r.engine, prefix: r.prefix, onWarning: r.onWarning ?? (() => {}) };
 }
 
 export const interpretExtractor: ExtractorLoader = async (r) => {

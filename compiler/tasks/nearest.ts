@@ -1,6 +1,6 @@
 import type { Preset } from "../../models/zoo/entry.js";
 import { listModels } from "../../models/zoo/registry.js";
-import type { BackendName, WeightsInput } from "../../runtime/index.js";
+import type { BackendName, EngineName, WeightsInput } from "../../runtime/index.js";
 import { CosineIndex } from "../../runtime/descriptors/nearest.js";
 import { DescriptorSpecError, parseNormalization, parsePooling, type Normalization, type Pooling } from "../../runtime/descriptors/pooling.js";
 import { printable } from "../../runtime/io/printable.js";
@@ -18,6 +18,8 @@ export interface ImageQuery {
   readonly images: string | readonly string[];
   /** The checkpoint the index was made with. */
   readonly weights: WeightsInput;
+  /** The engine: onnxruntime, tfjs, or auto (default: onnxruntime when installed and able, else tfjs). */
+  readonly engine?: EngineName | "auto";
   readonly backend?: BackendName | "auto";
   readonly prefix?: string;
   readonly skipBad?: boolean;
@@ -180,6 +182,7 @@ async function embedImages(index: FeatureTable, indexFile: string, query: ImageQ
     mode: recipe.mode,
     weights: query.weights,
     backend: query.backend,
+    engine: query.engine,
     prefix: query.prefix,
   });
   try {

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Preset } from "../../models/zoo/entry.js";
-import { tf, type BackendName, type WeightsInput } from "../../runtime/index.js";
+import { tf, type BackendName, type EngineName, type WeightsInput } from "../../runtime/index.js";
 import { decodeImage } from "../../runtime/images/decode.js";
 import { cropForPreset, normalizeImage } from "../../runtime/images/preprocess.js";
 import { assertWritable, writeFileAtomic } from "../../runtime/io/atomic.js";
@@ -24,6 +24,8 @@ export interface VisualizeOptions {
   /** Overrides of the model's preset; every field for a model built in code. */
   readonly preprocessing?: Partial<Preset>;
   readonly mode?: Mode;
+  /** The engine: onnxruntime, tfjs, or auto (default: onnxruntime when installed and able, else tfjs). */
+  readonly engine?: EngineName | "auto";
   readonly backend?: BackendName | "auto";
   readonly prefix?: string;
   readonly onWarning?: (message: string) => void;
@@ -69,6 +71,7 @@ export async function visualize(options: VisualizeOptions): Promise<VisualizeRes
     mode: options.mode ?? "eval",
     weights: options.weights,
     backend: options.backend,
+    engine: options.engine,
     prefix: options.prefix,
     onWarning: options.onWarning,
   });
@@ -78,7 +81,7 @@ export async function visualize(options: VisualizeOptions): Promise<VisualizeRes
     const x = tf.tensor4d(input.data, [1, input.height, input.width, 3]);
     let outputs;
     try {
-      outputs = await loaded.extractor.forward(x);
+      outputs = await loaded.extractor.run(x);
     } finally {
       x.dispose();
     }

@@ -9,26 +9,32 @@ export class InputShapeError extends Error {
  * Checks the caller's input against the compiled shape and stores it channels-last.
  * The result is always a tensor of our own (a cheap clone in NHWC), so it can be freed.
  */
-export function input(x: Tensor, attrs: { readonly layout: string; readonly shape: readonly (number | null)[] }): Tensor4D {
-  assertNonEmptyBatch(x.shape);
-  const nchw = attrs.layout === "nchw";
+export function input(x: Tensor, attrs: InputAttrs): Tensor4D {
+  checkInputShape(x.shape, attrs);
+  return attrs.layout === "nchw" ? tf.transpose(x as Tensor4D, [0, 2, 3, 1]) : tf.clone(x as Tensor4D);
+}
+
+export type InputAttrs = { readonly layout: string; readonly shape: readonly (number | null)[] };
+
+/** Every engine's input check: the caller's shape against the compiled one, in the compiled layout. */
+export function checkInputShape(shape: readonly number[], attrs: InputAttrs): void {
+  assertNonEmptyBatch(shape);
   const [c, h, w] = attrs.shape;
-  const expected = nchw ? ["N", c, h, w] : ["N", h, w, c];
-  const ok = x.rank === 4 && expected.every((d, i) => d === "N" || d === null || d === x.shape[i]);
-  const channelAxis = nchw ? 1 : 3;
-  if (x.rank === 4 && c !== null && c !== undefined && x.shape[channelAxis] !== c) {
+  const expected = attrs.layout === "nchw" ? ["N", c, h, w] : ["N", h, w, c];
+  const ok = shape.length === 4 && expected.every((d, i) => d === "N" || d === null || d === shape[i]);
+  const channelAxis = attrs.layout === "nchw" ? 1 : 3;
+  if (shape.length === 4 && c !== null && c !== undefined && shape[channelAxis] !== c) {
     throw new InputShapeError(
-      `input shape [${x.shape.join(", ")}] has ${x.shape[channelAxis]} channel${x.shape[channelAxis] === 1 ? "" : "s"} where the model takes ${c} (${attrs.layout.toUpperCase()} [${expected.join(", ")}]); ` +
+      `input shape [${shape.join(", ")}] has ${shape[channelAxis]} channel${shape[channelAxis] === 1 ? "" : "s"} where the model takes ${c} (${attrs.layout.toUpperCase()} [${expected.join(", ")}]); ` +
         `give ${c === 3 ? "RGB" : `${c}-channel`} input in this layout`,
     );
   }
   if (!ok) {
     throw new InputShapeError(
-      `input shape [${x.shape.join(", ")}] does not match the compiled [${expected.join(", ")}] (${attrs.layout.toUpperCase()}); ` +
+      `input shape [${shape.join(", ")}] does not match the compiled [${expected.join(", ")}] (${attrs.layout.toUpperCase()}); ` +
         `resize the input, or compile for this size with --size`,
     );
   }
-  return nchw ? tf.transpose(x as Tensor4D, [0, 2, 3, 1]) : tf.clone(x as Tensor4D);
 }
 
 /**

@@ -17,12 +17,12 @@ function outputSize(size: number, kernel: number, stride: number, padding: numbe
   return out;
 }
 
-/** Padding [before, after] per axis so that a 'valid' window walk gives torch's output size. */
-function windowPadding(x: Tensor4D, attrs: PoolAttrs): { pads: [[number, number], [number, number]]; out: [number, number] } {
+/** Padding [before, after] per axis of an NHWC shape so that a 'valid' window walk gives torch's output size. */
+export function windowPadding(shape: readonly number[], attrs: PoolAttrs): { pads: [[number, number], [number, number]]; out: [number, number] } {
   const pads: [number, number][] = [];
   const out: number[] = [];
   for (let axis = 0; axis < 2; axis++) {
-    const size = x.shape[axis + 1]!;
+    const size = shape[axis + 1]!;
     const [k, s, p] = [attrs.kernel[axis]!, attrs.stride[axis]!, attrs.padding[axis]!];
     const o = outputSize(size, k, s, p, attrs.ceilMode ?? false);
     const after = Math.max(0, (o - 1) * s + k - size - p);
@@ -38,7 +38,7 @@ export function maxPool2d(input: Tensor, attrs: PoolAttrs): Tensor4D {
   if (attrs.dilation !== undefined && attrs.dilation.some((d) => d !== 1)) {
     throw new Error("max_pool2d with dilation is not supported by the tfjs kernels");
   }
-  const { pads } = windowPadding(x, attrs);
+  const { pads } = windowPadding(x.shape, attrs);
   return tf.maxPool(x, [attrs.kernel[0]!, attrs.kernel[1]!], [attrs.stride[0]!, attrs.stride[1]!], [[0, 0], pads[0], pads[1], [0, 0]]);
 }
 
@@ -51,7 +51,7 @@ export function avgPool2d(input: Tensor, attrs: PoolAttrs): Tensor4D {
   const x = input as Tensor4D;
   const [kh, kw] = [attrs.kernel[0]!, attrs.kernel[1]!];
   const strides: [number, number] = [attrs.stride[0]!, attrs.stride[1]!];
-  const { pads } = windowPadding(x, attrs);
+  const { pads } = windowPadding(x.shape, attrs);
   const noPadding = pads.every(([a, b]) => a === 0 && b === 0);
   if (noPadding) return tf.avgPool(x, [kh, kw], strides, "valid");
   return tf.tidy(() => {
@@ -77,7 +77,7 @@ export function avgPool2d(input: Tensor, attrs: PoolAttrs): Tensor4D {
 }
 
 /** torch's adaptive bins along one axis: bin i covers [floor(i*n/o), ceil((i+1)*n/o)). */
-function bins(n: number, o: number): [number, number][] {
+export function bins(n: number, o: number): [number, number][] {
   return Array.from({ length: o }, (_, i) => [Math.floor((i * n) / o), Math.ceil(((i + 1) * n) / o)] as [number, number]);
 }
 

@@ -46,7 +46,7 @@ export function relativePositionBias(table: Tensor, index: Tensor, attrs: { read
 }
 
 /** Python's `a[start:stop]` bounds over n items. */
-function sliceBounds(start: number, stop: number | null, n: number): [number, number] {
+export function sliceBounds(start: number, stop: number | null, n: number): [number, number] {
   const resolve = (i: number): number => Math.min(Math.max(i < 0 ? i + n : i, 0), n);
   return [resolve(start), stop === null ? n : resolve(stop)];
 }
@@ -57,7 +57,7 @@ const masks = new Map<string, Float32Array>();
  * The shifted windows' attention mask, [windows, N, N]: -100 between positions that came
  * from different regions of the rolled map, 0 within one, as torchvision builds it.
  */
-function attentionMask(height: number, width: number, window: readonly [number, number], shift: readonly [number, number]): Float32Array {
+export function attentionMask(height: number, width: number, window: readonly [number, number], shift: readonly [number, number]): Float32Array {
   const key = [height, width, ...window, ...shift].join(",");
   const cached = masks.get(key);
   if (cached !== undefined) return cached;

@@ -28,7 +28,12 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
 export function shapeOf(x: Tensor, attrs?: { readonly inFormat?: string; readonly dim?: null }): number[];
 export function shapeOf(x: Tensor, attrs: { readonly inFormat?: string; readonly dim: number }): number;
 export function shapeOf(x: Tensor, attrs: { readonly inFormat?: string; readonly dim?: number | null } = {}): number[] | number {
-  const s = attrs.inFormat === "channelsLast" ? [x.shape[0]!, x.shape[3]!, x.shape[1]!, x.shape[2]!] : [...x.shape];
+  return torchShape(x.shape, attrs);
+}
+
+/** A stored shape in torch's dim order, or one of its sizes: every engine's shapeOf. */
+export function torchShape(shape: readonly number[], attrs: { readonly inFormat?: string; readonly dim?: number | null }): number[] | number {
+  const s = attrs.inFormat === "channelsLast" ? [shape[0]!, shape[3]!, shape[1]!, shape[2]!] : [...shape];
   if (attrs.dim === undefined || attrs.dim === null) return s;
   return s[attrs.dim < 0 ? attrs.dim + s.length : attrs.dim]!;
 }

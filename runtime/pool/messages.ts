@@ -1,4 +1,5 @@
 import type { LoadOptions } from "../extractor.js";
+import type { EngineName } from "../engine.js";
 
 /** What the pool and its workers say to each other; tensors travel as transferred buffers. */
 
@@ -18,7 +19,7 @@ export interface TensorMessage {
 export type ToWorker = { readonly id: number; readonly input: TensorMessage } | { readonly id: number; readonly close: true };
 
 export type FromWorker =
-  | { readonly ready: true; readonly backend: string }
+  | { readonly ready: true; readonly backend: string; readonly engine: EngineName; readonly fallback?: string }
   /** A warning from loading the weights (every worker loads them, so the pool says each one once). */
   | { readonly warning: string }
   | { readonly id: number; readonly outputs: Record<string, TensorMessage> }

@@ -3,6 +3,7 @@ import { Worker } from "node:worker_threads";
 import { tf, type Tensor, type Tensor4D } from "../ops/tf.js";
 import { assertNonEmptyBatch } from "../ops/input.js";
 import type { LoadOptions } from "../extractor.js";
+import type { EngineName } from "../engine.js";
 import { useBackend, type BackendName } from "../backend.js";
 import { workerScript } from "../workerScript.js";
 import { concatFloat32 } from "../weights/dtype.js";
@@ -15,10 +16,17 @@ export interface PoolOptions extends LoadOptions {
 
 /** An extractor spread over worker threads: a batch is split by rows, one slice per worker. */
 export interface ExtractorPool {
+  /** Runs a batch, split by rows over the workers; the features are tfjs tensors in this thread. */
+  run(x: Tensor4D): Promise<Record<string, Tensor>>;
+  /** The same as `run` (the pool was async before engines had `run`). */
   forward(x: Tensor4D): Promise<Record<string, Tensor>>;
   dispose(): Promise<void>;
   readonly workers: number;
   readonly backend: BackendName;
+  /** The engine the workers run. */
+  readonly engine: EngineName;
+  /** Why `auto` did not pick onnxruntime in the workers, when it did not. */
+  readonly fallback?: string;
 }
 
 /**
@@ -44,12 +52,12 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
   const started = await Promise.allSettled(
     Array.from({ length: count }, () => {
       const worker = new Worker(script, { workerData: setup });
-      return new Promise<{ worker: Worker; backend: BackendName }>((resolve, reject) => {
+      return new Promise<{ worker: Worker; backend: BackendName; engine: EngineName; fallback?: string }>((resolve, reject) => {
         worker.once("error", reject);
         const starting = (m: FromWorker): void => {
           if ("warning" in m) return warn(m.warning);
           worker.off("message", starting);
-          if ("ready" in m) resolve({ worker, backend: m.backend as BackendName });
+          if ("ready" in m) resolve({ worker, backend: m.backend as BackendName, engine: m.engine, fallback: m.fallback });
           else reject(new Error("error" in m ? m.error : "the worker did not start"));
         };
         worker.on("message", starting);
@@ -79,10 +87,13 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
       worker.postMessage({ id, input } satisfies ToWorker, [input.data.buffer as ArrayBuffer]);
     });
 
-  return {
+  const pool: ExtractorPool = {
     workers: ready.length,
     backend: ready[0]!.backend,
-    async forward(x) {
+    engine: ready[0]!.engine,
+    fallback: ready[0]!.fallback,
+    forward: (x) => pool.run(x),
+    async run(x) {
       assertNonEmptyBatch(x.shape);
       const n = x.shape[0];
       const rowsPer = Math.ceil(n / ready.length);
@@ -109,4 +120,5 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
       await Promise.all(ready.map(({ worker }) => new Promise((resolve) => worker.once("exit", resolve))));
     },
   };
+  return pool;
 }

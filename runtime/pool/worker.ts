@@ -20,7 +20,7 @@ try {
     }
     try {
       const x = tf.tensor4d(m.input.data, m.input.shape as [number, number, number, number]);
-      const outputs = extractor.forward(x);
+      const outputs = await extractor.run(x);
       x.dispose();
       const result = Object.create(null) as Record<string, TensorMessage>;
       for (const [key, t] of Object.entries(outputs)) {
@@ -32,7 +32,7 @@ try {
       send({ id: m.id, error: e instanceof Error ? e.message : String(e) });
     }
   });
-  send({ ready: true, backend: extractor.backend });
+  send({ ready: true, backend: extractor.backend, engine: extractor.engine, fallback: extractor.fallback });
 } catch (e) {
   send({ error: e instanceof Error ? e.message : String(e) });
 }

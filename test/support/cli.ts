@@ -62,7 +62,10 @@ export interface OneLineErrorOptions {
 export function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp, options: OneLineErrorOptions = {}): void {
   if (options.code === undefined) assert.notEqual(r.code, 0, "exits non-zero");
   else assert.equal(r.code, options.code, r.stderr);
-  const besides = options.allowWarnings ? /^fxc: (backend|wrote|warning:) / : /^fxc: (backend|wrote) /;
+  const progress = options.allowWarnings ? /^fxc: (backend|wrote|warning:) / : /^fxc: (backend|wrote) /;
+  // The line naming the engine that runs (engineLine in compiler/cli/commands/shared.ts), not an engine's failure.
+  const engineUsed = /^fxc: engine (onnxruntime|tfjs, backend \w+)( in \d+ workers)?( \(not onnxruntime: .*\))?$/;
+  const besides = { test: (line: string): boolean => progress.test(line) || engineUsed.test(line) };
   const lines = r.stderr
     .trim()
     .split("\n")

@@ -1,6 +1,6 @@
 import { basename, dirname, join } from "node:path";
 import type { Argv } from "yargs";
-import { BACKENDS, tf, type BackendName } from "../../../runtime/index.js";
+import { tf } from "../../../runtime/index.js";
 import { readNpy } from "../../../runtime/io/npy.js";
 import { writeSafetensors } from "../../../runtime/weights/safetensors.js";
 import { FeatureWriter } from "../../../runtime/io/featureStore.js";
@@ -13,7 +13,7 @@ import { InterruptedError, UsageError } from "../errors.js";
 import { progressBar, rate, type Progress } from "../progress.js";
 import { parseReturnSpec, positiveInt } from "../spec.js";
 import { returnSpec } from "../../api.js";
-import { buildOptions, type BuildArgs } from "./shared.js";
+import { buildOptions, engineLine, engineOptions, type BuildArgs, type EngineArgs } from "./shared.js";
 
 /** Options that shape how images are read; `fxc nearest` and `fxc visualize` take them too. */
 export interface PreprocessingArgs {
@@ -24,11 +24,10 @@ export interface PreprocessingArgs {
   interpolation?: Preset["interpolation"];
 }
 
-interface ExtractArgs extends Omit<BuildArgs, "size">, PreprocessingArgs {
+interface ExtractArgs extends Omit<BuildArgs, "size">, PreprocessingArgs, EngineArgs {
   weights: string;
   input: string[];
   out: string;
-  backend: BackendName | "auto";
   prefix?: string;
   batch?: number;
   pool?: string;
@@ -75,7 +74,7 @@ export function extractCommand(cli: Argv): Argv {
     "extract <model>",
     "Run an extractor on images (files and folders) or a .npy array and write the features (runs the code fxc compile writes)",
     (y) =>
-      preprocessingOptions(buildOptions(y) as unknown as Argv<ExtractArgs>)
+      engineOptions(preprocessingOptions(buildOptions(y) as unknown as Argv<ExtractArgs>))
         .option("weights", { type: "string", demandOption: true, describe: "torchvision checkpoint (.pth/.pt) or .safetensors" })
         .option("input", {
           type: "string",
@@ -90,7 +89,6 @@ export function extractCommand(cli: Argv): Argv {
         .option("normalize", { choices: ["l2", "none"] as const, describe: "l2: divide each image's row by its norm (after pooling)" })
         .option("shard", { type: "number", describe: "Write a file per N images (OUT-00001.safetensors, ...)" })
         .option("skip-bad", { type: "boolean", describe: "Skip unreadable images and folders, and images over the limits, and count them, instead of failing" })
-        .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend" })
         .option("prefix", { type: "string", describe: "Read only checkpoint keys under this prefix (e.g. backbone.body.)" })
         .option("workers", { type: "number", default: 1, describe: "Worker threads, each with its own backend and weights; the batch is split between them" })
         .example("$0 extract resnet50 --return layer4 --weights resnet50.pth --input photos/ --pool gem --normalize l2 --out index.safetensors", "")
@@ -134,15 +132,16 @@ async function extractImages(args: ExtractArgs): Promise<void> {
       layout: args.layout,
       mode: args.mode,
       backend: args.backend,
+      engine: args.engine,
       prefix: args.prefix,
       skipBad: args["skip-bad"],
       workers: args.workers,
       signal: controller.signal,
       loader: loadCompiled,
       onWarning: args.quiet ? undefined : (m) => console.error(`fxc: warning: ${m}`),
-      onStart: ({ total, backend }) => {
-        if (!args.quiet) console.error(`fxc: backend ${backend}${workersNote(args.workers)}`);
-        progress = progressBar(total, { quiet: args.quiet, label: "extract" });
+      onStart: (info) => {
+        if (!args.quiet) console.error(engineLine(info, args.workers));
+        progress = progressBar(info.total, { quiet: args.quiet, label: "extract" });
       },
       onSkip: ({ error }) => {
         if (!args.quiet) console.error(`fxc: warning: skipped ${error.message}`);
@@ -195,16 +194,17 @@ async function extractNpy(args: ExtractArgs): Promise<void> {
     mode: args.mode,
     weights: args.weights,
     backend: args.backend,
+    engine: args.engine,
     prefix: args.prefix,
     workers: args.workers,
     onWarning: args.quiet ? undefined : (m) => console.error(`fxc: warning: ${m}`),
   });
-  if (!args.quiet) console.error(`fxc: backend ${extractor.backend}${workersNote(args.workers)}`);
+  if (!args.quiet) console.error(engineLine(extractor, args.workers));
   try {
     const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
     let features;
     try {
-      features = await extractor.forward(x);
+      features = await extractor.run(x);
     } finally {
       x.dispose();
     }
@@ -227,10 +227,6 @@ async function extractNpy(args: ExtractArgs): Promise<void> {
   } finally {
     await extractor.dispose();
   }
-}
-
-function workersNote(workers: number): string {
-  return workers > 1 ? ` in ${workers} workers` : "";
 }
 
 export function parsePoolArg(text: string | undefined): Pooling | undefined {

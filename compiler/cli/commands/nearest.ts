@@ -1,12 +1,12 @@
 import type { Argv } from "yargs";
-import { BACKENDS, type BackendName } from "../../../runtime/index.js";
 import { printable, printableJson } from "../../../runtime/io/printable.js";
+import { engineOptions, type EngineArgs } from "./shared.js";
 import { nearest, type NearestResult } from "../../tasks/nearest.js";
 import { loadCompiled } from "../cache.js";
 import { UsageError } from "../errors.js";
 import { positiveInt } from "../spec.js";
 
-interface NearestArgs {
+interface NearestArgs extends EngineArgs {
   index: string[];
   key: string;
   query?: string[];
@@ -14,7 +14,6 @@ interface NearestArgs {
   top: number;
   json: boolean;
   weights?: string;
-  backend: BackendName | "auto";
   prefix?: string;
   "skip-bad"?: boolean;
 }
@@ -24,7 +23,7 @@ export function nearestCommand(cli: Argv): Argv {
     "nearest",
     "Rank indexed images by cosine similarity to query images or query features (retrieval, copy detection)",
     (y) =>
-      y
+      engineOptions(y)
         .option("index", { type: "string", array: true, demandOption: true, describe: "Feature file(s) from fxc extract (shards in order)" })
         .option("key", { type: "string", demandOption: true, describe: "The output to compare (a key of the index)" })
         .option("query", { type: "string", array: true, describe: "Query images and folders, processed as the index's metadata says (needs --weights)" })
@@ -32,7 +31,6 @@ export function nearestCommand(cli: Argv): Argv {
         .option("top", { type: "number", default: 5, describe: "Neighbours per query" })
         .option("json", { type: "boolean", default: false, describe: "Print JSON: [{query, neighbours: [{rank, path, score, row}]}]" })
         .option("weights", { type: "string", describe: "With --query: the checkpoint the index was made with" })
-        .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend" })
         .option("prefix", { type: "string", describe: "Read only checkpoint keys under this prefix" })
         .option("skip-bad", { type: "boolean", describe: "Skip unreadable query images instead of failing" })
         .example("$0 nearest --index index.safetensors --key layer4 --query photo.jpg --weights resnet50.pth", "")
@@ -55,6 +53,7 @@ export function nearestCommand(cli: Argv): Argv {
                 images,
                 weights: args.weights!,
                 backend: args.backend,
+                engine: args.engine,
                 prefix: args.prefix,
                 skipBad: args["skip-bad"],
                 onSkip: ({ error }) => console.error(`fxc: warning: skipped ${error.message}`),

@@ -1,4 +1,5 @@
 import type { Argv } from "yargs";
+import { BACKENDS, ENGINES, type BackendName, type EngineName } from "../../../runtime/index.js";
 
 export interface BuildArgs {
   model: string;
@@ -18,4 +19,24 @@ export function buildOptions(y: Argv): Argv<BuildArgs> {
     .option("layout", { choices: ["nhwc", "nchw"] as const, default: "nhwc" as const, describe: "Layout of the input and of image-like outputs" })
     .option("mode", { choices: ["eval", "train"] as const, default: "eval" as const, describe: "Which graph to compile" })
     .option("quiet", { type: "boolean", default: false, describe: "Print nothing but errors" }) as unknown as Argv<BuildArgs>;
+}
+
+export interface EngineArgs {
+  engine: EngineName | "auto";
+  backend: BackendName | "auto";
+}
+
+/** What runs the extractor: the engine, and the tfjs backend (which holds the results on either engine). */
+export function engineOptions<T>(y: Argv<T>): Argv<T & EngineArgs> {
+  return y
+    .option("engine", { choices: ["auto", ...ENGINES] as const, default: "auto" as const, describe: "What runs the model: onnxruntime (ONNX Runtime, CPU) or tfjs; auto picks onnxruntime when it is installed and can run the graph" })
+    .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend (runs the model on the tfjs engine, holds results on both)" }) as Argv<T & EngineArgs>;
+}
+
+/** The line saying what runs the model, and why not onnxruntime when auto fell back. */
+export function engineLine(runner: { readonly engine: EngineName; readonly backend: BackendName; readonly fallback?: string }, workers = 1): string {
+  const where = runner.engine === "tfjs" ? `engine tfjs, backend ${runner.backend}` : `engine ${runner.engine}`;
+  const inWorkers = workers > 1 ? ` in ${workers} workers` : "";
+  const why = runner.fallback !== undefined ? ` (not onnxruntime: ${runner.fallback})` : "";
+  return `fxc: ${where}${inWorkers}${why}`;
 }

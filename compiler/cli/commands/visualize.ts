@@ -1,11 +1,11 @@
 import type { Argv } from "yargs";
-import { BACKENDS, type BackendName } from "../../../runtime/index.js";
 import { visualize } from "../../tasks/visualize.js";
 import { loadCompiled } from "../cache.js";
 import { parseReturnSpec, positiveInt } from "../spec.js";
 import { preprocessingOptions, preprocessingOverrides, type PreprocessingArgs } from "./extract.js";
+import { engineOptions, type EngineArgs } from "./shared.js";
 
-interface VisualizeArgs extends PreprocessingArgs {
+interface VisualizeArgs extends PreprocessingArgs, EngineArgs {
   model: string;
   return: string;
   weights: string;
@@ -13,7 +13,6 @@ interface VisualizeArgs extends PreprocessingArgs {
   out: string;
   top: number;
   mode: "eval" | "train";
-  backend: BackendName | "auto";
   prefix?: string;
   quiet: boolean;
 }
@@ -24,7 +23,7 @@ export function visualizeCommand(cli: Argv): Argv {
     "Draw each returned node's most active channels and its mean activation over one image, as PNGs",
     (y) =>
       preprocessingOptions(
-        y
+        engineOptions(y)
           .positional("model", { type: "string", demandOption: true, describe: "Model name (fxc models lists them)" })
           .option("return", { type: "string", demandOption: true, describe: "Return nodes: node[:key],..." })
           .option("weights", { type: "string", demandOption: true, describe: "torchvision checkpoint (.pth/.pt) or .safetensors" })
@@ -32,7 +31,6 @@ export function visualizeCommand(cli: Argv): Argv {
           .option("out", { type: "string", demandOption: true, describe: "Folder for KEY-channels.png and KEY-heatmap.png" })
           .option("top", { type: "number", default: 16, describe: "Channels per grid, by mean activation" })
           .option("mode", { choices: ["eval", "train"] as const, default: "eval" as const, describe: "Which graph to run" })
-          .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend" })
           .option("prefix", { type: "string", describe: "Read only checkpoint keys under this prefix" })
           .option("quiet", { type: "boolean", default: false, describe: "Print nothing but errors" }) as unknown as Argv<VisualizeArgs>,
       ).example("$0 visualize resnet50 --weights resnet50.pth --image cat.jpg --return layer2,layer3 --out pictures/", "") as Argv<VisualizeArgs>,
@@ -48,6 +46,7 @@ export function visualizeCommand(cli: Argv): Argv {
         preprocessing: preprocessingOverrides(args),
         mode: args.mode,
         backend: args.backend,
+        engine: args.engine,
         prefix: args.prefix,
         onWarning: args.quiet ? undefined : (m) => console.error(`fxc: warning: ${m}`),
         loader: loadCompiled,

@@ -1,0 +1,25 @@
+import { EngineError } from "../../engine.js";
+import { OnnxValue, add, div, erf, mul, pow, relu6 as clip6, tanh as tanhOp } from "./onnx.js";
+import * as o from "./onnx.js";
+
+/** runtime/ops/activations.ts over ONNX. */
+
+export const relu = (x: OnnxValue): OnnxValue => o.relu(x);
+export const relu6 = (x: OnnxValue): OnnxValue => clip6(x);
+export const sigmoid = (x: OnnxValue): OnnxValue => o.sigmoid(x);
+export const tanh = (x: OnnxValue): OnnxValue => tanhOp(x);
+export const silu = (x: OnnxValue): OnnxValue => mul(x, o.sigmoid(x));
+export const hardsigmoid = (x: OnnxValue): OnnxValue => div(clip6(add(x, 3)), 6);
+export const hardswish = (x: OnnxValue): OnnxValue => mul(x, div(clip6(add(x, 3)), 6));
+
+export function gelu(x: OnnxValue, attrs: { readonly approximate?: string } = {}): OnnxValue {
+  if (attrs.approximate === "tanh") {
+    const inner = mul(Math.sqrt(2 / Math.PI), add(x, mul(0.044715, pow(x, 3))));
+    return mul(mul(0.5, x), add(1, tanhOp(inner)));
+  }
+  return mul(mul(0.5, x), add(1, erf(div(x, Math.SQRT2))));
+}
+
+export function dropout(_x: OnnxValue, _attrs: { readonly p: number }): OnnxValue {
+  throw new EngineError("onnxruntime", "runs eval mode only (dropout is train mode)", "compile with --mode eval, or use --engine tfjs for train mode");
+}

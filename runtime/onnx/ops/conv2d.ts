@@ -1,0 +1,38 @@
+import type { Conv2dAttrs, FusedActivation } from "../../ops/conv2d.js";
+import { OnnxValue, concat, conv, relu, relu6, reshape, transpose } from "./onnx.js";
+
+/**
+ * runtime/ops/conv2d.ts over ONNX. Filters arrive as the tfjs kernels take them (HWIO, or
+ * HWIO parts per group) and become ONNX's OIHW here; ONNX Runtime folds these moves of
+ * constants when it loads the model. The convolution itself runs NCHW between two transposes
+ * that its transpose optimizer cancels against the neighbours'.
+ */
+
+const activate = (y: OnnxValue, activation: FusedActivation | undefined): OnnxValue => (activation === "relu" ? relu(y) : activation === "relu6" ? relu6(y) : y);
+
+const options = (attrs: Conv2dAttrs, group: number) => {
+  const [ph, pw] = [attrs.padding[0]!, attrs.padding[1]!];
+  return {
+    strides: [attrs.stride[0]!, attrs.stride[1]!] as const,
+    pads: [ph, pw, ph, pw] as const,
+    dilations: [attrs.dilation?.[0] ?? 1, attrs.dilation?.[1] ?? 1] as const,
+    group,
+  };
+};
+
+export function conv2d(input: OnnxValue, weight: OnnxValue | readonly OnnxValue[], bias: OnnxValue | readonly OnnxValue[] | null, attrs: Conv2dAttrs): OnnxValue {
+  const parts = Array.isArray(weight) ? (weight as readonly OnnxValue[]) : [weight as OnnxValue];
+  // A grouped filter's parts are slices of HWIO's O axis: joined, they are ONNX's grouped OIHW.
+  const filter = transpose(concat(parts, 3), [3, 2, 0, 1]);
+  const b = bias === null ? null : Array.isArray(bias) ? concat(bias as readonly OnnxValue[], 0) : (bias as OnnxValue);
+  const y = conv(transpose(input, [0, 3, 1, 2]), filter, b, options(attrs, parts.length));
+  return transpose(activate(y, attrs.activation), [0, 2, 3, 1]);
+}
+
+/** One input channel per group; the filter is tfjs's depthwise [kh, kw, C, multiplier]. */
+export function depthwiseConv2d(input: OnnxValue, weight: OnnxValue, bias: OnnxValue | null, attrs: Conv2dAttrs): OnnxValue {
+  const [kh, kw, c, multiplier] = weight.shape as [number, number, number, number];
+  const filter = reshape(transpose(weight, [2, 3, 0, 1]), [c * multiplier, 1, kh, kw]);
+  const y = conv(transpose(input, [0, 3, 1, 2]), filter, bias, options(attrs, c));
+  return transpose(activate(y, attrs.activation), [0, 2, 3, 1]);
+}

@@ -1,0 +1,70 @@
+import type { KernelTable } from "../../kernels.js";
+import type { OnnxValue } from "../graph.js";
+import { input } from "./input.js";
+import { toChannelsLast, toContiguous, clone } from "./layout.js";
+import { conv2d, depthwiseConv2d } from "./conv2d.js";
+import { batchNorm } from "./batchNorm.js";
+import { relu, relu6, sigmoid, tanh, silu, hardsigmoid, hardswish, gelu, dropout } from "./activations.js";
+import { add, sub, mul, div, floorDiv } from "./binary.js";
+import { maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d } from "./pooling.js";
+import { flatten, linear, shapeOf, getitem } from "./tensorOps.js";
+import { permute, reshape, concat, split, mean, sum, max, softmax, matmul, layerNorm, stochasticDepth, index, expand } from "./shapeOps.js";
+import { einsum, gather } from "./attention.js";
+import { rearrange } from "./rearrange.js";
+import { patchMergingPad, relativePositionBias, shiftedWindowAttention } from "./swin.js";
+
+/**
+ * The ONNX kernels: one per tfjs kernel, in files named as runtime/ops's, each adding to an
+ * ONNX graph what its tfjs twin computes. Typed by the kernel contract: a kernel missing here
+ * or with another signature fails tsc.
+ */
+export const onnxKernels = {
+  input,
+  toChannelsLast,
+  toContiguous,
+  clone,
+  conv2d,
+  depthwiseConv2d,
+  batchNorm,
+  relu,
+  relu6,
+  sigmoid,
+  tanh,
+  silu,
+  hardsigmoid,
+  hardswish,
+  gelu,
+  dropout,
+  add,
+  sub,
+  mul,
+  div,
+  floorDiv,
+  maxPool2d,
+  avgPool2d,
+  adaptiveAvgPool2d,
+  adaptiveMaxPool2d,
+  flatten,
+  linear,
+  shapeOf,
+  getitem,
+  permute,
+  reshape,
+  concat,
+  split,
+  mean,
+  sum,
+  max,
+  softmax,
+  matmul,
+  layerNorm,
+  stochasticDepth,
+  index,
+  expand,
+  einsum,
+  gather,
+  rearrange,
+  patchMergingPad,
+  relativePositionBias,
+  shiftedWindowAttention,
+} satisfies KernelTable<OnnxValue>;
