@@ -10,6 +10,7 @@ import { withPrefix } from "./weights/open.js";
 import type { TensorSource } from "./weights/types.js";
 import { withRenamedKeys, type KeyRename } from "./weights/rename.js";
 import { hostArray, onnxRuntime, OnnxProgram } from "./onnx/engine.js";
+import { keyedRecord } from "./features.js";
 
 /** What a compiled module hands the runtime: the checkpoint tensors it reads and its forward. */
 export interface ExtractorModule<F> {
@@ -137,7 +138,7 @@ function onnxExtractor<F>(program: OnnxProgram, backend: BackendName): Extractor
       if (disposed) throw new Error("this extractor was disposed; load it again");
       checkDtype(x);
       const outputs = await program.run(await hostArray(x));
-      return Object.fromEntries(Object.entries(outputs).map(([key, o]) => [key, tf.tensor(o.data, [...o.shape], "float32")])) as F;
+      return keyedRecord(Object.entries(outputs).map(([key, o]) => [key, tf.tensor(o.data, [...o.shape], "float32")] as const)) as F;
     },
     dispose() {
       if (disposed) return;

@@ -7,7 +7,7 @@ import { compile, createFeatureExtractor } from "../compiler/api.js";
 import { importCompiled } from "../compiler/cli/cache.js";
 import { UsageError } from "../compiler/cli/errors.js";
 import { parseReturnSpec } from "../compiler/cli/spec.js";
-import { emitModule } from "../compiler/emit/emitter.js";
+import { emitModule, inputShapeFor } from "../compiler/emit/emitter.js";
 import { interpret } from "../compiler/interpret/interpreter.js";
 import { indexRecipe } from "../compiler/tasks/nearest.js";
 import { MAX_NAME_LENGTH, outputKeyMessage } from "../compiler/names.js";
@@ -119,33 +119,36 @@ function programWithKey(key: string): Program {
   return { ...program, outputs: program.outputs.map((o) => ({ ...o, key })) };
 }
 
-test("results are null-prototype objects in both paths: no key can vanish or leak a tensor", async () => {
+test("results are null-prototype objects in both paths, on both engines: no key can vanish or leak a tensor", async () => {
   const program = programWithKey("__proto__");
   const source = await emitModule(program, { model: "resnet18", name: "resnet18", command: "test", fxcVersion: FXC_VERSION, torchvisionVersion: TORCHVISION_VERSION });
   const compiled = await importCompiled<CompiledModule>(source);
-  const fromCode = await compiled.load(RESNET18_WEIGHTS);
-  const fromGraph = await createExtractor({ checkpoint: program.checkpoint, parameters: program.params, forward: interpret(program) }, RESNET18_WEIGHTS);
   const input = await readNpy(join(RESNET18_CASE, "input.npy"));
-  const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
-  try {
-    for (const [path, extractor] of [
-      ["generated module", fromCode],
-      ["interpreter", fromGraph],
-    ] as const) {
-      const before = tf.memory().numTensors;
-      for (let i = 0; i < 5; i++) {
-        const features = extractor.forward(x) as Record<string, Tensor>;
-        assert.equal(Object.getPrototypeOf(features), null, `${path}: a null-prototype object`);
-        assert.deepEqual(Object.keys(features), ["__proto__"], `${path}: the key is an own property`);
-        assert.deepEqual(features["__proto__"]!.shape, [2, 64, 8, 8], path);
-        tf.dispose(Object.values(features));
+  for (const engine of ["tfjs", "onnxruntime"] as const) {
+    const fromCode = await compiled.load(RESNET18_WEIGHTS, { engine });
+    const fromGraph = await createExtractor({ checkpoint: program.checkpoint, parameters: program.params, inputShape: inputShapeFor(program), forward: interpret(program) }, RESNET18_WEIGHTS, { engine });
+    // After load, which sets the tfjs backend up.
+    const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
+    try {
+      for (const [path, extractor] of [
+        [`generated module on ${engine}`, fromCode],
+        [`interpreter on ${engine}`, fromGraph],
+      ] as const) {
+        const before = tf.memory().numTensors;
+        for (let i = 0; i < 5; i++) {
+          const features = (await extractor.run(x)) as Record<string, Tensor>;
+          assert.equal(Object.getPrototypeOf(features), null, `${path}: a null-prototype object`);
+          assert.deepEqual(Object.keys(features), ["__proto__"], `${path}: the key is an own property`);
+          assert.deepEqual(features["__proto__"]!.shape, [2, 64, 8, 8], path);
+          tf.dispose(Object.values(features));
+        }
+        assert.equal(tf.memory().numTensors, before, `${path}: no tensor leaks`);
       }
-      assert.equal(tf.memory().numTensors, before, `${path}: no tensor leaks`);
+    } finally {
+      x.dispose();
+      fromCode.dispose();
+      fromGraph.dispose();
     }
-  } finally {
-    x.dispose();
-    fromCode.dispose();
-    fromGraph.dispose();
   }
 });
 

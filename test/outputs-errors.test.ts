@@ -69,20 +69,20 @@ test("compile --check says what the file is when it cannot compare it: missing, 
   assertOneLineError(unreadable, /^fxc: .*secret\.ts cannot be read \(permission denied\); make it readable, or check as its owner$/, { code: 1 });
 });
 
-test("an empty batch (N = 0) is refused in one line, the same on every backend and in the CLI", async () => {
+test("an empty batch (N = 0) is refused in one line, the same on every engine and backend and in the CLI", async () => {
   const fx = createFeatureExtractor("resnet18", { returnNodes: ["maxpool"], size: 32, layout: "nchw" });
   const messages: string[] = [];
-  for (const backend of ["cpu", "wasm"] as const) {
-    const extractor = await fx.load(RESNET18_WEIGHTS, { backend });
+  for (const options of [{ engine: "tfjs", backend: "cpu" }, { engine: "tfjs", backend: "wasm" }, { engine: "onnxruntime" }] as const) {
+    const extractor = await fx.load(RESNET18_WEIGHTS, options);
     const x = tf.zeros([0, 3, 32, 32]) as Tensor4D;
     try {
-      assert.throws(() => extractor.forward(x), (e: Error) => (messages.push(e.message), e.name === "InputShapeError"), backend);
+      await assert.rejects(extractor.run(x), (e: Error) => (messages.push(e.message), e.name === "InputShapeError"), JSON.stringify(options));
     } finally {
       x.dispose();
       extractor.dispose();
     }
   }
-  assert.deepEqual(messages, Array(2).fill("input shape [0, 3, 32, 32] has an empty batch (N = 0); pass at least one image"));
+  assert.deepEqual(messages, Array(3).fill("input shape [0, 3, 32, 32] has an empty batch (N = 0); pass at least one image"));
 
   const dir = await tempDir("outputs-errors");
   const empty = join(dir, "empty.npy");

@@ -6,6 +6,7 @@ import type { Params } from "../params.js";
 import type { Tensor, Tensor4D } from "../ops/tf.js";
 import { OnnxGraph, OnnxValue } from "./graph.js";
 import { onnxKernels } from "./ops/index.js";
+import { keyedRecord } from "../features.js";
 
 /** What the ONNX engine needs of a compiled module: its forward, which it runs over graph values. */
 export type ForwardOver = (input: Tensor4D, params: Params, kernels: TfjsKernels) => unknown;
@@ -48,7 +49,7 @@ export function buildGraph(forward: ForwardOver, params: Readonly<Record<string,
   // The module's forward is typed over tfjs tensors; the ONNX kernels take the same calls over
   // graph values (their table satisfies KernelTable<OnnxValue>), so this is the one place they meet.
   const result = forward(input as unknown as Tensor4D, values as unknown as Params, onnxKernels as unknown as TfjsKernels) as Record<string, unknown>;
-  const outputs: Record<string, OnnxValue> = {};
+  const outputs = keyedRecord<OnnxValue>([]); // keyed by the user's keys
   const named = new Set<string>([input.name, ...graph.initializers.keys()]);
   for (const [key, v] of Object.entries(result)) {
     if (!(v instanceof OnnxValue)) throw new Error(`internal: output '${key}' is not a tensor on the onnxruntime engine`);
@@ -83,7 +84,7 @@ export class OnnxProgram {
       const bytes = graph.serialize([input], Object.values(outputs), "runtime");
       entry = this.ort.InferenceSession.create(bytes, { graphOptimizationLevel: "all", executionProviders: ["cpu"] }).then((session) => ({
         session,
-        outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.name])),
+        outputs: keyedRecord(Object.entries(outputs).map(([k, v]) => [k, v.name] as const)),
       }));
       entry.catch(() => this.sessions.delete(key));
       this.sessions.set(key, entry);
@@ -103,8 +104,8 @@ export class OnnxProgram {
     const { session, outputs } = await this.session(shape);
     const data = larger === undefined ? x.data : padRows(x.data, (x.data.length / rows) * larger[0]!);
     const results = await session.run({ input: new this.ort.Tensor("float32", data, [...shape]) });
-    return Object.fromEntries(
-      Object.entries(outputs).map(([key, name]) => {
+    return keyedRecord(
+      Object.entries(outputs).map(([key, name]): readonly [string, HostArray] => {
         const t = results[name]!;
         const dims = t.dims.map(Number);
         if (larger === undefined) return [key, { data: t.data as Float32Array, shape: dims }];
