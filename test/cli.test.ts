@@ -8,6 +8,7 @@ import { FIXTURES, RESNET18_CASE, RESNET18_WEIGHTS, relativeError, torchvisionNo
 import { readNpy, writeNpy } from "../runtime/io/npy.js";
 import { openWeights } from "../runtime/index.js";
 import { permute } from "../runtime/params.js";
+import { describeFailure, printWarning } from "../compiler/cli/errors.js";
 
 test("--help works on every command", async () => {
   for (const args of [["--help"], ["compile", "--help"], ["extract", "--help"], ["nearest", "--help"], ["visualize", "--help"], ["nodes", "--help"], ["models", "--help"]]) {
@@ -151,4 +152,13 @@ test("extract --workers 2 writes the same file as one thread", async () => {
   assert.match(two.stderr, /^fxc: engine (onnxruntime|tfjs, backend wasm) in 2 workers\n/);
   assert.deepEqual(await readFile(join(out, "two.safetensors")), await readFile(join(out, "one.safetensors")));
   assertOneLineError(await fxc([...base, "--out", join(out, "x.safetensors"), "--workers", "0"]), /bad --workers 0/);
+});
+
+test("failures and warnings are printed as one line with what a terminal would act on escaped", (t) => {
+  const red = "photos/\u001b[31mred\u001b[0m.png";
+  assert.equal(describeFailure(new Error(`${red}: cannot be read;\n  skip it`)), "photos/\\x1b[31mred\\x1b[0m.png: cannot be read; skip it");
+  const printed: string[] = [];
+  t.mock.method(console, "error", (line: string) => printed.push(line));
+  printWarning(`skipped ${red}\u202e`);
+  assert.deepEqual(printed, ["fxc: warning: skipped photos/\\x1b[31mred\\x1b[0m.png\\u202e"]);
 });

@@ -302,7 +302,7 @@ async function measurePreprocess(jpeg: Uint8Array, model: string, count: number,
 }
 
 async function benchPreprocessing(count: number): Promise<void> {
-  console.log(`\npreprocessing in this process (sharp), ${count} image${count === 1 ? "" : "s"} per row`);
+  console.log(`\npreprocessing in this process (decoded by sharp, resized as Pillow does on worker threads), ${count} image${count === 1 ? "" : "s"} per row`);
   const jpeg = await photoLikeJpeg();
   const table: string[][] = [["preprocessing (decode, resize, crop, normalize)", "in flight", "images/s"]];
   for (const [model, what] of [["resnet50", "resnet50 preset (bilinear 232/224)"], ["swin_t", "swin_t preset (bicubic 232/224)"]] as const) {

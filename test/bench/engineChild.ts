@@ -7,13 +7,12 @@ import { createExtractorPool, tf, type Tensor4D } from "../../runtime/index.js";
 import type { CompiledModule } from "../../runtime/extractor.js";
 import type { EngineJob, EngineResult } from "./engines.js";
 
-/** What the bench needs of an extractor, a pool or an engine whose call is async (`run`). */
+/** What the bench needs of an extractor or a pool: `run`, which every engine has. */
 interface Runnable {
-  forward(x: Tensor4D): unknown;
-  readonly run?: (x: Tensor4D) => Promise<unknown>;
+  run(x: Tensor4D): Promise<unknown>;
   dispose(): unknown;
   readonly backend: string;
-  readonly engine?: unknown;
+  readonly engine: string;
 }
 
 /** Disposes the tfjs tensors among the outputs; typed arrays need nothing. */
@@ -39,12 +38,13 @@ async function main(job: EngineJob): Promise<EngineResult> {
   const started = performance.now();
   const extractor: Runnable =
     job.workers === undefined ? await module.load(job.weights, job.options) : await createExtractorPool(job.moduleUrl, job.weights, { ...job.options, workers: job.workers });
-  const resolved = typeof extractor.engine === "string" && extractor.engine !== "tfjs" ? extractor.engine : extractor.backend;
-  if (job.options.engine !== undefined && resolved !== job.options.engine) {
-    throw new Error(`load ignored engine '${job.options.engine}' and ran ${resolved}: this fxc has no ${job.options.engine} engine`);
+  // A row names what ran: onnxruntime, or tfjs's backend.
+  const resolved = extractor.engine === "tfjs" ? extractor.backend : extractor.engine;
+  if (job.options.engine !== undefined && extractor.engine !== job.options.engine) {
+    throw new Error(`load ran engine ${extractor.engine} where the row asked for ${job.options.engine}`);
   }
   const x = input(job.batch, job.size);
-  const runOnce = async (): Promise<void> => release(extractor.run !== undefined ? await extractor.run(x) : await extractor.forward(x));
+  const runOnce = async (): Promise<void> => release(await extractor.run(x));
   try {
     await runOnce();
     const firstCallSeconds = (performance.now() - started) / 1000;

@@ -8,17 +8,12 @@ import { availableBackends, type BackendName, type LoadOptions } from "../../run
 import { failure, lastJson, NODE_WITH_SOURCES, ROOT, runProcess } from "./child.js";
 import type { Timing } from "./targets.js";
 
-/**
- * Load options as the bench passes them. `engine` picks the ONNX Runtime engine (issue #10) in
- * builds that have it; a build without it ignores the key, which engineChild.ts detects and reports.
- */
-export type BenchLoadOptions = LoadOptions & { readonly engine?: string };
-
 export interface EngineRow {
   /** What `--backends` names it by. */
   readonly id: string;
   readonly label: string;
-  readonly options: BenchLoadOptions;
+  /** tfjs rows name the engine too: by default `load` picks onnxruntime where it is installed. */
+  readonly options: LoadOptions;
   /** A pool of worker threads, each with its own engine and weights, sharing each batch. */
   readonly workers?: number;
   /** Measured when `--backends` is not given. */
@@ -46,18 +41,18 @@ const cores = availableParallelism();
 export const ENGINES: readonly EngineRow[] = [
   { id: "default", label: "fxc default", options: {}, byDefault: true, unavailable: async () => undefined },
   { id: "onnxruntime", label: "fxc onnxruntime", options: { engine: "onnxruntime" }, byDefault: true, unavailable: async () => installed("onnxruntime-node") },
-  { id: "tensorflow", label: "fxc tfjs tensorflow", options: { backend: "tensorflow" }, byDefault: true, unavailable: () => tfjsBackend("tensorflow") },
-  { id: "wasm", label: "fxc tfjs wasm", options: { backend: "wasm" }, byDefault: true, unavailable: () => tfjsBackend("wasm") },
+  { id: "tensorflow", label: "fxc tfjs tensorflow", options: { engine: "tfjs", backend: "tensorflow" }, byDefault: true, unavailable: () => tfjsBackend("tensorflow") },
+  { id: "wasm", label: "fxc tfjs wasm", options: { engine: "tfjs", backend: "wasm" }, byDefault: true, unavailable: () => tfjsBackend("wasm") },
   {
     id: "wasm-workers",
     label: `fxc tfjs wasm, ${cores} workers`,
-    options: { backend: "wasm" },
+    options: { engine: "tfjs", backend: "wasm" },
     workers: cores,
     byDefault: true,
     unavailable: async () => (cores < 2 ? "one core: a pool of one worker is the wasm row" : tfjsBackend("wasm")),
   },
   // Plain JavaScript: minutes per batch, only when asked for.
-  { id: "cpu", label: "fxc tfjs cpu", options: { backend: "cpu" }, byDefault: false, unavailable: () => tfjsBackend("cpu") },
+  { id: "cpu", label: "fxc tfjs cpu", options: { engine: "tfjs", backend: "cpu" }, byDefault: false, unavailable: () => tfjsBackend("cpu") },
 ];
 
 /** What engineChild.ts is given. */
@@ -65,7 +60,7 @@ export interface EngineJob {
   /** A compiled module's runnable form (compiler/cli/cache.ts). */
   readonly moduleUrl: string;
   readonly weights: string;
-  readonly options: BenchLoadOptions;
+  readonly options: LoadOptions;
   readonly workers?: number;
   readonly batch: number;
   readonly size: number;

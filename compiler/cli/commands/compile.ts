@@ -5,7 +5,7 @@ import { compile } from "../../api.js";
 import { writeFileAtomic } from "../../../runtime/io/atomic.js";
 import { errorCode } from "../../../runtime/weights/types.js";
 import { moduleNameMessage } from "../../names.js";
-import { UsageError } from "../errors.js";
+import { UsageError, printWarning } from "../errors.js";
 import { parseReturnSpec, parseSize } from "../spec.js";
 import { buildOptions, type BuildArgs } from "./shared.js";
 
@@ -39,7 +39,7 @@ export function compileCommand(cli: Argv): Argv {
         mode: args.mode,
         name,
         out: args.out,
-        onWarning: (m) => console.error(`fxc: warning: ${m}`),
+        onWarning: printWarning,
         suppressDiffWarning: args.quiet,
       });
       const file = join(args.out, `${name}.ts`);

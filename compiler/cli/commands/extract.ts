@@ -9,7 +9,7 @@ import type { Preset } from "../../../models/zoo/entry.js";
 import { DEFAULT_MAX_PREPROCESS_SIDE, MAX_PREPROCESS_SIDE_VARIABLE, preprocessSideProblem } from "../../../runtime/images/limits.js";
 import { extractFolder } from "../../tasks/extractFolder.js";
 import { loadCompiled } from "../cache.js";
-import { InterruptedError, UsageError } from "../errors.js";
+import { InterruptedError, UsageError, printWarning } from "../errors.js";
 import { progressBar, rate, type Progress } from "../progress.js";
 import { parseReturnSpec, positiveInt } from "../spec.js";
 import { returnSpec } from "../../api.js";
@@ -138,13 +138,13 @@ async function extractImages(args: ExtractArgs): Promise<void> {
       workers: args.workers,
       signal: controller.signal,
       loader: loadCompiled,
-      onWarning: args.quiet ? undefined : (m) => console.error(`fxc: warning: ${m}`),
+      onWarning: args.quiet ? undefined : printWarning,
       onStart: (info) => {
         if (!args.quiet) console.error(engineLine(info, args.workers));
         progress = progressBar(info.total, { quiet: args.quiet, label: "extract" });
       },
       onSkip: ({ error }) => {
-        if (!args.quiet) console.error(`fxc: warning: skipped ${error.message}`);
+        if (!args.quiet) printWarning(`skipped ${error.message}`);
       },
       onProgress: ({ done }) => progress?.update(done),
     });
@@ -197,7 +197,7 @@ async function extractNpy(args: ExtractArgs): Promise<void> {
     engine: args.engine,
     prefix: args.prefix,
     workers: args.workers,
-    onWarning: args.quiet ? undefined : (m) => console.error(`fxc: warning: ${m}`),
+    onWarning: args.quiet ? undefined : printWarning,
   });
   if (!args.quiet) console.error(engineLine(extractor, args.workers));
   try {

@@ -3,7 +3,7 @@ import { printable, printableJson } from "../../../runtime/io/printable.js";
 import { engineOptions, type EngineArgs } from "./shared.js";
 import { nearest, type NearestResult } from "../../tasks/nearest.js";
 import { loadCompiled } from "../cache.js";
-import { UsageError } from "../errors.js";
+import { UsageError, printWarning } from "../errors.js";
 import { positiveInt } from "../spec.js";
 
 interface NearestArgs extends EngineArgs {
@@ -56,7 +56,7 @@ export function nearestCommand(cli: Argv): Argv {
                 engine: args.engine,
                 prefix: args.prefix,
                 skipBad: args["skip-bad"],
-                onSkip: ({ error }) => console.error(`fxc: warning: skipped ${error.message}`),
+                onSkip: ({ error }) => printWarning(`skipped ${error.message}`),
                 loader: loadCompiled,
               }
             : { features: features! },

@@ -1,4 +1,5 @@
 import type { Argv } from "yargs";
+import { printWarning } from "../errors.js";
 import { visualize } from "../../tasks/visualize.js";
 import { loadCompiled } from "../cache.js";
 import { parseReturnSpec, positiveInt } from "../spec.js";
@@ -48,11 +49,11 @@ export function visualizeCommand(cli: Argv): Argv {
         backend: args.backend,
         engine: args.engine,
         prefix: args.prefix,
-        onWarning: args.quiet ? undefined : (m) => console.error(`fxc: warning: ${m}`),
+        onWarning: args.quiet ? undefined : printWarning,
         loader: loadCompiled,
       });
       if (args.quiet) return;
-      for (const s of result.skipped) console.error(`fxc: warning: ${s.key} is [${s.shape.join(", ")}], not a feature map; nothing drawn for it`);
+      for (const s of result.skipped) printWarning(`${s.key} is [${s.shape.join(", ")}], not a feature map; nothing drawn for it`);
       console.error(`fxc: wrote ${result.nodes.flatMap((n) => [n.channels, n.heatmap]).join(", ")}`);
     },
   );
