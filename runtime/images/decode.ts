@@ -1,7 +1,7 @@
-import { constants, type Stats } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import type { SharpOptions } from "sharp";
 import { printable } from "../io/printable.js";
+import { openChecked, readRange, specialFileKind } from "../io/regularFile.js";
 import { errorCode, oneLine } from "../weights/types.js";
 import { groupDigits, maxImageFileBytes, maxImagePixels, MAX_IMAGE_PIXELS_VARIABLE } from "./limits.js";
 
@@ -113,32 +113,27 @@ function checkPixelCount(name: string, width: number | undefined, height: number
  */
 async function readImageFile(path: string): Promise<Uint8Array> {
   const maxBytes = maxImageFileBytes();
-  let handle: FileHandle;
+  let opened: { readonly handle: FileHandle; readonly checked: number };
   try {
-    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    opened = await openChecked(path, (info) => {
+      if (info.isDirectory()) throw new ImageError(path, "is a folder, not an image", "pass the folder itself as an input to read the images in it");
+      if (!info.isFile()) throw new ImageError(path, `is ${specialFileKind(info)}, not a regular file`, "give image files only; remove it or skip unreadable images (--skip-bad)");
+      if (info.size > maxBytes) {
+        throw new ImageError(
+          path,
+          `is ${groupDigits(info.size)} bytes, more than any image of at most ${groupDigits(maxImagePixels())} pixels needs (${groupDigits(maxBytes)})`,
+          `check the file, raise the pixel limit (${MAX_IMAGE_PIXELS_VARIABLE}=N), or skip such files (--skip-bad)`,
+        );
+      }
+      return info.size;
+    });
   } catch (error) {
-    throw fileError(path, error);
+    throw error instanceof ImageError ? error : fileError(path, error);
   }
+  const { handle, checked: size } = opened;
   try {
-    const info = await handle.stat();
-    if (info.isDirectory()) throw new ImageError(path, "is a folder, not an image", "pass the folder itself as an input to read the images in it");
-    if (!info.isFile()) throw new ImageError(path, `is ${specialFileKind(info)}, not a regular file`, "give image files only; remove it or skip unreadable images (--skip-bad)");
-    if (info.size > maxBytes) {
-      throw new ImageError(
-        path,
-        `is ${groupDigits(info.size)} bytes, more than any image of at most ${groupDigits(maxImagePixels())} pixels needs (${groupDigits(maxBytes)})`,
-        `check the file, raise the pixel limit (${MAX_IMAGE_PIXELS_VARIABLE}=N), or skip such files (--skip-bad)`,
-      );
-    }
     // Reads what the file held when it was checked, even if it grows meanwhile.
-    const bytes = new Uint8Array(info.size);
-    let filled = 0;
-    while (filled < bytes.length) {
-      const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return filled === bytes.length ? bytes : bytes.subarray(0, filled);
+    return await readRange(handle, 0, size, () => new ImageError(path, "was shortened while being read", "read it again once it is written, or skip it (--skip-bad)"));
   } catch (error) {
     throw error instanceof ImageError ? error : fileError(path, error);
   } finally {
@@ -152,14 +147,6 @@ function fileError(path: string, error: unknown): ImageError {
   if (code === "EISDIR") return new ImageError(path, "is a folder, not an image", "pass the folder itself as an input to read the images in it");
   if (code === "ENXIO") return new ImageError(path, "is a socket or a device with nothing behind it, not a regular file", "give image files only; remove it or skip unreadable images (--skip-bad)");
   return new ImageError(path, `cannot be read (${systemErrorReason(error)})`, "check the path and its permissions, or skip unreadable images (--skip-bad)");
-}
-
-function specialFileKind(info: Stats): string {
-  if (info.isFIFO()) return "a FIFO (named pipe)";
-  if (info.isCharacterDevice()) return "a character device";
-  if (info.isBlockDevice()) return "a block device";
-  if (info.isSocket()) return "a socket";
-  return "a special file";
 }
 
 /** Interleaved 8-bit pixels with 1 to 5 channels to RGB; extra channels (alpha) are dropped. */

@@ -1,4 +1,4 @@
-import { constants } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { errorCode } from "../weights/types.js";
 
@@ -24,37 +24,43 @@ export interface RegularFile {
 }
 
 /**
- * Opens `path` for reading if it is (or links to) a regular file. O_NONBLOCK makes opening a FIFO
- * return at once instead of waiting for a writer forever; the fstat that follows then refuses it, and
- * character devices such as /dev/zero (endless data) with it. `noun` names the file in messages
- * ("weights file", ".npy file").
+ * Opens `path` for reading and stats the opened file itself (whatever links led to it). O_NONBLOCK
+ * makes opening a FIFO return at once instead of waiting for a writer forever. What is not a regular
+ * file is the caller's to refuse, in its own words; the handle is closed if `check` throws.
  */
-export async function openRegularFile(path: string, noun: string): Promise<RegularFile> {
-  let handle: FileHandle;
+export async function openChecked<T>(path: string, check: (stats: Stats) => T): Promise<{ readonly handle: FileHandle; readonly checked: T }> {
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (error) {
-    throw openProblem(path, noun, error);
-  }
-  try {
-    const stats = await handle.stat();
-    if (stats.isDirectory()) throw new NotARegularFileError(path, `is a directory, not a ${noun}`, "pass the path of a file");
-    if (!stats.isFile()) {
-      const kind = stats.isFIFO()
-        ? "a FIFO (named pipe)"
-        : stats.isCharacterDevice()
-          ? "a character device"
-          : stats.isBlockDevice()
-            ? "a block device"
-            : stats.isSocket()
-              ? "a socket"
-              : "a special file";
-      throw new NotARegularFileError(path, `is ${kind}, not a regular file`, `pass the path of a ${noun} on disk`);
-    }
-    return { handle, size: stats.size };
+    return { handle, checked: check(await handle.stat()) };
   } catch (error) {
     await handle.close();
     throw error;
+  }
+}
+
+/** "a FIFO (named pipe)", "a character device"...: what a file that is not regular is. */
+export function specialFileKind(stats: Stats): string {
+  if (stats.isFIFO()) return "a FIFO (named pipe)";
+  if (stats.isCharacterDevice()) return "a character device";
+  if (stats.isBlockDevice()) return "a block device";
+  if (stats.isSocket()) return "a socket";
+  return "a special file";
+}
+
+/**
+ * Opens `path` for reading if it is (or links to) a regular file: a FIFO, or a character device such
+ * as /dev/zero (endless data), is refused. `noun` names the file in messages ("weights file", ".npy file").
+ */
+export async function openRegularFile(path: string, noun: string): Promise<RegularFile> {
+  try {
+    const { handle, checked: size } = await openChecked(path, (stats) => {
+      if (stats.isDirectory()) throw new NotARegularFileError(path, `is a directory, not a ${noun}`, "pass the path of a file");
+      if (!stats.isFile()) throw new NotARegularFileError(path, `is ${specialFileKind(stats)}, not a regular file`, `pass the path of a ${noun} on disk`);
+      return stats.size;
+    });
+    return { handle, size };
+  } catch (error) {
+    throw error instanceof NotARegularFileError ? error : openProblem(path, noun, error);
   }
 }
 
