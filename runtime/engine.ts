@@ -1,3 +1,5 @@
+import { oneLine } from "./weights/types.js";
+
 /**
  * Engines run a compiled program: `tfjs` (TensorFlow.js, on the backend `useBackend` picks) or
  * `onnxruntime` (ONNX Runtime's CPU execution provider, when onnxruntime-node is installed).
@@ -16,6 +18,6 @@ export class EngineError extends Error {
     readonly problem: string,
     readonly fix: string,
   ) {
-    super(`engine ${engine} ${problem}; ${fix}`.replace(/\s*\n\s*/g, " "));
+    super(oneLine(`engine ${engine} ${problem}; ${fix}`));
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { access, mkdir, open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { errorCode } from "../weights/types.js";
+import { errorCode, oneLine } from "../weights/types.js";
 
 /**
  * An output path that cannot be written (a folder where a file is wanted, no permission, a read-only
@@ -16,7 +16,7 @@ export class OutputError extends Error {
     readonly problem: string,
     readonly fix: string,
   ) {
-    super(`${path}: ${problem}; ${fix}`.replace(/\s*[\r\n]+\s*/g, " "));
+    super(oneLine(`${path}: ${problem}; ${fix}`));
   }
 }
 
