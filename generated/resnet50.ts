@@ -6,10 +6,10 @@ import {
   dispose,
   type CheckpointShapes,
   type Extractor,
-  type Kernels,
   type LoadOptions,
   type ParamSpec,
   type Params,
+  type RankedKernels,
   type Tensor4D,
   type WeightsInput,
 } from "fxc/runtime";
@@ -39,6 +39,474 @@ export const returnNodes = {
 
 /** The input this extractor was compiled for (NHWC); `null` is the free batch size. */
 export const inputShape = [null, 224, 224, 3] as const;
+
+/** Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the extractor. */
+export function load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Features>> {
+  return createExtractor({ checkpoint, parameters, inputShape, forward }, weights, options);
+}
+
+/**
+ * resnet50's eval graph, pruned to the requested nodes: one statement per node (a call of the engine's kernels, ops), each intermediate freed after its last use. Calls whose results are features state their rank (`ops.relu<4>`).
+ *
+ * Notes the statements refer to by number:
+ * - [1] batch norm folded into the convolution at load time; relu fused
+ * - [2] batch norm folded into the convolution at load time
+ */
+function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Features {
+  // x
+  const x = ops.input(input, { layout: "nhwc", shape: [3, 224, 224] });
+  // conv1 → bn1 → relu [1]
+  const relu = ops.conv2d(x, p.conv1_weight_bn, p.conv1_bias_bn, {
+    stride: [2, 2],
+    padding: [3, 3],
+    activation: "relu",
+  });
+  dispose(x);
+  // maxpool
+  const maxpool = ops.maxPool2d(relu, { kernel: [3, 3], stride: [2, 2], padding: [1, 1] });
+  dispose(relu);
+  // layer1.0.conv1 → layer1.0.bn1 → layer1.0.relu [1]
+  const layer1_0_relu = ops.conv2d(maxpool, p.layer1_0_conv1_weight_bn, p.layer1_0_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer1.0.conv2 → layer1.0.bn2 → layer1.0.relu_1 [1]
+  const layer1_0_relu_1 = ops.conv2d(layer1_0_relu, p.layer1_0_conv2_weight_bn, p.layer1_0_conv2_bias_bn, {
+    stride: [1, 1],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer1_0_relu);
+  // layer1.0.conv3 → layer1.0.bn3 [2]
+  const layer1_0_bn3 = ops.conv2d(layer1_0_relu_1, p.layer1_0_conv3_weight_bn, p.layer1_0_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer1_0_relu_1);
+  // layer1.0.downsample.0 → layer1.0.downsample.1 [2]
+  const layer1_0_downsample_1 = ops.conv2d(
+    maxpool,
+    p.layer1_0_downsample_0_weight_bn,
+    p.layer1_0_downsample_0_bias_bn,
+    { stride: [1, 1], padding: [0, 0] },
+  );
+  dispose(maxpool);
+  // layer1.0.add
+  const layer1_0_add = ops.add(layer1_0_bn3, layer1_0_downsample_1);
+  dispose(layer1_0_bn3, layer1_0_downsample_1);
+  // layer1.0.relu_2
+  const layer1_0_relu_2 = ops.relu(layer1_0_add);
+  dispose(layer1_0_add);
+  // layer1.1.conv1 → layer1.1.bn1 → layer1.1.relu [1]
+  const layer1_1_relu = ops.conv2d(layer1_0_relu_2, p.layer1_1_conv1_weight_bn, p.layer1_1_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer1.1.conv2 → layer1.1.bn2 → layer1.1.relu_1 [1]
+  const layer1_1_relu_1 = ops.conv2d(layer1_1_relu, p.layer1_1_conv2_weight_bn, p.layer1_1_conv2_bias_bn, {
+    stride: [1, 1],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer1_1_relu);
+  // layer1.1.conv3 → layer1.1.bn3 [2]
+  const layer1_1_bn3 = ops.conv2d(layer1_1_relu_1, p.layer1_1_conv3_weight_bn, p.layer1_1_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer1_1_relu_1);
+  // layer1.1.add
+  const layer1_1_add = ops.add(layer1_1_bn3, layer1_0_relu_2);
+  dispose(layer1_0_relu_2, layer1_1_bn3);
+  // layer1.1.relu_2
+  const layer1_1_relu_2 = ops.relu(layer1_1_add);
+  dispose(layer1_1_add);
+  // layer1.2.conv1 → layer1.2.bn1 → layer1.2.relu [1]
+  const layer1_2_relu = ops.conv2d(layer1_1_relu_2, p.layer1_2_conv1_weight_bn, p.layer1_2_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer1.2.conv2 → layer1.2.bn2 → layer1.2.relu_1 [1]
+  const layer1_2_relu_1 = ops.conv2d(layer1_2_relu, p.layer1_2_conv2_weight_bn, p.layer1_2_conv2_bias_bn, {
+    stride: [1, 1],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer1_2_relu);
+  // layer1.2.conv3 → layer1.2.bn3 [2]
+  const layer1_2_bn3 = ops.conv2d(layer1_2_relu_1, p.layer1_2_conv3_weight_bn, p.layer1_2_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer1_2_relu_1);
+  // layer1.2.add
+  const layer1_2_add = ops.add(layer1_2_bn3, layer1_1_relu_2);
+  dispose(layer1_1_relu_2, layer1_2_bn3);
+  // layer1.2.relu_2
+  const layer1_2_relu_2 = ops.relu<4>(layer1_2_add);
+  dispose(layer1_2_add);
+  // layer2.0.conv1 → layer2.0.bn1 → layer2.0.relu [1]
+  const layer2_0_relu = ops.conv2d(layer1_2_relu_2, p.layer2_0_conv1_weight_bn, p.layer2_0_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer2.0.conv2 → layer2.0.bn2 → layer2.0.relu_1 [1]
+  const layer2_0_relu_1 = ops.conv2d(layer2_0_relu, p.layer2_0_conv2_weight_bn, p.layer2_0_conv2_bias_bn, {
+    stride: [2, 2],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer2_0_relu);
+  // layer2.0.conv3 → layer2.0.bn3 [2]
+  const layer2_0_bn3 = ops.conv2d(layer2_0_relu_1, p.layer2_0_conv3_weight_bn, p.layer2_0_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer2_0_relu_1);
+  // layer2.0.downsample.0 → layer2.0.downsample.1 [2]
+  const layer2_0_downsample_1 = ops.conv2d(
+    layer1_2_relu_2,
+    p.layer2_0_downsample_0_weight_bn,
+    p.layer2_0_downsample_0_bias_bn,
+    { stride: [2, 2], padding: [0, 0] },
+  );
+  // layer2.0.add
+  const layer2_0_add = ops.add(layer2_0_bn3, layer2_0_downsample_1);
+  dispose(layer2_0_bn3, layer2_0_downsample_1);
+  // layer2.0.relu_2
+  const layer2_0_relu_2 = ops.relu(layer2_0_add);
+  dispose(layer2_0_add);
+  // layer2.1.conv1 → layer2.1.bn1 → layer2.1.relu [1]
+  const layer2_1_relu = ops.conv2d(layer2_0_relu_2, p.layer2_1_conv1_weight_bn, p.layer2_1_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer2.1.conv2 → layer2.1.bn2 → layer2.1.relu_1 [1]
+  const layer2_1_relu_1 = ops.conv2d(layer2_1_relu, p.layer2_1_conv2_weight_bn, p.layer2_1_conv2_bias_bn, {
+    stride: [1, 1],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer2_1_relu);
+  // layer2.1.conv3 → layer2.1.bn3 [2]
+  const layer2_1_bn3 = ops.conv2d(layer2_1_relu_1, p.layer2_1_conv3_weight_bn, p.layer2_1_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer2_1_relu_1);
+  // layer2.1.add
+  const layer2_1_add = ops.add(layer2_1_bn3, layer2_0_relu_2);
+  dispose(layer2_0_relu_2, layer2_1_bn3);
+  // layer2.1.relu_2
+  const layer2_1_relu_2 = ops.relu(layer2_1_add);
+  dispose(layer2_1_add);
+  // layer2.2.conv1 → layer2.2.bn1 → layer2.2.relu [1]
+  const layer2_2_relu = ops.conv2d(layer2_1_relu_2, p.layer2_2_conv1_weight_bn, p.layer2_2_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer2.2.conv2 → layer2.2.bn2 → layer2.2.relu_1 [1]
+  const layer2_2_relu_1 = ops.conv2d(layer2_2_relu, p.layer2_2_conv2_weight_bn, p.layer2_2_conv2_bias_bn, {
+    stride: [1, 1],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer2_2_relu);
+  // layer2.2.conv3 → layer2.2.bn3 [2]
+  const layer2_2_bn3 = ops.conv2d(layer2_2_relu_1, p.layer2_2_conv3_weight_bn, p.layer2_2_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer2_2_relu_1);
+  // layer2.2.add
+  const layer2_2_add = ops.add(layer2_2_bn3, layer2_1_relu_2);
+  dispose(layer2_1_relu_2, layer2_2_bn3);
+  // layer2.2.relu_2
+  const layer2_2_relu_2 = ops.relu(layer2_2_add);
+  dispose(layer2_2_add);
+  // layer2.3.conv1 → layer2.3.bn1 → layer2.3.relu [1]
+  const layer2_3_relu = ops.conv2d(layer2_2_relu_2, p.layer2_3_conv1_weight_bn, p.layer2_3_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer2.3.conv2 → layer2.3.bn2 → layer2.3.relu_1 [1]
+  const layer2_3_relu_1 = ops.conv2d(layer2_3_relu, p.layer2_3_conv2_weight_bn, p.layer2_3_conv2_bias_bn, {
+    stride: [1, 1],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer2_3_relu);
+  // layer2.3.conv3 → layer2.3.bn3 [2]
+  const layer2_3_bn3 = ops.conv2d(layer2_3_relu_1, p.layer2_3_conv3_weight_bn, p.layer2_3_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer2_3_relu_1);
+  // layer2.3.add
+  const layer2_3_add = ops.add(layer2_3_bn3, layer2_2_relu_2);
+  dispose(layer2_2_relu_2, layer2_3_bn3);
+  // layer2.3.relu_2
+  const layer2_3_relu_2 = ops.relu<4>(layer2_3_add);
+  dispose(layer2_3_add);
+  // layer3.0.conv1 → layer3.0.bn1 → layer3.0.relu [1]
+  const layer3_0_relu = ops.conv2d(layer2_3_relu_2, p.layer3_0_conv1_weight_bn, p.layer3_0_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer3.0.conv2 → layer3.0.bn2 → layer3.0.relu_1 [1]
+  const layer3_0_relu_1 = ops.conv2d(layer3_0_relu, p.layer3_0_conv2_weight_bn, p.layer3_0_conv2_bias_bn, {
+    stride: [2, 2],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer3_0_relu);
+  // layer3.0.conv3 → layer3.0.bn3 [2]
+  const layer3_0_bn3 = ops.conv2d(layer3_0_relu_1, p.layer3_0_conv3_weight_bn, p.layer3_0_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer3_0_relu_1);
+  // layer3.0.downsample.0 → layer3.0.downsample.1 [2]
+  const layer3_0_downsample_1 = ops.conv2d(
+    layer2_3_relu_2,
+    p.layer3_0_downsample_0_weight_bn,
+    p.layer3_0_downsample_0_bias_bn,
+    { stride: [2, 2], padding: [0, 0] },
+  );
+  // layer3.0.add
+  const layer3_0_add = ops.add(layer3_0_bn3, layer3_0_downsample_1);
+  dispose(layer3_0_bn3, layer3_0_downsample_1);
+  // layer3.0.relu_2
+  const layer3_0_relu_2 = ops.relu(layer3_0_add);
+  dispose(layer3_0_add);
+  // layer3.1.conv1 → layer3.1.bn1 → layer3.1.relu [1]
+  const layer3_1_relu = ops.conv2d(layer3_0_relu_2, p.layer3_1_conv1_weight_bn, p.layer3_1_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer3.1.conv2 → layer3.1.bn2 → layer3.1.relu_1 [1]
+  const layer3_1_relu_1 = ops.conv2d(layer3_1_relu, p.layer3_1_conv2_weight_bn, p.layer3_1_conv2_bias_bn, {
+    stride: [1, 1],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer3_1_relu);
+  // layer3.1.conv3 → layer3.1.bn3 [2]
+  const layer3_1_bn3 = ops.conv2d(layer3_1_relu_1, p.layer3_1_conv3_weight_bn, p.layer3_1_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer3_1_relu_1);
+  // layer3.1.add
+  const layer3_1_add = ops.add(layer3_1_bn3, layer3_0_relu_2);
+  dispose(layer3_0_relu_2, layer3_1_bn3);
+  // layer3.1.relu_2
+  const layer3_1_relu_2 = ops.relu(layer3_1_add);
+  dispose(layer3_1_add);
+  // layer3.2.conv1 → layer3.2.bn1 → layer3.2.relu [1]
+  const layer3_2_relu = ops.conv2d(layer3_1_relu_2, p.layer3_2_conv1_weight_bn, p.layer3_2_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer3.2.conv2 → layer3.2.bn2 → layer3.2.relu_1 [1]
+  const layer3_2_relu_1 = ops.conv2d(layer3_2_relu, p.layer3_2_conv2_weight_bn, p.layer3_2_conv2_bias_bn, {
+    stride: [1, 1],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer3_2_relu);
+  // layer3.2.conv3 → layer3.2.bn3 [2]
+  const layer3_2_bn3 = ops.conv2d(layer3_2_relu_1, p.layer3_2_conv3_weight_bn, p.layer3_2_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer3_2_relu_1);
+  // layer3.2.add
+  const layer3_2_add = ops.add(layer3_2_bn3, layer3_1_relu_2);
+  dispose(layer3_1_relu_2, layer3_2_bn3);
+  // layer3.2.relu_2
+  const layer3_2_relu_2 = ops.relu(layer3_2_add);
+  dispose(layer3_2_add);
+  // layer3.3.conv1 → layer3.3.bn1 → layer3.3.relu [1]
+  const layer3_3_relu = ops.conv2d(layer3_2_relu_2, p.layer3_3_conv1_weight_bn, p.layer3_3_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer3.3.conv2 → layer3.3.bn2 → layer3.3.relu_1 [1]
+  const layer3_3_relu_1 = ops.conv2d(layer3_3_relu, p.layer3_3_conv2_weight_bn, p.layer3_3_conv2_bias_bn, {
+    stride: [1, 1],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer3_3_relu);
+  // layer3.3.conv3 → layer3.3.bn3 [2]
+  const layer3_3_bn3 = ops.conv2d(layer3_3_relu_1, p.layer3_3_conv3_weight_bn, p.layer3_3_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer3_3_relu_1);
+  // layer3.3.add
+  const layer3_3_add = ops.add(layer3_3_bn3, layer3_2_relu_2);
+  dispose(layer3_2_relu_2, layer3_3_bn3);
+  // layer3.3.relu_2
+  const layer3_3_relu_2 = ops.relu(layer3_3_add);
+  dispose(layer3_3_add);
+  // layer3.4.conv1 → layer3.4.bn1 → layer3.4.relu [1]
+  const layer3_4_relu = ops.conv2d(layer3_3_relu_2, p.layer3_4_conv1_weight_bn, p.layer3_4_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer3.4.conv2 → layer3.4.bn2 → layer3.4.relu_1 [1]
+  const layer3_4_relu_1 = ops.conv2d(layer3_4_relu, p.layer3_4_conv2_weight_bn, p.layer3_4_conv2_bias_bn, {
+    stride: [1, 1],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer3_4_relu);
+  // layer3.4.conv3 → layer3.4.bn3 [2]
+  const layer3_4_bn3 = ops.conv2d(layer3_4_relu_1, p.layer3_4_conv3_weight_bn, p.layer3_4_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer3_4_relu_1);
+  // layer3.4.add
+  const layer3_4_add = ops.add(layer3_4_bn3, layer3_3_relu_2);
+  dispose(layer3_3_relu_2, layer3_4_bn3);
+  // layer3.4.relu_2
+  const layer3_4_relu_2 = ops.relu(layer3_4_add);
+  dispose(layer3_4_add);
+  // layer3.5.conv1 → layer3.5.bn1 → layer3.5.relu [1]
+  const layer3_5_relu = ops.conv2d(layer3_4_relu_2, p.layer3_5_conv1_weight_bn, p.layer3_5_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer3.5.conv2 → layer3.5.bn2 → layer3.5.relu_1 [1]
+  const layer3_5_relu_1 = ops.conv2d(layer3_5_relu, p.layer3_5_conv2_weight_bn, p.layer3_5_conv2_bias_bn, {
+    stride: [1, 1],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer3_5_relu);
+  // layer3.5.conv3 → layer3.5.bn3 [2]
+  const layer3_5_bn3 = ops.conv2d(layer3_5_relu_1, p.layer3_5_conv3_weight_bn, p.layer3_5_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer3_5_relu_1);
+  // layer3.5.add
+  const layer3_5_add = ops.add(layer3_5_bn3, layer3_4_relu_2);
+  dispose(layer3_4_relu_2, layer3_5_bn3);
+  // layer3.5.relu_2
+  const layer3_5_relu_2 = ops.relu<4>(layer3_5_add);
+  dispose(layer3_5_add);
+  // layer4.0.conv1 → layer4.0.bn1 → layer4.0.relu [1]
+  const layer4_0_relu = ops.conv2d(layer3_5_relu_2, p.layer4_0_conv1_weight_bn, p.layer4_0_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer4.0.conv2 → layer4.0.bn2 → layer4.0.relu_1 [1]
+  const layer4_0_relu_1 = ops.conv2d(layer4_0_relu, p.layer4_0_conv2_weight_bn, p.layer4_0_conv2_bias_bn, {
+    stride: [2, 2],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer4_0_relu);
+  // layer4.0.conv3 → layer4.0.bn3 [2]
+  const layer4_0_bn3 = ops.conv2d(layer4_0_relu_1, p.layer4_0_conv3_weight_bn, p.layer4_0_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer4_0_relu_1);
+  // layer4.0.downsample.0 → layer4.0.downsample.1 [2]
+  const layer4_0_downsample_1 = ops.conv2d(
+    layer3_5_relu_2,
+    p.layer4_0_downsample_0_weight_bn,
+    p.layer4_0_downsample_0_bias_bn,
+    { stride: [2, 2], padding: [0, 0] },
+  );
+  // layer4.0.add
+  const layer4_0_add = ops.add(layer4_0_bn3, layer4_0_downsample_1);
+  dispose(layer4_0_bn3, layer4_0_downsample_1);
+  // layer4.0.relu_2
+  const layer4_0_relu_2 = ops.relu(layer4_0_add);
+  dispose(layer4_0_add);
+  // layer4.1.conv1 → layer4.1.bn1 → layer4.1.relu [1]
+  const layer4_1_relu = ops.conv2d(layer4_0_relu_2, p.layer4_1_conv1_weight_bn, p.layer4_1_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer4.1.conv2 → layer4.1.bn2 → layer4.1.relu_1 [1]
+  const layer4_1_relu_1 = ops.conv2d(layer4_1_relu, p.layer4_1_conv2_weight_bn, p.layer4_1_conv2_bias_bn, {
+    stride: [1, 1],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer4_1_relu);
+  // layer4.1.conv3 → layer4.1.bn3 [2]
+  const layer4_1_bn3 = ops.conv2d(layer4_1_relu_1, p.layer4_1_conv3_weight_bn, p.layer4_1_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer4_1_relu_1);
+  // layer4.1.add
+  const layer4_1_add = ops.add(layer4_1_bn3, layer4_0_relu_2);
+  dispose(layer4_0_relu_2, layer4_1_bn3);
+  // layer4.1.relu_2
+  const layer4_1_relu_2 = ops.relu(layer4_1_add);
+  dispose(layer4_1_add);
+  // layer4.2.conv1 → layer4.2.bn1 → layer4.2.relu [1]
+  const layer4_2_relu = ops.conv2d(layer4_1_relu_2, p.layer4_2_conv1_weight_bn, p.layer4_2_conv1_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+    activation: "relu",
+  });
+  // layer4.2.conv2 → layer4.2.bn2 → layer4.2.relu_1 [1]
+  const layer4_2_relu_1 = ops.conv2d(layer4_2_relu, p.layer4_2_conv2_weight_bn, p.layer4_2_conv2_bias_bn, {
+    stride: [1, 1],
+    padding: [1, 1],
+    activation: "relu",
+  });
+  dispose(layer4_2_relu);
+  // layer4.2.conv3 → layer4.2.bn3 [2]
+  const layer4_2_bn3 = ops.conv2d(layer4_2_relu_1, p.layer4_2_conv3_weight_bn, p.layer4_2_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer4_2_relu_1);
+  // layer4.2.add
+  const layer4_2_add = ops.add(layer4_2_bn3, layer4_1_relu_2);
+  dispose(layer4_1_relu_2, layer4_2_bn3);
+  // layer4.2.relu_2
+  const layer4_2_relu_2 = ops.relu<4>(layer4_2_add);
+  dispose(layer4_2_add);
+  // the features: a null-prototype object, so that every key is its own property, whatever its name
+  const features = Object.create(null) as Features;
+  features.layer1 = layer1_2_relu_2;
+  features.layer2 = layer2_3_relu_2;
+  features.layer3 = layer3_5_relu_2;
+  features.layer4 = layer4_2_relu_2;
+  return features;
+}
+
+// The data: the checkpoint tensors load reads and how it prepares them.
+
+/** The id of every tensor forward reads: a misspelled id is a type error. */
+type ParamId = (typeof parameters)[number]["id"];
 
 /** The checkpoint tensors this extractor reads, with their torch shapes. Nothing else in the file is read. */
 const checkpoint = {
@@ -897,461 +1365,4 @@ const parameters = [
     source: { fold: "bias", conv: "layer4.2.conv3", convBias: false, bn: "layer4.2.bn3", affine: true, eps: 0.00001 },
     transform: "none",
   },
-] satisfies readonly ParamSpec[];
-
-/** Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the extractor. */
-export function load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Features>> {
-  return createExtractor({ checkpoint, parameters, inputShape, forward }, weights, options);
-}
-
-/** resnet50's eval graph, pruned to the requested nodes: one statement per node (a call of the engine's kernels, ops), each intermediate freed after its last use. */
-function forward(input: Tensor4D, p: Params, ops: Kernels): Features {
-  // x
-  const x = ops.input(input, { layout: "nhwc", shape: [3, 224, 224] });
-  // conv1 → bn1 → relu: batch norm folded into the convolution at load time; relu fused
-  const relu = ops.conv2d(x, p.conv1_weight_bn, p.conv1_bias_bn, {
-    stride: [2, 2],
-    padding: [3, 3],
-    activation: "relu",
-  });
-  dispose(x);
-  // maxpool
-  const maxpool = ops.maxPool2d(relu, { kernel: [3, 3], stride: [2, 2], padding: [1, 1] });
-  dispose(relu);
-  // layer1.0.conv1 → layer1.0.bn1 → layer1.0.relu: batch norm folded into the convolution at load time; relu fused
-  const layer1_0_relu = ops.conv2d(maxpool, p.layer1_0_conv1_weight_bn, p.layer1_0_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer1.0.conv2 → layer1.0.bn2 → layer1.0.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer1_0_relu_1 = ops.conv2d(layer1_0_relu, p.layer1_0_conv2_weight_bn, p.layer1_0_conv2_bias_bn, {
-    stride: [1, 1],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer1_0_relu);
-  // layer1.0.conv3 → layer1.0.bn3: batch norm folded into the convolution at load time
-  const layer1_0_bn3 = ops.conv2d(layer1_0_relu_1, p.layer1_0_conv3_weight_bn, p.layer1_0_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer1_0_relu_1);
-  // layer1.0.downsample.0 → layer1.0.downsample.1: batch norm folded into the convolution at load time
-  const layer1_0_downsample_1 = ops.conv2d(
-    maxpool,
-    p.layer1_0_downsample_0_weight_bn,
-    p.layer1_0_downsample_0_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
-  );
-  dispose(maxpool);
-  // layer1.0.add
-  const layer1_0_add = ops.add(layer1_0_bn3, layer1_0_downsample_1);
-  dispose(layer1_0_bn3, layer1_0_downsample_1);
-  // layer1.0.relu_2
-  const layer1_0_relu_2 = ops.relu(layer1_0_add);
-  dispose(layer1_0_add);
-  // layer1.1.conv1 → layer1.1.bn1 → layer1.1.relu: batch norm folded into the convolution at load time; relu fused
-  const layer1_1_relu = ops.conv2d(layer1_0_relu_2, p.layer1_1_conv1_weight_bn, p.layer1_1_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer1.1.conv2 → layer1.1.bn2 → layer1.1.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer1_1_relu_1 = ops.conv2d(layer1_1_relu, p.layer1_1_conv2_weight_bn, p.layer1_1_conv2_bias_bn, {
-    stride: [1, 1],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer1_1_relu);
-  // layer1.1.conv3 → layer1.1.bn3: batch norm folded into the convolution at load time
-  const layer1_1_bn3 = ops.conv2d(layer1_1_relu_1, p.layer1_1_conv3_weight_bn, p.layer1_1_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer1_1_relu_1);
-  // layer1.1.add
-  const layer1_1_add = ops.add(layer1_1_bn3, layer1_0_relu_2);
-  dispose(layer1_0_relu_2, layer1_1_bn3);
-  // layer1.1.relu_2
-  const layer1_1_relu_2 = ops.relu(layer1_1_add);
-  dispose(layer1_1_add);
-  // layer1.2.conv1 → layer1.2.bn1 → layer1.2.relu: batch norm folded into the convolution at load time; relu fused
-  const layer1_2_relu = ops.conv2d(layer1_1_relu_2, p.layer1_2_conv1_weight_bn, p.layer1_2_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer1.2.conv2 → layer1.2.bn2 → layer1.2.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer1_2_relu_1 = ops.conv2d(layer1_2_relu, p.layer1_2_conv2_weight_bn, p.layer1_2_conv2_bias_bn, {
-    stride: [1, 1],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer1_2_relu);
-  // layer1.2.conv3 → layer1.2.bn3: batch norm folded into the convolution at load time
-  const layer1_2_bn3 = ops.conv2d(layer1_2_relu_1, p.layer1_2_conv3_weight_bn, p.layer1_2_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer1_2_relu_1);
-  // layer1.2.add
-  const layer1_2_add = ops.add(layer1_2_bn3, layer1_1_relu_2);
-  dispose(layer1_1_relu_2, layer1_2_bn3);
-  // layer1.2.relu_2
-  const layer1_2_relu_2 = ops.relu(layer1_2_add);
-  dispose(layer1_2_add);
-  // layer2.0.conv1 → layer2.0.bn1 → layer2.0.relu: batch norm folded into the convolution at load time; relu fused
-  const layer2_0_relu = ops.conv2d(layer1_2_relu_2, p.layer2_0_conv1_weight_bn, p.layer2_0_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer2.0.conv2 → layer2.0.bn2 → layer2.0.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer2_0_relu_1 = ops.conv2d(layer2_0_relu, p.layer2_0_conv2_weight_bn, p.layer2_0_conv2_bias_bn, {
-    stride: [2, 2],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer2_0_relu);
-  // layer2.0.conv3 → layer2.0.bn3: batch norm folded into the convolution at load time
-  const layer2_0_bn3 = ops.conv2d(layer2_0_relu_1, p.layer2_0_conv3_weight_bn, p.layer2_0_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer2_0_relu_1);
-  // layer2.0.downsample.0 → layer2.0.downsample.1: batch norm folded into the convolution at load time
-  const layer2_0_downsample_1 = ops.conv2d(
-    layer1_2_relu_2,
-    p.layer2_0_downsample_0_weight_bn,
-    p.layer2_0_downsample_0_bias_bn,
-    { stride: [2, 2], padding: [0, 0] },
-  );
-  // layer2.0.add
-  const layer2_0_add = ops.add(layer2_0_bn3, layer2_0_downsample_1);
-  dispose(layer2_0_bn3, layer2_0_downsample_1);
-  // layer2.0.relu_2
-  const layer2_0_relu_2 = ops.relu(layer2_0_add);
-  dispose(layer2_0_add);
-  // layer2.1.conv1 → layer2.1.bn1 → layer2.1.relu: batch norm folded into the convolution at load time; relu fused
-  const layer2_1_relu = ops.conv2d(layer2_0_relu_2, p.layer2_1_conv1_weight_bn, p.layer2_1_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer2.1.conv2 → layer2.1.bn2 → layer2.1.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer2_1_relu_1 = ops.conv2d(layer2_1_relu, p.layer2_1_conv2_weight_bn, p.layer2_1_conv2_bias_bn, {
-    stride: [1, 1],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer2_1_relu);
-  // layer2.1.conv3 → layer2.1.bn3: batch norm folded into the convolution at load time
-  const layer2_1_bn3 = ops.conv2d(layer2_1_relu_1, p.layer2_1_conv3_weight_bn, p.layer2_1_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer2_1_relu_1);
-  // layer2.1.add
-  const layer2_1_add = ops.add(layer2_1_bn3, layer2_0_relu_2);
-  dispose(layer2_0_relu_2, layer2_1_bn3);
-  // layer2.1.relu_2
-  const layer2_1_relu_2 = ops.relu(layer2_1_add);
-  dispose(layer2_1_add);
-  // layer2.2.conv1 → layer2.2.bn1 → layer2.2.relu: batch norm folded into the convolution at load time; relu fused
-  const layer2_2_relu = ops.conv2d(layer2_1_relu_2, p.layer2_2_conv1_weight_bn, p.layer2_2_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer2.2.conv2 → layer2.2.bn2 → layer2.2.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer2_2_relu_1 = ops.conv2d(layer2_2_relu, p.layer2_2_conv2_weight_bn, p.layer2_2_conv2_bias_bn, {
-    stride: [1, 1],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer2_2_relu);
-  // layer2.2.conv3 → layer2.2.bn3: batch norm folded into the convolution at load time
-  const layer2_2_bn3 = ops.conv2d(layer2_2_relu_1, p.layer2_2_conv3_weight_bn, p.layer2_2_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer2_2_relu_1);
-  // layer2.2.add
-  const layer2_2_add = ops.add(layer2_2_bn3, layer2_1_relu_2);
-  dispose(layer2_1_relu_2, layer2_2_bn3);
-  // layer2.2.relu_2
-  const layer2_2_relu_2 = ops.relu(layer2_2_add);
-  dispose(layer2_2_add);
-  // layer2.3.conv1 → layer2.3.bn1 → layer2.3.relu: batch norm folded into the convolution at load time; relu fused
-  const layer2_3_relu = ops.conv2d(layer2_2_relu_2, p.layer2_3_conv1_weight_bn, p.layer2_3_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer2.3.conv2 → layer2.3.bn2 → layer2.3.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer2_3_relu_1 = ops.conv2d(layer2_3_relu, p.layer2_3_conv2_weight_bn, p.layer2_3_conv2_bias_bn, {
-    stride: [1, 1],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer2_3_relu);
-  // layer2.3.conv3 → layer2.3.bn3: batch norm folded into the convolution at load time
-  const layer2_3_bn3 = ops.conv2d(layer2_3_relu_1, p.layer2_3_conv3_weight_bn, p.layer2_3_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer2_3_relu_1);
-  // layer2.3.add
-  const layer2_3_add = ops.add(layer2_3_bn3, layer2_2_relu_2);
-  dispose(layer2_2_relu_2, layer2_3_bn3);
-  // layer2.3.relu_2
-  const layer2_3_relu_2 = ops.relu(layer2_3_add);
-  dispose(layer2_3_add);
-  // layer3.0.conv1 → layer3.0.bn1 → layer3.0.relu: batch norm folded into the convolution at load time; relu fused
-  const layer3_0_relu = ops.conv2d(layer2_3_relu_2, p.layer3_0_conv1_weight_bn, p.layer3_0_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer3.0.conv2 → layer3.0.bn2 → layer3.0.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer3_0_relu_1 = ops.conv2d(layer3_0_relu, p.layer3_0_conv2_weight_bn, p.layer3_0_conv2_bias_bn, {
-    stride: [2, 2],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer3_0_relu);
-  // layer3.0.conv3 → layer3.0.bn3: batch norm folded into the convolution at load time
-  const layer3_0_bn3 = ops.conv2d(layer3_0_relu_1, p.layer3_0_conv3_weight_bn, p.layer3_0_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer3_0_relu_1);
-  // layer3.0.downsample.0 → layer3.0.downsample.1: batch norm folded into the convolution at load time
-  const layer3_0_downsample_1 = ops.conv2d(
-    layer2_3_relu_2,
-    p.layer3_0_downsample_0_weight_bn,
-    p.layer3_0_downsample_0_bias_bn,
-    { stride: [2, 2], padding: [0, 0] },
-  );
-  // layer3.0.add
-  const layer3_0_add = ops.add(layer3_0_bn3, layer3_0_downsample_1);
-  dispose(layer3_0_bn3, layer3_0_downsample_1);
-  // layer3.0.relu_2
-  const layer3_0_relu_2 = ops.relu(layer3_0_add);
-  dispose(layer3_0_add);
-  // layer3.1.conv1 → layer3.1.bn1 → layer3.1.relu: batch norm folded into the convolution at load time; relu fused
-  const layer3_1_relu = ops.conv2d(layer3_0_relu_2, p.layer3_1_conv1_weight_bn, p.layer3_1_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer3.1.conv2 → layer3.1.bn2 → layer3.1.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer3_1_relu_1 = ops.conv2d(layer3_1_relu, p.layer3_1_conv2_weight_bn, p.layer3_1_conv2_bias_bn, {
-    stride: [1, 1],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer3_1_relu);
-  // layer3.1.conv3 → layer3.1.bn3: batch norm folded into the convolution at load time
-  const layer3_1_bn3 = ops.conv2d(layer3_1_relu_1, p.layer3_1_conv3_weight_bn, p.layer3_1_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer3_1_relu_1);
-  // layer3.1.add
-  const layer3_1_add = ops.add(layer3_1_bn3, layer3_0_relu_2);
-  dispose(layer3_0_relu_2, layer3_1_bn3);
-  // layer3.1.relu_2
-  const layer3_1_relu_2 = ops.relu(layer3_1_add);
-  dispose(layer3_1_add);
-  // layer3.2.conv1 → layer3.2.bn1 → layer3.2.relu: batch norm folded into the convolution at load time; relu fused
-  const layer3_2_relu = ops.conv2d(layer3_1_relu_2, p.layer3_2_conv1_weight_bn, p.layer3_2_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer3.2.conv2 → layer3.2.bn2 → layer3.2.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer3_2_relu_1 = ops.conv2d(layer3_2_relu, p.layer3_2_conv2_weight_bn, p.layer3_2_conv2_bias_bn, {
-    stride: [1, 1],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer3_2_relu);
-  // layer3.2.conv3 → layer3.2.bn3: batch norm folded into the convolution at load time
-  const layer3_2_bn3 = ops.conv2d(layer3_2_relu_1, p.layer3_2_conv3_weight_bn, p.layer3_2_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer3_2_relu_1);
-  // layer3.2.add
-  const layer3_2_add = ops.add(layer3_2_bn3, layer3_1_relu_2);
-  dispose(layer3_1_relu_2, layer3_2_bn3);
-  // layer3.2.relu_2
-  const layer3_2_relu_2 = ops.relu(layer3_2_add);
-  dispose(layer3_2_add);
-  // layer3.3.conv1 → layer3.3.bn1 → layer3.3.relu: batch norm folded into the convolution at load time; relu fused
-  const layer3_3_relu = ops.conv2d(layer3_2_relu_2, p.layer3_3_conv1_weight_bn, p.layer3_3_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer3.3.conv2 → layer3.3.bn2 → layer3.3.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer3_3_relu_1 = ops.conv2d(layer3_3_relu, p.layer3_3_conv2_weight_bn, p.layer3_3_conv2_bias_bn, {
-    stride: [1, 1],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer3_3_relu);
-  // layer3.3.conv3 → layer3.3.bn3: batch norm folded into the convolution at load time
-  const layer3_3_bn3 = ops.conv2d(layer3_3_relu_1, p.layer3_3_conv3_weight_bn, p.layer3_3_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer3_3_relu_1);
-  // layer3.3.add
-  const layer3_3_add = ops.add(layer3_3_bn3, layer3_2_relu_2);
-  dispose(layer3_2_relu_2, layer3_3_bn3);
-  // layer3.3.relu_2
-  const layer3_3_relu_2 = ops.relu(layer3_3_add);
-  dispose(layer3_3_add);
-  // layer3.4.conv1 → layer3.4.bn1 → layer3.4.relu: batch norm folded into the convolution at load time; relu fused
-  const layer3_4_relu = ops.conv2d(layer3_3_relu_2, p.layer3_4_conv1_weight_bn, p.layer3_4_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer3.4.conv2 → layer3.4.bn2 → layer3.4.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer3_4_relu_1 = ops.conv2d(layer3_4_relu, p.layer3_4_conv2_weight_bn, p.layer3_4_conv2_bias_bn, {
-    stride: [1, 1],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer3_4_relu);
-  // layer3.4.conv3 → layer3.4.bn3: batch norm folded into the convolution at load time
-  const layer3_4_bn3 = ops.conv2d(layer3_4_relu_1, p.layer3_4_conv3_weight_bn, p.layer3_4_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer3_4_relu_1);
-  // layer3.4.add
-  const layer3_4_add = ops.add(layer3_4_bn3, layer3_3_relu_2);
-  dispose(layer3_3_relu_2, layer3_4_bn3);
-  // layer3.4.relu_2
-  const layer3_4_relu_2 = ops.relu(layer3_4_add);
-  dispose(layer3_4_add);
-  // layer3.5.conv1 → layer3.5.bn1 → layer3.5.relu: batch norm folded into the convolution at load time; relu fused
-  const layer3_5_relu = ops.conv2d(layer3_4_relu_2, p.layer3_5_conv1_weight_bn, p.layer3_5_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer3.5.conv2 → layer3.5.bn2 → layer3.5.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer3_5_relu_1 = ops.conv2d(layer3_5_relu, p.layer3_5_conv2_weight_bn, p.layer3_5_conv2_bias_bn, {
-    stride: [1, 1],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer3_5_relu);
-  // layer3.5.conv3 → layer3.5.bn3: batch norm folded into the convolution at load time
-  const layer3_5_bn3 = ops.conv2d(layer3_5_relu_1, p.layer3_5_conv3_weight_bn, p.layer3_5_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer3_5_relu_1);
-  // layer3.5.add
-  const layer3_5_add = ops.add(layer3_5_bn3, layer3_4_relu_2);
-  dispose(layer3_4_relu_2, layer3_5_bn3);
-  // layer3.5.relu_2
-  const layer3_5_relu_2 = ops.relu(layer3_5_add);
-  dispose(layer3_5_add);
-  // layer4.0.conv1 → layer4.0.bn1 → layer4.0.relu: batch norm folded into the convolution at load time; relu fused
-  const layer4_0_relu = ops.conv2d(layer3_5_relu_2, p.layer4_0_conv1_weight_bn, p.layer4_0_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer4.0.conv2 → layer4.0.bn2 → layer4.0.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer4_0_relu_1 = ops.conv2d(layer4_0_relu, p.layer4_0_conv2_weight_bn, p.layer4_0_conv2_bias_bn, {
-    stride: [2, 2],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer4_0_relu);
-  // layer4.0.conv3 → layer4.0.bn3: batch norm folded into the convolution at load time
-  const layer4_0_bn3 = ops.conv2d(layer4_0_relu_1, p.layer4_0_conv3_weight_bn, p.layer4_0_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer4_0_relu_1);
-  // layer4.0.downsample.0 → layer4.0.downsample.1: batch norm folded into the convolution at load time
-  const layer4_0_downsample_1 = ops.conv2d(
-    layer3_5_relu_2,
-    p.layer4_0_downsample_0_weight_bn,
-    p.layer4_0_downsample_0_bias_bn,
-    { stride: [2, 2], padding: [0, 0] },
-  );
-  // layer4.0.add
-  const layer4_0_add = ops.add(layer4_0_bn3, layer4_0_downsample_1);
-  dispose(layer4_0_bn3, layer4_0_downsample_1);
-  // layer4.0.relu_2
-  const layer4_0_relu_2 = ops.relu(layer4_0_add);
-  dispose(layer4_0_add);
-  // layer4.1.conv1 → layer4.1.bn1 → layer4.1.relu: batch norm folded into the convolution at load time; relu fused
-  const layer4_1_relu = ops.conv2d(layer4_0_relu_2, p.layer4_1_conv1_weight_bn, p.layer4_1_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer4.1.conv2 → layer4.1.bn2 → layer4.1.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer4_1_relu_1 = ops.conv2d(layer4_1_relu, p.layer4_1_conv2_weight_bn, p.layer4_1_conv2_bias_bn, {
-    stride: [1, 1],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer4_1_relu);
-  // layer4.1.conv3 → layer4.1.bn3: batch norm folded into the convolution at load time
-  const layer4_1_bn3 = ops.conv2d(layer4_1_relu_1, p.layer4_1_conv3_weight_bn, p.layer4_1_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer4_1_relu_1);
-  // layer4.1.add
-  const layer4_1_add = ops.add(layer4_1_bn3, layer4_0_relu_2);
-  dispose(layer4_0_relu_2, layer4_1_bn3);
-  // layer4.1.relu_2
-  const layer4_1_relu_2 = ops.relu(layer4_1_add);
-  dispose(layer4_1_add);
-  // layer4.2.conv1 → layer4.2.bn1 → layer4.2.relu: batch norm folded into the convolution at load time; relu fused
-  const layer4_2_relu = ops.conv2d(layer4_1_relu_2, p.layer4_2_conv1_weight_bn, p.layer4_2_conv1_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-    activation: "relu",
-  });
-  // layer4.2.conv2 → layer4.2.bn2 → layer4.2.relu_1: batch norm folded into the convolution at load time; relu fused
-  const layer4_2_relu_1 = ops.conv2d(layer4_2_relu, p.layer4_2_conv2_weight_bn, p.layer4_2_conv2_bias_bn, {
-    stride: [1, 1],
-    padding: [1, 1],
-    activation: "relu",
-  });
-  dispose(layer4_2_relu);
-  // layer4.2.conv3 → layer4.2.bn3: batch norm folded into the convolution at load time
-  const layer4_2_bn3 = ops.conv2d(layer4_2_relu_1, p.layer4_2_conv3_weight_bn, p.layer4_2_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer4_2_relu_1);
-  // layer4.2.add
-  const layer4_2_add = ops.add(layer4_2_bn3, layer4_1_relu_2);
-  dispose(layer4_1_relu_2, layer4_2_bn3);
-  // layer4.2.relu_2
-  const layer4_2_relu_2 = ops.relu(layer4_2_add);
-  dispose(layer4_2_add);
-  // the features: a null-prototype object, so that every key is its own property, whatever its name
-  const features = Object.create(null) as Features;
-  features.layer1 = layer1_2_relu_2 as Tensor4D;
-  features.layer2 = layer2_3_relu_2 as Tensor4D;
-  features.layer3 = layer3_5_relu_2 as Tensor4D;
-  features.layer4 = layer4_2_relu_2 as Tensor4D;
-  return features;
-}
+] as const satisfies readonly ParamSpec[];

@@ -5,11 +5,11 @@
 export * as ops from "./ops/index.js";
 export { InputShapeError } from "./ops/input.js";
 export { dispose } from "./ops/tensorOps.js";
-export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from "./ops/tf.js";
+export type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Tensor5D, Tensor6D } from "./ops/tf.js";
 export { tf } from "./ops/tf.js";
 export { useBackend, availableBackends, BACKENDS, BackendError, type BackendName } from "./backend.js";
 export { ENGINES, EngineError, type EngineName } from "./engine.js";
-export type { TfjsKernels as Kernels, KernelName, KernelTable } from "./kernels.js";
+export type { TfjsKernels as Kernels, KernelName, KernelTable, RankedKernels, RankNumber, TensorOfRank } from "./kernels.js";
 export { createExtractor, type Extractor, type ExtractorModule, type LoadOptions, type WeightsInput } from "./extractor.js";
 export { loadParams, sourceKeys, type CheckpointShapes, type CheckpointTensor, type ParamSpec, type ParamSource, type ParamTransform, type Params } from "./params.js";
 export { openWeights } from "./weights/open.js";

@@ -1,5 +1,5 @@
 import type * as tfjsOps from "./ops/index.js";
-import type { Tensor } from "./ops/tf.js";
+import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Tensor5D, Tensor6D } from "./ops/tf.js";
 
 /**
  * The contract between the compiler and every engine: the kernels a lowered program may call,
@@ -29,3 +29,44 @@ export type KernelOver<F, V> = F extends (...args: infer A) => infer R ? (...arg
 
 /** Every kernel, implemented over an engine's value type `V`. */
 export type KernelTable<V> = { readonly [K in KernelName]: KernelOver<TfjsKernels[K], V> };
+
+/** A tensor rank as generated code writes it: `ops.relu<4>(x)`. */
+export type RankNumber = 0 | 1 | 2 | 3 | 4 | 5 | 6;
+
+/** The tfjs tensor type of each rank. */
+export interface TensorOfRank {
+  0: Scalar;
+  1: Tensor1D;
+  2: Tensor2D;
+  3: Tensor3D;
+  4: Tensor4D;
+  5: Tensor5D;
+  6: Tensor6D;
+}
+
+/** The ranks a kernel's declared result allows: one where it returns a ranked type (conv2d: 4), any for a plain Tensor. */
+type RanksOf<T extends Tensor> = { [N in RankNumber]: TensorOfRank[N] extends T ? N : never }[RankNumber];
+
+/**
+ * A kernel whose result a call may type by rank: `ops.relu<4>(x)` is a Tensor4D, `ops.conv2d<2>(...)`
+ * is a type error (conv2d returns 4-D). Without a rank the call is typed as the kernel declares.
+ */
+type Ranked<F> = F extends (...args: infer A) => infer Result
+  ? Result extends Tensor
+    ? <N extends RanksOf<Result> = never>(...args: A) => [N] extends [never] ? Result : TensorOfRank[N]
+    : F
+  : never;
+
+/** getitem of a list of tensors (split's parts) may be typed by rank too; of anything else, it is the item's type. */
+interface RankedGetitem {
+  <N extends RankNumber>(list: readonly Tensor[], index: number): TensorOfRank[N];
+  <T>(list: readonly T[], index: number): T;
+}
+
+/**
+ * The kernels as generated modules call them. The compiler knows every value's rank from its
+ * static shapes and writes it on the calls whose results are features (`ops.relu<4>(x)`), so
+ * that a module's `Features` are typed by rank without a cast. The same functions as
+ * TfjsKernels: only their result types differ.
+ */
+export type RankedKernels = { readonly [K in KernelName]: K extends "getitem" ? RankedGetitem : Ranked<TfjsKernels[K]> };

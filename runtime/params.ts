@@ -60,7 +60,8 @@ export type CheckpointTensor = readonly number[] | { readonly shape: readonly nu
 
 const shapeOfEntry = (entry: CheckpointTensor): readonly number[] => ("integer" in entry ? entry.shape : (entry as readonly number[]));
 
-export type Params = Record<string, Tensor>;
+/** The prepared tensors of an extractor by id; a generated module names its ids (`Params<ParamId>`), so a misspelled id is a type error. */
+export type Params<Id extends string = string> = Record<Id, Tensor>;
 
 const FLOAT_DTYPES: readonly string[] = ["F32", "F16", "BF16", "F64"];
 /**

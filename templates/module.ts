@@ -36,8 +36,16 @@ export const docs = {
   parameters: "How each tensor the forward pass uses is made from the checkpoint, once, at load time.",
   load: "Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the extractor.",
   keyRenames: "How torchvision's loader for this model renames checkpoint keys; the same rules apply here.",
-  forward: (model: string, mode: string) => `${commentText(model)}'s ${mode} graph, pruned to the requested nodes: one statement per node (a call of the engine's kernels, ops), each intermediate freed after its last use.`,
+  forward: (model: string, mode: string, notes: readonly string[]) =>
+    [
+      `${commentText(model)}'s ${mode} graph, pruned to the requested nodes: one statement per node (a call of the engine's kernels, ops), each intermediate freed after its last use. Calls whose results are features state their rank (\`ops.relu<4>\`).`,
+      ...(notes.length > 0 ? ["", "Notes the statements refer to by number:", ...notes.map((note, i) => `- [${i + 1}] ${commentText(note)}`)] : []),
+    ].join("\n"),
+  paramId: "The id of every tensor forward reads: a misspelled id is a type error.",
 } as const;
+
+/** Between the logic (what the module gives, how it runs) and the tables load reads. */
+export const dataSection = "// The data: the checkpoint tensors load reads and how it prepares them.";
 
 /** Why results are built on a null prototype, said once in the forward of every generated module. */
 export const featuresComment = "the features: a null-prototype object, so that every key is its own property, whatever its name";

@@ -193,27 +193,64 @@ export async function run(weights: string): Promise<number[]> {
 `;
 }
 
-test("every family's generated module typechecks, its features typed by rank and limited to the requested keys", async () => {
+/** The settings a strict consumer project uses (`tsc --init` and more), in both module modes; skipLibCheck off, so the runtime's .d.ts are checked too. */
+const STRICT = {
+  target: "ES2022",
+  strict: true,
+  noUncheckedIndexedAccess: true,
+  noPropertyAccessFromIndexSignature: true,
+  exactOptionalPropertyTypes: true,
+  verbatimModuleSyntax: true,
+  skipLibCheck: false,
+  noEmit: true,
+  types: ["node"],
+  typeRoots: ["../../node_modules/@types"],
+} as const;
+const MODULE_MODES = { nodenext: { module: "nodenext" }, bundler: { module: "preserve", moduleResolution: "bundler" } } as const;
+
+/** A generated module with one parameter id misspelled: tsc must refuse it, there and only there. */
+const TYPO = { file: "typo", from: "p.conv1_weight", to: "p.conv1_weigth" } as const;
+
+const tsc = (project: string) => spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", project], { encoding: "utf8" });
+
+test("every family's generated module typechecks under the strictest settings in both module modes, against the runtime's declarations; features typed by rank, parameters by id", async () => {
   assert.deepEqual(
     Object.values(MODULES).map((m) => m.family),
     ["ResNet", "AlexNet", "VGG", "SqueezeNet", "DenseNet", "GoogLeNet", "Inception", "MobileNet", "MNASNet", "ShuffleNetV2", "EfficientNet", "RegNet", "ConvNeXt", "ViT", "Swin", "Swin v2", "MaxViT"],
   );
-  // Inside the package, so that `fxc/runtime` resolves to this checkout as it would in a user's project.
+  // Inside the package, so that tfjs resolves from the runtime's declarations as it would in a user's project.
   const dir = join(ROOT, ".cache", `typecheck-${process.pid}`);
   await mkdir(dir, { recursive: true });
   try {
+    // The runtime as a user's tsc sees it: its .d.ts files, not its sources.
+    await writeFile(
+      join(dir, "tsconfig.decl.json"),
+      JSON.stringify({ extends: "../../tsconfig.json", compilerOptions: { noEmit: false, declaration: true, emitDeclarationOnly: true, sourceMap: false, rootDir: "../..", outDir: "decl" }, include: ["../../runtime"], exclude: [] }),
+    );
+    const declarations = tsc(join(dir, "tsconfig.decl.json"));
+    assert.equal(declarations.status, 0, declarations.stdout + declarations.stderr);
     for (const [file, m] of Object.entries(MODULES)) {
       const source = await compile(m.model, { ...m.options, name: file });
       for (const pattern of m.source ?? []) assert.match(source, pattern, `${file}: the documented shapes`);
+      assert.doesNotMatch(source, / as Tensor\dD/, `${file}: no rank casts`);
       await writeFile(join(dir, `${file}.ts`), source);
       await writeFile(join(dir, `consumer-${file}.ts`), consumer(file, m));
+      if (file === "r18") {
+        assert.ok(source.includes(TYPO.from));
+        await writeFile(join(dir, `${TYPO.file}.ts`), source.replace(TYPO.from, TYPO.to));
+      }
     }
-    await writeFile(
-      join(dir, "tsconfig.json"),
-      JSON.stringify({ extends: "../../tsconfig.json", compilerOptions: { noEmit: true, rootDir: "../.." }, include: ["*.ts", "../../generated/*.ts"] }),
-    );
-    const tsc = spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(dir, "tsconfig.json")], { encoding: "utf8" });
-    assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
+    // tfjs-core's hash_util.d.ts names Long, a type from a package it does not depend on.
+    await writeFile(join(dir, "long.d.ts"), "declare global {\n  type Long = unknown;\n}\nexport {};\n");
+    for (const [mode, moduleOptions] of Object.entries(MODULE_MODES)) {
+      const project = join(dir, `tsconfig.${mode}.json`);
+      const paths = { "fxc/runtime": ["./decl/runtime/index.d.ts"] };
+      await writeFile(project, JSON.stringify({ compilerOptions: { ...STRICT, ...moduleOptions, paths }, include: ["*.ts", "../../generated/*.ts"] }));
+      const r = tsc(project);
+      const errors = (r.stdout + r.stderr).split("\n").filter((line) => /error TS\d+/.test(line));
+      assert.equal(errors.length, 1, `${mode}: only the misspelled id is an error:\n${errors.join("\n")}`);
+      assert.match(errors[0]!, new RegExp(`^.*${TYPO.file}\\.ts\\(\\d+,\\d+\\): error TS2551: Property 'conv1_weigth_bn' does not exist`), mode);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@ import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
 import type { Dim } from "../graph/value.js";
 import type { Instruction, Json, Operand, Program, ProgramOutput } from "../graph/program.js";
 import { disposalSchedule } from "../passes/schedule.js";
-import { docs, featuresComment, header, loadBody, type HeaderFacts } from "../../templates/module.js";
+import { dataSection, docs, featuresComment, header, loadBody, type HeaderFacts } from "../../templates/module.js";
 import { commentText, literal, propertyAccess, propertyName } from "./literal.js";
 import { formatTypeScript } from "./format.js";
 
@@ -31,6 +31,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   const featuresName = `${pascalCase(options.name)}Features`;
 
   addImports(file, program, options.runtimeModule ?? "fxc/runtime");
+  // The logic first: what the module gives, then how it runs.
   file.addInterface({
     name: featuresName,
     isExported: true,
@@ -40,10 +41,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   file.addTypeAlias({ name: "Features", isExported: true, type: featuresName, docs: [docs.featuresAlias] });
   addConst(file, "returnNodes", literal(Object.fromEntries(program.outputs.map((o) => [o.key, o.node]))) + " as const", docs.returnNodes, true);
   addConst(file, "inputShape", `${literal(inputShapeFor(program))} as const`, docs.inputShape(program.layout), true);
-  addConst(file, "checkpoint", `${literal(program.checkpoint as Json)} satisfies CheckpointShapes`, docs.checkpoint, false);
-  addConst(file, "parameters", `${literal(program.params.map((p) => ({ ...p })))} satisfies readonly ParamSpec[]`, docs.parameters, false);
   const keyRenames = program.keyRenames !== undefined && program.keyRenames.length > 0;
-  if (keyRenames) addConst(file, "keyRenames", `${literal(program.keyRenames!.map((r) => ({ ...r })))} satisfies readonly KeyRename[]`, docs.keyRenames, false);
   file.addFunction({
     name: "load",
     isExported: true,
@@ -55,24 +53,31 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
     returnType: "Promise<Extractor<Features>>",
     statements: [loadBody(keyRenames)],
   });
+  const notes = notesOf(program);
   file.addFunction({
     name: "forward",
-    docs: [docs.forward(options.model, program.mode)],
+    docs: [docs.forward(options.model, program.mode, [...notes.keys()])],
     parameters: [
       { name: "input", type: "Tensor4D" },
-      { name: "p", type: "Params" },
-      { name: "ops", type: "Kernels" },
+      { name: "p", type: "Params<ParamId>" },
+      { name: "ops", type: "RankedKernels" },
     ],
     returnType: "Features",
-    statements: forwardBody(program),
+    statements: forwardBody(program, notes),
   });
-  // Header first, and a blank line between top-level statements, for reading.
-  const statements = file.getStatements().map((st) => st.getFullText().trim());
-  return formatTypeScript([header(facts), ...statements].join("\n\n") + "\n");
+  const logic = file.getStatements().map((st) => st.getFullText().trim());
+  // Then the data: the parameter tables load reads, which a reviewer rarely needs.
+  const data = project.createSourceFile("data.ts", "");
+  data.addTypeAlias({ name: "ParamId", type: `(typeof parameters)[number]["id"]`, docs: [docs.paramId] });
+  addConst(data, "checkpoint", `${literal(program.checkpoint as Json)} satisfies CheckpointShapes`, docs.checkpoint, false);
+  addConst(data, "parameters", `${literal(program.params.map((p) => ({ ...p })))} as const satisfies readonly ParamSpec[]`, docs.parameters, false);
+  if (keyRenames) addConst(data, "keyRenames", `${literal(program.keyRenames!.map((r) => ({ ...r })))} satisfies readonly KeyRename[]`, docs.keyRenames, false);
+  const tables = data.getStatements().map((st) => st.getFullText().trim());
+  return formatTypeScript([header(facts), ...logic, dataSection, ...tables].join("\n\n") + "\n");
 }
 
 function addImports(file: SourceFile, program: Program, runtimeModule: string): void {
-  const types = new Set(["CheckpointShapes", "Extractor", "Kernels", "LoadOptions", "ParamSpec", "Params", "Tensor4D", "WeightsInput"]);
+  const types = new Set(["CheckpointShapes", "Extractor", "LoadOptions", "ParamSpec", "Params", "RankedKernels", "Tensor4D", "WeightsInput"]);
   for (const o of program.outputs) types.add(tensorType(o));
   if (program.keyRenames !== undefined && program.keyRenames.length > 0) types.add("KeyRename");
   const values = ["createExtractor", "dispose"];
@@ -91,28 +96,47 @@ function addConst(file: SourceFile, name: string, initializer: string, doc: stri
   });
 }
 
+/**
+ * Each distinct note of the program's instructions, numbered in order of first use: a note
+ * (batch norm folded, an activation fused...) is said once, in forward's doc, and each
+ * statement it applies to refers to it by number.
+ */
+function notesOf(program: Program): Map<string, number> {
+  const notes = new Map<string, number>();
+  for (const ins of program.instructions) if (ins.note && !notes.has(ins.note)) notes.set(ins.note, notes.size + 1);
+  return notes;
+}
+
 /** One statement per instruction (each a graph node, or nodes fused into one call), then frees. */
-function forwardBody(program: Program): string[] {
+function forwardBody(program: Program, notes: ReadonlyMap<string, number>): string[] {
   const schedule = disposalSchedule(program);
+  // The calls whose results are features state their rank, so that Features needs no cast.
+  const featureRanks = new Map<string, number>();
+  for (const o of program.outputs) {
+    const rank = outputRank(o);
+    if (o.operand.kind === "value" && rank !== undefined) featureRanks.set(o.operand.id, rank);
+  }
   const lines: string[] = [];
   program.instructions.forEach((ins, i) => {
-    lines.push(`// ${comment(ins)}`);
-    lines.push(`const ${ins.id} = ops.${ins.op}(${[...ins.inputs.map(operand), ...(Object.keys(ins.attrs).length || ins.op === "input" ? [literal(ins.attrs)] : [])].join(", ")});`);
+    lines.push(`// ${comment(ins, notes)}`);
+    const rank = featureRanks.get(ins.id);
+    const args = [...ins.inputs.map(operand), ...(Object.keys(ins.attrs).length || ins.op === "input" ? [literal(ins.attrs)] : [])];
+    lines.push(`const ${ins.id} = ops.${ins.op}${rank === undefined ? "" : `<${rank}>`}(${args.join(", ")});`);
     const dead = schedule[i]!;
     if (dead.length > 0) lines.push(`dispose(${dead.join(", ")});`);
   });
   // Filled by assignment, as the interpreter fills its result, so both give the same object for any key.
   lines.push(`// ${featuresComment}`);
   lines.push("const features = Object.create(null) as Features;");
-  for (const o of program.outputs) lines.push(`${propertyAccess("features", o.key)} = ${operand(o.operand)} as ${tensorType(o)};`);
+  for (const o of program.outputs) lines.push(`${propertyAccess("features", o.key)} = ${operand(o.operand)};`);
   lines.push("return features;");
   return lines;
 }
 
-function comment(ins: Instruction): string {
+function comment(ins: Instruction, notes: ReadonlyMap<string, number>): string {
   const nodes = [...new Set(ins.nodes)].join(" → ");
   const sub = ins.id.includes("__") ? ` (${ins.op})` : "";
-  return commentText(ins.note ? `${nodes}${sub}: ${ins.note}` : `${nodes}${sub}`);
+  return commentText(ins.note ? `${nodes}${sub} [${notes.get(ins.note)!}]` : `${nodes}${sub}`);
 }
 
 function operand(o: Operand): string {
@@ -128,9 +152,15 @@ function operand(o: Operand): string {
   }
 }
 
-function tensorType(o: ProgramOutput): string {
+/** The rank an output is typed with, where tfjs names a type for it (1 to 6). */
+function outputRank(o: ProgramOutput): number | undefined {
   const rank = o.value.kind === "tensor" ? o.value.shape.length : 0;
-  return rank >= 1 && rank <= 6 ? `Tensor${rank}D` : "Tensor";
+  return rank >= 1 && rank <= 6 ? rank : undefined;
+}
+
+function tensorType(o: ProgramOutput): string {
+  const rank = outputRank(o);
+  return rank === undefined ? "Tensor" : `Tensor${rank}D`;
 }
 
 /** The output's shape as the caller gets it: image-like 4-D values follow the chosen layout. */
