@@ -1,6 +1,6 @@
 import type { Module } from "../models/nn/module.js";
 import { getModelEntry } from "../models/zoo/registry.js";
-import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type Tensor, type WeightsInput } from "../runtime/index.js";
+import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type Preset, type Tensor, type WeightsInput } from "../runtime/index.js";
 import type { Program } from "./graph/program.js";
 import { interpret } from "./interpret/interpreter.js";
 import { emitModule, inputShapeFor } from "./emit/emitter.js";
@@ -23,12 +23,14 @@ interface ResolvedModel {
   /** A model that takes one input size only says so itself (ViT's "Expected 224 but got 200"). */
   readonly fixedSize?: boolean;
   readonly keyRenames?: readonly KeyRename[];
+  /** The preprocessing of the zoo model's DEFAULT weights, exported by its generated module. */
+  readonly preset?: Preset;
 }
 
 function resolveModel(model: ModelInput, options: { readonly modelOptions?: Record<string, unknown> } = {}): ResolvedModel {
   if (typeof model !== "string") return { module: model, name: model.typeName, size: 224 };
   const entry = getModelEntry(model);
-  return { module: entry.build(options.modelOptions), name: entry.name, size: entry.inputSize, minSize: entry.minSize, fixedSize: entry.fixedSize, keyRenames: entry.checkpointKeyRenames };
+  return { module: entry.build(options.modelOptions), name: entry.name, size: entry.inputSize, minSize: entry.minSize, fixedSize: entry.fixedSize, keyRenames: entry.checkpointKeyRenames, preset: entry.preset };
 }
 
 /**
@@ -134,6 +136,7 @@ export async function compileProgram(model: ModelInput, options: CompileOptions)
     fxcVersion: FXC_VERSION,
     torchvisionVersion: TORCHVISION_VERSION,
     runtimeModule: options.runtimeModule,
+    preset: m.preset,
   });
   return { source, program };
 }

@@ -9,6 +9,7 @@ import {
   type LoadOptions,
   type ParamSpec,
   type Params,
+  type Preset,
   type RankedKernels,
   type Tensor4D,
   type WeightsInput,
@@ -39,6 +40,15 @@ export const returnNodes = {
 
 /** The input this extractor was compiled for (NHWC); `null` is the free batch size. */
 export const inputShape = [null, 224, 224, 3] as const;
+
+/** torchvision's preprocessing for resnet50's DEFAULT weights, the one `fxc extract` applies to images: `(await preprocess(image, preprocessing)).data` (preprocess from "fxc/images") is one input image's values. */
+export const preprocessing = {
+  cropSize: 224,
+  resizeSize: 232,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  interpolation: "bilinear",
+} as const satisfies Preset;
 
 /** Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the extractor. */
 export function load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Features>> {

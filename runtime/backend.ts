@@ -1,4 +1,11 @@
 import { tf } from "./ops/tf.js";
+// Registered on import, so that whatever the user calls first works: a tensor made before load()
+// (tf.zeros, tf.tensor4d) lives on the plain-JavaScript backend, which needs no initialization;
+// load() then makes the best installed backend current, and tfjs moves such tensors' data to it.
+import "@tensorflow/tfjs-backend-cpu";
+
+// Production mode, from the start: no per-op debug checks, and no console banner from the cpu backend.
+tf.env().set("PROD", true);
 
 export type BackendName = "tensorflow" | "wasm" | "cpu";
 export const BACKENDS: readonly BackendName[] = ["tensorflow", "wasm", "cpu"];
@@ -40,8 +47,6 @@ async function register(name: BackendName): Promise<string | undefined> {
  * Returns the backend picked.
  */
 export async function useBackend(preferred: BackendName | "auto" = "auto"): Promise<BackendName> {
-  // Production mode: no per-op debug checks, and no console banner from the cpu backend.
-  tf.env().set("PROD", true);
   if (preferred !== "auto") {
     if (!BACKENDS.includes(preferred)) {
       throw new BackendError(`unknown backend '${String(preferred)}'; use one of ${BACKENDS.join(", ")} or auto`);

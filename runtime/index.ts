@@ -17,3 +17,4 @@ export { memorySource, type MemoryTensor } from "./weights/memory.js";
 export { WeightsError, type TensorSource, type TensorInfo } from "./weights/types.js";
 export { createExtractorPool, type ExtractorPool, type PoolOptions } from "./pool/pool.js";
 export { withRenamedKeys, type KeyRename } from "./weights/rename.js";
+export type { Preset } from "./images/preset.js";

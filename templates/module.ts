@@ -5,6 +5,7 @@
  * none can end the comment it stands in.
  */
 import { commentText } from "../compiler/emit/literal.js";
+import type { Preset } from "../runtime/images/preset.js";
 
 export interface HeaderFacts {
   readonly model: string;
@@ -32,6 +33,14 @@ export const docs = {
   featuresAlias: "The features of this extractor, under a stable name.",
   returnNodes: "Each output key and the torchvision node it returns.",
   inputShape: (layout: string) => `The input this extractor was compiled for (${layout.toUpperCase()}); \`null\` is the free batch size.`,
+  preprocessing: (f: HeaderFacts & { readonly preset: Preset }) =>
+    [
+      `torchvision's preprocessing for ${commentText(f.model)}'s DEFAULT weights, the one \`fxc extract\` applies to images:`,
+      `\`(await preprocess(image, preprocessing${f.layout === "nchw" ? ', { layout: "nchw" }' : ""})).data\` (preprocess from "fxc/images") is one input image's values.`,
+      ...(f.height === f.preset.cropSize && f.width === f.preset.cropSize
+        ? []
+        : [`This module was compiled for ${f.height}x${f.width}, not the weights' ${f.preset.cropSize}x${f.preset.cropSize} crop: make images that size.`]),
+    ].join(" "),
   checkpoint: "The checkpoint tensors this extractor reads, with their torch shapes. Nothing else in the file is read.",
   parameters: "How each tensor the forward pass uses is made from the checkpoint, once, at load time.",
   load: "Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the extractor.",

@@ -1,6 +1,7 @@
 import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
 import type { Dim } from "../graph/value.js";
 import type { Instruction, Json, Operand, Program, ProgramOutput } from "../graph/program.js";
+import type { Preset } from "../../runtime/images/preset.js";
 import { disposalSchedule } from "../passes/schedule.js";
 import { dataSection, docs, featuresComment, header, loadBody, type HeaderFacts } from "../../templates/module.js";
 import { commentText, literal, propertyAccess, propertyName } from "./literal.js";
@@ -17,6 +18,8 @@ export interface EmitOptions {
   readonly torchvisionVersion: string;
   /** Where generated code imports the runtime from. */
   readonly runtimeModule?: string;
+  /** The preprocessing of the model's weights (zoo models), exported as `preprocessing`. */
+  readonly preset?: Preset;
 }
 
 /**
@@ -30,7 +33,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   const facts: HeaderFacts = { ...options, mode: program.mode, height: h, width: w, layout: program.layout };
   const featuresName = `${pascalCase(options.name)}Features`;
 
-  addImports(file, program, options.runtimeModule ?? "fxc/runtime");
+  addImports(file, program, options.runtimeModule ?? "fxc/runtime", options.preset !== undefined);
   // The logic first: what the module gives, then how it runs.
   file.addInterface({
     name: featuresName,
@@ -41,6 +44,9 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   file.addTypeAlias({ name: "Features", isExported: true, type: featuresName, docs: [docs.featuresAlias] });
   addConst(file, "returnNodes", literal(Object.fromEntries(program.outputs.map((o) => [o.key, o.node]))) + " as const", docs.returnNodes, true);
   addConst(file, "inputShape", `${literal(inputShapeFor(program))} as const`, docs.inputShape(program.layout), true);
+  if (options.preset !== undefined) {
+    addConst(file, "preprocessing", `${literal({ ...options.preset })} as const satisfies Preset`, docs.preprocessing({ ...facts, preset: options.preset }), true);
+  }
   const keyRenames = program.keyRenames !== undefined && program.keyRenames.length > 0;
   file.addFunction({
     name: "load",
@@ -76,10 +82,11 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   return formatTypeScript([header(facts), ...logic, dataSection, ...tables].join("\n\n") + "\n");
 }
 
-function addImports(file: SourceFile, program: Program, runtimeModule: string): void {
+function addImports(file: SourceFile, program: Program, runtimeModule: string, preset: boolean): void {
   const types = new Set(["CheckpointShapes", "Extractor", "LoadOptions", "ParamSpec", "Params", "RankedKernels", "Tensor4D", "WeightsInput"]);
   for (const o of program.outputs) types.add(tensorType(o));
   if (program.keyRenames !== undefined && program.keyRenames.length > 0) types.add("KeyRename");
+  if (preset) types.add("Preset");
   const values = ["createExtractor", "dispose"];
   file.addImportDeclaration({
     moduleSpecifier: runtimeModule,

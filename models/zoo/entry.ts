@@ -1,14 +1,9 @@
 import type { Module } from "../nn/module.js";
 import type { KeyRename } from "../../runtime/weights/rename.js";
 
-/** torchvision's `ImageClassification` preset of a model's DEFAULT weights. */
-export interface Preset {
-  readonly resizeSize: number;
-  readonly cropSize: number;
-  readonly mean: readonly [number, number, number];
-  readonly std: readonly [number, number, number];
-  readonly interpolation: "bilinear" | "bicubic" | "nearest";
-}
+import type { Preset } from "../../runtime/images/preset.js";
+
+export type { Preset };
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;

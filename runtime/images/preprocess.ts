@@ -1,4 +1,4 @@
-import type { Preset } from "../../models/zoo/entry.js";
+import type { Preset } from "./preset.js";
 import { decodeImage, ImageError, type ImageInput, type RgbImage } from "./decode.js";
 import { preprocessSideProblem } from "./limits.js";
 import { resizeRgb } from "./resize.js";
