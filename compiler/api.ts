@@ -122,23 +122,24 @@ export async function compile(model: ModelInput, options: CompileOptions): Promi
   return (await compileProgram(model, options)).source;
 }
 
-/** `compile`, with the program the source prints (its outputs tell which are image-like). */
-export async function compileProgram(model: ModelInput, options: CompileOptions): Promise<{ source: string; program: Program }> {
+/** `compile`, with the program the source prints (its outputs tell which are image-like) and the command its header names. */
+export async function compileProgram(model: ModelInput, options: CompileOptions): Promise<{ source: string; program: Program; command: string }> {
   const m = resolveModel(model, options);
   const name = options.name ?? m.name;
   const nameProblem = moduleNameMessage(name);
   if (nameProblem !== undefined) throw new OptionsError(nameProblem);
   const program = buildProgram(m, options);
+  const command = options.command ?? compileCommand(m.name, options);
   const source = await emitModule(program, {
     model: m.name,
     name,
-    command: options.command ?? compileCommand(m.name, options),
+    command,
     fxcVersion: FXC_VERSION,
     torchvisionVersion: TORCHVISION_VERSION,
     runtimeModule: options.runtimeModule,
     preset: m.preset,
   });
-  return { source, program };
+  return { source, program, command };
 }
 
 /** The `fxc compile` command line that produces the same module, options in a fixed order, each word quoted for a POSIX shell where it needs it. */

@@ -64,8 +64,8 @@ test("compile --check says what the file is when it cannot compare it: missing, 
   await chmod(join(dir, "secret.ts"), unprivilegedUser() ? 0o600 : 0o000);
   const check = (name: string, user = unprivilegedUser()) => fxc(["compile", "resnet18", "--return", "layer1", "--out", dir, "--name", name, "--check"], { user });
   const [missing, folder, unreadable] = await Promise.all([check("missing"), check("folder"), check("secret")]);
-  assertOneLineError(missing, /^fxc: .*missing\.ts is missing; run the same command without --check to write it$/, { code: 1 });
-  assertOneLineError(folder, /^fxc: .*folder\.ts is a folder, not a module; move the folder away, then run the same command without --check to write it$/, { code: 1 });
+  assertOneLineError(missing, /^fxc: .*missing\.ts does not exist; write it with: npx fxc compile resnet18 --return layer1 --out \S+ --name missing$/, { code: 1 });
+  assertOneLineError(folder, /^fxc: .*folder\.ts is a folder, not a module; move the folder away, then write it with: npx fxc compile resnet18 --return layer1 --out \S+ --name folder$/, { code: 1 });
   assertOneLineError(unreadable, /^fxc: .*secret\.ts cannot be read \(permission denied\); make it readable, or check as its owner$/, { code: 1 });
 });
 

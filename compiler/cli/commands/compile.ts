@@ -1,9 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Argv } from "yargs";
-import { compile } from "../../api.js";
-import { writeFileAtomic } from "../../../runtime/io/atomic.js";
-import { errorCode } from "../../../runtime/weights/types.js";
+import { compileProgram } from "../../api.js";
+import { checkGenerated, writeGenerated } from "../generatedFile.js";
 import { moduleNameMessage } from "../../names.js";
 import { UsageError, printWarning } from "../errors.js";
 import { parseReturnSpec, parseSize } from "../spec.js";
@@ -23,7 +21,7 @@ export function compileCommand(cli: Argv): Argv {
       buildOptions(y)
         .option("out", { type: "string", default: "generated", describe: "Folder to write NAME.ts into" })
         .option("name", { type: "string", describe: "Module name (file name and features interface); default: the model name" })
-        .option("check", { type: "boolean", default: false, describe: "Write nothing; exit 1 if the file on disk differs from what would be written" })
+        .option("check", { type: "boolean", default: false, describe: "Write nothing; exit 1 if the file on disk differs from what would be written, printing the diff" })
         .example("$0 compile resnet50 --return layer1,layer4", "writes generated/resnet50.ts")
         .example("$0 compile resnet50 --return layer4:features --layout nchw", "renames the output key, NCHW in and out") as Argv<CompileArgs>,
     async (args) => {
@@ -32,7 +30,7 @@ export function compileCommand(cli: Argv): Argv {
       const nameProblem = args.name === undefined ? undefined : moduleNameMessage(args.name);
       if (nameProblem !== undefined) throw new UsageError(nameProblem);
       const returnNodes = parseReturnSpec(args.return);
-      const source = await compile(args.model, {
+      const { source, command } = await compileProgram(args.model, {
         returnNodes,
         size: parseSize(args.size),
         layout: args.layout,
@@ -44,32 +42,18 @@ export function compileCommand(cli: Argv): Argv {
       });
       const file = join(args.out, `${name}.ts`);
       if (args.check) {
-        const current = await readCurrent(file);
-        if (current !== source) {
-          const why = typeof current === "string" ? "is out of date; run the command in its header to regenerate it" : current.problem;
-          console.error(`fxc: ${file} ${why}`);
+        const result = await checkGenerated(file, source, command);
+        if (!result.current) {
+          if (result.diff !== undefined) process.stdout.write(result.diff);
+          console.error(`fxc: ${result.problem}`);
           process.exitCode = 1;
           return;
         }
         if (!args.quiet) console.error(`fxc: ${file} is current`);
         return;
       }
-      await writeFileAtomic(file, source);
-      if (!args.quiet) console.error(`fxc: wrote ${file}`);
+      const written = await writeGenerated(file, source);
+      if (!args.quiet) console.error(written === "written" ? `fxc: wrote ${file}` : `fxc: ${file} is current; left as it is`);
     },
   );
-}
-
-/** The module on disk, or what keeps it from being read (missing, a folder, no permission...) and the fix. */
-async function readCurrent(file: string): Promise<string | { readonly problem: string }> {
-  const regenerate = "run the same command without --check to write it";
-  try {
-    return await readFile(file, "utf8");
-  } catch (error) {
-    const code = errorCode(error);
-    if (code === "ENOENT") return { problem: `is missing; ${regenerate}` };
-    if (code === "EISDIR") return { problem: `is a folder, not a module; move the folder away, then ${regenerate}` };
-    if (code === "EACCES" || code === "EPERM") return { problem: "cannot be read (permission denied); make it readable, or check as its owner" };
-    return { problem: `cannot be read (${code || String(error)}); check the file` };
-  }
 }
