@@ -2,6 +2,7 @@
 export { getGraphNodeNames, createFeatureExtractor, compile, compileCommand, returnSpec } from "./api.js";
 export type { ModelInput, NodeNamesOptions, ExtractorOptions, FeatureExtractor, CompileOptions } from "./api.js";
 export type { ReturnNodes } from "./passes/returnNodes.js";
+export type { FxcConfig, ExtractorConfig } from "./cli/config.js";
 export { ReturnNodeError } from "./passes/returnNodes.js";
 export { OptionsError, type Mode, type Layout } from "./pipeline.js";
 export { TraceError, type LeafModules } from "./trace/tracer.js";

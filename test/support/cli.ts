@@ -5,6 +5,9 @@ import { dirname, join } from "node:path";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
+/** tsx's loader by its full address, so that the CLI starts from source in any working folder. */
+const TSX = import.meta.resolve("tsx");
+
 export interface CliResult {
   readonly code: number;
   readonly stdout: string;
@@ -25,7 +28,7 @@ export function unprivilegedUser(): { readonly uid: number; readonly gid: number
 
 /** Starts the fxc CLI from source, as `npx fxc` runs its build, and gives the child process. */
 export function spawnFxc(args: readonly string[], options: SpawnOptions = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ["--conditions=fxc-source", "--import", "tsx", join(ROOT, "compiler/cli/main.ts"), ...args], {
+  return spawn(process.execPath, ["--conditions=fxc-source", "--import", TSX, join(ROOT, "compiler/cli/main.ts"), ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env, FXC_DEBUG: "" },
     ...options.user,
