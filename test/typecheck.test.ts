@@ -174,7 +174,7 @@ function consumer(file: string, m: Module): string {
   const outputs = Object.entries(m.ranks);
   const reads = outputs.map(([k, rank], i) => `const out${i}: ${tensorType(rank)} = f${access(k)};`);
   const wrongRanks = outputs.map(([k, rank], i) => `// @ts-expect-error ${k} is ${rank}-D\n  const wrong${i}: ${tensorType(rank === 4 ? 2 : 4)} = f${access(k)};`);
-  return `import { tf, type Tensor2D, type Tensor3D, type Tensor4D } from "fxc/runtime";
+  return `import { tf, type Preset, type Tensor2D, type Tensor3D, type Tensor4D } from "fxc/runtime";
 import * as m from "./${file}.js";
 
 export async function run(weights: string): Promise<number[]> {
@@ -187,8 +187,11 @@ export async function run(weights: string): Promise<number[]> {
   // @ts-expect-error ${m.notRequested} was not requested
   named${access(m.notRequested)};
   ${m.more ?? ""}
+  // The weights' preprocessing, typed as the preset preprocess takes.
+  const preset: Preset = m.preprocessing;
+  const crop: number = preset.cropSize;
   extractor.dispose();
-  return [${outputs.map((_, i) => `out${i}, wrong${i}`).join(", ")}].map((t) => t.rank);
+  return [${outputs.map((_, i) => `out${i}, wrong${i}`).join(", ")}].map((t) => t.rank + crop);
 }
 `;
 }
