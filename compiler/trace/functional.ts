@@ -204,3 +204,22 @@ export const shifted_window_attention = (
     logit_scale?: TensorArg | null;
   },
 ): Tensor => call("shifted_window_attention", [input, qkvWeight, projWeight, relativePositionBias, windowSize, numHeads], options);
+
+// ---- resampling (torchvision's FeaturePyramidNetwork) ----
+
+/**
+ * `F.interpolate(input, size=None, scale_factor=None, mode='nearest', align_corners=None,
+ * recompute_scale_factor=None, antialias=False)` on [N, C, H, W]: modes 'nearest' and
+ * 'bilinear'. `size` may be traced (`x.shape.slice(-2)` as `F.getitem(x.shape, F.slice(-2))`).
+ */
+export const interpolate = (
+  input: Tensor,
+  options: {
+    size?: IntLike | readonly IntLike[] | Proxy | null;
+    scale_factor?: number | readonly number[] | null;
+    mode?: "nearest" | "bilinear";
+    align_corners?: boolean | null;
+    recompute_scale_factor?: boolean | null;
+    antialias?: boolean;
+  } = {},
+): Tensor => call("interpolate", [input], options);
