@@ -79,7 +79,16 @@ export function resolveReturnNodes(graph: Graph, spec: ReturnNodes, mode: "train
     entryOwner.set(o.key, o.query);
   }
   const order = new Map(graph.nodes.map((n, i) => [n, i]));
-  return resolved.sort((a, b) => order.get(a.node)! - order.get(b.node)!);
+  const sorted = resolved.sort((a, b) => order.get(a.node)! - order.get(b.node)!);
+  // Results are objects: integer-like keys ("0", "10") would come first, ascending, whatever the execution order.
+  const objectOrder = Object.keys(Object.fromEntries(sorted.map((o) => [o.key, true])));
+  const moved = sorted.findIndex((o, i) => o.key !== objectOrder[i]);
+  if (moved !== -1) {
+    throw new ReturnNodeError(
+      `output key '${objectOrder[moved]}' would come back before '${sorted[moved]!.key}', out of execution order (JavaScript lists integer keys first, ascending); number the keys in execution order or start them with a letter`,
+    );
+  }
+  return sorted;
 }
 
 /** The keys of a node whose value is a dict of tensors (FeaturePyramidNetwork's), else undefined. */
