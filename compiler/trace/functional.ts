@@ -121,9 +121,10 @@ type Index = number | null | string | { slice: readonly [number | null, number |
 
 /**
  * `obj[index]`: a shape, a tuple, or a tensor (ints, `slice(...)`, null for None, ELLIPSIS),
- * or a tensor's rows picked by an integer tensor (`table[buffer]`).
+ * or a tensor's rows picked by an integer tensor (`table[buffer]`), or a traced dict's entry by key
+ * (a leaf's OrderedDict, as FeaturePyramidNetwork returns).
  */
-export const getitem = (obj: Proxy | Parameter, index: Index | readonly Index[] | Buffer): Proxy => call("getitem", [obj, index]);
+export const getitem = (obj: Proxy | Parameter | Readonly<Record<string, Tensor>>, index: Index | readonly Index[] | Buffer): Proxy => call("getitem", [obj, index]);
 /** `x.expand(*sizes)` on a tensor or a parameter read directly (`self.class_token.expand(n, -1, -1)`). */
 export const expand = (input: Tensor | TensorArg, ...sizes: IntLike[]): Tensor => call("expand", [input, ...sizes], {}, "call_method");
 export const swapaxes = (input: Tensor, axis0: number, axis1: number): Tensor => call("swapaxes", [input, axis0, axis1]);

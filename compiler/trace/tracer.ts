@@ -7,7 +7,7 @@ import { Module, isLeafClass } from "../../models/nn/module.js";
 import { Buffer, Parameter } from "../../models/nn/parameter.js";
 import { withTracer, type TracingContext } from "./context.js";
 import { NodeNamer, fxBaseName } from "./naming.js";
-import { Proxy } from "./proxy.js";
+import { Proxy, dictView } from "./proxy.js";
 
 /** Which modules are leaves beyond the default torch.nn and torchvision.ops layers. */
 export type LeafModules = readonly (string | (new (...args: never[]) => Module))[];
@@ -102,7 +102,8 @@ export class Tracer implements TracingContext {
     const body = this.infer(name.display, () => traceBody(m, this.index, nodeArgs));
     const node = this.graph.add(name.id, "call_module", path, nodeArgs, {}, bodyValue(body), name.qualname, path);
     node.body = body;
-    return new Proxy(node, this);
+    const proxy = new Proxy(node, this);
+    return node.value.kind === "tuple" && node.value.keys !== undefined ? dictView(proxy, node.value.keys) : proxy;
   }
 
   /** Turns what forward code passed into node arguments; parameters become `get_attr` nodes. */
