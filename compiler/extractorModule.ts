@@ -1,8 +1,10 @@
 import type { Module } from "../models/nn/module.js";
 import type { Extractor, LoadOptions, Tensor, WeightsInput } from "../runtime/index.js";
 import type { Program } from "./graph/program.js";
-import { BATCH } from "./graph/value.js";
-import { build, selectNodes, traceMode, type BuildOptions, type Mode } from "./pipeline.js";
+import { BATCH, ShapeError } from "./graph/value.js";
+import { ReturnNodeError } from "./passes/returnNodes.js";
+import { TraceError } from "./trace/tracer.js";
+import { build, OptionsError, selectNodes, traceMode, type BuildOptions, type Mode } from "./pipeline.js";
 import { GraphModule, type ModeGraph } from "./trace/graphModule.js";
 
 /**
@@ -54,7 +56,8 @@ export function modeGraphs(model: Module, options: BuildOptions, built: { readon
   let other: ModeGraph | undefined;
   try {
     other = selectNodes(traceMode(model, otherMode, options), options, otherMode);
-  } catch {
+  } catch (e) {
+    if (!(e instanceof ReturnNodeError || e instanceof TraceError || e instanceof ShapeError || e instanceof OptionsError)) throw e;
     other = undefined;
   }
   const own: ModeGraph = { graph: built.graph, outputs: built.outputs };

@@ -42,7 +42,7 @@ class Resnet50WithFPN extends Module {
   }
 }
 
-const FACTS = JSON.parse(gunzipSync(readFileSync(join(FIXTURES, "facts", "detection.json.gz"))).toString("utf8")) as {
+const FACTS = JSON.parse(gunzipSync(readFileSync(join(FIXTURES, "detection_facts.json.gz"))).toString("utf8")) as {
   resnet50_with_fpn: { nodes: { train: string[]; eval: string[] }; stateDict: [string, number[]][] };
 };
 
@@ -91,3 +91,19 @@ testFixtureCases(
   fixtureCases((c) => c.id.startsWith("compose_")),
   { resnet18_with_fpn: () => new Resnet50WithFPN(resnet18, 8) },
 );
+
+test("an extractor whose nodes exist in one mode only says so when traced in the other", () => {
+  class Holder extends Module {
+    body = createFeatureExtractor("googlenet", { returnNodes: ["aux1"], mode: "train", suppressDiffWarning: true });
+    forward(x: Tensor): Record<string, Tensor> {
+      return this.body.call(x);
+    }
+  }
+  const holder = new Holder();
+  const train = createFeatureExtractor(holder, { returnNodes: ["body"], mode: "train", suppressDiffWarning: true });
+  assert.deepEqual(train.returnNodes, { body: "body.aux1.fc2" });
+  assert.throws(
+    () => createFeatureExtractor(holder, { returnNodes: ["body"], mode: "eval" }),
+    (e: Error) => /^this feature extractor has no eval graph: its return nodes are not in the eval graph; give trainReturnNodes and evalReturnNodes$/.test(e.message),
+  );
+});

@@ -29,7 +29,7 @@ interface Facts {
 }
 
 /** torchvision's facts, from test/fixtures/make_detection_facts.py. */
-const FACTS = JSON.parse(gunzipSync(readFileSync(join(FIXTURES, "facts", "detection.json.gz"))).toString("utf8")) as Record<string, Facts> & {
+const FACTS = JSON.parse(gunzipSync(readFileSync(join(FIXTURES, "detection_facts.json.gz"))).toString("utf8")) as Record<string, Facts> & {
   fasterrcnn_resnet50_fpn: { stateDict: [string, number[]][] };
 };
 

@@ -1,9 +1,10 @@
 import { Module } from "../../models/nn/module.js";
 import { Buffer, Parameter } from "../../models/nn/parameter.js";
 import type { Graph } from "../graph/graph.js";
-import { Node, isDictArgument, isSlice, type Argument } from "../graph/node.js";
+import { Node, isDictArgument, type Argument } from "../graph/node.js";
 import type { ResolvedOutput } from "../passes/returnNodes.js";
 import { activeTracer } from "./context.js";
+import { OptionsError } from "../pipeline.js";
 import type { Tensor } from "./proxy.js";
 
 /** One mode's pruned graph and its return nodes, as an extractor keeps it. */
@@ -77,7 +78,7 @@ export class GraphModule extends Module {
   forward(x: Tensor): Record<string, Tensor> {
     const mode = this.training ? "train" : "eval";
     const graph = this.#graphs[mode];
-    if (graph === undefined) throw new Error(`this feature extractor has no ${mode} graph: its return nodes are not in the ${mode} graph; give trainReturnNodes and evalReturnNodes`);
+    if (graph === undefined) throw new OptionsError(`this feature extractor has no ${mode} graph: its return nodes are not in the ${mode} graph; give trainReturnNodes and evalReturnNodes`);
     const tracer = activeTracer("run a feature extractor");
     const values = new Map<Node, unknown>();
     const value = (a: Argument): unknown => {
@@ -86,7 +87,7 @@ export class GraphModule extends Module {
         return values.get(a);
       }
       if (Array.isArray(a)) return a.map((item) => value(item as Argument));
-      if (isDictArgument(a) && !isSlice(a)) return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, value(v)]));
+      if (isDictArgument(a)) return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, value(v)]));
       return a;
     };
     for (const node of graph.graph.nodes) values.set(node, this.replay(node, x, value, tracer));
