@@ -5,7 +5,8 @@ import type { Program } from "./graph/program.js";
 import { interpret } from "./interpret/interpreter.js";
 import { emitModule, inputShapeFor } from "./emit/emitter.js";
 import { escapeInvisible } from "./emit/literal.js";
-import { build, graphDifference, OptionsError, traceModes, warn, type BuildOptions, type Layout, type Mode } from "./pipeline.js";
+import { build, graphDifference, OptionsError, traceModes, warn, type BuildOptions, type Built, type Layout, type Mode } from "./pipeline.js";
+import { FeatureExtractorModule, modeGraphs, outputsAt } from "./extractorModule.js";
 import { moduleNameMessage } from "./names.js";
 import { toQueryMap, type ReturnNodes } from "./passes/returnNodes.js";
 import { TraceError, type LeafModules } from "./trace/tracer.js";
@@ -51,9 +52,14 @@ function withMinSizeHint<T>(m: ResolvedModel, size: number | readonly [number, n
 
 /** Builds the program and gives it the model's checkpoint key renames, so that its loader reads torchvision's files. */
 function buildProgram(m: ResolvedModel, options: ExtractorOptions): Program {
+  return buildModel(m, options).program;
+}
+
+function buildModel(m: ResolvedModel, options: ExtractorOptions): Built & { readonly options: BuildOptions } {
   const size = options.size ?? m.size;
-  const { program } = withMinSizeHint(m, size, () => build(m.module, { ...options, size }));
-  return m.keyRenames?.length ? { ...program, keyRenames: m.keyRenames } : program;
+  const built = withMinSizeHint(m, size, () => build(m.module, { ...options, size }));
+  const program = m.keyRenames?.length ? { ...built.program, keyRenames: m.keyRenames } : built.program;
+  return { ...built, program, options: { ...options, size } };
 }
 
 export interface NodeNamesOptions {
@@ -84,26 +90,23 @@ export interface ExtractorOptions extends Omit<BuildOptions, "size"> {
   readonly modelOptions?: Record<string, unknown>;
 }
 
-export interface FeatureExtractor {
-  /** Each output key and the torchvision node it returns. */
-  readonly returnNodes: Readonly<Record<string, string>>;
-  readonly program: Program;
-  /** Loads the weights this extractor needs and returns something to run. */
-  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>>>;
-}
+/** The compiled extractor (`returnNodes`, `program`, `load`), which is also a module a user's model can hold. */
+export type FeatureExtractor = FeatureExtractorModule;
 
 /**
  * torchvision's `create_feature_extractor`: compiles the model for the requested nodes and
  * runs the result directly, without writing files. It runs exactly what `compile` writes.
+ * Like torchvision's GraphModule, the result is a module: a child of a user's model, traced through.
  */
 export function createFeatureExtractor(model: ModelInput, options: ExtractorOptions): FeatureExtractor {
-  const program = buildProgram(resolveModel(model, options), options);
+  const m = resolveModel(model, options);
+  const built = buildModel(m, options);
+  const program = built.program;
   const forward = interpret(program);
-  return {
-    returnNodes: Object.fromEntries(program.outputs.map((o) => [o.key, o.node])),
-    program,
-    load: (weights, loadOptions) => createExtractor({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), forward }, weights, loadOptions),
-  };
+  const graphs = modeGraphs(m.module, built.options, { mode: options.mode ?? "eval", graph: built.graph, outputs: built.outputs });
+  const load = (weights: WeightsInput, loadOptions?: LoadOptions): Promise<Extractor<Record<string, Tensor>>> =>
+    createExtractor({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), forward }, weights, loadOptions);
+  return new FeatureExtractorModule(m.module, graphs, program, load, outputsAt(m.module, built.options));
 }
 
 export interface CompileOptions extends ExtractorOptions {

@@ -38,11 +38,12 @@ function nameProblem(name: string, first: RegExp, firstText: string): string | u
 
 /**
  * Why `key` cannot be an output key, as one line that names the key and the fix; undefined when
- * it can. A leading digit is refused too: JavaScript lists integer-like keys first, which would
- * break the execution order of the outputs.
+ * it can. A leading digit is allowed (torchvision's FPN levels are "0", "1", ...), but JavaScript
+ * lists integer-like keys first, ascending: resolveReturnNodes refuses keys whose object order
+ * would not be the execution order.
  */
 export function outputKeyMessage(key: string): string | undefined {
-  const problem = nameProblem(key, /^[A-Za-z_]/, "a letter or '_'");
+  const problem = nameProblem(key, /^[A-Za-z0-9_]/, "a letter, a digit or '_'");
   if (problem === undefined) return undefined;
   return `output key ${quoteName(key)} ${problem}; give the node a key of letters, digits, '_', '.' and '-' (NODE:KEY in --return, { NODE: "KEY" } in returnNodes)`;
 }

@@ -125,8 +125,13 @@ export function build(model: Module, options: BuildOptions): Built {
     const diff = otherModeDifference(model, mode, graph, options);
     if (diff !== undefined) warn(options, diff);
   }
-  const outputs = resolveReturnNodes(graph, returnNodesFor(options, mode), mode);
-  const pruned = prune(graph, outputs.map((o) => o.node));
+  const { graph: pruned, outputs } = selectNodes(graph, options, mode);
   const program = foldDataMovement(fuse(lower(pruned, outputs, { mode, layout: options.layout ?? "nhwc" })));
   return { program, outputs, graph: pruned };
+}
+
+/** Resolves the return nodes of a traced graph and prunes it to what they need. */
+export function selectNodes(graph: Graph, options: BuildOptions, mode: Mode): Omit<Built, "program"> {
+  const outputs = resolveReturnNodes(graph, returnNodesFor(options, mode), mode);
+  return { graph: prune(graph, outputs.map((o) => o.node)), outputs };
 }

@@ -18,3 +18,15 @@ export * as convnext from "./zoo/convnext.js";
 export * as maxvit from "./zoo/maxvit.js";
 export * as vit from "./zoo/vit.js";
 export * as swin from "./zoo/swin.js";
+export { IntermediateLayerGetter } from "./zoo/utils.js";
+export { FeaturePyramidNetwork, ExtraFPNBlock, LastLevelMaxPool, LastLevelP6P7 } from "./ops/feature_pyramid_network.js";
+export {
+  BackboneWithFPN,
+  MobilenetFeatures,
+  resnetFpnBackbone,
+  resnetFpnExtractor,
+  mobilenetBackbone,
+  mobilenetExtractor,
+  type ResnetFpnBackboneOptions,
+  type MobilenetBackboneOptions,
+} from "./detection/backbone_utils.js";

@@ -28,7 +28,7 @@ function injectedCode(marker: string): string {
   return `import("child_process").then((c) => c.execSync("touch ${marker}"))//`;
 }
 
-const HOSTILE_KEYS = ["__proto__", "constructor", "prototype", "a\nb", "a*/b", "../../escaped", "a/b", "1st", "-a", "a b", 'a"b', "", "x".repeat(MAX_NAME_LENGTH + 1)];
+const HOSTILE_KEYS = ["__proto__", "constructor", "prototype", "a\nb", "a*/b", "../../escaped", "a/b", "-a", "a b", 'a"b', "", "x".repeat(MAX_NAME_LENGTH + 1)];
 
 test("every torchvision node name is a valid output key as it is", () => {
   for (const [model, modes] of Object.entries(torchvisionNodeNames())) {
@@ -59,6 +59,17 @@ test("the API and the CLI refuse a bad key with the same one line, naming the ke
   assert.throws(() => parseReturnSpec("__proto__"), /output key "__proto__" is a name every JavaScript object already has/);
   // The CLI's map of renamed nodes is built with own properties: a node named like a prototype property is not "listed twice".
   assert.deepEqual(parseReturnSpec("constructor:a,layer1:b"), { constructor: "a", layer1: "b" });
+});
+
+test("keys may start with a digit (torchvision's FPN levels are '0', '1', ...) unless a result object would reorder them", () => {
+  const fx = createFeatureExtractor("resnet18", { returnNodes: { layer1: "0", layer2: "1", layer3: "1st" }, size: 64 });
+  assert.deepEqual(Object.keys(fx.returnNodes), ["0", "1", "1st"]);
+  // layer1 runs first, but JavaScript would list "2" before "10".
+  assert.throws(
+    () => createFeatureExtractor("resnet18", { returnNodes: { layer1: "10", layer2: "2" }, size: 64 }),
+    (e: Error) => e instanceof ReturnNodeError && /^output key '2' would come back before '10', out of execution order .*; number the keys in execution order or start them with a letter$/.test(e.message),
+  );
+  assert.throws(() => createFeatureExtractor("resnet18", { returnNodes: { layer1: "a", layer2: "0" }, size: 64 }), /output key '0' would come back before 'a'/);
 });
 
 test("a key that would inject code is refused before anything is compiled or run", async () => {

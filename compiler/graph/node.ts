@@ -64,3 +64,18 @@ export function forEachNode(arg: Argument | readonly Argument[] | { readonly [k:
     for (const a of Object.values(arg)) forEachNode(a as Argument, fn);
   }
 }
+
+/** A `{ key: value }` argument: a Python dict built by forward code. */
+export function isDictArgument(a: Argument | undefined): a is { readonly [key: string]: Argument } {
+  return typeof a === "object" && a !== null && !(a instanceof Node) && !Array.isArray(a) && !isSlice(a);
+}
+
+/**
+ * The distinct traced nodes inside a leaf's arguments, in order of first appearance: the
+ * leaf's body gets one placeholder for each, also for nodes inside a list or dict argument.
+ */
+export function leafInputs(args: readonly Argument[]): Node[] {
+  const seen = new Set<Node>();
+  forEachNode(args, (n) => seen.add(n));
+  return [...seen];
+}

@@ -25,7 +25,12 @@ export type AbstractValue =
   | { readonly kind: "float"; readonly value: number }
   | { readonly kind: "bool"; readonly value: boolean }
   | { readonly kind: "size"; readonly dims: readonly Dim[] }
-  | { readonly kind: "tuple"; readonly items: readonly AbstractValue[] }
+  | {
+      readonly kind: "tuple";
+      readonly items: readonly AbstractValue[];
+      /** A dict (torch's OrderedDict, as FeaturePyramidNetwork returns): the items' keys, in order. */
+      readonly keys?: readonly string[];
+    }
   | { readonly kind: "none" };
 
 export type TensorValue = Extract<AbstractValue, { kind: "tensor" }>;

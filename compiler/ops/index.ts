@@ -9,5 +9,6 @@ import "./python.js";
 import "./tensor.js";
 import "./attention.js";
 import "./swin.js";
+import "./interpolate.js";
 
 export { getOp, defineOp, type OpDef } from "./registry.js";

@@ -39,6 +39,8 @@ defineOp({
   infer(a) {
     const v = pyValue(a.input);
     const index = a.index;
+    // `out["0"]` on a dict (FeaturePyramidNetwork's levels): the entry under that key.
+    if (v.kind === "tuple" && v.keys !== undefined && typeof index === "string") return v.items[dictIndex(v.keys, index)]!;
     if (v.kind === "size" || v.kind === "tuple") {
       const items: AbstractValue[] = v.kind === "size" ? v.dims.map((d) => ({ kind: "int", value: d })) : [...v.items];
       if (typeof index === "number" || (index !== undefined && isAbstract(index) && index.kind === "int")) {
@@ -62,12 +64,21 @@ defineOp({
       return lowerShapeOp(ctx, "index", { begin: plan.begin, end: plan.end, strides: plan.strides, shape: plan.shape.map(runtimeDim) });
     }
     const source = ctx.operand("input");
-    // Unpacking a tuple that only exists at compile time (a leaf's several results) picks an item.
-    const item = source.kind === "list" && typeof ctx.args.index === "number" ? source.items[ctx.args.index] : undefined;
+    // Unpacking a tuple that only exists at compile time (a leaf's several results, a dict's entries) picks an item.
+    const keys = input !== undefined && isAbstract(input) && input.kind === "tuple" ? input.keys : undefined;
+    const position = keys !== undefined && typeof ctx.args.index === "string" ? dictIndex(keys, ctx.args.index) : ctx.args.index;
+    const item = source.kind === "list" && typeof position === "number" ? source.items[position] : undefined;
     if (item !== undefined) return { alias: item };
     return { op: "getitem", inputs: [source, ctx.operand("index")], attrs: {}, format: ctx.formatOf("input") ?? "contiguous" };
   },
 });
+
+/** The position of `key` in a dict's keys; Python's KeyError otherwise. */
+function dictIndex(keys: readonly string[], key: string): number {
+  const i = keys.indexOf(key);
+  if (i === -1) throw new ShapeError(`KeyError: '${key}' is not a key of this dict (its keys: ${keys.map((k) => `'${k}'`).join(", ")})`);
+  return i;
+}
 
 function isTensorIndex(index: ArgValue | undefined): index is TensorValue {
   return index !== undefined && isAbstract(index) && index.kind === "tensor";

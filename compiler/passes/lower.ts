@@ -1,5 +1,5 @@
 import type { Graph } from "../graph/graph.js";
-import { Node, isSlice, type Argument } from "../graph/node.js";
+import { Node, isDictArgument, isSlice, leafInputs, type Argument } from "../graph/node.js";
 import type { AbstractValue } from "../graph/value.js";
 import {
   constant,
@@ -67,7 +67,15 @@ export function lower(graph: Graph, outputs: readonly ResolvedOutput[], options:
   const env = new Map<Node, Binding>();
   const scope: Scope = { env, mutated: () => {} };
   for (const node of graph.nodes) b.lowerNode(node, scope, node.qualname ?? node.name, undefined);
-  const programOutputs = outputs.map((o) => b.output(o.key, o.node.qualname!, b.operandOf(o.node, env), o.node.value));
+  const programOutputs = outputs.map((o) => {
+    const operand = b.operandOf(o.node, env);
+    if (o.entry === undefined) return b.output(o.key, o.node.qualname!, operand, o.node.value);
+    // One entry of a dict-valued leaf (its levels, for an FPN): the leaf's results are a list.
+    const value = o.node.value.kind === "tuple" ? o.node.value.items[o.entry.index] : undefined;
+    const item = operand.kind === "list" ? operand.items[o.entry.index] : undefined;
+    if (value === undefined || item === undefined) throw new Error(`internal: entry '${o.entry.key}' of ${o.node.name} is not lowered`);
+    return b.output(o.key, o.node.qualname!, item, value);
+  });
   const placeholder = graph.nodes.find((n) => n.op === "placeholder");
   const inputShape = placeholder?.value.kind === "tensor" ? placeholder.value.shape : [];
   return {
@@ -134,7 +142,7 @@ class ProgramBuilder {
     if (body === undefined) throw new Error(`internal: leaf ${node.name} has no traced body`);
     const bodyEnv = new Map<Node, Binding>();
     // The body has one placeholder per distinct input node, in order of first use.
-    const outerInputs = [...new Set(node.args.filter((a): a is Node => a instanceof Node))];
+    const outerInputs = leafInputs(node.args);
     const outerOf = new Map<Node, Node>();
     const bodyScope: Scope = {
       env: bodyEnv,
@@ -157,8 +165,10 @@ class ProgramBuilder {
     }
     const out = body.output;
     if (out instanceof Node) return this.bindingOf(out, bodyEnv);
-    if (Array.isArray(out)) {
-      return { operand: { kind: "list", items: out.map((o) => (o instanceof Node ? this.operandOf(o, bodyEnv) : constant(null))) } };
+    // A tuple, or a dict's values in order (its keys are in the leaf's value).
+    const items = Array.isArray(out) ? out : isDictArgument(out) ? Object.values(out) : undefined;
+    if (items !== undefined) {
+      return { operand: { kind: "list", items: items.map((o) => (o instanceof Node ? this.operandOf(o, bodyEnv) : constant(null))) } };
     }
     return { operand: constant(null) };
   }

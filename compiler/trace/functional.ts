@@ -121,9 +121,10 @@ type Index = number | null | string | { slice: readonly [number | null, number |
 
 /**
  * `obj[index]`: a shape, a tuple, or a tensor (ints, `slice(...)`, null for None, ELLIPSIS),
- * or a tensor's rows picked by an integer tensor (`table[buffer]`).
+ * or a tensor's rows picked by an integer tensor (`table[buffer]`), or a traced dict's entry by key
+ * (a leaf's OrderedDict, as FeaturePyramidNetwork returns).
  */
-export const getitem = (obj: Proxy | Parameter, index: Index | readonly Index[] | Buffer): Proxy => call("getitem", [obj, index]);
+export const getitem = (obj: Proxy | Parameter | Readonly<Record<string, Tensor>>, index: Index | readonly Index[] | Buffer): Proxy => call("getitem", [obj, index]);
 /** `x.expand(*sizes)` on a tensor or a parameter read directly (`self.class_token.expand(n, -1, -1)`). */
 export const expand = (input: Tensor | TensorArg, ...sizes: IntLike[]): Tensor => call("expand", [input, ...sizes], {}, "call_method");
 export const swapaxes = (input: Tensor, axis0: number, axis1: number): Tensor => call("swapaxes", [input, axis0, axis1]);
@@ -204,3 +205,22 @@ export const shifted_window_attention = (
     logit_scale?: TensorArg | null;
   },
 ): Tensor => call("shifted_window_attention", [input, qkvWeight, projWeight, relativePositionBias, windowSize, numHeads], options);
+
+// ---- resampling (torchvision's FeaturePyramidNetwork) ----
+
+/**
+ * `F.interpolate(input, size=None, scale_factor=None, mode='nearest', align_corners=None,
+ * recompute_scale_factor=None, antialias=False)` on [N, C, H, W]: modes 'nearest' and
+ * 'bilinear'. `size` may be traced (`x.shape.slice(-2)` as `F.getitem(x.shape, F.slice(-2))`).
+ */
+export const interpolate = (
+  input: Tensor,
+  options: {
+    size?: IntLike | readonly IntLike[] | Proxy | null;
+    scale_factor?: number | readonly number[] | null;
+    mode?: "nearest" | "bilinear";
+    align_corners?: boolean | null;
+    recompute_scale_factor?: boolean | null;
+    antialias?: boolean;
+  } = {},
+): Tensor => call("interpolate", [input], options);

@@ -99,3 +99,20 @@ export class Proxy {
 
 /** What model code handles: a traced tensor. */
 export type Tensor = Proxy;
+
+/**
+ * A traced dict (a leaf's OrderedDict, as FeaturePyramidNetwork returns) as forward code reads
+ * it: `out["0"]` records a `getitem` node, as torch.fx does, and `Object.keys(out)` lists the
+ * keys without recording anything. Everything else (passing it on, returning it) is the dict's
+ * own node. A key that is also a Proxy member (`size`, `shape`) reads the member: use
+ * `F.getitem(out, key)` for it.
+ */
+export function dictView(p: Proxy, keys: readonly string[]): Proxy {
+  const isKey = (prop: string | symbol, target: Proxy): prop is string => typeof prop === "string" && keys.includes(prop) && !(prop in target);
+  return new globalThis.Proxy(p, {
+    get: (target, prop) => (isKey(prop, target) ? target.tracer.record("call_function", "getitem", [target, prop], {}) : Reflect.get(target, prop, target)),
+    has: (target, prop) => isKey(prop, target) || Reflect.has(target, prop),
+    ownKeys: () => [...keys],
+    getOwnPropertyDescriptor: (target, prop) => (isKey(prop, target) ? { enumerable: true, configurable: true, writable: false, value: undefined } : undefined),
+  });
+}

@@ -1,5 +1,5 @@
 import { Graph } from "../graph/graph.js";
-import { Node, type Argument } from "../graph/node.js";
+import { Node, isDictArgument, leafInputs, type Argument } from "../graph/node.js";
 import { ShapeError, type AbstractValue, type Dim } from "../graph/value.js";
 import { getOp } from "../ops/index.js";
 import { argValue, bindArgs, type ArgValue } from "../ops/schema.js";
@@ -7,7 +7,7 @@ import { Module, isLeafClass } from "../../models/nn/module.js";
 import { Buffer, Parameter } from "../../models/nn/parameter.js";
 import { withTracer, type TracingContext } from "./context.js";
 import { NodeNamer, fxBaseName } from "./naming.js";
-import { Proxy } from "./proxy.js";
+import { Proxy, dictView } from "./proxy.js";
 
 /** Which modules are leaves beyond the default torch.nn and torchvision.ops layers. */
 export type LeafModules = readonly (string | (new (...args: never[]) => Module))[];
@@ -102,7 +102,8 @@ export class Tracer implements TracingContext {
     const body = this.infer(name.display, () => traceBody(m, this.index, nodeArgs));
     const node = this.graph.add(name.id, "call_module", path, nodeArgs, {}, bodyValue(body), name.qualname, path);
     node.body = body;
-    return new Proxy(node, this);
+    const proxy = new Proxy(node, this);
+    return node.value.kind === "tuple" && node.value.keys !== undefined ? dictView(proxy, node.value.keys) : proxy;
   }
 
   /** Turns what forward code passed into node arguments; parameters become `get_attr` nodes. */
@@ -183,10 +184,13 @@ export class Tracer implements TracingContext {
   }
 }
 
+/** A leaf's value: one tensor, a tuple of results, or a dict (torchvision's FeaturePyramidNetwork returns one) as a keyed tuple. */
 function bodyValue(body: Graph): AbstractValue {
   const out = body.output;
+  const item = (o: Argument | undefined): AbstractValue => (o instanceof Node ? o.value : { kind: "none" });
   if (out instanceof Node) return out.value;
-  if (Array.isArray(out)) return { kind: "tuple", items: out.map((o) => (o instanceof Node ? o.value : { kind: "none" })) };
+  if (Array.isArray(out)) return { kind: "tuple", items: out.map(item) };
+  if (isDictArgument(out)) return { kind: "tuple", items: Object.values(out).map(item), keys: Object.keys(out) };
   return { kind: "none" };
 }
 
@@ -194,12 +198,14 @@ function bodyValue(body: Graph): AbstractValue {
 function traceBody(m: Module, index: RootIndex, args: readonly Argument[]): Graph {
   const tracer = new Tracer(index, undefined);
   // One placeholder per distinct input: `attention(x, x, x)` sees the same tensor three times.
-  const placeholders = new Map<Node, Proxy>();
-  const inputs = args.map((a) => {
-    if (!(a instanceof Node)) return a;
-    if (!placeholders.has(a)) placeholders.set(a, tracer.addPlaceholder(`input_${placeholders.size}`, a.value));
-    return placeholders.get(a)!;
-  });
+  const placeholders = new Map<Node, Proxy>(leafInputs(args).map((n, i) => [n, tracer.addPlaceholder(`input_${i}`, n.value)]));
+  const rebuild = (a: Argument): unknown => {
+    if (a instanceof Node) return placeholders.get(a)!;
+    if (Array.isArray(a)) return a.map((x) => rebuild(x as Argument));
+    if (isDictArgument(a)) return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, rebuild(v)]));
+    return a;
+  };
+  const inputs = args.map(rebuild);
   const result = withTracer(tracer, () => m.forward(...(inputs as never[])));
   tracer.graph.output = tracer.toArgument(result);
   return tracer.graph;

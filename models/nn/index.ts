@@ -4,4 +4,4 @@ export { Sequential, ModuleList } from "./container.js";
 export * from "./layers.js";
 export * as F from "../../compiler/trace/functional.js";
 export type { Tensor } from "../../compiler/trace/proxy.js";
-export { Conv2dNormActivation, SqueezeExcitation, MLP, Permute, StochasticDepth, batchNorm2d, relu, relu6, silu, hardswish, type NormFactory, type ActivationFactory } from "./ops.js";
+export { Conv2dNormActivation, FrozenBatchNorm2d, frozenBatchNorm2d, SqueezeExcitation, MLP, Permute, StochasticDepth, batchNorm2d, relu, relu6, silu, hardswish, type NormFactory, type ActivationFactory } from "./ops.js";

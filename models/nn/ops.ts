@@ -1,4 +1,5 @@
 import { Module, type Layer } from "./module.js";
+import { Buffer } from "./parameter.js";
 import { Sequential } from "./container.js";
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Hardswish, Linear, ReLU, ReLU6, SiLU, Sigmoid } from "./layers.js";
 import * as F from "../../compiler/trace/functional.js";
@@ -151,3 +152,35 @@ export class StochasticDepth extends Module {
     return F.stochastic_depth(x, this.p, this.mode, this.training);
   }
 }
+
+/**
+ * torchvision.ops.FrozenBatchNorm2d: batch norm whose statistics and affine parameters are
+ * buffers (weight, bias, running_mean, running_var; no num_batches_tracked), so it normalizes
+ * with the stored statistics in train mode too. torch computes x * scale + (b - mean * scale);
+ * here it is eval-mode batch norm, the same function, folded into the convolution at load time.
+ */
+export class FrozenBatchNorm2d extends Module {
+  static override readonly leaf = true;
+  weight: Buffer;
+  bias: Buffer;
+  running_mean: Buffer;
+  running_var: Buffer;
+
+  constructor(
+    readonly numFeatures: number,
+    readonly eps = 1e-5,
+  ) {
+    super();
+    this.weight = new Buffer([numFeatures]);
+    this.bias = new Buffer([numFeatures]);
+    this.running_mean = new Buffer([numFeatures]);
+    this.running_var = new Buffer([numFeatures]);
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.batch_norm(x, this.running_mean, this.running_var, this.weight, this.bias, false, 0.1, this.eps);
+  }
+}
+
+/** torchvision's `norm_layer=misc_nn_ops.FrozenBatchNorm2d`, the detection backbones' default. */
+export const frozenBatchNorm2d: NormFactory = (c) => new FrozenBatchNorm2d(c);

@@ -6,6 +6,8 @@ import { elementCount } from "../../runtime/weights/dtype.js";
  */
 export class Parameter {
   readonly kind = "parameter";
+  /** torch's `requires_grad`: false for the layers a detection backbone freezes (`trainable_layers`). */
+  requiresGrad = true;
   constructor(readonly shape: readonly number[]) {}
 }
 

@@ -13,6 +13,8 @@ export class InvertedResidual extends Module {
   readonly stride: number;
   readonly useResConnect: boolean;
   readonly outChannels: number;
+  /** torchvision's `_is_cn`: a strided block, where a new stage (C1, C2, ...) starts; the detection backbones cut stages here. */
+  readonly isCn: boolean;
 
   constructor(inp: number, oup: number, stride: number, expandRatio: number, normLayer: NormFactory | null = null) {
     super();
@@ -30,6 +32,7 @@ export class InvertedResidual extends Module {
     );
     this.conv = new Sequential(...layers);
     this.outChannels = oup;
+    this.isCn = stride > 1;
   }
 
   forward(x: Tensor): Tensor {

@@ -56,6 +56,8 @@ export class InvertedResidual extends Module {
   block: Sequential;
   readonly useResConnect: boolean;
   readonly outChannels: number;
+  /** torchvision's `_is_cn`: a strided block, where a new stage (C1, C2, ...) starts; the detection backbones cut stages here. */
+  readonly isCn: boolean;
 
   constructor(cnf: InvertedResidualConfig, normLayer: NormFactory, seLayer: SELayerFactory = hardSigmoidSE) {
     super();
@@ -81,6 +83,7 @@ export class InvertedResidual extends Module {
     layers.push(new Conv2dNormActivation(cnf.expandedChannels, cnf.outChannels, { kernelSize: 1, normLayer, activationLayer: null }));
     this.block = new Sequential(...layers);
     this.outChannels = cnf.outChannels;
+    this.isCn = cnf.stride > 1;
   }
 
   forward(input: Tensor): Tensor {

@@ -119,7 +119,8 @@ export class ResNet extends Module {
   layer4: Sequential;
   avgpool: AdaptiveAvgPool2d;
   fc: Linear;
-  private inplanes = 64;
+  /** Channels of the last block made: after construction, layer4's output width (resnet_fpn_backbone reads it). */
+  inplanes = 64;
   private dilation = 1;
   private readonly groups: number;
   private readonly baseWidth: number;

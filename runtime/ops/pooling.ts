@@ -93,16 +93,26 @@ function averagingMatrix(n: number, o: number): tf.Tensor2D {
 /** torch's adaptive_avg_pool2d to any output size. */
 export function adaptiveAvgPool2d(input: Tensor, attrs: { readonly outputSize: readonly number[] }): Tensor4D {
   const x = input as Tensor4D;
-  const [n, h, w, c] = x.shape;
+  const [, h, w] = x.shape;
   const [oh, ow] = [attrs.outputSize[0]!, attrs.outputSize[1]!];
   // Equal bins are one average pool; to 1x1 too, which is ~5x faster than tfjs's mean over H and W (it transposes first).
   if (h % oh === 0 && w % ow === 0) return tf.avgPool(x, [h / oh, w / ow], [h / oh, w / ow], "valid");
+  return tf.tidy(() => alongHeightAndWidth(x, averagingMatrix(h, oh), averagingMatrix(w, ow)));
+}
+
+/**
+ * An NHWC value with H mixed by `rows` ([oh, H]) and W by `cols` ([ow, W]): separable
+ * resampling (adaptive average pooling, bilinear interpolation) as two matrix products.
+ */
+export function alongHeightAndWidth(x: Tensor4D, rows: tf.Tensor2D, cols: tf.Tensor2D): Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const [oh, ow] = [rows.shape[0], cols.shape[0]];
   return tf.tidy(() => {
-    // Pool H: [H, N*W*C] -> [oh, N*W*C]; then W the same way.
+    // H: [H, N*W*C] -> [oh, N*W*C]; then W the same way.
     const byH = tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, n * w * c]);
-    const pooledH = tf.reshape(tf.matMul(averagingMatrix(h, oh), byH), [oh, n, w, c]);
+    const pooledH = tf.reshape(tf.matMul(rows, byH), [oh, n, w, c]);
     const byW = tf.reshape(tf.transpose(pooledH, [2, 1, 0, 3]), [w, n * oh * c]);
-    const pooled = tf.reshape(tf.matMul(averagingMatrix(w, ow), byW), [ow, n, oh, c]);
+    const pooled = tf.reshape(tf.matMul(cols, byW), [ow, n, oh, c]);
     return tf.transpose(pooled, [1, 2, 0, 3]) as Tensor4D;
   });
 }

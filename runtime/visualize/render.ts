@@ -1,6 +1,7 @@
 import { loadSharp, type RgbImage } from "../images/decode.js";
 import { viridis } from "./colormap.js";
 import { drawText, fitText, GLYPH_HEIGHT, textWidth } from "./font.js";
+import { linearSamples } from "../ops/interpolate.js";
 
 /** One image's feature map, channels last: `data[(y * width + x) * channels + c]`. */
 export interface FeatureMap {
@@ -119,15 +120,12 @@ export function activationHeatmap(map: FeatureMap, image: RgbImage, alpha = 0.5)
 
 function upsampleBilinear(src: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {
   const out = new Float32Array(outH * outW);
-  const sample = (o: number, inSize: number, outSize: number): [number, number, number] => {
-    const s = Math.max(0, ((o + 0.5) * inSize) / outSize - 0.5);
-    const i0 = Math.min(Math.floor(s), inSize - 1);
-    return [i0, Math.min(i0 + 1, inSize - 1), s - i0];
-  };
+  const rows = linearSamples(h, outH, false);
+  const cols = linearSamples(w, outW, false);
   for (let y = 0; y < outH; y++) {
-    const [y0, y1, fy] = sample(y, h, outH);
+    const [y0, y1, fy] = rows[y]!;
     for (let x = 0; x < outW; x++) {
-      const [x0, x1, fx] = sample(x, w, outW);
+      const [x0, x1, fx] = cols[x]!;
       const top = src[y0 * w + x0]! * (1 - fx) + src[y0 * w + x1]! * fx;
       const bottom = src[y1 * w + x0]! * (1 - fx) + src[y1 * w + x1]! * fx;
       out[y * outW + x] = top * (1 - fy) + bottom * fy;

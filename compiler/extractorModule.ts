@@ -1,0 +1,70 @@
+import type { Module } from "../models/nn/module.js";
+import type { Extractor, LoadOptions, Tensor, WeightsInput } from "../runtime/index.js";
+import type { Program } from "./graph/program.js";
+import { BATCH, ShapeError } from "./graph/value.js";
+import { ReturnNodeError } from "./passes/returnNodes.js";
+import { TraceError } from "./trace/tracer.js";
+import { build, OptionsError, selectNodes, traceMode, type BuildOptions, type Mode } from "./pipeline.js";
+import { GraphModule, type ModeGraph } from "./trace/graphModule.js";
+
+/**
+ * What createFeatureExtractor returns: the compiled program for one mode, loadable and runnable
+ * on the engines, and a module (torchvision's GraphModule) that a user's model can hold as a
+ * child and that fxc traces through, in the mode the model is traced in.
+ */
+export class FeatureExtractorModule extends GraphModule {
+  /** Each output key and the torchvision node it returns. */
+  readonly returnNodes: Readonly<Record<string, string>>;
+
+  constructor(
+    root: Module,
+    graphs: { readonly train: ModeGraph | undefined; readonly eval: ModeGraph | undefined },
+    readonly program: Program,
+    private readonly loader: (weights: WeightsInput, options?: LoadOptions) => Promise<Extractor<Record<string, Tensor>>>,
+    private readonly shapesAt: (size: readonly [number, number], mode: Mode) => Program["outputs"],
+  ) {
+    super(root, graphs);
+    this.returnNodes = Object.fromEntries(program.outputs.map((o) => [o.key, o.node]));
+  }
+
+  /** Loads the weights this extractor needs and returns something to run. */
+  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>>> {
+    return this.loader(weights, options);
+  }
+
+  /**
+   * The seed's dry run (`out = self.body(torch.randn(2, 3, 224, 224))` to read channel counts),
+   * without weights: the output shapes the extractor gives for an input of this shape, in
+   * torch's [N, C, H, W] order, in its current mode. A dict-valued node gives one entry per level.
+   */
+  dryRun(inputShape: readonly [number, number, number, number]): Record<string, { readonly shape: number[] }> {
+    const [n, , h, w] = inputShape;
+    const outputs = this.shapesAt([h, w], this.training ? "train" : "eval");
+    return Object.fromEntries(
+      outputs.map((o) => [o.key, { shape: o.value.kind === "tensor" ? o.value.shape.map((d) => (d === BATCH ? n : d)) : [] }]),
+    );
+  }
+}
+
+/**
+ * The pruned graph of each mode for the extractor's module. The compiled mode's comes from its
+ * build; the other mode is traced again, and is absent where its return nodes do not exist
+ * (googlenet's train-only auxiliary heads asked for in eval) or it does not trace at this size.
+ */
+export function modeGraphs(model: Module, options: BuildOptions, built: { readonly mode: Mode } & ModeGraph): { train: ModeGraph | undefined; eval: ModeGraph | undefined } {
+  const otherMode: Mode = built.mode === "train" ? "eval" : "train";
+  let other: ModeGraph | undefined;
+  try {
+    other = selectNodes(traceMode(model, otherMode, options), options, otherMode);
+  } catch (e) {
+    if (!(e instanceof ReturnNodeError || e instanceof TraceError || e instanceof ShapeError || e instanceof OptionsError)) throw e;
+    other = undefined;
+  }
+  const own: ModeGraph = { graph: built.graph, outputs: built.outputs };
+  return built.mode === "train" ? { train: own, eval: other } : { train: other, eval: own };
+}
+
+/** Output shapes of the model's extractor at another size, for `dryRun`. */
+export function outputsAt(model: Module, options: BuildOptions): (size: readonly [number, number], mode: Mode) => Program["outputs"] {
+  return (size, mode) => build(model, { ...options, size, mode, suppressDiffWarning: true }).program.outputs;
+}

@@ -1,0 +1,109 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { FeaturePyramidNetwork, LastLevelMaxPool, Module, type Tensor } from "../models/index.js";
+import { resnet18, resnet50, type ResNet } from "../models/zoo/resnet.js";
+import { compile, createFeatureExtractor, getGraphNodeNames, type FeatureExtractor } from "../compiler/api.js";
+import { FIXTURES, fixtureCases, testFixtureCases } from "./support/fixtures.js";
+
+/**
+ * The example of torchvision's feature extraction page, line for line (the dry run reads shapes:
+ * fxc models run only compiled, so the extractor infers them without weights). `backbone` and
+ * `outChannels` are parameters, resnet50 and 256 by default, as in families/detection.py.
+ */
+class Resnet50WithFPN extends Module {
+  body: FeatureExtractor;
+  fpn: FeaturePyramidNetwork;
+  readonly outChannels: number;
+
+  constructor(backbone: () => ResNet = resnet50, outChannels = 256) {
+    super();
+    // Get a resnet50 backbone
+    const m = backbone();
+    // Extract 4 main layers (note: MaskRCNN needs this particular name
+    // mapping for return nodes)
+    this.body = createFeatureExtractor(m, {
+      returnNodes: Object.fromEntries([1, 2, 3, 4].map((k, v) => [`layer${k}`, String(v)])),
+    });
+    // Dry run to get number of channels for FPN
+    const inp = [2, 3, 224, 224] as const;
+    const out = this.body.dryRun(inp);
+    const inChannelsList = Object.values(out).map((o) => o.shape[1]!);
+    // Build FPN
+    this.outChannels = outChannels;
+    this.fpn = new FeaturePyramidNetwork(inChannelsList, this.outChannels, new LastLevelMaxPool());
+  }
+
+  forward(x: Tensor): Record<string, Tensor> {
+    const features = this.body.call(x);
+    return this.fpn.call(features);
+  }
+}
+
+const FACTS = JSON.parse(gunzipSync(readFileSync(join(FIXTURES, "detection_facts.json.gz"))).toString("utf8")) as {
+  resnet50_with_fpn: { nodes: { train: string[]; eval: string[] }; stateDict: [string, number[]][] };
+};
+
+for (const size of [[224, 224], [300, 300], [800, 1216]] as const) {
+  test(`Resnet50WithFPN: node names at ${size.join("x")} equal torchvision's (body.layer1.0.conv1, body.add_7, fpn)`, () => {
+    const names = getGraphNodeNames(new Resnet50WithFPN(), { size });
+    assert.deepEqual(names.eval, FACTS.resnet50_with_fpn.nodes.eval);
+    assert.deepEqual(names.train, FACTS.resnet50_with_fpn.nodes.train);
+  });
+}
+
+test("Resnet50WithFPN's state_dict is torchvision's: the extractor holds only the modules its graph uses (no fc)", () => {
+  assert.deepEqual(new Resnet50WithFPN().stateDictShapes(), FACTS.resnet50_with_fpn.stateDict);
+});
+
+test("the dry run gives the extractor's output shapes for that input, without weights", () => {
+  const body = createFeatureExtractor(resnet50(), { returnNodes: { layer1: "0", layer4: "3" } });
+  assert.deepEqual(body.dryRun([2, 3, 224, 224]), { "0": { shape: [2, 256, 56, 56] }, "3": { shape: [2, 2048, 7, 7] } });
+  assert.deepEqual(body.dryRun([1, 3, 300, 200]), { "0": { shape: [1, 256, 75, 50] }, "3": { shape: [1, 2048, 10, 7] } });
+});
+
+test("an extractor switches graphs with its mode, as torchvision's DualGraphModule", () => {
+  class Holder extends Module {
+    body = createFeatureExtractor(resnet18(), { returnNodes: ["layer1"] });
+    forward(x: Tensor): Record<string, Tensor> {
+      return this.body.call(x);
+    }
+  }
+  const holder = new Holder();
+  assert.equal(holder.body.training, true, "train mode after creation, as torchvision's");
+  holder.eval();
+  assert.equal(holder.body.training, false);
+  const names = getGraphNodeNames(holder, { size: 64 });
+  assert.deepEqual(names.eval.slice(0, 3), ["x", "body.conv1", "body.bn1"]);
+  assert.equal(names.eval[names.eval.length - 1], "body.layer1.1.relu_1");
+});
+
+test("Resnet50WithFPN compiles to one typed module with the FPN's levels", async () => {
+  const source = await compile(new Resnet50WithFPN(resnet18, 8), { returnNodes: ["fpn"], size: [300, 300] });
+  for (const key of ["fpn.0", "fpn.1", "fpn.2", "fpn.3", "fpn.pool"]) assert.match(source, new RegExp(`"${key.replace(".", "\\.")}": Tensor4D`));
+  assert.match(source, /\[N, 75, 75, 8\] NHWC/);
+});
+
+// Features against torchvision at 224x224, 300x300 and 800x1216 (resnet18 and an 8-channel FPN: see families/detection.py).
+testFixtureCases(
+  fixtureCases((c) => c.id.startsWith("compose_")),
+  { resnet18_with_fpn: () => new Resnet50WithFPN(resnet18, 8) },
+);
+
+test("an extractor whose nodes exist in one mode only says so when traced in the other", () => {
+  class Holder extends Module {
+    body = createFeatureExtractor("googlenet", { returnNodes: ["aux1"], mode: "train", suppressDiffWarning: true });
+    forward(x: Tensor): Record<string, Tensor> {
+      return this.body.call(x);
+    }
+  }
+  const holder = new Holder();
+  const train = createFeatureExtractor(holder, { returnNodes: ["body"], mode: "train", suppressDiffWarning: true });
+  assert.deepEqual(train.returnNodes, { body: "body.aux1.fc2" });
+  assert.throws(
+    () => createFeatureExtractor(holder, { returnNodes: ["body"], mode: "eval" }),
+    (e: Error) => /^this feature extractor has no eval graph: its return nodes are not in the eval graph; give trainReturnNodes and evalReturnNodes$/.test(e.message),
+  );
+});
