@@ -1,0 +1,215 @@
+/**
+ * fxc's ONNX graph against torch's own ONNX export of the same extractor, on the same ONNX
+ * Runtime with the session options the onnxruntime engine uses: node counts by op type before
+ * and after ORT's optimizations, img/s (median of the timed runs after a warm-up at the full
+ * batch), and with --profile the time ORT spends per op type. The export comes from
+ * torch.onnx.export of torchvision's create_feature_extractor: test/bench/ortExport.py writes it and
+ * the weights file both sides load.
+ *
+ *   /usr/bin/python3 test/bench/ortExport.py vit_b_16 encoder.ln vit_b_16.pth vit.onnx
+ *   node --conditions=fxc-source --import tsx test/bench/ortGraphs.ts \
+ *     --model vit_b_16 --return encoder.ln --weights vit_b_16.pth [--export vit.onnx] \
+ *     [--batch 8] [--size 224] [--runs 3] [--threads 0] [--profile] [--out DIR]
+ */
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type * as Ort from "onnxruntime-node";
+import { compile } from "../../compiler/api.js";
+import { cacheCompiled } from "../../compiler/cli/cache.js";
+import { buildGraph, onnxRuntime } from "../../runtime/onnx/engine.js";
+import type { ExtractorModule } from "../../runtime/extractor.js";
+import { prepareParams } from "../../runtime/params.js";
+import { openWeights } from "../../runtime/weights/open.js";
+import { withRenamedKeys } from "../../runtime/weights/rename.js";
+
+const { values: args } = parseArgs({
+  options: {
+    model: { type: "string" },
+    return: { type: "string" },
+    weights: { type: "string" },
+    export: { type: "string" },
+    batch: { type: "string", default: "8" },
+    size: { type: "string", default: "224" },
+    runs: { type: "string", default: "3" },
+    threads: { type: "string", default: "0" },
+    profile: { type: "boolean", default: false },
+    out: { type: "string" },
+  },
+});
+if (args.model === undefined || args.return === undefined || args.weights === undefined) {
+  throw new Error("usage: ortGraphs.ts --model NAME --return NODE[,NODE] --weights FILE [--export TORCH.onnx] [--batch 8] [--runs 3] [--profile]");
+}
+const batch = Number(args.batch);
+const size = Number(args.size);
+const runs = Number(args.runs);
+const out = args.out ?? mkdtempSync(join(tmpdir(), "fxc-ortgraphs-"));
+mkdirSync(out, { recursive: true });
+
+// --- A minimal protobuf walk: ModelProto.graph (7) -> GraphProto.node (1) -> NodeProto.op_type (4), domain (7).
+
+function* fields(buf: Uint8Array, start = 0, end = buf.length): Generator<{ field: number; wire: number; value: number; from: number; to: number }> {
+  let i = start;
+  const varint = (): number => {
+    let v = 0;
+    let scale = 1;
+    for (;;) {
+      const b = buf[i++]!;
+      v += (b & 0x7f) * scale;
+      if (b < 0x80) return v;
+      scale *= 128;
+    }
+  };
+  while (i < end) {
+    const key = varint();
+    const [field, wire] = [Math.floor(key / 8), key & 7];
+    if (wire === 0) yield { field, wire, value: varint(), from: i, to: i };
+    else if (wire === 1) (i += 8), yield { field, wire, value: 0, from: i - 8, to: i };
+    else if (wire === 5) (i += 4), yield { field, wire, value: 0, from: i - 4, to: i };
+    else if (wire === 2) {
+      const n = varint();
+      i += n;
+      yield { field, wire, value: n, from: i - n, to: i };
+    } else throw new Error(`protobuf wire type ${wire} at ${i}`);
+  }
+}
+
+/** Node counts by op type ("domain:Op" outside the default domain). */
+function opCounts(model: Uint8Array): Map<string, number> {
+  const counts = new Map<string, number>();
+  const text = new TextDecoder();
+  for (const g of fields(model)) {
+    if (g.field !== 7 || g.wire !== 2) continue;
+    for (const n of fields(model, g.from, g.to)) {
+      if (n.field !== 1 || n.wire !== 2) continue;
+      let op = "";
+      let domain = "";
+      for (const f of fields(model, n.from, n.to)) {
+        if (f.field === 4 && f.wire === 2) op = text.decode(model.subarray(f.from, f.to));
+        if (f.field === 7 && f.wire === 2) domain = text.decode(model.subarray(f.from, f.to));
+      }
+      const key = domain && domain !== "ai.onnx" ? `${domain}:${op}` : op;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function seededInput(shape: readonly number[]): Float32Array {
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  let seed = 1;
+  for (let i = 0; i < data.length; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    data[i] = seed / 2 ** 31 - 1;
+  }
+  return data;
+}
+
+interface Measured {
+  readonly label: string;
+  readonly before: Map<string, number>;
+  readonly after: Map<string, number>;
+  readonly imagesPerSecond: number;
+  readonly seconds: readonly number[];
+  readonly profile?: Map<string, number>;
+}
+
+/** Per op type, the milliseconds ORT's profile attributes to node events (the warm-up and the timed runs). */
+function profileByOp(file: string): Map<string, number> {
+  const events = JSON.parse(readFileSync(file, "utf8")) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+  const byOp = new Map<string, number>();
+  for (const e of events) {
+    if (e.cat !== "Node" || !e.name.endsWith("_kernel_time") || e.args?.op_name === undefined) continue;
+    byOp.set(e.args.op_name, (byOp.get(e.args.op_name) ?? 0) + e.dur / 1000);
+  }
+  return byOp;
+}
+
+interface Contender {
+  readonly label: string;
+  readonly model: Uint8Array;
+  readonly inputName: string;
+  readonly shape: readonly number[];
+}
+
+/**
+ * Both graphs in sessions made as runtime/onnx/engine.ts makes its own, each warmed up at the
+ * full batch, then timed in turn (one run of each per round), so that a machine whose load
+ * changes slows both alike and the ratio stays meaningful.
+ */
+async function measureAll(ort: typeof Ort, contenders: readonly Contender[]): Promise<Measured[]> {
+  const threads = Number(args.threads);
+  const sessions = [];
+  for (const c of contenders) {
+    const optimized = join(out, `${c.label}.optimized.onnx`);
+    const session = await ort.InferenceSession.create(c.model, {
+      graphOptimizationLevel: "all",
+      executionProviders: ["cpu"],
+      optimizedModelFilePath: optimized,
+      ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
+      ...(args.profile ? { enableProfiling: true, profileFilePrefix: join(out, c.label) } : {}),
+    });
+    const feeds = { [c.inputName]: new ort.Tensor("float32", seededInput(c.shape), [...c.shape]) };
+    await session.run(feeds); // warm-up at the full batch
+    sessions.push({ c, session, feeds, optimized, seconds: [] as number[] });
+  }
+  for (let i = 0; i < runs; i++) {
+    for (const s of sessions) {
+      const start = performance.now();
+      await s.session.run(s.feeds);
+      s.seconds.push((performance.now() - start) / 1000);
+    }
+  }
+  const results: Measured[] = [];
+  for (const s of sessions) {
+    let profile: Map<string, number> | undefined;
+    if (args.profile) {
+      s.session.endProfiling();
+      const file = readdirSync(out).filter((f) => f.startsWith(`${s.c.label}_`) && f.endsWith(".json")).sort().at(-1)!;
+      profile = profileByOp(join(out, file));
+    }
+    await s.session.release();
+    results.push({ label: s.c.label, before: opCounts(s.c.model), after: opCounts(readFileSync(s.optimized)), imagesPerSecond: s.c.shape[0]! / median(s.seconds), seconds: s.seconds, profile });
+  }
+  return results;
+}
+
+function table(results: readonly Measured[], pick: (m: Measured) => Map<string, number> | undefined, digits = 0): void {
+  const ops = [...new Set(results.flatMap((m) => [...(pick(m)?.keys() ?? [])]))].sort();
+  console.log(["op".padEnd(34), ...results.map((m) => m.label.padStart(12))].join(""));
+  for (const op of ops) console.log([op.padEnd(34), ...results.map((m) => (pick(m)?.get(op)?.toFixed(digits) ?? "-").padStart(12))].join(""));
+  console.log(["total".padEnd(34), ...results.map((m) => [...(pick(m)?.values() ?? [])].reduce((a, b) => a + b, 0).toFixed(digits).padStart(12))].join(""));
+}
+
+const ort = await onnxRuntime();
+const returnNodes = args.return.split(",");
+// The module keeps its program private to load(); this copy exports it, for the graph alone.
+const source = `${await compile(args.model, { returnNodes, size })}\nexport const program = { checkpoint, parameters, inputShape, forward };\n`;
+const module = ((await import(await cacheCompiled(source))) as { program: ExtractorModule<unknown> }).program;
+const file = await openWeights(args.weights);
+const host = await prepareParams(withRenamedKeys(file, module.keyRenames ?? []), module.checkpoint, module.parameters);
+await file.close();
+const inputShape = (module.inputShape ?? [null, size, size, 3]).map((d) => d ?? batch);
+const { graph, input, outputs } = buildGraph(module.forward as never, host, inputShape);
+const fxcModel = graph.serialize([input], Object.values(outputs), "ortGraphs");
+writeFileSync(join(out, "fxc.onnx"), fxcModel);
+
+const contenders: Contender[] = [{ label: "fxc", model: fxcModel, inputName: input.name, shape: inputShape }];
+if (args.export !== undefined) contenders.push({ label: "torch-export", model: readFileSync(args.export), inputName: "input", shape: [batch, 3, size, size] });
+const results = await measureAll(ort, contenders);
+
+console.log(`\n${args.model} -> ${returnNodes.join(",")}, batch ${batch}, ${size}x${size}; graphs and optimized graphs in ${out}`);
+console.log("\nnodes by op type, as built:");
+table(results, (m) => m.before);
+console.log("\nnodes by op type, after ORT's optimizations (level all):");
+table(results, (m) => m.after);
+if (args.profile) {
+  console.log("\nms per op type over the warm-up and timed runs (ORT profile):");
+  table(results, (m) => m.profile, 1);
+}
+console.log(`\nimg/s (median of ${runs} timed runs after a warm-up at the full batch, the graphs in turn; threads ${Number(args.threads) || "ORT default"}):`);
+for (const m of results) console.log(`${m.label.padEnd(14)} ${m.imagesPerSecond.toFixed(2)} img/s  runs ${m.seconds.map((s) => s.toFixed(2)).join(" ")} s`);
+if (results.length === 2) console.log(`fxc / torch-export: ${(results[0]!.imagesPerSecond / results[1]!.imagesPerSecond).toFixed(2)}x`);
