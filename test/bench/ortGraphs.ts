@@ -23,6 +23,7 @@ import type { ExtractorModule } from "../../runtime/extractor.js";
 import { prepareParams } from "../../runtime/params.js";
 import { openWeights } from "../../runtime/weights/open.js";
 import { withRenamedKeys } from "../../runtime/weights/rename.js";
+import { opCounts } from "../support/onnxModel.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -46,55 +47,6 @@ const size = Number(args.size);
 const runs = Number(args.runs);
 const out = args.out ?? mkdtempSync(join(tmpdir(), "fxc-ortgraphs-"));
 mkdirSync(out, { recursive: true });
-
-// --- A minimal protobuf walk: ModelProto.graph (7) -> GraphProto.node (1) -> NodeProto.op_type (4), domain (7).
-
-function* fields(buf: Uint8Array, start = 0, end = buf.length): Generator<{ field: number; wire: number; value: number; from: number; to: number }> {
-  let i = start;
-  const varint = (): number => {
-    let v = 0;
-    let scale = 1;
-    for (;;) {
-      const b = buf[i++]!;
-      v += (b & 0x7f) * scale;
-      if (b < 0x80) return v;
-      scale *= 128;
-    }
-  };
-  while (i < end) {
-    const key = varint();
-    const [field, wire] = [Math.floor(key / 8), key & 7];
-    if (wire === 0) yield { field, wire, value: varint(), from: i, to: i };
-    else if (wire === 1) (i += 8), yield { field, wire, value: 0, from: i - 8, to: i };
-    else if (wire === 5) (i += 4), yield { field, wire, value: 0, from: i - 4, to: i };
-    else if (wire === 2) {
-      const n = varint();
-      i += n;
-      yield { field, wire, value: n, from: i - n, to: i };
-    } else throw new Error(`protobuf wire type ${wire} at ${i}`);
-  }
-}
-
-/** Node counts by op type ("domain:Op" outside the default domain). */
-function opCounts(model: Uint8Array): Map<string, number> {
-  const counts = new Map<string, number>();
-  const text = new TextDecoder();
-  for (const g of fields(model)) {
-    if (g.field !== 7 || g.wire !== 2) continue;
-    for (const n of fields(model, g.from, g.to)) {
-      if (n.field !== 1 || n.wire !== 2) continue;
-      let op = "";
-      let domain = "";
-      for (const f of fields(model, n.from, n.to)) {
-        if (f.field === 4 && f.wire === 2) op = text.decode(model.subarray(f.from, f.to));
-        if (f.field === 7 && f.wire === 2) domain = text.decode(model.subarray(f.from, f.to));
-      }
-      const key = domain && domain !== "ai.onnx" ? `${domain}:${op}` : op;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-  }
-  return counts;
-}
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
