@@ -45,6 +45,7 @@ interface Case {
 
 const eval_ = { eps: 1e-5, training: false };
 const pool = (extra: Partial<PoolAttrs>): PoolAttrs => ({ kernel: [3, 3], stride: [1, 1], padding: [1, 1], ...extra });
+const shuffle = { split: [-1, 2, 6], perm: [0, 2, 1], shape: [-1, 3, 5, 12] };
 const bnParams = [{ shape: [16] }, { shape: [16], lo: 0, hi: 1e-6 }, { shape: [16] }, { shape: [16] }];
 
 const cases: readonly Case[] = [
@@ -102,6 +103,13 @@ const cases: readonly Case[] = [
     tfjs: (x) => tfjsOps.avgPool2d(x, pool({ stride: [2, 2], ceilMode: true })),
     ops: ["Pad", "AveragePool", "Mul", "Div"],
   },
+  {
+    name: "channel shuffle (shufflenet's view, transpose, view)",
+    shape: [2, 3, 5, 12],
+    onnx: (x) => onnx.rearrange(x, shuffle),
+    tfjs: (x) => tfjsOps.rearrange(x, shuffle),
+    ops: ["Reshape", "Reshape"],
+  },
 ];
 
 /** The graph of one case: its input, parameters as initializers, the output. */
@@ -148,8 +156,34 @@ test("on ONNX Runtime, their values are the tfjs kernels'", async () => {
   }
 });
 
-test("ORT keeps conv -> batch norm -> relu -> conv -> hardswish -> global pool in its blocked layout", async () => {
+/** The op counts of the graph ORT runs: `graph` optimized as the onnxruntime engine's sessions are. */
+async function optimizedOps(graph: OnnxGraph, input: OnnxValue, output: OnnxValue): Promise<Map<string, number>> {
   const ort = await onnxRuntime();
+  const optimized = join(await tempDir("onnx-layout"), "optimized.onnx");
+  const session = await ort.InferenceSession.create(graph.serialize([input], [output], "test"), { graphOptimizationLevel: "all", optimizedModelFilePath: optimized });
+  await session.release();
+  return opCounts(await readFile(optimized));
+}
+
+const describe = (counts: Map<string, number>): string => [...counts].map(([op, n]) => `${op} ${n}`).join(", ");
+
+test("shufflenet's channel shuffle between Concat and Split moves channel planes, as in torch's export", async () => {
+  const graph = new OnnxGraph();
+  const input = new OnnxValue(graph, "input", [1, 6, 6, 12]);
+  let seed = 1;
+  const param = (shape: readonly number[]): OnnxValue => graph.constant({ dtype: "float", dims: shape, data: values(shape.reduce((a, b) => a * b, 1), seed++, -0.2, 0.2) });
+  const conv = (x: OnnxValue, out: number): OnnxValue => onnx.conv2d(x, param([1, 1, x.shape[3]!, out]), param([out]), { stride: [1, 1], padding: [0, 0] });
+  // One unit of shufflenet v2 (channel counts that are not a multiple of ORT's NCHWc block, as
+  // its 58, 116, 232): concat two branches, shuffle, split, convolve one half, concat.
+  const joined = onnx.concat([conv(input, 6), conv(input, 6)], { axis: 3 });
+  const [kept, convolved] = onnx.split(onnx.rearrange(joined, { split: [-1, 2, 6], perm: [0, 2, 1], shape: [-1, 6, 6, 12] }), { sizes: [6, 6], axis: 3 });
+  const output = onnx.concat([kept!, conv(convolved!, 6)], { axis: 3 });
+  const counts = await optimizedOps(graph, input, output);
+  // The input's move to channels first, the shuffle's own, the output's move to channels last.
+  assert.equal(counts.get("Transpose"), 3, describe(counts));
+});
+
+test("ORT keeps conv -> batch norm -> relu -> conv -> hardswish -> global pool in its blocked layout", async () => {
   const graph = new OnnxGraph();
   const input = new OnnxValue(graph, "input", [1, 12, 12, 32]);
   let seed = 1;
@@ -157,12 +191,9 @@ test("ORT keeps conv -> batch norm -> relu -> conv -> hardswish -> global pool i
   const conv = (x: OnnxValue): OnnxValue => onnx.conv2d(x, param([3, 3, 32, 32]), param([32]), { stride: [1, 1], padding: [1, 1] });
   const normed = onnx.batchNorm(conv(input), param([32]), param([32], 0.5, 1.5), param([32]), param([32]), eval_);
   const output = onnx.adaptiveAvgPool2d(onnx.hardswish(conv(onnx.relu(normed))), { outputSize: [1, 1] });
-  const optimized = join(await tempDir("onnx-layout"), "optimized.onnx");
-  const session = await ort.InferenceSession.create(graph.serialize([input], [output], "test"), { graphOptimizationLevel: "all", optimizedModelFilePath: optimized });
-  await session.release();
-  const counts = opCounts(await readFile(optimized));
+  const counts = await optimizedOps(graph, input, output);
   const arithmetic = ["Sub", "Mul", "Add", "Div", "Clip", "ReduceMean", "BatchNormalization", "HardSwish"].filter((op) => counts.has(op));
-  assert.deepEqual(arithmetic, [], `left outside the convolutions: ${[...counts].map(([op, n]) => `${op} ${n}`).join(", ")}`);
+  assert.deepEqual(arithmetic, [], `left outside the convolutions: ${describe(counts)}`);
   // Into the blocked layout once, out once (the input's 32 channels are reordered, then pooled out).
-  assert.ok((counts.get("com.microsoft.nchwc:ReorderOutput") ?? 0) <= 1, [...counts].map(([op, n]) => `${op} ${n}`).join(", "));
+  assert.ok((counts.get("com.microsoft.nchwc:ReorderOutput") ?? 0) <= 1, describe(counts));
 });
