@@ -11,6 +11,7 @@ import { useBackend } from "../runtime/backend.js";
 import type { PoolAttrs } from "../runtime/ops/pooling.js";
 import { opCounts, opTypes } from "./support/onnxModel.js";
 import { tempDir } from "./support/temp.js";
+import { seededInput } from "./support/seeded.js";
 
 /**
  * The ONNX kernels emit the one ONNX op that ORT optimizes (batch norm, hardswish, hardsigmoid,
@@ -20,16 +21,8 @@ import { tempDir } from "./support/temp.js";
  * ORT, mobilenet_v3_large at 0.63x). Values stay the tfjs kernels'.
  */
 
-/** A deterministic pseudo-random array in [lo, hi). */
-function values(n: number, seed: number, lo = -2, hi = 2): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + ((hi - lo) * s) / 2 ** 32;
-  }
-  return out;
-}
+/** n seeded values in [lo, hi). */
+const values = (n: number, seed: number, lo = -2, hi = 2): Float32Array => seededInput([n], seed).map((v) => lo + ((hi - lo) * (v + 1)) / 2);
 
 /** One kernel call with its parameters, on both engines. */
 interface Case {

@@ -24,6 +24,7 @@ import { prepareParams } from "../../runtime/params.js";
 import { openWeights } from "../../runtime/weights/open.js";
 import { withRenamedKeys } from "../../runtime/weights/rename.js";
 import { opCounts } from "../support/onnxModel.js";
+import { seededInput } from "../support/seeded.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -50,22 +51,14 @@ mkdirSync(out, { recursive: true });
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function seededInput(shape: readonly number[]): Float32Array {
-  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  let seed = 1;
-  for (let i = 0; i < data.length; i++) {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    data[i] = seed / 2 ** 31 - 1;
-  }
-  return data;
-}
-
 interface Measured {
   readonly label: string;
   readonly before: Map<string, number>;
   readonly after: Map<string, number>;
   readonly imagesPerSecond: number;
   readonly seconds: readonly number[];
+  /** InferenceSession.create: parsing, optimizing (constant folding included) and prepacking. */
+  readonly createSeconds: number;
   readonly profile?: Map<string, number>;
 }
 
@@ -97,6 +90,7 @@ async function measureAll(ort: typeof Ort, contenders: readonly Contender[]): Pr
   const sessions = [];
   for (const c of contenders) {
     const optimized = join(out, `${c.label}.optimized.onnx`);
+    const created = performance.now();
     const session = await ort.InferenceSession.create(c.model, {
       graphOptimizationLevel: "all",
       executionProviders: ["cpu"],
@@ -104,9 +98,10 @@ async function measureAll(ort: typeof Ort, contenders: readonly Contender[]): Pr
       ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
       ...(args.profile ? { enableProfiling: true, profileFilePrefix: join(out, c.label) } : {}),
     });
-    const feeds = { [c.inputName]: new ort.Tensor("float32", seededInput(c.shape), [...c.shape]) };
+    const feeds = { [c.inputName]: new ort.Tensor("float32", seededInput(c.shape, 1), [...c.shape]) };
+    const createSeconds = (performance.now() - created) / 1000;
     await session.run(feeds); // warm-up at the full batch
-    sessions.push({ c, session, feeds, optimized, seconds: [] as number[] });
+    sessions.push({ c, session, feeds, optimized, createSeconds, seconds: [] as number[] });
   }
   for (let i = 0; i < runs; i++) {
     for (const s of sessions) {
@@ -124,7 +119,7 @@ async function measureAll(ort: typeof Ort, contenders: readonly Contender[]): Pr
       profile = profileByOp(join(out, file));
     }
     await s.session.release();
-    results.push({ label: s.c.label, before: opCounts(s.c.model), after: opCounts(readFileSync(s.optimized)), imagesPerSecond: s.c.shape[0]! / median(s.seconds), seconds: s.seconds, profile });
+    results.push({ label: s.c.label, before: opCounts(s.c.model), after: opCounts(readFileSync(s.optimized)), imagesPerSecond: s.c.shape[0]! / median(s.seconds), seconds: s.seconds, createSeconds: s.createSeconds, profile });
   }
   return results;
 }
@@ -163,5 +158,5 @@ if (args.profile) {
   table(results, (m) => m.profile, 1);
 }
 console.log(`\nimg/s (median of ${runs} timed runs after a warm-up at the full batch, the graphs in turn; threads ${Number(args.threads) || "ORT default"}):`);
-for (const m of results) console.log(`${m.label.padEnd(14)} ${m.imagesPerSecond.toFixed(2)} img/s  runs ${m.seconds.map((s) => s.toFixed(2)).join(" ")} s`);
+for (const m of results) console.log(`${m.label.padEnd(14)} ${m.imagesPerSecond.toFixed(2)} img/s  runs ${m.seconds.map((s) => s.toFixed(2)).join(" ")} s  session created in ${m.createSeconds.toFixed(2)} s`);
 if (results.length === 2) console.log(`fxc / torch-export: ${(results[0]!.imagesPerSecond / results[1]!.imagesPerSecond).toFixed(2)}x`);
