@@ -8,7 +8,7 @@
  *
  *   /usr/bin/python3 test/bench/ortExport.py vit_b_16 encoder.ln vit_b_16.pth vit.onnx
  *   node --conditions=fxc-source --import tsx test/bench/ortGraphs.ts \
- *     --model vit_b_16 --return encoder.ln --weights vit_b_16.pth [--export vit.onnx] \
+ *     --model vit_b_16 --return encoder.ln --weights vit_b_16.pth|seeded [--export vit.onnx] \
  *     [--batch 8] [--size 224] [--runs 3] [--threads 0] [--profile] [--out DIR]
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -24,7 +24,8 @@ import { prepareParams } from "../../runtime/params.js";
 import { openWeights } from "../../runtime/weights/open.js";
 import { withRenamedKeys } from "../../runtime/weights/rename.js";
 import { opCounts } from "../support/onnxModel.js";
-import { seededInput } from "../support/seeded.js";
+import { seededInput, seededWeights } from "../support/seeded.js";
+import { getModel } from "../../models/zoo/registry.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -136,7 +137,8 @@ const returnNodes = args.return.split(",");
 // The module keeps its program private to load(); this copy exports it, for the graph alone.
 const source = `${await compile(args.model, { returnNodes, size })}\nexport const program = { checkpoint, parameters, inputShape, forward };\n`;
 const module = ((await import(await cacheCompiled(source))) as { program: ExtractorModule<unknown> }).program;
-const file = await openWeights(args.weights);
+// "seeded": fxc's seeded weights (no file, no torch), for the graph's shape alone.
+const file = args.weights === "seeded" ? seededWeights(getModel(args.model), 1) : await openWeights(args.weights);
 const host = await prepareParams(withRenamedKeys(file, module.keyRenames ?? []), module.checkpoint, module.parameters);
 await file.close();
 const inputShape = (module.inputShape ?? [null, size, size, 3]).map((d) => d ?? batch);
