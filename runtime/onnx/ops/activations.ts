@@ -9,8 +9,10 @@ export const relu6 = (x: OnnxValue): OnnxValue => clip6(x);
 export const sigmoid = (x: OnnxValue): OnnxValue => o.sigmoid(x);
 export const tanh = (x: OnnxValue): OnnxValue => tanhOp(x);
 export const silu = (x: OnnxValue): OnnxValue => mul(x, o.sigmoid(x));
-export const hardsigmoid = (x: OnnxValue): OnnxValue => div(clip6(add(x, 3)), 6);
-export const hardswish = (x: OnnxValue): OnnxValue => mul(x, div(clip6(add(x, 3)), 6));
+// torch's relu6(x + 3) / 6 is ONNX's HardSigmoid with alpha 1/6, beta 1/2; as one op (not Add, Clip,
+// Div and Mul) ORT fuses it, and HardSwish, into the convolution before it, in its blocked layout.
+export const hardsigmoid = (x: OnnxValue): OnnxValue => o.unary("HardSigmoid", x, { alpha: { float: 1 / 6 }, beta: { float: 0.5 } });
+export const hardswish = (x: OnnxValue): OnnxValue => o.unary("HardSwish", x);
 
 export function gelu(x: OnnxValue, attrs: { readonly approximate?: string } = {}): OnnxValue {
   if (attrs.approximate === "tanh") {

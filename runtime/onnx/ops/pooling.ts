@@ -33,13 +33,31 @@ export function avgPool2d(x: OnnxValue, attrs: PoolAttrs): OnnxValue {
   const kernel = [attrs.kernel[0]!, attrs.kernel[1]!] as const;
   const strides = [attrs.stride[0]!, attrs.stride[1]!] as const;
   const { pads, out } = windowPadding(x.shape, attrs);
-  const valid = [0, 0, 0, 0] as const;
-  if (pads.every(([a, b]) => a === 0 && b === 0)) return nhwc(pool("AveragePool", nchw(x), kernel, strides, valid));
+  const include = attrs.countIncludePad ?? true;
+  // ONNX's AveragePool divides by the whole window (count_include_pad) or by the input it covers:
+  // torch's divisors, except where ceil_mode's last window reaches past the padding, which torch
+  // does not count and ONNX would. One op there, not Pad, AveragePool, Mul and Div.
+  const withinPadding = pads.every(([, after], axis) => after <= attrs.padding[axis]!);
+  if (!include || withinPadding) {
+    const onnxPads = [pads[0][0], pads[1][0], pads[0][1], pads[1][1]] as const;
+    return nhwc(pool("AveragePool", nchw(x), kernel, strides, onnxPads, { count_include_pad: include ? 1 : 0 }));
+  }
   const [, h, w] = x.shape as [number, number, number, number];
+  const valid = [0, 0, 0, 0] as const;
   const padded = pad(x, [[0, 0], pads[0], pads[1], [0, 0]]);
   const sums = mul(pool("AveragePool", nchw(padded), kernel, strides, valid), kernel[0] * kernel[1]);
   const counts = x.graph.constant({ dtype: "float", dims: [1, 1, out[0], out[1]], data: divisors(h, w, attrs, out) });
   return nhwc(div(sums, counts));
+}
+
+/**
+ * The mean or max over H and W of a channels-last value, kept as [N, 1, 1, C]: ONNX's global
+ * pools, which ORT runs in its blocked (NCHWc) layout between convolutions (squeeze-excitation
+ * blocks) where a ReduceMean over the channels-last axes would reorder the tensor out and back.
+ */
+export function globalPool(op: "GlobalAveragePool" | "GlobalMaxPool", x: OnnxValue): OnnxValue {
+  const [n, , , c] = x.shape as [number, number, number, number];
+  return nhwc(x.graph.node(op, [nchw(x)], {}, [n, c, 1, 1]));
 }
 
 /** Each output row averages its bin: adaptive pooling along an axis is a product with this [n, o] matrix. */
@@ -55,7 +73,7 @@ export function adaptiveAvgPool2d(x: OnnxValue, attrs: { readonly outputSize: re
   const [, h, w] = x.shape as [number, number, number, number];
   const [oh, ow] = [attrs.outputSize[0]!, attrs.outputSize[1]!];
   if (h % oh === 0 && w % ow === 0) {
-    if (oh === 1 && ow === 1) return reduce("ReduceMean", x, [1, 2], true);
+    if (oh === 1 && ow === 1) return globalPool("GlobalAveragePool", x);
     return nhwc(pool("AveragePool", nchw(x), [h / oh, w / ow], [h / oh, w / ow], [0, 0, 0, 0]));
   }
   // [N, W, C, H] x [H, oh], then [N, oh, C, W] x [W, ow], back to [N, oh, ow, C].
@@ -67,6 +85,7 @@ export function adaptiveAvgPool2d(x: OnnxValue, attrs: { readonly outputSize: re
 export function adaptiveMaxPool2d(x: OnnxValue, attrs: { readonly outputSize: readonly number[] }): OnnxValue {
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const [oh, ow] = [attrs.outputSize[0]!, attrs.outputSize[1]!];
+  if (oh === 1 && ow === 1) return globalPool("GlobalMaxPool", x);
   const rows = bins(h, oh).map(([hs, he]) => concat(bins(w, ow).map(([ws, we]) => reduce("ReduceMax", slice(x, [0, hs, ws, 0], [n, he, we, c]), [1, 2], true)), 2));
   return concat(rows, 1);
 }
