@@ -7,9 +7,12 @@ import { createFeatureExtractor } from "../compiler/api.js";
 import { tf } from "../runtime/index.js";
 import { FIXTURES, caseErrors, caseInput, fixtureCases, testFixtureCases, ENGINES_UNDER_TEST } from "./support/fixtures.js";
 
-/** The TypeScript twin of FasterRCNNLike in families/detection.py: a detector's checkpoint layout. */
+/** FPN_WIDTH in families/detection.py: the FPNs are this narrow (torchvision's 256) to keep the fixtures small. */
+const FPN_WIDTH = 4;
+
+/** The TypeScript twin of FasterRCNNLike in families/detection.py: a detector's checkpoint layout, at the smallest widths. */
 class FasterRCNNLike extends Module {
-  backbone = resnetFpnBackbone({ backboneName: "resnet18", returnedLayers: [1] });
+  backbone = resnetFpnBackbone({ backboneName: "resnet18", returnedLayers: [1], outChannels: FPN_WIDTH });
   rpn = new RpnLike();
   forward(x: Tensor): Record<string, Tensor> {
     return this.backbone.call(x);
@@ -22,7 +25,7 @@ class RpnLike extends Module {
   }
 }
 class RpnHeadLike extends Module {
-  conv = new Conv2d(256, 256, 1);
+  conv = new Conv2d(FPN_WIDTH, FPN_WIDTH, 1);
   forward(x: Tensor): Tensor {
     return this.conv.call(x);
   }
@@ -32,10 +35,11 @@ class RpnHeadLike extends Module {
 testFixtureCases(
   fixtureCases((c) => c.id.startsWith("detection_")),
   {
-    resnet18_fpn: () => new BackboneWithFPN(resnet18({ normLayer: frozenBatchNorm2d }), { layer1: "0", layer2: "1", layer3: "2", layer4: "3" }, [64, 128, 256, 512], 32),
-    resnet18_p6p7: () => resnetFpnBackbone({ backboneName: "resnet18", trainableLayers: 1, returnedLayers: [2, 3, 4], extraBlocks: new LastLevelP6P7(512, 256) }),
+    resnet18_fpn: () => new BackboneWithFPN(resnet18({ normLayer: frozenBatchNorm2d }), { layer1: "0", layer2: "1", layer3: "2", layer4: "3" }, [64, 128, 256, 512], FPN_WIDTH),
+    resnet18_p6p7: () =>
+      resnetFpnBackbone({ backboneName: "resnet18", trainableLayers: 1, returnedLayers: [2, 3, 4], extraBlocks: new LastLevelP6P7(512, FPN_WIDTH), outChannels: FPN_WIDTH }),
     fasterrcnn_like: () => new FasterRCNNLike(),
-    mobilenet_v3_small_fpn: () => mobilenetBackbone({ backboneName: "mobilenet_v3_small", fpn: true, trainableLayers: 0, returnedLayers: [1, 2, 4] }),
+    mobilenet_v3_small_fpn: () => mobilenetBackbone({ backboneName: "mobilenet_v3_small", fpn: true, trainableLayers: 0, returnedLayers: [1, 2, 4], outChannels: FPN_WIDTH }),
   },
 );
 
@@ -43,7 +47,7 @@ testFixtureCases(
 const [detector] = fixtureCases((c) => c.id === "detection_fasterrcnn_layout");
 for (const engine of ENGINES_UNDER_TEST) {
   test(`resnetFpnBackbone loads a detector checkpoint with prefix 'backbone.' and gives its FPN levels [${engine}]`, async () => {
-    const fx = createFeatureExtractor(resnetFpnBackbone({ backboneName: "resnet18", returnedLayers: [1] }), { returnNodes: ["fpn"], size: [64, 96], layout: "nchw" });
+    const fx = createFeatureExtractor(resnetFpnBackbone({ backboneName: "resnet18", returnedLayers: [1], outChannels: FPN_WIDTH }), { returnNodes: ["fpn"], size: [64, 96], layout: "nchw" });
     const extractor = await fx.load(join(FIXTURES, "cases", detector!.id, "weights.pth"), { prefix: "backbone.", engine });
     try {
       const x = await caseInput(detector!);

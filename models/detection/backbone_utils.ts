@@ -84,22 +84,25 @@ export interface ResnetFpnBackboneOptions {
   readonly extraBlocks?: ExtraFPNBlock | null;
   /** Options for the ResNet itself (fxc's addition; torchvision fixes them). */
   readonly backboneOptions?: Omit<resnet.ResNetOptions, "normLayer">;
+  /** The FPN's width (fxc's addition; torchvision fixes 256, the default): narrow ones keep test fixtures small. */
+  readonly outChannels?: number;
 }
 
 /** torchvision's `resnet_fpn_backbone(backbone_name=..., weights=None, ...)`. */
 export function resnetFpnBackbone(options: ResnetFpnBackboneOptions): BackboneWithFPN {
   const build = builderFor("resnet", RESNETS, options.backboneName);
   const backbone = build({ ...options.backboneOptions, normLayer: options.normLayer ?? frozenBatchNorm2d });
-  return resnetFpnExtractor(backbone, options.trainableLayers ?? 3, options.returnedLayers ?? null, options.extraBlocks ?? null);
+  return resnetFpnExtractor(backbone, options.trainableLayers ?? 3, options.returnedLayers ?? null, options.extraBlocks ?? null, null, options.outChannels);
 }
 
-/** torchvision's `_resnet_fpn_extractor`: freezes the first layers, returns layer{k} as str(index), FPN of width 256. */
+/** torchvision's `_resnet_fpn_extractor`: freezes the first layers, returns layer{k} as str(index), FPN of width `outChannels` (torchvision's 256). */
 export function resnetFpnExtractor(
   backbone: resnet.ResNet,
   trainableLayers: number,
   returnedLayers: readonly number[] | null = null,
   extraBlocks: ExtraFPNBlock | null = null,
   normLayer: NormFactory | null = null,
+  outChannels = 256,
 ): BackboneWithFPN {
   if (!Number.isInteger(trainableLayers) || trainableLayers < 0 || trainableLayers > 5) {
     throw new Error(`Trainable layers should be in the range [0,5], got ${trainableLayers}`);
@@ -115,7 +118,7 @@ export function resnetFpnExtractor(
   const returnLayers = Object.fromEntries(returned.map((k, v) => [`layer${k}`, String(v)]));
   const inChannelsStage2 = Math.floor(backbone.inplanes / 8);
   const inChannelsList = returned.map((i) => inChannelsStage2 * 2 ** (i - 1));
-  return new BackboneWithFPN(backbone, returnLayers, inChannelsList, 256, extraBlocks, normLayer);
+  return new BackboneWithFPN(backbone, returnLayers, inChannelsList, outChannels, extraBlocks, normLayer);
 }
 
 export interface MobilenetBackboneOptions {
@@ -129,6 +132,8 @@ export interface MobilenetBackboneOptions {
   /** Stages returned to the FPN (default the last two). */
   readonly returnedLayers?: readonly number[] | null;
   readonly extraBlocks?: ExtraFPNBlock | null;
+  /** The FPN's width, or the 1x1 convolution's without one (fxc's addition; torchvision fixes 256, the default). */
+  readonly outChannels?: number;
 }
 
 /** The non-FPN mobilenet backbone: `features` ("0") and a 1x1 convolution ("1") to `outChannels`. */
@@ -151,7 +156,7 @@ function lastOutChannels(features: Sequential): number {
 export function mobilenetBackbone(options: MobilenetBackboneOptions): BackboneWithFPN | MobilenetFeatures {
   const build = builderFor("mobilenet", MOBILENETS, options.backboneName);
   const backbone = build({ normLayer: options.normLayer ?? frozenBatchNorm2d });
-  return mobilenetExtractor(backbone.features, options.fpn, options.trainableLayers ?? 2, options.returnedLayers ?? null, options.extraBlocks ?? null);
+  return mobilenetExtractor(backbone.features, options.fpn, options.trainableLayers ?? 2, options.returnedLayers ?? null, options.extraBlocks ?? null, null, options.outChannels);
 }
 
 /** torchvision's `_mobilenet_extractor`, given the backbone's `features`: stages start at the strided blocks. */
@@ -162,6 +167,7 @@ export function mobilenetExtractor(
   returnedLayers: readonly number[] | null = null,
   extraBlocks: ExtraFPNBlock | null = null,
   normLayer: NormFactory | null = null,
+  outChannels = 256,
 ): BackboneWithFPN | MobilenetFeatures {
   const blocks = features.layers;
   const stageIndices = [0, ...blocks.flatMap((b, i) => ((b as Module & { isCn?: boolean }).isCn === true ? [i] : [])), blocks.length - 1];
@@ -172,7 +178,6 @@ export function mobilenetExtractor(
   const freezeBefore = trainableLayers === 0 ? blocks.length : stageIndices[numStages - trainableLayers]!;
   blocks.slice(0, freezeBefore).forEach((b) => freeze(b, () => true));
 
-  const outChannels = 256;
   if (!fpn) return new MobilenetFeatures(features, outChannels);
   const returned = returnedLayers ?? [numStages - 2, numStages - 1];
   if (returned.length === 0 || Math.min(...returned) < 0 || Math.max(...returned) >= numStages) {
