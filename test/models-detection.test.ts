@@ -86,6 +86,9 @@ test("resnet and mobilenet backbones refuse what torchvision refuses, in its wor
   refuses(() => mobilenetBackbone({ backboneName: "mobilenet_v3_large", fpn: true, trainableLayers: 7 }), /^Trainable layers should be in the range \[0,6\], got 7$/);
   refuses(() => mobilenetBackbone({ backboneName: "mobilenet_v3_large", fpn: true, returnedLayers: [3, 6] }), /^Each returned layer should be in the range \[0,5\], got \[3, 6\]$/);
   refuses(() => mobilenetBackbone({ backboneName: "mobilenet_v4", fpn: true }), /^unknown mobilenet backbone 'mobilenet_v4'/);
+  // outChannels is fxc's addition (torchvision fixes 256).
+  refuses(() => resnetFpnBackbone({ backboneName: "resnet18", outChannels: 0 }), /^outChannels should be a positive integer \(the FPN's width; torchvision's is 256\), got 0$/);
+  refuses(() => mobilenetBackbone({ backboneName: "mobilenet_v3_small", fpn: false, outChannels: 2.5 }), /^outChannels should be a positive integer .*, got 2\.5$/);
   refuses(() => new IntermediateLayerGetter(resnet18(), { layer5: "x" }), /^return_layers are not present in model$/);
   refuses(() => new FeaturePyramidNetwork([64, 0], 32), /^in_channels=0 is currently not supported$/);
   refuses(() => new FeaturePyramidNetwork([64], 32, new Conv2d(1, 1, 1) as unknown as LastLevelMaxPool), /^extra_blocks should be of type ExtraFPNBlock not Conv2d$/);

@@ -71,6 +71,13 @@ function freeze(module: Module, frozen: (name: string) => boolean): void {
   for (const [name, p] of module.namedParameters()) if (frozen(name)) p.requiresGrad = false;
 }
 
+/** outChannels is fxc's addition, so the message is fxc's: torchvision has no such option to refuse. */
+function checkOutChannels(outChannels: number): void {
+  if (!Number.isInteger(outChannels) || outChannels <= 0) {
+    throw new Error(`outChannels should be a positive integer (the FPN's width; torchvision's is 256), got ${outChannels}`);
+  }
+}
+
 export interface ResnetFpnBackboneOptions {
   /** resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d, resnext101_32x8d, resnext101_64x4d, wide_resnet50_2, wide_resnet101_2. */
   readonly backboneName: string;
@@ -107,6 +114,7 @@ export function resnetFpnExtractor(
   if (!Number.isInteger(trainableLayers) || trainableLayers < 0 || trainableLayers > 5) {
     throw new Error(`Trainable layers should be in the range [0,5], got ${trainableLayers}`);
   }
+  checkOutChannels(outChannels);
   const layersToTrain = ["layer4", "layer3", "layer2", "layer1", "conv1"].slice(0, trainableLayers);
   if (trainableLayers === 5) layersToTrain.push("bn1");
   freeze(backbone, (name) => layersToTrain.every((layer) => !name.startsWith(layer)));
@@ -169,6 +177,7 @@ export function mobilenetExtractor(
   normLayer: NormFactory | null = null,
   outChannels = 256,
 ): BackboneWithFPN | MobilenetFeatures {
+  checkOutChannels(outChannels);
   const blocks = features.layers;
   const stageIndices = [0, ...blocks.flatMap((b, i) => ((b as Module & { isCn?: boolean }).isCn === true ? [i] : [])), blocks.length - 1];
   const numStages = stageIndices.length;
