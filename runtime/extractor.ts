@@ -74,29 +74,38 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
     throw new EngineError(requested as EngineName, "is not an engine fxc knows", `use one of ${ENGINES.join(", ")} or auto`);
   }
   const backend = await useBackend(options.backend);
-  const opened = typeof weights === "string";
-  const file = opened ? await openWeights(weights, { prefix: options.prefix }) : weights;
-  const prefixed = !opened && options.prefix ? withPrefix(file, options.prefix) : file;
-  const source = withRenamedKeys(prefixed, module.keyRenames ?? []);
-  let host: Record<string, HostTensor>;
-  try {
-    host = await prepareParams(source, module.checkpoint, module.parameters, options.onWarning);
-  } finally {
-    if (opened) await file.close();
-  }
+  const readParams = async (): Promise<Record<string, HostTensor>> => {
+    const opened = typeof weights === "string";
+    const file = opened ? await openWeights(weights, { prefix: options.prefix }) : weights;
+    const prefixed = !opened && options.prefix ? withPrefix(file, options.prefix) : file;
+    try {
+      return await prepareParams(withRenamedKeys(prefixed, module.keyRenames ?? []), module.checkpoint, module.parameters, options.onWarning);
+    } finally {
+      if (opened) await file.close();
+    }
+  };
+  let host: Record<string, HostTensor> | undefined = await readParams();
   let fallback: string | undefined;
   if (requested !== "tfjs") {
+    let program: OnnxProgram | undefined;
     try {
-      const program = new OnnxProgram(await onnxRuntime(), module.forward, host);
-      if (module.inputShape !== undefined) program.check(module.inputShape.map((d) => d ?? 1));
+      program = new OnnxProgram(await onnxRuntime(), module.forward, host);
+      // The program owns the weights now: it hands them to ONNX Runtime and drops its copy.
+      host = undefined;
+      const [, ...item] = module.inputShape ?? [];
+      if (module.inputShape !== undefined && item.every((d) => d !== null)) await program.prepare(item as number[]);
+      else if (module.inputShape !== undefined) program.check(module.inputShape.map((d) => d ?? 1));
       return onnxExtractor(program, backend);
     } catch (e) {
       // Named, the engine's failure is the user's; by default tfjs runs instead, and says why.
       if (requested === "onnxruntime") throw e;
       fallback = e instanceof Error ? e.message : String(e);
+      // Weights handed to ONNX Runtime before it failed are read again.
+      host = program?.heldParams() ?? host ?? (await readParams());
+      await program?.release();
     }
   }
-  return tfjsExtractor(module, host, backend, fallback);
+  return tfjsExtractor(module, host!, backend, fallback);
 }
 
 /** Every engine takes float32 input, and refuses other dtypes with the same line. */
