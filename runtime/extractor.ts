@@ -38,6 +38,11 @@ export interface LoadOptions {
   readonly backend?: BackendName | "auto";
   /** Reads only keys under this prefix, without it (e.g. `backbone.body.`). */
   readonly prefix?: string;
+  /**
+   * onnxruntime: threads one operator runs on (ONNX Runtime's intra-op threads); by default one per
+   * core, and in a pool the cores divided among the workers. The tfjs engine ignores it.
+   */
+  readonly threads?: number;
   /** Hears warnings about the weights (NaN or infinite values); by default process.emitWarning. */
   readonly onWarning?: (message: string) => void;
 }
@@ -73,6 +78,7 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
   if (requested !== "auto" && !ENGINES.includes(requested)) {
     throw new EngineError(requested as EngineName, "is not an engine fxc knows", `use one of ${ENGINES.join(", ")} or auto`);
   }
+  const intraOpThreads = threadCount(options.threads);
   const backend = await useBackend(options.backend);
   const readParams = async (): Promise<Record<string, HostTensor>> => {
     const opened = typeof weights === "string";
@@ -89,7 +95,7 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
   if (requested !== "tfjs") {
     let program: OnnxProgram | undefined;
     try {
-      program = new OnnxProgram(await onnxRuntime(), module.forward, host);
+      program = new OnnxProgram(await onnxRuntime(), module.forward, host, { intraOpThreads });
       // The program owns the weights now: it hands them to ONNX Runtime and drops its copy.
       host = undefined;
       const [, ...item] = module.inputShape ?? [];
@@ -106,6 +112,14 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
     }
   }
   return tfjsExtractor(module, host!, backend, fallback);
+}
+
+/** A thread count as given, or undefined for the engine's default; anything but a positive whole number is refused. */
+function threadCount(threads: number | undefined): number | undefined {
+  if (threads !== undefined && !(Number.isSafeInteger(threads) && threads >= 1)) {
+    throw new EngineError("onnxruntime", `cannot run on ${threads} threads`, "give threads as a whole number of at least 1, or leave it out (one per core)");
+  }
+  return threads;
 }
 
 /** Every engine takes float32 input, and refuses other dtypes with the same line. */
