@@ -14,22 +14,56 @@ import { buildCaseModel, caseErrors, caseInput, FIXTURES, fixtureCases, type Fix
  * copy of the weights, whatever order the batch sizes come in.
  */
 
-/** Counts the sessions made while `body` runs. */
-async function sessionsMade(body: () => Promise<void>): Promise<number> {
-  const session = (ort as unknown as { default?: typeof ort }).default?.InferenceSession ?? ort.InferenceSession;
+const session = (ort as unknown as { default?: typeof ort }).default?.InferenceSession ?? ort.InferenceSession;
+
+/** Runs `body` with ONNX Runtime's InferenceSession.create replaced. */
+async function withCreate(replacement: (create: typeof session.create) => typeof session.create, body: () => Promise<void>): Promise<void> {
   const create = session.create;
-  let made = 0;
-  session.create = ((...args: Parameters<typeof create>) => {
-    made++;
-    return create.apply(session, args);
-  }) as typeof create;
+  session.create = replacement(create);
   try {
     await body();
   } finally {
     session.create = create;
   }
+}
+
+/** Counts the sessions made while `body` runs. */
+async function sessionsMade(body: () => Promise<void>): Promise<number> {
+  let made = 0;
+  await withCreate(
+    (create) =>
+      ((...args: Parameters<typeof create>) => {
+        made++;
+        return create.apply(session, args);
+      }) as typeof create,
+    body,
+  );
   return made;
 }
+
+test("when ONNX Runtime cannot make the session (it holds the weights by then), auto reads the weights again and runs tfjs; a named onnxruntime fails", async () => {
+  const c = fixtureCases((c) => c.id === "resnet18_pth")[0]!;
+  const fx = createFeatureExtractor("resnet18", { returnNodes: c.returnNodes, size: [c.input[2]!, c.input[3]!], layout: "nchw", suppressDiffWarning: true });
+  const weights = join(FIXTURES, "cases", c.id, c.weights);
+  const refuse = (() => Promise.reject(new Error("no session today"))) as unknown as typeof session.create;
+  await withCreate(
+    () => refuse,
+    async () => {
+      await assert.rejects(fx.load(weights, { engine: "onnxruntime" }), /^Error: no session today$/);
+      const extractor = await fx.load(weights);
+      try {
+        assert.equal(extractor.engine, "tfjs");
+        assert.equal(extractor.fallback, "no session today");
+        const x = await caseInput(c);
+        const out = await extractor.run(x);
+        for (const [key, error] of Object.entries(await caseErrors(c, out))) assert.ok(error < c.tolerance, `${key}: relative error ${error}`);
+        tf.dispose([x, ...Object.values(out)]);
+      } finally {
+        extractor.dispose();
+      }
+    },
+  );
+});
 
 // Families whose graphs reshape across the batch: attention (vit, swin, swin v2, maxvit), channel shuffles, inception's concatenations, flattening classifiers, squeeze-excitation.
 const CASES = ["resnet18_pth", "vit_b_16_seeded", "swin_t_seeded", "swin_v2_t_seeded", "maxvit_tiny", "shufflenet_v2_x0_5_seeded", "googlenet_weights_config", "inception_v3_weights_config", "alexnet_classifier", "densenet121_old_keys", "efficientnet_b0_seeded", "regnet_y_400mf_seeded"];
