@@ -50,3 +50,23 @@ test("a window reaching outside the output (a crop that pads) computes the part 
   const kept = await resizeRgb(image, 20, 16, "bilinear", { threads: 0, keep: { left: -2, top: -3, width: 24, height: 22 } });
   assert.deepEqual(kept.data, whole.data);
 });
+
+test("resizes on workers reuse their shared buffers: ten photos of one size make one source and one output buffer, not ten of each", async () => {
+  const image = noise(640, 480, 6);
+  const whole = await resizeRgb(image, 93, 70, "bilinear", { threads: 0 });
+  const Original = globalThis.SharedArrayBuffer;
+  let made = 0;
+  // Idle workers free a shared buffer only when their heap is collected: new ones per image pile up.
+  globalThis.SharedArrayBuffer = class extends Original {
+    constructor(bytes: number) {
+      super(bytes);
+      made++;
+    }
+  } as SharedArrayBufferConstructor;
+  try {
+    for (let i = 0; i < 10; i++) assert.deepEqual((await resizeRgb(image, 93, 70, "bilinear", { threads: 2 })).data, whole.data);
+  } finally {
+    globalThis.SharedArrayBuffer = Original;
+  }
+  assert.ok(made <= 2, `${made} shared buffers made`);
+});
