@@ -38,6 +38,11 @@ export interface LoadOptions {
   readonly backend?: BackendName | "auto";
   /** Reads only keys under this prefix, without it (e.g. `backbone.body.`). */
   readonly prefix?: string;
+  /**
+   * onnxruntime: threads one operator runs on (ONNX Runtime's intra-op threads); by default one per
+   * core, and in a pool the cores divided among the workers. The tfjs engine ignores it.
+   */
+  readonly threads?: number;
   /** Hears warnings about the weights (NaN or infinite values); by default process.emitWarning. */
   readonly onWarning?: (message: string) => void;
 }
@@ -73,30 +78,48 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
   if (requested !== "auto" && !ENGINES.includes(requested)) {
     throw new EngineError(requested as EngineName, "is not an engine fxc knows", `use one of ${ENGINES.join(", ")} or auto`);
   }
+  const intraOpThreads = threadCount(options.threads);
   const backend = await useBackend(options.backend);
-  const opened = typeof weights === "string";
-  const file = opened ? await openWeights(weights, { prefix: options.prefix }) : weights;
-  const prefixed = !opened && options.prefix ? withPrefix(file, options.prefix) : file;
-  const source = withRenamedKeys(prefixed, module.keyRenames ?? []);
-  let host: Record<string, HostTensor>;
-  try {
-    host = await prepareParams(source, module.checkpoint, module.parameters, options.onWarning);
-  } finally {
-    if (opened) await file.close();
-  }
+  const readParams = async (): Promise<Record<string, HostTensor>> => {
+    const opened = typeof weights === "string";
+    const file = opened ? await openWeights(weights, { prefix: options.prefix }) : weights;
+    const prefixed = !opened && options.prefix ? withPrefix(file, options.prefix) : file;
+    try {
+      return await prepareParams(withRenamedKeys(prefixed, module.keyRenames ?? []), module.checkpoint, module.parameters, options.onWarning);
+    } finally {
+      if (opened) await file.close();
+    }
+  };
+  let host: Record<string, HostTensor> | undefined = await readParams();
   let fallback: string | undefined;
   if (requested !== "tfjs") {
+    let program: OnnxProgram | undefined;
     try {
-      const program = new OnnxProgram(await onnxRuntime(), module.forward, host);
-      if (module.inputShape !== undefined) program.check(module.inputShape.map((d) => d ?? 1));
+      program = new OnnxProgram(await onnxRuntime(), module.forward, host, { intraOpThreads });
+      // The program owns the weights now: it hands them to ONNX Runtime and drops its copy.
+      host = undefined;
+      const [, ...item] = module.inputShape ?? [];
+      if (module.inputShape !== undefined && item.every((d) => d !== null)) await program.prepare(item as number[]);
+      else if (module.inputShape !== undefined) program.check(module.inputShape.map((d) => d ?? 1));
       return onnxExtractor(program, backend);
     } catch (e) {
       // Named, the engine's failure is the user's; by default tfjs runs instead, and says why.
       if (requested === "onnxruntime") throw e;
       fallback = e instanceof Error ? e.message : String(e);
+      // Weights handed to ONNX Runtime before it failed are read again.
+      host = program?.heldParams() ?? host ?? (await readParams());
+      await program?.release();
     }
   }
-  return tfjsExtractor(module, host, backend, fallback);
+  return tfjsExtractor(module, host!, backend, fallback);
+}
+
+/** A thread count as given, or undefined for the engine's default; anything but a positive whole number is refused. */
+function threadCount(threads: number | undefined): number | undefined {
+  if (threads !== undefined && !(Number.isSafeInteger(threads) && threads >= 1)) {
+    throw new EngineError("onnxruntime", `cannot run on ${threads} threads`, "give threads as a whole number of at least 1, or leave it out (one per core)");
+  }
+  return threads;
 }
 
 /** Every engine takes float32 input, and refuses other dtypes with the same line. */

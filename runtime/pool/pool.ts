@@ -45,7 +45,9 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
     (onWarning ?? ((m: string) => process.emitWarning(m)))(message);
   };
   const script = workerScript(import.meta.url, "worker");
-  const setup: WorkerSetup = { moduleUrl, weights, options: loadOptions };
+  // Workers share the cores: onnxruntime's threads per worker are the cores divided among them, not one per core each.
+  const threads = loadOptions.threads ?? Math.max(1, Math.floor(availableParallelism() / count));
+  const setup: WorkerSetup = { moduleUrl, weights, options: { ...loadOptions, threads } };
   const pending = new Map<number, { resolve: (o: Record<string, TensorMessage>) => void; reject: (e: Error) => void }>();
   let nextId = 0;
 
