@@ -1,7 +1,8 @@
 import { tf, type Tensor, type Tensor4D } from "./ops/tf.js";
 import { InputShapeError } from "./ops/input.js";
 import * as tfjsOps from "./ops/index.js";
-import { useBackend, type BackendName } from "./backend.js";
+import { BackendError, chooseBackend, type BackendChoice, type BackendName } from "./backend.js";
+import { settleWebgpu } from "./webgpu.js";
 import { ENGINES, EngineError, type EngineName } from "./engine.js";
 import type { TfjsKernels } from "./kernels.js";
 import { prepareParams, toTensors, type CheckpointShapes, type HostTensor, type ParamSpec, type Params } from "./params.js";
@@ -58,6 +59,10 @@ export interface Extractor<F> {
   readonly fallback?: string;
   /** The tfjs backend in use. */
   readonly backend: BackendName;
+  /** The GPU adapter the webgpu backend runs on (e.g. `nvidia-h200`); undefined on other backends. */
+  readonly adapter?: string;
+  /** Why auto mode did not use the GPU it found (its backend did not start); undefined otherwise. */
+  readonly backendFallback?: string;
 }
 
 /** What a generated module exports, as fxc runs it (the CLI, the pool's workers, the tests). */
@@ -73,7 +78,7 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
   if (requested !== "auto" && !ENGINES.includes(requested)) {
     throw new EngineError(requested as EngineName, "is not an engine fxc knows", `use one of ${ENGINES.join(", ")} or auto`);
   }
-  const backend = await useBackend(options.backend);
+  const choice = await chooseBackend(options.backend);
   const opened = typeof weights === "string";
   const file = opened ? await openWeights(weights, { prefix: options.prefix }) : weights;
   const prefixed = !opened && options.prefix ? withPrefix(file, options.prefix) : file;
@@ -85,18 +90,20 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
     if (opened) await file.close();
   }
   let fallback: string | undefined;
-  if (requested !== "tfjs") {
+  // On the GPU tfjs runs the program: onnxruntime would run it on the CPU, then copy to the GPU.
+  if (requested === "auto" && choice.name === "webgpu") fallback = `the tfjs backend webgpu runs it on the GPU (${choice.adapter})`;
+  else if (requested !== "tfjs") {
     try {
       const program = new OnnxProgram(await onnxRuntime(), module.forward, host);
       if (module.inputShape !== undefined) program.check(module.inputShape.map((d) => d ?? 1));
-      return onnxExtractor(program, backend);
+      return onnxExtractor(program, choice);
     } catch (e) {
       // Named, the engine's failure is the user's; by default tfjs runs instead, and says why.
       if (requested === "onnxruntime") throw e;
       fallback = e instanceof Error ? e.message : String(e);
     }
   }
-  return tfjsExtractor(module, host, backend, fallback);
+  return tfjsExtractor(module, host, choice, fallback);
 }
 
 /** Every engine takes float32 input, and refuses other dtypes with the same line. */
@@ -104,7 +111,19 @@ function checkDtype(x: Tensor): void {
   if (x.dtype !== "float32") throw new InputShapeError(`input dtype ${x.dtype} is not float32; cast it first (tf.cast(x, "float32"))`);
 }
 
-function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostTensor>, backend: BackendName, fallback: string | undefined): Extractor<F> {
+/** On webgpu, a result is returned only once the GPU ran it without failing (a lost device, out of memory). */
+async function settled<F>(backend: BackendName, outputs: F): Promise<F> {
+  if (backend !== "webgpu") return outputs;
+  try {
+    await settleWebgpu((message) => new BackendError(message));
+  } catch (e) {
+    tf.dispose(Object.values(outputs as Record<string, Tensor>));
+    throw e;
+  }
+  return outputs;
+}
+
+function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostTensor>, choice: BackendChoice, fallback: string | undefined): Extractor<F> {
   const params = toTensors(host);
   let disposed = false;
   const forward = (x: Tensor4D): F => {
@@ -115,9 +134,11 @@ function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostT
   return {
     engine: "tfjs",
     fallback,
-    backend,
+    backend: choice.name,
+    adapter: choice.adapter,
+    backendFallback: choice.fallback,
     forward,
-    run: async (x) => forward(x),
+    run: async (x) => settled(choice.name, forward(x)),
     dispose() {
       if (disposed) return;
       disposed = true;
@@ -126,11 +147,13 @@ function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostT
   };
 }
 
-function onnxExtractor<F>(program: OnnxProgram, backend: BackendName): Extractor<F> {
+function onnxExtractor<F>(program: OnnxProgram, choice: BackendChoice): Extractor<F> {
   let disposed = false;
   return {
     engine: "onnxruntime",
-    backend,
+    backend: choice.name,
+    adapter: choice.adapter,
+    backendFallback: choice.fallback,
     forward() {
       throw new EngineError("onnxruntime", "runs asynchronously, and forward is synchronous", "use await extractor.run(x), or load with engine 'tfjs'");
     },

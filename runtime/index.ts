@@ -7,7 +7,7 @@ export { InputShapeError } from "./ops/input.js";
 export { dispose } from "./ops/tensorOps.js";
 export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from "./ops/tf.js";
 export { tf } from "./ops/tf.js";
-export { useBackend, availableBackends, BACKENDS, BackendError, type BackendName } from "./backend.js";
+export { useBackend, chooseBackend, availableBackends, BACKENDS, BackendError, type BackendName, type BackendChoice } from "./backend.js";
 export { ENGINES, EngineError, type EngineName } from "./engine.js";
 export type { TfjsKernels as Kernels, KernelName, KernelTable } from "./kernels.js";
 export { createExtractor, type Extractor, type ExtractorModule, type LoadOptions, type WeightsInput } from "./extractor.js";
