@@ -91,7 +91,7 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
   }
   let fallback: string | undefined;
   // On the GPU tfjs runs the program: onnxruntime would run it on the CPU, then copy to the GPU.
-  if (requested === "auto" && choice.name === "webgpu") fallback = `the tfjs backend webgpu runs it on the GPU (${choice.adapter})`;
+  if (requested === "auto" && choice.name === "webgpu") fallback = "backend webgpu runs the tfjs engine";
   else if (requested !== "tfjs") {
     try {
       const program = new OnnxProgram(await onnxRuntime(), module.forward, host);

@@ -39,7 +39,8 @@ export function isEmulatedAdapter(info: GpuAdapterInfo): boolean {
 }
 
 export function summarizeAdapter(info: GpuAdapterInfo): GpuAdapterSummary {
-  const name = info.device.trim() || info.description.trim() || info.vendor.trim() || "unnamed adapter";
+  // Dawn's device names are slugs, some with a trailing dash (llvmpipe-llvm-15-0-6-256-bits-).
+  const name = info.device.trim().replace(/-+$/, "") || info.description.trim() || info.vendor.trim() || "unnamed adapter";
   return { name, emulated: isEmulatedAdapter(info) };
 }
 
@@ -97,9 +98,20 @@ interface TfjsWebgpuQueue {
   submitQueue(): void;
 }
 
+/** How a device failed: lost, out of memory, a tensor over its binding limit, a shader that did not compile, anything else. */
+type FailureKind = "lost" | "out-of-memory" | "too-large" | "shader" | "error";
+
+/** The kind of an error the device raised, by its class and Dawn's wording. */
+export function failureKind(errorClass: string, message: string): FailureKind {
+  if (errorClass === "GPUOutOfMemoryError") return "out-of-memory";
+  if (/larger than the maximum storage buffer binding size|exceeds the max buffer size/i.test(message)) return "too-large";
+  if (/WGSL|CreateShaderModule/.test(message)) return "shader";
+  return "error";
+}
+
 /** What happened to the device, first thing first: fxc reports the first failure, which caused the rest. */
 interface DeviceHealth {
-  failure?: { readonly kind: "lost" | "out-of-memory" | "shader" | "error"; readonly detail: string };
+  failure?: { readonly kind: FailureKind; readonly detail: string };
 }
 
 interface Registered {
@@ -150,14 +162,15 @@ export interface WebgpuUnavailable {
 /**
  * Registers tfjs's webgpu backend on a device of Dawn's adapter, created here so that its failure
  * is a reason fxc can print (tfjs would print a stack and answer false). With `allowEmulation`
- * false (auto mode) a CPU emulation is refused. Returns the adapter, or why the backend cannot be used.
+ * false (auto mode) a CPU emulation is refused, and Dawn is not loaded when `gpuDevicePresent` says
+ * there is no GPU (tests pass their own). Returns the adapter, or why the backend cannot be used.
  */
-export async function registerWebgpu(allowEmulation: boolean): Promise<{ readonly adapter: GpuAdapterSummary } | WebgpuUnavailable> {
+export async function registerWebgpu(allowEmulation: boolean, gpuDevicePresent: () => boolean = mayHaveGpu): Promise<{ readonly adapter: GpuAdapterSummary } | WebgpuUnavailable> {
   const notGpu = (adapter: GpuAdapterSummary): WebgpuUnavailable => ({ why: `its only adapter, ${adapterLabel(adapter)}, is not a GPU (name the backend to use it: --backend webgpu)` });
   if (registered !== undefined && tf.findBackendFactory("webgpu") !== null) {
     return !allowEmulation && registered.adapter.emulated ? notGpu(registered.adapter) : { adapter: registered.adapter };
   }
-  if (!allowEmulation && !mayHaveGpu()) return { why: "this machine has no GPU device" };
+  if (!allowEmulation && !gpuDevicePresent()) return { why: "this machine has no GPU device" };
   const found = await findAdapter();
   if ("why" in found) return found;
   const adapter = summarizeAdapter(found.adapter.info);
@@ -208,8 +221,7 @@ function watchDevice(device: GpuDevice, health: DeviceHealth): void {
   device.onuncapturederror = (event) => {
     // Handled here: Dawn would otherwise print the multi-line error itself.
     event.preventDefault();
-    const kind = event.error.constructor.name === "GPUOutOfMemoryError" ? "out-of-memory" : /WGSL|ShaderModule|shader/i.test(event.error.message) ? "shader" : "error";
-    health.failure ??= { kind, detail: event.error.message };
+    health.failure ??= { kind: failureKind(event.error.constructor.name, event.error.message), detail: event.error.message };
   };
 }
 
@@ -221,23 +233,25 @@ export function webgpuAdapter(): GpuAdapterSummary | undefined {
 /** The first failure of the device, as the one-line message fxc prints (what failed, and what to do). */
 export function describeDeviceFailure(failure: NonNullable<DeviceHealth["failure"]>): string {
   const detail = firstLine(failure.detail) || failure.kind;
-  const instead = "or run on the CPU with --backend wasm (options.backend: \"wasm\")";
+  const cpu = 'run on the CPU with --backend wasm (options.backend: "wasm")';
   switch (failure.kind) {
     case "lost":
-      return `the webgpu backend lost its GPU device (${detail}); run again, ${instead}`;
+      return `the webgpu backend lost its GPU device (${detail}); run again, or ${cpu}`;
     case "out-of-memory":
-      return `the GPU ran out of memory on the webgpu backend (${detail}); use a smaller batch, ${instead}`;
+      return `the GPU ran out of memory on the webgpu backend (${detail}); use a smaller batch, or ${cpu}`;
+    case "too-large":
+      return `a tensor is larger than this GPU's WebGPU binding limit (${detail}); ${cpu}`;
     case "shader":
-      return `a WebGPU shader failed to compile on the webgpu backend (${detail}); ${instead.replace(/^or /, "")}`;
+      return `a WebGPU shader failed to compile on the webgpu backend (${detail}); ${cpu}`;
     case "error":
-      return `the webgpu backend failed (${detail}); ${instead.replace(/^or /, "")}`;
+      return `the webgpu backend failed (${detail}); ${cpu}`;
   }
 }
 
 /**
  * Waits until the GPU has run what was submitted so far, then reports a failure of the device
- * (lost, out of memory, a shader that did not compile) as the one-line message it throws, so that
- * results computed on a broken device never reach the caller.
+ * since the last call (lost, out of memory, a tensor over its limits, a shader that did not
+ * compile) as the one-line message it throws, so that results of a failed run never reach the caller.
  */
 export async function settleWebgpu(onFailure: (message: string) => Error): Promise<void> {
   const state = registered;
@@ -252,5 +266,9 @@ export async function settleWebgpu(onFailure: (message: string) => Error): Promi
     }
     await Promise.race([device.queue.onSubmittedWorkDone(), device.lost]);
   }
-  if (state.health.failure !== undefined) throw onFailure(describeDeviceFailure(state.health.failure));
+  const failure = state.health.failure;
+  if (failure === undefined) return;
+  // A lost device stays lost; after any other error the device still works, and the next run may succeed.
+  if (failure.kind !== "lost") state.health.failure = undefined;
+  throw onFailure(describeDeviceFailure(failure));
 }
