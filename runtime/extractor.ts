@@ -2,7 +2,7 @@ import { tf, type Tensor, type Tensor4D } from "./ops/tf.js";
 import { InputShapeError } from "./ops/input.js";
 import * as tfjsOps from "./ops/index.js";
 import { BackendError, chooseBackend, type BackendChoice, type BackendName } from "./backend.js";
-import { settleWebgpu } from "./webgpu.js";
+import { guardWebgpuRun } from "./webgpu.js";
 import { ENGINES, EngineError, type EngineName } from "./engine.js";
 import type { TfjsKernels } from "./kernels.js";
 import { prepareParams, toTensors, type CheckpointShapes, type HostTensor, type ParamSpec, type Params } from "./params.js";
@@ -111,18 +111,6 @@ function checkDtype(x: Tensor): void {
   if (x.dtype !== "float32") throw new InputShapeError(`input dtype ${x.dtype} is not float32; cast it first (tf.cast(x, "float32"))`);
 }
 
-/** On webgpu, a result is returned only once the GPU ran it without failing (a lost device, out of memory). */
-async function settled<F>(backend: BackendName, outputs: F): Promise<F> {
-  if (backend !== "webgpu") return outputs;
-  try {
-    await settleWebgpu((message) => new BackendError(message));
-  } catch (e) {
-    tf.dispose(Object.values(outputs as Record<string, Tensor>));
-    throw e;
-  }
-  return outputs;
-}
-
 function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostTensor>, choice: BackendChoice, fallback: string | undefined): Extractor<F> {
   const params = toTensors(host);
   let disposed = false;
@@ -138,7 +126,8 @@ function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostT
     adapter: choice.adapter,
     backendFallback: choice.fallback,
     forward,
-    run: async (x) => settled(choice.name, forward(x)),
+    // On webgpu a result is returned once the GPU ran it without failing (a lost device, out of memory).
+    run: async (x) => (choice.name === "webgpu" ? guardWebgpuRun(() => forward(x), (out) => tf.dispose(out as tf.TensorContainer), (message) => new BackendError(message)) : forward(x)),
     dispose() {
       if (disposed) return;
       disposed = true;

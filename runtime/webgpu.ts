@@ -72,6 +72,8 @@ interface GpuError {
 interface GpuDevice {
   readonly lost: Promise<{ readonly reason: string; readonly message: string }>;
   readonly queue: { onSubmittedWorkDone(): Promise<void> };
+  pushErrorScope(filter: "validation" | "out-of-memory" | "internal"): void;
+  popErrorScope(): Promise<GpuError | null>;
   onuncapturederror: ((event: { readonly error: GpuError; preventDefault(): void }) => void) | null;
 }
 interface GpuAdapter {
@@ -248,27 +250,46 @@ export function describeDeviceFailure(failure: NonNullable<DeviceHealth["failure
   }
 }
 
+/** The error scopes a run is watched with, pushed in this order (popped in reverse). */
+const SCOPES = ["internal", "out-of-memory", "validation"] as const;
+
 /**
- * Waits until the GPU has run what was submitted so far, then reports a failure of the device
- * since the last call (lost, out of memory, a tensor over its limits, a shader that did not
- * compile) as the one-line message it throws, so that results of a failed run never reach the caller.
+ * Runs `work` (a forward that enqueues GPU work through tfjs) inside error scopes, submits what it
+ * enqueued and waits until the GPU has run it; a failure of the device meanwhile (lost, out of
+ * memory, a tensor over its limits, a shader that did not compile) is thrown as the one-line
+ * message `onFailure` makes, so that results of a failed run never reach the caller. The scopes
+ * keep a run's first error and drop the ones it causes ("invalid due to a previous error"), so
+ * the next run starts clean; errors outside any run (the uncaptured handler's) are reported by
+ * the next one. A lost device stays lost.
  */
-export async function settleWebgpu(onFailure: (message: string) => Error): Promise<void> {
+export async function guardWebgpuRun<T>(work: () => T, dispose: (result: T) => void, onFailure: (message: string) => Error): Promise<T> {
   const state = registered;
-  if (state === undefined) return;
+  if (state === undefined) return work();
   const device = state.device;
-  if (state.health.failure === undefined) {
-    // tfjs-webgpu batches dispatches; submit them so that the queue's promise covers them.
-    const backend = tf.findBackend("webgpu") as (tf.KernelBackend & Partial<TfjsWebgpuQueue>) | null;
-    if (backend?.commandEncoder) {
-      backend.endComputePassEncoder?.();
-      backend.submitQueue?.();
-    }
-    await Promise.race([device.queue.onSubmittedWorkDone(), device.lost]);
+  for (const scope of SCOPES) device.pushErrorScope(scope);
+  let result: T | undefined;
+  let thrown: { readonly error: unknown } | undefined;
+  try {
+    result = work();
+  } catch (error) {
+    thrown = { error };
   }
-  const failure = state.health.failure;
-  if (failure === undefined) return;
-  // A lost device stays lost; after any other error the device still works, and the next run may succeed.
+  // tfjs-webgpu batches dispatches; submit them inside the scopes, so that they cover them and the queue's promise does.
+  const backend = tf.findBackend("webgpu") as (tf.KernelBackend & Partial<TfjsWebgpuQueue>) | null;
+  if (backend?.commandEncoder) {
+    backend.endComputePassEncoder?.();
+    backend.submitQueue?.();
+  }
+  const scoped = await Promise.all(SCOPES.map(() => device.popErrorScope()));
+  if (thrown !== undefined) throw thrown.error;
+  await Promise.race([device.queue.onSubmittedWorkDone(), device.lost]);
+  // Dawn delivers uncaptured errors as events: let those raised so far arrive.
+  await new Promise((resolve) => setImmediate(resolve));
+  const first = scoped.find((e): e is GpuError => e !== null);
+  const failure = state.health.failure ?? (first === undefined ? undefined : { kind: failureKind(first.constructor.name, first.message), detail: first.message });
+  if (failure === undefined) return result as T;
+  // After any error but a lost device the device still works, and the next run may succeed.
   if (failure.kind !== "lost") state.health.failure = undefined;
+  dispose(result as T);
   throw onFailure(describeDeviceFailure(failure));
 }
