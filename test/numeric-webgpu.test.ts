@@ -2,6 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runProcess } from "./bench/child.js";
 import { BackendError, chooseBackend, openWeights, tf } from "../runtime/index.js";
 import { describeDeviceFailure, failureKind, findAdapter, isEmulatedAdapter, mayHaveGpu, registerWebgpu, summarizeAdapter, type GpuAdapterInfo } from "../runtime/webgpu.js";
 import { fxc } from "./support/cli.js";
@@ -173,4 +175,24 @@ webgpuTest("no WebGPU adapter: --backend webgpu is one line naming the problem a
   const lines = withoutDawnDiagnostics(r.stderr).trim().split("\n");
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0]!, /^fxc: backend 'webgpu' is not available: Dawn found no WebGPU adapter .*; use --backend wasm \(options\.backend: "wasm"\) to run on the CPU$/);
+});
+
+test("without a WebGPU adapter the webgpu cases skip saying how to install lavapipe, and fail under CI=true", async () => {
+  // This file in a child process with no Vulkan driver, running only the placeholder test; a test
+  // runner of its own (NODE_TEST_CONTEXT would make it report to this one instead of printing).
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  const run = (ci: string) =>
+    runProcess(process.execPath, ["--conditions=fxc-source", "--import", "tsx", "--test", "--test-reporter=tap", "--test-name-pattern=the numeric fixture subset on webgpu", fileURLToPath(import.meta.url)], {
+      ...env,
+      CI: ci,
+      VK_ICD_FILENAMES: "/nonexistent/icd.json",
+      VK_DRIVER_FILES: "/nonexistent/icd.json",
+    });
+  const local = await run("");
+  assert.equal(local.code, 0, local.stdout);
+  assert.match(local.stdout, /^ok \d+ - the numeric fixture subset on webgpu # SKIP webgpu is not available \(Dawn found no WebGPU adapter .*\); to run it, install Mesa 25's lavapipe as root with \.ci\/lavapipe/m);
+  const ci = await run("true");
+  assert.equal(ci.code, 1, ci.stdout);
+  assert.match(ci.stdout, /^not ok \d+ - the numeric fixture subset on webgpu$/m);
+  assert.match(ci.stdout, /CI must install Mesa 25's lavapipe/);
 });
