@@ -21,19 +21,25 @@ export class BackendError extends Error {
 /** Packages that provide the native TensorFlow backend, best first. Never dependencies of fxc. */
 const NATIVE_PACKAGES = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"];
 
-/** Why auto mode's last try did not use a GPU it found; set by `register` while `chooseBackend` runs. */
-let gpuFailure: string | undefined;
+/** Why a backend cannot be used; `gpuFailed` when it is webgpu on a real GPU that would not start. */
+interface Unavailable {
+  readonly why: string;
+  readonly gpuFailed?: boolean;
+}
 
 /** Registers a backend with tfjs; returns why it is unavailable, or undefined when it is ready to use. */
-async function register(name: BackendName, forced: boolean): Promise<string | undefined> {
+async function register(name: BackendName, forced: boolean): Promise<Unavailable | undefined> {
   if (name === "webgpu") {
     // Checked every time: auto mode refuses an emulated adapter that a forced call registered.
     const webgpu = await registerWebgpu(forced);
-    if (!("why" in webgpu)) return undefined;
-    // A GPU that was found and would not start is worth telling an auto-mode user about.
-    if (webgpu.gpuFailed === true && !forced) gpuFailure = `webgpu did not start: ${webgpu.why}`;
-    return webgpu.why;
+    return "why" in webgpu ? webgpu : undefined;
   }
+  const why = await registerTfjsPackage(name);
+  return why === undefined ? undefined : { why };
+}
+
+/** Registers a backend a tfjs package provides; returns why it is unavailable, or undefined. */
+async function registerTfjsPackage(name: Exclude<BackendName, "webgpu">): Promise<string | undefined> {
   if (tf.findBackendFactory(name) !== null) return undefined;
   if (name === "wasm") await import("@tensorflow/tfjs-backend-wasm");
   else if (name === "cpu") await import("@tensorflow/tfjs-backend-cpu");
@@ -73,15 +79,18 @@ export async function chooseBackend(preferred: BackendName | "auto" = "auto"): P
     if (!BACKENDS.includes(preferred)) {
       throw new BackendError(`unknown backend '${String(preferred)}'; use one of ${BACKENDS.join(", ")} or auto`);
     }
-    const why = await register(preferred, true);
-    if (why !== undefined) throw new BackendError(`backend '${preferred}' is not available: ${why}${otherBackends(preferred)}`);
+    const unavailable = await register(preferred, true);
+    if (unavailable !== undefined) throw new BackendError(`backend '${preferred}' is not available: ${unavailable.why}${otherBackends(preferred)}`);
     const failed = await initialize(preferred);
     if (failed !== undefined) throw new BackendError(`backend '${preferred}' failed to initialize${failed}${otherBackends(preferred)}`);
     return described(preferred);
   }
-  gpuFailure = undefined;
+  // Why a GPU that was found is not used: worth telling an auto-mode user, unlike a machine without one.
+  let gpuFailure: string | undefined;
   for (const name of BACKENDS) {
-    if ((await register(name, false)) !== undefined) continue;
+    const unavailable = await register(name, false);
+    if (unavailable?.gpuFailed === true) gpuFailure = `webgpu did not start: ${unavailable.why}`;
+    if (unavailable !== undefined) continue;
     const failed = await initialize(name);
     if (failed === undefined) return { ...described(name), fallback: name === "webgpu" ? undefined : gpuFailure };
     // A GPU was found but its backend did not start: say so, and run on the next one.

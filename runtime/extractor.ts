@@ -32,10 +32,15 @@ export interface LoadOptions {
   /**
    * What runs the program: `onnxruntime` (ONNX Runtime's CPU execution provider; needs the
    * onnxruntime-node package), `tfjs`, or `auto` (default): onnxruntime when it is installed,
-   * starts and can run the program (eval mode), else tfjs; `extractor.fallback` says why.
+   * starts and can run the program (eval mode), else tfjs; `extractor.fallback` says why. On the
+   * webgpu backend auto picks tfjs, which runs the program on the GPU.
    */
   readonly engine?: EngineName | "auto";
-  /** tfjs backend (tfjs runs the program, or holds onnxruntime's results); by default the best installed one. */
+  /**
+   * tfjs backend (tfjs runs the program, or holds onnxruntime's results); by default the best
+   * available one: `webgpu` only on a real GPU adapter (a CPU emulation such as lavapipe is used
+   * only when named), then tensorflow, wasm, cpu. `extractor.adapter` names the GPU.
+   */
   readonly backend?: BackendName | "auto";
   /** Reads only keys under this prefix, without it (e.g. `backbone.body.`). */
   readonly prefix?: string;

@@ -17,7 +17,7 @@
  *
  * Options: --tiny   --batches 1,8,32   --runs N (default 10)   --models resnet50,vit_b_16
  *          --python PATH (torch's Python; default $FXC_TORCH_PYTHON, else /usr/bin/python3, else python3)
- *          --skip-tests (step 1)
+ *          --skip-tests (step 1)   --fxc-kernels (a column more: fxc's own WGSL kernels, runtime/webgpuKernels.ts, on)
  * Exit 1 when a check fails (a numeric case, or a feature over the bound).
  */
 import { existsSync } from "node:fs";
@@ -28,6 +28,7 @@ import { parseArgs } from "node:util";
 import { createFeatureExtractor } from "../../compiler/api.js";
 import { chooseBackend, tf, type Tensor, type Tensor4D } from "../../runtime/index.js";
 import { readNpy } from "../../runtime/io/npy.js";
+import { useFxcWebgpuKernels } from "../../runtime/webgpuKernels.js";
 import { relativeError } from "../support/fixtures.js";
 import { failure, lastJson, NODE_WITH_SOURCES, ROOT, runProcess } from "./child.js";
 
@@ -134,6 +135,11 @@ async function fxcSide(dir: string, task: GpuTask, batches: readonly number[], r
   }
 }
 
+/** Images per second, to three figures (lavapipe's are below 1). */
+function rate(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x.toPrecision(3);
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -143,6 +149,7 @@ async function main(): Promise<number> {
       models: { type: "string" },
       python: { type: "string" },
       "skip-tests": { type: "boolean", default: false },
+      "fxc-kernels": { type: "boolean", default: false },
     },
   });
   const tiny = values.tiny ?? false;
@@ -153,6 +160,7 @@ async function main(): Promise<number> {
   const selected = tasks(tiny).filter((t) => models === undefined || models.includes(t.model));
   if (selected.length === 0) throw new Error(`no model in --models ${values.models}; use resnet50, vit_b_16 or both`);
   const python = torchPython(values.python);
+  const fxcKernels = values["fxc-kernels"] ?? false;
 
   const backend = await chooseBackend("webgpu");
   console.error(`bench:gpu: webgpu on ${backend.adapter}`);
@@ -171,12 +179,25 @@ async function main(): Promise<number> {
       torchDevice = `torch ${torch.torch} on ${torch.device}${torch.cuda ? " (CUDA, fp32, TF32 off)" : " (no CUDA: the CPU)"}`;
       console.error(`bench:gpu: ${task.label}: fxc webgpu`);
       const fxc = await fxcSide(dir, task, batches, runs);
-      const worst = Math.max(...Object.values(fxc.errors));
-      if (!(worst <= BOUND)) ok = false;
-      notes.push(`${task.label}: features within ${worst.toExponential(1)} of torch's (bound ${BOUND}), load to first result ${fxc.loadToFirstSeconds.toFixed(2)} s, ${task.size}×${task.size}`);
+      let own: FxcSide | undefined;
+      if (fxcKernels) {
+        console.error(`bench:gpu: ${task.label}: fxc webgpu, fxc's kernels`);
+        const restore = useFxcWebgpuKernels();
+        try {
+          own = await fxcSide(dir, task, batches, runs);
+        } finally {
+          restore();
+        }
+      }
+      for (const [side, label] of [[fxc, ""], ...(own ? [[own, ", fxc's kernels"] as const] : [])] as const) {
+        const worst = Math.max(...Object.values(side.errors));
+        if (!(worst <= BOUND)) ok = false;
+        notes.push(`${task.label}${label}: features within ${worst.toExponential(1)} of torch's (bound ${BOUND}), load to first result ${side.loadToFirstSeconds.toFixed(2)} s, ${task.size}×${task.size}`);
+      }
       for (const batch of batches) {
         const [t, f] = [torch.rates[batch]!, fxc.rates[batch]!];
-        rows.push(`| ${task.label} | ${batch} | ${t.toFixed(1)} | ${f.toFixed(1)} | ${(f / t).toFixed(2)}× |`);
+        const ownColumns = own ? ` ${rate(own.rates[batch]!)} | ${(own.rates[batch]! / t).toFixed(2)}× |` : "";
+        rows.push(`| ${task.label} | ${batch} | ${rate(t)} | ${rate(f)} | ${(f / t).toFixed(2)}× |${ownColumns}`);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -187,8 +208,9 @@ async function main(): Promise<number> {
   console.log(`adapter: ${backend.adapter}; ${torchDevice}`);
   console.log(`numeric checks on webgpu: ${checks.line}`);
   console.log("");
-  console.log("| model | batch | torch images/s | fxc webgpu images/s | fxc / torch |");
-  console.log("| --- | --- | --- | --- | --- |");
+  const ownHeader = fxcKernels ? " fxc's kernels images/s | fxc's kernels / torch |" : "";
+  console.log(`| model | batch | torch images/s | fxc webgpu images/s | fxc / torch |${ownHeader}`);
+  console.log(`| --- | --- | --- | --- | --- |${fxcKernels ? " --- | --- |" : ""}`);
   for (const row of rows) console.log(row);
   console.log("");
   for (const note of notes) console.log(note);

@@ -29,7 +29,7 @@ export interface EngineArgs {
 /** What runs the extractor: the engine, and the tfjs backend (which holds the results on either engine). */
 export function engineOptions<T>(y: Argv<T>): Argv<T & EngineArgs> {
   return y
-    .option("engine", { choices: ["auto", ...ENGINES] as const, default: "auto" as const, describe: "What runs the model: onnxruntime (ONNX Runtime, CPU) or tfjs; auto picks onnxruntime when it is installed and can run the graph" })
+    .option("engine", { choices: ["auto", ...ENGINES] as const, default: "auto" as const, describe: "What runs the model: onnxruntime (ONNX Runtime, CPU) or tfjs; auto picks onnxruntime when it is installed and can run the graph, tfjs on --backend webgpu" })
     .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend (runs the model on the tfjs engine, holds results on both); auto picks webgpu only on a real GPU, never on a CPU emulation such as lavapipe" }) as Argv<T & EngineArgs>;
 }
 
