@@ -9,6 +9,7 @@ import { describeDeviceFailure, failureKind, findAdapter, isEmulatedAdapter, may
 import { fxc } from "./support/cli.js";
 import { fixtureCases, RESNET18_CASE, RESNET18_WEIGHTS, relativeError, runCase, testFixtureCases } from "./support/fixtures.js";
 import { tempDir } from "./support/temp.js";
+import { WEBGPU_MISSING, webgpuTest } from "./support/webgpu.js";
 import { MAXVIT_FACTORIES, VIT_SWIN_FACTORIES } from "./support/factories.js";
 
 /**
@@ -17,18 +18,6 @@ import { MAXVIT_FACTORIES, VIT_SWIN_FACTORIES } from "./support/factories.js";
  * so one representative case per family runs here, not all of them (the families' own files run
  * every case on the CPU backends).
  */
-
-const INSTALL = "install Mesa 25's lavapipe as root with .ci/lavapipe (bookworm-backports' mesa-vulkan-drivers) and npm ci (the optional packages webgpu and @tensorflow/tfjs-backend-webgpu)";
-
-const forced = await registerWebgpu(true);
-const missing = "why" in forced ? forced.why : undefined;
-
-/** A test that needs a WebGPU adapter: it fails under CI=true without one (CI must install lavapipe), and skips elsewhere. */
-function webgpuTest(name: string, body: () => Promise<void>): void {
-  if (missing === undefined) test(name, body);
-  else if (process.env.CI === "true") test(name, () => assert.fail(`webgpu is not available (${missing}); CI must ${INSTALL}`));
-  else test(name, { skip: `webgpu is not available (${missing}); to run it, ${INSTALL}` }, () => {});
-}
 
 /**
  * One case per family, the quickest that still covers its kernels: plain, grouped, depthwise and
@@ -57,7 +46,7 @@ const SUBSET = [
 ];
 const FACTORIES = { ...MAXVIT_FACTORIES, ...VIT_SWIN_FACTORIES };
 
-if (missing === undefined) testFixtureCases(fixtureCases((c) => SUBSET.includes(c.id)), FACTORIES, { only: SUBSET, backend: "webgpu" });
+if (WEBGPU_MISSING === undefined) testFixtureCases(fixtureCases((c) => SUBSET.includes(c.id)), FACTORIES, { only: SUBSET, backend: "webgpu" });
 else webgpuTest("the numeric fixture subset on webgpu", async () => {});
 
 test("a CPU emulation of a GPU is known by every sign an adapter gives; a real GPU is not one", () => {

@@ -1,22 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chooseBackend, tf } from "../runtime/index.js";
-import { registerWebgpu } from "../runtime/webgpu.js";
 import { fxcLinear, linearShader, useFxcWebgpuKernels } from "../runtime/webgpuKernels.js";
 import { fixtureCases, relativeError, runCase } from "./support/fixtures.js";
 import { VIT_SWIN_FACTORIES } from "./support/factories.js";
+import { WEBGPU_MISSING, webgpuTest } from "./support/webgpu.js";
 
 /** fxc's WGSL linear kernel against tfjs's fused matMul on the same webgpu device (lavapipe in CI). */
-
-const forced = await registerWebgpu(true);
-const missing = "why" in forced ? forced.why : undefined;
-const INSTALL = "install Mesa 25's lavapipe as root with .ci/lavapipe and npm ci";
-
-function webgpuTest(name: string, body: () => Promise<void>): void {
-  if (missing === undefined) test(name, body);
-  else if (process.env.CI === "true") test(name, () => assert.fail(`webgpu is not available (${missing}); CI must ${INSTALL}`));
-  else test(name, { skip: `webgpu is not available (${missing}); to run it, ${INSTALL}` }, () => {});
-}
 
 /** Seeded values in [-1, 1). */
 function seeded(shape: number[], seed: number): tf.Tensor {
