@@ -1,7 +1,8 @@
 import { tf, type Tensor, type Tensor4D } from "./ops/tf.js";
 import { InputShapeError } from "./ops/input.js";
 import * as tfjsOps from "./ops/index.js";
-import { useBackend, type BackendName } from "./backend.js";
+import { BackendError, chooseBackend, type BackendChoice, type BackendName } from "./backend.js";
+import { guardWebgpuRun } from "./webgpu.js";
 import { ENGINES, EngineError, type EngineName } from "./engine.js";
 import type { TfjsKernels } from "./kernels.js";
 import { prepareParams, toTensors, type CheckpointShapes, type HostTensor, type ParamSpec, type Params } from "./params.js";
@@ -31,10 +32,15 @@ export interface LoadOptions {
   /**
    * What runs the program: `onnxruntime` (ONNX Runtime's CPU execution provider; needs the
    * onnxruntime-node package), `tfjs`, or `auto` (default): onnxruntime when it is installed,
-   * starts and can run the program (eval mode), else tfjs; `extractor.fallback` says why.
+   * starts and can run the program (eval mode), else tfjs; `extractor.fallback` says why. On the
+   * webgpu backend auto picks tfjs, which runs the program on the GPU.
    */
   readonly engine?: EngineName | "auto";
-  /** tfjs backend (tfjs runs the program, or holds onnxruntime's results); by default the best installed one. */
+  /**
+   * tfjs backend (tfjs runs the program, or holds onnxruntime's results); by default the best
+   * available one: `webgpu` only on a real GPU adapter (a CPU emulation such as lavapipe is used
+   * only when named), then tensorflow, wasm, cpu. `extractor.adapter` names the GPU.
+   */
   readonly backend?: BackendName | "auto";
   /** Reads only keys under this prefix, without it (e.g. `backbone.body.`). */
   readonly prefix?: string;
@@ -63,6 +69,10 @@ export interface Extractor<F> {
   readonly fallback?: string;
   /** The tfjs backend in use. */
   readonly backend: BackendName;
+  /** The GPU adapter the webgpu backend runs on (e.g. `nvidia-h200`); undefined on other backends. */
+  readonly adapter?: string;
+  /** Why auto mode did not use the GPU it found (its backend did not start); undefined otherwise. */
+  readonly backendFallback?: string;
 }
 
 /** What a generated module exports, as fxc runs it (the CLI, the pool's workers, the tests). */
@@ -79,7 +89,7 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
     throw new EngineError(requested as EngineName, "is not an engine fxc knows", `use one of ${ENGINES.join(", ")} or auto`);
   }
   const intraOpThreads = threadCount(options.threads);
-  const backend = await useBackend(options.backend);
+  const choice = await chooseBackend(options.backend);
   const readParams = async (): Promise<Record<string, HostTensor>> => {
     const opened = typeof weights === "string";
     const file = opened ? await openWeights(weights, { prefix: options.prefix }) : weights;
@@ -92,7 +102,9 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
   };
   let host: Record<string, HostTensor> | undefined = await readParams();
   let fallback: string | undefined;
-  if (requested !== "tfjs") {
+  // On the GPU tfjs runs the program: onnxruntime would run it on the CPU, then copy to the GPU.
+  if (requested === "auto" && choice.name === "webgpu") fallback = "backend webgpu runs the tfjs engine";
+  else if (requested !== "tfjs") {
     let program: OnnxProgram | undefined;
     try {
       program = new OnnxProgram(await onnxRuntime(), module.forward, host, { intraOpThreads });
@@ -101,7 +113,7 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
       const [, ...item] = module.inputShape ?? [];
       if (module.inputShape !== undefined && item.every((d) => d !== null)) await program.prepare(item as number[]);
       else if (module.inputShape !== undefined) program.check(module.inputShape.map((d) => d ?? 1));
-      return onnxExtractor(program, backend);
+      return onnxExtractor(program, choice);
     } catch (e) {
       // Named, the engine's failure is the user's; by default tfjs runs instead, and says why.
       if (requested === "onnxruntime") throw e;
@@ -111,7 +123,7 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
       await program?.release();
     }
   }
-  return tfjsExtractor(module, host!, backend, fallback);
+  return tfjsExtractor(module, host!, choice, fallback);
 }
 
 /** A thread count as given, or undefined for the engine's default; anything but a positive whole number is refused. */
@@ -127,7 +139,7 @@ function checkDtype(x: Tensor): void {
   if (x.dtype !== "float32") throw new InputShapeError(`input dtype ${x.dtype} is not float32; cast it first (tf.cast(x, "float32"))`);
 }
 
-function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostTensor>, backend: BackendName, fallback: string | undefined): Extractor<F> {
+function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostTensor>, choice: BackendChoice, fallback: string | undefined): Extractor<F> {
   const params = toTensors(host);
   let disposed = false;
   const forward = (x: Tensor4D): F => {
@@ -138,9 +150,12 @@ function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostT
   return {
     engine: "tfjs",
     fallback,
-    backend,
+    backend: choice.name,
+    adapter: choice.adapter,
+    backendFallback: choice.fallback,
     forward,
-    run: async (x) => forward(x),
+    // On webgpu a result is returned once the GPU ran it without failing (a lost device, out of memory).
+    run: async (x) => (choice.name === "webgpu" ? guardWebgpuRun(() => forward(x), (out) => tf.dispose(out as tf.TensorContainer), (message) => new BackendError(message)) : forward(x)),
     dispose() {
       if (disposed) return;
       disposed = true;
@@ -149,11 +164,13 @@ function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostT
   };
 }
 
-function onnxExtractor<F>(program: OnnxProgram, backend: BackendName): Extractor<F> {
+function onnxExtractor<F>(program: OnnxProgram, choice: BackendChoice): Extractor<F> {
   let disposed = false;
   return {
     engine: "onnxruntime",
-    backend,
+    backend: choice.name,
+    adapter: choice.adapter,
+    backendFallback: choice.fallback,
     forward() {
       throw new EngineError("onnxruntime", "runs asynchronously, and forward is synchronous", "use await extractor.run(x), or load with engine 'tfjs'");
     },
