@@ -9,7 +9,7 @@ import { openWeights } from "./weights/open.js";
 import { withPrefix } from "./weights/open.js";
 import type { TensorSource } from "./weights/types.js";
 import { withRenamedKeys, type KeyRename } from "./weights/rename.js";
-import { hostArray, onnxRuntime, OnnxProgram } from "./onnx/engine.js";
+import { hostArray, onnxRuntime, OnnxProgram, type HostArray, type HostValue } from "./onnx/engine.js";
 import { keyedRecord } from "./features.js";
 
 /** What a compiled module hands the runtime: the checkpoint tensors it reads and its forward. */
@@ -126,6 +126,16 @@ function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostT
   };
 }
 
+/** An onnxruntime result as the tfjs engine gives it: tensors as tfjs tensors, plain values (shapes, ints, tuples) as they are. */
+function toFeature(v: HostValue): unknown {
+  if (Array.isArray(v)) return v.map(toFeature);
+  if (v !== null && typeof v === "object") {
+    const host = v as HostArray;
+    return tf.tensor(host.data, [...host.shape], "float32");
+  }
+  return v;
+}
+
 function onnxExtractor<F>(program: OnnxProgram, backend: BackendName): Extractor<F> {
   let disposed = false;
   return {
@@ -138,7 +148,7 @@ function onnxExtractor<F>(program: OnnxProgram, backend: BackendName): Extractor
       if (disposed) throw new Error("this extractor was disposed; load it again");
       checkDtype(x);
       const outputs = await program.run(await hostArray(x));
-      return keyedRecord(Object.entries(outputs).map(([key, o]) => [key, tf.tensor(o.data, [...o.shape], "float32")] as const)) as F;
+      return keyedRecord(Object.entries(outputs).map(([key, o]) => [key, toFeature(o)] as const)) as F;
     },
     dispose() {
       if (disposed) return;

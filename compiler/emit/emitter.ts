@@ -1,5 +1,5 @@
 import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
-import type { Dim } from "../graph/value.js";
+import type { AbstractValue, Dim } from "../graph/value.js";
 import type { Instruction, Json, Operand, Program, ProgramOutput } from "../graph/program.js";
 import { disposalSchedule } from "../passes/schedule.js";
 import { docs, featuresComment, header, loadBody, type HeaderFacts } from "../../templates/module.js";
@@ -35,7 +35,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
     name: featuresName,
     isExported: true,
     docs: [docs.features(options.model)],
-    properties: program.outputs.map((o) => ({ name: propertyName(o.key), type: tensorType(o), docs: [describeOutput(o, program)] })),
+    properties: program.outputs.map((o) => ({ name: propertyName(o.key), type: outputType(o), docs: [describeOutput(o, program)] })),
   });
   file.addTypeAlias({ name: "Features", isExported: true, type: featuresName, docs: [docs.featuresAlias] });
   addConst(file, "returnNodes", literal(Object.fromEntries(program.outputs.map((o) => [o.key, o.node]))) + " as const", docs.returnNodes, true);
@@ -73,7 +73,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
 
 function addImports(file: SourceFile, program: Program, runtimeModule: string): void {
   const types = new Set(["CheckpointShapes", "Extractor", "Kernels", "LoadOptions", "ParamSpec", "Params", "Tensor4D", "WeightsInput"]);
-  for (const o of program.outputs) types.add(tensorType(o));
+  for (const o of program.outputs) for (const t of tensorTypesOf(o.value)) types.add(t);
   if (program.keyRenames !== undefined && program.keyRenames.length > 0) types.add("KeyRename");
   const values = ["createExtractor", "dispose"];
   file.addImportDeclaration({
@@ -104,7 +104,7 @@ function forwardBody(program: Program): string[] {
   // Filled by assignment, as the interpreter fills its result, so both give the same object for any key.
   lines.push(`// ${featuresComment}`);
   lines.push("const features = Object.create(null) as Features;");
-  for (const o of program.outputs) lines.push(`${propertyAccess("features", o.key)} = ${operand(o.operand)} as ${tensorType(o)};`);
+  for (const o of program.outputs) lines.push(`${propertyAccess("features", o.key)} = ${operand(o.operand)} as ${castTo(o)};`);
   lines.push("return features;");
   return lines;
 }
@@ -128,9 +128,43 @@ function operand(o: Operand): string {
   }
 }
 
-function tensorType(o: ProgramOutput): string {
-  const rank = o.value.kind === "tensor" ? o.value.shape.length : 0;
+/** A kernel's plain result (shapeOf's number[]) is narrowed to its tuple type through unknown; a tensor by its rank. */
+function castTo(o: ProgramOutput): string {
+  return o.value.kind === "size" && o.operand.kind === "value" ? `unknown as ${outputType(o)}` : outputType(o);
+}
+
+/** The TypeScript type of a returned value: a tfjs tensor of its rank, or the plain value torchvision returns (a shape is a tuple of numbers). */
+function outputType(o: ProgramOutput): string {
+  return valueType(o.value);
+}
+
+function valueType(v: AbstractValue): string {
+  switch (v.kind) {
+    case "tensor":
+      return tensorTypeName(v.shape.length);
+    case "int":
+    case "float":
+      return "number";
+    case "bool":
+      return "boolean";
+    case "none":
+      return "null";
+    case "size":
+      return `readonly [${v.dims.map(() => "number").join(", ")}]`;
+    case "tuple":
+      return `readonly [${v.items.map(valueType).join(", ")}]`;
+  }
+}
+
+function tensorTypeName(rank: number): string {
   return rank >= 1 && rank <= 6 ? `Tensor${rank}D` : "Tensor";
+}
+
+/** The runtime's tensor types an output's type names. */
+function tensorTypesOf(v: AbstractValue): string[] {
+  if (v.kind === "tensor") return [tensorTypeName(v.shape.length)];
+  if (v.kind === "tuple") return v.items.flatMap(tensorTypesOf);
+  return [];
 }
 
 /** The output's shape as the caller gets it: image-like 4-D values follow the chosen layout. */
@@ -140,7 +174,28 @@ export function outputShape(o: ProgramOutput, layout: Program["layout"]): Dim[] 
   return shape;
 }
 
+/** A plain returned value in words, as torch has it. */
+function describeValue(v: AbstractValue): string {
+  switch (v.kind) {
+    case "tensor":
+      return `a tensor [${v.shape.join(", ")}]`;
+    case "int":
+      return v.value === "N" ? "the batch size N" : `the int ${v.value}`;
+    case "float":
+      return `the float ${v.value}`;
+    case "bool":
+      return `${v.value ? "True" : "False"}`;
+    case "none":
+      return "None (null)";
+    case "size":
+      return `the shape [${v.dims.join(", ")}] in torch's dim order`;
+    case "tuple":
+      return `a tuple (${v.items.map(describeValue).join("; ")})`;
+  }
+}
+
 function describeOutput(o: ProgramOutput, program: Program): string {
+  if (o.value.kind !== "tensor") return `\`${commentText(o.node)}\`: ${commentText(describeValue(o.value))}.`;
   const shape = outputShape(o, program.layout);
   const text = `\`${commentText(o.node)}\`: [${shape.join(", ")}]`;
   if (o.value.kind !== "tensor" || o.value.shape.length !== 4 || o.format === "contiguous") return `${text}.`;

@@ -264,8 +264,23 @@ class ProgramBuilder {
   /**
    * A returned value, in the caller's layout: image-like 4-D values are converted to NCHW
    * when asked; torch-ordered ones (Swin's [B, H, W, C]) are returned as torch has them.
+   * Plain values (ints, shapes, bools, None) are returned as they are, and a tuple a leaf
+   * module returns (ViT's `self_attention`) item by item, each tensor in it by these rules.
    */
   output(key: string, node: string, operand: Operand, value: AbstractValue): ProgramOutput {
+    const returned = this.returnedOperand(key, node, operand, value);
+    return { key, node, value, ...returned };
+  }
+
+  private returnedOperand(key: string, node: string, operand: Operand, value: AbstractValue): { operand: Operand; format?: MemoryFormat } {
+    if (value.kind === "tuple" && operand.kind === "list") {
+      return { operand: { kind: "list", items: operand.items.map((item, i) => this.returnedOperand(key, node, item, value.items[i] ?? { kind: "none" }).operand) } };
+    }
+    if (value.kind !== "tensor") {
+      // A tuple made at run time by one kernel (chunk's pieces) is the caller's as a whole.
+      if (operand.kind === "value") this.returned.add(operand.id);
+      return { operand };
+    }
     const format = this.formatOfOperand(operand);
     // Each output is the caller's to dispose, so two keys never share one tensor.
     const taken = operand.kind !== "value" || this.returned.has(operand.id);
@@ -281,7 +296,7 @@ class ProgramBuilder {
         ...(format === undefined ? {} : { format }),
         note: `output '${key}' gets its own tensor`,
       });
-      return { key, node, operand: valueRef(id), value, ...(format === undefined ? {} : { format }) };
+      return { operand: valueRef(id), ...(format === undefined ? {} : { format }) };
     }
     if (this.options.layout === "nchw" && format === "channelsLast") {
       const id = this.push({
@@ -294,9 +309,9 @@ class ProgramBuilder {
         format: "contiguous",
         note: `output '${key}' in NCHW`,
       });
-      return { key, node, operand: valueRef(id), value, format: "contiguous" };
+      return { operand: valueRef(id), format: "contiguous" };
     }
-    return { key, node, operand, value, ...(format === undefined ? {} : { format }) };
+    return { operand, ...(format === undefined ? {} : { format }) };
   }
 
   bindingOf(n: Node, env: Map<Node, Binding>): Binding {

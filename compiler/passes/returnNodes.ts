@@ -77,9 +77,6 @@ export function resolveReturnNodes(graph: Graph, spec: ReturnNodes, mode: "train
     const takers = resolved.filter((r) => isUnder(r.node.qualname!, query)).map((r) => `'${r.query}'`);
     throw new ReturnNodeError(`every node under '${query}' is already returned for ${takers.join(", ")}; name a node under '${query}' that no other entry selects, or drop one of them`);
   }
-  for (const { node } of resolved) {
-    if (node.value.kind !== "tensor") throw new ReturnNodeError(`node '${node.qualname}' is a ${node.value.kind}, not a tensor; return a tensor node instead`);
-  }
   return resolved.reverse();
 }
 
