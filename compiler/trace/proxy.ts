@@ -52,6 +52,10 @@ export class Proxy {
   contiguous(): Proxy {
     return this.method("contiguous", []);
   }
+  /** `x.float()`: every traced tensor is float32 already, so it changes nothing at run time. */
+  float(): Proxy {
+    return this.method("float", []);
+  }
   mean(dim: number | readonly number[], keepdim = false): Proxy {
     return this.method("mean", [dim, keepdim]);
   }

@@ -1,0 +1,93 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { createFeatureExtractor, getGraphNodeNames } from "../compiler/api.js";
+import { Conv2d, Dropout, Module, type Tensor } from "../models/nn/index.js";
+import { ENGINES_UNDER_TEST } from "./support/fixtures.js";
+import { seededWeights } from "./support/seeded.js";
+
+/** Ops of torchvision's tracer contract that user models write (issue #12): float(), Dropout(p=1), -1 on the batch dim. */
+
+class FloatThenConv extends Module {
+  conv = new Conv2d(3, 4, 1);
+  forward(x: Tensor): Tensor {
+    return this.conv.call(x.float());
+  }
+}
+
+class DropEverything extends Module {
+  drop = new Dropout(1);
+  forward(x: Tensor): Tensor {
+    return this.drop.call(x);
+  }
+}
+
+/** Nearest 2x upsampling written as torch code often writes it: -1 for the batch in reshape and expand. */
+class ExpandUpsample extends Module {
+  forward(x: Tensor): Tensor {
+    return x.reshape(-1, 3, 4, 1, 4, 1).expand(-1, 3, 4, 2, 4, 2).reshape(-1, 3, 8, 8);
+  }
+}
+
+class FlattenByReshape extends Module {
+  forward(x: Tensor): Tensor {
+    return x.reshape(-1, 48);
+  }
+}
+
+const input = (): tf.Tensor4D => tf.tensor4d(Float32Array.from({ length: 2 * 4 * 4 * 3 }, (_, i) => Math.sin(i)), [2, 4, 4, 3]);
+
+async function runOn(model: Module, engine: (typeof ENGINES_UNDER_TEST)[number], options: { returnNodes: readonly string[]; mode?: "train" | "eval" }): Promise<tf.Tensor> {
+  const fx = createFeatureExtractor(model, { size: 4, suppressDiffWarning: true, ...options });
+  const extractor = await fx.load(seededWeights(model, 1), { engine });
+  const x = input();
+  const out = Object.values(await extractor.run(x))[0] as tf.Tensor;
+  x.dispose();
+  extractor.dispose();
+  return out;
+}
+
+test("x.float() is a node, as in torchvision, and changes nothing", async () => {
+  assert.deepEqual(getGraphNodeNames(new FloatThenConv(), { size: 4 }).eval, ["x", "float", "conv"]);
+  for (const engine of ENGINES_UNDER_TEST) {
+    const out = await runOn(new FloatThenConv(), engine, { returnNodes: ["conv"] });
+    assert.deepEqual(out.shape, [2, 4, 4, 4]);
+    out.dispose();
+  }
+});
+
+test("Dropout(p=1) in train mode gives zeros, as torch does", async () => {
+  const out = await runOn(new DropEverything(), "tfjs", { returnNodes: ["drop"], mode: "train" });
+  assert.deepEqual([...(await out.data())], new Array(2 * 4 * 4 * 3).fill(0));
+  out.dispose();
+});
+
+test("reshape and expand take -1 on the batch dim, on every engine", async () => {
+  const x = input();
+  // [N, H, W, C] → each pixel repeated 2x2: what the traced torch code computes, in NHWC.
+  const upsampled = tf.reshape(tf.tile(tf.reshape(x, [2, 4, 1, 4, 1, 3]), [1, 1, 2, 1, 2, 1]), [2, 8, 8, 3]);
+  // torch's flatten of [N, C, H, W].
+  const flat = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [2, 48]);
+  for (const engine of ENGINES_UNDER_TEST) {
+    const up = await runOn(new ExpandUpsample(), engine, { returnNodes: ["reshape_1"] });
+    assert.deepEqual(up.shape, [2, 8, 8, 3]);
+    assert.deepEqual(await up.data(), await upsampled.data(), engine);
+    const f = await runOn(new FlattenByReshape(), engine, { returnNodes: ["reshape"] });
+    assert.deepEqual(await f.data(), await flat.data(), engine);
+    tf.dispose([up, f]);
+  }
+  tf.dispose([x, upsampled, flat]);
+});
+
+class FoldsBatch extends Module {
+  forward(x: Tensor): Tensor {
+    return x.reshape(-1, 16);
+  }
+}
+
+test("a -1 that would fold the batch with other elements is refused in one line", () => {
+  assert.throws(
+    () => getGraphNodeNames(new FoldsBatch(), { size: 4 }),
+    (e: Error) => /folds the batch into a dim with other elements \(48 per sample, 16 in the given dims\); keep the batch its own dim/.test(e.message) && !e.message.includes("\n"),
+  );
+});
