@@ -113,6 +113,11 @@ export interface CompileOptions extends ExtractorOptions {
   readonly out?: string;
   /** Where the generated module imports the runtime from; `fxc/runtime` by default. */
   readonly runtimeModule?: string;
+  /**
+   * Where a model of the user's comes from, as `fxc compile` takes it (`./src/my-net.ts#MyNet`):
+   * the header names it, and its regenerate command compiles it again.
+   */
+  readonly source?: string;
 }
 
 /** Compiles a model into the source of a typed TypeScript module. */
@@ -129,8 +134,9 @@ export async function compileProgram(model: ModelInput, options: CompileOptions)
   const program = buildProgram(m, options);
   const source = await emitModule(program, {
     model: m.name,
+    ...(options.source === undefined ? {} : { origin: options.source }),
     name,
-    command: options.command ?? compileCommand(m.name, options),
+    command: options.command ?? compileCommand(options.source ?? m.name, options),
     fxcVersion: FXC_VERSION,
     torchvisionVersion: TORCHVISION_VERSION,
     runtimeModule: options.runtimeModule,

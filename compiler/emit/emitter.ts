@@ -9,6 +9,8 @@ import { formatTypeScript } from "./format.js";
 export interface EmitOptions {
   /** The zoo model name, for docs. */
   readonly model: string;
+  /** A user model's file and export (`./src/my-net.ts#MyNet`), which the header names instead of torchvision's model. */
+  readonly origin?: string;
   /** Names the features interface: `resnet50` gives `Resnet50Features`. */
   readonly name: string;
   /** The command that regenerates the file, for its header. */

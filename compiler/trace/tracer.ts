@@ -8,6 +8,7 @@ import { Buffer, Parameter } from "../../models/nn/parameter.js";
 import { withTracer, type TracingContext } from "./context.js";
 import { NodeNamer, fxBaseName } from "./naming.js";
 import { Proxy } from "./proxy.js";
+import { userFrame } from "./userFrame.js";
 
 /** Which modules are leaves beyond the default torch.nn and torchvision.ops layers. */
 export type LeafModules = readonly (string | (new (...args: never[]) => Module))[];
@@ -211,11 +212,29 @@ export function leafPredicate(extra: LeafModules = []): (m: Module, path: string
     isLeafClass(m) || extra.some((e) => (typeof e === "string" ? e === path : m instanceof e));
 }
 
+/**
+ * A failure raised in the user's own model code (a method fxc's tensors do not have, a value of
+ * the wrong type) as one line that names the user's line and what the tracer follows.
+ */
+function userCodeFailure(root: Module, e: unknown): unknown {
+  if (e instanceof TraceError || e instanceof ShapeError || !(e instanceof Error)) return e;
+  const where = userFrame(e.stack);
+  if (where === undefined) return e;
+  const message = `${e.message.split("\n")[0]!} at ${where}, while tracing ${root.typeName}; the tracer follows fxc's module library only (modules, F functions and tensor methods from fxc/models): write that step with them`;
+  return new TraceError(message, where, false);
+}
+
 /** Traces `root` in its current mode (`root.train()` or `root.eval()`). */
 export function trace(root: Module, options: TraceOptions): Graph {
   const tracer = new Tracer(indexRoot(root), leafPredicate(options.leafModules));
   const x = tracer.addPlaceholder("x", { kind: "tensor", shape: options.inputShape });
-  const result = withTracer(tracer, () => root.forward(...([x] as never[])));
+  const result = withTracer(tracer, () => {
+    try {
+      return root.forward(...([x] as never[]));
+    } catch (e) {
+      throw userCodeFailure(root, e);
+    }
+  });
   tracer.graph.output = tracer.toArgument(result);
   return tracer.graph;
 }
