@@ -5,7 +5,7 @@ import type { Program } from "./graph/program.js";
 import { interpret } from "./interpret/interpreter.js";
 import { emitModule, inputShapeFor } from "./emit/emitter.js";
 import { escapeInvisible } from "./emit/literal.js";
-import { build, graphDifference, OptionsError, traceModes, warn, type BuildOptions, type Layout, type Mode } from "./pipeline.js";
+import { build, graphDifference, OptionsError, traceModes, warn, type BuildOptions, type Layout, type Mode, type TraceModesOptions } from "./pipeline.js";
 import { moduleNameMessage } from "./names.js";
 import { toQueryMap, type ReturnNodes } from "./passes/returnNodes.js";
 import { TraceError, type LeafModules } from "./trace/tracer.js";
@@ -58,6 +58,8 @@ export interface NodeNamesOptions {
   readonly leafModules?: LeafModules;
   /** Input size to trace at; by default the model's own. */
   readonly size?: number | readonly [number, number];
+  /** The whole input shape in torch's order, for inputs other than [N, 3, H, W] (see BuildOptions). */
+  readonly inputShape?: TraceModesOptions["inputShape"];
   readonly suppressDiffWarning?: boolean;
   readonly onWarning?: (message: string) => void;
 }
@@ -66,7 +68,7 @@ export interface NodeNamesOptions {
 export function getGraphNodeNames(model: ModelInput, options: NodeNamesOptions = {}): { train: string[]; eval: string[] } {
   const m = resolveModel(model);
   const size = options.size ?? m.size;
-  const graphs = withMinSizeHint(m, size, () => traceModes(m.module, { size, leafModules: options.leafModules }));
+  const graphs = withMinSizeHint(m, size, () => traceModes(m.module, { size, leafModules: options.leafModules, inputShape: options.inputShape }));
   const names = { train: graphs.train.qualnames(), eval: graphs.eval.qualnames() };
   if (!options.suppressDiffWarning) {
     const diff = graphDifference(names.train, names.eval);
@@ -87,7 +89,7 @@ export interface FeatureExtractor {
   readonly returnNodes: Readonly<Record<string, string>>;
   readonly program: Program;
   /** Loads the weights this extractor needs and returns something to run. */
-  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>>>;
+  load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>, Tensor>>;
 }
 
 /**
@@ -100,7 +102,7 @@ export function createFeatureExtractor(model: ModelInput, options: ExtractorOpti
   return {
     returnNodes: Object.fromEntries(program.outputs.map((o) => [o.key, o.node])),
     program,
-    load: (weights, loadOptions) => createExtractor({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), forward }, weights, loadOptions),
+    load: (weights, loadOptions) => createExtractor<Record<string, Tensor>, Tensor>({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), forward }, weights, loadOptions),
   };
 }
 
@@ -132,11 +134,13 @@ export async function compileProgram(model: ModelInput, options: CompileOptions)
   const nameProblem = moduleNameMessage(name);
   if (nameProblem !== undefined) throw new OptionsError(nameProblem);
   const program = buildProgram(m, options);
+  // A Module built in code has no command line unless its source (FILE#Export) is given: the header says so rather than naming a zoo model.
+  const inCode = typeof model !== "string" && options.source === undefined;
   const source = await emitModule(program, {
     model: m.name,
-    ...(options.source === undefined ? {} : { origin: options.source }),
+    ...(options.source !== undefined ? { origin: options.source } : inCode ? { origin: `${m.name}, a model built in code` } : {}),
     name,
-    command: options.command ?? compileCommand(options.source ?? m.name, options),
+    command: options.command ?? (inCode ? "the compile() call that wrote it (give compile the source option, FILE#Export, for an fxc compile command)" : compileCommand(options.source ?? m.name, options)),
     fxcVersion: FXC_VERSION,
     torchvisionVersion: TORCHVISION_VERSION,
     runtimeModule: options.runtimeModule,

@@ -17,6 +17,11 @@ export interface TraceModesOptions {
   readonly size: number | readonly [number, number];
   /** Input channels; 3 for every torchvision classifier. */
   readonly channels?: number;
+  /**
+   * The whole input shape in torch's order, for a model that does not take [N, C, H, W] images:
+   * `[10, 10]` (every dim fixed) or `["N", 10]` (a free batch first). Overrides size and channels.
+   */
+  readonly inputShape?: readonly Dim[];
   readonly leafModules?: LeafModules;
 }
 
@@ -35,9 +40,21 @@ export function traceModes(model: Module, options: TraceModesOptions): { train: 
   return { train: traceMode(model, "train", options), eval: traceMode(model, "eval", options) };
 }
 
-export function inputShape(options: Pick<TraceModesOptions, "size" | "channels">): Dim[] {
+export function inputShape(options: Pick<TraceModesOptions, "size" | "channels" | "inputShape">): Dim[] {
+  if (options.inputShape !== undefined) return checkedInputShape(options.inputShape);
   const [h, w] = typeof options.size === "number" ? [options.size, options.size] : options.size;
   return [BATCH, options.channels ?? 3, h, w];
+}
+
+/** A user's input shape: positive whole dims, the free batch ("N") first if anywhere. */
+function checkedInputShape(shape: readonly Dim[]): Dim[] {
+  const text = `[${shape.join(", ")}]`;
+  shape.forEach((d, i) => {
+    if (d === BATCH ? i !== 0 : !(Number.isInteger(d) && d > 0)) {
+      throw new OptionsError(`input shape ${text} has ${JSON.stringify(d)} at dim ${i}; give positive whole sizes, with "N" (the free batch) only first, such as ["N", 3, 224, 224] or [10, 10]`);
+    }
+  });
+  return [...shape];
 }
 
 /** The warning torchvision gives when train and eval graphs differ. */

@@ -9,11 +9,11 @@ import { openWeights } from "./weights/open.js";
 import { withPrefix } from "./weights/open.js";
 import type { TensorSource } from "./weights/types.js";
 import { withRenamedKeys, type KeyRename } from "./weights/rename.js";
-import { hostArray, onnxRuntime, OnnxProgram, type HostArray, type HostValue } from "./onnx/engine.js";
+import { hostArray, onnxRuntime, OnnxProgram, type ForwardOver, type HostArray, type HostValue } from "./onnx/engine.js";
 import { keyedRecord } from "./features.js";
 
 /** What a compiled module hands the runtime: the checkpoint tensors it reads and its forward. */
-export interface ExtractorModule<F> {
+export interface ExtractorModule<F, I extends Tensor = Tensor4D> {
   readonly checkpoint: CheckpointShapes;
   readonly parameters: readonly ParamSpec[];
   /** How the model's loader renames checkpoint keys (torchvision's DenseNet files use old names). */
@@ -21,7 +21,7 @@ export interface ExtractorModule<F> {
   /** The compiled input shape in the module's layout, `null` for the free batch; lets an engine check the program at load. */
   readonly inputShape?: readonly (number | null)[];
   /** The program, written as calls of `kernels` (the tfjs kernels, or another engine's that mirror them). */
-  forward(input: Tensor4D, params: Params, kernels: TfjsKernels): F;
+  forward(input: I, params: Params, kernels: TfjsKernels): F;
 }
 
 /** A checkpoint: a path to a `.pth`/`.pt` or `.safetensors` file, or tensors already opened. */
@@ -42,14 +42,15 @@ export interface LoadOptions {
   readonly onWarning?: (message: string) => void;
 }
 
-export interface Extractor<F> {
+/** `I` is the input: an image batch [N, H, W, C] (or NCHW), or the shape a model of the user's was compiled for. */
+export interface Extractor<F, I extends Tensor = Tensor4D> {
   /**
    * Runs the extractor on any engine. The features are tfjs tensors on `backend` whatever the
    * engine (onnxruntime's results are copied into them); they belong to the caller, who disposes them.
    */
-  run(x: Tensor4D): Promise<F>;
+  run(x: I): Promise<F>;
   /** Runs the extractor synchronously: the tfjs engine only (onnxruntime throws an EngineError; use `run`). */
-  forward(x: Tensor4D): F;
+  forward(x: I): F;
   /** Frees the weights. */
   dispose(): void;
   /** The engine that runs the program. */
@@ -68,7 +69,7 @@ export interface CompiledModule {
 const tfjsKernels: TfjsKernels = tfjsOps;
 
 /** Loads the weights a compiled module needs and returns its extractor on the requested engine. */
-export async function createExtractor<F>(module: ExtractorModule<F>, weights: WeightsInput, options: LoadOptions = {}): Promise<Extractor<F>> {
+export async function createExtractor<F, I extends Tensor = Tensor4D>(module: ExtractorModule<F, I>, weights: WeightsInput, options: LoadOptions = {}): Promise<Extractor<F, I>> {
   const requested = options.engine ?? "auto";
   if (requested !== "auto" && !ENGINES.includes(requested)) {
     throw new EngineError(requested as EngineName, "is not an engine fxc knows", `use one of ${ENGINES.join(", ")} or auto`);
@@ -87,7 +88,7 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
   let fallback: string | undefined;
   if (requested !== "tfjs") {
     try {
-      const program = new OnnxProgram(await onnxRuntime(), module.forward, host);
+      const program = new OnnxProgram(await onnxRuntime(), module.forward as ForwardOver, host);
       if (module.inputShape !== undefined) program.check(module.inputShape.map((d) => d ?? 1));
       return onnxExtractor(program, backend);
     } catch (e) {
@@ -104,10 +105,10 @@ function checkDtype(x: Tensor): void {
   if (x.dtype !== "float32") throw new InputShapeError(`input dtype ${x.dtype} is not float32; cast it first (tf.cast(x, "float32"))`);
 }
 
-function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostTensor>, backend: BackendName, fallback: string | undefined): Extractor<F> {
+function tfjsExtractor<F, I extends Tensor>(module: ExtractorModule<F, I>, host: Record<string, HostTensor>, backend: BackendName, fallback: string | undefined): Extractor<F, I> {
   const params = toTensors(host);
   let disposed = false;
-  const forward = (x: Tensor4D): F => {
+  const forward = (x: I): F => {
     if (disposed) throw new Error("this extractor was disposed; load it again");
     checkDtype(x);
     return module.forward(x, params, tfjsKernels);
@@ -136,7 +137,7 @@ function toFeature(v: HostValue): unknown {
   return v;
 }
 
-function onnxExtractor<F>(program: OnnxProgram, backend: BackendName): Extractor<F> {
+function onnxExtractor<F, I extends Tensor>(program: OnnxProgram, backend: BackendName): Extractor<F, I> {
   let disposed = false;
   return {
     engine: "onnxruntime",

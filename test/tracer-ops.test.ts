@@ -91,3 +91,26 @@ test("a -1 that would fold the batch with other elements is refused in one line"
     (e: Error) => /folds the batch into a dim with other elements \(48 per sample, 16 in the given dims\); keep the batch its own dim/.test(e.message) && !e.message.includes("\n"),
   );
 });
+
+/** A model that takes no image: torchvision's test feeds it torch.ones(10, 10). */
+class TakesAMatrix extends Module {
+  forward(x: Tensor): Tensor {
+    return x.mean(1).sub(1);
+  }
+}
+
+test("an input of any rank and shape: inputShape in torch's order, fixed or with a free batch first", async () => {
+  assert.deepEqual(getGraphNodeNames(new TakesAMatrix(), { inputShape: [10, 10], suppressDiffWarning: true }).eval, ["x", "mean", "sub"]);
+  for (const engine of ENGINES_UNDER_TEST) {
+    const fx = createFeatureExtractor(new TakesAMatrix(), { inputShape: ["N", 10], returnNodes: ["mean", "sub"], suppressDiffWarning: true });
+    const extractor = await fx.load(seededWeights(new TakesAMatrix(), 1), { engine });
+    const x = tf.tensor2d([...Array(30).keys()], [3, 10]);
+    const { mean, sub } = (await extractor.run(x)) as Record<string, tf.Tensor>;
+    assert.deepEqual([...(await mean!.data())], [4.5, 14.5, 24.5], engine);
+    assert.deepEqual([...(await sub!.data())], [3.5, 13.5, 23.5], engine);
+    await assert.rejects(extractor.run(tf.ones([3, 9])), /input shape \[3, 9\] does not match the compiled \[N, 10\]; give that shape/);
+    tf.dispose([x, mean!, sub!]);
+    extractor.dispose();
+  }
+  assert.throws(() => getGraphNodeNames(new TakesAMatrix(), { inputShape: [10, "N"] }), /input shape \[10, N\] has "N" at dim 1; give positive whole sizes, with "N" \(the free batch\) only first/);
+});

@@ -29,7 +29,11 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   const project = new Project({ useInMemoryFileSystem: true });
   const file = project.createSourceFile("module.ts", "");
   const [, , h, w] = program.inputShape as [Dim, Dim, number, number];
-  const facts: HeaderFacts = { ...options, mode: program.mode, height: h, width: w, layout: program.layout };
+  const image = isImageInput(program);
+  const facts: HeaderFacts = image
+    ? { ...options, mode: program.mode, height: h, width: w, layout: program.layout }
+    : { ...options, mode: program.mode, height: 0, width: 0, layout: program.layout, input: `[${program.inputShape.join(", ")}]` };
+  const inputType = image ? "Tensor4D" : tensorTypeName(program.inputShape.length);
   const featuresName = `${pascalCase(options.name)}Features`;
 
   addImports(file, program, options.runtimeModule ?? "fxc/runtime");
@@ -41,7 +45,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   });
   file.addTypeAlias({ name: "Features", isExported: true, type: featuresName, docs: [docs.featuresAlias] });
   addConst(file, "returnNodes", literal(Object.fromEntries(program.outputs.map((o) => [o.key, o.node]))) + " as const", docs.returnNodes, true);
-  addConst(file, "inputShape", `${literal(inputShapeFor(program))} as const`, docs.inputShape(program.layout), true);
+  addConst(file, "inputShape", `${literal(inputShapeFor(program))} as const`, docs.inputShape(image ? program.layout : "torch's order"), true);
   addConst(file, "checkpoint", `${literal(program.checkpoint as Json)} satisfies CheckpointShapes`, docs.checkpoint, false);
   addConst(file, "parameters", `${literal(program.params.map((p) => ({ ...p })))} satisfies readonly ParamSpec[]`, docs.parameters, false);
   const keyRenames = program.keyRenames !== undefined && program.keyRenames.length > 0;
@@ -54,14 +58,14 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
       { name: "weights", type: "WeightsInput" },
       { name: "options", type: "LoadOptions", hasQuestionToken: true },
     ],
-    returnType: "Promise<Extractor<Features>>",
+    returnType: image ? "Promise<Extractor<Features>>" : `Promise<Extractor<Features, ${inputType}>>`,
     statements: [loadBody(keyRenames)],
   });
   file.addFunction({
     name: "forward",
     docs: [docs.forward(options.model, program.mode)],
     parameters: [
-      { name: "input", type: "Tensor4D" },
+      { name: "input", type: inputType },
       { name: "p", type: "Params" },
       { name: "ops", type: "Kernels" },
     ],
@@ -74,7 +78,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
 }
 
 function addImports(file: SourceFile, program: Program, runtimeModule: string): void {
-  const types = new Set(["CheckpointShapes", "Extractor", "Kernels", "LoadOptions", "ParamSpec", "Params", "Tensor4D", "WeightsInput"]);
+  const types = new Set(["CheckpointShapes", "Extractor", "Kernels", "LoadOptions", "ParamSpec", "Params", isImageInput(program) ? "Tensor4D" : tensorTypeName(program.inputShape.length), "WeightsInput"]);
   for (const o of program.outputs) for (const t of tensorTypesOf(o.value)) types.add(t);
   if (program.keyRenames !== undefined && program.keyRenames.length > 0) types.add("KeyRename");
   const values = ["createExtractor", "dispose"];
@@ -207,7 +211,13 @@ function describeOutput(o: ProgramOutput, program: Program): string {
   return `${text} ${program.layout.toUpperCase()}; ${String(c)} channels${stride}.`;
 }
 
+/** Whether the program takes an [N, C, H, W] image (in the chosen layout), rather than an input of its own shape taken as torch has it. */
+export function isImageInput(program: Program): boolean {
+  return program.inputShape.length === 4 && program.inputShape[0] === "N";
+}
+
 export function inputShapeFor(program: Program): (number | null)[] {
+  if (!isImageInput(program)) return program.inputShape.map((d) => (typeof d === "number" ? d : null));
   const [, c, h, w] = program.inputShape.map((d) => (typeof d === "number" ? d : null));
   return program.layout === "nhwc" ? [null, h!, w!, c!] : [null, c!, h!, w!];
 }

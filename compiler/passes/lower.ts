@@ -1,6 +1,6 @@
 import type { Graph } from "../graph/graph.js";
 import { Node, isSlice, type Argument } from "../graph/node.js";
-import type { AbstractValue } from "../graph/value.js";
+import { BATCH, type AbstractValue } from "../graph/value.js";
 import {
   constant,
   valueRef,
@@ -97,15 +97,18 @@ class ProgramBuilder {
     const env = scope.env;
     switch (node.op) {
       case "placeholder": {
-        const [, c, h, w] = node.value.kind === "tensor" ? node.value.shape : [];
+        const shape = node.value.kind === "tensor" ? node.value.shape : [];
+        const image = shape.length === 4 && shape[0] === BATCH;
+        const [, c, h, w] = shape;
         const id = this.push({
           id: this.uniqueId(idOverride ?? node.name),
           op: "input",
           inputs: [valueRef("input")],
-          attrs: { layout: this.options.layout, shape: [c ?? null, h ?? null, w ?? null] as Json },
+          // An [N, C, H, W] image comes in the chosen layout and is stored channels-last; any other input as torch has it.
+          attrs: image ? { layout: this.options.layout, shape: [c ?? null, h ?? null, w ?? null] as Json } : { layout: "torch", shape: shape.map((d) => (d === BATCH ? null : d)) },
           nodes: [owner],
           value: node.value,
-          format: "channelsLast",
+          ...(image ? { format: "channelsLast" as const } : shape.length === 4 ? { format: "contiguous" as const } : {}),
         });
         env.set(node, { operand: valueRef(id) });
         return;

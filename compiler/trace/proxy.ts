@@ -57,8 +57,9 @@ export class Proxy {
   float(): Proxy {
     return this.method("float", []);
   }
-  mean(dim: number | readonly number[], keepdim = false): Proxy {
-    return this.method("mean", [dim, keepdim]);
+  /** `x.mean()` over every dim (a 0-d tensor), or over `dim`. */
+  mean(dim?: number | readonly number[], keepdim = false): Proxy {
+    return this.method("mean", dim === undefined ? [] : [dim, keepdim]);
   }
   expand(...sizes: IntLike[]): Proxy {
     return this.method("expand", sizes);
@@ -83,6 +84,9 @@ export class Proxy {
   }
   add(other: Proxy | number): Proxy {
     return this.method("add", [other]);
+  }
+  sub(other: Proxy | number): Proxy {
+    return this.method("sub", [other]);
   }
   mul(other: Proxy | number): Proxy {
     return this.method("mul", [other]);

@@ -14,11 +14,22 @@ export function input(x: Tensor, attrs: InputAttrs): Tensor4D {
   return attrs.layout === "nchw" ? tf.transpose(x as Tensor4D, [0, 2, 3, 1]) : tf.clone(x as Tensor4D);
 }
 
+/**
+ * `layout` nhwc or nchw: an [N, C, H, W] image, `shape` its [C, H, W]. `layout` torch: any
+ * other input, taken as torch has it, `shape` all its dims (`null` for a free batch).
+ */
 export type InputAttrs = { readonly layout: string; readonly shape: readonly (number | null)[] };
 
 /** Every engine's input check: the caller's shape against the compiled one, in the compiled layout. */
 export function checkInputShape(shape: readonly number[], attrs: InputAttrs): void {
   assertNonEmptyBatch(shape);
+  if (attrs.layout === "torch") {
+    const expected = attrs.shape.map((d) => d ?? "N");
+    if (shape.length !== expected.length || expected.some((d, i) => d !== "N" && d !== shape[i])) {
+      throw new InputShapeError(`input shape [${shape.join(", ")}] does not match the compiled [${expected.join(", ")}]; give that shape, or compile for this one (the inputShape option)`);
+    }
+    return;
+  }
   const [c, h, w] = attrs.shape;
   const expected = attrs.layout === "nchw" ? ["N", c, h, w] : ["N", h, w, c];
   const ok = shape.length === 4 && expected.every((d, i) => d === "N" || d === null || d === shape[i]);
