@@ -137,12 +137,14 @@ export function warn(options: { readonly onWarning?: (message: string) => void }
 /** Trace, resolve the return nodes, prune, lower and fuse: a model to a runnable program. */
 export function build(model: Module, options: BuildOptions): Built {
   const mode = options.mode ?? "eval";
+  // torchvision's argument rules first: a wrong combination costs no trace.
+  const returnNodes = returnNodesFor(options, mode);
   const graph = traceMode(model, mode, options);
   if (!options.suppressDiffWarning) {
     const diff = otherModeDifference(model, mode, graph, options);
     if (diff !== undefined) warn(options, diff);
   }
-  const outputs = resolveReturnNodes(graph, returnNodesFor(options, mode), mode);
+  const outputs = resolveReturnNodes(graph, returnNodes, mode);
   const pruned = prune(graph, outputs.map((o) => o.node));
   const program = foldDataMovement(fuse(lower(pruned, outputs, { mode, layout: options.layout ?? "nhwc" })));
   return { program, outputs, graph: pruned };
