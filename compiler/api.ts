@@ -60,6 +60,8 @@ export interface NodeNamesOptions {
   readonly size?: number | readonly [number, number];
   /** The whole input shape in torch's order, for inputs other than [N, 3, H, W] (see BuildOptions). */
   readonly inputShape?: TraceModesOptions["inputShape"];
+  /** One shape per argument of forward, for a model that takes several inputs. */
+  readonly inputShapes?: TraceModesOptions["inputShapes"];
   readonly suppressDiffWarning?: boolean;
   readonly onWarning?: (message: string) => void;
 }
@@ -68,7 +70,7 @@ export interface NodeNamesOptions {
 export function getGraphNodeNames(model: ModelInput, options: NodeNamesOptions = {}): { train: string[]; eval: string[] } {
   const m = resolveModel(model);
   const size = options.size ?? m.size;
-  const graphs = withMinSizeHint(m, size, () => traceModes(m.module, { size, leafModules: options.leafModules, inputShape: options.inputShape }));
+  const graphs = withMinSizeHint(m, size, () => traceModes(m.module, { size, leafModules: options.leafModules, inputShape: options.inputShape, inputShapes: options.inputShapes }));
   const names = { train: graphs.train.qualnames(), eval: graphs.eval.qualnames() };
   if (!options.suppressDiffWarning) {
     const diff = graphDifference(names.train, names.eval);

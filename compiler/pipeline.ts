@@ -22,6 +22,8 @@ export interface TraceModesOptions {
    * `[10, 10]` (every dim fixed) or `["N", 10]` (a free batch first). Overrides size and channels.
    */
   readonly inputShape?: readonly Dim[];
+  /** One shape per argument of forward, for a model that takes several inputs (as inputShape each). */
+  readonly inputShapes?: readonly (readonly Dim[])[];
   readonly leafModules?: LeafModules;
 }
 
@@ -29,7 +31,7 @@ export interface TraceModesOptions {
 export function traceMode(model: Module, mode: Mode, options: TraceModesOptions): Graph {
   const wasTraining = model.training;
   try {
-    return trace(model.train(mode === "train"), { inputShape: inputShape(options), leafModules: options.leafModules });
+    return trace(model.train(mode === "train"), { inputShapes: inputShapes(options), leafModules: options.leafModules });
   } finally {
     model.train(wasTraining);
   }
@@ -38,6 +40,16 @@ export function traceMode(model: Module, mode: Mode, options: TraceModesOptions)
 /** Traces a model in both modes, as torchvision does. */
 export function traceModes(model: Module, options: TraceModesOptions): { train: Graph; eval: Graph } {
   return { train: traceMode(model, "train", options), eval: traceMode(model, "eval", options) };
+}
+
+/** The shape of each input: inputShapes, inputShape, or an [N, C, H, W] image of the size. */
+export function inputShapes(options: Pick<TraceModesOptions, "size" | "channels" | "inputShape" | "inputShapes">): Dim[][] {
+  if (options.inputShapes !== undefined) {
+    if (options.inputShape !== undefined) throw new OptionsError("give inputShape (one input) or inputShapes (one per input), not both");
+    if (options.inputShapes.length === 0) throw new OptionsError("inputShapes is empty; give one shape per argument of forward");
+    return options.inputShapes.map(checkedInputShape);
+  }
+  return [inputShape(options)];
 }
 
 export function inputShape(options: Pick<TraceModesOptions, "size" | "channels" | "inputShape">): Dim[] {

@@ -114,3 +114,30 @@ test("an input of any rank and shape: inputShape in torch's order, fixed or with
   }
   assert.throws(() => getGraphNodeNames(new TakesAMatrix(), { inputShape: [10, "N"] }), /input shape \[10, N\] has "N" at dim 1; give positive whole sizes, with "N" \(the free batch\) only first/);
 });
+
+/** Two inputs, named as torch.fx names placeholders: after forward's parameters. */
+class ImageAndOffset extends Module {
+  conv = new Conv2d(3, 2, 1);
+  forward(image: Tensor, offset: Tensor): Tensor {
+    return this.conv.call(image).mean([2, 3]).add(offset);
+  }
+}
+
+test("several inputs: inputShapes gives one shape per argument of forward; run takes an array; tfjs runs them", async () => {
+  const inputShapes = [["N", 3, 4, 4], ["N", 2]] as const;
+  assert.deepEqual(getGraphNodeNames(new ImageAndOffset(), { inputShapes, suppressDiffWarning: true }).eval, ["image", "offset", "conv", "mean", "add"]);
+  const model = new ImageAndOffset();
+  const fx = createFeatureExtractor(model, { inputShapes, returnNodes: ["mean", "add"], suppressDiffWarning: true });
+  const extractor = await fx.load(seededWeights(model, 1));
+  assert.equal(extractor.engine, "tfjs");
+  assert.match(extractor.fallback ?? "", /onnxruntime runs models of one input here; use engine tfjs/);
+  const image = input();
+  const offset = tf.tensor2d([[1, 2], [3, 4]]);
+  const { mean, add } = (await extractor.run([image, offset] as never)) as Record<string, tf.Tensor>;
+  const sum = tf.add(mean!, offset);
+  assert.deepEqual(await add!.data(), await sum.data());
+  await assert.rejects(extractor.run(image as never), /the model takes 2 inputs, one per argument of forward; pass them as an array of 2 tensors/);
+  tf.dispose([image, offset, mean!, add!, sum]);
+  extractor.dispose();
+  await assert.rejects(fx.load(seededWeights(model, 1), { engine: "onnxruntime" }), /onnxruntime runs models of one input here/);
+});

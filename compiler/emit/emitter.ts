@@ -30,10 +30,11 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   const file = project.createSourceFile("module.ts", "");
   const [, , h, w] = program.inputShape as [Dim, Dim, number, number];
   const image = isImageInput(program);
+  const shapes = program.inputShapes ?? [program.inputShape];
   const facts: HeaderFacts = image
     ? { ...options, mode: program.mode, height: h, width: w, layout: program.layout }
-    : { ...options, mode: program.mode, height: 0, width: 0, layout: program.layout, input: `[${program.inputShape.join(", ")}]` };
-  const inputType = image ? "Tensor4D" : tensorTypeName(program.inputShape.length);
+    : { ...options, mode: program.mode, height: 0, width: 0, layout: program.layout, input: inputWords(program) };
+  const inputType = inputTypeOf(program);
   const featuresName = `${pascalCase(options.name)}Features`;
 
   addImports(file, program, options.runtimeModule ?? "fxc/runtime");
@@ -58,7 +59,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
       { name: "weights", type: "WeightsInput" },
       { name: "options", type: "LoadOptions", hasQuestionToken: true },
     ],
-    returnType: image ? "Promise<Extractor<Features>>" : `Promise<Extractor<Features, ${inputType}>>`,
+    returnType: inputType === "Tensor4D" ? "Promise<Extractor<Features>>" : `Promise<Extractor<Features, ${inputType}>>`,
     statements: [loadBody(keyRenames)],
   });
   file.addFunction({
@@ -78,7 +79,8 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
 }
 
 function addImports(file: SourceFile, program: Program, runtimeModule: string): void {
-  const types = new Set(["CheckpointShapes", "Extractor", "Kernels", "LoadOptions", "ParamSpec", "Params", isImageInput(program) ? "Tensor4D" : tensorTypeName(program.inputShape.length), "WeightsInput"]);
+  const types = new Set(["CheckpointShapes", "Extractor", "Kernels", "LoadOptions", "ParamSpec", "Params", "WeightsInput"]);
+  for (const shape of program.inputShapes ?? [program.inputShape]) types.add(tensorTypeName(shape.length));
   for (const o of program.outputs) for (const t of tensorTypesOf(o.value)) types.add(t);
   if (program.keyRenames !== undefined && program.keyRenames.length > 0) types.add("KeyRename");
   const values = ["createExtractor", "dispose"];
@@ -211,15 +213,37 @@ function describeOutput(o: ProgramOutput, program: Program): string {
   return `${text} ${program.layout.toUpperCase()}; ${String(c)} channels${stride}.`;
 }
 
-/** Whether the program takes an [N, C, H, W] image (in the chosen layout), rather than an input of its own shape taken as torch has it. */
+/** Whether the program takes one [N, C, H, W] image (in the chosen layout), rather than inputs of their own shapes. */
 export function isImageInput(program: Program): boolean {
-  return program.inputShape.length === 4 && program.inputShape[0] === "N";
+  return program.inputShapes === undefined && isImageShape(program.inputShape);
 }
 
-export function inputShapeFor(program: Program): (number | null)[] {
-  if (!isImageInput(program)) return program.inputShape.map((d) => (typeof d === "number" ? d : null));
-  const [, c, h, w] = program.inputShape.map((d) => (typeof d === "number" ? d : null));
-  return program.layout === "nhwc" ? [null, h!, w!, c!] : [null, c!, h!, w!];
+const isImageShape = (shape: readonly Dim[]): boolean => shape.length === 4 && shape[0] === "N";
+
+/** The header's words for inputs other than one image: each shape as `run` takes it. */
+function inputWords(program: Program): string {
+  const shapes = program.inputShapes ?? [program.inputShape];
+  const words = shapes.map((shape) => `[${callerShape(shape, program.layout).map((d) => d ?? "N").join(", ")}]${isImageShape(shape) ? ` (${program.layout.toUpperCase()})` : ""}`);
+  return shapes.length === 1 ? `${words[0]} input, as torch has it` : `inputs ${words.join(" and ")}`;
+}
+
+/** The type `run` takes: a tensor of the input's rank, or a tuple of them for several inputs. */
+function inputTypeOf(program: Program): string {
+  if (program.inputShapes === undefined) return tensorTypeName(program.inputShape.length);
+  return `readonly [${program.inputShapes.map((shape) => tensorTypeName(shape.length)).join(", ")}]`;
+}
+
+/** The compiled input shape as the caller gives it (`null` for the free batch); one per input when there are several. */
+export function inputShapeFor(program: Program): (number | null)[] | (number | null)[][] {
+  if (program.inputShapes !== undefined) return program.inputShapes.map((shape) => callerShape(shape, program.layout));
+  return callerShape(program.inputShape, program.layout);
+}
+
+function callerShape(shape: readonly Dim[], layout: Program["layout"]): (number | null)[] {
+  const dims = shape.map((d) => (typeof d === "number" ? d : null));
+  if (!isImageShape(shape)) return dims;
+  const [, c, h, w] = dims;
+  return layout === "nhwc" ? [null, h!, w!, c!] : [null, c!, h!, w!];
 }
 
 function pascalCase(name: string): string {

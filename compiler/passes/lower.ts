@@ -63,17 +63,18 @@ export function identifierFor(name: string): string {
  * with a layout change inserted where an op needs the other one.
  */
 export function lower(graph: Graph, outputs: readonly ResolvedOutput[], options: LowerOptions): Program {
-  const b = new ProgramBuilder(options);
+  const placeholders = graph.nodes.filter((n) => n.op === "placeholder");
+  const b = new ProgramBuilder(options, placeholders);
   const env = new Map<Node, Binding>();
   const scope: Scope = { env, mutated: () => {} };
   for (const node of graph.nodes) b.lowerNode(node, scope, node.qualname ?? node.name, undefined);
   const programOutputs = outputs.map((o) => b.output(o.key, o.node.qualname!, b.operandOf(o.node, env), o.node.value));
-  const placeholder = graph.nodes.find((n) => n.op === "placeholder");
-  const inputShape = placeholder?.value.kind === "tensor" ? placeholder.value.shape : [];
+  const shapes = placeholders.map((p) => (p.value.kind === "tensor" ? p.value.shape : []));
   return {
     mode: options.mode,
     layout: options.layout,
-    inputShape,
+    inputShape: shapes[0] ?? [],
+    ...(shapes.length > 1 ? { inputShapes: shapes } : {}),
     instructions: b.instructions,
     params: [...b.params.values()],
     checkpoint: b.checkpoint,
@@ -91,7 +92,11 @@ class ProgramBuilder {
   private readonly conversions = new Map<string, Operand>();
   private readonly returned = new Set<string>();
 
-  constructor(private readonly options: LowerOptions) {}
+  constructor(
+    private readonly options: LowerOptions,
+    /** The graph's inputs: with several, forward takes an array and each input op picks its item. */
+    private readonly placeholders: readonly Node[],
+  ) {}
 
   lowerNode(node: Node, scope: Scope, owner: string, idOverride: string | undefined): void {
     const env = scope.env;
@@ -105,7 +110,10 @@ class ProgramBuilder {
           op: "input",
           inputs: [valueRef("input")],
           // An [N, C, H, W] image comes in the chosen layout and is stored channels-last; any other input as torch has it.
-          attrs: image ? { layout: this.options.layout, shape: [c ?? null, h ?? null, w ?? null] as Json } : { layout: "torch", shape: shape.map((d) => (d === BATCH ? null : d)) },
+          attrs: {
+            ...(image ? { layout: this.options.layout, shape: [c ?? null, h ?? null, w ?? null] as Json } : { layout: "torch", shape: shape.map((d) => (d === BATCH ? null : d)) }),
+            ...(this.placeholders.length > 1 ? { index: this.placeholders.indexOf(node), count: this.placeholders.length } : {}),
+          },
           nodes: [owner],
           value: node.value,
           ...(image ? { format: "channelsLast" as const } : shape.length === 4 ? { format: "contiguous" as const } : {}),

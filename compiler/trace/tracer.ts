@@ -15,7 +15,9 @@ export type LeafModules = readonly (string | (new (...args: never[]) => Module))
 
 export interface TraceOptions {
   /** The input shape, batch first; the batch is usually symbolic (`"N"`). */
-  readonly inputShape: readonly Dim[];
+  readonly inputShape?: readonly Dim[];
+  /** Each input's shape, one per argument of forward, for a model that takes several. */
+  readonly inputShapes?: readonly (readonly Dim[])[];
   /** Extra leaf modules: module classes, or module paths. */
   readonly leafModules?: LeafModules;
 }
@@ -224,13 +226,28 @@ function userCodeFailure(root: Module, e: unknown): unknown {
   return new TraceError(message, where, false);
 }
 
+/**
+ * The names of a forward's parameters, which torch.fx gives its placeholders (`forward(img, mask)`
+ * gives `img` and `mask`); empty when the source does not show them.
+ */
+function parameterNames(fn: (...args: never[]) => unknown): string[] {
+  const m = /^[^(]*\(([^)]*)\)/.exec(Function.prototype.toString.call(fn));
+  if (m === null) return [];
+  return m[1]!
+    .split(",")
+    .map((p) => /^\s*([A-Za-z_$][\w$]*)/.exec(p)?.[1])
+    .filter((n): n is string => n !== undefined);
+}
+
 /** Traces `root` in its current mode (`root.train()` or `root.eval()`). */
 export function trace(root: Module, options: TraceOptions): Graph {
   const tracer = new Tracer(indexRoot(root), leafPredicate(options.leafModules));
-  const x = tracer.addPlaceholder("x", { kind: "tensor", shape: options.inputShape });
+  const names = parameterNames(root.forward);
+  const shapes = options.inputShapes ?? (options.inputShape === undefined ? [] : [options.inputShape]);
+  const inputs = shapes.map((shape, i) => tracer.addPlaceholder(names[i] ?? (i === 0 ? "x" : `x_${i}`), { kind: "tensor", shape }));
   const result = withTracer(tracer, () => {
     try {
-      return root.forward(...([x] as never[]));
+      return root.forward(...(inputs as never[]));
     } catch (e) {
       throw userCodeFailure(root, e);
     }
