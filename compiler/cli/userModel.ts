@@ -83,7 +83,8 @@ async function importModule(spec: UserModelSpec, path: string): Promise<Record<s
   }
   register();
   try {
-    return (await import(url)) as Record<string, unknown>;
+    // A new URL: node keeps the failed first import of this one. Only the user's file is new; what it imports resolves as before.
+    return (await import(`${url}?tsx`)) as Record<string, unknown>;
   } catch (e) {
     throw loadFailure(spec, e);
   }
