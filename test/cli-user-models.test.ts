@@ -2,8 +2,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
 import { assertOneLineError, fxc } from "./support/cli.js";
 import { tempDir } from "./support/temp.js";
+import { seededTensor } from "./support/seeded.js";
+import { createFeatureExtractor } from "../compiler/api.js";
+import { openWeights } from "../runtime/index.js";
+import { writeNpy } from "../runtime/io/npy.js";
+import { writeSafetensors } from "../runtime/weights/safetensors.js";
+import { TinyNet } from "./fixtures/user-models/tiny-net.js";
 
 /** `fxc compile FILE#Export`: models of the user's, written against fxc's module library (issue #12, point 4). */
 
@@ -54,4 +61,28 @@ test("a bad model argument is one line naming the problem and the fix; nothing i
   );
   assertOneLineError(await compile(`${TINY}#UnknownMethod`), /x\.cumsum is not a function at test\/fixtures\/user-models\/tiny-net\.ts:\d+:\d+, while tracing UnknownMethod; the tracer follows fxc's module library only/);
   assert.deepEqual(await readdir(out), []);
+});
+
+test("fxc extract runs a user model on an .npy input, with the values of the API's extractor", async () => {
+  const dir = await tempDir("user-model-extract");
+  const model = new TinyNet();
+  const weights = [...model.namedParameters()].map(([key, p]) => ({ key, shape: [...p.shape], data: seededTensor(key, p.shape, 5) }));
+  await writeSafetensors(join(dir, "w.safetensors"), weights);
+  const data = Float32Array.from({ length: 2 * 16 * 16 * 3 }, (_, i) => Math.sin(i));
+  await writeNpy(join(dir, "x.npy"), [2, 16, 16, 3], data);
+  const out = join(dir, "f.safetensors");
+  const r = await fxc(["extract", `${TINY}#TinyNet`, "--return", "head", "--weights", join(dir, "w.safetensors"), "--input", join(dir, "x.npy"), "--out", out, "--engine", "tfjs"]);
+  assert.equal(r.code, 0, r.stderr);
+  const extractor = await createFeatureExtractor(model, { size: 16, returnNodes: ["head"], suppressDiffWarning: true }).load(join(dir, "w.safetensors"), { engine: "tfjs" });
+  const x = tf.tensor4d(data, [2, 16, 16, 3]);
+  const { head } = (await extractor.run(x)) as Record<string, tf.Tensor>;
+  const file = await openWeights(out);
+  try {
+    assert.deepEqual(file.info("head")?.shape, head!.shape);
+    assert.deepEqual(await file.readFloat32("head"), await head!.data());
+  } finally {
+    await file.close();
+    tf.dispose([x, head!]);
+    extractor.dispose();
+  }
 });
