@@ -87,25 +87,65 @@ export interface ExtractorOptions extends Omit<BuildOptions, "size"> {
 }
 
 export interface FeatureExtractor {
-  /** Each output key and the torchvision node it returns. */
+  /** Each output key and the torchvision node it returns, in the current mode. */
   readonly returnNodes: Readonly<Record<string, string>>;
+  /** The program of the current mode. */
   readonly program: Program;
-  /** Loads the weights this extractor needs and returns something to run. */
+  /** Whether the current mode is train, as torchvision's extractor's `training`. */
+  readonly training: boolean;
+  /**
+   * Switches the mode, as torchvision's `fx.train()`: what returnNodes, program and load give
+   * from now on. The other mode's graph is compiled on first use (its return nodes from
+   * trainReturnNodes/evalReturnNodes, or returnNodes); an extractor already loaded keeps its mode.
+   */
+  train(mode?: boolean): FeatureExtractor;
+  /** `train(false)`. */
+  eval(): FeatureExtractor;
+  /** Loads the weights the current mode needs and returns something to run. */
   load(weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>, Tensor>>;
 }
 
 /**
  * torchvision's `create_feature_extractor`: compiles the model for the requested nodes and
  * runs the result directly, without writing files. It runs exactly what `compile` writes.
+ * It starts in `mode` (eval by default) and switches with train() and eval().
  */
 export function createFeatureExtractor(model: ModelInput, options: ExtractorOptions): FeatureExtractor {
-  const program = buildProgram(resolveModel(model, options), options);
-  const forward = interpret(program);
-  return {
-    returnNodes: Object.fromEntries(program.outputs.map((o) => [o.key, o.node])),
-    program,
-    load: (weights, loadOptions) => createExtractor<Record<string, Tensor>, Tensor>({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), forward }, weights, loadOptions),
+  const m = resolveModel(model, options);
+  const compiled = new Map<Mode, { readonly program: Program; readonly forward: ReturnType<typeof interpret> }>();
+  // The first mode's build warns about train/eval differences as asked; the other's would say the same again.
+  const compiledFor = (mode: Mode) => {
+    let entry = compiled.get(mode);
+    if (entry === undefined) {
+      const program = buildProgram(m, { ...options, mode, suppressDiffWarning: options.suppressDiffWarning || compiled.size > 0 });
+      entry = { program, forward: interpret(program) };
+      compiled.set(mode, entry);
+    }
+    return entry;
   };
+  let mode: Mode = options.mode ?? "eval";
+  compiledFor(mode);
+  const fx: FeatureExtractor = {
+    get returnNodes() {
+      return Object.fromEntries(compiledFor(mode).program.outputs.map((o) => [o.key, o.node]));
+    },
+    get program() {
+      return compiledFor(mode).program;
+    },
+    get training() {
+      return mode === "train";
+    },
+    train(on = true) {
+      mode = on ? "train" : "eval";
+      return fx;
+    },
+    eval: () => fx.train(false),
+    load(weights, loadOptions) {
+      const { program, forward } = compiledFor(mode);
+      return createExtractor<Record<string, Tensor>, Tensor>({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), forward }, weights, loadOptions);
+    },
+  };
+  return fx;
 }
 
 export interface CompileOptions extends ExtractorOptions {

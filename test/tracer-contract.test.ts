@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { createFeatureExtractor, getGraphNodeNames } from "../compiler/api.js";
+import { createFeatureExtractor, getGraphNodeNames, type FeatureExtractor } from "../compiler/api.js";
 import { ReturnNodeError, type ReturnNodes } from "../compiler/passes/returnNodes.js";
 import { OptionsError } from "../compiler/pipeline.js";
 import { Dropout, Module, ReLU, type Tensor } from "../models/nn/index.js";
@@ -20,7 +20,7 @@ import { seededWeights } from "./support/seeded.js";
  * test_jit_forward_backward (fxc has no gradients, nor TorchScript), test_leaf_module_and_function
  * (no autowrap_functions; fxc traces a leaf's body to compile it), test_feature_extraction_methods_equivalence,
  * test_resnet_fpn_backbone and test_mobilenet_backbone (IntermediateLayerGetter and the detection
- * backbones are not in fxc's module library), and one extractor switching train/eval.
+ * backbones are not in fxc's module library).
  */
 
 interface Contract {
@@ -71,23 +71,34 @@ class TestModel extends Module {
   }
 }
 
-test("test_train_eval: dropout and control flow on the training flag follow the mode; the model keeps its mode", async () => {
+async function checks(fx: FeatureExtractor, model: Module, mode: "train" | "eval"): Promise<void> {
+  // onnxruntime runs eval mode only (train-mode dropout is random); tfjs runs both.
+  for (const engine of mode === "train" ? (["tfjs"] as const) : ENGINES_UNDER_TEST) {
+    const extractor = await fx.load(seededWeights(model, 0), { engine });
+    const x = tf.ones([10, 10]);
+    const out = (await extractor.run(x)) as Record<string, tf.Tensor>;
+    const values = Object.fromEntries(await Promise.all(Object.entries(out).map(async ([k, v]) => [k, (await v.data())[0]] as const)));
+    assert.deepEqual(values, contract.train_eval[mode], `${mode} on ${engine}`);
+    tf.dispose([x, ...Object.values(out)]);
+    extractor.dispose();
+  }
+}
+
+test("test_train_eval: one extractor switches mode; dropout and control flow on the training flag follow it; the model keeps its mode", async () => {
   for (const startTraining of [true, false]) {
     const model = new TestModel().train(startTraining);
-    for (const mode of ["train", "eval"] as const) {
-      const fx = createFeatureExtractor(model, { inputShape: [10, 10], mode, trainReturnNodes: ["dropout", "add", "sub"], evalReturnNodes: ["dropout", "mul", "sub"], suppressDiffWarning: true });
-      assert.equal(model.training, startTraining, "the model stays in its original training state");
-      // onnxruntime runs eval mode only (train-mode dropout is random); tfjs runs both.
-      for (const engine of mode === "train" ? (["tfjs"] as const) : ENGINES_UNDER_TEST) {
-        const extractor = await fx.load(seededWeights(model, 0), { engine });
-        const x = tf.ones([10, 10]);
-        const out = (await extractor.run(x)) as Record<string, tf.Tensor>;
-        const values = Object.fromEntries(await Promise.all(Object.entries(out).map(async ([k, v]) => [k, (await v.data())[0]] as const)));
-        assert.deepEqual(values, contract.train_eval[mode], `${mode} on ${engine}`);
-        tf.dispose([x, ...Object.values(out)]);
-        extractor.dispose();
-      }
-    }
+    const start = startTraining ? "train" : "eval";
+    const fx = createFeatureExtractor(model, { inputShape: [10, 10], mode: start, trainReturnNodes: ["dropout", "add", "sub"], evalReturnNodes: ["dropout", "mul", "sub"], suppressDiffWarning: true });
+    assert.equal(model.training, startTraining, "the model stays in its original training state");
+    assert.equal(fx.training, startTraining);
+    await checks(fx, model, start);
+    const other = startTraining ? "eval" : "train";
+    if (startTraining) fx.eval();
+    else fx.train();
+    assert.equal(fx.training, !startTraining);
+    assert.deepEqual(Object.keys(fx.returnNodes), contract.train_eval[other] === undefined ? [] : Object.keys(contract.train_eval[other]));
+    await checks(fx, model, other);
+    assert.equal(model.training, startTraining);
   }
 });
 
@@ -121,4 +132,3 @@ for (const [name, nodes] of Object.entries(contract.build)) {
 test.skip("test_forward_backward, test_jit_forward_backward: fxc computes no gradients and has no TorchScript");
 test.skip("test_leaf_module_and_function: no autowrap_functions, and fxc traces a leaf's body to compile it (int(x.shape[0]) there cannot be traced)");
 test.skip("test_feature_extraction_methods_equivalence, test_resnet_fpn_backbone, test_mobilenet_backbone: IntermediateLayerGetter and the detection backbones are not in fxc's module library");
-test.skip("test_train_eval with one extractor: fxc compiles one mode per extractor (fx.train()/fx.eval() do not switch it)");
