@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { createFeatureExtractor, getGraphNodeNames, type FeatureExtractor } from "../compiler/api.js";
 import { ReturnNodeError, type ReturnNodes } from "../compiler/passes/returnNodes.js";
 import { OptionsError } from "../compiler/pipeline.js";
-import { Dropout, Module, ReLU, type Tensor } from "../models/nn/index.js";
+import { Conv2d, Dropout, F, Module, ReLU, type Tensor } from "../models/nn/index.js";
 import { getModel } from "../models/zoo/registry.js";
 import { ENGINES_UNDER_TEST, FIXTURES } from "./support/fixtures.js";
 import { seededWeights } from "./support/seeded.js";
@@ -17,8 +17,7 @@ import { seededWeights } from "./support/seeded.js";
  * (test/fixtures/contract/make_contract.py writes contract.json with /usr/bin/python3).
  *
  * Not expressible yet, and skipped below with the reason: test_forward_backward and
- * test_jit_forward_backward (fxc has no gradients, nor TorchScript), test_leaf_module_and_function
- * (no autowrap_functions; fxc traces a leaf's body to compile it), test_feature_extraction_methods_equivalence,
+ * test_jit_forward_backward (fxc has no gradients, nor TorchScript), test_feature_extraction_methods_equivalence,
  * test_resnet_fpn_backbone and test_mobilenet_backbone (IntermediateLayerGetter and the detection
  * backbones are not in fxc's module library).
  */
@@ -130,5 +129,40 @@ for (const [name, nodes] of Object.entries(contract.build)) {
 }
 
 test.skip("test_forward_backward, test_jit_forward_backward: fxc computes no gradients and has no TorchScript");
-test.skip("test_leaf_module_and_function: no autowrap_functions, and fxc traces a leaf's body to compile it (int(x.shape[0]) there cannot be traced)");
+/** test_leaf_module_and_function's leaf_function: int() of a traced int, which only a wrapped function may hold. */
+const leafFunction = F.wrap(function leaf_function(n: unknown): number {
+  return Number(n);
+});
+
+/** fxc traces a leaf's body to compile it, so the leaf cannot hold int(x.shape[0]) as torchvision's does; the rest is the same. */
+class LeafModule extends Module {
+  forward(x: Tensor): Tensor {
+    return F.relu(x.add(4));
+  }
+}
+
+class LeafTestModule extends Module {
+  conv = new Conv2d(3, 1, 3);
+  leaf_module = new LeafModule();
+  forward(x: Tensor): Tensor {
+    const [n] = x.shape;
+    leafFunction(n);
+    x = this.conv.call(x);
+    return this.leaf_module.call(x);
+  }
+}
+
+test("test_leaf_module_and_function: a leaf module and a wrapped function are one node each; the extractor runs", async () => {
+  const names = getGraphNodeNames(new LeafTestModule(), { leafModules: [LeafModule], suppressDiffWarning: true });
+  assert.deepEqual(names.train, ["x", "getattr", "getitem", "leaf_function", "conv", "leaf_module"]);
+  assert.ok(!names.train.includes("leaf_module.relu"));
+  const model = new LeafTestModule();
+  const fx = createFeatureExtractor(model, { returnNodes: ["leaf_module"], leafModules: [LeafModule], mode: "train", suppressDiffWarning: true });
+  const extractor = await fx.load(seededWeights(model, 0), { engine: "tfjs" });
+  const x = tf.randomNormal([1, 224, 224, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+  const out = (await extractor.run(x)) as Record<string, tf.Tensor>;
+  assert.deepEqual(out.leaf_module!.shape, [1, 222, 222, 1]);
+  tf.dispose([x, out.leaf_module!]);
+  extractor.dispose();
+});
 test.skip("test_feature_extraction_methods_equivalence, test_resnet_fpn_backbone, test_mobilenet_backbone: IntermediateLayerGetter and the detection backbones are not in fxc's module library");

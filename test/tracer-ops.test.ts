@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { createFeatureExtractor, getGraphNodeNames } from "../compiler/api.js";
-import { Conv2d, Dropout, Module, type Tensor } from "../models/nn/index.js";
+import { Conv2d, Dropout, F, Module, type Tensor } from "../models/nn/index.js";
 import { ENGINES_UNDER_TEST } from "./support/fixtures.js";
 import { seededWeights } from "./support/seeded.js";
 
@@ -140,4 +140,39 @@ test("several inputs: inputShapes gives one shape per argument of forward; run t
   tf.dispose([image, offset, mean!, add!, sum]);
   extractor.dispose();
   await assert.rejects(fx.load(seededWeights(model, 1), { engine: "onnxruntime" }), /onnxruntime runs models of one input here/);
+});
+
+/** A function of the user's kept as one node (torch.fx's wrap); its body compiles like a leaf's. */
+const shiftedRelu = F.wrap((x: Tensor) => F.relu(x.add(4)), "shifted_relu");
+const batchAsNumber = F.wrap(function batch_as_number(n: unknown): number {
+  return Number(n);
+});
+
+class UsesWrapped extends Module {
+  conv = new Conv2d(3, 2, 1);
+  forward(x: Tensor): Tensor {
+    const [n] = x.shape;
+    batchAsNumber(n);
+    return shiftedRelu(this.conv.call(x));
+  }
+}
+
+test("F.wrap keeps a function as one node named after it, compiles its body on every engine, and refuses a needed body it cannot trace", async () => {
+  assert.deepEqual(getGraphNodeNames(new UsesWrapped(), { size: 4, suppressDiffWarning: true }).eval, ["x", "getattr", "getitem", "batch_as_number", "conv", "shifted_relu"]);
+  const model = new UsesWrapped();
+  for (const engine of ENGINES_UNDER_TEST) {
+    const fx = createFeatureExtractor(model, { size: 4, returnNodes: ["conv", "shifted_relu"], suppressDiffWarning: true });
+    const extractor = await fx.load(seededWeights(model, 2), { engine });
+    const x = input();
+    const { conv, shifted_relu } = (await extractor.run(x)) as Record<string, tf.Tensor>;
+    const expected = tf.relu(tf.add(conv!, 4));
+    assert.deepEqual(await shifted_relu!.data(), await expected.data(), engine);
+    tf.dispose([x, conv!, shifted_relu!, expected]);
+    extractor.dispose();
+  }
+  assert.throws(
+    () => createFeatureExtractor(model, { size: 4, returnNodes: ["batch_as_number"], suppressDiffWarning: true }),
+    (e: Error) => /batch_as_number: the wrapped function 'batch_as_number' is needed by an output, but its body could not be traced \(node 'input_0' \(a traced int\) is used as a plain number/.test(e.message) && !e.message.includes("\n"),
+  );
+  assert.equal(batchAsNumber(3), 3, "on plain values it just runs");
 });

@@ -1,6 +1,7 @@
 import type { Graph } from "../graph/graph.js";
 import { Node, isSlice, type Argument } from "../graph/node.js";
 import { BATCH, type AbstractValue } from "../graph/value.js";
+import { TraceError } from "../trace/tracer.js";
 import {
   constant,
   valueRef,
@@ -134,6 +135,14 @@ class ProgramBuilder {
         env.set(node, this.lowerLeaf(node, scope, owner));
         return;
       default:
+        // A wrapped function (F.wrap): its traced body, as a leaf module's.
+        if (node.bodyFailure !== undefined) {
+          throw new TraceError(`${owner}: the wrapped function '${node.target}' is needed by an output, but its body could not be traced (${node.bodyFailure}); return a node it does not feed, or write it with tensor ops`, owner, false);
+        }
+        if (node.body !== undefined) {
+          env.set(node, this.lowerLeaf(node, scope, owner));
+          return;
+        }
         env.set(node, this.lowerCall(node, scope, owner, idOverride));
     }
   }

@@ -99,10 +99,35 @@ export class Tracer implements TracingContext {
     return new Proxy(this.graph.add(name.id, kind, target, nodeArgs, nodeKwargs, value, name.qualname, this.currentPath), this);
   }
 
+  /**
+   * A wrapped function (torch.fx's autowrap_functions): one `call_function` node named after the
+   * function, as torchvision lists it, whose body (the function traced into primitive ops, as a
+   * leaf module's) is what compiles. A body that cannot be traced (`int(x.shape[0])`) leaves the
+   * node without a value: torchvision keeps such nodes in the graph, and fxc refuses only to
+   * compile one an output needs.
+   */
+  callWrapped(name: string, fn: (...args: never[]) => unknown, args: readonly unknown[]): unknown {
+    // Inside a leaf's or another function's body only primitive ops are recorded: run it inline.
+    if (this.namer === undefined) return fn(...(args as never[]));
+    const nodeName = this.nameFor("call_function", name);
+    const nodeArgs = args.map((a) => this.toArgument(a));
+    let body: Graph | undefined;
+    let failure: unknown;
+    try {
+      body = traceBody((inputs) => fn(...(inputs as never[])), this.index, nodeArgs);
+    } catch (e) {
+      failure = e;
+    }
+    const node = this.graph.add(nodeName.id, "call_function", name, nodeArgs, {}, body === undefined ? { kind: "none" } : bodyValue(body), nodeName.qualname, this.currentPath);
+    if (body !== undefined) node.body = body;
+    else node.bodyFailure = failure instanceof Error ? failure.message.split("\n")[0]! : String(failure);
+    return new Proxy(node, this);
+  }
+
   private recordLeaf(m: Module, path: string, args: readonly unknown[]): Proxy {
     const name = this.nameFor("call_module", path);
     const nodeArgs = args.map((a) => this.toArgument(a));
-    const body = this.infer(name.display, () => traceBody(m, this.index, nodeArgs));
+    const body = this.infer(name.display, () => traceBody((inputs) => m.forward(...(inputs as never[])), this.index, nodeArgs));
     const node = this.graph.add(name.id, "call_module", path, nodeArgs, {}, bodyValue(body), name.qualname, path);
     node.body = body;
     return new Proxy(node, this);
@@ -193,8 +218,8 @@ function bodyValue(body: Graph): AbstractValue {
   return { kind: "none" };
 }
 
-/** Traces a leaf module's forward into primitive ops, every module inside inlined. */
-function traceBody(m: Module, index: RootIndex, args: readonly Argument[]): Graph {
+/** Traces a leaf module's forward, or a wrapped function, into primitive ops, every module inside inlined. */
+function traceBody(run: (inputs: readonly unknown[]) => unknown, index: RootIndex, args: readonly Argument[]): Graph {
   const tracer = new Tracer(index, undefined);
   // One placeholder per distinct input: `attention(x, x, x)` sees the same tensor three times.
   const placeholders = new Map<Node, Proxy>();
@@ -203,7 +228,7 @@ function traceBody(m: Module, index: RootIndex, args: readonly Argument[]): Grap
     if (!placeholders.has(a)) placeholders.set(a, tracer.addPlaceholder(`input_${placeholders.size}`, a.value));
     return placeholders.get(a)!;
   });
-  const result = withTracer(tracer, () => m.forward(...(inputs as never[])));
+  const result = withTracer(tracer, () => run(inputs));
   tracer.graph.output = tracer.toArgument(result);
   return tracer.graph;
 }
