@@ -34,11 +34,22 @@ export function onnxRuntime(): Promise<typeof Ort> {
 }
 
 /**
- * The module's forward run over ONNX graph values: the same kernel calls that run on tfjs,
- * each adding its nodes. Returns the graph and its outputs by key. Kernels that ONNX cannot
- * run faithfully (train mode) throw an EngineError here.
+ * A returned value as the engine holds it: tensors are graph outputs (by name), and the plain
+ * values torchvision also returns (ints, shapes, bools, None, tuples of them) are computed
+ * outside the graph while it is built, since every shape is static within one session.
  */
-export function buildGraph(forward: ForwardOver, params: Readonly<Record<string, HostTensor>>, inputShape: readonly number[]): { graph: OnnxGraph; input: OnnxValue; outputs: Record<string, OnnxValue> } {
+export type OutputTemplate = { readonly output: string } | number | boolean | null | readonly OutputTemplate[];
+
+/** A returned value after a run: tensors as host arrays, plain values as they are. */
+export type HostValue = HostArray | number | boolean | null | readonly HostValue[];
+
+/**
+ * The module's forward run over ONNX graph values: the same kernel calls that run on tfjs,
+ * each adding its nodes. Returns the graph, its tensor outputs in order, and each key's
+ * value with tensors standing for those outputs. Kernels that ONNX cannot run faithfully
+ * (train mode) throw an EngineError here.
+ */
+export function buildGraph(forward: ForwardOver, params: Readonly<Record<string, HostTensor>>, inputShape: readonly number[]): { graph: OnnxGraph; input: OnnxValue; tensors: OnnxValue[]; templates: Record<string, OutputTemplate> } {
   const graph = new OnnxGraph();
   const input = new OnnxValue(graph, "input", inputShape);
   const values: Record<string, OnnxValue> = {};
@@ -49,21 +60,37 @@ export function buildGraph(forward: ForwardOver, params: Readonly<Record<string,
   // The module's forward is typed over tfjs tensors; the ONNX kernels take the same calls over
   // graph values (their table satisfies KernelTable<OnnxValue>), so this is the one place they meet.
   const result = forward(input as unknown as Tensor4D, values as unknown as Params, onnxKernels as unknown as TfjsKernels) as Record<string, unknown>;
-  const outputs = keyedRecord<OnnxValue>([]); // keyed by the user's keys
   const named = new Set<string>([input.name, ...graph.initializers.keys()]);
-  for (const [key, v] of Object.entries(result)) {
-    if (!(v instanceof OnnxValue)) throw new Error(`internal: output '${key}' is not a tensor on the onnxruntime engine`);
-    // Every output its own node's result: ONNX names outputs, and one value may be returned twice.
-    const out = named.has(v.name) ? graph.node("Identity", [v], {}, v.shape, v.dtype) : v;
-    named.add(out.name);
-    outputs[key] = out;
-  }
-  return { graph, input, outputs };
+  const tensors: OnnxValue[] = [];
+  const template = (key: string, v: unknown): OutputTemplate => {
+    if (v instanceof OnnxValue) {
+      // Every output its own node's result: ONNX names outputs, and one value may be returned twice.
+      const out = named.has(v.name) ? graph.node("Identity", [v], {}, v.shape, v.dtype) : v;
+      named.add(out.name);
+      tensors.push(out);
+      return { output: out.name };
+    }
+    if (Array.isArray(v)) return v.map((item) => template(key, item));
+    if (typeof v === "number" || typeof v === "boolean" || v === null) return v;
+    throw new Error(`internal: output '${key}' holds a ${typeof v} on the onnxruntime engine`);
+  };
+  const templates = keyedRecord<OutputTemplate>(Object.entries(result).map(([key, v]) => [key, template(key, v)] as const)); // keyed by the user's keys
+  return { graph, input, tensors, templates };
+}
+
+function isOutputRef(t: OutputTemplate): t is { readonly output: string } {
+  return t !== null && typeof t === "object" && !Array.isArray(t);
+}
+
+/** Whether a template holds a plain value that depends on the batch size (a shape, an int from one). */
+function holdsPlainValues(t: OutputTemplate): boolean {
+  if (Array.isArray(t)) return t.some(holdsPlainValues);
+  return !isOutputRef(t);
 }
 
 /** A module's program on ONNX Runtime: one session per input shape, built on first use. */
 export class OnnxProgram {
-  private readonly sessions = new Map<string, Promise<{ session: Ort.InferenceSession; outputs: Record<string, string> }>>();
+  private readonly sessions = new Map<string, Promise<{ session: Ort.InferenceSession | undefined; templates: Record<string, OutputTemplate> }>>();
 
   constructor(
     private readonly ort: typeof Ort,
@@ -80,12 +107,11 @@ export class OnnxProgram {
     const key = shape.join(",");
     let entry = this.sessions.get(key);
     if (entry === undefined) {
-      const { graph, input, outputs } = buildGraph(this.forward, this.params, shape);
-      const bytes = graph.serialize([input], Object.values(outputs), "runtime");
-      entry = this.ort.InferenceSession.create(bytes, { graphOptimizationLevel: "all", executionProviders: ["cpu"] }).then((session) => ({
-        session,
-        outputs: keyedRecord(Object.entries(outputs).map(([k, v]) => [k, v.name] as const)),
-      }));
+      const { graph, input, tensors, templates } = buildGraph(this.forward, this.params, shape);
+      const bytes = graph.serialize([input], tensors, "runtime");
+      // Only plain values returned (a shape, an int): nothing for ONNX Runtime to run, which refuses a graph without outputs.
+      const session = tensors.length === 0 ? Promise.resolve(undefined) : this.ort.InferenceSession.create(bytes, { graphOptimizationLevel: "all", executionProviders: ["cpu"] });
+      entry = session.then((created) => ({ session: created, templates }));
       entry.catch(() => this.sessions.delete(key));
       this.sessions.set(key, entry);
     }
@@ -97,29 +123,34 @@ export class OnnxProgram {
    * padded with zero rows that are cut from the results (rows are independent in eval mode), so
    * that the last, short batch of a folder costs no second session and no second copy of the weights.
    */
-  async run(x: HostArray): Promise<Record<string, HostArray>> {
+  async run(x: HostArray): Promise<Record<string, HostValue>> {
     const [rows, ...item] = x.shape as [number, ...number[]];
-    const larger = [...this.sessions.keys()].map((k) => k.split(",").map(Number)).find(([n, ...rest]) => n! > rows && rest.join() === item.join());
-    const shape = larger ?? x.shape;
-    const { session, outputs } = await this.session(shape);
-    const data = larger === undefined ? x.data : padRows(x.data, (x.data.length / rows) * larger[0]!);
-    const results = await session.run({ input: new this.ort.Tensor("float32", data, [...shape]) });
-    return keyedRecord(
-      Object.entries(outputs).map(([key, name]): readonly [string, HostArray] => {
-        const t = results[name]!;
-        const dims = t.dims.map(Number);
-        if (larger === undefined) return [key, { data: t.data as Float32Array, shape: dims }];
-        // Every output has the batch first.
-        const perRow = (t.data as Float32Array).length / dims[0]!;
-        return [key, { data: (t.data as Float32Array).slice(0, rows * perRow), shape: [rows, ...dims.slice(1)] }];
-      }),
-    );
+    const larger = [...this.sessions.entries()]
+      .map(([k, entry]) => ({ shape: k.split(",").map(Number), entry }))
+      .find(({ shape: [n, ...rest] }) => n! > rows && rest.join() === item.join());
+    // Plain values (a shape, its batch size) were computed for the session's batch: a padded run would report the padding.
+    const padded = larger !== undefined && !Object.values((await larger.entry).templates).some(holdsPlainValues) ? larger.shape : undefined;
+    const shape = padded ?? x.shape;
+    const { session, templates } = await this.session(shape);
+    const data = padded === undefined ? x.data : padRows(x.data, (x.data.length / rows) * padded[0]!);
+    const results = session === undefined ? {} : await session.run({ input: new this.ort.Tensor("float32", data, [...shape]) });
+    const fill = (t: OutputTemplate): HostValue => {
+      if (Array.isArray(t)) return t.map(fill);
+      if (!isOutputRef(t)) return t as number | boolean | null;
+      const r = (results as Record<string, Ort.Tensor>)[t.output]!;
+      const dims = r.dims.map(Number);
+      if (padded === undefined) return { data: r.data as Float32Array, shape: dims };
+      // Every tensor output has the batch first.
+      const perRow = (r.data as Float32Array).length / dims[0]!;
+      return { data: (r.data as Float32Array).slice(0, rows * perRow), shape: [rows, ...dims.slice(1)] };
+    };
+    return keyedRecord(Object.entries(templates).map(([key, t]) => [key, fill(t)] as const));
   }
 
   async release(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
-    for (const s of all) await (await s).session.release();
+    for (const s of all) await (await s).session?.release();
   }
 }
 
