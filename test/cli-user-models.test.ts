@@ -37,7 +37,7 @@ test("a user model compiles from its file; the header names it and regenerates i
 
   await writeFile(join(out, "TinyNet.ts"), source.replace("stem: Tensor4D", "stem: Tensor3D"));
   const stale = await fxc([...args, "--check"]);
-  assertOneLineError(stale, /TinyNet\.ts is out of date; run the command in its header to regenerate it/);
+  assertOneLineError(stale, /TinyNet\.ts is out of date \(the diff says what would change\); write it with: npx fxc compile '\.\/test\/fixtures\/user-models\/tiny-net\.ts#TinyNet'/);
 });
 
 test("a factory export and fxc nodes work on user models too", async () => {

@@ -245,12 +245,16 @@ export function leafPredicate(extra: LeafModules = []): (m: Module, path: string
     isLeafClass(m) || extra.some((e) => (typeof e === "string" ? e === path : m instanceof e));
 }
 
+/** JavaScript's own failures (a missing method, a wrong type), which name no fix of their own. */
+const BUILT_IN_ERRORS = new Set<unknown>([Error, TypeError, RangeError, ReferenceError, SyntaxError]);
+
 /**
  * A failure raised in the user's own model code (a method fxc's tensors do not have, a value of
  * the wrong type) as one line that names the user's line and what the tracer follows.
  */
 function userCodeFailure(root: Module, e: unknown): unknown {
-  if (e instanceof TraceError || e instanceof ShapeError || !(e instanceof Error)) return e;
+  // An error of a class of its own (fxc's OptionsError from an extractor the model holds, ...) already says what to do.
+  if (!(e instanceof Error) || !BUILT_IN_ERRORS.has(e.constructor)) return e;
   const where = userFrame(e.stack);
   if (where === undefined) return e;
   const message = `${e.message.split("\n")[0]!} at ${where}, while tracing ${root.typeName}; the tracer follows fxc's module library only (modules, F functions and tensor methods from fxc/models): write that step with them`;
