@@ -1,7 +1,8 @@
 import { tf, type Tensor, type Tensor4D } from "./ops/tf.js";
 import { InputShapeError } from "./ops/input.js";
 import * as tfjsOps from "./ops/index.js";
-import { useBackend, type BackendName } from "./backend.js";
+import { BackendError, chooseBackend, type BackendChoice, type BackendName } from "./backend.js";
+import { guardWebgpuRun } from "./webgpu.js";
 import { ENGINES, EngineError, type EngineName } from "./engine.js";
 import type { TfjsKernels } from "./kernels.js";
 import { prepareParams, toTensors, type CheckpointShapes, type HostTensor, type ParamSpec, type Params } from "./params.js";
@@ -31,13 +32,23 @@ export interface LoadOptions {
   /**
    * What runs the program: `onnxruntime` (ONNX Runtime's CPU execution provider; needs the
    * onnxruntime-node package), `tfjs`, or `auto` (default): onnxruntime when it is installed,
-   * starts and can run the program (eval mode), else tfjs; `extractor.fallback` says why.
+   * starts and can run the program (eval mode), else tfjs; `extractor.fallback` says why. On the
+   * webgpu backend auto picks tfjs, which runs the program on the GPU.
    */
   readonly engine?: EngineName | "auto";
-  /** tfjs backend (tfjs runs the program, or holds onnxruntime's results); by default the best installed one. */
+  /**
+   * tfjs backend (tfjs runs the program, or holds onnxruntime's results); by default the best
+   * available one: `webgpu` only on a real GPU adapter (a CPU emulation such as lavapipe is used
+   * only when named), then tensorflow, wasm, cpu. `extractor.adapter` names the GPU.
+   */
   readonly backend?: BackendName | "auto";
   /** Reads only keys under this prefix, without it (e.g. `backbone.body.`). */
   readonly prefix?: string;
+  /**
+   * onnxruntime: threads one operator runs on (ONNX Runtime's intra-op threads); by default one per
+   * core, and in a pool the cores divided among the workers. The tfjs engine ignores it.
+   */
+  readonly threads?: number;
   /** Hears warnings about the weights (NaN or infinite values); by default process.emitWarning. */
   readonly onWarning?: (message: string) => void;
 }
@@ -59,6 +70,10 @@ export interface Extractor<F, I extends Tensor | readonly Tensor[] = Tensor4D> {
   readonly fallback?: string;
   /** The tfjs backend in use. */
   readonly backend: BackendName;
+  /** The GPU adapter the webgpu backend runs on (e.g. `nvidia-h200`); undefined on other backends. */
+  readonly adapter?: string;
+  /** Why auto mode did not use the GPU it found (its backend did not start); undefined otherwise. */
+  readonly backendFallback?: string;
 }
 
 /** What a generated module exports, as fxc runs it (the CLI, the pool's workers, the tests). */
@@ -74,31 +89,52 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
   if (requested !== "auto" && !ENGINES.includes(requested)) {
     throw new EngineError(requested as EngineName, "is not an engine fxc knows", `use one of ${ENGINES.join(", ")} or auto`);
   }
-  const backend = await useBackend(options.backend);
-  const opened = typeof weights === "string";
-  const file = opened ? await openWeights(weights, { prefix: options.prefix }) : weights;
-  const prefixed = !opened && options.prefix ? withPrefix(file, options.prefix) : file;
-  const source = withRenamedKeys(prefixed, module.keyRenames ?? []);
-  let host: Record<string, HostTensor>;
-  try {
-    host = await prepareParams(source, module.checkpoint, module.parameters, options.onWarning);
-  } finally {
-    if (opened) await file.close();
-  }
+  const intraOpThreads = threadCount(options.threads);
+  const choice = await chooseBackend(options.backend);
+  const readParams = async (): Promise<Record<string, HostTensor>> => {
+    const opened = typeof weights === "string";
+    const file = opened ? await openWeights(weights, { prefix: options.prefix }) : weights;
+    const prefixed = !opened && options.prefix ? withPrefix(file, options.prefix) : file;
+    try {
+      return await prepareParams(withRenamedKeys(prefixed, module.keyRenames ?? []), module.checkpoint, module.parameters, options.onWarning);
+    } finally {
+      if (opened) await file.close();
+    }
+  };
+  let host: Record<string, HostTensor> | undefined = await readParams();
   let fallback: string | undefined;
-  if (requested !== "tfjs") {
+  // On the GPU tfjs runs the program: onnxruntime would run it on the CPU, then copy to the GPU.
+  if (requested === "auto" && choice.name === "webgpu") fallback = "backend webgpu runs the tfjs engine";
+  else if (requested !== "tfjs") {
+    let program: OnnxProgram | undefined;
     try {
       if (module.inputShape?.some(Array.isArray)) throw new EngineError("onnxruntime", "runs models of one input here", "use engine tfjs for a model that takes several");
-      const program = new OnnxProgram(await onnxRuntime(), module.forward as ForwardOver, host);
-      if (module.inputShape !== undefined) program.check((module.inputShape as readonly (number | null)[]).map((d) => d ?? 1));
-      return onnxExtractor(program, backend);
+      program = new OnnxProgram(await onnxRuntime(), module.forward as ForwardOver, host, { intraOpThreads });
+      // The program owns the weights now: it hands them to ONNX Runtime and drops its copy.
+      host = undefined;
+      const inputShape = module.inputShape as readonly (number | null)[] | undefined;
+      const [, ...item] = inputShape ?? [];
+      if (inputShape !== undefined && item.every((d) => d !== null)) await program.prepare(item as number[]);
+      else if (inputShape !== undefined) program.check(inputShape.map((d) => d ?? 1));
+      return onnxExtractor(program, choice);
     } catch (e) {
       // Named, the engine's failure is the user's; by default tfjs runs instead, and says why.
       if (requested === "onnxruntime") throw e;
       fallback = e instanceof Error ? e.message : String(e);
+      // Weights handed to ONNX Runtime before it failed are read again.
+      host = program?.heldParams() ?? host ?? (await readParams());
+      await program?.release();
     }
   }
-  return tfjsExtractor(module, host, backend, fallback);
+  return tfjsExtractor(module, host!, choice, fallback);
+}
+
+/** A thread count as given, or undefined for the engine's default; anything but a positive whole number is refused. */
+function threadCount(threads: number | undefined): number | undefined {
+  if (threads !== undefined && !(Number.isSafeInteger(threads) && threads >= 1)) {
+    throw new EngineError("onnxruntime", `cannot run on ${threads} threads`, "give threads as a whole number of at least 1, or leave it out (one per core)");
+  }
+  return threads;
 }
 
 /** Every engine takes float32 input, and refuses other dtypes with the same line. */
@@ -110,7 +146,7 @@ function checkOneDtype(x: Tensor): void {
   if (x.dtype !== "float32") throw new InputShapeError(`input dtype ${x.dtype} is not float32; cast it first (tf.cast(x, "float32"))`);
 }
 
-function tfjsExtractor<F, I extends Tensor | readonly Tensor[]>(module: ExtractorModule<F, I>, host: Record<string, HostTensor>, backend: BackendName, fallback: string | undefined): Extractor<F, I> {
+function tfjsExtractor<F, I extends Tensor | readonly Tensor[]>(module: ExtractorModule<F, I>, host: Record<string, HostTensor>, choice: BackendChoice, fallback: string | undefined): Extractor<F, I> {
   const params = toTensors(host);
   let disposed = false;
   const forward = (x: I): F => {
@@ -121,9 +157,12 @@ function tfjsExtractor<F, I extends Tensor | readonly Tensor[]>(module: Extracto
   return {
     engine: "tfjs",
     fallback,
-    backend,
+    backend: choice.name,
+    adapter: choice.adapter,
+    backendFallback: choice.fallback,
     forward,
-    run: async (x) => forward(x),
+    // On webgpu a result is returned once the GPU ran it without failing (a lost device, out of memory).
+    run: async (x) => (choice.name === "webgpu" ? guardWebgpuRun(() => forward(x), (out) => tf.dispose(out as tf.TensorContainer), (message) => new BackendError(message)) : forward(x)),
     dispose() {
       if (disposed) return;
       disposed = true;
@@ -142,11 +181,13 @@ function toFeature(v: HostValue): unknown {
   return v;
 }
 
-function onnxExtractor<F, I extends Tensor | readonly Tensor[]>(program: OnnxProgram, backend: BackendName): Extractor<F, I> {
+function onnxExtractor<F, I extends Tensor | readonly Tensor[]>(program: OnnxProgram, choice: BackendChoice): Extractor<F, I> {
   let disposed = false;
   return {
     engine: "onnxruntime",
-    backend,
+    backend: choice.name,
+    adapter: choice.adapter,
+    backendFallback: choice.fallback,
     forward() {
       throw new EngineError("onnxruntime", "runs asynchronously, and forward is synchronous", "use await extractor.run(x), or load with engine 'tfjs'");
     },

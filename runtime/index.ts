@@ -7,7 +7,7 @@ export { InputShapeError } from "./ops/input.js";
 export { dispose } from "./ops/tensorOps.js";
 export type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Tensor5D, Tensor6D } from "./ops/tf.js";
 export { tf } from "./ops/tf.js";
-export { useBackend, availableBackends, BACKENDS, BackendError, type BackendName } from "./backend.js";
+export { useBackend, chooseBackend, availableBackends, BACKENDS, BackendError, type BackendName, type BackendChoice } from "./backend.js";
 export { ENGINES, EngineError, type EngineName } from "./engine.js";
 export type { TfjsKernels as Kernels, KernelName, KernelTable, RankedKernels, RankNumber, TensorOfRank } from "./kernels.js";
 export { createExtractor, type Extractor, type ExtractorModule, type LoadOptions, type WeightsInput } from "./extractor.js";

@@ -79,3 +79,16 @@ test("an int32 input is refused with the same one line on both engines", async (
     extractor.dispose();
   }
 });
+
+test("threads sets onnxruntime's threads per operator; a count that is not a positive whole number is one line, on any engine choice", async () => {
+  const extractor = await fx.load(RESNET18_WEIGHTS, { engine: "onnxruntime", threads: 1 });
+  const x = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
+  const out = await extractor.run(x);
+  assert.deepEqual(out["layer1.0"]!.shape, [1, 8, 8, 64]);
+  tf.dispose([x, ...Object.values(out)]);
+  extractor.dispose();
+  for (const threads of [0, 1.5, -2]) {
+    // Refused, not a reason for auto to fall back to tfjs.
+    await assert.rejects(fx.load(RESNET18_WEIGHTS, { threads }), (e: unknown) => e instanceof EngineError && e.message === `engine onnxruntime cannot run on ${threads} threads; give threads as a whole number of at least 1, or leave it out (one per core)`);
+  }
+});

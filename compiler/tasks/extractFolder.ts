@@ -117,7 +117,14 @@ export interface ExtractFolderOptions extends Omit<ImageFeatureOptions, "preproc
   /** How the extractor is made; by default the program is interpreted in this process. */
   readonly loader?: ExtractorLoader;
   /** Called once the extractor is loaded, before the first image. */
-  readonly onStart?: (info: { readonly total: number; readonly backend: BackendName; readonly engine: EngineName; readonly fallback?: string }) => void;
+  readonly onStart?: (info: {
+    readonly total: number;
+    readonly backend: BackendName;
+    readonly engine: EngineName;
+    readonly fallback?: string;
+    readonly adapter?: string;
+    readonly backendFallback?: string;
+  }) => void;
 }
 
 export interface ExtractFolderResult {
@@ -183,7 +190,8 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
         normalize: options.normalize ?? "none",
       },
     });
-    options.onStart?.({ total: paths.length, backend: loaded.extractor.backend, engine: loaded.extractor.engine, fallback: loaded.extractor.fallback });
+    const { backend, engine, fallback, adapter, backendFallback } = loaded.extractor;
+    options.onStart?.({ total: paths.length, backend, engine, fallback, adapter, backendFallback });
     const started = performance.now();
     let done = 0;
     // The images are listed already: they are batched as they are, not listed again.

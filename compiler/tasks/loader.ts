@@ -31,6 +31,10 @@ export interface ExtractorRunner {
   readonly engine: EngineName;
   /** Why the default engine choice did not pick onnxruntime, when it did not. */
   readonly fallback?: string;
+  /** The GPU adapter the webgpu backend runs on; undefined on other backends. */
+  readonly adapter?: string;
+  /** Why auto mode did not use the GPU it found, when it did not. */
+  readonly backendFallback?: string;
   /** Outputs belong to the caller, who disposes them. */
   run(x: Tensor4D): Promise<Record<string, Tensor>>;
   dispose(): void | Promise<void>;

@@ -12,7 +12,11 @@ export interface ImageBatchOptions {
   readonly batchSize?: number;
   /** Layout of each batch: [N, H, W, 3] (nhwc, the default) or [N, 3, H, W]. */
   readonly layout?: ImageLayout;
-  /** Images decoded ahead of use, at most; 4 by default. Memory holds at most this many plus one batch. */
+  /**
+   * Images being decoded at once, at most; 4 by default. Decoding goes on while the caller works on a
+   * batch: up to one batch of preprocessed images (small: the crop size) waits ahead, so memory holds
+   * at most this many decoded images, one batch ahead and the caller's batch.
+   */
   readonly prefetch?: number;
   /**
    * Skip images that cannot be read or are over a limit (`limits.ts`), and folders that cannot be
@@ -49,17 +53,10 @@ export async function* batchImages(paths: readonly string[], options: ImageBatch
   // A bad limit setting or preset fails here, once, rather than as every image's error.
   checkImageLimits();
   checkPresetSizes(options.preprocessing);
-  const pending: Promise<Loaded>[] = [];
-  let next = 0;
-  const refill = (): void => {
-    while (pending.length < prefetch && next < paths.length) pending.push(load(paths[next++]!, options.preprocessing, layout));
-  };
-  refill();
   let rows: Extract<Loaded, { ok: true }>[] = [];
-  while (pending.length > 0) {
+  // Up to one batch decoded ahead, so that decoding goes on while the caller runs the model on the last batch.
+  for await (const loaded of ahead(paths.length, (i) => load(paths[i]!, options.preprocessing, layout), { inFlight: prefetch, waiting: prefetch + batchSize })) {
     options.signal?.throwIfAborted();
-    const loaded = await pending.shift()!;
-    refill();
     if (!loaded.ok) {
       if (!options.skipBad) throw loaded.error;
       options.onSkip?.({ path: loaded.path, error: loaded.error });
@@ -72,6 +69,41 @@ export async function* batchImages(paths: readonly string[], options: ImageBatch
     }
   }
   if (rows.length > 0) yield stack(rows, layout);
+}
+
+/**
+ * The results of `start(0)` .. `start(count - 1)`, in order, computed ahead of the caller: at most
+ * `inFlight` started and unfinished, at most `waiting` started and not yet taken. Each one that
+ * finishes starts the next, whether or not the caller is taking results at the time. `start` must
+ * not reject (wrap failures in its result). Stopping early starts no more.
+ */
+export async function* ahead<T>(count: number, start: (index: number) => Promise<T>, limits: { readonly inFlight: number; readonly waiting: number }): AsyncGenerator<T, void, undefined> {
+  const pending: Promise<T>[] = [];
+  let running = 0;
+  let next = 0;
+  let stopped = false;
+  const refill = (): void => {
+    while (!stopped && running < limits.inFlight && pending.length < limits.waiting && next < count) {
+      running++;
+      pending.push(
+        start(next++).then((result) => {
+          running--;
+          refill();
+          return result;
+        }),
+      );
+    }
+  };
+  refill();
+  try {
+    while (pending.length > 0) {
+      const result = await pending.shift()!;
+      refill();
+      yield result;
+    }
+  } finally {
+    stopped = true;
+  }
 }
 
 type Loaded = { ok: true; path: string; image: PreprocessedImage } | { ok: false; path: string; error: ImageError };

@@ -23,6 +23,13 @@ export interface ResampleBand {
   /** Output rows [rowStart, rowEnd) are written into `out`, which holds the whole output image. */
   readonly rowStart: number;
   readonly rowEnd: number;
+  /**
+   * Of those rows, output columns [columnStart, columnEnd) at least (all by default): a center crop
+   * needs no more, and the horizontal pass, most of the work, then skips the columns cut away.
+   * Every output pixel is computed alone, so the columns computed equal the whole resize's.
+   */
+  readonly columnStart?: number;
+  readonly columnEnd?: number;
   readonly out: Uint8Array;
 }
 
@@ -107,6 +114,12 @@ export function precomputeCoeffs(inSize: number, outSize: number, interpolation:
   return { ksize, first, count, weights };
 }
 
+/** Output columns [start, end) to compute. */
+interface Columns {
+  readonly start: number;
+  readonly end: number;
+}
+
 /** Pillow's clip8: the fixed-point sum back to a byte (the arithmetic shift floors negatives). */
 function clip8(v: number): number {
   if (v <= 0) return 0;
@@ -119,13 +132,13 @@ function clip8(v: number): number {
  * start. Sums are int32 as in Pillow: a byte times a weight of at most 2^22, summed over weights whose
  * positive parts add up to under 1.2, stays below 2^31.
  */
-function resampleHorizontal(source: Uint8Array, width: number, rowFrom: number, rowTo: number, c: Coeffs, outWidth: number, out: Uint8Array): void {
+function resampleHorizontal(source: Uint8Array, width: number, rowFrom: number, rowTo: number, c: Coeffs, outWidth: number, columns: Columns, out: Uint8Array): void {
   const { ksize, first, count, weights } = c;
   const stride = width * 3;
-  let o = 0;
   for (let y = rowFrom; y < rowTo; y++) {
     const row = y * stride;
-    for (let xx = 0; xx < outWidth; xx++) {
+    let o = ((y - rowFrom) * outWidth + columns.start) * 3;
+    for (let xx = columns.start; xx < columns.end; xx++) {
       const n = count[xx]!;
       const k = xx * ksize;
       let p = row + first[xx]! * 3;
@@ -150,9 +163,10 @@ function resampleHorizontal(source: Uint8Array, width: number, rowFrom: number, 
  * `rowOffset`), written at their place in `out`. Each output row accumulates whole input rows, so
  * memory is read in order; integer sums do not depend on the order they are added in.
  */
-function resampleVertical(source: Uint8Array, rowBytes: number, rowOffset: number, c: Coeffs, rowStart: number, rowEnd: number, out: Uint8Array): void {
+function resampleVertical(source: Uint8Array, rowBytes: number, rowOffset: number, c: Coeffs, rowStart: number, rowEnd: number, columns: Columns, out: Uint8Array): void {
   const { ksize, first, count, weights } = c;
   const sums = new Int32Array(rowBytes);
+  const [from, to] = [columns.start * 3, columns.end * 3];
   for (let yy = rowStart; yy < rowEnd; yy++) {
     sums.fill(HALF);
     const n = count[yy]!;
@@ -161,10 +175,10 @@ function resampleVertical(source: Uint8Array, rowBytes: number, rowOffset: numbe
       const w = weights[k + y]!;
       if (w === 0) continue;
       const row = (first[yy]! + y - rowOffset) * rowBytes;
-      for (let i = 0; i < rowBytes; i++) sums[i] = (sums[i]! + source[row + i]! * w) | 0;
+      for (let i = from; i < to; i++) sums[i] = (sums[i]! + source[row + i]! * w) | 0;
     }
     const o = yy * rowBytes;
-    for (let i = 0; i < rowBytes; i++) out[o + i] = clip8(sums[i]!);
+    for (let i = from; i < to; i++) out[o + i] = clip8(sums[i]!);
   }
 }
 
@@ -183,21 +197,22 @@ export function rowsRead(c: Coeffs, rowStart: number, rowEnd: number): { from: n
 export function resampleRows(band: ResampleBand): void {
   const { source, width, height, outWidth, outHeight, interpolation, rowStart, rowEnd, out } = band;
   const rowBytes = outWidth * 3;
+  const columns: Columns = { start: band.columnStart ?? 0, end: band.columnEnd ?? outWidth };
   const needHorizontal = outWidth !== width;
   const needVertical = outHeight !== height;
   if (!needVertical) {
     const target = out.subarray(rowStart * rowBytes, rowEnd * rowBytes);
-    if (needHorizontal) resampleHorizontal(source, width, rowStart, rowEnd, precomputeCoeffs(width, outWidth, interpolation), outWidth, target);
+    if (needHorizontal) resampleHorizontal(source, width, rowStart, rowEnd, precomputeCoeffs(width, outWidth, interpolation), outWidth, columns, target);
     else target.set(source.subarray(rowStart * rowBytes, rowEnd * rowBytes));
     return;
   }
   const vertical = precomputeCoeffs(height, outHeight, interpolation);
   if (!needHorizontal) {
-    resampleVertical(source, rowBytes, 0, vertical, rowStart, rowEnd, out);
+    resampleVertical(source, rowBytes, 0, vertical, rowStart, rowEnd, columns, out);
     return;
   }
   const { from, to } = rowsRead(vertical, rowStart, rowEnd);
   const across = new Uint8Array((to - from) * rowBytes);
-  resampleHorizontal(source, width, from, to, precomputeCoeffs(width, outWidth, interpolation), outWidth, across);
-  resampleVertical(across, rowBytes, from, vertical, rowStart, rowEnd, out);
+  resampleHorizontal(source, width, from, to, precomputeCoeffs(width, outWidth, interpolation), outWidth, columns, across);
+  resampleVertical(across, rowBytes, from, vertical, rowStart, rowEnd, columns, out);
 }

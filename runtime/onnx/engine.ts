@@ -1,10 +1,12 @@
 import type * as Ort from "onnxruntime-node";
 import { EngineError } from "../engine.js";
 import type { TfjsKernels } from "../kernels.js";
-import type { HostTensor } from "../params.js";
-import type { Params } from "../params.js";
+import type { HostTensor, Params } from "../params.js";
 import type { Tensor, Tensor4D } from "../ops/tf.js";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { OnnxGraph, OnnxValue } from "./graph.js";
+import { modelProto, type Dimension, type NodeSpec } from "./proto.js";
 import { onnxKernels } from "./ops/index.js";
 import { keyedRecord } from "../features.js";
 
@@ -33,28 +35,41 @@ export function onnxRuntime(): Promise<typeof Ort> {
   return runtime;
 }
 
+/** A parameter as the graph builder needs it: its shape always, its values until ONNX Runtime holds them. */
+type GraphParams = Readonly<Record<string, { readonly shape: readonly number[]; readonly values?: Float32Array }>>;
+
 /**
  * A returned value as the engine holds it: tensors are graph outputs (by name), and the plain
  * values torchvision also returns (ints, shapes, bools, None, tuples of them) are computed
- * outside the graph while it is built, since every shape is static within one session.
+ * outside the graph while it is built, since every shape is static within one graph.
  */
 export type OutputTemplate = { readonly output: string } | number | boolean | null | readonly OutputTemplate[];
 
 /** A returned value after a run: tensors as host arrays, plain values as they are. */
 export type HostValue = HostArray | number | boolean | null | readonly HostValue[];
 
+interface BuiltGraph {
+  readonly graph: OnnxGraph;
+  readonly input: OnnxValue;
+  /** The graph's outputs, in order: every tensor the result holds. */
+  readonly tensors: readonly OnnxValue[];
+  /** Each key's value, with tensors standing for graph outputs. */
+  readonly templates: Record<string, OutputTemplate>;
+}
+
 /**
  * The module's forward run over ONNX graph values: the same kernel calls that run on tfjs,
- * each adding its nodes. Returns the graph, its tensor outputs in order, and each key's
- * value with tensors standing for those outputs. Kernels that ONNX cannot run faithfully
- * (train mode) throw an EngineError here.
+ * each adding its nodes. Returns the graph, its tensor outputs in order, and each key's value
+ * with tensors standing for those outputs. Kernels that ONNX cannot run faithfully (train mode)
+ * throw an EngineError here. Parameters without values (a check) give a graph without
+ * initializer data, never serialized.
  */
-export function buildGraph(forward: ForwardOver, params: Readonly<Record<string, HostTensor>>, inputShape: readonly number[]): { graph: OnnxGraph; input: OnnxValue; tensors: OnnxValue[]; templates: Record<string, OutputTemplate> } {
+export function buildGraph(forward: ForwardOver, params: GraphParams, inputShape: readonly number[]): BuiltGraph {
   const graph = new OnnxGraph();
   const input = new OnnxValue(graph, "input", inputShape);
   const values: Record<string, OnnxValue> = {};
   for (const [id, p] of Object.entries(params)) {
-    graph.initializers.set(`param.${id}`, { dtype: "float", dims: p.shape, data: p.values });
+    graph.initializers.set(`param.${id}`, { dtype: "float", dims: p.shape, data: p.values ?? EMPTY });
     values[id] = new OnnxValue(graph, `param.${id}`, p.shape);
   }
   // The module's forward is typed over tfjs tensors; the ONNX kernels take the same calls over
@@ -82,67 +97,241 @@ function isOutputRef(t: OutputTemplate): t is { readonly output: string } {
   return t !== null && typeof t === "object" && !Array.isArray(t);
 }
 
-/** Whether a template holds a plain value that depends on the batch size (a shape, an int from one). */
+/** Whether a template holds a plain value (a shape, an int from one: it may depend on the batch size). */
 function holdsPlainValues(t: OutputTemplate): boolean {
   if (Array.isArray(t)) return t.some(holdsPlainValues);
   return !isOutputRef(t);
 }
 
-/** A module's program on ONNX Runtime: one session per input shape, built on first use. */
+const EMPTY = new Float32Array(0);
+
+/** The name of the batch dimension in a graph that runs every batch size. */
+const BATCH = "batch";
+
+/**
+ * Batch sizes the program is built at to find what depends on the batch. Not 1: a kernel may
+ * skip a reshape that changes nothing at 1, and the graphs would differ for no reason. Three
+ * sizes, so that a value linear in the batch (k * batch + c) is told from one that is not.
+ */
+const PROBE_BATCHES = [2, 3, 5] as const;
+
+/** A graph that runs every batch size, with the batch a named dimension of its input and outputs. */
+interface BatchFreeGraph extends BuiltGraph {
+  /** Each tensor output's shape, in the order of `tensors`. */
+  readonly outputShapes: readonly (readonly Dimension[])[];
+}
+
+/**
+ * The program for inputs [batch, ...item] whatever the batch, as one graph: built at a few batch
+ * sizes, the graphs must be the same but for int64 constants (shapes) linear in the batch. A
+ * reshape's target with one such entry gets -1 there (ONNX infers it); any other such constant is
+ * computed from the input's batch (Shape, Mul, Add), which constant folding cannot remove but
+ * which costs nothing beside the model. Undefined when the graphs differ otherwise (a float
+ * constant or an attribute that depends on the batch), or when a plain value is returned (a shape
+ * holds the batch): then the program runs one session per shape.
+ */
+export function batchFreeGraph(forward: ForwardOver, params: GraphParams, item: readonly number[]): BatchFreeGraph | undefined {
+  const builds = PROBE_BATCHES.map((b) => buildGraph(forward, params, [b, ...item]));
+  const [base, ...others] = builds as [BuiltGraph, ...BuiltGraph[]];
+  if (Object.values(base.templates).some(holdsPlainValues)) return undefined;
+  const { graph } = base;
+  if (!others.every((o) => sameNodes(graph.nodes, o.graph.nodes))) return undefined;
+  const varying = new Map<string, { readonly slope: BigInt64Array; readonly offset: BigInt64Array }>();
+  for (const [name, t] of graph.initializers) {
+    const alike = others.map((o) => o.graph.initializers.get(name));
+    if (alike.some((a) => a === undefined || a.dtype !== t.dtype || a.dims.join() !== t.dims.join())) return undefined;
+    if (alike.every((a) => a!.data === t.data || sameValues(a!.data, t.data))) continue;
+    if (t.dtype !== "int64") return undefined;
+    const linear = linearInBatch(builds.map((b) => b.graph.initializers.get(name)!.data as BigInt64Array));
+    if (linear === undefined) return undefined;
+    varying.set(name, linear);
+  }
+  const outputShapes = base.tensors.map((out, k) => {
+    const shapes = builds.map((b) => b.tensors[k]!.shape);
+    return out.shape.map((d, i): Dimension => {
+      if (shapes.every((s) => s[i] === d)) return d;
+      return shapes.every((s, j) => s[i] === PROBE_BATCHES[j]) ? BATCH : null;
+    });
+  });
+  let batchSize: string | undefined;
+  const computed: NodeSpec[] = [];
+  for (const [name, { slope, offset }] of varying) {
+    const users = graph.nodes.flatMap((n) => n.inputs.map((input, i) => ({ op: n.op, i, input }))).filter((u) => u.input === name);
+    const at = [...slope.keys()].filter((i) => slope[i] !== 0n);
+    const data = graph.initializers.get(name)!.data as BigInt64Array;
+    // Reshape reads -1 as "what is left"; 0 would mean "as the input" there, so a target holding either is computed instead.
+    if (users.every((u) => u.op === "Reshape" && u.i === 1) && at.length === 1 && !data.some((v) => v === -1n || v === 0n)) {
+      const target = data.slice();
+      target[at[0]!] = -1n;
+      graph.initializers.set(name, { dtype: "int64", dims: [target.length], data: target });
+      continue;
+    }
+    graph.initializers.delete(name);
+    if (batchSize === undefined) {
+      batchSize = graph.fresh("batch");
+      computed.push({ op: "Shape", inputs: [base.input.name], outputs: [batchSize], attributes: { start: 0, end: 1 } });
+    }
+    const slopeName = graph.constant({ dtype: "int64", dims: [slope.length], data: slope }, "slope").name;
+    const offsetName = graph.constant({ dtype: "int64", dims: [offset.length], data: offset }, "offset").name;
+    const scaled = graph.fresh("scaled");
+    computed.push({ op: "Mul", inputs: [batchSize, slopeName], outputs: [scaled] }, { op: "Add", inputs: [scaled, offsetName], outputs: [name] });
+  }
+  // Before every node, as they read only the input and constants.
+  graph.nodes.unshift(...computed);
+  return { ...base, outputShapes };
+}
+
+/**
+ * The batch-free graph serialized, and its output names by key; nothing else of the graph (which
+ * references the host weights) outlives the call. Undefined when there is no batch-free graph.
+ */
+function batchFreeModel(forward: ForwardOver, params: GraphParams, item: readonly number[]): { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate> } | undefined {
+  const built = batchFreeGraph(forward, params, item);
+  // Nothing for ONNX Runtime to run (only plain values returned, which it refuses as a graph without outputs).
+  if (built === undefined || built.tensors.length === 0) return undefined;
+  const bytes = modelProto(
+    {
+      name: "fxc",
+      nodes: built.graph.nodes,
+      initializers: built.graph.initializers,
+      inputs: [{ name: built.input.name, shape: [BATCH, ...item] }],
+      outputs: built.tensors.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[k]! })),
+    },
+    "runtime",
+  );
+  return { bytes, templates: built.templates };
+}
+
+function sameNodes(a: readonly NodeSpec[], b: readonly NodeSpec[]): boolean {
+  // Attributes may hold int64 tensors: BigInts as text.
+  const text = (n: NodeSpec): string => JSON.stringify(n, (_, v: unknown) => (typeof v === "bigint" ? String(v) : v));
+  return a.length === b.length && a.every((n, i) => text(n) === text(b[i]!));
+}
+
+function sameValues(a: ArrayLike<unknown>, b: ArrayLike<unknown>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Each entry as slope * batch + offset over the probe batches, or undefined when one is not linear. */
+function linearInBatch(values: readonly BigInt64Array[]): { slope: BigInt64Array; offset: BigInt64Array } | undefined {
+  const [b0, b1] = PROBE_BATCHES.map(BigInt) as [bigint, bigint];
+  const first = values[0]!;
+  const slope = new BigInt64Array(first.length);
+  const offset = new BigInt64Array(first.length);
+  for (let i = 0; i < first.length; i++) {
+    const rise = values[1]![i]! - first[i]!;
+    if (rise % (b1 - b0) !== 0n) return undefined;
+    slope[i] = rise / (b1 - b0);
+    offset[i] = first[i]! - slope[i]! * b0;
+    if (!values.every((v, j) => v[i] === slope[i]! * BigInt(PROBE_BATCHES[j]!) + offset[i]!)) return undefined;
+  }
+  return { slope, offset };
+}
+
+interface Session {
+  /** Undefined when only plain values are returned: nothing for ONNX Runtime to run. */
+  readonly session: Ort.InferenceSession | undefined;
+  /** Each key's value, with tensors standing for the session's outputs. */
+  readonly templates: Record<string, OutputTemplate>;
+}
+
+/**
+ * A module's program on ONNX Runtime. `prepare` makes one session for every batch size and hands
+ * it the weights: the host copy is dropped (ONNX Runtime holds the only one). A program whose
+ * graph depends on the batch beyond its shapes, or an input of another height or width (a module
+ * without a compiled input shape), gets a session per input shape, built on first use while the
+ * host weights are kept.
+ */
 export class OnnxProgram {
-  private readonly sessions = new Map<string, Promise<{ session: Ort.InferenceSession | undefined; templates: Record<string, OutputTemplate> }>>();
+  private params: GraphParams;
+  /** The session for every batch, and the input's shape without its batch. */
+  private shared: { readonly item: string; readonly session: Session } | undefined;
+  private readonly sessions = new Map<string, Promise<Session>>();
+  /** Shapes checked already (the graph built, the kernels' refusals passed). */
+  private readonly checked = new Set<string>();
 
   constructor(
     private readonly ort: typeof Ort,
     private readonly forward: ForwardOver,
-    private readonly params: Readonly<Record<string, HostTensor>>,
-  ) {}
-
-  /** Builds the graph for `shape` without a session: refuses what the engine cannot run, cheaply. */
-  check(shape: readonly number[]): void {
-    buildGraph(this.forward, this.params, shape);
+    params: Readonly<Record<string, HostTensor>>,
+    private readonly options: OnnxSessionOptions = {},
+  ) {
+    this.params = params;
   }
 
-  private session(shape: readonly number[]) {
+  /** Builds the graph for `shape` without a session: refuses what the engine cannot run (InputShapeError, EngineError), cheaply. */
+  check(shape: readonly number[]): void {
+    const key = shape.join(",");
+    if (this.checked.has(key)) return;
+    buildGraph(this.forward, shapesOnly(this.params), shape);
+    this.checked.add(key);
+  }
+
+  /**
+   * Makes the session that runs inputs [any batch, ...item] and gives it the weights; false when the
+   * program cannot run every batch on one graph (sessions per shape then, on first use). Throws what
+   * ONNX Runtime says when it cannot make the session: the host weights are gone then, read them again.
+   */
+  async prepare(item: readonly number[]): Promise<boolean> {
+    this.check([PROBE_BATCHES[0], ...item]);
+    const model = batchFreeModel(this.forward, this.params, item);
+    if (model === undefined) return false;
+    // The serialized model holds the weights now, and ONNX Runtime will hold its own copy: the
+    // host copy goes before the session is made, so that at most two copies live at once.
+    this.params = shapesOnly(this.params);
+    collectGarbage();
+    try {
+      const session = await this.ort.InferenceSession.create(model.bytes!, sessionOptions(this.options));
+      this.shared = { item: item.join(","), session: { session, templates: model.templates } };
+    } finally {
+      model.bytes = undefined;
+      collectGarbage();
+    }
+    return true;
+  }
+
+  /** The host weights, while the program holds them (before `prepare` hands them to ONNX Runtime). */
+  heldParams(): Record<string, HostTensor> | undefined {
+    const held: Record<string, HostTensor> = {};
+    for (const [id, p] of Object.entries(this.params)) {
+      if (p.values === undefined) return undefined;
+      held[id] = { shape: p.shape, values: p.values };
+    }
+    return held;
+  }
+
+  private session(shape: readonly number[]): Promise<Session> {
     const key = shape.join(",");
     let entry = this.sessions.get(key);
     if (entry === undefined) {
       const { graph, input, tensors, templates } = buildGraph(this.forward, this.params, shape);
-      const bytes = graph.serialize([input], tensors, "runtime");
-      // Only plain values returned (a shape, an int): nothing for ONNX Runtime to run, which refuses a graph without outputs.
-      const session = tensors.length === 0 ? Promise.resolve(undefined) : this.ort.InferenceSession.create(bytes, { graphOptimizationLevel: "all", executionProviders: ["cpu"] });
-      entry = session.then((created) => ({ session: created, templates }));
+      if (tensors.length === 0) {
+        entry = Promise.resolve({ session: undefined, templates });
+      } else {
+        if (Object.values(this.params).some((p) => p.values === undefined)) {
+          throw new Error("internal: a session for another input shape after the weights were handed to ONNX Runtime");
+        }
+        const bytes = graph.serialize([input], [...tensors], "runtime");
+        entry = this.ort.InferenceSession.create(bytes, sessionOptions(this.options)).then((session) => ({ session, templates }));
+      }
       entry.catch(() => this.sessions.delete(key));
       this.sessions.set(key, entry);
     }
     return entry;
   }
 
-  /**
-   * Runs a batch. A batch smaller than one a session was already made for runs on that session,
-   * padded with zero rows that are cut from the results (rows are independent in eval mode), so
-   * that the last, short batch of a folder costs no second session and no second copy of the weights.
-   */
+  /** Runs a batch: on the shared session when its height, width and channels are the prepared ones. */
   async run(x: HostArray): Promise<Record<string, HostValue>> {
-    const [rows, ...item] = x.shape as [number, ...number[]];
-    const larger = [...this.sessions.entries()]
-      .map(([k, entry]) => ({ shape: k.split(",").map(Number), entry }))
-      .find(({ shape: [n, ...rest] }) => n! > rows && rest.join() === item.join());
-    // Plain values (a shape, its batch size) were computed for the session's batch: a padded run would report the padding.
-    const padded = larger !== undefined && !Object.values((await larger.entry).templates).some(holdsPlainValues) ? larger.shape : undefined;
-    const shape = padded ?? x.shape;
-    const { session, templates } = await this.session(shape);
-    const data = padded === undefined ? x.data : padRows(x.data, (x.data.length / rows) * padded[0]!);
-    const results = session === undefined ? {} : await session.run({ input: new this.ort.Tensor("float32", data, [...shape]) });
+    this.check(x.shape);
+    const { session, templates } = this.shared?.item === x.shape.slice(1).join(",") ? this.shared.session : await this.session(x.shape);
+    const results: Record<string, Ort.Tensor> = session === undefined ? {} : await session.run({ input: new this.ort.Tensor("float32", x.data, [...x.shape]) });
     const fill = (t: OutputTemplate): HostValue => {
       if (Array.isArray(t)) return t.map(fill);
       if (!isOutputRef(t)) return t as number | boolean | null;
-      const r = (results as Record<string, Ort.Tensor>)[t.output]!;
-      const dims = r.dims.map(Number);
-      if (padded === undefined) return { data: r.data as Float32Array, shape: dims };
-      // Every tensor output has the batch first.
-      const perRow = (r.data as Float32Array).length / dims[0]!;
-      return { data: (r.data as Float32Array).slice(0, rows * perRow), shape: [rows, ...dims.slice(1)] };
+      const r = results[t.output]!;
+      return { data: r.data as Float32Array, shape: r.dims.map(Number) };
     };
     return keyedRecord(Object.entries(templates).map(([key, t]) => [key, fill(t)] as const));
   }
@@ -150,14 +339,50 @@ export class OnnxProgram {
   async release(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
+    const shared = this.shared;
+    this.shared = undefined;
+    if (shared !== undefined) await shared.session.session?.release();
     for (const s of all) await (await s).session?.release();
   }
 }
 
-function padRows(data: Float32Array, length: number): Float32Array {
-  const out = new Float32Array(length);
-  out.set(data);
-  return out;
+/** How ONNX Runtime runs: threads for one operator (intra-op); ONNX Runtime's default is one per core. */
+export interface OnnxSessionOptions {
+  readonly intraOpThreads?: number;
+}
+
+function sessionOptions(options: OnnxSessionOptions): Ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: "all",
+    executionProviders: ["cpu"],
+    ...(options.intraOpThreads === undefined ? {} : { intraOpNumThreads: options.intraOpThreads }),
+  };
+}
+
+function shapesOnly(params: GraphParams): GraphParams {
+  return Object.fromEntries(Object.entries(params).map(([id, p]) => [id, { shape: p.shape }]));
+}
+
+/**
+ * A full garbage collection, where V8 allows one: dropped weights (hundreds of MB in array
+ * buffers) are otherwise freed only when JavaScript next allocates enough, which it does not
+ * while ONNX Runtime builds a session. `--expose-gc` set at run time, as Node's v8 module permits.
+ */
+function collectGarbage(): void {
+  collector ??= exposeCollector();
+  collector?.();
+}
+
+let collector: (() => void) | null | undefined;
+
+function exposeCollector(): (() => void) | null {
+  try {
+    setFlagsFromString("--expose-gc");
+    const gc: unknown = runInNewContext("gc");
+    return typeof gc === "function" ? (gc as () => void) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** A tfjs tensor's data as a host array. */

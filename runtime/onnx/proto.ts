@@ -131,10 +131,16 @@ export function nodeProto(node: NodeSpec, name: string): Message {
   return m;
 }
 
-/** ValueInfoProto of a tensor with a fixed shape. */
-export function valueInfoProto(name: string, dtype: DataTypeName, shape: readonly number[]): Message {
+/**
+ * A dimension of a graph input or output: a size, a name shared by the dimensions that are equal
+ * whatever their size (`dim_param`: the batch), or null for a size known only when run.
+ */
+export type Dimension = number | string | null;
+
+/** ValueInfoProto of a tensor: TensorShapeProto.Dimension holds dim_value (1) or dim_param (2), or neither. */
+export function valueInfoProto(name: string, dtype: DataTypeName, shape: readonly Dimension[]): Message {
   const dims = new Message();
-  for (const d of shape) dims.message(1, new Message().int(1, d));
+  for (const d of shape) dims.message(1, typeof d === "number" ? new Message().int(1, d) : typeof d === "string" ? new Message().string(2, d) : new Message());
   const tensorType = new Message().int(1, DataType[dtype]).message(2, dims);
   return new Message().string(1, name).message(2, new Message().message(1, tensorType));
 }
@@ -143,8 +149,8 @@ export interface GraphSpec {
   readonly name: string;
   readonly nodes: readonly NodeSpec[];
   readonly initializers: ReadonlyMap<string, TensorData>;
-  readonly inputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
-  readonly outputs: readonly { readonly name: string; readonly dtype: DataTypeName; readonly shape: readonly number[] }[];
+  readonly inputs: readonly { readonly name: string; readonly shape: readonly Dimension[] }[];
+  readonly outputs: readonly { readonly name: string; readonly dtype: DataTypeName; readonly shape: readonly Dimension[] }[];
 }
 
 /** ONNX IR version 8 (ONNX 1.10+), default-domain opset 17 (LayerNormalization, no Gelu). */

@@ -19,7 +19,7 @@ export interface TensorMessage {
 export type ToWorker = { readonly id: number; readonly input: TensorMessage } | { readonly id: number; readonly close: true };
 
 export type FromWorker =
-  | { readonly ready: true; readonly backend: string; readonly engine: EngineName; readonly fallback?: string }
+  | { readonly ready: true; readonly backend: string; readonly engine: EngineName; readonly fallback?: string; readonly adapter?: string; readonly backendFallback?: string }
   /** A warning from loading the weights (every worker loads them, so the pool says each one once). */
   | { readonly warning: string }
   | { readonly id: number; readonly outputs: Record<string, TensorMessage> }

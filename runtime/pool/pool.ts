@@ -27,6 +27,10 @@ export interface ExtractorPool {
   readonly engine: EngineName;
   /** Why `auto` did not pick onnxruntime in the workers, when it did not. */
   readonly fallback?: string;
+  /** The GPU adapter the workers' webgpu backend runs on; undefined on other backends. */
+  readonly adapter?: string;
+  /** Why auto mode did not use the GPU it found in the workers, when it did not. */
+  readonly backendFallback?: string;
 }
 
 /**
@@ -45,19 +49,21 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
     (onWarning ?? ((m: string) => process.emitWarning(m)))(message);
   };
   const script = workerScript(import.meta.url, "worker");
-  const setup: WorkerSetup = { moduleUrl, weights, options: loadOptions };
+  // Workers share the cores: onnxruntime's threads per worker are the cores divided among them, not one per core each.
+  const threads = loadOptions.threads ?? Math.max(1, Math.floor(availableParallelism() / count));
+  const setup: WorkerSetup = { moduleUrl, weights, options: { ...loadOptions, threads } };
   const pending = new Map<number, { resolve: (o: Record<string, TensorMessage>) => void; reject: (e: Error) => void }>();
   let nextId = 0;
 
   const started = await Promise.allSettled(
     Array.from({ length: count }, () => {
       const worker = new Worker(script, { workerData: setup });
-      return new Promise<{ worker: Worker; backend: BackendName; engine: EngineName; fallback?: string }>((resolve, reject) => {
+      return new Promise<{ worker: Worker; backend: BackendName; engine: EngineName; fallback?: string; adapter?: string; backendFallback?: string }>((resolve, reject) => {
         worker.once("error", reject);
         const starting = (m: FromWorker): void => {
           if ("warning" in m) return warn(m.warning);
           worker.off("message", starting);
-          if ("ready" in m) resolve({ worker, backend: m.backend as BackendName, engine: m.engine, fallback: m.fallback });
+          if ("ready" in m) resolve({ worker, backend: m.backend as BackendName, engine: m.engine, fallback: m.fallback, adapter: m.adapter, backendFallback: m.backendFallback });
           else reject(new Error("error" in m ? m.error : "the worker did not start"));
         };
         worker.on("message", starting);
@@ -92,6 +98,8 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
     backend: ready[0]!.backend,
     engine: ready[0]!.engine,
     fallback: ready[0]!.fallback,
+    adapter: ready[0]!.adapter,
+    backendFallback: ready[0]!.backendFallback,
     forward: (x) => pool.run(x),
     async run(x) {
       assertNonEmptyBatch(x.shape);

@@ -32,7 +32,8 @@ try {
       send({ id: m.id, error: e instanceof Error ? e.message : String(e) });
     }
   });
-  send({ ready: true, backend: extractor.backend, engine: extractor.engine, fallback: extractor.fallback });
+  const { backend, engine, fallback, adapter, backendFallback } = extractor;
+  send({ ready: true, backend, engine, fallback, adapter, backendFallback });
 } catch (e) {
   send({ error: e instanceof Error ? e.message : String(e) });
 }

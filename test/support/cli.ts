@@ -67,7 +67,7 @@ export function assertOneLineError(r: { code: number; stderr: string }, pattern:
   else assert.equal(r.code, options.code, r.stderr);
   const progress = options.allowWarnings ? /^fxc: (backend|wrote|warning:) / : /^fxc: (backend|wrote) /;
   // The line naming the engine that runs (engineLine in compiler/cli/commands/shared.ts), not an engine's failure.
-  const engineUsed = /^fxc: engine (onnxruntime|tfjs, backend \w+)( in \d+ workers)?( \(not onnxruntime: .*\))?$/;
+  const engineUsed = /^fxc: engine (onnxruntime|tfjs, backend \w+( on .*)?)( in \d+ workers)?( \(not onnxruntime: .*\))?( \(not the GPU: .*\))?$/;
   const besides = { test: (line: string): boolean => progress.test(line) || engineUsed.test(line) };
   const lines = r.stderr
     .trim()

@@ -29,14 +29,19 @@ export interface EngineArgs {
 /** What runs the extractor: the engine, and the tfjs backend (which holds the results on either engine). */
 export function engineOptions<T>(y: Argv<T>): Argv<T & EngineArgs> {
   return y
-    .option("engine", { choices: ["auto", ...ENGINES] as const, default: "auto" as const, describe: "What runs the model: onnxruntime (ONNX Runtime, CPU) or tfjs; auto picks onnxruntime when it is installed and can run the graph" })
-    .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend (runs the model on the tfjs engine, holds results on both)" }) as Argv<T & EngineArgs>;
+    .option("engine", { choices: ["auto", ...ENGINES] as const, default: "auto" as const, describe: "What runs the model: onnxruntime (ONNX Runtime, CPU) or tfjs; auto picks onnxruntime when it is installed and can run the graph, tfjs on --backend webgpu" })
+    .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend (runs the model on the tfjs engine, holds results on both); auto picks webgpu only on a real GPU, never on a CPU emulation such as lavapipe" }) as Argv<T & EngineArgs>;
 }
 
 /** The line saying what runs the model, and why not onnxruntime when auto fell back. */
-export function engineLine(runner: { readonly engine: EngineName; readonly backend: BackendName; readonly fallback?: string }, workers = 1): string {
-  const where = runner.engine === "tfjs" ? `engine tfjs, backend ${runner.backend}` : `engine ${runner.engine}`;
+export function engineLine(
+  runner: { readonly engine: EngineName; readonly backend: BackendName; readonly fallback?: string; readonly adapter?: string; readonly backendFallback?: string },
+  workers = 1,
+): string {
+  const onAdapter = runner.adapter !== undefined ? ` on ${runner.adapter}` : "";
+  const where = runner.engine === "tfjs" ? `engine tfjs, backend ${runner.backend}${onAdapter}` : `engine ${runner.engine}`;
   const inWorkers = workers > 1 ? ` in ${workers} workers` : "";
   const why = runner.fallback !== undefined ? ` (not onnxruntime: ${runner.fallback})` : "";
-  return `fxc: ${where}${inWorkers}${why}`;
+  const notGpu = runner.backendFallback !== undefined ? ` (not the GPU: ${runner.backendFallback})` : "";
+  return `fxc: ${where}${inWorkers}${why}${notGpu}`;
 }

@@ -1,0 +1,226 @@
+/**
+ * `npm run bench:gpu`: the GPU checks of issue #11 in one run, for a machine with a GPU (CI has none).
+ *
+ *   1. The numeric fixture subset on the webgpu backend (test/numeric-webgpu.test.ts, with CI=true
+ *      so that a missing adapter fails rather than skips).
+ *   2. Per model: torch (test/bench/gpu_torch.py: torchvision's create_feature_extractor on CUDA,
+ *      fp32, TF32 off) writes seeded weights, an input and its features, and times batches; fxc
+ *      loads the same .pth on `--backend webgpu`, checks its features against torch's (bound 1e-4
+ *      of the largest magnitude), measures load to first result (compiling the program and the
+ *      shaders included), and times the same batches.
+ *   3. One table: images/s of both and their ratio, with the adapter, torch's device and the checks.
+ *
+ * Models: resnet50 → layer1..layer4 and vit_b_16 → encoder (encoder.ln), 224×224, batches 1, 8, 32.
+ * `--tiny` runs the same steps small enough for lavapipe (Vulkan on the CPU) and a CPU torch, so
+ * that the script is known to work where there is no GPU: resnet50 at 64×64, vit_b_16 at 32×32,
+ * batches 1 and 2, 2 runs.
+ *
+ * Options: --tiny   --batches 1,8,32   --runs N (default 10)   --models resnet50,vit_b_16
+ *          --python PATH (torch's Python; default $FXC_TORCH_PYTHON, else /usr/bin/python3, else python3)
+ *          --skip-tests (step 1)   --fxc-kernels (a column more: fxc's own WGSL kernels, runtime/webgpuKernels.ts, on)
+ * Exit 1 when a check fails (a numeric case, or a feature over the bound).
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createFeatureExtractor } from "../../compiler/api.js";
+import { chooseBackend, tf, type Tensor, type Tensor4D } from "../../runtime/index.js";
+import { readNpy } from "../../runtime/io/npy.js";
+import { useFxcWebgpuKernels } from "../../runtime/webgpuKernels.js";
+import { relativeError } from "../support/fixtures.js";
+import { failure, lastJson, NODE_WITH_SOURCES, ROOT, runProcess } from "./child.js";
+
+const BOUND = 1e-4;
+
+interface GpuTask {
+  readonly model: string;
+  readonly returnNodes: readonly string[];
+  readonly size: number;
+  /** Builder options, as fxc's zoo names them and as torchvision's get_model does. */
+  readonly fxcOptions: Record<string, unknown>;
+  readonly torchOptions: Record<string, unknown>;
+  readonly label: string;
+}
+
+function tasks(tiny: boolean): GpuTask[] {
+  return [
+    { model: "resnet50", returnNodes: ["layer1", "layer2", "layer3", "layer4"], size: tiny ? 64 : 224, fxcOptions: {}, torchOptions: {}, label: "resnet50 → layer1..layer4" },
+    {
+      model: "vit_b_16",
+      returnNodes: ["encoder"],
+      size: tiny ? 32 : 224,
+      fxcOptions: tiny ? { imageSize: 32 } : {},
+      torchOptions: tiny ? { image_size: 32 } : {},
+      label: "vit_b_16 → encoder (encoder.ln)",
+    },
+  ];
+}
+
+interface TorchSide {
+  readonly device: string;
+  readonly cuda: boolean;
+  readonly torch: string;
+  readonly rates: Record<string, number>;
+}
+
+interface FxcSide {
+  readonly loadToFirstSeconds: number;
+  readonly errors: Record<string, number>;
+  readonly rates: Record<string, number>;
+}
+
+function torchPython(given: string | undefined): string {
+  if (given !== undefined) return given;
+  if (process.env.FXC_TORCH_PYTHON) return process.env.FXC_TORCH_PYTHON;
+  return existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
+/** The webgpu numeric cases, as CI runs them: a summary line, and whether all passed. */
+async function numericChecks(): Promise<{ readonly line: string; readonly ok: boolean }> {
+  const done = await runProcess(NODE_WITH_SOURCES[0]!, [...NODE_WITH_SOURCES.slice(1), "--test", "--test-reporter=tap", join(ROOT, "test/numeric-webgpu.test.ts")], { ...process.env, CI: "true" });
+  const count = (name: string): number => Number(new RegExp(`^# ${name} (\\d+)$`, "m").exec(done.stdout)?.[1] ?? Number.NaN);
+  const [pass, fail] = [count("pass"), count("fail")];
+  const failed = [...done.stdout.matchAll(/^not ok \d+ - (.*)$/gm)].map((m) => m[1]!);
+  const line = `${pass} passed, ${fail} failed${failed.length ? ` (${failed.join("; ")})` : ""}`;
+  return { line, ok: done.code === 0 && fail === 0 };
+}
+
+async function torchSide(python: string, dir: string, task: GpuTask, batches: readonly number[], runs: number): Promise<TorchSide> {
+  const args = [join(ROOT, "test/bench/gpu_torch.py"), dir, task.model, task.returnNodes.join(","), String(task.size), batches.join(","), String(runs), JSON.stringify(task.torchOptions)];
+  const done = await runProcess(python, args);
+  if (done.code !== 0) throw new Error(`torch (${python}) on ${task.model}: ${failure(done)}`);
+  return lastJson<TorchSide>(done);
+}
+
+/** Waits for every output by reading back one number that depends on all of them. */
+async function settle(outputs: Record<string, Tensor>): Promise<void> {
+  const total = tf.tidy(() => tf.addN(Object.values(outputs).map((t) => tf.sum(t))));
+  await total.data();
+  tf.dispose([total, ...Object.values(outputs)]);
+}
+
+async function fxcSide(dir: string, task: GpuTask, batches: readonly number[], runs: number): Promise<FxcSide> {
+  const started = performance.now();
+  const fx = createFeatureExtractor(task.model, { returnNodes: [...task.returnNodes], size: task.size, modelOptions: task.fxcOptions, suppressDiffWarning: true });
+  const extractor = await fx.load(join(dir, `${task.model}.pth`), { backend: "webgpu", engine: "tfjs" });
+  try {
+    const input = await readNpy(join(dir, `${task.model}-input.npy`));
+    const nchw = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
+    const x = tf.transpose(nchw, [0, 2, 3, 1]) as Tensor4D;
+    const out = await extractor.run(x);
+    const errors: Record<string, number> = {};
+    for (const o of fx.program.outputs) {
+      const t = o.format === "channelsLast" ? tf.transpose(out[o.key]!, [0, 3, 1, 2]) : out[o.key]!;
+      const got = (await t.data()) as Float32Array;
+      errors[o.key] = relativeError(got, (await readNpy(join(dir, `${task.model}-${o.key}.npy`))).data);
+      if (t !== out[o.key]) t.dispose();
+    }
+    // Load to first result: building the program, the weights, the shaders, one forward, read back and checked.
+    const loadToFirstSeconds = (performance.now() - started) / 1000;
+    tf.dispose([nchw, x, ...Object.values(out)]);
+    const rates: Record<string, number> = {};
+    for (const batch of batches) {
+      const xb = tf.randomNormal([batch, task.size, task.size, 3]) as Tensor4D;
+      for (let i = 0; i < 2; i++) await settle(await extractor.run(xb));
+      const t0 = performance.now();
+      for (let i = 0; i < runs; i++) await settle(await extractor.run(xb));
+      rates[batch] = (batch * runs) / ((performance.now() - t0) / 1000);
+      xb.dispose();
+    }
+    return { loadToFirstSeconds, errors, rates };
+  } finally {
+    extractor.dispose();
+  }
+}
+
+/** Images per second, to three figures (lavapipe's are below 1). */
+function rate(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x.toPrecision(3);
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      tiny: { type: "boolean", default: false },
+      batches: { type: "string" },
+      runs: { type: "string" },
+      models: { type: "string" },
+      python: { type: "string" },
+      "skip-tests": { type: "boolean", default: false },
+      "fxc-kernels": { type: "boolean", default: false },
+    },
+  });
+  const tiny = values.tiny ?? false;
+  const batches = (values.batches ?? (tiny ? "1,2" : "1,8,32")).split(",").map(Number);
+  const runs = Number(values.runs ?? (tiny ? 2 : 10));
+  if (batches.some((b) => !Number.isInteger(b) || b < 1) || !Number.isInteger(runs) || runs < 1) throw new Error("bad --batches or --runs; give whole numbers of at least 1 (e.g. --batches 1,8,32 --runs 10)");
+  const models = values.models?.split(",");
+  const selected = tasks(tiny).filter((t) => models === undefined || models.includes(t.model));
+  if (selected.length === 0) throw new Error(`no model in --models ${values.models}; use resnet50, vit_b_16 or both`);
+  const python = torchPython(values.python);
+  const fxcKernels = values["fxc-kernels"] ?? false;
+
+  const backend = await chooseBackend("webgpu");
+  console.error(`bench:gpu: webgpu on ${backend.adapter}`);
+  const checks = values["skip-tests"] ? { line: "not run (--skip-tests)", ok: true } : await numericChecks();
+  console.error(`bench:gpu: numeric checks ${checks.line}`);
+
+  const rows: string[] = [];
+  const notes: string[] = [];
+  let ok = checks.ok;
+  let torchDevice = "";
+  for (const task of selected) {
+    const dir = await mkdtemp(join(tmpdir(), "fxc-gpu-"));
+    try {
+      console.error(`bench:gpu: ${task.label}: torch`);
+      const torch = await torchSide(python, dir, task, batches, runs);
+      torchDevice = `torch ${torch.torch} on ${torch.device}${torch.cuda ? " (CUDA, fp32, TF32 off)" : " (no CUDA: the CPU)"}`;
+      console.error(`bench:gpu: ${task.label}: fxc webgpu`);
+      const fxc = await fxcSide(dir, task, batches, runs);
+      let own: FxcSide | undefined;
+      if (fxcKernels) {
+        console.error(`bench:gpu: ${task.label}: fxc webgpu, fxc's kernels`);
+        const restore = useFxcWebgpuKernels();
+        try {
+          own = await fxcSide(dir, task, batches, runs);
+        } finally {
+          restore();
+        }
+      }
+      for (const [side, label] of [[fxc, ""], ...(own ? [[own, ", fxc's kernels"] as const] : [])] as const) {
+        const worst = Math.max(...Object.values(side.errors));
+        if (!(worst <= BOUND)) ok = false;
+        notes.push(`${task.label}${label}: features within ${worst.toExponential(1)} of torch's (bound ${BOUND}), load to first result ${side.loadToFirstSeconds.toFixed(2)} s, ${task.size}×${task.size}`);
+      }
+      for (const batch of batches) {
+        const [t, f] = [torch.rates[batch]!, fxc.rates[batch]!];
+        const ownColumns = own ? ` ${rate(own.rates[batch]!)} | ${(own.rates[batch]! / t).toFixed(2)}× |` : "";
+        rows.push(`| ${task.label} | ${batch} | ${rate(t)} | ${rate(f)} | ${(f / t).toFixed(2)}× |${ownColumns}`);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  console.log(`fxc bench:gpu, ${date}${tiny ? ", --tiny (a smoke run: not a GPU's figures)" : ""}`);
+  console.log(`adapter: ${backend.adapter}; ${torchDevice}`);
+  console.log(`numeric checks on webgpu: ${checks.line}`);
+  console.log("");
+  const ownHeader = fxcKernels ? " fxc's kernels images/s | fxc's kernels / torch |" : "";
+  console.log(`| model | batch | torch images/s | fxc webgpu images/s | fxc / torch |${ownHeader}`);
+  console.log(`| --- | --- | --- | --- | --- |${fxcKernels ? " --- | --- |" : ""}`);
+  for (const row of rows) console.log(row);
+  console.log("");
+  for (const note of notes) console.log(note);
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`bench:gpu: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,52 @@
+import { Conv2d, F, Module, MultiheadAttention, type Tensor } from "../../models/nn/index.js";
+import { MaxVit } from "../../models/zoo/maxvit.js";
+import { VisionTransformer } from "../../models/zoo/vit.js";
+import { PatchMergingV2, SwinTransformer, SwinTransformerBlockV2, type SwinTransformerOptions } from "../../models/zoo/swin.js";
+import type { Factories } from "./fixtures.js";
+
+/** Fixture cases' models that are not zoo builds, for every test file that runs those cases (each family's, and webgpu's). */
+
+/** The configurations test/fixtures/families/maxvit.py builds with torchvision's MaxVit constructor. */
+export const MAXVIT_FACTORIES: Factories = {
+  maxvit_tiny: () =>
+    new MaxVit({ inputSize: [32, 32], stemChannels: 8, partitionSize: 2, blockChannels: [8, 16], blockLayers: [1, 2], headDim: 4, stochasticDepthProb: 0, numClasses: 5 }),
+  maxvit_partition7: () =>
+    new MaxVit({
+      inputSize: [56, 56],
+      stemChannels: 8,
+      partitionSize: 7,
+      blockChannels: [8, 16],
+      blockLayers: [1, 1],
+      headDim: 4,
+      stochasticDepthProb: 0.1,
+      squeezeRatio: 0.5,
+      expansionRatio: 2,
+      mlpRatio: 2,
+      numClasses: 3,
+    }),
+};
+
+/** The TypeScript twin of AttentionProbe in test/fixtures/families/vit.py. */
+class AttentionProbe extends Module {
+  proj = new Conv2d(3, 8, 1);
+  seq_first = new MultiheadAttention(8, 2);
+  per_head = new MultiheadAttention(8, 4, { batchFirst: true });
+
+  forward(x: Tensor): Tensor[] {
+    const tokens = F.transpose(this.proj.call(x).flatten(2), 1, 2);
+    const seq = F.transpose(tokens, 0, 1);
+    const [out, weights] = this.seq_first.call(seq, seq, seq);
+    const [out2, heads] = this.per_head.call(tokens, tokens, tokens, { averageAttnWeights: false });
+    return [out, weights!, out2, heads!];
+  }
+}
+
+/** Models the fixture scripts build with torchvision's VisionTransformer and SwinTransformer classes directly. */
+const tinySwin = (options: SwinTransformerOptions = {}): SwinTransformer => new SwinTransformer([4, 4], 16, [2, 2, 2], [2, 2, 4], [4, 4], { numClasses: 10, ...options });
+export const VIT_SWIN_FACTORIES: Factories = {
+  attention_probe: () => new AttentionProbe(),
+  vit_tiny: () => new VisionTransformer(32, 8, 2, 2, 16, 32, { numClasses: 10 }),
+  swin_tiny: () => tinySwin(),
+  swin_small: () => new SwinTransformer([4, 4], 8, [2, 2], [2, 2], [4, 4], { numClasses: 10 }),
+  swin_v2_tiny: () => tinySwin({ block: SwinTransformerBlockV2, downsampleLayer: PatchMergingV2 }),
+};

@@ -1,0 +1,18 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { registerWebgpu } from "../../runtime/webgpu.js";
+
+/** How CI gets a WebGPU adapter without a GPU, said wherever one is missing. */
+export const INSTALL_LAVAPIPE =
+  "install Mesa 25's lavapipe as root with .ci/lavapipe (bookworm-backports' mesa-vulkan-drivers) and npm ci (the optional packages webgpu and @tensorflow/tfjs-backend-webgpu)";
+
+const forced = await registerWebgpu(true);
+/** Why the webgpu backend cannot run here (no Dawn, no adapter; a CPU emulation counts), or undefined when it can. */
+export const WEBGPU_MISSING: string | undefined = "why" in forced ? forced.why : undefined;
+
+/** A test that needs a WebGPU adapter: it fails under CI=true without one (CI must install lavapipe), and skips elsewhere. */
+export function webgpuTest(name: string, body: () => Promise<void>): void {
+  if (WEBGPU_MISSING === undefined) test(name, body);
+  else if (process.env.CI === "true") test(name, () => assert.fail(`webgpu is not available (${WEBGPU_MISSING}); CI must ${INSTALL_LAVAPIPE}`));
+  else test(name, { skip: `webgpu is not available (${WEBGPU_MISSING}); to run it, ${INSTALL_LAVAPIPE}` }, () => {});
+}
