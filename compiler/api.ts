@@ -5,8 +5,8 @@ import type { Program } from "./graph/program.js";
 import { interpret } from "./interpret/interpreter.js";
 import { emitModule, inputShapeFor } from "./emit/emitter.js";
 import { escapeInvisible } from "./emit/literal.js";
-import { build, graphDifference, OptionsError, traceModes, warn, type BuildOptions, type Built, type Layout, type Mode } from "./pipeline.js";
-import { FeatureExtractorModule, modeGraphs, outputsAt } from "./extractorModule.js";
+import { build, graphDifference, OptionsError, traceModes, warn, type BuildOptions, type Built, type Layout, type Mode, type TraceModesOptions } from "./pipeline.js";
+import { FeatureExtractorModule, modeGraphs, outputsAt, type CompiledMode } from "./extractorModule.js";
 import { moduleNameMessage } from "./names.js";
 import { toQueryMap, type ReturnNodes } from "./passes/returnNodes.js";
 import { TraceError, type LeafModules } from "./trace/tracer.js";
@@ -66,6 +66,10 @@ export interface NodeNamesOptions {
   readonly leafModules?: LeafModules;
   /** Input size to trace at; by default the model's own. */
   readonly size?: number | readonly [number, number];
+  /** The whole input shape in torch's order, for inputs other than [N, 3, H, W] (see BuildOptions). */
+  readonly inputShape?: TraceModesOptions["inputShape"];
+  /** One shape per argument of forward, for a model that takes several inputs. */
+  readonly inputShapes?: TraceModesOptions["inputShapes"];
   readonly suppressDiffWarning?: boolean;
   readonly onWarning?: (message: string) => void;
 }
@@ -74,7 +78,7 @@ export interface NodeNamesOptions {
 export function getGraphNodeNames(model: ModelInput, options: NodeNamesOptions = {}): { train: string[]; eval: string[] } {
   const m = resolveModel(model);
   const size = options.size ?? m.size;
-  const graphs = withMinSizeHint(m, size, () => traceModes(m.module, { size, leafModules: options.leafModules }));
+  const graphs = withMinSizeHint(m, size, () => traceModes(m.module, { size, leafModules: options.leafModules, inputShape: options.inputShape, inputShapes: options.inputShapes }));
   const names = { train: graphs.train.qualnames(), eval: graphs.eval.qualnames() };
   if (!options.suppressDiffWarning) {
     const diff = graphDifference(names.train, names.eval);
@@ -90,23 +94,41 @@ export interface ExtractorOptions extends Omit<BuildOptions, "size"> {
   readonly modelOptions?: Record<string, unknown>;
 }
 
-/** The compiled extractor (`returnNodes`, `program`, `load`), which is also a module a user's model can hold. */
+/**
+ * The compiled extractor (`returnNodes`, `program`, `load`, in its current mode), which is also a
+ * module a user's model can hold. Its mode is the module's: `training`, `train()` and `eval()`
+ * switch what returnNodes, program and load give and which graph it replays when traced.
+ */
 export type FeatureExtractor = FeatureExtractorModule;
 
 /**
  * torchvision's `create_feature_extractor`: compiles the model for the requested nodes and
  * runs the result directly, without writing files. It runs exactly what `compile` writes.
  * Like torchvision's GraphModule, the result is a module: a child of a user's model, traced through.
+ * It starts in `mode` (eval by default) and switches with train() and eval(), as torchvision's.
  */
 export function createFeatureExtractor(model: ModelInput, options: ExtractorOptions): FeatureExtractor {
   const m = resolveModel(model, options);
-  const built = buildModel(m, options);
-  const program = built.program;
-  const forward = interpret(program);
-  const graphs = modeGraphs(m.module, built.options, { mode: options.mode ?? "eval", graph: built.graph, outputs: built.outputs });
-  const load = (weights: WeightsInput, loadOptions?: LoadOptions): Promise<Extractor<Record<string, Tensor>>> =>
-    createExtractor({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), forward }, weights, loadOptions);
-  return new FeatureExtractorModule(m.module, graphs, program, load, outputsAt(m.module, built.options));
+  const mode: Mode = options.mode ?? "eval";
+  const built = buildModel(m, { ...options, mode });
+  const graphs = modeGraphs(m.module, built.options, { mode, graph: built.graph, outputs: built.outputs });
+  const compiled = new Map<Mode, CompiledMode>();
+  const compiledFor = (at: Mode): CompiledMode => {
+    let entry = compiled.get(at);
+    if (entry === undefined) {
+      // The first mode's build warned about train/eval differences as asked; the other's would say the same again.
+      const program = at === mode ? built.program : buildProgram(m, { ...options, mode: at, suppressDiffWarning: true });
+      const forward = interpret(program);
+      entry = {
+        program,
+        load: (weights, loadOptions) =>
+          createExtractor<Record<string, Tensor>, Tensor>({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), forward }, weights, loadOptions),
+      };
+      compiled.set(at, entry);
+    }
+    return entry;
+  };
+  return new FeatureExtractorModule(m.module, graphs, mode, compiledFor, outputsAt(m.module, built.options));
 }
 
 export interface CompileOptions extends ExtractorOptions {
@@ -118,6 +140,11 @@ export interface CompileOptions extends ExtractorOptions {
   readonly out?: string;
   /** Where the generated module imports the runtime from; `fxc/runtime` by default. */
   readonly runtimeModule?: string;
+  /**
+   * Where a model of the user's comes from, as `fxc compile` takes it (`./src/my-net.ts#MyNet`):
+   * the header names it, and its regenerate command compiles it again.
+   */
+  readonly source?: string;
 }
 
 /** Compiles a model into the source of a typed TypeScript module. */
@@ -132,9 +159,12 @@ export async function compileProgram(model: ModelInput, options: CompileOptions)
   const nameProblem = moduleNameMessage(name);
   if (nameProblem !== undefined) throw new OptionsError(nameProblem);
   const program = buildProgram(m, options);
-  const command = options.command ?? compileCommand(m.name, options);
+  // A Module built in code has no command line unless its source (FILE#Export) is given: the header says so rather than naming a zoo model.
+  const inCode = typeof model !== "string" && options.source === undefined;
+  const command = options.command ?? (inCode ? "the compile() call that wrote it (give compile the source option, FILE#Export, for an fxc compile command)" : compileCommand(options.source ?? m.name, options));
   const source = await emitModule(program, {
     model: m.name,
+    ...(options.source !== undefined ? { origin: options.source } : inCode ? { origin: `${m.name}, a model built in code` } : {}),
     name,
     command,
     fxcVersion: FXC_VERSION,

@@ -17,6 +17,13 @@ export interface TraceModesOptions {
   readonly size: number | readonly [number, number];
   /** Input channels; 3 for every torchvision classifier. */
   readonly channels?: number;
+  /**
+   * The whole input shape in torch's order, for a model that does not take [N, C, H, W] images:
+   * `[10, 10]` (every dim fixed) or `["N", 10]` (a free batch first). Overrides size and channels.
+   */
+  readonly inputShape?: readonly Dim[];
+  /** One shape per argument of forward, for a model that takes several inputs (as inputShape each). */
+  readonly inputShapes?: readonly (readonly Dim[])[];
   readonly leafModules?: LeafModules;
 }
 
@@ -24,7 +31,7 @@ export interface TraceModesOptions {
 export function traceMode(model: Module, mode: Mode, options: TraceModesOptions): Graph {
   const wasTraining = model.training;
   try {
-    return trace(model.train(mode === "train"), { inputShape: inputShape(options), leafModules: options.leafModules });
+    return trace(model.train(mode === "train"), { inputShapes: inputShapes(options), leafModules: options.leafModules });
   } finally {
     model.train(wasTraining);
   }
@@ -35,9 +42,31 @@ export function traceModes(model: Module, options: TraceModesOptions): { train: 
   return { train: traceMode(model, "train", options), eval: traceMode(model, "eval", options) };
 }
 
-export function inputShape(options: Pick<TraceModesOptions, "size" | "channels">): Dim[] {
+/** The shape of each input: inputShapes, inputShape, or an [N, C, H, W] image of the size. */
+export function inputShapes(options: Pick<TraceModesOptions, "size" | "channels" | "inputShape" | "inputShapes">): Dim[][] {
+  if (options.inputShapes !== undefined) {
+    if (options.inputShape !== undefined) throw new OptionsError("give inputShape (one input) or inputShapes (one per input), not both");
+    if (options.inputShapes.length === 0) throw new OptionsError("inputShapes is empty; give one shape per argument of forward");
+    return options.inputShapes.map(checkedInputShape);
+  }
+  return [inputShape(options)];
+}
+
+export function inputShape(options: Pick<TraceModesOptions, "size" | "channels" | "inputShape">): Dim[] {
+  if (options.inputShape !== undefined) return checkedInputShape(options.inputShape);
   const [h, w] = typeof options.size === "number" ? [options.size, options.size] : options.size;
   return [BATCH, options.channels ?? 3, h, w];
+}
+
+/** A user's input shape: positive whole dims, the free batch ("N") first if anywhere. */
+function checkedInputShape(shape: readonly Dim[]): Dim[] {
+  const text = `[${shape.join(", ")}]`;
+  shape.forEach((d, i) => {
+    if (d === BATCH ? i !== 0 : !(Number.isInteger(d) && d > 0)) {
+      throw new OptionsError(`input shape ${text} has ${JSON.stringify(d)} at dim ${i}; give positive whole sizes, with "N" (the free batch) only first, such as ["N", 3, 224, 224] or [10, 10]`);
+    }
+  });
+  return [...shape];
 }
 
 /** The warning torchvision gives when train and eval graphs differ. */
@@ -120,18 +149,20 @@ export function warn(options: { readonly onWarning?: (message: string) => void }
 /** Trace, resolve the return nodes, prune, lower and fuse: a model to a runnable program. */
 export function build(model: Module, options: BuildOptions): Built {
   const mode = options.mode ?? "eval";
+  // torchvision's argument rules first: a wrong combination costs no trace.
+  const returnNodes = returnNodesFor(options, mode);
   const graph = traceMode(model, mode, options);
   if (!options.suppressDiffWarning) {
     const diff = otherModeDifference(model, mode, graph, options);
     if (diff !== undefined) warn(options, diff);
   }
-  const { graph: pruned, outputs } = selectNodes(graph, options, mode);
+  const { graph: pruned, outputs } = selectNodes(graph, returnNodes, mode);
   const program = foldDataMovement(fuse(lower(pruned, outputs, { mode, layout: options.layout ?? "nhwc" })));
   return { program, outputs, graph: pruned };
 }
 
 /** Resolves the return nodes of a traced graph and prunes it to what they need. */
-export function selectNodes(graph: Graph, options: BuildOptions, mode: Mode): Omit<Built, "program"> {
-  const outputs = resolveReturnNodes(graph, returnNodesFor(options, mode), mode);
+export function selectNodes(graph: Graph, returnNodes: ReturnNodes, mode: Mode): Omit<Built, "program"> {
+  const outputs = resolveReturnNodes(graph, returnNodes, mode);
   return { graph: prune(graph, outputs.map((o) => o.node)), outputs };
 }

@@ -10,19 +10,19 @@ import { openWeights } from "./weights/open.js";
 import { withPrefix } from "./weights/open.js";
 import type { TensorSource } from "./weights/types.js";
 import { withRenamedKeys, type KeyRename } from "./weights/rename.js";
-import { hostArray, onnxRuntime, OnnxProgram } from "./onnx/engine.js";
+import { hostArray, onnxRuntime, OnnxProgram, type ForwardOver, type HostArray, type HostValue } from "./onnx/engine.js";
 import { keyedRecord } from "./features.js";
 
 /** What a compiled module hands the runtime: the checkpoint tensors it reads and its forward. */
-export interface ExtractorModule<F> {
+export interface ExtractorModule<F, I extends Tensor | readonly Tensor[] = Tensor4D> {
   readonly checkpoint: CheckpointShapes;
   readonly parameters: readonly ParamSpec[];
   /** How the model's loader renames checkpoint keys (torchvision's DenseNet files use old names). */
   readonly keyRenames?: readonly KeyRename[];
-  /** The compiled input shape in the module's layout, `null` for the free batch; lets an engine check the program at load. */
-  readonly inputShape?: readonly (number | null)[];
+  /** The compiled input shape in the module's layout, `null` for the free batch (one per input when forward takes several); lets an engine check the program at load. */
+  readonly inputShape?: readonly (number | null)[] | readonly (readonly (number | null)[])[];
   /** The program, written as calls of `kernels` (the tfjs kernels, or another engine's that mirror them). */
-  forward(input: Tensor4D, params: Params, kernels: TfjsKernels): F;
+  forward(input: I, params: Params, kernels: TfjsKernels): F;
 }
 
 /** A checkpoint: a path to a `.pth`/`.pt` or `.safetensors` file, or tensors already opened. */
@@ -53,14 +53,15 @@ export interface LoadOptions {
   readonly onWarning?: (message: string) => void;
 }
 
-export interface Extractor<F> {
+/** `I` is the input: an image batch [N, H, W, C] (or NCHW), or the shape a model of the user's was compiled for. */
+export interface Extractor<F, I extends Tensor | readonly Tensor[] = Tensor4D> {
   /**
    * Runs the extractor on any engine. The features are tfjs tensors on `backend` whatever the
    * engine (onnxruntime's results are copied into them); they belong to the caller, who disposes them.
    */
-  run(x: Tensor4D): Promise<F>;
+  run(x: I): Promise<F>;
   /** Runs the extractor synchronously: the tfjs engine only (onnxruntime throws an EngineError; use `run`). */
-  forward(x: Tensor4D): F;
+  forward(x: I): F;
   /** Frees the weights. */
   dispose(): void;
   /** The engine that runs the program. */
@@ -83,7 +84,7 @@ export interface CompiledModule {
 const tfjsKernels: TfjsKernels = tfjsOps;
 
 /** Loads the weights a compiled module needs and returns its extractor on the requested engine. */
-export async function createExtractor<F>(module: ExtractorModule<F>, weights: WeightsInput, options: LoadOptions = {}): Promise<Extractor<F>> {
+export async function createExtractor<F, I extends Tensor | readonly Tensor[] = Tensor4D>(module: ExtractorModule<F, I>, weights: WeightsInput, options: LoadOptions = {}): Promise<Extractor<F, I>> {
   const requested = options.engine ?? "auto";
   if (requested !== "auto" && !ENGINES.includes(requested)) {
     throw new EngineError(requested as EngineName, "is not an engine fxc knows", `use one of ${ENGINES.join(", ")} or auto`);
@@ -107,12 +108,14 @@ export async function createExtractor<F>(module: ExtractorModule<F>, weights: We
   else if (requested !== "tfjs") {
     let program: OnnxProgram | undefined;
     try {
-      program = new OnnxProgram(await onnxRuntime(), module.forward, host, { intraOpThreads });
+      if (module.inputShape?.some(Array.isArray)) throw new EngineError("onnxruntime", "runs models of one input here", "use engine tfjs for a model that takes several");
+      program = new OnnxProgram(await onnxRuntime(), module.forward as ForwardOver, host, { intraOpThreads });
       // The program owns the weights now: it hands them to ONNX Runtime and drops its copy.
       host = undefined;
-      const [, ...item] = module.inputShape ?? [];
-      if (module.inputShape !== undefined && item.every((d) => d !== null)) await program.prepare(item as number[]);
-      else if (module.inputShape !== undefined) program.check(module.inputShape.map((d) => d ?? 1));
+      const inputShape = module.inputShape as readonly (number | null)[] | undefined;
+      const [, ...item] = inputShape ?? [];
+      if (inputShape !== undefined && item.every((d) => d !== null)) await program.prepare(item as number[]);
+      else if (inputShape !== undefined) program.check(inputShape.map((d) => d ?? 1));
       return onnxExtractor(program, choice);
     } catch (e) {
       // Named, the engine's failure is the user's; by default tfjs runs instead, and says why.
@@ -135,14 +138,18 @@ function threadCount(threads: number | undefined): number | undefined {
 }
 
 /** Every engine takes float32 input, and refuses other dtypes with the same line. */
-function checkDtype(x: Tensor): void {
+function checkDtype(input: Tensor | readonly Tensor[]): void {
+  for (const x of Array.isArray(input) ? (input as readonly Tensor[]) : [input as Tensor]) checkOneDtype(x);
+}
+
+function checkOneDtype(x: Tensor): void {
   if (x.dtype !== "float32") throw new InputShapeError(`input dtype ${x.dtype} is not float32; cast it first (tf.cast(x, "float32"))`);
 }
 
-function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostTensor>, choice: BackendChoice, fallback: string | undefined): Extractor<F> {
+function tfjsExtractor<F, I extends Tensor | readonly Tensor[]>(module: ExtractorModule<F, I>, host: Record<string, HostTensor>, choice: BackendChoice, fallback: string | undefined): Extractor<F, I> {
   const params = toTensors(host);
   let disposed = false;
-  const forward = (x: Tensor4D): F => {
+  const forward = (x: I): F => {
     if (disposed) throw new Error("this extractor was disposed; load it again");
     checkDtype(x);
     return module.forward(x, params, tfjsKernels);
@@ -164,7 +171,17 @@ function tfjsExtractor<F>(module: ExtractorModule<F>, host: Record<string, HostT
   };
 }
 
-function onnxExtractor<F>(program: OnnxProgram, choice: BackendChoice): Extractor<F> {
+/** An onnxruntime result as the tfjs engine gives it: tensors as tfjs tensors, plain values (shapes, ints, tuples) as they are. */
+function toFeature(v: HostValue): unknown {
+  if (Array.isArray(v)) return v.map(toFeature);
+  if (v !== null && typeof v === "object") {
+    const host = v as HostArray;
+    return tf.tensor(host.data, [...host.shape], "float32");
+  }
+  return v;
+}
+
+function onnxExtractor<F, I extends Tensor | readonly Tensor[]>(program: OnnxProgram, choice: BackendChoice): Extractor<F, I> {
   let disposed = false;
   return {
     engine: "onnxruntime",
@@ -177,8 +194,9 @@ function onnxExtractor<F>(program: OnnxProgram, choice: BackendChoice): Extracto
     async run(x) {
       if (disposed) throw new Error("this extractor was disposed; load it again");
       checkDtype(x);
-      const outputs = await program.run(await hostArray(x));
-      return keyedRecord(Object.entries(outputs).map(([key, o]) => [key, tf.tensor(o.data, [...o.shape], "float32")] as const)) as F;
+      // A program of several inputs never gets here: createExtractor keeps those on tfjs.
+      const outputs = await program.run(await hostArray(x as Tensor));
+      return keyedRecord(Object.entries(outputs).map(([key, o]) => [key, toFeature(o)] as const)) as F;
     },
     dispose() {
       if (disposed) return;

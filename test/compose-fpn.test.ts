@@ -72,9 +72,13 @@ test("an extractor switches graphs with its mode, as torchvision's DualGraphModu
     }
   }
   const holder = new Holder();
-  assert.equal(holder.body.training, true, "train mode after creation, as torchvision's");
+  assert.equal(holder.body.training, false, "in the mode option's mode after creation, eval by default");
+  holder.train();
+  assert.equal(holder.body.training, true, "a holder's train() reaches the extractor");
+  assert.equal(holder.body.program.mode, "train", "and what it gives follows");
   holder.eval();
   assert.equal(holder.body.training, false);
+  assert.equal(holder.body.program.mode, "eval");
   const names = getGraphNodeNames(holder, { size: 64 });
   assert.deepEqual(names.eval.slice(0, 3), ["x", "body.conv1", "body.bn1"]);
   assert.equal(names.eval[names.eval.length - 1], "body.layer1.1.relu_1");

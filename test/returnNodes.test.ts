@@ -5,7 +5,7 @@ import { ReturnNodeError } from "../compiler/passes/returnNodes.js";
 import { OptionsError } from "../compiler/pipeline.js";
 import { getModel } from "../models/zoo/registry.js";
 import { BasicBlock } from "../models/zoo/resnet.js";
-import { Conv2d, Module, ReLU, Dropout, type Tensor } from "../models/nn/index.js";
+import { Conv2d, Module, ReLU, Dropout, Sequential, type Tensor } from "../models/nn/index.js";
 
 const resnet18 = () => getModel("resnet18");
 const small = { size: 32 } as const;
@@ -37,15 +37,40 @@ test("an unknown node is an error that lists the closest names", () => {
   assert.throws(() => createFeatureExtractor(resnet18(), { ...small, returnNodes: ["layer1.0.relu_9"] }), /did you mean .*'layer1\.0\.relu_1'/);
 });
 
-test("a duplicate key is an error", () => {
+test("a duplicate key is an error; a name listed twice is one entry, as in torchvision's dict", () => {
   assert.throws(() => createFeatureExtractor(resnet18(), { ...small, returnNodes: { layer1: "f", layer2: "f" } }), /output key 'f' is given to both 'layer1' and 'layer2'/);
-  assert.throws(() => createFeatureExtractor(resnet18(), { ...small, returnNodes: ["layer1", "layer1"] }), /listed twice/);
+  assert.deepEqual(createFeatureExtractor(resnet18(), { ...small, returnNodes: ["layer1", "layer1"] }).returnNodes, { layer1: "layer1.1.relu_1" });
+  assert.throws(() => createFeatureExtractor(resnet18(), { ...small, returnNodes: [] }), /no return nodes given/);
 });
 
-test("return nodes follow torchvision's argument rules", () => {
-  assert.throws(() => createFeatureExtractor(resnet18(), { ...small }), OptionsError);
-  assert.throws(() => createFeatureExtractor(resnet18(), { ...small, trainReturnNodes: ["layer1"] }), /go together/);
-  assert.throws(() => createFeatureExtractor(resnet18(), { ...small, returnNodes: ["fc"], trainReturnNodes: ["fc"], evalReturnNodes: ["fc"] }), /not both/);
+test("overlapping queries select as torchvision does: each node goes to the first waiting query, walking back from the end", () => {
+  // torchvision 0.14.1: {"layer1": "a", "layer1.1": "b"} gives OrderedDict b=layer1.1.add, a=layer1.1.relu_1.
+  const fx = createFeatureExtractor(resnet18(), { ...small, returnNodes: { layer1: "a", "layer1.1": "b" } });
+  assert.deepEqual(Object.entries(fx.returnNodes), [["b", "layer1.1.add"], ["a", "layer1.1.relu_1"]]);
+  // The order of the queries decides who takes the last node.
+  const swapped = createFeatureExtractor(resnet18(), { ...small, returnNodes: { "layer1.1": "b", layer1: "a" } });
+  assert.deepEqual(Object.entries(swapped.returnNodes), [["a", "layer1.1.add"], ["b", "layer1.1.relu_1"]]);
+  const three = createFeatureExtractor(resnet18(), { ...small, returnNodes: ["layer1.1.relu_1", "layer1", "layer1.1"] });
+  assert.deepEqual(Object.entries(three.returnNodes), [["layer1.1", "layer1.1.bn2"], ["layer1", "layer1.1.add"], ["layer1.1.relu_1", "layer1.1.relu_1"]]);
+});
+
+/** `body` holds one node only, `body.0`. */
+class OneNodeBody extends Module {
+  body = new Sequential(new Conv2d(3, 4, 3));
+  relu = new ReLU();
+  forward(x: Tensor): Tensor {
+    return this.relu.call(this.body.call(x));
+  }
+}
+
+test("a query whose every node an earlier query took is refused (torchvision drops its key)", () => {
+  assert.throws(
+    () => createFeatureExtractor(new OneNodeBody(), { size: 8, returnNodes: ["body.0", "body"], suppressDiffWarning: true }),
+    (e: Error) => e instanceof ReturnNodeError && /every node under 'body' is already returned for 'body\.0'/.test(e.message) && !e.message.includes("\n"),
+  );
+  assert.throws(() => createFeatureExtractor(new OneNodeBody(), { size: 8, returnNodes: ["body", "body.0"], suppressDiffWarning: true }), /every node under 'body\.0' is already returned for 'body'/);
+  const fx = createFeatureExtractor(new OneNodeBody(), { size: 8, returnNodes: ["body"], suppressDiffWarning: true });
+  assert.deepEqual(fx.returnNodes, { body: "body.0" });
 });
 
 /** A model whose train graph has a node the eval graph lacks, as googlenet's aux heads. */

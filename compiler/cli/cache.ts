@@ -10,7 +10,7 @@ import type { CompiledModule } from "../../runtime/extractor.js";
 import { createExtractorPool } from "../../runtime/index.js";
 import { OptionsError } from "../pipeline.js";
 import { compileProgram } from "../api.js";
-import { requestExtractorOptions, requestLoadOptions, type ExtractorLoader } from "../tasks/loader.js";
+import { checkTensorOutputs, requestExtractorOptions, requestLoadOptions, type ExtractorLoader } from "../tasks/loader.js";
 
 /**
  * A compile cache fxc will not run code from: one that another account could write into. Says
@@ -120,6 +120,7 @@ function modeText(info: Stats): string {
  */
 export const loadCompiled: ExtractorLoader = async (r) => {
   const { source, program } = await compileProgram(r.model, requestExtractorOptions(r));
+  checkTensorOutputs(program.outputs);
   const options = requestLoadOptions(r);
   if ((r.workers ?? 1) > 1) {
     if (typeof r.weights !== "string") throw new OptionsError("worker threads read the weights themselves: give a checkpoint path");

@@ -21,10 +21,13 @@ export function parseReturnSpec(spec: string): ReturnNodes {
     return [node, key ?? node] as const;
   });
   if (pairs.every(([node, key]) => node === key)) return pairs.map(([node]) => node);
-  const nodes = new Set<string>();
-  for (const [node] of pairs) {
-    if (nodes.has(node)) throw new UsageError(`node '${node}' appears twice in --return; list each node once`);
-    nodes.add(node);
+  // A node repeated with the same key is one entry, as a repeated list item is; with two keys
+  // it is refused (a Python dict would silently keep the last key).
+  const keyOf = new Map<string, string>();
+  for (const [node, key] of pairs) {
+    const earlier = keyOf.get(node);
+    if (earlier !== undefined && earlier !== key) throw new UsageError(`node '${node}' appears twice in --return, as '${earlier}' and '${key}'; give each node one key`);
+    keyOf.set(node, key);
   }
   // fromEntries defines own properties: a node named __proto__ stays a key instead of setting the prototype.
   return Object.fromEntries(pairs);

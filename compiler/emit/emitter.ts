@@ -1,5 +1,5 @@
 import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
-import type { Dim } from "../graph/value.js";
+import type { AbstractValue, Dim } from "../graph/value.js";
 import type { Instruction, Json, Operand, Program, ProgramOutput } from "../graph/program.js";
 import type { Preset } from "../../runtime/images/preset.js";
 import { disposalSchedule } from "../passes/schedule.js";
@@ -10,6 +10,8 @@ import { formatTypeScript } from "./format.js";
 export interface EmitOptions {
   /** The zoo model name, for docs. */
   readonly model: string;
+  /** A user model's file and export (`./src/my-net.ts#MyNet`), which the header names instead of torchvision's model. */
+  readonly origin?: string;
   /** Names the features interface: `resnet50` gives `Resnet50Features`. */
   readonly name: string;
   /** The command that regenerates the file, for its header. */
@@ -30,7 +32,11 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   const project = new Project({ useInMemoryFileSystem: true });
   const file = project.createSourceFile("module.ts", "");
   const [, , h, w] = program.inputShape as [Dim, Dim, number, number];
-  const facts: HeaderFacts = { ...options, mode: program.mode, height: h, width: w, layout: program.layout };
+  const image = isImageInput(program);
+  const facts: HeaderFacts = image
+    ? { ...options, mode: program.mode, height: h, width: w, layout: program.layout }
+    : { ...options, mode: program.mode, height: 0, width: 0, layout: program.layout, input: inputWords(program) };
+  const inputType = inputTypeOf(program);
   const featuresName = `${pascalCase(options.name)}Features`;
 
   addImports(file, program, options.runtimeModule ?? "fxc/runtime", options.preset !== undefined);
@@ -39,11 +45,11 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
     name: featuresName,
     isExported: true,
     docs: [docs.features(options.model)],
-    properties: program.outputs.map((o) => ({ name: propertyName(o.key), type: tensorType(o), docs: [describeOutput(o, program)] })),
+    properties: program.outputs.map((o) => ({ name: propertyName(o.key), type: valueType(o.value), docs: [describeOutput(o, program)] })),
   });
   file.addTypeAlias({ name: "Features", isExported: true, type: featuresName, docs: [docs.featuresAlias] });
   addConst(file, "returnNodes", literal(Object.fromEntries(program.outputs.map((o) => [o.key, o.node]))) + " as const", docs.returnNodes, true);
-  addConst(file, "inputShape", `${literal(inputShapeFor(program))} as const`, docs.inputShape(program.layout), true);
+  addConst(file, "inputShape", `${literal(inputShapeFor(program))} as const`, docs.inputShape(image ? program.layout : "torch's order"), true);
   if (options.preset !== undefined) {
     addConst(file, "preprocessing", `${literal({ ...options.preset })} as const satisfies Preset`, docs.preprocessing({ ...facts, preset: options.preset }), true);
   }
@@ -56,7 +62,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
       { name: "weights", type: "WeightsInput" },
       { name: "options", type: "LoadOptions", hasQuestionToken: true },
     ],
-    returnType: "Promise<Extractor<Features>>",
+    returnType: inputType === "Tensor4D" ? "Promise<Extractor<Features>>" : `Promise<Extractor<Features, ${inputType}>>`,
     statements: [loadBody(keyRenames)],
   });
   const notes = notesOf(program);
@@ -64,7 +70,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
     name: "forward",
     docs: [docs.forward(options.model, program.mode, [...notes.keys()])],
     parameters: [
-      { name: "input", type: "Tensor4D" },
+      { name: "input", type: inputType },
       { name: "p", type: "Params<ParamId>" },
       { name: "ops", type: "RankedKernels" },
     ],
@@ -83,8 +89,9 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
 }
 
 function addImports(file: SourceFile, program: Program, runtimeModule: string, preset: boolean): void {
-  const types = new Set(["CheckpointShapes", "Extractor", "LoadOptions", "ParamSpec", "Params", "RankedKernels", "Tensor4D", "WeightsInput"]);
-  for (const o of program.outputs) types.add(tensorType(o));
+  const types = new Set(["CheckpointShapes", "Extractor", "LoadOptions", "ParamSpec", "Params", "RankedKernels", "WeightsInput"]);
+  for (const shape of program.inputShapes ?? [program.inputShape]) types.add(tensorTypeName(shape.length));
+  for (const o of program.outputs) for (const t of tensorTypesOf(o.value)) types.add(t);
   if (program.keyRenames !== undefined && program.keyRenames.length > 0) types.add("KeyRename");
   if (preset) types.add("Preset");
   const values = ["createExtractor", "dispose"];
@@ -135,7 +142,8 @@ function forwardBody(program: Program, notes: ReadonlyMap<string, number>): stri
   // Filled by assignment, as the interpreter fills its result, so both give the same object for any key.
   lines.push(`// ${featuresComment}`);
   lines.push("const features = Object.create(null) as Features;");
-  for (const o of program.outputs) lines.push(`${propertyAccess("features", o.key)} = ${operand(o.operand)};`);
+  // Tensors come typed from their ranked calls; plain values and tuples are narrowed to their types.
+  for (const o of program.outputs) lines.push(`${propertyAccess("features", o.key)} = ${operand(o.operand)}${o.value.kind === "tensor" ? "" : ` as ${castTo(o)}`};`);
   lines.push("return features;");
   return lines;
 }
@@ -165,9 +173,38 @@ function outputRank(o: ProgramOutput): number | undefined {
   return rank >= 1 && rank <= 6 ? rank : undefined;
 }
 
-function tensorType(o: ProgramOutput): string {
-  const rank = outputRank(o);
-  return rank === undefined ? "Tensor" : `Tensor${rank}D`;
+/** A kernel's plain result (shapeOf's number[]) is narrowed to its tuple type through unknown; other plain values and tuples directly. */
+function castTo(o: ProgramOutput): string {
+  return o.value.kind === "size" && o.operand.kind === "value" ? `unknown as ${valueType(o.value)}` : valueType(o.value);
+}
+
+function valueType(v: AbstractValue): string {
+  switch (v.kind) {
+    case "tensor":
+      return tensorTypeName(v.shape.length);
+    case "int":
+    case "float":
+      return "number";
+    case "bool":
+      return "boolean";
+    case "none":
+      return "null";
+    case "size":
+      return `readonly [${v.dims.map(() => "number").join(", ")}]`;
+    case "tuple":
+      return `readonly [${v.items.map(valueType).join(", ")}]`;
+  }
+}
+
+function tensorTypeName(rank: number): string {
+  return rank >= 1 && rank <= 6 ? `Tensor${rank}D` : "Tensor";
+}
+
+/** The runtime's tensor types an output's type names. */
+function tensorTypesOf(v: AbstractValue): string[] {
+  if (v.kind === "tensor") return [tensorTypeName(v.shape.length)];
+  if (v.kind === "tuple") return v.items.flatMap(tensorTypesOf);
+  return [];
 }
 
 /** The output's shape as the caller gets it: image-like 4-D values follow the chosen layout. */
@@ -177,7 +214,28 @@ export function outputShape(o: ProgramOutput, layout: Program["layout"]): Dim[] 
   return shape;
 }
 
+/** A plain returned value in words, as torch has it. */
+function describeValue(v: AbstractValue): string {
+  switch (v.kind) {
+    case "tensor":
+      return `a tensor [${v.shape.join(", ")}]`;
+    case "int":
+      return v.value === "N" ? "the batch size N" : `the int ${v.value}`;
+    case "float":
+      return `the float ${v.value}`;
+    case "bool":
+      return `${v.value ? "True" : "False"}`;
+    case "none":
+      return "None (null)";
+    case "size":
+      return `the shape [${v.dims.join(", ")}] in torch's dim order`;
+    case "tuple":
+      return `a tuple (${v.items.map(describeValue).join("; ")})`;
+  }
+}
+
 function describeOutput(o: ProgramOutput, program: Program): string {
+  if (o.value.kind !== "tensor") return `\`${commentText(o.node)}\`: ${commentText(describeValue(o.value))}.`;
   const shape = outputShape(o, program.layout);
   const text = `\`${commentText(o.node)}\`: [${shape.join(", ")}]`;
   if (o.value.kind !== "tensor" || o.value.shape.length !== 4 || o.format === "contiguous") return `${text}.`;
@@ -187,9 +245,37 @@ function describeOutput(o: ProgramOutput, program: Program): string {
   return `${text} ${program.layout.toUpperCase()}; ${String(c)} channels${stride}.`;
 }
 
-export function inputShapeFor(program: Program): (number | null)[] {
-  const [, c, h, w] = program.inputShape.map((d) => (typeof d === "number" ? d : null));
-  return program.layout === "nhwc" ? [null, h!, w!, c!] : [null, c!, h!, w!];
+/** Whether the program takes one [N, C, H, W] image (in the chosen layout), rather than inputs of their own shapes. */
+export function isImageInput(program: Program): boolean {
+  return program.inputShapes === undefined && isImageShape(program.inputShape);
+}
+
+const isImageShape = (shape: readonly Dim[]): boolean => shape.length === 4 && shape[0] === "N";
+
+/** The header's words for inputs other than one image: each shape as `run` takes it. */
+function inputWords(program: Program): string {
+  const shapes = program.inputShapes ?? [program.inputShape];
+  const words = shapes.map((shape) => `[${callerShape(shape, program.layout).map((d) => d ?? "N").join(", ")}]${isImageShape(shape) ? ` (${program.layout.toUpperCase()})` : ""}`);
+  return shapes.length === 1 ? `${words[0]} input, as torch has it` : `inputs ${words.join(" and ")}`;
+}
+
+/** The type `run` takes: a tensor of the input's rank, or a tuple of them for several inputs. */
+function inputTypeOf(program: Program): string {
+  if (program.inputShapes === undefined) return tensorTypeName(program.inputShape.length);
+  return `readonly [${program.inputShapes.map((shape) => tensorTypeName(shape.length)).join(", ")}]`;
+}
+
+/** The compiled input shape as the caller gives it (`null` for the free batch); one per input when there are several. */
+export function inputShapeFor(program: Program): (number | null)[] | (number | null)[][] {
+  if (program.inputShapes !== undefined) return program.inputShapes.map((shape) => callerShape(shape, program.layout));
+  return callerShape(program.inputShape, program.layout);
+}
+
+function callerShape(shape: readonly Dim[], layout: Program["layout"]): (number | null)[] {
+  const dims = shape.map((d) => (typeof d === "number" ? d : null));
+  if (!isImageShape(shape)) return dims;
+  const [, c, h, w] = dims;
+  return layout === "nhwc" ? [null, h!, w!, c!] : [null, c!, h!, w!];
 }
 
 function pascalCase(name: string): string {

@@ -21,8 +21,10 @@ export type Argument =
   | { readonly [key: string]: Argument };
 
 export class Node {
-  /** For a leaf `call_module`: the leaf's forward traced into primitive ops. */
+  /** For a leaf `call_module` or a wrapped function: its body traced into primitive ops. */
   body?: Graph;
+  /** For a wrapped function whose body could not be traced: why, said if an output needs it. */
+  bodyFailure?: string;
 
   constructor(
     /** Unique within its graph; the torchvision node name for recorded nodes. */

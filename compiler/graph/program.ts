@@ -58,8 +58,10 @@ export interface Program {
   readonly mode: "train" | "eval";
   /** The layout of the 4-D input and of image-like 4-D outputs. */
   readonly layout: "nhwc" | "nchw";
-  /** torch's input shape, [N, C, H, W]. */
+  /** torch's input shape, [N, C, H, W] for an image; the first input's when there are several. */
   readonly inputShape: readonly Dim[];
+  /** Every input's shape when forward takes several (`input` is then an array of them). */
+  readonly inputShapes?: readonly (readonly Dim[])[];
   readonly instructions: readonly Instruction[];
   readonly params: readonly ParamSpec[];
   /** The checkpoint tensors the params are made from, with their torch shapes. */

@@ -1,7 +1,7 @@
 import { dispose } from "../../runtime/ops/tensorOps.js";
 import type { Params } from "../../runtime/params.js";
 import type { TfjsKernels } from "../../runtime/kernels.js";
-import type { Tensor, Tensor4D } from "../../runtime/ops/tf.js";
+import type { Tensor } from "../../runtime/ops/tf.js";
 import type { Json, Operand, Program } from "../graph/program.js";
 import { disposalSchedule } from "../passes/schedule.js";
 
@@ -14,7 +14,7 @@ type Kernel = (...args: RuntimeValue[]) => RuntimeValue;
  * kernel calls with the same arguments, and the same disposal points, as the code the
  * emitter writes for it. `createFeatureExtractor` uses this; `fxc compile` writes the code.
  */
-export function interpret(program: Program): (input: Tensor4D, params: Params, kernels: TfjsKernels) => Record<string, Tensor> {
+export function interpret(program: Program): (input: Tensor, params: Params, kernels: TfjsKernels) => Record<string, Tensor> {
   const schedule = disposalSchedule(program);
   return (input, params, kernels) => {
     const values = new Map<string, RuntimeValue>([["input", input]]);

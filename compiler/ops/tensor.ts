@@ -55,6 +55,17 @@ for (const [schema, first, second] of [
 }
 
 defineOp({
+  schema: "float(input)",
+  infer(a) {
+    const x = asTensor(a.input, "float input");
+    if (x.integer) throw new ShapeError("float() of an integer table is not supported; index with it instead");
+    return tensor(x.shape);
+  },
+  // Values are float32 throughout: the node stays, as in torchvision, and costs nothing.
+  lower: (ctx) => ({ alias: ctx.tensor("input", "any") }),
+});
+
+defineOp({
   schema: "contiguous(input)",
   infer: (a) => tensor(asTensor(a.input, "contiguous input").shape),
   // Storage order is the compiler's business here: contiguous() changes nothing.
@@ -65,6 +76,12 @@ defineOp({
 function viewShape(input: readonly Dim[], target: readonly Dim[]): Dim[] {
   const staticIn = input.filter((d) => d !== BATCH).reduce<number>((p, d) => p * (d as number), 1);
   const hasBatch = input.includes(BATCH);
+  // `x.reshape(-1, 48)` on [N, 3, 4, 4]: the -1 is the batch itself when the other dims take every static element.
+  if (hasBatch && !target.includes(BATCH) && target.filter((d) => d === -1).length === 1) {
+    const known = target.filter((d) => d !== -1).reduce<number>((p, d) => p * (d as number), 1);
+    if (known === staticIn) return target.map((d) => (d === -1 ? BATCH : d));
+    throw new ShapeError(`shape [${target.join(", ")}] folds the batch into a dim with other elements (${staticIn} per sample, ${known} in the given dims); keep the batch its own dim, e.g. x.reshape(x.shape[0], ...)`);
+  }
   if (hasBatch !== target.includes(BATCH)) {
     throw new ShapeError(`view from [${input.join(", ")}] to [${target.join(", ")}] moves the batch dim; the batch stays free`);
   }

@@ -1,6 +1,7 @@
 import type { Graph } from "../graph/graph.js";
 import { Node, isDictArgument, isSlice, leafInputs, type Argument } from "../graph/node.js";
-import type { AbstractValue } from "../graph/value.js";
+import { BATCH, type AbstractValue } from "../graph/value.js";
+import { TraceError } from "../trace/tracer.js";
 import {
   constant,
   valueRef,
@@ -63,7 +64,8 @@ export function identifierFor(name: string): string {
  * with a layout change inserted where an op needs the other one.
  */
 export function lower(graph: Graph, outputs: readonly ResolvedOutput[], options: LowerOptions): Program {
-  const b = new ProgramBuilder(options);
+  const placeholders = graph.nodes.filter((n) => n.op === "placeholder");
+  const b = new ProgramBuilder(options, placeholders);
   const env = new Map<Node, Binding>();
   const scope: Scope = { env, mutated: () => {} };
   for (const node of graph.nodes) b.lowerNode(node, scope, node.qualname ?? node.name, undefined);
@@ -76,12 +78,12 @@ export function lower(graph: Graph, outputs: readonly ResolvedOutput[], options:
     if (value === undefined || item === undefined) throw new Error(`internal: entry '${o.entry.key}' of ${o.node.name} is not lowered`);
     return b.output(o.key, o.node.qualname!, item, value);
   });
-  const placeholder = graph.nodes.find((n) => n.op === "placeholder");
-  const inputShape = placeholder?.value.kind === "tensor" ? placeholder.value.shape : [];
+  const shapes = placeholders.map((p) => (p.value.kind === "tensor" ? p.value.shape : []));
   return {
     mode: options.mode,
     layout: options.layout,
-    inputShape,
+    inputShape: shapes[0] ?? [],
+    ...(shapes.length > 1 ? { inputShapes: shapes } : {}),
     instructions: b.instructions,
     params: [...b.params.values()],
     checkpoint: b.checkpoint,
@@ -99,21 +101,31 @@ class ProgramBuilder {
   private readonly conversions = new Map<string, Operand>();
   private readonly returned = new Set<string>();
 
-  constructor(private readonly options: LowerOptions) {}
+  constructor(
+    private readonly options: LowerOptions,
+    /** The graph's inputs: with several, forward takes an array and each input op picks its item. */
+    private readonly placeholders: readonly Node[],
+  ) {}
 
   lowerNode(node: Node, scope: Scope, owner: string, idOverride: string | undefined): void {
     const env = scope.env;
     switch (node.op) {
       case "placeholder": {
-        const [, c, h, w] = node.value.kind === "tensor" ? node.value.shape : [];
+        const shape = node.value.kind === "tensor" ? node.value.shape : [];
+        const image = shape.length === 4 && shape[0] === BATCH;
+        const [, c, h, w] = shape;
         const id = this.push({
           id: this.uniqueId(idOverride ?? node.name),
           op: "input",
           inputs: [valueRef("input")],
-          attrs: { layout: this.options.layout, shape: [c ?? null, h ?? null, w ?? null] as Json },
+          // An [N, C, H, W] image comes in the chosen layout and is stored channels-last; any other input as torch has it.
+          attrs: {
+            ...(image ? { layout: this.options.layout, shape: [c ?? null, h ?? null, w ?? null] as Json } : { layout: "torch", shape: shape.map((d) => (d === BATCH ? null : d)) }),
+            ...(this.placeholders.length > 1 ? { index: this.placeholders.indexOf(node), count: this.placeholders.length } : {}),
+          },
           nodes: [owner],
           value: node.value,
-          format: "channelsLast",
+          ...(image ? { format: "channelsLast" as const } : shape.length === 4 ? { format: "contiguous" as const } : {}),
         });
         env.set(node, { operand: valueRef(id) });
         return;
@@ -131,6 +143,14 @@ class ProgramBuilder {
         env.set(node, this.lowerLeaf(node, scope, owner));
         return;
       default:
+        // A wrapped function (F.wrap): its traced body, as a leaf module's.
+        if (node.bodyFailure !== undefined) {
+          throw new TraceError(`${owner}: the wrapped function '${node.target}' is needed by an output, but its body could not be traced (${node.bodyFailure}); return a node it does not feed, or write it with tensor ops`, owner, false);
+        }
+        if (node.body !== undefined) {
+          env.set(node, this.lowerLeaf(node, scope, owner));
+          return;
+        }
         env.set(node, this.lowerCall(node, scope, owner, idOverride));
     }
   }
@@ -274,8 +294,23 @@ class ProgramBuilder {
   /**
    * A returned value, in the caller's layout: image-like 4-D values are converted to NCHW
    * when asked; torch-ordered ones (Swin's [B, H, W, C]) are returned as torch has them.
+   * Plain values (ints, shapes, bools, None) are returned as they are, and a tuple a leaf
+   * module returns (ViT's `self_attention`) item by item, each tensor in it by these rules.
    */
   output(key: string, node: string, operand: Operand, value: AbstractValue): ProgramOutput {
+    const returned = this.returnedOperand(key, node, operand, value);
+    return { key, node, value, ...returned };
+  }
+
+  private returnedOperand(key: string, node: string, operand: Operand, value: AbstractValue): { operand: Operand; format?: MemoryFormat } {
+    if (value.kind === "tuple" && operand.kind === "list") {
+      return { operand: { kind: "list", items: operand.items.map((item, i) => this.returnedOperand(key, node, item, value.items[i] ?? { kind: "none" }).operand) } };
+    }
+    if (value.kind !== "tensor") {
+      // A tuple made at run time by one kernel (chunk's pieces) is the caller's as a whole.
+      if (operand.kind === "value") this.returned.add(operand.id);
+      return { operand };
+    }
     const format = this.formatOfOperand(operand);
     // Each output is the caller's to dispose, so two keys never share one tensor.
     const taken = operand.kind !== "value" || this.returned.has(operand.id);
@@ -291,7 +326,7 @@ class ProgramBuilder {
         ...(format === undefined ? {} : { format }),
         note: `output '${key}' gets its own tensor`,
       });
-      return { key, node, operand: valueRef(id), value, ...(format === undefined ? {} : { format }) };
+      return { operand: valueRef(id), ...(format === undefined ? {} : { format }) };
     }
     if (this.options.layout === "nchw" && format === "channelsLast") {
       const id = this.push({
@@ -304,9 +339,9 @@ class ProgramBuilder {
         format: "contiguous",
         note: `output '${key}' in NCHW`,
       });
-      return { key, node, operand: valueRef(id), value, format: "contiguous" };
+      return { operand: valueRef(id), format: "contiguous" };
     }
-    return { key, node, operand, value, ...(format === undefined ? {} : { format }) };
+    return { operand, ...(format === undefined ? {} : { format }) };
   }
 
   bindingOf(n: Node, env: Map<Node, Binding>): Binding {

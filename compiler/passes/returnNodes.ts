@@ -20,21 +20,14 @@ export class ReturnNodeError extends Error {
 }
 
 /**
- * `[a, b]` means `{ a: "a", b: "b" }`, as in torchvision. Every key must pass the rule of
- * compiler/names.ts, since keys become object keys, interface properties and file names.
+ * `[a, b]` means `{ a: "a", b: "b" }`, as in torchvision, where a name listed twice is one
+ * entry (a Python dict built from the list). Every key must pass the rule of compiler/names.ts,
+ * since keys become object keys, interface properties and file names.
  */
 export function toQueryMap(spec: ReturnNodes): [query: string, key: string][] {
-  let pairs: [query: string, key: string][];
-  if (Array.isArray(spec)) {
-    const seen = new Set<string>();
-    for (const q of spec as readonly string[]) {
-      if (seen.has(q)) throw new ReturnNodeError(`return node '${q}' is listed twice; list each node once`);
-      seen.add(q);
-    }
-    pairs = (spec as readonly string[]).map((q) => [q, q]);
-  } else {
-    pairs = Object.entries(spec as Record<string, string>);
-  }
+  const pairs: [query: string, key: string][] = Array.isArray(spec)
+    ? [...new Set(spec as readonly string[])].map((q) => [q, q])
+    : Object.entries(spec as Record<string, string>);
   for (const [, key] of pairs) {
     const problem = typeof key === "string" ? outputKeyMessage(key) : `output key ${String(key)} is not a string; give each node a string key`;
     if (problem !== undefined) throw new ReturnNodeError(problem);
@@ -42,10 +35,22 @@ export function toQueryMap(spec: ReturnNodes): [query: string, key: string][] {
   return pairs;
 }
 
+/** Whether `qualname` is `query` or lies under it: its first dot-separated parts equal the query's (dots literal). */
+function isUnder(qualname: string, query: string): boolean {
+  return qualname === query || qualname.startsWith(`${query}.`);
+}
+
 /**
- * Resolves each query to the last node executed under it: `layer1` is the last node whose
- * name starts with `layer1.` (dots are literal, unlike torchvision's regex). Outputs come in
- * execution order, as torchvision's dict does.
+ * torchvision's selection, step for step: walk the recorded nodes from last to first; a node
+ * goes to the first query still waiting (in the order given) that it lies under, and that
+ * query stops waiting. So a truncated name is the last node under that module path that no
+ * earlier query took: `{layer1: "a", "layer1.1": "b"}` gives a = layer1.1.relu_1 and
+ * b = layer1.1.add. Outputs come in execution order, as torchvision's dict does.
+ *
+ * Where torchvision silently does something a user cannot have meant, this refuses with one
+ * line: no queries at all (torchvision returns an empty dict), two queries with one key
+ * (torchvision keeps one of them), and a query whose every node an earlier query took
+ * (torchvision drops its key).
  */
 export function resolveReturnNodes(graph: Graph, spec: ReturnNodes, mode: "train" | "eval"): ResolvedOutput[] {
   const queries = toQueryMap(spec);
@@ -57,38 +62,43 @@ export function resolveReturnNodes(graph: Graph, spec: ReturnNodes, mode: "train
     keyOwner.set(key, query);
   }
   const recorded = graph.nodes.filter((n) => n.qualname !== undefined);
-  const resolved = queries.map(([query, key]): ResolvedOutput[] => {
-    const depth = query.split(".").length;
-    let found: Node | undefined;
-    for (let i = recorded.length - 1; i >= 0 && found === undefined; i--) {
-      const n = recorded[i]!;
-      if (n.qualname!.split(".").slice(0, depth).join(".") === query) found = n;
-    }
-    if (found === undefined) throw new ReturnNodeError(unknownNodeMessage(query, recorded, mode));
-    const dict = tensorDict(found);
-    if (dict !== undefined) return dict.map((entry, index) => ({ key: entryKey(key, entry), query, node: found!, entry: { key: entry, index } }));
-    if (found.value.kind !== "tensor") {
-      throw new ReturnNodeError(`node '${found.qualname}' is a ${found.value.kind}, not a tensor; return a tensor node instead`);
-    }
-    return [{ key, query, node: found }];
-  }).flat();
+  for (const [query] of queries) {
+    if (!recorded.some((n) => isUnder(n.qualname!, query))) throw new ReturnNodeError(unknownNodeMessage(query, recorded, mode));
+  }
+  const waiting = [...queries];
+  const resolved: ResolvedOutput[] = [];
+  for (let i = recorded.length - 1; i >= 0 && waiting.length > 0; i--) {
+    const n = recorded[i]!;
+    const at = waiting.findIndex(([query]) => isUnder(n.qualname!, query));
+    if (at < 0) continue;
+    const [query, key] = waiting.splice(at, 1)[0]!;
+    resolved.push({ key, query, node: n });
+  }
+  if (waiting.length > 0) {
+    const [query] = waiting[0]!;
+    const takers = resolved.filter((r) => isUnder(r.node.qualname!, query)).map((r) => `'${r.query}'`);
+    throw new ReturnNodeError(`every node under '${query}' is already returned for ${takers.join(", ")}; name a node under '${query}' that no other entry selects, or drop one of them`);
+  }
+  // In execution order; a dict of tensors (an FPN's levels) comes back as one output per entry.
+  const expanded = resolved.reverse().flatMap((o): ResolvedOutput[] => {
+    const dict = tensorDict(o.node);
+    return dict === undefined ? [o] : dict.map((entry, index) => ({ key: entryKey(o.key, entry), query: o.query, node: o.node, entry: { key: entry, index } }));
+  });
   const entryOwner = new Map<string, string>();
-  for (const o of resolved) {
+  for (const o of expanded) {
     const other = entryOwner.get(o.key);
     if (other !== undefined) throw new ReturnNodeError(`output key '${o.key}' is given to both '${other}' and '${o.query}'; give each return node its own key`);
     entryOwner.set(o.key, o.query);
   }
-  const order = new Map(graph.nodes.map((n, i) => [n, i]));
-  const sorted = resolved.sort((a, b) => order.get(a.node)! - order.get(b.node)!);
   // Results are objects: integer-like keys ("0", "10") would come first, ascending, whatever the execution order.
-  const objectOrder = Object.keys(Object.fromEntries(sorted.map((o) => [o.key, true])));
-  const moved = sorted.findIndex((o, i) => o.key !== objectOrder[i]);
+  const objectOrder = Object.keys(Object.fromEntries(expanded.map((o) => [o.key, true])));
+  const moved = expanded.findIndex((o, i) => o.key !== objectOrder[i]);
   if (moved !== -1) {
     throw new ReturnNodeError(
-      `output key '${objectOrder[moved]}' would come back before '${sorted[moved]!.key}', out of execution order (JavaScript lists integer keys first, ascending); number the keys in execution order or start them with a letter`,
+      `output key '${objectOrder[moved]}' would come back before '${expanded[moved]!.key}', out of execution order (JavaScript lists integer keys first, ascending); number the keys in execution order or start them with a letter`,
     );
   }
-  return sorted;
+  return expanded;
 }
 
 /** The keys of a node whose value is a dict of tensors (FeaturePyramidNetwork's), else undefined. */

@@ -63,9 +63,21 @@ export function requestLoadOptions(r: ExtractorRequest): LoadOptions {
   return { backend: r.backend, engine: r.engine, prefix: r.prefix, onWarning: r.onWarning ?? (() => {}) };
 }
 
+/**
+ * Tasks store, pool and draw tensors; a returned shape or int (which the API and compiled
+ * modules return as plain values) is refused before any weights are read.
+ */
+export function checkTensorOutputs(outputs: readonly ProgramOutput[]): void {
+  const plain = outputs.find((o) => o.value.kind !== "tensor");
+  if (plain !== undefined) {
+    throw new OptionsError(`node '${plain.node}' (key '${plain.key}') is a ${plain.value.kind}, not a tensor, and feature files hold tensors; return a tensor node here, or get plain values from createFeatureExtractor or a compiled module's run`);
+  }
+}
+
 export const interpretExtractor: ExtractorLoader = async (r) => {
   if ((r.workers ?? 1) > 1) throw new OptionsError("worker threads run compiled modules: use fxc extract --workers, or createExtractorPool with a module fxc compile wrote");
   const fx = createFeatureExtractor(r.model, requestExtractorOptions(r));
+  checkTensorOutputs(fx.program.outputs);
   return { extractor: await fx.load(r.weights, requestLoadOptions(r)), outputs: fx.program.outputs, layout: r.layout };
 };
 

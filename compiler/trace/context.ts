@@ -9,6 +9,8 @@ export interface TracingContext {
   record(kind: "call_function" | "call_method", target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Proxy;
   /** A parameter read in forward code, as a traced value recorded at the read. */
   readAttribute(t: Parameter | Buffer): unknown;
+  /** A function wrapped with `wrap`: one node, its body traced to compile it. */
+  callWrapped(name: string, fn: (...args: never[]) => unknown, args: readonly unknown[]): unknown;
 }
 
 let active: TracingContext | undefined;

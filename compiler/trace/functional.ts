@@ -33,6 +33,22 @@ function call(target: string, args: readonly unknown[], kwargs: Readonly<Record<
   return proxy.tracer.record(kind, target, args, kwargs);
 }
 
+/**
+ * torch.fx's `wrap` / torchvision's `autowrap_functions`: a function of the user's that the
+ * graph keeps as one node named after it (`leaf_function`), where torch.fx would list every op
+ * inside. Its body is still traced, to compile it, so it is written with fxc's ops like any
+ * forward; a body that cannot be traced is an error only if a returned node needs it. Called on
+ * plain values, it just runs.
+ */
+export function wrap<A extends unknown[], R>(fn: (...args: A) => R, name: string = fn.name): (...args: A) => R {
+  if (!/^[A-Za-z_][\w]*$/.test(name)) throw new Error(`wrap needs a function name of letters, digits and '_' for its node, got ${JSON.stringify(name)}; pass one: wrap(fn, "my_function")`);
+  return (...args: A): R => {
+    const proxy = findProxy(args);
+    if (proxy === undefined) return fn(...args);
+    return proxy.tracer.callWrapped(name, fn as (...args: never[]) => unknown, args) as R;
+  };
+}
+
 /** Python-level ops: traced when an argument is traced, computed directly otherwise. */
 function callPython<T>(target: string, args: readonly unknown[]): Proxy | T {
   if (findProxy(args) !== undefined) return call(target, args);

@@ -1,5 +1,6 @@
 import type { Node } from "../graph/node.js";
-import type { Tracer } from "./tracer.js";
+import { TraceError, type Tracer } from "./tracer.js";
+import { userFrame } from "./userFrame.js";
 
 /** An int argument: a literal, or a traced int such as `x.shape[0]`. */
 export type IntLike = number | Proxy;
@@ -52,8 +53,13 @@ export class Proxy {
   contiguous(): Proxy {
     return this.method("contiguous", []);
   }
-  mean(dim: number | readonly number[], keepdim = false): Proxy {
-    return this.method("mean", [dim, keepdim]);
+  /** `x.float()`: every traced tensor is float32 already, so it changes nothing at run time. */
+  float(): Proxy {
+    return this.method("float", []);
+  }
+  /** `x.mean()` over every dim (a 0-d tensor), or over `dim`. */
+  mean(dim?: number | readonly number[], keepdim = false): Proxy {
+    return this.method("mean", dim === undefined ? [] : [dim, keepdim]);
   }
   expand(...sizes: IntLike[]): Proxy {
     return this.method("expand", sizes);
@@ -79,6 +85,9 @@ export class Proxy {
   add(other: Proxy | number): Proxy {
     return this.method("add", [other]);
   }
+  sub(other: Proxy | number): Proxy {
+    return this.method("sub", [other]);
+  }
   mul(other: Proxy | number): Proxy {
     return this.method("mul", [other]);
   }
@@ -94,6 +103,22 @@ export class Proxy {
     if (v.kind === "bool") return v.value ? "True" : "False";
     if (v.kind === "size") return `torch.Size([${v.dims.join(", ")}])`;
     return `Proxy(${this.node.name})`;
+  }
+
+  /**
+   * A traced value used as a JavaScript number or in a comparison (`if (x.mean() > 0)`, `h * 2`)
+   * has no value while tracing, as torch.fx's "symbolically traced variables cannot be used as
+   * inputs to control flow": one line naming the node and the user's line, and the ways out.
+   * Formatting (`${h}`) stays toString's.
+   */
+  [Symbol.toPrimitive](hint: "string" | "number" | "default"): string {
+    if (hint === "string") return this.toString();
+    const where = userFrame(new Error().stack);
+    throw new TraceError(
+      `node '${this.node.qualname ?? this.node.name}' (a traced ${this.node.value.kind}) is used as a plain ${hint === "number" ? "number" : "value"}${where === undefined ? "" : ` at ${where}`}, which tracing cannot follow (data-dependent control flow): the compiled module has no branch on data; compute it with tensor ops and F functions instead`,
+      this.node.qualname ?? this.node.name,
+      false,
+    );
   }
 }
 

@@ -8,13 +8,16 @@ import { Buffer, Parameter } from "../../models/nn/parameter.js";
 import { withTracer, type TracingContext } from "./context.js";
 import { NodeNamer, fxBaseName } from "./naming.js";
 import { Proxy, dictView } from "./proxy.js";
+import { userFrame } from "./userFrame.js";
 
 /** Which modules are leaves beyond the default torch.nn and torchvision.ops layers. */
 export type LeafModules = readonly (string | (new (...args: never[]) => Module))[];
 
 export interface TraceOptions {
   /** The input shape, batch first; the batch is usually symbolic (`"N"`). */
-  readonly inputShape: readonly Dim[];
+  readonly inputShape?: readonly Dim[];
+  /** Each input's shape, one per argument of forward, for a model that takes several. */
+  readonly inputShapes?: readonly (readonly Dim[])[];
   /** Extra leaf modules: module classes, or module paths. */
   readonly leafModules?: LeafModules;
 }
@@ -96,10 +99,35 @@ export class Tracer implements TracingContext {
     return new Proxy(this.graph.add(name.id, kind, target, nodeArgs, nodeKwargs, value, name.qualname, this.currentPath), this);
   }
 
+  /**
+   * A wrapped function (torch.fx's autowrap_functions): one `call_function` node named after the
+   * function, as torchvision lists it, whose body (the function traced into primitive ops, as a
+   * leaf module's) is what compiles. A body that cannot be traced (`int(x.shape[0])`) leaves the
+   * node without a value: torchvision keeps such nodes in the graph, and fxc refuses only to
+   * compile one an output needs.
+   */
+  callWrapped(name: string, fn: (...args: never[]) => unknown, args: readonly unknown[]): unknown {
+    // Inside a leaf's or another function's body only primitive ops are recorded: run it inline.
+    if (this.namer === undefined) return fn(...(args as never[]));
+    const nodeName = this.nameFor("call_function", name);
+    const nodeArgs = args.map((a) => this.toArgument(a));
+    let body: Graph | undefined;
+    let failure: unknown;
+    try {
+      body = traceBody((inputs) => fn(...(inputs as never[])), this.index, nodeArgs);
+    } catch (e) {
+      failure = e;
+    }
+    const node = this.graph.add(nodeName.id, "call_function", name, nodeArgs, {}, body === undefined ? { kind: "none" } : bodyValue(body), nodeName.qualname, this.currentPath);
+    if (body !== undefined) node.body = body;
+    else node.bodyFailure = failure instanceof Error ? failure.message.split("\n")[0]! : String(failure);
+    return new Proxy(node, this);
+  }
+
   private recordLeaf(m: Module, path: string, args: readonly unknown[]): Proxy {
     const name = this.nameFor("call_module", path);
     const nodeArgs = args.map((a) => this.toArgument(a));
-    const body = this.infer(name.display, () => traceBody(m, this.index, nodeArgs));
+    const body = this.infer(name.display, () => traceBody((inputs) => m.forward(...(inputs as never[])), this.index, nodeArgs));
     const node = this.graph.add(name.id, "call_module", path, nodeArgs, {}, bodyValue(body), name.qualname, path);
     node.body = body;
     const proxy = new Proxy(node, this);
@@ -194,8 +222,8 @@ function bodyValue(body: Graph): AbstractValue {
   return { kind: "none" };
 }
 
-/** Traces a leaf module's forward into primitive ops, every module inside inlined. */
-function traceBody(m: Module, index: RootIndex, args: readonly Argument[]): Graph {
+/** Traces a leaf module's forward, or a wrapped function, into primitive ops, every module inside inlined. */
+function traceBody(run: (inputs: readonly unknown[]) => unknown, index: RootIndex, args: readonly Argument[]): Graph {
   const tracer = new Tracer(index, undefined);
   // One placeholder per distinct input: `attention(x, x, x)` sees the same tensor three times.
   const placeholders = new Map<Node, Proxy>(leafInputs(args).map((n, i) => [n, tracer.addPlaceholder(`input_${i}`, n.value)]));
@@ -206,7 +234,7 @@ function traceBody(m: Module, index: RootIndex, args: readonly Argument[]): Grap
     return a;
   };
   const inputs = args.map(rebuild);
-  const result = withTracer(tracer, () => m.forward(...(inputs as never[])));
+  const result = withTracer(tracer, () => run(inputs));
   tracer.graph.output = tracer.toArgument(result);
   return tracer.graph;
 }
@@ -217,11 +245,48 @@ export function leafPredicate(extra: LeafModules = []): (m: Module, path: string
     isLeafClass(m) || extra.some((e) => (typeof e === "string" ? e === path : m instanceof e));
 }
 
+/** JavaScript's own failures (a missing method, a wrong type), which name no fix of their own. */
+const BUILT_IN_ERRORS = new Set<unknown>([Error, TypeError, RangeError, ReferenceError, SyntaxError]);
+
+/**
+ * A failure raised in the user's own model code (a method fxc's tensors do not have, a value of
+ * the wrong type) as one line that names the user's line and what the tracer follows.
+ */
+function userCodeFailure(root: Module, e: unknown): unknown {
+  // An error of a class of its own (fxc's OptionsError from an extractor the model holds, ...) already says what to do.
+  if (!(e instanceof Error) || !BUILT_IN_ERRORS.has(e.constructor)) return e;
+  const where = userFrame(e.stack);
+  if (where === undefined) return e;
+  const message = `${e.message.split("\n")[0]!} at ${where}, while tracing ${root.typeName}; the tracer follows fxc's module library only (modules, F functions and tensor methods from fxc/models): write that step with them`;
+  return new TraceError(message, where, false);
+}
+
+/**
+ * The names of a forward's parameters, which torch.fx gives its placeholders (`forward(img, mask)`
+ * gives `img` and `mask`); empty when the source does not show them.
+ */
+function parameterNames(fn: (...args: never[]) => unknown): string[] {
+  const m = /^[^(]*\(([^)]*)\)/.exec(Function.prototype.toString.call(fn));
+  if (m === null) return [];
+  return m[1]!
+    .split(",")
+    .map((p) => /^\s*([A-Za-z_$][\w$]*)/.exec(p)?.[1])
+    .filter((n): n is string => n !== undefined);
+}
+
 /** Traces `root` in its current mode (`root.train()` or `root.eval()`). */
 export function trace(root: Module, options: TraceOptions): Graph {
   const tracer = new Tracer(indexRoot(root), leafPredicate(options.leafModules));
-  const x = tracer.addPlaceholder("x", { kind: "tensor", shape: options.inputShape });
-  const result = withTracer(tracer, () => root.forward(...([x] as never[])));
+  const names = parameterNames(root.forward);
+  const shapes = options.inputShapes ?? (options.inputShape === undefined ? [] : [options.inputShape]);
+  const inputs = shapes.map((shape, i) => tracer.addPlaceholder(names[i] ?? (i === 0 ? "x" : `x_${i}`), { kind: "tensor", shape }));
+  const result = withTracer(tracer, () => {
+    try {
+      return root.forward(...(inputs as never[]));
+    } catch (e) {
+      throw userCodeFailure(root, e);
+    }
+  });
   tracer.graph.output = tracer.toArgument(result);
   return tracer.graph;
 }

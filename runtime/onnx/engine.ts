@@ -38,17 +38,31 @@ export function onnxRuntime(): Promise<typeof Ort> {
 /** A parameter as the graph builder needs it: its shape always, its values until ONNX Runtime holds them. */
 type GraphParams = Readonly<Record<string, { readonly shape: readonly number[]; readonly values?: Float32Array }>>;
 
+/**
+ * A returned value as the engine holds it: tensors are graph outputs (by name), and the plain
+ * values torchvision also returns (ints, shapes, bools, None, tuples of them) are computed
+ * outside the graph while it is built, since every shape is static within one graph.
+ */
+export type OutputTemplate = { readonly output: string } | number | boolean | null | readonly OutputTemplate[];
+
+/** A returned value after a run: tensors as host arrays, plain values as they are. */
+export type HostValue = HostArray | number | boolean | null | readonly HostValue[];
+
 interface BuiltGraph {
   readonly graph: OnnxGraph;
   readonly input: OnnxValue;
-  readonly outputs: Record<string, OnnxValue>;
+  /** The graph's outputs, in order: every tensor the result holds. */
+  readonly tensors: readonly OnnxValue[];
+  /** Each key's value, with tensors standing for graph outputs. */
+  readonly templates: Record<string, OutputTemplate>;
 }
 
 /**
  * The module's forward run over ONNX graph values: the same kernel calls that run on tfjs,
- * each adding its nodes. Returns the graph and its outputs by key. Kernels that ONNX cannot
- * run faithfully (train mode) throw an EngineError here. Parameters without values (a check)
- * give a graph without initializer data, never serialized.
+ * each adding its nodes. Returns the graph, its tensor outputs in order, and each key's value
+ * with tensors standing for those outputs. Kernels that ONNX cannot run faithfully (train mode)
+ * throw an EngineError here. Parameters without values (a check) give a graph without
+ * initializer data, never serialized.
  */
 export function buildGraph(forward: ForwardOver, params: GraphParams, inputShape: readonly number[]): BuiltGraph {
   const graph = new OnnxGraph();
@@ -61,16 +75,32 @@ export function buildGraph(forward: ForwardOver, params: GraphParams, inputShape
   // The module's forward is typed over tfjs tensors; the ONNX kernels take the same calls over
   // graph values (their table satisfies KernelTable<OnnxValue>), so this is the one place they meet.
   const result = forward(input as unknown as Tensor4D, values as unknown as Params, onnxKernels as unknown as TfjsKernels) as Record<string, unknown>;
-  const outputs = keyedRecord<OnnxValue>([]); // keyed by the user's keys
   const named = new Set<string>([input.name, ...graph.initializers.keys()]);
-  for (const [key, v] of Object.entries(result)) {
-    if (!(v instanceof OnnxValue)) throw new Error(`internal: output '${key}' is not a tensor on the onnxruntime engine`);
-    // Every output its own node's result: ONNX names outputs, and one value may be returned twice.
-    const out = named.has(v.name) ? graph.node("Identity", [v], {}, v.shape, v.dtype) : v;
-    named.add(out.name);
-    outputs[key] = out;
-  }
-  return { graph, input, outputs };
+  const tensors: OnnxValue[] = [];
+  const template = (key: string, v: unknown): OutputTemplate => {
+    if (v instanceof OnnxValue) {
+      // Every output its own node's result: ONNX names outputs, and one value may be returned twice.
+      const out = named.has(v.name) ? graph.node("Identity", [v], {}, v.shape, v.dtype) : v;
+      named.add(out.name);
+      tensors.push(out);
+      return { output: out.name };
+    }
+    if (Array.isArray(v)) return v.map((item) => template(key, item));
+    if (typeof v === "number" || typeof v === "boolean" || v === null) return v;
+    throw new Error(`internal: output '${key}' holds a ${typeof v} on the onnxruntime engine`);
+  };
+  const templates = keyedRecord<OutputTemplate>(Object.entries(result).map(([key, v]) => [key, template(key, v)] as const)); // keyed by the user's keys
+  return { graph, input, tensors, templates };
+}
+
+function isOutputRef(t: OutputTemplate): t is { readonly output: string } {
+  return t !== null && typeof t === "object" && !Array.isArray(t);
+}
+
+/** Whether a template holds a plain value (a shape, an int from one: it may depend on the batch size). */
+function holdsPlainValues(t: OutputTemplate): boolean {
+  if (Array.isArray(t)) return t.some(holdsPlainValues);
+  return !isOutputRef(t);
 }
 
 const EMPTY = new Float32Array(0);
@@ -87,7 +117,8 @@ const PROBE_BATCHES = [2, 3, 5] as const;
 
 /** A graph that runs every batch size, with the batch a named dimension of its input and outputs. */
 interface BatchFreeGraph extends BuiltGraph {
-  readonly outputShapes: Readonly<Record<string, readonly Dimension[]>>;
+  /** Each tensor output's shape, in the order of `tensors`. */
+  readonly outputShapes: readonly (readonly Dimension[])[];
 }
 
 /**
@@ -96,11 +127,13 @@ interface BatchFreeGraph extends BuiltGraph {
  * reshape's target with one such entry gets -1 there (ONNX infers it); any other such constant is
  * computed from the input's batch (Shape, Mul, Add), which constant folding cannot remove but
  * which costs nothing beside the model. Undefined when the graphs differ otherwise (a float
- * constant or an attribute that depends on the batch): then the program runs one session per shape.
+ * constant or an attribute that depends on the batch), or when a plain value is returned (a shape
+ * holds the batch): then the program runs one session per shape.
  */
 export function batchFreeGraph(forward: ForwardOver, params: GraphParams, item: readonly number[]): BatchFreeGraph | undefined {
   const builds = PROBE_BATCHES.map((b) => buildGraph(forward, params, [b, ...item]));
   const [base, ...others] = builds as [BuiltGraph, ...BuiltGraph[]];
+  if (Object.values(base.templates).some(holdsPlainValues)) return undefined;
   const { graph } = base;
   if (!others.every((o) => sameNodes(graph.nodes, o.graph.nodes))) return undefined;
   const varying = new Map<string, { readonly slope: BigInt64Array; readonly offset: BigInt64Array }>();
@@ -113,14 +146,13 @@ export function batchFreeGraph(forward: ForwardOver, params: GraphParams, item: 
     if (linear === undefined) return undefined;
     varying.set(name, linear);
   }
-  const outputShapes: Record<string, Dimension[]> = {};
-  for (const [key, out] of Object.entries(base.outputs)) {
-    const shapes = builds.map((b) => b.outputs[key]!.shape);
-    outputShapes[key] = out.shape.map((d, i): Dimension => {
+  const outputShapes = base.tensors.map((out, k) => {
+    const shapes = builds.map((b) => b.tensors[k]!.shape);
+    return out.shape.map((d, i): Dimension => {
       if (shapes.every((s) => s[i] === d)) return d;
       return shapes.every((s, j) => s[i] === PROBE_BATCHES[j]) ? BATCH : null;
     });
-  }
+  });
   let batchSize: string | undefined;
   const computed: NodeSpec[] = [];
   for (const [name, { slope, offset }] of varying) {
@@ -153,21 +185,21 @@ export function batchFreeGraph(forward: ForwardOver, params: GraphParams, item: 
  * The batch-free graph serialized, and its output names by key; nothing else of the graph (which
  * references the host weights) outlives the call. Undefined when there is no batch-free graph.
  */
-function batchFreeModel(forward: ForwardOver, params: GraphParams, item: readonly number[]): { bytes: Uint8Array | undefined; readonly outputs: Record<string, string> } | undefined {
+function batchFreeModel(forward: ForwardOver, params: GraphParams, item: readonly number[]): { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate> } | undefined {
   const built = batchFreeGraph(forward, params, item);
-  if (built === undefined) return undefined;
-  const outputs = Object.entries(built.outputs);
+  // Nothing for ONNX Runtime to run (only plain values returned, which it refuses as a graph without outputs).
+  if (built === undefined || built.tensors.length === 0) return undefined;
   const bytes = modelProto(
     {
       name: "fxc",
       nodes: built.graph.nodes,
       initializers: built.graph.initializers,
       inputs: [{ name: built.input.name, shape: [BATCH, ...item] }],
-      outputs: outputs.map(([key, o]) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[key]! })),
+      outputs: built.tensors.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[k]! })),
     },
     "runtime",
   );
-  return { bytes, outputs: keyedRecord(outputs.map(([k, v]) => [k, v.name] as const)) };
+  return { bytes, templates: built.templates };
 }
 
 function sameNodes(a: readonly NodeSpec[], b: readonly NodeSpec[]): boolean {
@@ -199,9 +231,10 @@ function linearInBatch(values: readonly BigInt64Array[]): { slope: BigInt64Array
 }
 
 interface Session {
-  readonly session: Ort.InferenceSession;
-  /** Output names by the user's keys. */
-  readonly outputs: Record<string, string>;
+  /** Undefined when only plain values are returned: nothing for ONNX Runtime to run. */
+  readonly session: Ort.InferenceSession | undefined;
+  /** Each key's value, with tensors standing for the session's outputs. */
+  readonly templates: Record<string, OutputTemplate>;
 }
 
 /**
@@ -251,7 +284,7 @@ export class OnnxProgram {
     collectGarbage();
     try {
       const session = await this.ort.InferenceSession.create(model.bytes!, sessionOptions(this.options));
-      this.shared = { item: item.join(","), session: { session, outputs: model.outputs } };
+      this.shared = { item: item.join(","), session: { session, templates: model.templates } };
     } finally {
       model.bytes = undefined;
       collectGarbage();
@@ -273,15 +306,16 @@ export class OnnxProgram {
     const key = shape.join(",");
     let entry = this.sessions.get(key);
     if (entry === undefined) {
-      const { graph, input, outputs } = buildGraph(this.forward, this.params, shape);
-      if (Object.values(this.params).some((p) => p.values === undefined)) {
-        throw new Error("internal: a session for another input shape after the weights were handed to ONNX Runtime");
+      const { graph, input, tensors, templates } = buildGraph(this.forward, this.params, shape);
+      if (tensors.length === 0) {
+        entry = Promise.resolve({ session: undefined, templates });
+      } else {
+        if (Object.values(this.params).some((p) => p.values === undefined)) {
+          throw new Error("internal: a session for another input shape after the weights were handed to ONNX Runtime");
+        }
+        const bytes = graph.serialize([input], [...tensors], "runtime");
+        entry = this.ort.InferenceSession.create(bytes, sessionOptions(this.options)).then((session) => ({ session, templates }));
       }
-      const bytes = graph.serialize([input], Object.values(outputs), "runtime");
-      entry = this.ort.InferenceSession.create(bytes, sessionOptions(this.options)).then((session) => ({
-        session,
-        outputs: keyedRecord(Object.entries(outputs).map(([k, v]) => [k, v.name] as const)),
-      }));
       entry.catch(() => this.sessions.delete(key));
       this.sessions.set(key, entry);
     }
@@ -289,16 +323,17 @@ export class OnnxProgram {
   }
 
   /** Runs a batch: on the shared session when its height, width and channels are the prepared ones. */
-  async run(x: HostArray): Promise<Record<string, HostArray>> {
+  async run(x: HostArray): Promise<Record<string, HostValue>> {
     this.check(x.shape);
-    const { session, outputs } = this.shared?.item === x.shape.slice(1).join(",") ? this.shared.session : await this.session(x.shape);
-    const results = await session.run({ input: new this.ort.Tensor("float32", x.data, [...x.shape]) });
-    return keyedRecord(
-      Object.entries(outputs).map(([key, name]): readonly [string, HostArray] => {
-        const t = results[name]!;
-        return [key, { data: t.data as Float32Array, shape: t.dims.map(Number) }];
-      }),
-    );
+    const { session, templates } = this.shared?.item === x.shape.slice(1).join(",") ? this.shared.session : await this.session(x.shape);
+    const results: Record<string, Ort.Tensor> = session === undefined ? {} : await session.run({ input: new this.ort.Tensor("float32", x.data, [...x.shape]) });
+    const fill = (t: OutputTemplate): HostValue => {
+      if (Array.isArray(t)) return t.map(fill);
+      if (!isOutputRef(t)) return t as number | boolean | null;
+      const r = results[t.output]!;
+      return { data: r.data as Float32Array, shape: r.dims.map(Number) };
+    };
+    return keyedRecord(Object.entries(templates).map(([key, t]) => [key, fill(t)] as const));
   }
 
   async release(): Promise<void> {
@@ -306,8 +341,8 @@ export class OnnxProgram {
     this.sessions.clear();
     const shared = this.shared;
     this.shared = undefined;
-    if (shared !== undefined) await shared.session.session.release();
-    for (const s of all) await (await s).session.release();
+    if (shared !== undefined) await shared.session.session?.release();
+    for (const s of all) await (await s).session?.release();
   }
 }
 

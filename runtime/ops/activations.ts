@@ -27,5 +27,5 @@ export function gelu(x: Tensor, attrs: { readonly approximate?: string } = {}): 
   });
 }
 
-/** Dropout as in train mode (eval-mode dropout is compiled away). */
-export const dropout = (x: Tensor, attrs: { readonly p: number }): Tensor => tf.dropout(x, attrs.p);
+/** Dropout as in train mode (eval-mode dropout is compiled away); p = 1 zeroes everything, as torch does (tfjs's dropout refuses a rate of 1). */
+export const dropout = (x: Tensor, attrs: { readonly p: number }): Tensor => (attrs.p >= 1 ? tf.zerosLike(x) : tf.dropout(x, attrs.p));

@@ -9,16 +9,40 @@ export class InputShapeError extends Error {
  * Checks the caller's input against the compiled shape and stores it channels-last.
  * The result is always a tensor of our own (a cheap clone in NHWC), so it can be freed.
  */
-export function input(x: Tensor, attrs: InputAttrs): Tensor4D {
+export function input(inputs: Tensor | readonly Tensor[], attrs: InputAttrs): Tensor4D {
+  const x = inputItem(inputs, attrs);
   checkInputShape(x.shape, attrs);
   return attrs.layout === "nchw" ? tf.transpose(x as Tensor4D, [0, 2, 3, 1]) : tf.clone(x as Tensor4D);
 }
 
-export type InputAttrs = { readonly layout: string; readonly shape: readonly (number | null)[] };
+/** The input an input op reads: the caller's value, or its item `index` when the model takes several (every engine's). */
+export function inputItem<T extends { readonly shape: readonly number[] }>(inputs: T | readonly T[], attrs: InputAttrs): T {
+  if (attrs.index === undefined) {
+    if (Array.isArray(inputs)) throw new InputShapeError(`the model takes one input, and ${inputs.length} were given; pass the tensor itself`);
+    return inputs as T;
+  }
+  if (!Array.isArray(inputs) || inputs.length !== attrs.count) {
+    throw new InputShapeError(`the model takes ${attrs.count} inputs, one per argument of forward; pass them as an array of ${attrs.count} tensors`);
+  }
+  return (inputs as readonly T[])[attrs.index]!;
+}
+
+/**
+ * `layout` nhwc or nchw: an [N, C, H, W] image, `shape` its [C, H, W]. `layout` torch: any
+ * other input, taken as torch has it, `shape` all its dims (`null` for a free batch).
+ */
+export type InputAttrs = { readonly layout: string; readonly shape: readonly (number | null)[]; readonly index?: number; readonly count?: number };
 
 /** Every engine's input check: the caller's shape against the compiled one, in the compiled layout. */
 export function checkInputShape(shape: readonly number[], attrs: InputAttrs): void {
   assertNonEmptyBatch(shape);
+  if (attrs.layout === "torch") {
+    const expected = attrs.shape.map((d) => d ?? "N");
+    if (shape.length !== expected.length || expected.some((d, i) => d !== "N" && d !== shape[i])) {
+      throw new InputShapeError(`input shape [${shape.join(", ")}] does not match the compiled [${expected.join(", ")}]; give that shape, or compile for this one (the inputShape option)`);
+    }
+    return;
+  }
   const [c, h, w] = attrs.shape;
   const expected = attrs.layout === "nchw" ? ["N", c, h, w] : ["N", h, w, c];
   const ok = shape.length === 4 && expected.every((d, i) => d === "N" || d === null || d === shape[i]);

@@ -101,7 +101,16 @@ export function index(
   });
 }
 
+/** torch's expand sizes against the input's torch-ordered shape: -1 keeps that dim (the free batch, say), as in torch. */
+export function expandedShape(sizes: readonly number[], input: readonly number[]): number[] {
+  const lead = sizes.length - input.length;
+  return sizes.map((s, i) => (s === -1 ? input[i - lead]! : s));
+}
+
 /** torch's expand: broadcasting to a larger shape (tfjs copies; torch makes a view). */
 export function expand(x: Tensor, shape: readonly number[], attrs: { readonly inFormat?: string; readonly outFormat?: string } = {}): Tensor {
-  return tf.tidy(() => storeAs(tf.broadcastTo(torchOrder(x, attrs), [...shape]), attrs));
+  return tf.tidy(() => {
+    const t = torchOrder(x, attrs);
+    return storeAs(tf.broadcastTo(t, expandedShape(shape, t.shape)), attrs);
+  });
 }

@@ -6,6 +6,7 @@ import { moduleNameMessage } from "../../names.js";
 import { UsageError, printWarning } from "../errors.js";
 import { parseReturnSpec, parseSize } from "../spec.js";
 import { buildOptions, type BuildArgs } from "./shared.js";
+import { cliModel, userModelName } from "../userModel.js";
 
 interface CompileArgs extends BuildArgs {
   out: string;
@@ -23,14 +24,17 @@ export function compileCommand(cli: Argv): Argv {
         .option("name", { type: "string", describe: "Module name (file name and features interface); default: the model name" })
         .option("check", { type: "boolean", default: false, describe: "Write nothing; exit 1 if the file on disk differs from what would be written, printing the diff" })
         .example("$0 compile resnet50 --return layer1,layer4", "writes generated/resnet50.ts")
-        .example("$0 compile resnet50 --return layer4:features --layout nchw", "renames the output key, NCHW in and out") as Argv<CompileArgs>,
+        .example("$0 compile resnet50 --return layer4:features --layout nchw", "renames the output key, NCHW in and out")
+        .example("$0 compile ./src/my-net.ts#MyNet --return layer1", "a model of your own, built with fxc/models; writes generated/MyNet.ts") as Argv<CompileArgs>,
     async (args) => {
-      const name = args.name ?? args.model;
+      const { model, user } = await cliModel(args.model);
+      const name = args.name ?? (user === undefined ? args.model : userModelName(user));
       // The API refuses the same names (an OptionsError); said here first, as a command line fxc cannot read.
       const nameProblem = args.name === undefined ? undefined : moduleNameMessage(args.name);
       if (nameProblem !== undefined) throw new UsageError(nameProblem);
       const returnNodes = parseReturnSpec(args.return);
-      const { source, command } = await compileProgram(args.model, {
+      const { source, command } = await compileProgram(model, {
+        ...(user === undefined ? {} : { source: user.text }),
         returnNodes,
         size: parseSize(args.size),
         layout: args.layout,

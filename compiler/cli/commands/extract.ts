@@ -11,6 +11,7 @@ import { extractFolder } from "../../tasks/extractFolder.js";
 import { loadCompiled } from "../cache.js";
 import { InterruptedError, UsageError, printWarning } from "../errors.js";
 import { progressBar, rate, type Progress } from "../progress.js";
+import { cliModel } from "../userModel.js";
 import { parseReturnSpec, positiveInt } from "../spec.js";
 import { returnSpec } from "../../api.js";
 import { buildOptions, engineLine, engineOptions, type BuildArgs, type EngineArgs } from "./shared.js";
@@ -187,7 +188,8 @@ async function extractNpy(args: ExtractArgs): Promise<void> {
   const [h, w] = args.layout === "nhwc" ? [input.shape[1]!, input.shape[2]!] : [input.shape[2]!, input.shape[3]!];
   const returnNodes = parseReturnSpec(args.return);
   const { extractor } = await loadCompiled({
-    model: args.model,
+    // A model of the user's (FILE#Export) too: an .npy input needs no preset of torchvision's.
+    model: (await cliModel(args.model)).model,
     returnNodes,
     size: [h, w],
     layout: args.layout,

@@ -13,7 +13,7 @@ export interface BuildArgs {
 /** Options every compiling command shares. */
 export function buildOptions(y: Argv): Argv<BuildArgs> {
   return y
-    .positional("model", { type: "string", demandOption: true, describe: "Model name (fxc models lists them)" })
+    .positional("model", { type: "string", demandOption: true, describe: "Model name (fxc models lists them), or FILE#Export for a model of your own" })
     .option("return", { type: "string", demandOption: true, describe: "Return nodes: node[:key],... (a module path means its last node)" })
     .option("size", { type: "string", describe: "Input size, N or HxW; default: the model's own (224 for most)" })
     .option("layout", { choices: ["nhwc", "nchw"] as const, default: "nhwc" as const, describe: "Layout of the input and of image-like outputs" })

@@ -1,4 +1,5 @@
 import { EngineError } from "../../engine.js";
+import { expandedShape } from "../../ops/shapeOps.js";
 import { storeAs, torchOrder } from "./layout.js";
 import * as o from "./onnx.js";
 import { OnnxValue } from "./onnx.js";
@@ -45,5 +46,6 @@ export function index(
 }
 
 export function expand(x: OnnxValue, shape: readonly number[], attrs: { readonly inFormat?: string; readonly outFormat?: string } = {}): OnnxValue {
-  return storeAs(o.expand(torchOrder(x, attrs), shape), attrs);
+  const t = torchOrder(x, attrs);
+  return storeAs(o.expand(t, expandedShape(shape, t.shape)), attrs);
 }
