@@ -13,11 +13,11 @@ export interface Finished {
   readonly seconds: number;
 }
 
-/** Runs a process to its end, its output captured, and times it from spawn to exit. */
-export function runProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Finished> {
+/** Runs a process to its end (in `cwd`, the repository by default), its output captured, and times it from spawn to exit. */
+export function runProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env, cwd: string = ROOT): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(command, args, { cwd: ROOT, env });
+    const child = spawn(command, args, { cwd, env });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
