@@ -18,8 +18,21 @@ export type TfjsKernels = { readonly [K in keyof Exported as Exported[K] extends
 /** A kernel a lowered instruction may call. */
 export type KernelName = keyof TfjsKernels;
 
-/** The attributes a kernel takes (its last parameter), as lowering must write them. */
-export type KernelAttrs<K extends KernelName> = TfjsKernels[K] extends (...args: infer A) => unknown ? (A extends readonly [...unknown[], infer Last] ? Last : never) : never;
+/** What a kernel without attributes takes for them: nothing, so any attribute written for it fails tsc. */
+export type NoAttrs = { readonly [key: string]: never };
+
+/**
+ * The attributes a kernel takes (its last parameter, an object of plain values), as lowering
+ * must write them; `NoAttrs` for a kernel whose last parameter is an operand (relu's tensor,
+ * getitem's index). An overloaded kernel (shapeOf) is read from its last, most general overload.
+ */
+export type KernelAttrs<K extends KernelName> = TfjsKernels[K] extends (...args: infer A) => unknown
+  ? Required<A> extends readonly [...unknown[], infer Last]
+    ? AttrsOf<Last>
+    : NoAttrs
+  : never;
+
+type AttrsOf<Last> = [Exclude<Last, undefined>] extends [Tensor | readonly unknown[] | number | string | boolean | null] ? NoAttrs : Exclude<Last, undefined>;
 
 /** `T` with every tfjs tensor in it replaced by an engine's value type `V`. */
 export type OverValue<T, V> = T extends Tensor ? V : T extends readonly (infer U)[] ? readonly OverValue<U, V>[] : T;

@@ -1,6 +1,6 @@
 import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
 import type { AbstractValue, Dim } from "../graph/value.js";
-import type { Instruction, Json, Operand, Program, ProgramOutput } from "../graph/program.js";
+import { attrsJson, type Instruction, type Json, type Operand, type Program, type ProgramOutput } from "../graph/program.js";
 import type { Preset } from "../../runtime/images/preset.js";
 import { disposalSchedule } from "../passes/schedule.js";
 import { dataSection, docs, featuresComment, header, loadBody, type HeaderFacts } from "../../templates/module.js";
@@ -134,7 +134,7 @@ function forwardBody(program: Program, notes: ReadonlyMap<string, number>): stri
   program.instructions.forEach((ins, i) => {
     lines.push(`// ${comment(ins, notes)}`);
     const rank = featureRanks.get(ins.id);
-    const args = [...ins.inputs.map(operand), ...(Object.keys(ins.attrs).length || ins.op === "input" ? [literal(ins.attrs)] : [])];
+    const args = [...ins.inputs.map(operand), ...(Object.keys(ins.attrs).length || ins.op === "input" ? [literal(attrsJson(ins))] : [])];
     lines.push(`const ${ins.id} = ops.${ins.op}${rank === undefined ? "" : `<${rank}>`}(${args.join(", ")});`);
     const dead = schedule[i]!;
     if (dead.length > 0) lines.push(`dispose(${dead.join(", ")});`);

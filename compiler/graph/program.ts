@@ -1,7 +1,7 @@
 import type { AbstractValue, Dim } from "./value.js";
 import { sourceKeys, type CheckpointShapes, type ParamSource, type ParamSpec, type ParamTransform } from "../../runtime/params.js";
 import type { KeyRename } from "../../runtime/weights/rename.js";
-import type { KernelName } from "../../runtime/kernels.js";
+import type { KernelAttrs, KernelName } from "../../runtime/kernels.js";
 
 export { sourceKeys, type ParamSource, type ParamSpec, type ParamTransform };
 
@@ -25,13 +25,10 @@ export type Operand =
   | { readonly kind: "const"; readonly value: Json }
   | { readonly kind: "list"; readonly items: readonly Operand[] };
 
-export interface Instruction {
+interface InstructionBase {
   /** The result's variable name. */
   readonly id: string;
-  /** The kernel called: one of the runtime's, so a misspelled name fails tsc. */
-  readonly op: KernelName;
   readonly inputs: readonly Operand[];
-  readonly attrs: { readonly [key: string]: Json };
   /** The torchvision nodes this computes, in order; its value is the last one's. */
   readonly nodes: readonly string[];
   readonly value: AbstractValue;
@@ -39,6 +36,18 @@ export interface Instruction {
   /** Why it is there when it is not a node's own op (layout conversion, folding). */
   readonly note?: string;
 }
+
+/**
+ * A call of one kernel with the attributes that kernel declares (runtime/kernels.ts), so a
+ * misspelled kernel or attribute, or an attribute of the wrong type, fails tsc.
+ */
+export type KernelCall<K extends KernelName> = {
+  readonly op: K;
+  readonly attrs: KernelAttrs<K>;
+};
+
+/** One lowered instruction: a union over the kernels, discriminated by `op`. */
+export type Instruction = { [K in KernelName]: InstructionBase & KernelCall<K> }[KernelName];
 
 export interface ProgramOutput {
   /** The user's key. */
@@ -70,6 +79,9 @@ export interface Program {
   /** How the model's loader renames checkpoint keys before reading them (from its zoo entry). */
   readonly keyRenames?: readonly KeyRename[];
 }
+
+/** An instruction's attributes as the JSON the emitter prints: every kernel's attrs are plain numbers, strings, booleans, null and arrays of them (runtime/ops), which tsc cannot see through their interfaces. */
+export const attrsJson = (ins: Instruction): Json => ins.attrs as Json;
 
 export const valueRef = (id: string): Operand => ({ kind: "value", id });
 export const constant = (v: Json): Operand => ({ kind: "const", value: v });

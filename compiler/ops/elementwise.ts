@@ -1,7 +1,7 @@
-import type { KernelName } from "../../runtime/kernels.js";
+import type { KernelAttrs } from "../../runtime/kernels.js";
 import { defineOp } from "./registry.js";
 import { asBool, asNumber, asTensor, isAbstract, type ArgValue } from "./schema.js";
-import type { LowerContext, Lowered } from "./lowering.js";
+import { call, type LowerContext, type Lowered } from "./lowering.js";
 import { ShapeError, tensor, type AbstractValue, type Dim } from "../graph/value.js";
 
 /** torch's broadcasting of two shapes. */
@@ -40,21 +40,20 @@ function scalarResult(op: string, x: Scalar | "N", y: Scalar | "N", fn: (x: numb
 }
 
 /** Elementwise lowering shared by the binary and unary ops: formats follow the 4-D tensor inputs. */
-export function lowerElementwise(ctx: LowerContext, op: KernelName, names: readonly string[], attrs: Record<string, number | boolean | string> = {}): Lowered {
+type BinaryKernel = "add" | "sub" | "mul" | "div" | "floorDiv";
+type UnaryKernel = "relu" | "relu6" | "sigmoid" | "tanh" | "silu" | "hardsigmoid" | "hardswish" | "gelu" | "dropout";
+
+export function lowerElementwise<K extends BinaryKernel | UnaryKernel>(ctx: LowerContext, op: K, names: readonly string[], attrs: KernelAttrs<K>): Lowered {
   const out = ctx.out.kind === "tensor" ? ctx.out : undefined;
   const channelsLast = out !== undefined && out.shape.length === 4 && names.some((n) => ctx.formatOf(n) === "channelsLast");
   const inputs = names.map((n) => (isTensorArg(ctx.args[n]) ? ctx.tensor(n, channelsLast ? "channelsLast" : "contiguous") : ctx.operand(n)));
   // A lower-rank operand broadcast against a channels-last value needs its dims moved too.
   const needsAlign = channelsLast && names.some((n) => isTensorArg(ctx.args[n]) && (ctx.args[n] as { shape: readonly unknown[] }).shape.length < 4);
-  return {
-    op,
-    inputs,
-    attrs: needsAlign ? { ...attrs, channelsLast: true } : attrs,
-    format: channelsLast ? "channelsLast" : "contiguous",
-  };
+  // Only a binary kernel reads a lower-rank operand, and each takes `channelsLast`; tsc cannot see that for a generic K.
+  return call(op, inputs, needsAlign ? ({ ...attrs, channelsLast: true } as KernelAttrs<K>) : attrs, channelsLast ? "channelsLast" : "contiguous");
 }
 
-const binary: [string, KernelName, (x: number, y: number) => number][] = [
+const binary: [string, BinaryKernel, (x: number, y: number) => number][] = [
   ["add", "add", (x, y) => x + y],
   ["sub", "sub", (x, y) => x - y],
   ["mul", "mul", (x, y) => x * y],
@@ -75,12 +74,12 @@ for (const [name, runtime, fn] of binary) {
       if (x === undefined || y === undefined) throw new Error(`internal: ${name} of unsupported values`);
       return scalarResult(name, x, y, fn);
     },
-    lower: (ctx) => lowerElementwise(ctx, runtime, ["input", "other"]),
+    lower: (ctx) => lowerElementwise(ctx, runtime, ["input", "other"], {}),
   });
 }
 
 /** Unary ops that keep the shape; the runtime op has the same name in camelCase. */
-const unary: [schema: string, runtime: KernelName][] = [
+const unary: [schema: string, runtime: Exclude<UnaryKernel, "gelu" | "dropout">][] = [
   ["relu(input, inplace=False)", "relu"],
   ["relu6(input, inplace=False)", "relu6"],
   ["sigmoid(input)", "sigmoid"],
@@ -94,7 +93,7 @@ for (const [schema, runtime] of unary) {
   defineOp({
     schema,
     infer: (a) => tensor(asTensor(a.input, runtime).shape),
-    lower: (ctx) => lowerElementwise(ctx, runtime, ["input"]),
+    lower: (ctx) => lowerElementwise(ctx, runtime, ["input"], {}),
   });
 }
 

@@ -1,24 +1,31 @@
 import type { AbstractValue } from "../graph/value.js";
 import type { ArgValue } from "./schema.js";
-import type { KernelName } from "../../runtime/kernels.js";
+import type { KernelAttrs, KernelName } from "../../runtime/kernels.js";
 
-import type { Json, MemoryFormat, Operand, ParamTransform } from "../graph/program.js";
+import type { Json, KernelCall, MemoryFormat, Operand, ParamTransform } from "../graph/program.js";
 
 export type { Json, MemoryFormat, Operand, ParamTransform };
 
-/** What an op's lowering returns: one runtime call, or an existing value (an identity op). */
-export type Lowered =
-  | {
-      readonly op: KernelName;
-      readonly inputs: readonly Operand[];
-      readonly attrs: { readonly [key: string]: Json };
-      /** Layout of a 4-D result; channels-last unless said otherwise. */
-      readonly format?: MemoryFormat;
-    }
-  | { readonly alias: Operand };
+/** A lowering to a runtime call (not an alias): a union over the kernels, discriminated by `op`. */
+export type LoweredCall = {
+  [K in KernelName]: KernelCall<K> & {
+    readonly inputs: readonly Operand[];
+    /** Layout of a 4-D result; channels-last unless said otherwise. */
+    readonly format?: MemoryFormat;
+  };
+}[KernelName];
 
-/** A lowering to a runtime call (not an alias). */
-export type LoweredCall = Extract<Lowered, { readonly op: KernelName }>;
+/** What an op's lowering returns: one runtime call, or an existing value (an identity op). */
+export type Lowered = LoweredCall | { readonly alias: Operand };
+
+/**
+ * The one way lowering writes a kernel call: `call("conv2d", inputs, { stride, padding })`
+ * checks the attributes against the kernel's declared ones.
+ */
+export function call<K extends KernelName>(op: K, inputs: readonly Operand[], attrs: KernelAttrs<K>, format?: MemoryFormat): LoweredCall {
+  // tsc cannot pair a generic K's op with its attrs inside the mapped union; the signature did.
+  return { op, inputs, attrs, ...(format === undefined ? {} : { format }) } as LoweredCall;
+}
 
 export interface LowerContext {
   /** Bound arguments as abstract values, as the op's shape rule saw them. */

@@ -3,7 +3,7 @@ import { asBool, asInt, asString, asTensor, isAbstract, type ArgValue } from "./
 import { BATCH, ShapeError, normalizeDim, runtimeDim, tensor, type AbstractValue, type Dim, type TensorValue } from "../graph/value.js";
 import { lowerShapeOp } from "./shape.js";
 import { isSlice } from "../graph/node.js";
-import type { Json, LowerContext, Lowered, MemoryFormat } from "./lowering.js";
+import { call, type Json, type LowerContext, type Lowered, type MemoryFormat } from "./lowering.js";
 
 /**
  * Python-level ops that torch.fx records when forward code inspects shapes:
@@ -12,7 +12,7 @@ import type { Json, LowerContext, Lowered, MemoryFormat } from "./lowering.js";
  */
 
 /** Tells the runtime that a 4-D input is stored channels-last, so dims map back to torch's. */
-function formatAttrs(format: MemoryFormat | undefined): { inFormat?: Json } {
+function formatAttrs(format: MemoryFormat | undefined): { inFormat?: MemoryFormat } {
   return format === "channelsLast" ? { inFormat: format } : {};
 }
 
@@ -31,7 +31,7 @@ defineOp({
     if (name !== "shape") throw new Error(`internal: getattr '${name}' is not supported`);
     return { kind: "size", dims: asTensor(a.input, "getattr input").shape };
   },
-  lower: (ctx) => ({ op: "shapeOf", inputs: [ctx.tensor("input", "any")], attrs: formatAttrs(ctx.formatOf("input")) }),
+  lower: (ctx) => call("shapeOf", [ctx.tensor("input", "any")], formatAttrs(ctx.formatOf("input"))),
 });
 
 defineOp({
@@ -204,5 +204,5 @@ defineOp({
     if (a.dim === null) return { kind: "size", dims: shape };
     return { kind: "int", value: shape[normalizeDim(asInt(a.dim, "dim"), shape.length)]! };
   },
-  lower: (ctx) => ({ op: "shapeOf", inputs: [ctx.tensor("input", "any")], attrs: { ...formatAttrs(ctx.formatOf("input")), dim: ctx.args.dim === null ? null : asInt(ctx.args.dim, "dim") } }),
+  lower: (ctx) => call("shapeOf", [ctx.tensor("input", "any")], { ...formatAttrs(ctx.formatOf("input")), dim: ctx.args.dim === null ? null : asInt(ctx.args.dim, "dim") }),
 });

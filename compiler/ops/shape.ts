@@ -1,7 +1,7 @@
-import type { KernelName } from "../../runtime/kernels.js";
+import type { KernelAttrs } from "../../runtime/kernels.js";
 import { defineOp } from "./registry.js";
 import { asInt, asTensor } from "./schema.js";
-import type { Json, LowerContext, LoweredCall } from "./lowering.js";
+import { call, type LowerContext, type LoweredCall } from "./lowering.js";
 import { BATCH, ShapeError, normalizeDim, tensor, type Dim } from "../graph/value.js";
 
 /**
@@ -10,20 +10,17 @@ import { BATCH, ShapeError, normalizeDim, tensor, type Dim } from "../graph/valu
  * every 4-D value outside these ops keeps the layout that convolutions want; one marked
  * `torchOrder` (not image-like) stays in torch's order.
  */
-export function lowerShapeOp(ctx: LowerContext, op: KernelName, attrs: Record<string, Json>): LoweredCall {
+/** The kernels lowerShapeOp writes, each taking the layout attrs it adds. */
+type ShapeKernel = "flatten" | "reshape" | "expand" | "index";
+type LayoutAttrs = "inFormat" | "outFormat";
+
+export function lowerShapeOp<K extends ShapeKernel>(ctx: LowerContext, op: K, attrs: Omit<KernelAttrs<K>, LayoutAttrs>): LoweredCall {
   const outRank = ctx.out.kind === "tensor" ? ctx.out.shape.length : 0;
   const imageLike = outRank === 4 && ctx.out.kind === "tensor" && ctx.out.torchOrder !== true;
   const inFormat = ctx.formatOf("input");
-  return {
-    op,
-    inputs: [ctx.tensor("input", "any")],
-    attrs: {
-      ...attrs,
-      ...(inFormat === "channelsLast" ? { inFormat } : {}),
-      ...(imageLike ? { outFormat: "channelsLast" } : {}),
-    },
-    format: imageLike || outRank !== 4 ? "channelsLast" : "contiguous",
-  };
+  const layout = { ...(inFormat === "channelsLast" ? { inFormat } : {}), ...(imageLike ? { outFormat: "channelsLast" } : {}) };
+  // K's attrs are exactly `attrs` plus the layout ones, which tsc cannot prove for a generic K.
+  return call(op, [ctx.tensor("input", "any")], { ...attrs, ...layout } as KernelAttrs<K>, imageLike || outRank !== 4 ? "channelsLast" : "contiguous");
 }
 
 /** Multiplies static dims; the free batch cannot be merged with other dims. */

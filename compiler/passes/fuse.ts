@@ -1,4 +1,5 @@
 import { identifierFor } from "./lower.js";
+import type { FusedActivation } from "../../runtime/ops/conv2d.js";
 import { operandParams, readCounts, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
 
 /**
@@ -16,8 +17,9 @@ export function fuse(program: Program): Program {
   return p;
 }
 
-const CONVOLUTIONS = new Set(["conv2d", "depthwiseConv2d"]);
-const FUSABLE_ACTIVATIONS = new Set(["relu", "relu6"]);
+type Convolution = Extract<Instruction, { readonly op: "conv2d" | "depthwiseConv2d" }>;
+const isConvolution = (ins: Instruction): ins is Convolution => ins.op === "conv2d" || ins.op === "depthwiseConv2d";
+const isFusableActivation = (ins: Instruction): ins is Extract<Instruction, { readonly op: FusedActivation }> => ins.op === "relu" || ins.op === "relu6";
 
 type Fusion = (producer: Instruction, consumer: Instruction, params: Map<string, ParamSpec>) => Instruction | undefined;
 
@@ -72,7 +74,7 @@ function splitKey(key: string | null | undefined, name: string): string | undefi
 }
 
 const foldBatchNorm: Fusion = (conv, bn, params) => {
-  if (bn.op !== "batchNorm" || bn.attrs.training !== false || !CONVOLUTIONS.has(conv.op) || conv.attrs.activation !== undefined) return undefined;
+  if (bn.op !== "batchNorm" || bn.attrs.training !== false || !isConvolution(conv) || conv.attrs.activation !== undefined) return undefined;
   const [, filterOperand, convBiasOperand] = conv.inputs;
   const [, mean, variance, weight, bias] = bn.inputs.map((o) => paramOperand(o, params)?.key);
   const filter = paramOperand(filterOperand, params);
@@ -89,7 +91,7 @@ const foldBatchNorm: Fusion = (conv, bn, params) => {
     (convBias.key === null || (convBias.key === `${convPath}.bias` && convBias.specs.length === filter.specs.length)) &&
     ((weight === null && bias === null) || (weight === `${bnPath}.weight` && bias === `${bnPath}.bias`));
   if (!consistent) return undefined;
-  const source = { conv: convPath, convBias: convBias.key !== null, bn: bnPath, affine: weight !== null, eps: bn.attrs.eps as number };
+  const source = { conv: convPath, convBias: convBias.key !== null, bn: bnPath, affine: weight !== null, eps: bn.attrs.eps };
   // One folded filter and bias per part: a grouped convolution keeps its per-group tensors.
   const folded = filter.specs.map((spec) => {
     const part = spec.part === undefined ? {} : { part: spec.part };
@@ -117,7 +119,7 @@ function uniqueParamId(params: Map<string, ParamSpec>, base: string): string {
 }
 
 const fuseActivation: Fusion = (conv, act, _params) => {
-  if (!CONVOLUTIONS.has(conv.op) || !FUSABLE_ACTIVATIONS.has(act.op) || conv.attrs.activation !== undefined) return undefined;
+  if (!isConvolution(conv) || !isFusableActivation(act) || conv.attrs.activation !== undefined) return undefined;
   return {
     ...conv,
     id: act.id,

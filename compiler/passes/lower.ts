@@ -1,6 +1,6 @@
 import type { Graph } from "../graph/graph.js";
 import { Node, isDictArgument, isSlice, leafInputs, type Argument } from "../graph/node.js";
-import { BATCH, type AbstractValue } from "../graph/value.js";
+import { BATCH, type AbstractValue, type Dim } from "../graph/value.js";
 import { TraceError } from "../trace/tracer.js";
 import {
   constant,
@@ -91,6 +91,9 @@ export function lower(graph: Graph, outputs: readonly ResolvedOutput[], options:
   };
 }
 
+/** An input dim as the input kernel checks it: null where any size is accepted (the batch). */
+const inputDim = (d: Dim | undefined): number | null => (d === undefined || d === BATCH ? null : d);
+
 class ProgramBuilder {
   readonly instructions: Instruction[] = [];
   readonly params = new Map<string, ParamSpec>();
@@ -120,7 +123,7 @@ class ProgramBuilder {
           inputs: [valueRef("input")],
           // An [N, C, H, W] image comes in the chosen layout and is stored channels-last; any other input as torch has it.
           attrs: {
-            ...(image ? { layout: this.options.layout, shape: [c ?? null, h ?? null, w ?? null] as Json } : { layout: "torch", shape: shape.map((d) => (d === BATCH ? null : d)) }),
+            ...(image ? { layout: this.options.layout, shape: [c, h, w].map(inputDim) } : { layout: "torch", shape: shape.map(inputDim) }),
             ...(this.placeholders.length > 1 ? { index: this.placeholders.indexOf(node), count: this.placeholders.length } : {}),
           },
           nodes: [owner],
@@ -221,11 +224,10 @@ class ProgramBuilder {
     if ("alias" in lowered) return { operand: lowered.alias };
     // 4-D tensors carry a memory format; a tuple's format is that of its 4-D items.
     const is4d = (node.value.kind === "tensor" && node.value.shape.length === 4) || (node.value.kind === "tuple" && lowered.format !== undefined);
+    const { format: _format, ...kernelCall } = lowered;
     const id = this.push({
       id: this.uniqueId(idOverride ?? identifierFor(node.name)),
-      op: lowered.op,
-      inputs: lowered.inputs,
-      attrs: lowered.attrs,
+      ...kernelCall,
       nodes: [owner],
       value: node.value,
       ...(is4d ? { format: lowered.format ?? "channelsLast" } : {}),

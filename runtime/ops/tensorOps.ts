@@ -27,6 +27,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
 /** `x.shape` or `x.size(dim)` in torch's dim order. */
 export function shapeOf(x: Tensor, attrs?: { readonly inFormat?: string; readonly dim?: null }): number[];
 export function shapeOf(x: Tensor, attrs: { readonly inFormat?: string; readonly dim: number }): number;
+// Last, the general form: lowering writes shapeOf's attrs by this one (see KernelAttrs).
+export function shapeOf(x: Tensor, attrs?: { readonly inFormat?: string; readonly dim?: number | null }): number[] | number;
 export function shapeOf(x: Tensor, attrs: { readonly inFormat?: string; readonly dim?: number | null } = {}): number[] | number {
   return torchShape(x.shape, attrs);
 }
