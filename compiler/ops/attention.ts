@@ -1,4 +1,5 @@
 import { defineOp } from "./registry.js";
+import { call } from "./lowering.js";
 import { asString, asTensor, type ArgValue } from "./schema.js";
 import { ShapeError, tensor, type Dim } from "../graph/value.js";
 import { parseEinsum } from "../../runtime/ops/attention.js";
@@ -32,11 +33,6 @@ defineOp({
     });
     return tensor(plan.output.map((l) => sizes.get(l)!));
   },
-  lower: (ctx) => ({
-    op: "einsum",
-    // Labels name torch's dims, so operands come in torch's order, and so does the result.
-    inputs: [{ kind: "list", items: ctx.tensors("operands", "contiguous") }],
-    attrs: { equation: asString(ctx.args.equation, "equation") },
-    format: "contiguous",
-  }),
+  // Labels name torch's dims, so operands come in torch's order, and so does the result.
+  lower: (ctx) => call("einsum", [{ kind: "list", items: ctx.tensors("operands", "contiguous") }], { equation: asString(ctx.args.equation, "equation") }, "contiguous"),
 });

@@ -1,4 +1,5 @@
 import { defineOp } from "./registry.js";
+import { call } from "./lowering.js";
 import { asInt, asInts, asTensor } from "./schema.js";
 import { ShapeError, tensor, type Dim } from "../graph/value.js";
 
@@ -43,23 +44,15 @@ defineOp({
     // Depthwise convolution (one channel in and out per group) has its own, much faster kernel.
     const depthwise = groups > 1 && groups === x.shape[1] && w.shape[0] === groups;
     if (depthwise || groups === 1) {
-      return {
-        op: depthwise ? "depthwiseConv2d" : "conv2d",
-        inputs: [ctx.tensor("input", "channelsLast"), ctx.param("weight", depthwise ? "depthwiseFilter" : "conv2dFilter"), ctx.optionalTensor("bias")],
-        attrs,
-      };
+      return call(depthwise ? "depthwiseConv2d" : "conv2d", [ctx.tensor("input", "channelsLast"), ctx.param("weight", depthwise ? "depthwiseFilter" : "conv2dFilter"), ctx.optionalTensor("bias")], attrs);
     }
     // Other grouped convolutions (ResNeXt, RegNet) run one convolution per group, each with
     // its own filter and bias tensors made at load time: the backend then prepares each
     // group's convolution once, instead of slicing and repacking filters on every call.
-    return {
-      op: "conv2d",
-      inputs: [
+    return call("conv2d", [
         ctx.tensor("input", "channelsLast"),
         ctx.param("weight", "conv2dFilter", groups),
         ctx.isParam("bias") ? ctx.param("bias", "none", groups) : ctx.optionalTensor("bias"),
-      ],
-      attrs: { ...attrs, groups },
-    };
+      ], { ...attrs, groups });
   },
 });

@@ -1,4 +1,5 @@
 import { defineOp } from "./registry.js";
+import { call } from "./lowering.js";
 import { asInt, asNumber, asString, asTensor, isAbstract, type ArgValue } from "./schema.js";
 import { ShapeError, tensor, type Dim } from "../graph/value.js";
 
@@ -89,15 +90,11 @@ defineOp({
   infer: (a) => tensor(planInterpolate(a).shape),
   lower(ctx) {
     const plan = planInterpolate(ctx.args);
-    return {
-      op: "interpolate",
-      inputs: [ctx.tensor("input", "channelsLast")],
-      attrs: {
+    return call("interpolate", [ctx.tensor("input", "channelsLast")], {
         size: plan.size,
         mode: plan.mode,
         ...(plan.mode === "bilinear" ? { alignCorners: plan.alignCorners } : {}),
         ...(plan.scale === undefined ? {} : { scale: plan.scale }),
-      },
-    };
+      });
   },
 });

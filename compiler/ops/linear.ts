@@ -1,4 +1,5 @@
 import { defineOp } from "./registry.js";
+import { call } from "./lowering.js";
 import { asTensor } from "./schema.js";
 import { ShapeError, tensor } from "../graph/value.js";
 
@@ -13,11 +14,6 @@ defineOp({
     }
     return tensor([...x.shape.slice(0, -1), w.shape[0]!]);
   },
-  lower: (ctx) => ({
-    op: "linear",
-    // Linear acts on torch's last dim, so a 4-D input must be in torch order.
-    inputs: [ctx.tensor("input", "contiguous"), ctx.param("weight", "linearWeight"), ctx.optionalTensor("bias")],
-    attrs: {},
-    format: "contiguous",
-  }),
+  // Linear acts on torch's last dim, so a 4-D input must be in torch order.
+  lower: (ctx) => call("linear", [ctx.tensor("input", "contiguous"), ctx.param("weight", "linearWeight"), ctx.optionalTensor("bias")], {}, "contiguous"),
 });

@@ -1,4 +1,5 @@
 import { defineOp } from "./registry.js";
+import { call } from "./lowering.js";
 import { asBool, asNumber, asTensor } from "./schema.js";
 import { ShapeError, tensor } from "../graph/value.js";
 
@@ -15,16 +16,12 @@ defineOp({
   lower(ctx) {
     const x = asTensor(ctx.args.input, "input");
     if (x.shape.length !== 4) throw new ShapeError("batch_norm is supported on 4-D inputs");
-    return {
-      op: "batchNorm",
-      inputs: [
+    return call("batchNorm", [
         ctx.tensor("input", "channelsLast"),
         ctx.param("running_mean"),
         ctx.param("running_var"),
         ctx.optionalTensor("weight"),
         ctx.optionalTensor("bias"),
-      ],
-      attrs: { eps: asNumber(ctx.args.eps, "eps"), training: asBool(ctx.args.training, "training") },
-    };
+      ], { eps: asNumber(ctx.args.eps, "eps"), training: asBool(ctx.args.training, "training") });
   },
 });

@@ -1,4 +1,5 @@
 import { defineOp } from "./registry.js";
+import { call } from "./lowering.js";
 import { asBool, asInts, asTensor, type ArgValue } from "./schema.js";
 import { windowOutput } from "./conv.js";
 import { ShapeError, tensor, type Dim } from "../graph/value.js";
@@ -33,21 +34,13 @@ const dilationAttr = (dilation: number[]): { dilation?: number[] } => (dilation.
 defineOp({
   schema: "max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False)",
   infer: (a) => tensor(pooledShape(a, "max_pool2d")),
-  lower: (ctx) => ({
-    op: "maxPool2d",
-    inputs: [ctx.tensor("input", "channelsLast")],
-    attrs: { ...poolAttrs(ctx.args), ...dilationAttr(asInts(ctx.args.dilation, 2, "dilation")) },
-  }),
+  lower: (ctx) => call("maxPool2d", [ctx.tensor("input", "channelsLast")], { ...poolAttrs(ctx.args), ...dilationAttr(asInts(ctx.args.dilation, 2, "dilation")) }),
 });
 
 defineOp({
   schema: "avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None)",
   infer: (a) => tensor(pooledShape(a, "avg_pool2d")),
-  lower: (ctx) => ({
-    op: "avgPool2d",
-    inputs: [ctx.tensor("input", "channelsLast")],
-    attrs: { ...poolAttrs(ctx.args), ...(asBool(ctx.args.count_include_pad, "count_include_pad") ? {} : { countIncludePad: false }) },
-  }),
+  lower: (ctx) => call("avgPool2d", [ctx.tensor("input", "channelsLast")], { ...poolAttrs(ctx.args), ...(asBool(ctx.args.count_include_pad, "count_include_pad") ? {} : { countIncludePad: false }) }),
 });
 
 /** torch's adaptive output size: an int, or a pair whose `None` keeps the input size. */
@@ -68,10 +61,6 @@ for (const [name, runtime] of [
   defineOp({
     schema: `${name}(input, output_size)`,
     infer: (a) => tensor(adaptiveSize(a, name).shape),
-    lower: (ctx) => ({
-      op: runtime,
-      inputs: [ctx.tensor("input", "channelsLast")],
-      attrs: { outputSize: adaptiveSize(ctx.args, name).size },
-    }),
+    lower: (ctx) => call(runtime, [ctx.tensor("input", "channelsLast")], { outputSize: adaptiveSize(ctx.args, name).size }),
   });
 }

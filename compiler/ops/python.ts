@@ -69,7 +69,7 @@ defineOp({
     const position = keys !== undefined && typeof ctx.args.index === "string" ? dictIndex(keys, ctx.args.index) : ctx.args.index;
     const item = source.kind === "list" && typeof position === "number" ? source.items[position] : undefined;
     if (item !== undefined) return { alias: item };
-    return { op: "getitem", inputs: [source, ctx.operand("index")], attrs: {}, format: ctx.formatOf("input") ?? "contiguous" };
+    return call("getitem", [source, ctx.operand("index")], {}, ctx.formatOf("input") ?? "contiguous");
   },
 });
 
@@ -97,12 +97,7 @@ function gatherShape(shape: readonly Dim[], index: readonly Dim[]): Dim[] {
  */
 function lowerGather(ctx: LowerContext): Lowered {
   const out = ctx.out.kind === "tensor" ? ctx.out.shape : [];
-  return {
-    op: "gather",
-    inputs: [ctx.tensor("input", "contiguous"), ctx.tensor("index", "contiguous")],
-    attrs: { shape: out.map(runtimeDim) },
-    format: "contiguous",
-  };
+  return call("gather", [ctx.tensor("input", "contiguous"), ctx.tensor("index", "contiguous")], { shape: out.map(runtimeDim) }, "contiguous");
 }
 
 /** The ellipsis of an index (`x[..., 0]`), as model code writes it. */

@@ -1,4 +1,5 @@
 import { defineOp } from "./registry.js";
+import { call } from "./lowering.js";
 import { asInt, asInts, asNumber, asOptionalTensor, asTensor } from "./schema.js";
 import { ShapeError, formatShape, numel, tensor, type Dim } from "../graph/value.js";
 
@@ -18,7 +19,7 @@ defineOp({
     if (typeof h !== "number" || typeof w !== "number" || typeof c !== "number") throw new ShapeError("_patch_merging_pad cannot merge the batch dim");
     return tensor([...x.shape.slice(0, -3), Math.ceil(h / 2), Math.ceil(w / 2), 4 * c]);
   },
-  lower: (ctx) => ({ op: "patchMergingPad", inputs: [ctx.tensor("input", "contiguous")], attrs: {}, format: "contiguous" }),
+  lower: (ctx) => call("patchMergingPad", [ctx.tensor("input", "contiguous")], {}, "contiguous"),
 });
 
 defineOp({
@@ -34,12 +35,7 @@ defineOp({
   },
   lower(ctx) {
     const [wh, ww] = asInts(ctx.args.window_size, 2, "window_size");
-    return {
-      op: "relativePositionBias",
-      inputs: [ctx.tensor("relative_position_bias_table", "contiguous"), ctx.tensor("relative_position_index", "contiguous")],
-      attrs: { size: wh! * ww! },
-      format: "contiguous",
-    };
+    return call("relativePositionBias", [ctx.tensor("relative_position_bias_table", "contiguous"), ctx.tensor("relative_position_index", "contiguous")], { size: wh! * ww! }, "contiguous");
   },
 });
 
@@ -65,9 +61,7 @@ defineOp({
     expect("relative_position_bias", asTensor(a.relative_position_bias, "relative_position_bias").shape, [1, heads, n, n]);
     return tensor(x.shape);
   },
-  lower: (ctx) => ({
-    op: "shiftedWindowAttention",
-    inputs: [
+  lower: (ctx) => call("shiftedWindowAttention", [
       ctx.tensor("input", "contiguous"),
       ctx.param("qkv_weight", "linearWeight"),
       ctx.param("proj_weight", "linearWeight"),
@@ -75,14 +69,11 @@ defineOp({
       ctx.optionalTensor("qkv_bias", "contiguous"),
       ctx.optionalTensor("proj_bias", "contiguous"),
       ctx.optionalTensor("logit_scale", "contiguous"),
-    ],
-    attrs: {
+    ], {
       windowSize: asInts(ctx.args.window_size, 2, "window_size"),
       numHeads: asInt(ctx.args.num_heads, "num_heads"),
       shiftSize: asInts(ctx.args.shift_size, 2, "shift_size"),
       attentionDropout: asNumber(ctx.args.attention_dropout, "attention_dropout"),
       dropout: asNumber(ctx.args.dropout, "dropout"),
-    },
-    format: "contiguous",
-  }),
+    }, "contiguous"),
 });

@@ -2,7 +2,7 @@ import { defineOp } from "./registry.js";
 import { asBool, asDim, asInt, asNumber, asString, asTensor, isAbstract, type ArgValue } from "./schema.js";
 import { lowerShapeOp } from "./shape.js";
 import { physicalAxis, planPermute, storageOrder } from "./layout.js";
-import type { LowerContext, Lowered, Operand } from "./lowering.js";
+import { call, type LowerContext, type Lowered, type Operand } from "./lowering.js";
 import { BATCH, ShapeError, normalizeDim, runtimeDim, tensor, type AbstractValue, type Dim } from "../graph/value.js";
 
 /** Tensor methods and torch functions that move, join or reduce dims. */
@@ -21,7 +21,7 @@ function permuteDims(a: ArgValue | undefined, rank: number): number[] {
 
 function lowerPermute(ctx: LowerContext, dims: number[]): Lowered {
   const plan = planPermute(dims, ctx.formatOf("input"));
-  return { op: "permute", inputs: [ctx.tensor("input", "any")], attrs: { perm: plan.perm }, format: plan.format };
+  return call("permute", [ctx.tensor("input", "any")], { perm: plan.perm }, plan.format);
 }
 
 defineOp({
@@ -150,7 +150,7 @@ defineOp({
     const rank = items[0]!.shape.length;
     const format = rank === 4 ? "channelsLast" : "contiguous";
     const dim = normalizeDim(asInt(ctx.args.dim, "dim"), rank);
-    return { op: "concat", inputs: [{ kind: "list", items: ctx.tensors("tensors", format) }], attrs: { axis: physicalAxis(dim, rank, format) }, format };
+    return call("concat", [{ kind: "list", items: ctx.tensors("tensors", format) }], { axis: physicalAxis(dim, rank, format) }, format);
   },
 });
 
@@ -186,7 +186,7 @@ for (const [name, runtime] of [
         if (remaining.some((d, i) => i > 0 && d < remaining[i - 1]!)) format = "contiguous";
       }
       const axes = dims.map((d) => physicalAxis(d, rank, format));
-      return { op: runtime, inputs: [ctx.tensor("input", format ?? "any")], attrs: { axes, keepDims }, format: keepDims && rank === 4 ? format ?? "contiguous" : "contiguous" };
+      return call(runtime, [ctx.tensor("input", format ?? "any")], { axes, keepDims }, keepDims && rank === 4 ? format ?? "contiguous" : "contiguous");
     },
   });
 }
@@ -197,7 +197,7 @@ defineOp({
   lower(ctx) {
     const rank = asTensor(ctx.args.input, "input").shape.length;
     const format = ctx.formatOf("input");
-    return { op: "softmax", inputs: [ctx.tensor("input", "any")], attrs: { axis: physicalAxis(normalizeDim(asInt(ctx.args.dim, "dim"), rank), rank, format) }, format: format ?? "contiguous" };
+    return call("softmax", [ctx.tensor("input", "any")], { axis: physicalAxis(normalizeDim(asInt(ctx.args.dim, "dim"), rank), rank, format) }, format ?? "contiguous");
   },
 });
 
@@ -213,7 +213,7 @@ defineOp({
     const batch = x.shape.length >= y.shape.length ? x.shape.slice(0, -2) : y.shape.slice(0, -2);
     return tensor([...batch, x.shape[x.shape.length - 2]!, y.shape[y.shape.length - 1]!]);
   },
-  lower: (ctx) => ({ op: "matmul", inputs: [ctx.tensor("input", "contiguous"), ctx.tensor("other", "contiguous")], attrs: {}, format: "contiguous" }),
+  lower: (ctx) => call("matmul", [ctx.tensor("input", "contiguous"), ctx.tensor("other", "contiguous")], {}, "contiguous"),
 });
 
 /** torch.chunk's pieces: `ceil(size / chunks)` each, the last one smaller, fewer than `chunks` if they run out. */
@@ -240,7 +240,7 @@ defineOp({
     const format = ctx.formatOf("input");
     const dim = normalizeDim(asInt(ctx.args.dim, "dim"), x.shape.length);
     const sizes = chunkSizes(x.shape[dim] as number, asInt(ctx.args.chunks, "chunks"));
-    return { op: "split", inputs: [ctx.tensor("input", "any")], attrs: { sizes, axis: physicalAxis(dim, x.shape.length, format) }, format: format ?? "contiguous" };
+    return call("split", [ctx.tensor("input", "any")], { sizes, axis: physicalAxis(dim, x.shape.length, format) }, format ?? "contiguous");
   },
 });
 
@@ -258,13 +258,8 @@ defineOp({
   },
   lower(ctx) {
     const normalized = normalizedShape(ctx.args);
-    return {
-      op: "layerNorm",
-      // Normalizing torch's last dims: the input must be in torch's order.
-      inputs: [ctx.tensor("input", "contiguous"), ctx.optionalTensor("weight"), ctx.optionalTensor("bias")],
-      attrs: { dims: normalized.length, eps: asNumber(ctx.args.eps, "eps") },
-      format: "contiguous",
-    };
+    // Normalizing torch's last dims: the input must be in torch's order.
+    return call("layerNorm", [ctx.tensor("input", "contiguous"), ctx.optionalTensor("weight"), ctx.optionalTensor("bias")], { dims: normalized.length, eps: asNumber(ctx.args.eps, "eps") }, "contiguous");
   },
 });
 
@@ -275,7 +270,7 @@ defineOp({
     const p = asNumber(ctx.args.p, "p");
     // The identity in eval mode, as in torchvision.
     if (!asBool(ctx.args.training, "training") || p === 0) return { alias: ctx.tensor("input", "any") };
-    return { op: "stochasticDepth", inputs: [ctx.tensor("input", "any")], attrs: { p, mode: asString(ctx.args.mode, "mode") }, format: ctx.formatOf("input") ?? "contiguous" };
+    return call("stochasticDepth", [ctx.tensor("input", "any")], { p, mode: asString(ctx.args.mode, "mode") }, ctx.formatOf("input") ?? "contiguous");
   },
 });
 
