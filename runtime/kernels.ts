@@ -1,4 +1,5 @@
 import type * as tfjsOps from "./ops/index.js";
+import type { ShapeOfAttrs } from "./ops/tensorOps.js";
 import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Tensor5D, Tensor6D } from "./ops/tf.js";
 
 /**
@@ -24,9 +25,16 @@ export type NoAttrs = { readonly [key: string]: never };
 /**
  * The attributes a kernel takes (its last parameter, an object of plain values), as lowering
  * must write them; `NoAttrs` for a kernel whose last parameter is an operand (relu's tensor,
- * getitem's index). An overloaded kernel (shapeOf) is read from its last, most general overload.
+ * getitem's index). An overloaded kernel names its general attrs in `OverloadedAttrs`: tsc
+ * reads only the last overload, which narrows them.
  */
-export type KernelAttrs<K extends KernelName> = TfjsKernels[K] extends (...args: infer A) => unknown
+export type KernelAttrs<K extends KernelName> = K extends keyof OverloadedAttrs ? OverloadedAttrs[K] : DeclaredAttrs<K>;
+
+interface OverloadedAttrs {
+  readonly shapeOf: ShapeOfAttrs;
+}
+
+type DeclaredAttrs<K extends KernelName> = TfjsKernels[K] extends (...args: infer A) => unknown
   ? Required<A> extends readonly [...unknown[], infer Last]
     ? AttrsOf<Last>
     : NoAttrs

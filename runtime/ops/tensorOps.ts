@@ -24,17 +24,18 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   });
 }
 
+/** shapeOf's attributes in general (its overloads each narrow `dim`): what lowering writes. */
+export type ShapeOfAttrs = { readonly inFormat?: string; readonly dim?: number | null };
+
 /** `x.shape` or `x.size(dim)` in torch's dim order. */
 export function shapeOf(x: Tensor, attrs?: { readonly inFormat?: string; readonly dim?: null }): number[];
 export function shapeOf(x: Tensor, attrs: { readonly inFormat?: string; readonly dim: number }): number;
-// Last, the general form: lowering writes shapeOf's attrs by this one (see KernelAttrs).
-export function shapeOf(x: Tensor, attrs?: { readonly inFormat?: string; readonly dim?: number | null }): number[] | number;
-export function shapeOf(x: Tensor, attrs: { readonly inFormat?: string; readonly dim?: number | null } = {}): number[] | number {
+export function shapeOf(x: Tensor, attrs: ShapeOfAttrs = {}): number[] | number {
   return torchShape(x.shape, attrs);
 }
 
 /** A stored shape in torch's dim order, or one of its sizes: every engine's shapeOf. */
-export function torchShape(shape: readonly number[], attrs: { readonly inFormat?: string; readonly dim?: number | null }): number[] | number {
+export function torchShape(shape: readonly number[], attrs: ShapeOfAttrs): number[] | number {
   const s = attrs.inFormat === "channelsLast" ? [shape[0]!, shape[3]!, shape[1]!, shape[2]!] : [...shape];
   if (attrs.dim === undefined || attrs.dim === null) return s;
   return s[attrs.dim < 0 ? attrs.dim + s.length : attrs.dim]!;

@@ -19,7 +19,6 @@ export function linear(x: OnnxValue, weight: OnnxValue, bias: OnnxValue | null):
 /** `x.shape` or `x.size(dim)` in torch's dim order: known when the graph is built. */
 export function shapeOf(x: OnnxValue, attrs?: { readonly inFormat?: string; readonly dim?: null }): number[];
 export function shapeOf(x: OnnxValue, attrs: { readonly inFormat?: string; readonly dim: number }): number;
-export function shapeOf(x: OnnxValue, attrs?: { readonly inFormat?: string; readonly dim?: number | null }): number[] | number;
 export function shapeOf(x: OnnxValue, attrs: { readonly inFormat?: string; readonly dim?: number | null } = {}): number[] | number {
   return torchShape(x.shape, attrs);
 }
