@@ -16,7 +16,7 @@ import {
 } from "../graph/program.js";
 import { getOp, type OpDef } from "../ops/index.js";
 import { argValue, bindArgs, type ArgValue } from "../ops/schema.js";
-import type { LowerContext } from "../ops/lowering.js";
+import { call, type LowerContext } from "../ops/lowering.js";
 import type { ResolvedOutput } from "./returnNodes.js";
 import type { CheckpointTensor } from "../../runtime/params.js";
 
@@ -119,16 +119,18 @@ class ProgramBuilder {
         const [, c, h, w] = shape;
         const id = this.push({
           id: this.uniqueId(idOverride ?? node.name),
-          op: "input",
-          inputs: [valueRef("input")],
           // An [N, C, H, W] image comes in the chosen layout and is stored channels-last; any other input as torch has it.
-          attrs: {
-            ...(image ? { layout: this.options.layout, shape: [c, h, w].map(inputDim) } : { layout: "torch", shape: shape.map(inputDim) }),
-            ...(this.placeholders.length > 1 ? { index: this.placeholders.indexOf(node), count: this.placeholders.length } : {}),
-          },
+          ...call(
+            "input",
+            [valueRef("input")],
+            {
+              ...(image ? { layout: this.options.layout, shape: [c, h, w].map(inputDim) } : { layout: "torch", shape: shape.map(inputDim) }),
+              ...(this.placeholders.length > 1 ? { index: this.placeholders.indexOf(node), count: this.placeholders.length } : {}),
+            },
+            image ? "channelsLast" : shape.length === 4 ? "contiguous" : undefined,
+          ),
           nodes: [owner],
           value: node.value,
-          ...(image ? { format: "channelsLast" as const } : shape.length === 4 ? { format: "contiguous" as const } : {}),
         });
         env.set(node, { operand: valueRef(id) });
         return;
@@ -320,12 +322,9 @@ class ProgramBuilder {
     if (taken && !(this.options.layout === "nchw" && format === "channelsLast")) {
       const id = this.push({
         id: this.uniqueId(`${identifierFor(key)}_copy`),
-        op: "clone",
-        inputs: [operand],
-        attrs: {},
+        ...call("clone", [operand], {}, format),
         nodes: [node],
         value,
-        ...(format === undefined ? {} : { format }),
         note: `output '${key}' gets its own tensor`,
       });
       return { operand: valueRef(id), ...(format === undefined ? {} : { format }) };
@@ -333,12 +332,9 @@ class ProgramBuilder {
     if (this.options.layout === "nchw" && format === "channelsLast") {
       const id = this.push({
         id: this.uniqueId(`${identifierFor(key)}_nchw`),
-        op: "toContiguous",
-        inputs: [operand],
-        attrs: {},
+        ...call("toContiguous", [operand], {}, "contiguous"),
         nodes: [node],
         value,
-        format: "contiguous",
         note: `output '${key}' in NCHW`,
       });
       return { operand: valueRef(id), format: "contiguous" };
@@ -383,12 +379,9 @@ class ProgramBuilder {
     const source = this.byId.get(o.id);
     const id = this.push({
       id: this.uniqueId(`${o.id}_${format === "channelsLast" ? "nhwc" : "nchw"}`),
-      op: format === "channelsLast" ? "toChannelsLast" : "toContiguous",
-      inputs: [o],
-      attrs: {},
+      ...call(format === "channelsLast" ? "toChannelsLast" : "toContiguous", [o], {}, format),
       nodes: [owner],
       value: source?.value ?? { kind: "none" },
-      format,
       note: "layout change",
     });
     const converted = valueRef(id);

@@ -1,4 +1,5 @@
 import { CHANNELS_LAST, storageOrder } from "../ops/layout.js";
+import { call } from "../ops/lowering.js";
 import { BATCH, runtimeDim, type Dim } from "../graph/value.js";
 import { operandValues, readCounts, returnedValues, type Instruction, type Operand, type Program } from "../graph/program.js";
 
@@ -87,9 +88,7 @@ function foldChain(chain: readonly Instruction[], byId: Map<string, Instruction>
   if (plan === undefined || (isIdentity(plan.perm) ? 0 : 1) >= transposes) return undefined;
   return {
     ...last,
-    op: "rearrange",
-    inputs: [first.inputs[0]!],
-    attrs: { split: plan.split.map(runtimeDim), perm: plan.perm, shape: outShape.map(runtimeDim) },
+    ...call("rearrange", [first.inputs[0]!], { split: plan.split.map(runtimeDim), perm: plan.perm, shape: outShape.map(runtimeDim) }),
     nodes: chain.flatMap((i) => i.nodes),
     note: isIdentity(plan.perm) ? "views and permutes folded into one reshape" : "views and permutes folded into one transpose",
   };
