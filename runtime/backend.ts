@@ -4,6 +4,7 @@ import { adapterLabel, registerWebgpu, webgpuAdapter as webgpuAdapterSummary, ty
 // (tf.zeros, tf.tensor4d) lives on the plain-JavaScript backend, which needs no initialization;
 // load() then makes the best installed backend current, and tfjs moves such tensors' data to it.
 import "@tensorflow/tfjs-backend-cpu";
+import { FxcError } from "./errors.js";
 
 // Production mode, from the start: no per-op debug checks, and no console banner from the cpu backend.
 tf.env().set("PROD", true);
@@ -21,7 +22,7 @@ export interface BackendChoice {
   readonly fallback?: string;
 }
 
-export class BackendError extends Error {
+export class BackendError extends FxcError {
   override readonly name = "BackendError";
 }
 
