@@ -125,9 +125,12 @@ function otherBackends(name: BackendName): string {
   return name === "webgpu" ? "; use --backend wasm (options.backend: \"wasm\") to run on the CPU" : "";
 }
 
-/** Backends that can be used on this machine, best first (webgpu on any adapter, a CPU emulation included). */
-export async function availableBackends(): Promise<BackendName[]> {
+/**
+ * Backends that can be used on this machine, best first (webgpu on any adapter, a CPU emulation
+ * included); `names` limits the question, so that asking about wasm does not start Dawn.
+ */
+export async function availableBackends(names: readonly BackendName[] = BACKENDS): Promise<BackendName[]> {
   const out: BackendName[] = [];
-  for (const name of BACKENDS) if ((await register(name, true)) === undefined) out.push(name);
+  for (const name of BACKENDS) if (names.includes(name) && (await register(name, true)) === undefined) out.push(name);
   return out;
 }
