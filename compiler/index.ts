@@ -8,7 +8,7 @@ export { OptionsError, type Mode, type Layout } from "./pipeline.js";
 export { TraceError, type LeafModules } from "./trace/tracer.js";
 export type { Program } from "./graph/program.js";
 export { listModels, getModel, getModelEntry } from "../models/zoo/registry.js";
-export { useBackend, availableBackends, type BackendName } from "../runtime/index.js";
+export { useBackend, availableBackends, FxcError, EngineError, BackendError, WeightsError, type BackendName } from "../runtime/index.js";
 export * from "../runtime/images/index.js";
 export * from "../runtime/descriptors/index.js";
 export * from "../runtime/visualize/index.js";

@@ -8,6 +8,7 @@ import { prune } from "./passes/prune.js";
 import { lower } from "./passes/lower.js";
 import { fuse } from "./passes/fuse.js";
 import { foldDataMovement } from "./passes/moves.js";
+import { FxcError } from "../runtime/errors.js";
 
 export type Mode = "train" | "eval";
 export type Layout = "nhwc" | "nchw";
@@ -122,7 +123,7 @@ export interface Built {
   readonly graph: Graph;
 }
 
-export class OptionsError extends Error {
+export class OptionsError extends FxcError {
   override readonly name = "OptionsError";
 }
 

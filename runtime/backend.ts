@@ -4,6 +4,7 @@ import { adapterLabel, registerWebgpu, webgpuAdapter as webgpuAdapterSummary, ty
 // (tf.zeros, tf.tensor4d) lives on the plain-JavaScript backend, which needs no initialization;
 // load() then makes the best installed backend current, and tfjs moves such tensors' data to it.
 import "@tensorflow/tfjs-backend-cpu";
+import { FxcError } from "./errors.js";
 
 // Production mode, from the start: no per-op debug checks, and no console banner from the cpu backend.
 tf.env().set("PROD", true);
@@ -21,7 +22,7 @@ export interface BackendChoice {
   readonly fallback?: string;
 }
 
-export class BackendError extends Error {
+export class BackendError extends FxcError {
   override readonly name = "BackendError";
 }
 
@@ -124,9 +125,12 @@ function otherBackends(name: BackendName): string {
   return name === "webgpu" ? "; use --backend wasm (options.backend: \"wasm\") to run on the CPU" : "";
 }
 
-/** Backends that can be used on this machine, best first (webgpu on any adapter, a CPU emulation included). */
-export async function availableBackends(): Promise<BackendName[]> {
+/**
+ * Backends that can be used on this machine, best first (webgpu on any adapter, a CPU emulation
+ * included); `names` limits the question, so that asking about wasm does not start Dawn.
+ */
+export async function availableBackends(names: readonly BackendName[] = BACKENDS): Promise<BackendName[]> {
   const out: BackendName[] = [];
-  for (const name of BACKENDS) if ((await register(name, true)) === undefined) out.push(name);
+  for (const name of BACKENDS) if (names.includes(name) && (await register(name, true)) === undefined) out.push(name);
   return out;
 }

@@ -1,4 +1,5 @@
 import { oneLine } from "./weights/types.js";
+import { FxcError } from "./errors.js";
 
 /**
  * Engines run a compiled program: `tfjs` (TensorFlow.js, on the backend `useBackend` picks) or
@@ -10,7 +11,7 @@ export type EngineName = "onnxruntime" | "tfjs";
 export const ENGINES: readonly EngineName[] = ["onnxruntime", "tfjs"];
 
 /** An engine that is not installed, does not start, or cannot run what was asked. */
-export class EngineError extends Error {
+export class EngineError extends FxcError {
   override readonly name = "EngineError";
 
   constructor(

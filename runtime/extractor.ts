@@ -113,8 +113,9 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
       // The program owns the weights now: it hands them to ONNX Runtime and drops its copy.
       host = undefined;
       const inputShape = module.inputShape as readonly (number | null)[] | undefined;
-      const [, ...item] = inputShape ?? [];
-      if (inputShape !== undefined && item.every((d) => d !== null)) await program.prepare(item as number[]);
+      const [batch, ...item] = inputShape ?? [];
+      // One graph for every batch only where the batch is free: a fixed one (torch's ones(10, 10)) is run at its own shape.
+      if (inputShape !== undefined && batch === null && item.every((d) => d !== null)) await program.prepare(item as number[]);
       else if (inputShape !== undefined) program.check(inputShape.map((d) => d ?? 1));
       return onnxExtractor(program, choice);
     } catch (e) {

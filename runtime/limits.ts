@@ -1,3 +1,4 @@
+import { FxcError } from "./errors.js";
 /**
  * The one way fxc reads a limit from the environment: the weights readers (FXC_MAX_PICKLE_*), the
  * image limits (FXC_MAX_IMAGE_PIXELS, FXC_MAX_PREPROCESS_SIDE) and the resize threads
@@ -6,7 +7,7 @@
  */
 
 /** A limit variable set to something that is not a whole number in its range. */
-export class LimitSettingError extends Error {
+export class LimitSettingError extends FxcError {
   override readonly name = "LimitSettingError";
 }
 

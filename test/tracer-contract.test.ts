@@ -6,7 +6,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { createFeatureExtractor, getGraphNodeNames, type FeatureExtractor } from "../compiler/api.js";
 import { ReturnNodeError, type ReturnNodes } from "../compiler/passes/returnNodes.js";
 import { OptionsError } from "../compiler/pipeline.js";
-import { Conv2d, Dropout, F, Module, ReLU, type Tensor } from "../models/nn/index.js";
+import { Conv2d, Dropout, F, Module, ReLU, Sequential, type Tensor } from "../models/nn/index.js";
+import { BackboneWithFPN, IntermediateLayerGetter, mobilenetBackbone, resnetFpnBackbone } from "../models/index.js";
+import { resnet18 } from "../models/zoo/resnet.js";
 import { getModel } from "../models/zoo/registry.js";
 import { ENGINES_UNDER_TEST, FIXTURES } from "./support/fixtures.js";
 import { seededWeights } from "./support/seeded.js";
@@ -16,10 +18,12 @@ import { seededWeights } from "./support/seeded.js";
  * TestFxFeatureExtraction) ported to fxc's API, against what torchvision computes
  * (test/fixtures/contract/make_contract.py writes contract.json with /usr/bin/python3).
  *
+ * test_feature_extraction_methods_equivalence, test_resnet_fpn_backbone and test_mobilenet_backbone
+ * (with test_models_detection_utils.py's test_resnet_fpn_backbone_frozen_layers) run against the
+ * facts torchvision writes under `backbones` and `equivalence`.
+ *
  * Not expressible yet, and skipped below with the reason: test_forward_backward and
- * test_jit_forward_backward (fxc has no gradients, nor TorchScript), test_feature_extraction_methods_equivalence,
- * test_resnet_fpn_backbone and test_mobilenet_backbone (IntermediateLayerGetter and the detection
- * backbones are not in fxc's module library).
+ * test_jit_forward_backward (fxc has no gradients, nor TorchScript).
  */
 
 interface Contract {
@@ -27,6 +31,33 @@ interface Contract {
   readonly train_eval: Readonly<Record<"train" | "eval", Readonly<Record<string, number>>>>;
   readonly selection: readonly { readonly query: ReturnNodes; readonly outputs: readonly [string, string][] }[];
   readonly build: Readonly<Record<string, { readonly train: readonly string[]; readonly eval: readonly string[] }>>;
+  readonly backbones: Readonly<Record<ResnetName, ResnetFacts> & Record<MobilenetName, MobilenetFacts>>;
+  readonly equivalence: { readonly parameters: readonly string[]; readonly outputs: readonly [string, number[]][] };
+}
+
+type ResnetName = "resnet18" | "resnet50";
+type MobilenetName = "mobilenet_v2" | "mobilenet_v3_large" | "mobilenet_v3_small";
+
+/** What torchvision's backbone builders give and refuse (make_contract.py's backbones()). */
+interface BackboneFacts {
+  readonly class: string;
+  readonly out_channels: number;
+  /** The result's keys in order, with their shapes at 1x3x300x300. */
+  readonly outputs: readonly [string, number[]][];
+  /** Error texts, keyed by the arguments that raise them. */
+  readonly errors: Readonly<Record<string, string>>;
+}
+interface ResnetFacts extends BackboneFacts {
+  /** Per trainable_layers 0..5: resnet18's frozen parameter names; resnet50's count and last name. */
+  readonly frozen: Readonly<Record<string, readonly string[] | readonly [number, string | null]>>;
+}
+interface MobilenetFacts extends BackboneFacts {
+  readonly plain_class: string;
+  readonly plain_is_sequential: boolean;
+  readonly plain_out_channels: number;
+  readonly plain_output: number[];
+  /** With the default trainable_layers: how many parameters are frozen, and the last of them. */
+  readonly frozen: readonly [number, string];
 }
 
 const contract = JSON.parse(readFileSync(join(FIXTURES, "contract", "contract.json"), "utf8")) as Contract;
@@ -165,4 +196,96 @@ test("test_leaf_module_and_function: a leaf module and a wrapped function are on
   tf.dispose([x, out.leaf_module!]);
   extractor.dispose();
 });
-test.skip("test_feature_extraction_methods_equivalence, test_resnet_fpn_backbone, test_mobilenet_backbone: IntermediateLayerGetter and the detection backbones are not in fxc's module library");
+
+function frozenNames(model: Module): string[] {
+  return model.namedParameters().filter(([, p]) => !p.requiresGrad).map(([name]) => name);
+}
+
+/** torchvision's ValueError, in its words; torchvision's mobilenet messages end in a stray space, which fxc leaves out. */
+function refusesAs(make: () => unknown, expected: string): void {
+  assert.throws(make, (e: Error) => e.message === expected.trimEnd());
+}
+
+for (const backboneName of ["resnet18", "resnet50"] as const) {
+  test(`test_resnet_fpn_backbone: ${backboneName}`, () => {
+    const facts = contract.backbones[backboneName];
+    const model = resnetFpnBackbone({ backboneName });
+    assert.ok(model instanceof BackboneWithFPN);
+    assert.equal(model.constructor.name, facts.class);
+    assert.equal(model.outChannels, facts.out_channels);
+    assert.deepEqual(outputsAt(model, 300), facts.outputs, "keys ['0', '1', '2', '3', 'pool'] and shapes at 300x300");
+    refusesAs(() => resnetFpnBackbone({ backboneName, trainableLayers: 6 }), facts.errors["trainable_layers=6"]!);
+    refusesAs(() => resnetFpnBackbone({ backboneName, returnedLayers: [0, 1, 2, 3] }), facts.errors["returned_layers=[0, 1, 2, 3]"]!);
+    refusesAs(() => resnetFpnBackbone({ backboneName, returnedLayers: [2, 3, 4, 5] }), facts.errors["returned_layers=[2, 3, 4, 5]"]!);
+  });
+
+  test(`test_resnet_fpn_backbone_frozen_layers: ${backboneName}, trainable_layers 0 to 5`, () => {
+    for (const [trainable, expected] of Object.entries(contract.backbones[backboneName].frozen)) {
+      const frozen = frozenNames(resnetFpnBackbone({ backboneName, trainableLayers: Number(trainable) }));
+      // resnet18's names in full; resnet50's count (torchvision's test: 53, 43, 24, 11, 1, 0) and last name.
+      const actual = backboneName === "resnet18" ? frozen : [frozen.length, frozen.at(-1) ?? null];
+      assert.deepEqual(actual, expected, `trainable_layers=${trainable}`);
+    }
+  });
+}
+
+for (const backboneName of ["mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"] as const) {
+  test(`test_mobilenet_backbone: ${backboneName}`, () => {
+    const facts = contract.backbones[backboneName];
+    refusesAs(() => mobilenetBackbone({ backboneName, fpn: false, trainableLayers: -1 }), facts.errors["fpn=False, trainable_layers=-1"]!);
+    refusesAs(() => mobilenetBackbone({ backboneName, fpn: true, returnedLayers: [-1, 0, 1, 2] }), facts.errors["fpn=True, returned_layers=[-1, 0, 1, 2]"]!);
+    refusesAs(() => mobilenetBackbone({ backboneName, fpn: true, returnedLayers: [3, 4, 5, 6] }), facts.errors["fpn=True, returned_layers=[3, 4, 5, 6]"]!);
+    const withFpn = mobilenetBackbone({ backboneName, fpn: true });
+    assert.ok(withFpn instanceof BackboneWithFPN);
+    assert.equal(withFpn.constructor.name, facts.class);
+    assert.equal(withFpn.outChannels, facts.out_channels);
+    assert.deepEqual(outputsAt(withFpn, 300), facts.outputs);
+    const frozen = frozenNames(withFpn);
+    assert.deepEqual([frozen.length, frozen.at(-1)], facts.frozen, "frozen parameters with the default trainable_layers");
+    const plain = mobilenetBackbone({ backboneName, fpn: false });
+    // torchvision's is an nn.Sequential with out_channels set on it; fxc's a Sequential subclass carrying it.
+    assert.ok(facts.plain_is_sequential && plain instanceof Sequential);
+    assert.equal(plain.outChannels, facts.plain_out_channels);
+    assert.deepEqual(outputsAt(plain, 300), [["", facts.plain_output] as [string, number[]]]);
+  });
+}
+
+test("test_feature_extraction_methods_equivalence: IntermediateLayerGetter and createFeatureExtractor on resnet18 hold the same parameters and give the same outputs", async () => {
+  const model = resnet18();
+  const returnLayers = { layer1: "layer1", layer2: "layer2", layer3: "layer3", layer4: "layer4" };
+  const ilg = new IntermediateLayerGetter(model, returnLayers);
+  const fx = createFeatureExtractor(model, { returnNodes: returnLayers, size: 224, suppressDiffWarning: true });
+  const names = (m: Module): string[] => m.namedParameters().map(([name]) => name);
+  assert.deepEqual(names(ilg), contract.equivalence.parameters);
+  assert.deepEqual(names(fx), contract.equivalence.parameters);
+  // The getter's children keep their paths, so the same names select its dict's entries.
+  const ilgFx = createFeatureExtractor(ilg, { returnNodes: returnLayers, size: 224, suppressDiffWarning: true });
+  // seededWeights are a function of each key, so both get the same values under the same names.
+  const fromFx = await fx.load(seededWeights(model, 0), { engine: "tfjs" });
+  const fromIlg = await ilgFx.load(seededWeights(ilg, 0), { engine: "tfjs" });
+  const x = tf.randomNormal([1, 224, 224, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+  try {
+    const a = (await fromFx.run(x)) as Record<string, tf.Tensor>;
+    const b = (await fromIlg.run(x)) as Record<string, tf.Tensor>;
+    assert.deepEqual(Object.keys(a), Object.keys(returnLayers));
+    assert.deepEqual(Object.keys(b), Object.keys(returnLayers));
+    // torchvision's shapes are NCHW; the extractors run NHWC.
+    const nhwc = ([n, c, h, w]: number[]): number[] => [n!, h!, w!, c!];
+    assert.deepEqual(Object.entries(b).map(([k, v]) => [k, v.shape]), contract.equivalence.outputs.map(([k, s]) => [k, nhwc(s)]));
+    for (const key of Object.keys(returnLayers)) {
+      assert.deepEqual(await a[key]!.data(), await b[key]!.data(), key);
+    }
+    tf.dispose([...Object.values(a), ...Object.values(b)]);
+  } finally {
+    tf.dispose(x);
+    fromFx.dispose();
+    fromIlg.dispose();
+  }
+});
+
+/** The keys (after `out.`) and NCHW shapes (batch 1) of what a module returns, through its last node, at size x size. */
+function outputsAt(model: Module, size: number): [string, number[]][] {
+  const nodes = getGraphNodeNames(model, { size, suppressDiffWarning: true }).eval;
+  const fx = createFeatureExtractor(model, { returnNodes: { [nodes[nodes.length - 1]!]: "out" }, size, layout: "nchw", suppressDiffWarning: true });
+  return fx.program.outputs.map((o) => [o.key.replace(/^out\.?/, ""), o.value.kind === "tensor" ? o.value.shape.map((d) => (d === "N" ? 1 : d)) : []]);
+}

@@ -11,12 +11,13 @@ import { createExtractorPool } from "../../runtime/index.js";
 import { OptionsError } from "../pipeline.js";
 import { compileProgram } from "../api.js";
 import { checkTensorOutputs, requestExtractorOptions, requestLoadOptions, type ExtractorLoader } from "../tasks/loader.js";
+import { FxcError } from "../../runtime/errors.js";
 
 /**
  * A compile cache fxc will not run code from: one that another account could write into. Says
  * which folder and how to make it private, or where else to point `FXC_CACHE_DIR`.
  */
-export class CacheError extends Error {
+export class CacheError extends FxcError {
   override readonly name = "CacheError";
 }
 

@@ -1,12 +1,13 @@
 import { printable } from "../../runtime/io/printable.js";
+import { FxcError } from "../../runtime/errors.js";
 
 /** A command line the CLI cannot act on; the message says what to write instead. */
-export class UsageError extends Error {
+export class UsageError extends FxcError {
   override readonly name = "UsageError";
 }
 
 /** The run was stopped (Ctrl-C, SIGTERM); exits 130 as shells expect. */
-export class InterruptedError extends Error {
+export class InterruptedError extends FxcError {
   override readonly name = "InterruptedError";
 }
 

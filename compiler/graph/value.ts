@@ -1,3 +1,4 @@
+import { FxcError } from "../../runtime/errors.js";
 /**
  * Abstract values: what the tracer knows about each node's result at compile time.
  *
@@ -65,6 +66,6 @@ export function numel(dims: readonly Dim[]): number {
 }
 
 /** A shape that the model cannot take, found while inferring shapes. */
-export class ShapeError extends Error {
+export class ShapeError extends FxcError {
   override readonly name = "ShapeError";
 }

@@ -2,6 +2,7 @@ import type { Graph } from "../graph/graph.js";
 import type { Node } from "../graph/node.js";
 import { didYouMean } from "../suggest.js";
 import { outputKeyMessage } from "../names.js";
+import { FxcError } from "../../runtime/errors.js";
 
 /** Return nodes as torchvision takes them: a list of names, or `{ node: key }`. */
 export type ReturnNodes = readonly string[] | Readonly<Record<string, string>>;
@@ -15,7 +16,7 @@ export interface ResolvedOutput {
   readonly entry?: { readonly key: string; readonly index: number };
 }
 
-export class ReturnNodeError extends Error {
+export class ReturnNodeError extends FxcError {
   override readonly name = "ReturnNodeError";
 }
 

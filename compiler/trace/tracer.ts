@@ -9,6 +9,7 @@ import { withTracer, type TracingContext } from "./context.js";
 import { NodeNamer, fxBaseName } from "./naming.js";
 import { Proxy, dictView } from "./proxy.js";
 import { userFrame } from "./userFrame.js";
+import { FxcError } from "../../runtime/errors.js";
 
 /** Which modules are leaves beyond the default torch.nn and torchvision.ops layers. */
 export type LeafModules = readonly (string | (new (...args: never[]) => Module))[];
@@ -23,7 +24,7 @@ export interface TraceOptions {
 }
 
 /** A failure while tracing, tied to the node where it happened. */
-export class TraceError extends Error {
+export class TraceError extends FxcError {
   override readonly name = "TraceError";
   constructor(
     message: string,

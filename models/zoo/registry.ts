@@ -17,6 +17,7 @@ import { convnextModels } from "./convnext-entries.js";
 import { maxvitModels } from "./maxvit-entries.js";
 import { vitModels } from "./vit-entries.js";
 import { swinModels } from "./swin-entries.js";
+import { FxcError } from "../../runtime/errors.js";
 
 const entries: readonly ModelEntry[] = [
   ...resnetModels,
@@ -56,7 +57,7 @@ export function getModel(name: string, options: Record<string, unknown> = {}): M
   return getModelEntry(name).build(options);
 }
 
-export class UnknownNameError extends Error {
+export class UnknownNameError extends FxcError {
   override readonly name = "UnknownNameError";
 }
 

@@ -1,4 +1,5 @@
 import { tf, type Tensor, type Tensor2D } from "../ops/tf.js";
+import { FxcError } from "../errors.js";
 
 /**
  * Global pooling of a feature map into one descriptor per image: average, max, or generalized mean
@@ -10,7 +11,7 @@ export type Pooling = { readonly kind: "avg" } | { readonly kind: "max" } | { re
 export type Normalization = "l2" | "none";
 
 /** Raised for a pooling or normalization spec that cannot be read; the message says what to write. */
-export class DescriptorSpecError extends Error {
+export class DescriptorSpecError extends FxcError {
   override readonly name = "DescriptorSpecError";
 }
 

@@ -4,6 +4,7 @@ import { printable } from "../io/printable.js";
 import { openChecked, readRange, specialFileKind } from "../io/regularFile.js";
 import { errorCode, oneLine } from "../weights/types.js";
 import { groupDigits, maxImageFileBytes, maxImagePixels, MAX_IMAGE_PIXELS_VARIABLE } from "./limits.js";
+import { FxcError } from "../errors.js";
 
 /** An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B. */
 export interface RgbImage {
@@ -19,7 +20,7 @@ export type ImageInput = string | Uint8Array;
  * An image could not be read. The message is one line: the file, the problem, and what to do
  * about it, so that a CLI can print it as is (the file's name with its control characters escaped).
  */
-export class ImageError extends Error {
+export class ImageError extends FxcError {
   override readonly name = "ImageError";
   constructor(
     readonly file: string,

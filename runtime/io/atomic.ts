@@ -3,12 +3,13 @@ import { constants } from "node:fs";
 import { access, mkdir, open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { errorCode, oneLine } from "../weights/types.js";
+import { FxcError } from "../errors.js";
 
 /**
  * An output path that cannot be written (a folder where a file is wanted, no permission, a read-only
  * file system...). The message is one line naming the caller's path, never a hidden temporary file.
  */
-export class OutputError extends Error {
+export class OutputError extends FxcError {
   override readonly name = "OutputError";
 
   constructor(

@@ -2,9 +2,10 @@ import { elementCount, isNonNegativeInteger, toFloat32, widen } from "../weights
 import { oneLine } from "../weights/types.js";
 import { writeFileAtomic } from "./atomic.js";
 import { NotARegularFileError, openRegularFile, readRange, type RegularFile } from "./regularFile.js";
+import { FxcError } from "../errors.js";
 
 /** A .npy file could not be read or written; the message is one line: file, problem, fix. */
-export class NpyError extends Error {
+export class NpyError extends FxcError {
   override readonly name = "NpyError";
   constructor(
     readonly file: string,

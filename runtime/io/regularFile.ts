@@ -1,12 +1,13 @@
 import { constants, type Stats } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { errorCode } from "../weights/types.js";
+import { FxcError } from "../errors.js";
 
 /**
  * A path that is not a readable regular file. Readers turn it into their own one-line error class
  * (WeightsError, NpyError) with the same problem and fix.
  */
-export class NotARegularFileError extends Error {
+export class NotARegularFileError extends FxcError {
   override readonly name = "NotARegularFileError";
   constructor(
     readonly path: string,

@@ -1,7 +1,8 @@
 import { tf, type Tensor, type Tensor4D } from "./tf.js";
+import { FxcError } from "../errors.js";
 
 /** The caller's input did not have the shape the extractor was compiled for. */
-export class InputShapeError extends Error {
+export class InputShapeError extends FxcError {
   override readonly name = "InputShapeError";
 }
 

@@ -1,4 +1,5 @@
 import { oneLine } from "./types.js";
+import { FxcError } from "../errors.js";
 
 /**
  * An allowlist unpickler that never executes code. It understands the opcodes of pickle protocols 0-5
@@ -131,7 +132,7 @@ export const DEFAULT_PICKLE_LIMITS: PickleLimits = Object.freeze({
   maxIntegerDigits: 4300,
 });
 
-export class PickleError extends Error {
+export class PickleError extends FxcError {
   override name = "PickleError";
   constructor(
     message: string,

@@ -1,3 +1,4 @@
+import { FxcError } from "../errors.js";
 /** Element types a checkpoint tensor may have; everything is converted to float32 on read. */
 export type DType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
@@ -24,7 +25,7 @@ export interface TensorSource {
  * A weights file could not be used. The message is one line: the file, the problem, and what to do
  * about it, so that a CLI can print it as is.
  */
-export class WeightsError extends Error {
+export class WeightsError extends FxcError {
   override readonly name = "WeightsError";
   readonly file: string;
   readonly problem: string;

@@ -23,7 +23,7 @@ export interface EngineRow {
 }
 
 async function tfjsBackend(name: BackendName): Promise<string | undefined> {
-  return (await availableBackends()).includes(name) ? undefined : `tfjs backend ${name} is not installed`;
+  return (await availableBackends([name])).includes(name) ? undefined : `tfjs backend ${name} is not installed`;
 }
 
 function installed(pkg: string): string | undefined {

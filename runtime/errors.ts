@@ -1,0 +1,8 @@
+/**
+ * The base of every error fxc raises on purpose (bad input, a missing engine, a model the tracer
+ * cannot follow): its message names the problem and what to do about it, and the CLI prints it
+ * as one line. Anything else that escapes is a bug. `e instanceof FxcError` tells them apart.
+ */
+export class FxcError extends Error {
+  override readonly name: string = "FxcError";
+}
