@@ -51,6 +51,20 @@ export function sliceBounds(start: number, stop: number | null, n: number): [num
   return [resolve(start), stop === null ? n : resolve(stop)];
 }
 
+/**
+ * Where shifted windows fall on an [B, H, W, C] map, as both engines lay them out: the padding
+ * to whole windows (bottom, right), the padded size, the shift (none along a dim one window
+ * covers), and the windows' grid and size.
+ */
+export function windowLayout(height: number, width: number, window: readonly [number, number], shiftSize: readonly number[]) {
+  const [wh, ww] = window;
+  const [padB, padR] = [(wh - (height % wh)) % wh, (ww - (width % ww)) % ww];
+  const [ph, pw] = [height + padB, width + padR];
+  // A window that covers the whole dim needs no shift along it.
+  const shift: [number, number] = [wh >= ph ? 0 : shiftSize[0]!, ww >= pw ? 0 : shiftSize[1]!];
+  return { padB, padR, ph, pw, shift, shifted: shift[0] + shift[1] > 0, nh: ph / wh, nw: pw / ww, n: wh * ww };
+}
+
 const masks = new Map<string, Float32Array>();
 
 /**
@@ -122,16 +136,11 @@ export function shiftedWindowAttention(
     const [b, h, w, c] = x.shape as [number, number, number, number];
     const [wh, ww] = attrs.windowSize as [number, number];
     const heads = attrs.numHeads;
-    const [padB, padR] = [(wh - (h % wh)) % wh, (ww - (w % ww)) % ww];
+    const { padB, padR, ph, pw, shift, shifted, nh, nw, n } = windowLayout(h, w, [wh, ww], attrs.shiftSize);
     let t = padB || padR ? tf.pad(x, [[0, 0], [0, padB], [0, padR], [0, 0]]) : x;
-    const [ph, pw] = [h + padB, w + padR];
-    // A window that covers the whole dim needs no shift along it.
-    const shift: [number, number] = [wh >= ph ? 0 : attrs.shiftSize[0]!, ww >= pw ? 0 : attrs.shiftSize[1]!];
-    const shifted = shift[0] + shift[1] > 0;
     if (shifted) t = roll(roll(t, -shift[0], 1), -shift[1], 2);
 
     // Partition into windows: [B * windows, N, C].
-    const [nh, nw, n] = [ph / wh, pw / ww, wh * ww];
     const windows = nh * nw;
     t = tf.reshape(tf.transpose(tf.reshape(t, [b, nh, wh, nw, ww, c]), [0, 1, 3, 2, 4, 5]), [b * windows, n, c]);
 

@@ -1,4 +1,4 @@
-import { attentionMask } from "../../ops/swin.js";
+import { attentionMask, windowLayout } from "../../ops/swin.js";
 import { EngineError } from "../../engine.js";
 import * as o from "./onnx.js";
 import { OnnxValue } from "./onnx.js";
@@ -45,14 +45,10 @@ export function shiftedWindowAttention(
   const [b, h, w, c] = x.shape as [number, number, number, number];
   const [wh, ww] = attrs.windowSize as [number, number];
   const heads = attrs.numHeads;
-  const [padB, padR] = [(wh - (h % wh)) % wh, (ww - (w % ww)) % ww];
+  const { padB, padR, ph, pw, shift, shifted, nh, nw, n } = windowLayout(h, w, [wh, ww], attrs.shiftSize);
   let t = o.pad(x, [[0, 0], [0, padB], [0, padR], [0, 0]]);
-  const [ph, pw] = [h + padB, w + padR];
-  const shift: [number, number] = [wh >= ph ? 0 : attrs.shiftSize[0]!, ww >= pw ? 0 : attrs.shiftSize[1]!];
-  const shifted = shift[0] + shift[1] > 0;
   if (shifted) t = roll(roll(t, -shift[0], 1), -shift[1], 2);
 
-  const [nh, nw, n] = [ph / wh, pw / ww, wh * ww];
   const windows = nh * nw;
   t = o.reshape(o.transpose(o.reshape(t, [b, nh, wh, nw, ww, c]), [0, 1, 3, 2, 4, 5]), [b * windows, n, c]);
 
