@@ -1,6 +1,6 @@
 import type { Graph } from "../graph/graph.js";
 import type { Node } from "../graph/node.js";
-import { didYouMean } from "../suggest.js";
+import { didYouMean } from "../../models/suggest.js";
 import { outputKeyMessage } from "../names.js";
 import { FxcError } from "../../runtime/errors.js";
 
