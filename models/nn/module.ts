@@ -110,5 +110,8 @@ export function isLeafClass(m: Module): boolean {
   return (m.constructor as typeof Module).leaf;
 }
 
+/** Which graph a model is traced in: torch's `module.train()` or `module.eval()`. */
+export type Mode = "train" | "eval";
+
 /** A module that maps one tensor to one tensor, the common case (a norm layer, a block). */
 export type Layer = Module & { forward(x: Tensor): Tensor };
