@@ -1,4 +1,5 @@
-import type { Module } from "../models/nn/module.js";
+import type { Mode, Module } from "../models/nn/module.js";
+import type { ImageLayout as Layout } from "../runtime/images/preprocess.js";
 import type { Graph } from "./graph/graph.js";
 import { BATCH, type Dim } from "./graph/value.js";
 import type { Program } from "./graph/program.js";
@@ -10,8 +11,8 @@ import { fuse } from "./passes/fuse.js";
 import { foldDataMovement } from "./passes/moves.js";
 import { FxcError } from "../runtime/errors.js";
 
-export type Mode = "train" | "eval";
-export type Layout = "nhwc" | "nchw";
+// Declared where the lower layers need them: the module's mode, the runtime's image layout.
+export type { Mode, Layout };
 
 export interface TraceModesOptions {
   /** Input height and width (one number for a square input). */

@@ -7,7 +7,7 @@ import { errorCode } from "../../runtime/weights/types.js";
 import type { ReturnNodes } from "../passes/returnNodes.js";
 import type { Layout, Mode } from "../pipeline.js";
 import { moduleNameMessage, outputKeyMessage } from "../names.js";
-import { didYouMean } from "../suggest.js";
+import { didYouMean } from "../../models/suggest.js";
 import { UsageError } from "./errors.js";
 import { parseReturnSpec, parseSize } from "./spec.js";
 

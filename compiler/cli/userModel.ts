@@ -6,7 +6,7 @@ import { errorCode } from "../../runtime/weights/types.js";
 import type { ModelInput } from "../api.js";
 import { quoteName } from "../names.js";
 import { OptionsError } from "../pipeline.js";
-import { didYouMean } from "../suggest.js";
+import { didYouMean } from "../../models/suggest.js";
 import { UsageError } from "./errors.js";
 
 /** `./src/my-net.ts#MyNet`: a module file of the user's and the export that builds the model. */

@@ -2,6 +2,7 @@ import type { AbstractValue, Dim } from "./value.js";
 import { sourceKeys, type CheckpointShapes, type ParamSource, type ParamSpec, type ParamTransform } from "../../runtime/params.js";
 import type { KeyRename } from "../../runtime/weights/rename.js";
 import type { KernelAttrs, KernelName } from "../../runtime/kernels.js";
+import type { Layout, Mode } from "../pipeline.js";
 
 export { sourceKeys, type ParamSource, type ParamSpec, type ParamTransform };
 
@@ -64,9 +65,9 @@ export interface ProgramOutput {
  * Values are named after their torchvision nodes; `input` is the caller's tensor.
  */
 export interface Program {
-  readonly mode: "train" | "eval";
+  readonly mode: Mode;
   /** The layout of the 4-D input and of image-like 4-D outputs. */
-  readonly layout: "nhwc" | "nchw";
+  readonly layout: Layout;
   /** torch's input shape, [N, C, H, W] for an image; the first input's when there are several. */
   readonly inputShape: readonly Dim[];
   /** Every input's shape when forward takes several (`input` is then an array of them). */

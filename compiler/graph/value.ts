@@ -1,4 +1,4 @@
-import { FxcError } from "../../runtime/errors.js";
+import { BATCH, ShapeError, type Dim } from "../../models/nn/shape.js";
 /**
  * Abstract values: what the tracer knows about each node's result at compile time.
  *
@@ -6,9 +6,8 @@ import { FxcError } from "../../runtime/errors.js";
  * one compiled module serves every batch size.
  */
 
-/** The symbolic batch size. */
-export const BATCH = "N";
-export type Dim = number | typeof BATCH;
+// Declared with the module library, which reads static shapes too (MaxViT's input check).
+export { BATCH, ShapeError, type Dim } from "../../models/nn/shape.js";
 
 export type AbstractValue =
   | {
@@ -63,9 +62,4 @@ export function numel(dims: readonly Dim[]): number {
     n *= d;
   }
   return n;
-}
-
-/** A shape that the model cannot take, found while inferring shapes. */
-export class ShapeError extends FxcError {
-  override readonly name = "ShapeError";
 }

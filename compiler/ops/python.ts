@@ -1,4 +1,5 @@
 import { defineOp } from "./registry.js";
+import { ELLIPSIS } from "../../models/nn/functional.js";
 import { asBool, asInt, asString, asTensor, isAbstract, type ArgValue } from "./schema.js";
 import { BATCH, ShapeError, normalizeDim, runtimeDim, tensor, type AbstractValue, type Dim, type TensorValue } from "../graph/value.js";
 import { lowerShapeOp } from "./shape.js";
@@ -100,8 +101,6 @@ function lowerGather(ctx: LowerContext): Lowered {
   return call("gather", [ctx.tensor("input", "contiguous"), ctx.tensor("index", "contiguous")], { shape: out.map(runtimeDim) }, "contiguous");
 }
 
-/** The ellipsis of an index (`x[..., 0]`), as model code writes it. */
-export const ELLIPSIS = "...";
 
 /**
  * torch's basic indexing (ints, slices, None, one ellipsis) as one strided slice over the

@@ -19,10 +19,11 @@ import { argValue, bindArgs, type ArgValue } from "../ops/schema.js";
 import { call, type LowerContext } from "../ops/lowering.js";
 import type { ResolvedOutput } from "./returnNodes.js";
 import type { CheckpointTensor } from "../../runtime/params.js";
+import type { Layout, Mode } from "../pipeline.js";
 
 export interface LowerOptions {
-  readonly mode: "train" | "eval";
-  readonly layout: "nhwc" | "nchw";
+  readonly mode: Mode;
+  readonly layout: Layout;
 }
 
 /** What a graph node stands for once lowered: a runtime value, a constant, or a checkpoint tensor. */

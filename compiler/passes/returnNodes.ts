@@ -1,8 +1,9 @@
 import type { Graph } from "../graph/graph.js";
 import type { Node } from "../graph/node.js";
-import { didYouMean } from "../suggest.js";
+import { didYouMean } from "../../models/suggest.js";
 import { outputKeyMessage } from "../names.js";
 import { FxcError } from "../../runtime/errors.js";
+import type { Mode } from "../pipeline.js";
 
 /** Return nodes as torchvision takes them: a list of names, or `{ node: key }`. */
 export type ReturnNodes = readonly string[] | Readonly<Record<string, string>>;
@@ -53,7 +54,7 @@ function isUnder(qualname: string, query: string): boolean {
  * (torchvision keeps one of them), and a query whose every node an earlier query took
  * (torchvision drops its key).
  */
-export function resolveReturnNodes(graph: Graph, spec: ReturnNodes, mode: "train" | "eval"): ResolvedOutput[] {
+export function resolveReturnNodes(graph: Graph, spec: ReturnNodes, mode: Mode): ResolvedOutput[] {
   const queries = toQueryMap(spec);
   if (queries.length === 0) throw new ReturnNodeError("no return nodes given; name at least one node (fxc nodes MODEL lists them)");
   const keyOwner = new Map<string, string>();

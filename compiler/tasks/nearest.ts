@@ -8,7 +8,7 @@ import { readFeatureTable, type FeatureTable } from "../../runtime/io/featureSto
 import { concatFloat32 } from "../../runtime/weights/dtype.js";
 import { WeightsError } from "../../runtime/weights/types.js";
 import type { ReturnNodes } from "../passes/returnNodes.js";
-import { OptionsError } from "../pipeline.js";
+import { OptionsError, type Layout, type Mode } from "../pipeline.js";
 import { imageFeatures } from "./extractFolder.js";
 import { interpretExtractor, resolvePreprocessing, type ExtractorLoader } from "./loader.js";
 import type { ImageFailure } from "../../runtime/images/batches.js";
@@ -83,8 +83,8 @@ export async function nearest(options: NearestOptions): Promise<NearestResult[]>
 export interface IndexRecipe {
   readonly model: string;
   readonly returnNodes: ReturnNodes;
-  readonly layout: "nhwc" | "nchw";
-  readonly mode: "train" | "eval";
+  readonly layout: Layout;
+  readonly mode: Mode;
   readonly preprocessing: Preset;
   readonly pool?: Pooling;
   readonly normalize: Normalization;

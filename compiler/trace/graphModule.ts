@@ -3,9 +3,9 @@ import { Buffer, Parameter } from "../../models/nn/parameter.js";
 import type { Graph } from "../graph/graph.js";
 import { Node, isDictArgument, type Argument } from "../graph/node.js";
 import type { ResolvedOutput } from "../passes/returnNodes.js";
-import { activeTracer } from "./context.js";
+import { dispatcher, type Dispatcher } from "../../models/nn/dispatch.js";
 import { OptionsError } from "../pipeline.js";
-import type { Tensor } from "./proxy.js";
+import type { Tensor } from "../../models/nn/tensor.js";
 
 /** One mode's pruned graph and its return nodes, as an extractor keeps it. */
 export interface ModeGraph {
@@ -79,7 +79,7 @@ export class GraphModule extends Module {
     const mode = this.training ? "train" : "eval";
     const graph = this.#graphs[mode];
     if (graph === undefined) throw new OptionsError(`this feature extractor has no ${mode} graph: its return nodes are not in the ${mode} graph; give trainReturnNodes and evalReturnNodes`);
-    const tracer = activeTracer("run a feature extractor");
+    const tracer = dispatcher("run a feature extractor");
     const values = new Map<Node, unknown>();
     const value = (a: Argument): unknown => {
       if (a instanceof Node) {
@@ -100,7 +100,7 @@ export class GraphModule extends Module {
     return out;
   }
 
-  private replay(node: Node, input: Tensor, value: (a: Argument) => unknown, tracer: ReturnType<typeof activeTracer>): unknown {
+  private replay(node: Node, input: Tensor, value: (a: Argument) => unknown, tracer: Dispatcher): unknown {
     switch (node.op) {
       case "placeholder":
         return input;
@@ -123,7 +123,8 @@ export class GraphModule extends Module {
           if (source instanceof Buffer) return source.view(...(node.args.slice(1) as number[]));
         }
         const kwargs = Object.fromEntries(Object.entries(node.kwargs).map(([k, v]) => [k, value(v)]));
-        return tracer.record(node.op, node.target, node.args.map(value), kwargs);
+        const args = node.args.map(value);
+        return node.op === "call_method" ? tracer.callMethod(node.target, args, kwargs) : tracer.callFunction(node.target, args, kwargs);
       }
       case "output":
         return undefined;

@@ -1,19 +1,27 @@
 import type { Node } from "../graph/node.js";
+import type { Dim } from "../graph/value.js";
+import { TRACED, type IntLike, type Tensor } from "../../models/nn/tensor.js";
 import { TraceError, type Tracer } from "./tracer.js";
 import { userFrame } from "./userFrame.js";
-
-/** An int argument: a literal, or a traced int such as `x.shape[0]`. */
-export type IntLike = number | Proxy;
 
 /**
  * A traced value, as torch.fx's Proxy: a tensor or a Python value (shape, int, tuple)
  * computed from the input. Methods record `call_method` nodes; `shape` records `getattr`.
+ * The module library's `Tensor`, as the tracer implements it.
  */
-export class Proxy {
+export class Proxy implements Tensor {
   constructor(
     readonly node: Node,
     readonly tracer: Tracer,
   ) {}
+
+  get [TRACED](): true {
+    return true;
+  }
+
+  get staticShape(): readonly Dim[] | undefined {
+    return this.node.value.kind === "tensor" ? this.node.value.shape : undefined;
+  }
 
   /** `x.shape`: a `getattr` node, then `getitem` nodes when indexed or unpacked. */
   get shape(): Proxy {
@@ -82,13 +90,13 @@ export class Proxy {
   relu(): Proxy {
     return this.method("relu", []);
   }
-  add(other: Proxy | number): Proxy {
+  add(other: Tensor | number): Proxy {
     return this.method("add", [other]);
   }
-  sub(other: Proxy | number): Proxy {
+  sub(other: Tensor | number): Proxy {
     return this.method("sub", [other]);
   }
-  mul(other: Proxy | number): Proxy {
+  mul(other: Tensor | number): Proxy {
     return this.method("mul", [other]);
   }
 
@@ -121,9 +129,6 @@ export class Proxy {
     );
   }
 }
-
-/** What model code handles: a traced tensor. */
-export type Tensor = Proxy;
 
 /**
  * A traced dict (a leaf's OrderedDict, as FeaturePyramidNetwork returns) as forward code reads

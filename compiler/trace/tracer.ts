@@ -5,7 +5,8 @@ import { getOp } from "../ops/index.js";
 import { argValue, bindArgs, type ArgValue } from "../ops/schema.js";
 import { Module, isLeafClass } from "../../models/nn/module.js";
 import { Buffer, Parameter } from "../../models/nn/parameter.js";
-import { withTracer, type TracingContext } from "./context.js";
+import { withDispatcher, type Dispatcher } from "../../models/nn/dispatch.js";
+import type { Tensor } from "../../models/nn/tensor.js";
 import { NodeNamer, fxBaseName } from "./naming.js";
 import { Proxy, dictView } from "./proxy.js";
 import { userFrame } from "./userFrame.js";
@@ -57,7 +58,7 @@ function indexRoot(root: Module): RootIndex {
  * forward is traced again by a body tracer, which records primitive ops only, so that leaves
  * can be compiled while staying single nodes in the graph torchvision users see.
  */
-export class Tracer implements TracingContext {
+export class Tracer implements Dispatcher {
   readonly graph = new Graph();
   private currentPath = "";
   private readonly attrNodes = new Map<string, Node>();
@@ -89,6 +90,31 @@ export class Tracer implements TracingContext {
     return new Proxy(this.attr(t), this);
   }
 
+  callFunction(target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Proxy {
+    return this.owner(target, [...args, ...Object.values(kwargs)]).record("call_function", target, args, kwargs);
+  }
+
+  callMethod(target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Proxy {
+    return this.owner(target, [...args, ...Object.values(kwargs)]).record("call_method", target, args, kwargs);
+  }
+
+  /**
+   * The tracer that records an op: the one owning its traced arguments. A parameter is a traced
+   * value too (torch.fx makes it a proxy), so with no traced argument but a parameter it is this one.
+   */
+  private owner(target: string, args: readonly unknown[]): Tracer {
+    const proxy = findProxy(args);
+    if (proxy !== undefined) return proxy.tracer;
+    if (args.some((a) => a instanceof Parameter)) return this;
+    throw new Error(`${target}() needs a traced tensor: fxc models run only under tracing`);
+  }
+
+  markTorchOrder(x: Tensor): void {
+    const value = x instanceof Proxy ? x.node.value : undefined;
+    if (value?.kind !== "tensor" || value.shape.length !== 4) throw new Error("internal: torchOrder marks 4-D tensors only");
+    (x as Proxy).node.value = { ...value, torchOrder: true };
+  }
+
   /** Records a `call_function` or `call_method` node for a registered op. */
   record(kind: "call_function" | "call_method", target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Proxy {
     const op = getOp(target);
@@ -108,6 +134,8 @@ export class Tracer implements TracingContext {
    * compile one an output needs.
    */
   callWrapped(name: string, fn: (...args: never[]) => unknown, args: readonly unknown[]): unknown {
+    const owner = findProxy(args)?.tracer ?? this;
+    if (owner !== this) return owner.callWrapped(name, fn, args);
     // Inside a leaf's or another function's body only primitive ops are recorded: run it inline.
     if (this.namer === undefined) return fn(...(args as never[]));
     const nodeName = this.nameFor("call_function", name);
@@ -235,9 +263,21 @@ function traceBody(run: (inputs: readonly unknown[]) => unknown, index: RootInde
     return a;
   };
   const inputs = args.map(rebuild);
-  const result = withTracer(tracer, () => run(inputs));
+  const result = withDispatcher(tracer, () => run(inputs));
   tracer.graph.output = tracer.toArgument(result);
   return tracer.graph;
+}
+
+/** The first traced value among `args`, looking into arrays. */
+function findProxy(a: unknown): Proxy | undefined {
+  if (a instanceof Proxy) return a;
+  if (Array.isArray(a)) {
+    for (const x of a) {
+      const p = findProxy(x);
+      if (p) return p;
+    }
+  }
+  return undefined;
 }
 
 /** torch.fx's default: torch.nn layers and torchvision.ops modules are leaves, Sequential is not. */
@@ -281,7 +321,7 @@ export function trace(root: Module, options: TraceOptions): Graph {
   const names = parameterNames(root.forward);
   const shapes = options.inputShapes ?? (options.inputShape === undefined ? [] : [options.inputShape]);
   const inputs = shapes.map((shape, i) => tracer.addPlaceholder(names[i] ?? (i === 0 ? "x" : `x_${i}`), { kind: "tensor", shape }));
-  const result = withTracer(tracer, () => {
+  const result = withDispatcher(tracer, () => {
     try {
       return root.forward(...(inputs as never[]));
     } catch (e) {

@@ -4,12 +4,12 @@ import { Conv2d } from "../nn/layers.js";
 import { frozenBatchNorm2d, type NormFactory } from "../nn/ops.js";
 import { IntermediateLayerGetter } from "../zoo/utils.js";
 import { UnknownNameError } from "../zoo/registry.js";
-import { didYouMean } from "../../compiler/suggest.js";
+import { didYouMean } from "../suggest.js";
 import * as resnet from "../zoo/resnet.js";
 import { mobilenet_v2 } from "../zoo/mobilenetv2.js";
 import { mobilenet_v3_large, mobilenet_v3_small } from "../zoo/mobilenetv3.js";
 import { FeaturePyramidNetwork, LastLevelMaxPool, type ExtraFPNBlock } from "../ops/feature_pyramid_network.js";
-import type { Tensor } from "../../compiler/trace/proxy.js";
+import type { Tensor } from "../nn/tensor.js";
 
 /**
  * torchvision.models.detection.backbone_utils, module for module, so that a detection

@@ -1,5 +1,5 @@
 import { Module } from "./module.js";
-import type { Tensor } from "../../compiler/trace/proxy.js";
+import type { Tensor } from "./tensor.js";
 
 /** torch.nn.Sequential: children named "0", "1", ... or by the given names; never a leaf. */
 export class Sequential extends Module {

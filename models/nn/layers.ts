@@ -1,7 +1,7 @@
 import { Module } from "./module.js";
 import { Buffer, Parameter } from "./parameter.js";
-import * as F from "../../compiler/trace/functional.js";
-import type { Tensor } from "../../compiler/trace/proxy.js";
+import * as F from "./functional.js";
+import type { Tensor } from "./tensor.js";
 
 /**
  * torch.nn layers. Each is a leaf for the tracer (one node in the graph, as torch.fx treats

@@ -1,7 +1,7 @@
 import { Buffer, Parameter } from "./parameter.js";
 import { elementCount } from "../../runtime/weights/dtype.js";
-import { activeTracer } from "../../compiler/trace/context.js";
-import type { Tensor } from "../../compiler/trace/proxy.js";
+import { dispatcher } from "./dispatch.js";
+import type { Tensor } from "./tensor.js";
 
 /**
  * The base of every layer and model, as torch.nn.Module.
@@ -19,9 +19,9 @@ export abstract class Module {
 
   abstract forward(...args: never[]): unknown;
 
-  /** Calls the module as `module(x)` does in torch: through the active tracer. */
+  /** Calls the module as `module(x)` does in torch: through the installed dispatcher (the tracer). */
   call<M extends Module>(this: M, ...args: Parameters<M["forward"]>): ReturnType<M["forward"]> {
-    return activeTracer("call a module").callModule(this, args) as ReturnType<M["forward"]>;
+    return dispatcher("call a module").callModule(this, args) as ReturnType<M["forward"]>;
   }
 
   /** torch's class name, used for leaf checks and messages. */
@@ -109,6 +109,9 @@ export abstract class Module {
 export function isLeafClass(m: Module): boolean {
   return (m.constructor as typeof Module).leaf;
 }
+
+/** Which graph a model is traced in: torch's `module.train()` or `module.eval()`. */
+export type Mode = "train" | "eval";
 
 /** A module that maps one tensor to one tensor, the common case (a norm layer, a block). */
 export type Layer = Module & { forward(x: Tensor): Tensor };

@@ -2,8 +2,8 @@ import { Module, type Layer } from "./module.js";
 import { Buffer } from "./parameter.js";
 import { Sequential } from "./container.js";
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Hardswish, Linear, ReLU, ReLU6, SiLU, Sigmoid } from "./layers.js";
-import * as F from "../../compiler/trace/functional.js";
-import type { Tensor } from "../../compiler/trace/proxy.js";
+import * as F from "./functional.js";
+import type { Tensor } from "./tensor.js";
 
 /**
  * torchvision.ops modules. torchvision's feature extractor treats every torchvision.ops

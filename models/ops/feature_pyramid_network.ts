@@ -2,8 +2,8 @@ import { Module } from "../nn/module.js";
 import { ModuleList } from "../nn/container.js";
 import { Conv2d } from "../nn/layers.js";
 import { Conv2dNormActivation, type NormFactory } from "../nn/ops.js";
-import * as F from "../../compiler/trace/functional.js";
-import type { Tensor } from "../../compiler/trace/proxy.js";
+import * as F from "../nn/functional.js";
+import type { Tensor } from "../nn/tensor.js";
 
 /**
  * torchvision.ops.feature_pyramid_network, module for module: the same attribute names, so

@@ -25,7 +25,7 @@ import {
   type NormFactory,
   type Tensor,
 } from "../nn/index.js";
-import { ShapeError } from "../../compiler/graph/value.js";
+import { ShapeError } from "../nn/shape.js";
 
 /**
  * torchvision.models.maxvit, module for module: same attribute names, same forward order.
@@ -450,9 +450,9 @@ export class MaxVit extends Module {
    * from it); torchvision fails later, in a reshape. Checked while tracing; records no node.
    */
   private checkInputSize(x: Tensor): void {
-    const value = x.node.value;
-    if (value.kind !== "tensor") return;
-    const [, , h, w] = value.shape;
+    const shape = x.staticShape;
+    if (shape === undefined) return;
+    const [, , h, w] = shape;
     const grid = blockInputShapes(this.inputSize, 1)[0]!;
     const fits = (side: unknown, i: 0 | 1): boolean => typeof side === "number" && blockInputShapes([side, side], 1)[0]![0] === grid[i];
     if (fits(h, 0) && fits(w, 1)) return;

@@ -1,6 +1,6 @@
 import type { Module } from "../nn/module.js";
 import type { ModelEntry } from "./entry.js";
-import { didYouMean } from "../../compiler/suggest.js";
+import { didYouMean } from "../suggest.js";
 import { resnetModels } from "./resnet-entries.js";
 import { alexnetModels } from "./alexnet-entries.js";
 import { vggModels } from "./vgg-entries.js";

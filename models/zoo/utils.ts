@@ -1,6 +1,6 @@
 /** Helpers of torchvision.models._utils that several families share. */
 import { Module } from "../nn/module.js";
-import type { Tensor } from "../../compiler/trace/proxy.js";
+import type { Tensor } from "../nn/tensor.js";
 
 /** torchvision's `_make_divisible`: `v` rounded to a multiple of `divisor`, never more than 10% below `v`. */
 export function makeDivisible(v: number, divisor: number, minValue: number | null = null): number {

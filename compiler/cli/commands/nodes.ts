@@ -2,10 +2,11 @@ import type { Argv } from "yargs";
 import { getGraphNodeNames } from "../../api.js";
 import { parseSize } from "../spec.js";
 import { cliModel } from "../userModel.js";
+import type { Mode } from "../../pipeline.js";
 
 interface NodesArgs {
   model: string;
-  mode?: "train" | "eval";
+  mode?: Mode;
   json: boolean;
   size?: string;
 }

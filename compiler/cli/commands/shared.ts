@@ -1,12 +1,13 @@
 import type { Argv } from "yargs";
 import { BACKENDS, ENGINES, type BackendName, type EngineName } from "../../../runtime/index.js";
+import type { Layout, Mode } from "../../pipeline.js";
 
 export interface BuildArgs {
   model: string;
   return: string;
   size?: string;
-  layout: "nhwc" | "nchw";
-  mode: "eval" | "train";
+  layout: Layout;
+  mode: Mode;
   quiet: boolean;
 }
 

@@ -5,6 +5,7 @@ import { loadCompiled } from "../cache.js";
 import { parseReturnSpec, positiveInt } from "../spec.js";
 import { preprocessingOptions, preprocessingOverrides, type PreprocessingArgs } from "./extract.js";
 import { engineOptions, type EngineArgs } from "./shared.js";
+import type { Mode } from "../../pipeline.js";
 
 interface VisualizeArgs extends PreprocessingArgs, EngineArgs {
   model: string;
@@ -13,7 +14,7 @@ interface VisualizeArgs extends PreprocessingArgs, EngineArgs {
   image: string;
   out: string;
   top: number;
-  mode: "eval" | "train";
+  mode: Mode;
   prefix?: string;
   quiet: boolean;
 }

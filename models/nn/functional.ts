@@ -1,36 +1,19 @@
-import { Buffer, Parameter } from "../../models/nn/parameter.js";
-import { getOp } from "../ops/index.js";
-import { bindArgs, type ArgValue } from "../ops/schema.js";
-import type { AbstractValue } from "../graph/value.js";
-import { Proxy, type IntLike, type Tensor } from "./proxy.js";
-import { activeTracer } from "./context.js";
+import type { Buffer, Parameter } from "./parameter.js";
+import { dispatcher } from "./dispatch.js";
+import { containsTraced, type IntLike, type Tensor } from "./tensor.js";
 
 /**
  * The functions model code calls, named and ordered as torch's (`torch.flatten`,
- * `F.relu`, `operator.add`...). Each records a `call_function` node on the tracer that
- * owns its traced arguments; on plain Python values it just computes the result.
+ * `F.relu`, `operator.add`...). Each records a `call_function` node through the installed
+ * dispatcher (the tracer, while tracing); on plain Python values the Python operators just
+ * compute the result.
  */
 
 type TensorArg = Tensor | Parameter | Buffer;
 type Pair = number | readonly [number, number];
 
-function findProxy(a: unknown): Proxy | undefined {
-  if (a instanceof Proxy) return a;
-  if (Array.isArray(a)) {
-    for (const x of a) {
-      const p = findProxy(x);
-      if (p) return p;
-    }
-  }
-  return undefined;
-}
-
-function call(target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>> = {}, kind: "call_function" | "call_method" = "call_function"): Proxy {
-  const proxy = findProxy([...args, ...Object.values(kwargs)]);
-  // A parameter is a traced value too (torch.fx makes it a proxy), even with nothing else traced.
-  if (proxy === undefined && args.some((a) => a instanceof Parameter)) return activeTracer(`call ${target}()`).record(kind, target, args, kwargs);
-  if (proxy === undefined) throw new Error(`${target}() needs a traced tensor: fxc models run only under tracing`);
-  return proxy.tracer.record(kind, target, args, kwargs);
+function call(target: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>> = {}): Tensor {
+  return dispatcher(`call ${target}()`).callFunction(target, args, kwargs);
 }
 
 /**
@@ -43,35 +26,9 @@ function call(target: string, args: readonly unknown[], kwargs: Readonly<Record<
 export function wrap<A extends unknown[], R>(fn: (...args: A) => R, name: string = fn.name): (...args: A) => R {
   if (!/^[A-Za-z_][\w]*$/.test(name)) throw new Error(`wrap needs a function name of letters, digits and '_' for its node, got ${JSON.stringify(name)}; pass one: wrap(fn, "my_function")`);
   return (...args: A): R => {
-    const proxy = findProxy(args);
-    if (proxy === undefined) return fn(...args);
-    return proxy.tracer.callWrapped(name, fn as (...args: never[]) => unknown, args) as R;
+    if (!containsTraced(args)) return fn(...args);
+    return dispatcher(`call ${name}()`).callWrapped(name, fn as (...args: never[]) => unknown, args) as R;
   };
-}
-
-/** Python-level ops: traced when an argument is traced, computed directly otherwise. */
-function callPython<T>(target: string, args: readonly unknown[]): Proxy | T {
-  if (findProxy(args) !== undefined) return call(target, args);
-  const op = getOp(target);
-  const value = op.infer(bindArgs(op.schema, args as ArgValue[], {}) as Readonly<Record<string, ArgValue>>);
-  return literal(value) as T;
-}
-
-function literal(v: AbstractValue): unknown {
-  switch (v.kind) {
-    case "int":
-    case "float":
-    case "bool":
-      return v.value;
-    case "none":
-      return null;
-    case "size":
-      return [...v.dims];
-    case "tuple":
-      return v.items.map(literal);
-    case "tensor":
-      throw new Error("internal: a tensor op ran without a traced input");
-  }
 }
 
 // ---- torch.nn.functional ----
@@ -124,29 +81,30 @@ export const sub = (a: Operand, b: Operand): Tensor => call("sub", [a, b]);
 export const mul = (a: Operand, b: Operand): Tensor => call("mul", [a, b]);
 export const truediv = (a: Operand, b: Operand): Tensor => call("truediv", [a, b]);
 
-/** `a // b`, traced when `a` or `b` is. */
-export const floordiv = (a: IntLike, b: IntLike): IntLike => callPython<number>("floordiv", [a, b]);
+/** `a // b`, traced when `a` or `b` is; Python's floor division on plain ints. */
+export const floordiv = (a: IntLike, b: IntLike): IntLike => (typeof a === "number" && typeof b === "number" ? Math.floor(a / b) : call("floordiv", [a, b]));
 /** `a == b`, traced when `a` or `b` is. */
-export const eq = (a: IntLike, b: IntLike): Proxy | boolean => callPython<boolean>("eq", [a, b]);
+export const eq = (a: IntLike, b: IntLike): Tensor | boolean => (typeof a === "number" && typeof b === "number" ? a === b : call("eq", [a, b]));
 /** A slice in an index, as Python's `start:stop:step`. */
 export const slice = (start: number | null = null, stop: number | null = null, step: number | null = null): { slice: [number | null, number | null, number | null] } => ({
   slice: [start, stop, step],
 });
-export { ELLIPSIS } from "../ops/python.js";
-type Index = number | null | string | { slice: readonly [number | null, number | null, number | null] } | Proxy;
+/** The ellipsis of an index (`x[..., 0]`), as model code writes it. */
+export const ELLIPSIS = "...";
+type Index = number | null | string | { slice: readonly [number | null, number | null, number | null] } | Tensor;
 
 /**
  * `obj[index]`: a shape, a tuple, or a tensor (ints, `slice(...)`, null for None, ELLIPSIS),
  * or a tensor's rows picked by an integer tensor (`table[buffer]`), or a traced dict's entry by key
  * (a leaf's OrderedDict, as FeaturePyramidNetwork returns).
  */
-export const getitem = (obj: Proxy | Parameter | Readonly<Record<string, Tensor>>, index: Index | readonly Index[] | Buffer): Proxy => call("getitem", [obj, index]);
+export const getitem = (obj: Tensor | Parameter | Readonly<Record<string, Tensor>>, index: Index | readonly Index[] | Buffer): Tensor => call("getitem", [obj, index]);
 /** `x.expand(*sizes)` on a tensor or a parameter read directly (`self.class_token.expand(n, -1, -1)`). */
-export const expand = (input: Tensor | TensorArg, ...sizes: IntLike[]): Tensor => call("expand", [input, ...sizes], {}, "call_method");
+export const expand = (input: Tensor | TensorArg, ...sizes: IntLike[]): Tensor => dispatcher("call expand()").callMethod("expand", [input, ...sizes], {});
 export const swapaxes = (input: Tensor, axis0: number, axis1: number): Tensor => call("swapaxes", [input, axis0, axis1]);
 /** `torch._assert(condition, message)`: checked at compile time, since shapes are static. */
-export function _assert(condition: Proxy | boolean, message: string): void {
-  if (condition instanceof Proxy) call("_assert", [condition, message]);
+export function _assert(condition: Tensor | boolean, message: string): void {
+  if (containsTraced(condition)) call("_assert", [condition, message]);
   else if (!condition) throw new Error(message);
 }
 
@@ -175,9 +133,7 @@ export const einsum = (equation: string, ...operands: Tensor[]): Tensor => call(
  * torch's order rather than following the caller's layout.
  */
 export function torchOrder(x: Tensor): Tensor {
-  const value = x.node.value;
-  if (value.kind !== "tensor" || value.shape.length !== 4) throw new Error("internal: torchOrder marks 4-D tensors only");
-  x.node.value = { ...value, torchOrder: true };
+  dispatcher("mark a tensor's order").markTorchOrder(x);
   return x;
 }
 
@@ -193,7 +149,7 @@ export const unsqueeze = (input: Tensor, dim: number): Tensor => call("unsqueeze
  * torch.fx records its `get_attr` node at the read, so it comes before the block's nodes.
  * Passing the parameter itself to an op records the node only when the op runs.
  */
-export const get_attr = (t: Parameter | Buffer): Tensor => activeTracer("read a parameter").readAttribute(t) as Tensor;
+export const get_attr = (t: Parameter | Buffer): Tensor => dispatcher("read a parameter").readAttribute(t);
 
 // ---- Swin: the functions torchvision's swin_transformer.py wraps with torch.fx.wrap (one node each) ----
 
@@ -232,7 +188,7 @@ export const shifted_window_attention = (
 export const interpolate = (
   input: Tensor,
   options: {
-    size?: IntLike | readonly IntLike[] | Proxy | null;
+    size?: IntLike | readonly IntLike[] | null;
     scale_factor?: number | readonly number[] | null;
     mode?: "nearest" | "bilinear";
     align_corners?: boolean | null;
