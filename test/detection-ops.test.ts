@@ -195,3 +195,20 @@ test("bad arrays are refused with one line naming the problem and the fix", () =
   oneLine(() => resizeImage(new Float32Array(2000), [1, 2000], 800, 1333), /resizes to 0 × 1333; pass/);
   oneLine(() => batchImages([]), /no images/);
 });
+
+test("runtime/detection reaches neither tfjs nor models/ nor compiler/ through its imports (the contract's layering)", () => {
+  const root = join(FIXTURES, "..", "..");
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const [, spec] of readFileSync(file, "utf8").matchAll(/^(?:import|export)[^;]*?from\s+"([^"]+)"/gms)) {
+      assert.ok(spec!.startsWith(".") || spec!.startsWith("node:"), `${file} imports the package ${spec}`);
+      if (spec!.startsWith(".")) visit(join(file, "..", spec!.replace(/\.js$/, ".ts")));
+    }
+  };
+  visit(join(root, "runtime", "detection", "index.ts"));
+  const outside = [...seen].filter((f) => !f.startsWith(join(root, "runtime")));
+  assert.deepEqual(outside, []);
+  assert.ok(seen.size > 5, "the walk followed the imports");
+});

@@ -14,6 +14,7 @@ import { boxArea, boxCount } from "./boxes.js";
 import { DetectionInputError } from "./errors.js";
 import type { FeatureMap } from "./types.js";
 import { pythonRound } from "../pythonMath.js";
+import { concatFloat32 } from "../weights/dtype.js";
 
 const f32 = Math.fround;
 
@@ -248,8 +249,7 @@ export function multiScaleRoIAlign(
   const kMax = Math.trunc(-f32(Math.log2(scales[scales.length - 1]!)));
 
   const counts = boxesPerImage.map((b, i) => boxCount(b, `multiScaleRoIAlign's boxes of image ${i}`));
-  const all = new Float32Array(counts.reduce((a, b) => a + b, 0) * 4);
-  boxesPerImage.reduce((offset, b) => (all.set(b, offset), offset + b.length), 0);
+  const all = concatFloat32(boxesPerImage);
   const levels = features.length === 1 ? new Int32Array(all.length / 4) : mapLevels(all, kMin, kMax, canonicalScale, canonicalLevel);
 
   const perRoi = channels * outputSize[0] * outputSize[1];
