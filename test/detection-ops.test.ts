@@ -122,6 +122,19 @@ test("topk's rule for ties and NaN: NaN first (as torch's sort), then larger val
   assert.throws(() => topk(values, 1.5), DetectionInputError);
 });
 
+test("topk equals a full stable sort by the same rule on values with many ties and a few NaN", () => {
+  let seed = 3;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (const [n, k, distinct] of [[5000, 700, 4], [1000, 10, 50], [300, 299, 2], [64, 64, 1]] as const) {
+    const values = Float32Array.from({ length: n }, () => Math.floor(random() * distinct));
+    for (let i = 0; i < 3; i++) values[Math.floor(random() * n)] = NaN;
+    const all = Int32Array.from({ length: n }, (_, i) => i);
+    const rank = (i: number): number => (Number.isNaN(values[i]) ? Infinity : values[i]!);
+    const expected = all.sort((a, b) => rank(b) - rank(a) || a - b).slice(0, k);
+    sameInts(topk(values, k), expected, `${n} values, ${distinct} distinct, k=${k}`);
+  }
+});
+
 test("BoxCoder decodes and encodes as torchvision's, weights (1,1,1,1) and (10,10,5,5), huge dw and dh clipped", () => {
   for (const c of cases("boxCoder")) {
     const coder = new BoxCoder(c.weights as BoxCoderWeights);

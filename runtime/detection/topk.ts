@@ -22,31 +22,60 @@ export function decreasingOrder(values: Float32Array, indices?: Int32Array): Int
 }
 
 /**
+ * The value at ascending position `rank` of `a` (which it reorders), by quickselect with Hoare
+ * partitions around the median of three: expected linear time. `a` holds no NaN.
+ */
+function select(a: Float32Array, rank: number): number {
+  let lo = 0, hi = a.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const x = a[lo]!, y = a[mid]!, z = a[hi]!;
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i++] = a[j]!;
+        a[j--] = t;
+      }
+    }
+    if (rank <= j) hi = j;
+    else if (rank >= i) lo = i;
+    else return a[rank]!;
+  }
+  return a[rank]!;
+}
+
+/**
  * torch.topk(values, k) (largest, sorted): the indices of the k largest values in decreasing order.
  * k larger than the length takes them all (torchvision clamps pre_nms_top_n the same way with min()).
- * Sorting every index with a comparator would cost n log n comparisons in JavaScript; instead the
- * native numeric sort of a copy finds the k-th largest value, and only the values at or above it
- * are ordered.
+ * A quickselect over a copy finds the k-th largest value; only the values at or above it are sorted
+ * (the RPN takes 1000 of ~180,000 objectness scores on an 800 × 1216 image's first level).
  */
 export function topk(values: Float32Array, k: number): Int32Array {
   if (!Number.isInteger(k) || k < 0) throw new DetectionInputError(`topk: k = ${k} is not a count; pass a whole number >= 0`);
   const n = values.length;
   const take = Math.min(k, n);
   if (take === 0) return new Int32Array(0);
-  const sorted = Float32Array.from(values).sort(); // ascending, NaN last
-  const threshold = sorted[n - take]!;
-  if (threshold !== threshold) {
-    // The k largest are all NaN: the first k NaNs by index.
-    const nans = new Int32Array(take);
-    for (let i = 0, c = 0; c < take; i++) if (values[i]! !== values[i]!) nans[c++] = i;
-    return nans;
-  }
-  // Every value above the threshold (NaN included) is taken; of those equal to it, the lowest indices.
-  let above = 0;
-  for (let i = n - take; i < n; i++) if (!(sorted[i] === threshold)) above++;
-  let equalLeft = take - above;
+  // NaN sorts above everything: they are taken first, by index.
+  let nans = 0;
+  for (let i = 0; i < n; i++) if (values[i] !== values[i]) nans++;
   const picked = new Int32Array(take);
   let c = 0;
+  if (nans >= take) {
+    for (let i = 0; c < take; i++) if (values[i] !== values[i]) picked[c++] = i;
+    return picked;
+  }
+  const numbers = new Float32Array(n - nans);
+  for (let i = 0, j = 0; i < n; i++) if (values[i] === values[i]) numbers[j++] = values[i]!;
+  const fromNumbers = take - nans;
+  const threshold = select(numbers, numbers.length - fromNumbers);
+  // Every value above the threshold is taken; of those equal to it, the lowest indices.
+  let above = 0;
+  for (let i = 0; i < numbers.length; i++) if (numbers[i]! > threshold) above++;
+  let equalLeft = fromNumbers - above;
   for (let i = 0; i < n && c < take; i++) {
     const v = values[i]!;
     if (v > threshold || v !== v) picked[c++] = i;
