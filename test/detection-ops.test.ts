@@ -87,6 +87,11 @@ test("box area, IoU, clipping and small-box removal equal torchvision.ops'", () 
   }
 });
 
+test("removeSmallBoxes compares in float32 as torch: a side of float32(0.7) is not smaller than min size 0.7", () => {
+  // torchvision: remove_small_boxes(tensor([[0, 0, 0.7, 0.7], [0, 0, 0.69, 5]]), 0.7) == tensor([0])
+  sameInts(removeSmallBoxes(Float32Array.from([0, 0, 0.7, 0.7, 0, 0, 0.69, 5]), 0.7), Int32Array.from([0]), "kept");
+});
+
 test("nms keeps torchvision's indices in its order, exact ties included (its stable sort puts the lower index first)", () => {
   for (const c of cases("nms")) {
     sameInts(nms(floats(c.boxes), floats(c.scores), c.iouThreshold as number), ints(c.keep), `nms at ${c.iouThreshold}`);

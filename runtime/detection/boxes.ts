@@ -60,10 +60,12 @@ export function clipBoxesToImage(boxes: Float32Array, [height, width]: readonly 
 export function removeSmallBoxes(boxes: Float32Array, minSize: number): Int32Array {
   const n = boxCount(boxes);
   const kept = new Int32Array(n);
+  // torch compares a float32 tensor with a Python number as float32: 1e-3 (the RPN's) becomes 0.0010000000475.
+  const least = f32(minSize);
   let count = 0;
   for (let i = 0; i < n; i++) {
     const b = 4 * i;
-    if (f32(boxes[b + 2]! - boxes[b]!) >= minSize && f32(boxes[b + 3]! - boxes[b + 1]!) >= minSize) kept[count++] = i;
+    if (f32(boxes[b + 2]! - boxes[b]!) >= least && f32(boxes[b + 3]! - boxes[b + 1]!) >= least) kept[count++] = i;
   }
   return kept.slice(0, count);
 }

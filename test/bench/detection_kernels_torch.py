@@ -20,10 +20,10 @@ def boxes(n, max_side):
 
 def timed(label, runs, fn):
     fn()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(runs):
         fn()
-    print(f"{label}: {(time.perf_counter() - start) / runs * 1000:.1f} ms")
+    print(f"{label}: {(time.perf_counter() - start) / runs * 1000:.1f} ms ({(time.process_time() - cpu) / runs * 1000:.1f} ms CPU)")
 
 
 features = {str(i): torch.rand(1, C, H // s, W // s) for i, s in enumerate([4, 8, 16, 32])}
