@@ -2,7 +2,7 @@ import { tf } from "./ops/tf.js";
 import { adapterLabel, registerWebgpu, webgpuAdapter as webgpuAdapterSummary, type GpuAdapterSummary } from "./webgpu.js";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { FxcError } from "./errors.js";
-import { registerWasm, type WasmPaths } from "./wasm.js";
+import { registerWasm, wasmFailureFix, type WasmPaths } from "./wasm.js";
 
 // Production mode, from the start: no per-op debug checks, and no console banner from the cpu backend.
 tf.env().set("PROD", true);
@@ -128,7 +128,8 @@ const CPU_BY_NAME = "; or run on plain JavaScript, many times slower, by naming 
 async function initialize(name: BackendName): Promise<string | undefined> {
   try {
     if (await tf.setBackend(name)) return undefined;
-    return await initializationFailure(name);
+    const failure = await initializationFailure(name);
+    return name === "wasm" ? `${failure}${wasmFailureFix(failure)}` : failure;
   } catch (e) {
     return `: ${messageOf(e)}`;
   }

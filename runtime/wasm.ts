@@ -84,6 +84,17 @@ export function locateWasmFiles(given: WasmPaths | undefined, moduleUrl: string 
 }
 
 /**
+ * The fix after a wasm backend's initialization failure, where it is known: tfjs-backend-wasm's
+ * Node code calls `require` and reads `__dirname`, which an ES module bundle lacks unless its
+ * banner defines them.
+ */
+export function wasmFailureFix(message: string): string {
+  return /\b(__dirname|__filename|require) is not defined|Dynamic require of/.test(message)
+    ? "; an ES module bundle must define require and __dirname for tfjs's CommonJS code (the esbuild banner in fxc's docs/bundlers.md)"
+    : "";
+}
+
+/**
  * Registers tfjs's WebAssembly backend and, until it has started, tells it where its binaries
  * are; returns why it cannot start, or undefined when it can be initialized.
  */
