@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { copyFile, writeFile } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { locateWasmFiles } from "../runtime/wasm.js";
+import { locateWasmFiles, wasmFailureFix } from "../runtime/wasm.js";
 import { WASM_FILES } from "../runtime/index.js";
 import { NODE_WITH_SOURCES, runProcess } from "./bench/child.js";
 import { ROOT } from "./support/cli.js";
@@ -44,6 +44,12 @@ test("wasmPaths that do not hold the binaries: why, and the fix", async () => {
   const located = locateWasmFiles(partial);
   assert.ok("why" in located);
   assert.match(located.why, /^the wasmPaths option must map each of tfjs-backend-wasm\.wasm, .* to an existing file \(tfjs-backend-wasm-simd\.wasm missing, tfjs-backend-wasm-threaded-simd\.wasm missing\)$/);
+});
+
+test("a bundle without require or __dirname for tfjs's CommonJS code: the failure points to the banner", () => {
+  assert.equal(wasmFailureFix("__dirname is not defined"), "; an ES module bundle must define require and __dirname for tfjs's CommonJS code (the esbuild banner in fxc's docs/bundlers.md)");
+  assert.match(wasmFailureFix('Dynamic require of "fs" is not supported'), /esbuild banner/);
+  assert.equal(wasmFailureFix("Aborted(CompileError: WebAssembly.instantiate(): expected magic word)"), "");
 });
 
 /** Runs `body` (after `import { tf, useBackend } from fxc's runtime`) in a fresh process: tfjs keeps a wasm failure for the life of the process. */
