@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFile, cp, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { copyFile, cp, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { lastJson, ROOT, runProcess } from "./bench/child.js";
@@ -32,14 +33,15 @@ function recipeFiles(markdown: string): Map<string, string> {
   return files;
 }
 
-/** The test's own entry (the page's src/main.ts loads a full checkpoint): an input made before load(), the default backend, the features printed. */
-const MAIN = `import { FxcError, tf, type BackendName, type Tensor4D } from "fxc/runtime";
+/** The test's own entry (the page's src/main.ts loads a full checkpoint): an input made before load(), the features printed; arguments: weights [backend, default auto] [engine, default tfjs]. */
+const MAIN = `import { FxcError, tf, type BackendName, type EngineName, type Tensor4D } from "fxc/runtime";
 import { load } from "./generated/resnet18.js";
 
 // Made before load(): tfjs's plain-JavaScript backend must be registered by importing the runtime, bundled or not.
 const x = tf.tensor4d(Float32Array.from({ length: 2 * 32 * 32 * 3 }, (_, i) => Math.sin(i)), [2, 32, 32, 3]) as Tensor4D;
 try {
-  const extractor = await load(process.argv[2]!, { engine: "tfjs", backend: (process.argv[3] ?? "auto") as BackendName | "auto" });
+  const [weights, backend = "auto", engine = "tfjs"] = process.argv.slice(2);
+  const extractor = await load(weights!, { engine: engine as EngineName | "auto", backend: backend as BackendName | "auto" });
   const features = await extractor.run(x);
   const layer = features["layer1.0"];
   console.log(JSON.stringify({ engine: extractor.engine, backend: extractor.backend, shape: layer.shape, values: Array.from(await layer.data()) }));
@@ -55,6 +57,10 @@ interface AppRun {
   readonly backend: string;
   readonly shape: readonly number[];
   readonly values: readonly number[];
+}
+
+async function megabytes(file: string): Promise<string> {
+  return `${((await stat(file)).size / 1e6).toFixed(1)} MB`;
 }
 
 function versionOf(pkg: string): Promise<string> {
@@ -118,11 +124,22 @@ test("docs/bundlers.md's recipes: esbuild and Vite bundles for Node run on wasm 
   assert.deepEqual(unbundled.shape, [2, 8, 8, 64]);
   const vite = join(app, "node_modules", "vite", "bin", "vite.js");
 
-  await t.test("esbuild, Node: one ES module file and the binaries", async () => {
+  await t.test("esbuild, Node: one ES module file and the binaries; onnxruntime-node, external, used where installed", async () => {
     succeeded("node esbuild.node.mjs", await runProcess(process.execPath, ["esbuild.node.mjs"], CONSUMER_ENV, app));
     const run = await runDeployed(join(app, "bundle", "node"), "main.mjs", join(work, "deploy-esbuild"), weights);
     assert.deepEqual({ engine: run.engine, backend: run.backend }, { engine: "tfjs", backend: "wasm" });
     assert.deepEqual(run.values, unbundled.values);
+    t.diagnostic(`esbuild, Node: main.mjs ${await megabytes(join(app, "bundle", "node", "main.mjs"))}`);
+
+    // Where the native engine is installed, the bundle uses it: external, it is imported from node_modules.
+    if (!existsSync(join(app, "node_modules", "onnxruntime-node", "package.json"))) {
+      succeeded("npm install onnxruntime-node", await npm(["install", "onnxruntime-node@1.30", ...INSTALL_FLAGS], app, { ...CONSUMER_ENV, ONNXRUNTIME_NODE_INSTALL: "skip" }));
+    }
+    const native = lastJson<AppRun>(succeeded("node bundle/node/main.mjs", await runProcess(process.execPath, ["bundle/node/main.mjs", weights, "auto", "auto"], CONSUMER_ENV, app)));
+    assert.deepEqual({ engine: native.engine, backend: native.backend }, { engine: "onnxruntime", backend: "wasm" });
+    const largest = Math.max(...unbundled.values.map(Math.abs));
+    const worst = Math.max(...native.values.map((v, i) => Math.abs(v - unbundled.values[i]!)));
+    assert.ok(worst <= 1e-4 * largest, `onnxruntime within 1e-4 of the largest magnitude: ${worst} of ${largest}`);
   });
 
   await t.test("Vite, Node (SSR build): one ES module file and the binaries", async () => {
@@ -130,6 +147,7 @@ test("docs/bundlers.md's recipes: esbuild and Vite bundles for Node run on wasm 
     const run = await runDeployed(join(app, "bundle", "vite-node"), "main.js", join(work, "deploy-vite"), weights);
     assert.deepEqual({ engine: run.engine, backend: run.backend }, { engine: "tfjs", backend: "wasm" });
     assert.deepEqual(run.values, unbundled.values);
+    t.diagnostic(`Vite, Node: main.js ${await megabytes(join(app, "bundle", "vite-node", "main.js"))}`);
   });
 
   await t.test("esbuild, browser: builds without Node's modules, the binaries beside it", async () => {
@@ -137,6 +155,7 @@ test("docs/bundlers.md's recipes: esbuild and Vite bundles for Node run on wasm 
     const bundle = await readFile(join(app, "bundle", "browser", "browser.js"), "utf8");
     assert.doesNotMatch(bundle, /from\s*["']node:|import\(\s*["']node:|onnxruntime_binding/, "Node-only modules are left out");
     await assertBinaries(join(app, "bundle", "browser"), false);
+    t.diagnostic(`esbuild, browser: browser.js ${await megabytes(join(app, "bundle", "browser", "browser.js"))}`);
   });
 
   await t.test("Vite, browser: builds, emits the binaries its ?url imports name", async () => {
