@@ -14,7 +14,7 @@ tf.env().set("PROD", true);
 if (tf.findBackendFactory("cpu") === null) tf.registerBackend("cpu", () => new MathBackendCPU(), 1);
 
 export type BackendName = "webgpu" | "tensorflow" | "wasm" | "cpu";
-/** Best first: what `auto` tries (webgpu only on a real GPU adapter, never on a CPU emulation). */
+/** Best first: what `auto` tries (webgpu only on a real GPU adapter, never on a CPU emulation), up to wasm: cpu is used only by name. */
 export const BACKENDS: readonly BackendName[] = ["webgpu", "tensorflow", "wasm", "cpu"];
 
 /** The backend picked, and what the user is told about it. */
@@ -81,8 +81,8 @@ async function registerTfjsPackage(name: Exclude<BackendName, "webgpu" | "wasm">
 
 /**
  * Makes `preferred` the tfjs backend, or picks the best available one: webgpu on a real GPU, the
- * native TensorFlow backend when the user installed it, then WebAssembly, then plain JavaScript.
- * Returns the backend picked.
+ * native TensorFlow backend when the user installed it, then WebAssembly (plain JavaScript only
+ * when named). Returns the backend picked.
  */
 export async function useBackend(preferred: BackendName | "auto" = "auto", options: BackendOptions = {}): Promise<BackendName> {
   return (await chooseBackend(preferred, options)).name;

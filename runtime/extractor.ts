@@ -40,7 +40,8 @@ export interface LoadOptions {
   /**
    * tfjs backend (tfjs runs the program, or holds onnxruntime's results); by default the best
    * available one: `webgpu` only on a real GPU adapter (a CPU emulation such as lavapipe is used
-   * only when named), then tensorflow, wasm, cpu. `extractor.adapter` names the GPU.
+   * only when named), then tensorflow, then wasm; `cpu` (plain JavaScript) only when named: a wasm
+   * backend that cannot start is an error, not a quiet fallback. `extractor.adapter` names the GPU.
    */
   readonly backend?: BackendName | "auto";
   /**

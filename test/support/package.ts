@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
-import { join } from "node:path";
+import { mkdir, rm, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { failure, ROOT, runProcess, type Finished } from "../bench/child.js";
 
 /**
@@ -47,9 +49,34 @@ export async function registryReachable(t: TestContext, cwd: string): Promise<bo
   return false;
 }
 
+/** Held while a test packs: `npm pack` rebuilds dist/, and two builds at once (test files run in parallel) would pack each other's half-written files. */
+const PACK_LOCK = join(ROOT, "node_modules", ".cache", "fxc-pack.lock");
+/** A lock older than this was left by a killed run. */
+const STALE_LOCK_MS = 10 * 60_000;
+
+async function withPackLock<T>(body: () => Promise<T>): Promise<T> {
+  await mkdir(dirname(PACK_LOCK), { recursive: true });
+  for (;;) {
+    try {
+      await mkdir(PACK_LOCK);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const since = await stat(PACK_LOCK).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (since > STALE_LOCK_MS) await rm(PACK_LOCK, { recursive: true, force: true });
+      else await delay(500);
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    await rm(PACK_LOCK, { recursive: true, force: true });
+  }
+}
+
 /** `npm pack` of this repository into `destination`; npm runs `prepare` (the build), so the tarball holds today's sources. */
 export async function packFxc(destination: string): Promise<{ readonly tarball: string; readonly entry: PackEntry }> {
-  const packed = succeeded("npm pack", await npm(["pack", "--json", "--pack-destination", destination], ROOT));
+  const packed = succeeded("npm pack", await withPackLock(() => npm(["pack", "--json", "--pack-destination", destination], ROOT)));
   const [entry] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("["))) as PackEntry[];
   assert.ok(entry);
   return { tarball: join(destination, entry.filename), entry };
