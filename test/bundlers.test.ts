@@ -52,6 +52,9 @@ try {
 }
 `;
 
+/** The same through the compiler's API at run time (createFeatureExtractor: TypeScript, ts-morph and prettier come along). */
+const COMPILE = MAIN.replace('import { load } from "./generated/resnet18.js";', 'import { createFeatureExtractor } from "fxc";\nconst fx = createFeatureExtractor("resnet18", { returnNodes: ["layer1.0"], size: 32 });\nconst load = fx.load.bind(fx);');
+
 interface AppRun {
   readonly engine: string;
   readonly backend: string;
@@ -78,6 +81,7 @@ async function writeApp(app: string): Promise<void> {
     await writeFile(join(app, name), body);
   }
   await writeFile(join(app, "src", "main.ts"), MAIN);
+  await writeFile(join(app, "src", "compile.ts"), COMPILE);
   await copyFile(RESNET18_WEIGHTS, join(app, "weights.pth"));
 }
 
@@ -140,6 +144,20 @@ test("docs/bundlers.md's recipes: esbuild and Vite bundles for Node run on wasm 
     const largest = Math.max(...unbundled.values.map(Math.abs));
     const worst = Math.max(...native.values.map((v, i) => Math.abs(v - unbundled.values[i]!)));
     assert.ok(worst <= 1e-4 * largest, `onnxruntime within 1e-4 of the largest magnitude: ${worst} of ${largest}`);
+  });
+
+  await t.test("esbuild, Node, createFeatureExtractor bundled: the compiler runs from the bundle too", async () => {
+    const recipe = await readFile(join(app, "esbuild.node.mjs"), "utf8");
+    const compileRecipe = recipe.replace('"src/main.ts"', '"src/compile.ts"').replace('"bundle/node"', '"bundle/compile"');
+    assert.notEqual(compileRecipe, recipe);
+    await writeFile(join(app, "esbuild.compile.mjs"), compileRecipe);
+    succeeded("node esbuild.compile.mjs", await runProcess(process.execPath, ["esbuild.compile.mjs"], CONSUMER_ENV, app));
+    const deploy = join(work, "deploy-compile");
+    await cp(join(app, "bundle", "compile"), deploy, { recursive: true });
+    const run = lastJson<AppRun>(succeeded("node main.mjs", await runProcess(process.execPath, ["main.mjs", weights], CONSUMER_ENV, deploy)));
+    assert.deepEqual({ engine: run.engine, backend: run.backend }, { engine: "tfjs", backend: "wasm" });
+    assert.deepEqual(run.values, unbundled.values);
+    t.diagnostic(`esbuild, Node, with the compiler: main.mjs ${await megabytes(join(deploy, "main.mjs"))}`);
   });
 
   await t.test("Vite, Node (SSR build): one ES module file and the binaries", async () => {
