@@ -56,8 +56,7 @@ function installedFolder(): string | undefined {
  * package. In a browser nothing can be checked before tfjs fetches them: the default is the
  * folder of the bundle.
  */
-export function locateWasmFiles(given: WasmPaths | undefined, moduleUrl: string = import.meta.url): WasmLocation {
-  const node = inNode();
+export function locateWasmFiles(given: WasmPaths | undefined, moduleUrl: string = import.meta.url, node: boolean = inNode()): WasmLocation {
   if (given !== undefined && !node) return { paths: typeof given === "string" && !given.endsWith("/") ? `${given}/` : given };
   if (typeof given === "string") {
     const folder = localPath(given);

@@ -52,6 +52,14 @@ test("a bundle without require or __dirname for tfjs's CommonJS code: the failur
   assert.equal(wasmFailureFix("Aborted(CompileError: WebAssembly.instantiate(): expected magic word)"), "");
 });
 
+test("in a browser, the binaries are fetched from the bundle's folder unless wasmPaths says where", () => {
+  const bundle = "https://app.example/assets/index-1a2b.js";
+  assert.deepEqual(locateWasmFiles(undefined, bundle, false), { paths: "https://app.example/assets/" });
+  assert.deepEqual(locateWasmFiles("/static/wasm", bundle, false), { paths: "/static/wasm/" });
+  const map = Object.fromEntries(WASM_FILES.map((f) => [f, `/assets/${f.replace(".wasm", "-x1.wasm")}`])) as Record<(typeof WASM_FILES)[number], string>;
+  assert.deepEqual(locateWasmFiles(map, bundle, false), { paths: map });
+});
+
 /** Runs `body` (after `import { tf, useBackend } from fxc's runtime`) in a fresh process: tfjs keeps a wasm failure for the life of the process. */
 async function inFreshProcess(body: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const script = `import { tf, useBackend } from ${JSON.stringify(join(ROOT, "runtime/index.ts"))};\n${body}`;
