@@ -3,6 +3,7 @@ import { InputShapeError } from "./ops/input.js";
 import * as tfjsOps from "./ops/index.js";
 import { BackendError, chooseBackend, type BackendChoice, type BackendName } from "./backend.js";
 import { guardWebgpuRun } from "./webgpu.js";
+import type { WasmPaths } from "./wasm.js";
 import { ENGINES, EngineError, type EngineName } from "./engine.js";
 import type { TfjsKernels } from "./kernels.js";
 import { prepareParams, toTensors, type CheckpointShapes, type HostTensor, type ParamSpec, type Params } from "./params.js";
@@ -39,9 +40,16 @@ export interface LoadOptions {
   /**
    * tfjs backend (tfjs runs the program, or holds onnxruntime's results); by default the best
    * available one: `webgpu` only on a real GPU adapter (a CPU emulation such as lavapipe is used
-   * only when named), then tensorflow, wasm, cpu. `extractor.adapter` names the GPU.
+   * only when named), then tensorflow, then wasm; `cpu` (plain JavaScript) only when named: a wasm
+   * backend that cannot start is an error, not a quiet fallback. `extractor.adapter` names the GPU.
    */
   readonly backend?: BackendName | "auto";
+  /**
+   * Where tfjs's WebAssembly backend finds its .wasm files: a folder, or each file's path or URL.
+   * By default next to the code that runs (a bundle's folder: copy them there), else in the
+   * installed @tensorflow/tfjs-backend-wasm. See docs/bundlers.md.
+   */
+  readonly wasmPaths?: WasmPaths;
   /** Reads only keys under this prefix, without it (e.g. `backbone.body.`). */
   readonly prefix?: string;
   /**
@@ -90,7 +98,7 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
     throw new EngineError(requested as EngineName, "is not an engine fxc knows", `use one of ${ENGINES.join(", ")} or auto`);
   }
   const intraOpThreads = threadCount(options.threads);
-  const choice = await chooseBackend(options.backend);
+  const choice = await chooseBackend(options.backend, { wasmPaths: options.wasmPaths });
   const readParams = async (): Promise<Record<string, HostTensor>> => {
     const opened = typeof weights === "string";
     const file = opened ? await openWeights(weights, { prefix: options.prefix }) : weights;

@@ -1,9 +1,10 @@
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { failure, ROOT, runProcess, type Finished } from "./bench/child.js";
+import { runProcess } from "./bench/child.js";
+import { CONSUMER_ENV, INSTALL_FLAGS, npm, packFxc, registryReachable, succeeded, TSC } from "./support/package.js";
 import { RESNET18_WEIGHTS } from "./support/fixtures.js";
 import { tempDir } from "./support/temp.js";
 
@@ -11,40 +12,13 @@ import { tempDir } from "./support/temp.js";
  * What a consumer does: `npm pack` of this repository, installed into a fresh app from the
  * registry (the cache is warm after `npm ci`), `npx fxc compile`, the app built with plain `tsc`
  * under strict settings, and run with `node` on the default engine.
- *
- * The children get none of this process's npm_* variables or ONNXRUNTIME_NODE_INSTALL: under
- * `npm test` they carry this repository's .npmrc (which skips onnxruntime-node's CUDA download),
- * and a consumer has no such file.
  */
-const CONSUMER_ENV: NodeJS.ProcessEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([name]) => !/^(npm_|ONNXRUNTIME_NODE_INSTALL|NODE_TEST_CONTEXT$)/i.test(name)),
-);
-const TSC = join(ROOT, "node_modules", "typescript", "bin", "tsc");
-/** npm's flags for every install: the cache first, no audit or funding requests. */
-const INSTALL_FLAGS = ["--prefer-offline", "--no-audit", "--no-fund"];
-
-/** What a `npm pack --json` entry says about the tarball. */
-interface PackEntry {
-  readonly filename: string;
-  readonly size: number;
-  readonly unpackedSize: number;
-  readonly files: readonly { readonly path: string }[];
-}
 
 /** What the app prints. */
 interface AppRun {
   readonly engine: string;
   readonly fallback: string | null;
   readonly shape: readonly number[];
-}
-
-function succeeded(what: string, finished: Finished): Finished {
-  assert.equal(finished.code, 0, `${what} ${failure(finished)}\n${finished.stdout}\n${finished.stderr}`);
-  return finished;
-}
-
-function npm(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = CONSUMER_ENV): Promise<Finished> {
-  return runProcess("npm", args, env, cwd);
 }
 
 async function runApp(app: string): Promise<AppRun> {
@@ -76,26 +50,13 @@ async function writeApp(app: string): Promise<void> {
   await copyFile(RESNET18_WEIGHTS, join(app, "weights.pth"));
 }
 
-/** True when the registry answers; else skips the test (fails it under CI=true, where the install must be tested). */
-async function registryReachable(t: TestContext, cwd: string): Promise<boolean> {
-  const ping = await npm(["ping", "--fetch-timeout=15000", "--fetch-retries=0"], cwd);
-  if (ping.code === 0) return true;
-  const why = `the npm registry cannot be reached (npm ping ${failure(ping)})`;
-  if (process.env["CI"] === "true") assert.fail(`${why}; CI installs the packed tarball from it: give this machine the registry`);
-  t.skip(`${why}; the packed install is not tested`);
-  return false;
-}
-
 test("npm pack installs into a fresh app: npx fxc compile, strict tsc, node runs it on onnxruntime", { timeout: 300_000 }, async (t) => {
   const work = await tempDir("package");
   const app = join(work, "app");
   await writeApp(app);
   if (!(await registryReachable(t, app))) return;
 
-  // npm pack runs `prepare` (the build), so the tarball holds today's sources.
-  const packed = succeeded("npm pack", await npm(["pack", "--json", "--pack-destination", work], ROOT));
-  const [entry] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("["))) as PackEntry[];
-  assert.ok(entry);
+  const { tarball, entry } = await packFxc(work);
   const paths = entry.files.map((f) => f.path);
   t.diagnostic(`tarball ${entry.filename}: ${entry.size} bytes, ${entry.unpackedSize} unpacked, ${paths.length} files`);
   const shippedOutsideDist = paths.filter((p) => !p.startsWith("dist/") && !["package.json", "README.md", "LICENSE"].includes(p));
@@ -106,7 +67,7 @@ test("npm pack installs into a fresh app: npx fxc compile, strict tsc, node runs
     assert.ok(paths.includes(file), `${file} ships`);
   }
 
-  const install = succeeded("npm install", await npm(["install", join(work, entry.filename), ...INSTALL_FLAGS], app));
+  const install = succeeded("npm install", await npm(["install", tarball, ...INSTALL_FLAGS], app));
   const onnxInstalled = existsSync(join(app, "node_modules", "onnxruntime-node", "package.json"));
   t.diagnostic(`npm install: onnxruntime-node ${onnxInstalled ? "installed" : "dropped"}; ${install.seconds.toFixed(1)} s`);
 

@@ -40,7 +40,7 @@ export interface ExtractorPool {
 export async function createExtractorPool(moduleUrl: string, weights: string, options: PoolOptions = {}): Promise<ExtractorPool> {
   const count = Math.max(1, options.workers ?? availableParallelism());
   // This thread holds the inputs and outputs, on the same kind of backend as the workers.
-  await useBackend(options.backend);
+  await useBackend(options.backend, { wasmPaths: options.wasmPaths });
   const { workers: _, onWarning, ...loadOptions } = options;
   const warned = new Set<string>();
   const warn = (message: string): void => {
