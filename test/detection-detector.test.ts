@@ -43,7 +43,7 @@ function image(height: number, width: number, seed: number): ImageTensor {
 
 const plain = (results: DetectionResult[]): unknown => results.map((r) => ({ boxes: [...r.boxes], scores: [...r.scores], labels: [...r.labels], masks: r.masks === undefined ? undefined : [...r.masks.data] }));
 
-test("the published checkpoints' older keys (rpn.head.conv.*, mask_head.mask_fcn{i}.*) load as torchvision's loaders rename them", async () => {
+test("the published checkpoints' older keys (rpn.head.conv.*, mask_head.mask_fcn{i}.*) load as torchvision's loaders rename them, and a prefix selects a nested checkpoint", async () => {
   const model = tinyMaskRCNN();
   const images = [image(48, 64, 1), image(70, 40, 2)];
   const current = await createDetector(model).load(weights(model), { engine: "tfjs" });
@@ -51,8 +51,11 @@ test("the published checkpoints' older keys (rpn.head.conv.*, mask_head.mask_fcn
     weights(model, (k) => k.replace(/^rpn\.head\.conv\.0\.0\./, "rpn.head.conv.").replace(/^roi_heads\.mask_head\.(\d+)\.0\./, (_, i: string) => `roi_heads.mask_head.mask_fcn${Number(i) + 1}.`)),
     { engine: "tfjs" },
   );
+  // A checkpoint nested under a prefix, as LoadOptions.prefix selects it.
+  const nested = await createDetector(model).load(weights(model, (k) => `model.${k}`), { engine: "tfjs", prefix: "model." });
   try {
-    const [a, b] = [await current.detect(images), await older.detect(images)];
+    const [a, b, c] = [await current.detect(images), await older.detect(images), await nested.detect(images)];
+    assert.deepEqual(plain(c), plain(a));
     assert.equal(a.length, 2);
     assert.ok(a.every((r) => r.scores.length > 0 && r.masks !== undefined && r.masks.height * r.masks.width * r.scores.length === r.masks.data.length), "detections with masks of the input's size");
     assert.deepEqual(a.map((r) => [r.masks!.height, r.masks!.width]), [[48, 64], [70, 40]]);
@@ -60,6 +63,7 @@ test("the published checkpoints' older keys (rpn.head.conv.*, mask_head.mask_fcn
   } finally {
     current.dispose();
     older.dispose();
+    nested.dispose();
   }
 });
 

@@ -19,6 +19,7 @@ import {
 } from "../../runtime/detection/index.js";
 import { openWeights, WeightsError, type LoadOptions, type TensorSource, type WeightsInput } from "../../runtime/index.js";
 import { withRenamedKeys, type KeyRename } from "../../runtime/weights/rename.js";
+import { withPrefix } from "../../runtime/weights/open.js";
 import type { EngineName } from "../../runtime/engine.js";
 import type { BackendName } from "../../runtime/backend.js";
 import { FxcError } from "../../runtime/errors.js";
@@ -233,7 +234,8 @@ export function createDetector(model: GeneralizedRCNN): DetectorModule {
       const { cachedSizes = 4, ...loadOptions } = options;
       if (!(Number.isSafeInteger(cachedSizes) && cachedSizes >= 1)) throw new DetectorError(`cachedSizes ${cachedSizes} is not a whole number >= 1; give how many padded sizes keep their backbone loaded (default 4)`);
       const opened = typeof weights === "string" ? await openWeights(weights, { prefix: loadOptions.prefix }) : weights;
-      const source = withRenamedKeys(opened, checkpointRenames(model));
+      const prefixed = typeof weights !== "string" && loadOptions.prefix ? withPrefix(opened, loadOptions.prefix) : opened;
+      const source = withRenamedKeys(prefixed, checkpointRenames(model));
       // The prefix is applied once, here; the stages read the renamed view.
       const stageOptions: LoadOptions = { ...loadOptions, prefix: undefined };
       let boxLoaded: LoadedStage | undefined;
