@@ -45,7 +45,7 @@ import { ENGINES, measureDetector, measureEngine, type EngineResult, type Engine
 import { extractArguments, FOLDER_BATCH, fxcFolder, type FxcFolderRun } from "./folder.js";
 import { photoLikeJpeg, writePhotos, PHOTO_HEIGHT, PHOTO_WIDTH } from "./photos.js";
 import { fastest, judgeTargets, median, speedup, targetLine, type Timing } from "./targets.js";
-import { measureTorch, measureTorchDetect, OPENBLAS_OVERRIDES, torchBlas, torchConfigs, torchDetectorWeights, torchFolder, torchWeights, type TorchFolderRun, type TorchResult } from "./torch.js";
+import { measureTorch, measureTorchDetect, OPENBLAS_OVERRIDES, torchBlas, torchConfigs, torchDetectorWeights, torchFolder, torchWeights, type TorchConfig, type TorchFolderRun, type TorchResult } from "./torch.js";
 import { maskrcnn_resnet50_fpn } from "../../models/index.js";
 
 interface ModelTask {
@@ -178,6 +178,48 @@ class Bench {
     return file;
   }
 
+  /** torch at each of its configurations (torchConfigs): a row each, or one saying why there is none; and the fastest. */
+  private async torchRows<R extends TorchResult>(measure: (config: TorchConfig) => Promise<R | string>): Promise<{ rows: { label: string; result: R | string; runs: number }[]; best: { label: string; timing: R } | undefined }> {
+    if ("missing" in this.torch) return { rows: [{ label: "torchvision", result: this.torch.missing, runs: 0 }], best: undefined };
+    if (this.s.torchRuns === 0) return { rows: [{ label: "torchvision", result: "skipped (--torch-runs 0)", runs: 0 }], best: undefined };
+    const rows: { label: string; result: R | string; runs: number }[] = [];
+    const results: { label: string; timing: R }[] = [];
+    for (const config of torchConfigs(availableParallelism())) {
+      const result = await measure(config);
+      // Where the environment's OpenBLAS overrides are unset, say which kernels OpenBLAS picked then.
+      const core = typeof result !== "string" && config.env !== process.env ? result.blas.openblas.core : undefined;
+      const label = core === undefined ? config.label : `${config.label} (OpenBLAS core ${core})`;
+      if (typeof result !== "string") results.push({ label, timing: result });
+      rows.push({ label, result, runs: this.s.torchRuns });
+    }
+    return { rows, best: fastest(results) };
+  }
+
+  /**
+   * One table row per measured side (label, the task's own `columns` from its median seconds, runs,
+   * first call, peak RSS, ratio against torch's best), and a line for each side that was not measured.
+   */
+  private printRows<R extends EngineResult | TorchResult>(
+    rows: readonly { label: string; result: R | string; runs: number }[],
+    best: Timing | undefined,
+    headers: readonly string[],
+    columns: (medianSeconds: number, result: R) => string[],
+  ): void {
+    const table: string[][] = [["engine", ...headers.slice(0, 2), "runs", "first call s", "max RSS MB", ...headers.slice(2), "vs torchvision best"]];
+    const notes: string[] = [];
+    for (const { label, result, runs } of rows) {
+      if (typeof result === "string") {
+        notes.push(`  ${label}: ${result}`);
+        continue;
+      }
+      const [rate, seconds, ...extra] = columns(median(result.seconds), result);
+      const ratio = versus(result, best, this.torch) + (best === result ? " (best)" : "");
+      table.push([label, rate!, seconds!, String(runs), result.firstCallSeconds.toFixed(1), result.maxRssMB.toFixed(0), ...extra, ratio]);
+    }
+    printTable(table, 1);
+    if (notes.length > 0) console.log(`not measured:\n${notes.join("\n")}`);
+  }
+
   /** Measures every engine and torch config on the task, prints its table; returns fxc's results by engine id. */
   async modelTask(task: ModelTask): Promise<Map<string, { label: string; result: EngineResult }>> {
     console.log(`\n${task.label}, batch ${task.batch}, ${task.size}x${task.size}: warm-up at the full batch, then medians of the timed runs`);
@@ -202,33 +244,10 @@ class Bench {
       }
       rows.push({ label, result, runs: this.s.runs });
     }
-    const torchResults: { label: string; timing: TorchResult }[] = [];
-    if ("missing" in this.torch) rows.push({ label: "torchvision", result: this.torch.missing, runs: 0 });
-    else if (this.s.torchRuns === 0) rows.push({ label: "torchvision", result: "skipped (--torch-runs 0)", runs: 0 });
-    else {
-      for (const config of torchConfigs(availableParallelism())) {
-        const result = await measureTorch({ ...task, weights, runs: this.s.torchRuns }, config);
-        // Where the environment's OpenBLAS overrides are unset, say which kernels OpenBLAS picked then.
-        const core = typeof result !== "string" && config.env !== process.env ? result.blas.openblas.core : undefined;
-        const label = core === undefined ? config.label : `${config.label} (OpenBLAS core ${core})`;
-        if (typeof result !== "string") torchResults.push({ label, timing: result });
-        rows.push({ label, result, runs: this.s.torchRuns });
-      }
-    }
-    const best = fastest(torchResults);
-    const table: string[][] = [["engine", "images/s", "s/run", "runs", "first call s", "max RSS MB", "vs torchvision best"]];
-    const notes: string[] = [];
-    for (const { label, result, runs } of rows) {
-      if (typeof result === "string") {
-        notes.push(`  ${label}: ${result}`);
-        continue;
-      }
-      const seconds = median(result.seconds);
-      const ratio = versus(result, best?.timing, this.torch) + (best?.timing === result ? " (best)" : "");
-      table.push([label, (task.batch / seconds).toFixed(2), seconds.toFixed(3), String(runs), result.firstCallSeconds.toFixed(1), result.maxRssMB.toFixed(0), ratio]);
-    }
-    printTable(table, 1);
-    if (notes.length > 0) console.log(`not measured:\n${notes.join("\n")}`);
+    const torch = await this.torchRows((config) => measureTorch({ ...task, weights, runs: this.s.torchRuns }, config));
+    rows.push(...torch.rows);
+    const best = torch.best;
+    this.printRows(rows, best?.timing, ["images/s", "s/run"], (seconds) => [(task.batch / seconds).toFixed(2), seconds.toFixed(3)]);
     const defaultResult = engines.get("default")?.result;
     this.measured.tasks[task.id] = { fxc: defaultResult, torch: best?.timing };
     if (defaultResult !== undefined) this.measured.fewestRuns = Math.min(this.measured.fewestRuns, this.s.runs);
@@ -265,30 +284,10 @@ class Bench {
       if (engine.id === "default" && typeof result !== "string") resolvedDefault = result.resolved;
       rows.push({ label, result, runs: this.s.runs });
     }
-    const torchResults: { label: string; timing: TorchResult }[] = [];
-    if ("missing" in this.torch) rows.push({ label: "torchvision", result: this.torch.missing, runs: 0 });
-    else if (this.s.torchRuns === 0) rows.push({ label: "torchvision", result: "skipped (--torch-runs 0)", runs: 0 });
-    else {
-      for (const config of torchConfigs(availableParallelism())) {
-        const result = await measureTorchDetect({ ...task, weights, runs: this.s.torchRuns }, config);
-        if (typeof result !== "string") torchResults.push({ label: config.label, timing: result });
-        rows.push({ label: config.label, result, runs: this.s.torchRuns });
-      }
-    }
-    const best = fastest(torchResults);
-    const table: string[][] = [["engine", "images/s", "s/image", "runs", "first call s", "max RSS MB", "detections", "vs torchvision best"]];
-    const notes: string[] = [];
-    for (const { label, result, runs } of rows) {
-      if (typeof result === "string") {
-        notes.push(`  ${label}: ${result}`);
-        continue;
-      }
-      const seconds = median(result.seconds);
-      const ratio = versus(result, best?.timing, this.torch) + (best?.timing === result ? " (best)" : "");
-      table.push([label, (1 / seconds).toFixed(2), seconds.toFixed(2), String(runs), result.firstCallSeconds.toFixed(1), result.maxRssMB.toFixed(0), String(result.detections), ratio]);
-    }
-    printTable(table, 1);
-    if (notes.length > 0) console.log(`not measured:\n${notes.join("\n")}`);
+    const torch = await this.torchRows((config) => measureTorchDetect({ ...task, weights, runs: this.s.torchRuns }, config));
+    rows.push(...torch.rows);
+    const best = torch.best;
+    this.printRows(rows, best?.timing, ["images/s", "s/image", "detections"], (seconds, result) => [(1 / seconds).toFixed(2), seconds.toFixed(2), String(result.detections)]);
   }
 
   async folderTask(): Promise<void> {
