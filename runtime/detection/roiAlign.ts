@@ -1,0 +1,246 @@
+/**
+ * torchvision.ops.roi_align (its CPU kernel, roi_align_kernel.cpp) and ops.poolers.MultiScaleRoIAlign.
+ *
+ * As torchvision's pre_calc, the four bilinear taps (positions and weights) of every sample of every
+ * bin are computed once per box, then reused for each of its channels: the per-channel loop is only
+ * loads and multiply-adds. Positions are computed in float32 steps as the kernel's, so that the same
+ * pixels are read; the sums are accumulated in double.
+ */
+
+import { boxArea, boxCount } from "./boxes.js";
+import { DetectionInputError } from "./errors.js";
+import type { FeatureMap } from "./types.js";
+import { pythonRound } from "../pythonMath.js";
+
+const f32 = Math.fround;
+
+export type Nchw = readonly [n: number, c: number, h: number, w: number];
+
+/** Bilinear taps of the samples of one box: 4 positions and 4 weights per sample, bins row-major, samples row-major in a bin. */
+class Taps {
+  pos = new Int32Array(0);
+  weight = new Float64Array(0);
+  ensure(samples: number): void {
+    if (this.pos.length < 4 * samples) {
+      this.pos = new Int32Array(4 * samples);
+      this.weight = new Float64Array(4 * samples);
+    }
+  }
+}
+
+interface AlignParams {
+  readonly outputSize: readonly [number, number];
+  readonly spatialScale: number;
+  readonly samplingRatio: number;
+  readonly aligned: boolean;
+}
+
+/**
+ * Pools one box (x1, y1, x2, y2 at roi[1..4]) of image `batchIndex` into out[outOffset ..] (C × ph × pw),
+ * as roi_align_forward_kernel_impl with pre_calc_for_bilinear_interpolate.
+ */
+function alignOne(
+  input: Float32Array,
+  [, channels, height, width]: Nchw,
+  batchIndex: number,
+  x1: number,
+  y1: number,
+  x2: number,
+  y2: number,
+  params: AlignParams,
+  taps: Taps,
+  out: Float32Array,
+  outOffset: number,
+): void {
+  const [pooledHeight, pooledWidth] = params.outputSize;
+  const scale = f32(params.spatialScale);
+  const offset = params.aligned ? 0.5 : 0;
+  const startW = f32(f32(x1 * scale) - offset);
+  const startH = f32(f32(y1 * scale) - offset);
+  let roiWidth = f32(f32(f32(x2 * scale) - offset) - startW);
+  let roiHeight = f32(f32(f32(y2 * scale) - offset) - startH);
+  if (!params.aligned) {
+    roiWidth = Math.max(roiWidth, 1);
+    roiHeight = Math.max(roiHeight, 1);
+  }
+  const binH = f32(roiHeight / pooledHeight);
+  const binW = f32(roiWidth / pooledWidth);
+  const gridH = params.samplingRatio > 0 ? params.samplingRatio : Math.ceil(f32(roiHeight / pooledHeight));
+  const gridW = params.samplingRatio > 0 ? params.samplingRatio : Math.ceil(f32(roiWidth / pooledWidth));
+  const perBin = gridH * gridW;
+  const count = Math.max(perBin, 1);
+  taps.ensure(pooledHeight * pooledWidth * perBin);
+  const { pos, weight } = taps;
+
+  let t = 0;
+  for (let ph = 0; ph < pooledHeight; ph++) {
+    for (let pw = 0; pw < pooledWidth; pw++) {
+      for (let iy = 0; iy < gridH; iy++) {
+        const yy = f32(f32(startH + f32(ph * binH)) + f32(f32((iy + 0.5) * binH) / gridH));
+        for (let ix = 0; ix < gridW; ix++, t += 4) {
+          const xx = f32(f32(startW + f32(pw * binW)) + f32(f32((ix + 0.5) * binW) / gridW));
+          if (yy < -1 || yy > height || xx < -1 || xx > width) {
+            // Outside the feature map: the sample counts as zero.
+            pos[t] = pos[t + 1] = pos[t + 2] = pos[t + 3] = 0;
+            weight[t] = weight[t + 1] = weight[t + 2] = weight[t + 3] = 0;
+            continue;
+          }
+          let y = yy <= 0 ? 0 : yy;
+          let x = xx <= 0 ? 0 : xx;
+          let yLow = Math.trunc(y), xLow = Math.trunc(x), yHigh: number, xHigh: number;
+          if (yLow >= height - 1) {
+            yHigh = yLow = height - 1;
+            y = yLow;
+          } else yHigh = yLow + 1;
+          if (xLow >= width - 1) {
+            xHigh = xLow = width - 1;
+            x = xLow;
+          } else xHigh = xLow + 1;
+          const ly = f32(y - yLow), lx = f32(x - xLow);
+          const hy = f32(1 - ly), hx = f32(1 - lx);
+          pos[t] = yLow * width + xLow;
+          pos[t + 1] = yLow * width + xHigh;
+          pos[t + 2] = yHigh * width + xLow;
+          pos[t + 3] = yHigh * width + xHigh;
+          weight[t] = f32(hy * hx);
+          weight[t + 1] = f32(hy * lx);
+          weight[t + 2] = f32(ly * hx);
+          weight[t + 3] = f32(ly * lx);
+        }
+      }
+    }
+  }
+
+  const plane = height * width;
+  const bins = pooledHeight * pooledWidth;
+  const tapsPerBin = 4 * perBin;
+  for (let c = 0; c < channels; c++) {
+    const base = (batchIndex * channels + c) * plane;
+    const outBase = outOffset + c * bins;
+    for (let bin = 0, t0 = 0; bin < bins; bin++, t0 += tapsPerBin) {
+      let sum = 0;
+      for (let k = t0, end = t0 + tapsPerBin; k < end; k += 4) {
+        sum +=
+          weight[k]! * input[base + pos[k]!]! +
+          weight[k + 1]! * input[base + pos[k + 1]!]! +
+          weight[k + 2]! * input[base + pos[k + 2]!]! +
+          weight[k + 3]! * input[base + pos[k + 3]!]!;
+      }
+      out[outBase + bin] = sum / count;
+    }
+  }
+}
+
+function checkFeature(data: Float32Array, shape: Nchw, what: string): void {
+  const [n, c, h, w] = shape;
+  if (![n, c, h, w].every((d) => Number.isInteger(d) && d >= 0) || data.length !== n * c * h * w) {
+    throw new DetectionInputError(`${what}: ${data.length} values do not fill the shape [${shape.join(", ")}]; pass an NCHW array of n × c × h × w floats`);
+  }
+}
+
+function checkParams(outputSize: readonly [number, number], samplingRatio: number, what: string): void {
+  if (!outputSize.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new DetectionInputError(`${what}: output size [${outputSize.join(", ")}] is not two whole numbers > 0; pass [height, width] such as [7, 7]`);
+  }
+  if (!Number.isInteger(samplingRatio)) {
+    throw new DetectionInputError(`${what}: sampling ratio ${samplingRatio} is not a whole number; pass one > 0, or <= 0 for torchvision's adaptive ceil(roi size / output size)`);
+  }
+}
+
+/**
+ * torchvision.ops.roi_align: `rois` is K × 5 (batch index, x1, y1, x2, y2) in image coordinates,
+ * scaled by spatialScale onto `input` (N × C × H × W); returns K × C × ph × pw.
+ */
+export function roiAlign(
+  input: Float32Array,
+  shape: Nchw,
+  rois: Float32Array,
+  outputSize: readonly [number, number],
+  spatialScale: number,
+  samplingRatio: number,
+  aligned: boolean,
+): Float32Array {
+  checkFeature(input, shape, "roiAlign");
+  checkParams(outputSize, samplingRatio, "roiAlign");
+  if (rois.length % 5 !== 0) throw new DetectionInputError(`roiAlign: ${rois.length} values is not a list of (batch index, x1, y1, x2, y2) rois; pass 5 values per roi`);
+  const k = rois.length / 5;
+  const perRoi = shape[1] * outputSize[0] * outputSize[1];
+  const out = new Float32Array(k * perRoi);
+  const taps = new Taps();
+  const params: AlignParams = { outputSize, spatialScale, samplingRatio, aligned };
+  for (let r = 0; r < k; r++) {
+    const batchIndex = Math.trunc(rois[5 * r]!);
+    if (!(batchIndex >= 0 && batchIndex < shape[0])) {
+      throw new DetectionInputError(`roiAlign: roi ${r} names batch index ${rois[5 * r]}, but the input holds ${shape[0]} images; pass indices in [0, ${shape[0] - 1}]`);
+    }
+    alignOne(input, shape, batchIndex, rois[5 * r + 1]!, rois[5 * r + 2]!, rois[5 * r + 3]!, rois[5 * r + 4]!, params, taps, out, r * perRoi);
+  }
+  return out;
+}
+
+/** poolers._infer_scale: the feature's height over the largest image height, rounded to a power of two (log2 rounded half to even, in float32). */
+export function inferScale(featureHeight: number, imageHeight: number): number {
+  return 2 ** pythonRound(f32(Math.log2(f32(featureHeight / imageHeight))));
+}
+
+/** poolers.LevelMapper: the FPN level of each box, floor(k0 + log2(sqrt(area) / s0) + eps) clamped to [kMin, kMax], minus kMin. */
+export function mapLevels(boxes: Float32Array, kMin: number, kMax: number, canonicalScale = 224, canonicalLevel = 4, eps = 1e-6): Int32Array {
+  const areas = boxArea(boxes);
+  const out = new Int32Array(areas.length);
+  const epsilon = f32(eps);
+  for (let i = 0; i < areas.length; i++) {
+    const s = f32(Math.sqrt(areas[i]!));
+    const level = Math.floor(f32(f32(canonicalLevel + f32(Math.log2(f32(s / canonicalScale)))) + epsilon));
+    out[i] = Math.min(Math.max(level, kMin), kMax) - kMin;
+  }
+  return out;
+}
+
+/**
+ * ops.MultiScaleRoIAlign's forward (aligned = false): the boxes of each image (in the resized image's
+ * pixels) pooled from the FPN level LevelMapper picks for them, levels' scales inferred from the
+ * largest image size. Returns K × C × ph × pw for the boxes of all images in order.
+ */
+export function multiScaleRoIAlign(
+  features: readonly FeatureMap[],
+  boxesPerImage: readonly Float32Array[],
+  imageSizes: readonly (readonly [number, number])[],
+  outputSize: readonly [number, number],
+  samplingRatio: number,
+  canonicalScale = 224,
+  canonicalLevel = 4,
+): Float32Array {
+  if (features.length === 0) throw new DetectionInputError("multiScaleRoIAlign: no feature maps; pass at least one level");
+  if (imageSizes.length === 0) throw new DetectionInputError("multiScaleRoIAlign: images list should not be empty; pass the size of each image");
+  if (boxesPerImage.length !== imageSizes.length) {
+    throw new DetectionInputError(`multiScaleRoIAlign: ${boxesPerImage.length} box lists for ${imageSizes.length} images; pass one list per image`);
+  }
+  features.forEach((f, level) => checkFeature(f.data, f.shape, `multiScaleRoIAlign level ${level}`));
+  checkParams(outputSize, samplingRatio, "multiScaleRoIAlign");
+  const channels = features[0]!.shape[1];
+  if (features.some((f) => f.shape[1] !== channels)) throw new DetectionInputError("multiScaleRoIAlign: levels with different channel counts; pass FPN levels of one width");
+  const maxHeight = Math.max(...imageSizes.map(([h]) => h));
+  const scales = features.map((f) => inferScale(f.shape[2], maxHeight));
+  const kMin = Math.trunc(-f32(Math.log2(scales[0]!)));
+  const kMax = Math.trunc(-f32(Math.log2(scales[scales.length - 1]!)));
+
+  const counts = boxesPerImage.map((b, i) => boxCount(b, `multiScaleRoIAlign's boxes of image ${i}`));
+  const all = new Float32Array(counts.reduce((a, b) => a + b, 0) * 4);
+  boxesPerImage.reduce((offset, b) => (all.set(b, offset), offset + b.length), 0);
+  const levels = features.length === 1 ? new Int32Array(all.length / 4) : mapLevels(all, kMin, kMax, canonicalScale, canonicalLevel);
+
+  const perRoi = channels * outputSize[0] * outputSize[1];
+  const out = new Float32Array((all.length / 4) * perRoi);
+  const taps = new Taps();
+  let r = 0;
+  counts.forEach((count, image) => {
+    for (let i = 0; i < count; i++, r++) {
+      const level = levels[r]!;
+      const feature = features[level]!;
+      if (image >= feature.shape[0]) throw new DetectionInputError(`multiScaleRoIAlign: boxes for image ${image}, but level ${level} holds ${feature.shape[0]} images; pass one box list per image of the batch`);
+      const params: AlignParams = { outputSize, spatialScale: scales[level]!, samplingRatio, aligned: false };
+      alignOne(feature.data, feature.shape, image, all[4 * r]!, all[4 * r + 1]!, all[4 * r + 2]!, all[4 * r + 3]!, params, taps, out, r * perRoi);
+    }
+  });
+  return out;
+}
