@@ -4,6 +4,7 @@
  */
 
 import { pythonRound } from "../pythonMath.js";
+import { concatFloat32 } from "../weights/dtype.js";
 import { DetectionInputError } from "./errors.js";
 
 const f32 = Math.fround;
@@ -84,12 +85,5 @@ export function anchorsForImage(
   }
   const strides = featureSizes.map(([h, w]) => [Math.floor(imageHeight / h), Math.floor(imageWidth / w)] as const);
   const cells = sizes.map((s, level) => generateAnchors(s, aspectRatios[level]!));
-  const levels = gridAnchors(featureSizes, strides, cells);
-  const out = new Float32Array(levels.reduce((sum, l) => sum + l.length, 0));
-  let offset = 0;
-  for (const l of levels) {
-    out.set(l, offset);
-    offset += l.length;
-  }
-  return out;
+  return concatFloat32(gridAnchors(featureSizes, strides, cells));
 }

@@ -22,11 +22,13 @@ function channelsOf(image: Float32Array, height: number, width: number, what: st
 /**
  * _resize_image_and_masks' output size: scale = min(minSize / shorter side, maxSize / longer side) in
  * float32, then each side floor(side × scale) in double, as F.interpolate with recompute_scale_factor.
+ * `number / tensor` is torch's Tensor.__rdiv__, reciprocal() * number: two float32 roundings, which
+ * decide sizes such as 480 × 640 -> 800 × 1066 (a correctly rounded 800 / 480 gives 799).
  */
 export function resizedSize([height, width]: readonly [number, number], minSize: number, maxSize: number): [number, number] {
   const shorter = f32(Math.min(height, width));
   const longer = f32(Math.max(height, width));
-  const scale = Math.min(f32(f32(minSize) / shorter), f32(f32(maxSize) / longer));
+  const scale = Math.min(f32(f32(1 / shorter) * minSize), f32(f32(1 / longer) * maxSize));
   return [Math.floor(height * scale), Math.floor(width * scale)];
 }
 

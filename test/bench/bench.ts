@@ -16,6 +16,10 @@
  *   folder            `--photos` 4032x3024 JPEGs (made at bench time in a temporary folder)
  *                     through resnet50's preset to average-pooled layer4 descriptors, end to end:
  *                     `fxc extract` against a torchvision loop (PIL, the preset, batch 8, all threads)
+ *   maskrcnn          maskrcnn_resnet50_fpn (createDetector) on one seeded 800x1216 image, eval, batch 1,
+ *                     random weights with detections (torchvision_bench.py `detector-weights`) on both
+ *                     sides; rows: the default engine, onnxruntime, tensorflow (wasm and cpu when named:
+ *                     minutes per image single-threaded)
  *   preprocess        decoding (sharp) and preprocessing (Pillow's resize on worker threads) one such JPEG, `--images` times, 1 and 4 in flight
  * Then issue #10's targets, one line each.
  *
@@ -37,11 +41,12 @@ import { preprocess } from "../../runtime/images/preprocess.js";
 import { resolvePreprocessing } from "../../compiler/tasks/loader.js";
 import { seededWeights } from "../support/seeded.js";
 import { classifyBlas, INSTALL_OPENBLAS, ratioRefusal, type Blas } from "./blas.js";
-import { ENGINES, measureEngine, type EngineResult, type EngineRow } from "./engines.js";
+import { ENGINES, measureDetector, measureEngine, type EngineResult, type EngineRow } from "./engines.js";
 import { extractArguments, FOLDER_BATCH, fxcFolder, type FxcFolderRun } from "./folder.js";
 import { photoLikeJpeg, writePhotos, PHOTO_HEIGHT, PHOTO_WIDTH } from "./photos.js";
 import { fastest, judgeTargets, median, speedup, targetLine, type Timing } from "./targets.js";
-import { measureTorch, OPENBLAS_OVERRIDES, torchBlas, torchConfigs, torchFolder, torchWeights, type TorchFolderRun, type TorchResult } from "./torch.js";
+import { measureTorch, measureTorchDetect, OPENBLAS_OVERRIDES, torchBlas, torchConfigs, torchDetectorWeights, torchFolder, torchWeights, type TorchFolderRun, type TorchResult } from "./torch.js";
+import { maskrcnn_resnet50_fpn } from "../../models/index.js";
 
 interface ModelTask {
   readonly id: string;
@@ -57,12 +62,17 @@ const MODEL_TASKS: readonly ModelTask[] = [
   { id: "resnet50-layer1", model: "resnet50", returnNodes: ["layer1"], batch: 8, size: 224, label: "resnet50 layer1 only" },
   { id: "vit_b_16", model: "vit_b_16", returnNodes: ["encoder"], batch: 8, size: 224, label: "vit_b_16 encoder output (encoder.ln)" },
 ];
-const TASKS = [...MODEL_TASKS.map((t) => t.id), "folder", "preprocess"];
+const TASKS = [...MODEL_TASKS.map((t) => t.id), "maskrcnn", "folder", "preprocess"];
+
+/** The detection task: issue #13's maskrcnn_resnet50_fpn at 800x1216 (torchvision keeps that size: min 800, max 1333). */
+const DETECTION_TASK = { id: "maskrcnn", model: "maskrcnn_resnet50_fpn", height: 800, width: 1216 } as const;
 
 class BenchUsageError extends Error {}
 
 interface Settings {
   readonly engines: readonly EngineRow[];
+  /** The engine rows `--backends` names, if given. */
+  readonly namedEngines?: readonly string[];
   readonly runs: number;
   readonly torchRuns: number;
   readonly tasks: readonly string[];
@@ -103,6 +113,7 @@ function settings(): Settings {
   return {
     // The default engine is always measured: the targets judge it.
     engines: ENGINES.filter((e) => e.id === "default" || (engineIds === undefined ? e.byDefault : engineIds.includes(e.id))),
+    namedEngines: engineIds,
     runs: wholeNumber(values.runs, "--runs", 1),
     torchRuns: wholeNumber(values["torch-runs"], "--torch-runs", 0),
     tasks: list(values.tasks, "--tasks", TASKS) ?? TASKS,
@@ -223,6 +234,61 @@ class Bench {
     if (defaultResult !== undefined) this.measured.fewestRuns = Math.min(this.measured.fewestRuns, this.s.runs);
     if (best !== undefined) this.measured.fewestRuns = Math.min(this.measured.fewestRuns, this.s.torchRuns);
     return engines;
+  }
+
+  /** maskrcnn_resnet50_fpn on one 800x1216 image: each engine's detector and torchvision's model, the same weights and image. */
+  async detectionTask(namedEngines: readonly string[] | undefined): Promise<void> {
+    const task = DETECTION_TASK;
+    console.log(`\n${task.model}, 1 image ${task.height}x${task.width}, eval (transform, backbone+FPN, RPN, RoI heads, masks pasted): warm-up, then medians of the timed runs`);
+    let weights: string;
+    if (!("missing" in this.torch)) {
+      weights = join(this.dir, `${task.model}.pth`);
+      await torchDetectorWeights(task.model, weights);
+    } else {
+      weights = join(this.dir, `${task.model}.safetensors`);
+      const seeded = seededWeights(maskrcnn_resnet50_fpn({ onWarning: () => {} }), 1);
+      await writeSafetensors(weights, await Promise.all(seeded.keys().map(async (key) => ({ key, shape: [...seeded.info(key)!.shape], data: await seeded.readFloat32(key) }))));
+    }
+    const rows: { label: string; result: (EngineResult & { detections: number }) | (TorchResult & { detections: number }) | string; runs: number }[] = [];
+    let resolvedDefault: string | undefined;
+    // Pools are for batches of images; single-threaded wasm and cpu take minutes per image, so only when named.
+    const engines = this.s.engines.filter((e) => e.workers === undefined && (e.id === "default" || !["wasm", "cpu"].includes(e.id) || namedEngines?.includes(e.id)));
+    for (const engine of engines) {
+      if (engine.id === resolvedDefault) continue;
+      const why = await engine.unavailable();
+      if (why !== undefined) {
+        rows.push({ label: engine.label, result: why, runs: 0 });
+        continue;
+      }
+      const result = await measureDetector({ model: task.model, weights, options: engine.options, height: task.height, width: task.width, runs: this.s.runs });
+      const label = engine.id === "default" && typeof result !== "string" ? `${engine.label} (${result.resolved})` : engine.label;
+      if (engine.id === "default" && typeof result !== "string") resolvedDefault = result.resolved;
+      rows.push({ label, result, runs: this.s.runs });
+    }
+    const torchResults: { label: string; timing: TorchResult }[] = [];
+    if ("missing" in this.torch) rows.push({ label: "torchvision", result: this.torch.missing, runs: 0 });
+    else if (this.s.torchRuns === 0) rows.push({ label: "torchvision", result: "skipped (--torch-runs 0)", runs: 0 });
+    else {
+      for (const config of torchConfigs(availableParallelism())) {
+        const result = await measureTorchDetect({ ...task, weights, runs: this.s.torchRuns }, config);
+        if (typeof result !== "string") torchResults.push({ label: config.label, timing: result });
+        rows.push({ label: config.label, result, runs: this.s.torchRuns });
+      }
+    }
+    const best = fastest(torchResults);
+    const table: string[][] = [["engine", "images/s", "s/image", "runs", "first call s", "max RSS MB", "detections", "vs torchvision best"]];
+    const notes: string[] = [];
+    for (const { label, result, runs } of rows) {
+      if (typeof result === "string") {
+        notes.push(`  ${label}: ${result}`);
+        continue;
+      }
+      const seconds = median(result.seconds);
+      const ratio = versus(result, best?.timing, this.torch) + (best?.timing === result ? " (best)" : "");
+      table.push([label, (1 / seconds).toFixed(2), seconds.toFixed(2), String(runs), result.firstCallSeconds.toFixed(1), result.maxRssMB.toFixed(0), String(result.detections), ratio]);
+    }
+    printTable(table, 1);
+    if (notes.length > 0) console.log(`not measured:\n${notes.join("\n")}`);
   }
 
   async folderTask(): Promise<void> {
@@ -355,6 +421,7 @@ async function main(): Promise<void> {
       const [torchAll, torchLayer1] = [measured.tasks["resnet50"]?.torch, measured.tasks["resnet50-layer1"]?.torch];
       if (torchAll !== undefined && torchLayer1 !== undefined) console.log(`  torchvision at its best thread count: ${(median(torchLayer1.seconds) / median(torchAll.seconds)).toFixed(2)}`);
     }
+    if (selected("maskrcnn")) await bench.detectionTask(s.namedEngines);
     if (selected("folder")) await bench.folderTask();
     if (selected("preprocess") && s.images > 0) await benchPreprocessing(s.images);
   } finally {
