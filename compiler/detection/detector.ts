@@ -271,16 +271,22 @@ export function createDetector(model: GeneralizedRCNN): DetectorModule {
         return { loaded: await loaded, levels };
       };
 
-      const detect = async (images: readonly ImageTensor[], detectOptions: DetectOptions = {}): Promise<DetectionResult[]> => {
-        if (disposed) throw new DetectorError("this detector was disposed; load it again");
-        checkImages(images, channels);
-        const wasTraining = model.training;
-        model.eval();
-        try {
-          return await run(images, detectOptions.intermediates ?? false);
-        } finally {
-          model.train(wasTraining);
-        }
+      // One detect at a time: a call that brings a new padded size may evict the stage another call is running.
+      let queue: Promise<unknown> = Promise.resolve();
+      const detect = (images: readonly ImageTensor[], detectOptions: DetectOptions = {}): Promise<DetectionResult[]> => {
+        const next = queue.then(async () => {
+          if (disposed) throw new DetectorError("this detector was disposed; load it again");
+          checkImages(images, channels);
+          const wasTraining = model.training;
+          model.eval();
+          try {
+            return await run(images, detectOptions.intermediates ?? false);
+          } finally {
+            model.train(wasTraining);
+          }
+        });
+        queue = next.catch(() => {});
+        return next;
       };
 
       const run = async (images: readonly ImageTensor[], intermediates: boolean): Promise<DetectionResult[]> => {
