@@ -3,7 +3,24 @@
 // other classes and bad images are one line, the model's mode survives, the size cache is transparent.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AnchorGenerator, Conv2d, FastRCNNPredictor, MaskRCNN, MaskRCNNHeads, MaskRCNNPredictor, Module, MultiScaleRoIAlign, type Tensor } from "../models/index.js";
+import {
+  AnchorGenerator,
+  Conv2d,
+  FasterRCNN,
+  FastRCNNPredictor,
+  FeaturePyramidNetwork,
+  LastLevelMaxPool,
+  MaskRCNN,
+  MaskRCNNHeads,
+  MaskRCNNPredictor,
+  Module,
+  MultiScaleRoIAlign,
+  batchNorm2d,
+  resnet,
+  resnetFpnBackbone,
+  type Tensor,
+} from "../models/index.js";
+import { createFeatureExtractor, type FeatureExtractor } from "../compiler/api.js";
 import { createDetector, DetectorError, type DetectionResult } from "../compiler/detection/index.js";
 import { memorySource, WeightsError, type TensorSource } from "../runtime/index.js";
 import type { ImageTensor } from "../runtime/detection/index.js";
@@ -106,4 +123,42 @@ test("bad images are one line each, and the model keeps its mode; the size cache
     detector.dispose();
   }
   await assert.rejects(detector.detect([image(48, 64, 1)]), /^DetectorError: this detector was disposed; load it again$/);
+});
+
+/** The seed's Resnet50WithFPN, on resnet18: an extractor for the body, an FPN over its dry run's channels. */
+class ExtractorWithFPN extends Module {
+  body: FeatureExtractor;
+  fpn: FeaturePyramidNetwork;
+  readonly outChannels = 32;
+
+  constructor() {
+    super();
+    this.body = createFeatureExtractor(resnet.resnet18(), { returnNodes: { layer1: "0", layer2: "1", layer3: "2", layer4: "3" } });
+    const out = this.body.dryRun([2, 3, 224, 224]);
+    this.fpn = new FeaturePyramidNetwork(Object.values(out).map((o) => o.shape[1]!), this.outChannels, new LastLevelMaxPool());
+  }
+
+  forward(x: Tensor): Record<string, Tensor> {
+    return this.fpn.call(this.body.call(x));
+  }
+}
+
+test("FasterRCNN over the seed's extractor-based backbone detects as over resnetFpnBackbone, whose state_dict it shares", async () => {
+  const options = { numClasses: 3, minSize: 64, maxSize: 96, boxScoreThresh: 0, rpnPostNmsTopNTest: 50, boxDetectionsPerImg: 10 } as const;
+  const composed = new FasterRCNN(new ExtractorWithFPN(), options);
+  const reference = new FasterRCNN(resnetFpnBackbone({ backboneName: "resnet18", outChannels: 32, normLayer: batchNorm2d }), options);
+  assert.deepEqual(composed.stateDictShapes(), reference.stateDictShapes());
+  const images = [image(48, 64, 1)];
+  const results: DetectionResult[][] = [];
+  for (const model of [composed, reference]) {
+    const detector = await createDetector(model).load(weights(reference), { engine: "tfjs" });
+    try {
+      results.push(await detector.detect(images));
+    } finally {
+      detector.dispose();
+    }
+  }
+  const [a, b] = results as [DetectionResult[], DetectionResult[]];
+  assert.equal(a[0]!.scores.length, 10);
+  assert.deepEqual(plain(a), plain(b));
 });
