@@ -158,8 +158,13 @@ export function build(model: Module, options: BuildOptions): Built {
     const diff = otherModeDifference(model, mode, graph, options);
     if (diff !== undefined) warn(options, diff);
   }
-  const { graph: pruned, outputs } = selectNodes(graph, returnNodes, mode);
-  const program = foldDataMovement(fuse(lower(pruned, outputs, { mode, layout: options.layout ?? "nhwc" })));
+  return compileGraph(graph, returnNodes, { mode, layout: options.layout });
+}
+
+/** Resolve the return nodes of a traced graph, prune, lower and fuse: the part of build after the trace. */
+export function compileGraph(graph: Graph, returnNodes: ReturnNodes, options: { readonly mode: Mode; readonly layout?: Layout | undefined }): Built {
+  const { graph: pruned, outputs } = selectNodes(graph, returnNodes, options.mode);
+  const program = foldDataMovement(fuse(lower(pruned, outputs, { mode: options.mode, layout: options.layout ?? "nhwc" })));
   return { program, outputs, graph: pruned };
 }
 

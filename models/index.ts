@@ -30,3 +30,20 @@ export {
   type ResnetFpnBackboneOptions,
   type MobilenetBackboneOptions,
 } from "./detection/backbone_utils.js";
+export { GeneralizedRCNN, type DetectionBackbone } from "./detection/generalized_rcnn.js";
+export { GeneralizedRCNNTransform } from "./detection/transform.js";
+export { AnchorGenerator, defaultAnchorGenerator } from "./detection/anchor_utils.js";
+export { RPNHead, RegionProposalNetwork, type RegionProposalNetworkOptions, type TrainTest } from "./detection/rpn.js";
+export { RoIHeads, type RoIHeadsOptions } from "./detection/roi_heads.js";
+export { MultiScaleRoIAlign } from "./ops/poolers.js";
+export {
+  FasterRCNN,
+  TwoMLPHead,
+  FastRCNNPredictor,
+  fasterrcnn_resnet50_fpn,
+  type FasterRCNNOptions,
+  type ResnetFpnDetectorOptions,
+  type DetectionWeightsName,
+  type BackboneWeightsName,
+} from "./detection/faster_rcnn.js";
+export { MaskRCNN, MaskRCNNHeads, MaskRCNNPredictor, maskrcnn_resnet50_fpn, type MaskRCNNOptions } from "./detection/mask_rcnn.js";

@@ -45,8 +45,9 @@ const CONFIGS: Record<string, () => Module> = {
   mobilenet_v2_plain: () => mobilenetBackbone({ backboneName: "mobilenet_v2", fpn: false }),
 };
 
+// The whole detectors' layouts (*_builder, *_coco) are test/detection-models.test.ts's.
 test("every configuration of make_detection_facts.py is built here", () => {
-  assert.deepEqual(Object.keys(CONFIGS).sort(), Object.keys(FACTS).filter((k) => k !== "fasterrcnn_resnet50_fpn" && k !== "resnet50_with_fpn").sort());
+  assert.deepEqual(Object.keys(CONFIGS).sort(), Object.keys(FACTS).filter((k) => k !== "fasterrcnn_resnet50_fpn" && k !== "resnet50_with_fpn" && !/_(builder|coco)$/.test(k)).sort());
 });
 
 for (const [id, build] of Object.entries(CONFIGS)) {

@@ -3,6 +3,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { buildCommand } from "./commands/build.js";
 import { compileCommand } from "./commands/compile.js";
+import { detectCommand } from "./commands/detect.js";
 import { extractCommand } from "./commands/extract.js";
 import { nodesCommand } from "./commands/nodes.js";
 import { modelsCommand } from "./commands/models.js";
@@ -18,7 +19,7 @@ export async function main(argv: string[]): Promise<number> {
     .usage("$0 <command> [options]\n\nCompile torchvision feature extractors to typed TypeScript over TensorFlow.js.")
     .version(FXC_VERSION)
     .strict()
-    .demandCommand(1, "name a command: compile, build, extract, nearest, visualize, nodes or models")
+    .demandCommand(1, "name a command: compile, build, extract, detect, nearest, visualize, nodes or models")
     .recommendCommands()
     .help()
     .alias("h", "help")
@@ -27,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
     .fail((message, error) => {
       throw error ?? new UsageError(`${message}; see fxc --help`);
     });
-  for (const add of [compileCommand, buildCommand, extractCommand, nearestCommand, visualizeCommand, nodesCommand, modelsCommand]) add(cli);
+  for (const add of [compileCommand, buildCommand, extractCommand, detectCommand, nearestCommand, visualizeCommand, nodesCommand, modelsCommand]) add(cli);
   try {
     await cli.parseAsync();
   } catch (e) {

@@ -56,3 +56,25 @@ defineOp({
       ], { ...attrs, groups });
   },
 });
+
+/** torch's conv_transpose2d (Mask R-CNN's conv5_mask): out = (in - 1) * stride - 2 * padding + kernel. */
+defineOp({
+  schema: "conv_transpose2d(input, weight, bias=None, stride=1, padding=0)",
+  infer(a) {
+    const x = asTensor(a.input, "conv_transpose2d input");
+    const w = asTensor(a.weight, "conv_transpose2d weight");
+    if (x.shape.length !== 4) throw new ShapeError(`conv_transpose2d expects a 4-D input [N, C, H, W], got rank ${x.shape.length}`);
+    const [stride, padding] = [asInts(a.stride, 2, "stride"), asInts(a.padding, 2, "padding")];
+    const [n, c, h, wd] = x.shape as [Dim, Dim, Dim, Dim];
+    const [inChannels, o, kh, kw] = w.shape as [number, number, number, number];
+    if (c !== inChannels) throw new ShapeError(`conv_transpose2d expects ${inChannels} input channels, got ${String(c)}`);
+    if (padding[0] !== padding[1]) throw new ShapeError(`conv_transpose2d with padding ${padding[0]}x${padding[1]} is not supported; use the same padding on both axes`);
+    const out = (size: Dim, k: number, s: number, p: number): Dim => (typeof size === "number" ? (size - 1) * s - 2 * p + k : size);
+    return tensor([n, o, out(h, kh, stride[0]!, padding[0]!), out(wd, kw, stride[1]!, padding[1]!)]);
+  },
+  lower(ctx) {
+    const attrs = { stride: asInts(ctx.args.stride, 2, "stride"), padding: asInts(ctx.args.padding, 2, "padding") };
+    // torch's [in, out, kh, kw] takes conv2d's HWIO permutation to become tfjs's [kh, kw, out, in].
+    return call("conv2dTranspose", [ctx.tensor("input", "channelsLast"), ctx.param("weight", "conv2dFilter"), ctx.optionalTensor("bias")], attrs);
+  },
+});

@@ -36,6 +36,10 @@ export function wrap<A extends unknown[], R>(fn: (...args: A) => R, name: string
 export const conv2d = (input: Tensor, weight: TensorArg, bias: TensorArg | null = null, stride: Pair = 1, padding: Pair = 0, dilation: Pair = 1, groups = 1): Tensor =>
   call("conv2d", [input, weight, bias, stride, padding, dilation, groups]);
 
+/** torch.nn.functional.conv_transpose2d (no output_padding, groups or dilation: what torchvision's detection heads use). */
+export const conv_transpose2d = (input: Tensor, weight: TensorArg, bias: TensorArg | null = null, stride: Pair = 1, padding: Pair = 0): Tensor =>
+  call("conv_transpose2d", [input, weight, bias, stride, padding]);
+
 export const batch_norm = (
   input: Tensor,
   runningMean: TensorArg,

@@ -284,3 +284,36 @@ export class MultiheadAttention extends Module {
     return [out, needWeights ? (averageAttnWeights ? weights.mean(1) : weights) : null];
   }
 }
+
+/**
+ * torch.nn.ConvTranspose2d (Mask R-CNN's `conv5_mask`): weight [in, out, kh, kw] as torch's.
+ * output_padding, groups and dilation stay at torch's defaults, the only values torchvision's models use.
+ */
+export class ConvTranspose2d extends Module {
+  static override readonly leaf = true;
+  weight: Parameter;
+  bias: Parameter | null;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    stride: Pair = 1,
+    padding: Pair = 0,
+    options: { bias?: boolean } = {},
+  ) {
+    super();
+    this.kernelSize = pair(kernelSize);
+    this.stride = pair(stride);
+    this.padding = pair(padding);
+    this.weight = new Parameter([inChannels, outChannels, ...this.kernelSize]);
+    this.bias = options.bias ?? true ? new Parameter([outChannels]) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.conv_transpose2d(x, this.weight, this.bias, this.stride, this.padding);
+  }
+}

@@ -72,3 +72,34 @@ export function depthwiseConv2d(input: Tensor, weight: Tensor, bias: Tensor | nu
   if (ph === pw) return conv(x, ph);
   return tf.tidy(() => conv(tf.pad(x, explicitPadding(attrs.padding)), 0));
 }
+
+export interface Conv2dTransposeAttrs {
+  readonly stride: readonly [number, number] | readonly number[];
+  readonly padding: readonly [number, number] | readonly number[];
+}
+
+/** torch's output size of a transposed convolution along one axis (no output_padding, dilation 1). */
+export function transposedOutput(size: number, kernel: number, stride: number, padding: number): number {
+  return (size - 1) * stride - 2 * padding + kernel;
+}
+
+/**
+ * torch.nn.functional.conv_transpose2d on a channels-last input. The filter is torch's
+ * [in, out, kh, kw] moved to [kh, kw, out, in] at load (the same permutation as conv2d's HWIO),
+ * which is the filter tfjs's conv2dTranspose takes.
+ */
+export function conv2dTranspose(input: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dTransposeAttrs): Tensor4D {
+  const x = input as Tensor4D;
+  const [n, h, w] = x.shape;
+  const [kh, kw, out] = weight.shape as [number, number, number, number];
+  const [sh, sw] = [attrs.stride[0]!, attrs.stride[1]!];
+  const [ph, pw] = [attrs.padding[0]!, attrs.padding[1]!];
+  const shape: [number, number, number, number] = [n, transposedOutput(h, kh, sh, ph), transposedOutput(w, kw, sw, pw), out];
+  return tf.tidy(() => {
+    // tfjs takes one padding for both axes; a torch padding of 0 is its "valid".
+    const pad = ph === 0 && pw === 0 ? "valid" : ph;
+    if (ph !== pw) throw new Error(`internal: conv_transpose2d with padding ${ph}x${pw} (tfjs takes one padding for both axes)`);
+    const y = tf.conv2dTranspose(x, weight as Tensor4D, shape, [sh, sw], pad);
+    return bias === null ? y : tf.add(y, bias);
+  });
+}

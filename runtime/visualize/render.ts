@@ -141,3 +141,11 @@ export async function encodePng(image: RgbImage): Promise<Uint8Array> {
     .png({ compressionLevel: 9 })
     .toBuffer();
 }
+
+/** PNG bytes of a one-channel 8-bit picture (`width * height` bytes, rows top to bottom). */
+export async function encodeGreyPng(grey: Uint8Array, width: number, height: number): Promise<Uint8Array> {
+  const sharp = await loadSharp();
+  return sharp(grey, { raw: { width, height, channels: 1 } })
+    .png({ compressionLevel: 9 })
+    .toBuffer();
+}

@@ -16,6 +16,10 @@
  *   folder            `--photos` 4032x3024 JPEGs (made at bench time in a temporary folder)
  *                     through resnet50's preset to average-pooled layer4 descriptors, end to end:
  *                     `fxc extract` against a torchvision loop (PIL, the preset, batch 8, all threads)
+ *   maskrcnn          maskrcnn_resnet50_fpn (createDetector) on one seeded 800x1216 image, eval, batch 1,
+ *                     random weights with detections (torchvision_bench.py `detector-weights`) on both
+ *                     sides; rows: the default engine, onnxruntime, tensorflow (wasm and cpu when named:
+ *                     minutes per image single-threaded)
  *   preprocess        decoding (sharp) and preprocessing (Pillow's resize on worker threads) one such JPEG, `--images` times, 1 and 4 in flight
  * Then issue #10's targets, one line each.
  *
@@ -37,11 +41,12 @@ import { preprocess } from "../../runtime/images/preprocess.js";
 import { resolvePreprocessing } from "../../compiler/tasks/loader.js";
 import { seededWeights } from "../support/seeded.js";
 import { classifyBlas, INSTALL_OPENBLAS, ratioRefusal, type Blas } from "./blas.js";
-import { ENGINES, measureEngine, type EngineResult, type EngineRow } from "./engines.js";
+import { ENGINES, measureDetector, measureEngine, type EngineResult, type EngineRow } from "./engines.js";
 import { extractArguments, FOLDER_BATCH, fxcFolder, type FxcFolderRun } from "./folder.js";
 import { photoLikeJpeg, writePhotos, PHOTO_HEIGHT, PHOTO_WIDTH } from "./photos.js";
 import { fastest, judgeTargets, median, speedup, targetLine, type Timing } from "./targets.js";
-import { measureTorch, OPENBLAS_OVERRIDES, torchBlas, torchConfigs, torchFolder, torchWeights, type TorchFolderRun, type TorchResult } from "./torch.js";
+import { measureTorch, measureTorchDetect, OPENBLAS_OVERRIDES, torchBlas, torchConfigs, torchDetectorWeights, torchFolder, torchWeights, type TorchConfig, type TorchFolderRun, type TorchResult } from "./torch.js";
+import { maskrcnn_resnet50_fpn } from "../../models/index.js";
 
 interface ModelTask {
   readonly id: string;
@@ -57,12 +62,17 @@ const MODEL_TASKS: readonly ModelTask[] = [
   { id: "resnet50-layer1", model: "resnet50", returnNodes: ["layer1"], batch: 8, size: 224, label: "resnet50 layer1 only" },
   { id: "vit_b_16", model: "vit_b_16", returnNodes: ["encoder"], batch: 8, size: 224, label: "vit_b_16 encoder output (encoder.ln)" },
 ];
-const TASKS = [...MODEL_TASKS.map((t) => t.id), "folder", "preprocess"];
+const TASKS = [...MODEL_TASKS.map((t) => t.id), "maskrcnn", "folder", "preprocess"];
+
+/** The detection task: issue #13's maskrcnn_resnet50_fpn at 800x1216 (torchvision keeps that size: min 800, max 1333). */
+const DETECTION_TASK = { id: "maskrcnn", model: "maskrcnn_resnet50_fpn", height: 800, width: 1216 } as const;
 
 class BenchUsageError extends Error {}
 
 interface Settings {
   readonly engines: readonly EngineRow[];
+  /** The engine rows `--backends` names, if given. */
+  readonly namedEngines?: readonly string[];
   readonly runs: number;
   readonly torchRuns: number;
   readonly tasks: readonly string[];
@@ -103,6 +113,7 @@ function settings(): Settings {
   return {
     // The default engine is always measured: the targets judge it.
     engines: ENGINES.filter((e) => e.id === "default" || (engineIds === undefined ? e.byDefault : engineIds.includes(e.id))),
+    namedEngines: engineIds,
     runs: wholeNumber(values.runs, "--runs", 1),
     torchRuns: wholeNumber(values["torch-runs"], "--torch-runs", 0),
     tasks: list(values.tasks, "--tasks", TASKS) ?? TASKS,
@@ -167,6 +178,48 @@ class Bench {
     return file;
   }
 
+  /** torch at each of its configurations (torchConfigs): a row each, or one saying why there is none; and the fastest. */
+  private async torchRows<R extends TorchResult>(measure: (config: TorchConfig) => Promise<R | string>): Promise<{ rows: { label: string; result: R | string; runs: number }[]; best: { label: string; timing: R } | undefined }> {
+    if ("missing" in this.torch) return { rows: [{ label: "torchvision", result: this.torch.missing, runs: 0 }], best: undefined };
+    if (this.s.torchRuns === 0) return { rows: [{ label: "torchvision", result: "skipped (--torch-runs 0)", runs: 0 }], best: undefined };
+    const rows: { label: string; result: R | string; runs: number }[] = [];
+    const results: { label: string; timing: R }[] = [];
+    for (const config of torchConfigs(availableParallelism())) {
+      const result = await measure(config);
+      // Where the environment's OpenBLAS overrides are unset, say which kernels OpenBLAS picked then.
+      const core = typeof result !== "string" && config.env !== process.env ? result.blas.openblas.core : undefined;
+      const label = core === undefined ? config.label : `${config.label} (OpenBLAS core ${core})`;
+      if (typeof result !== "string") results.push({ label, timing: result });
+      rows.push({ label, result, runs: this.s.torchRuns });
+    }
+    return { rows, best: fastest(results) };
+  }
+
+  /**
+   * One table row per measured side (label, the task's own `columns` from its median seconds, runs,
+   * first call, peak RSS, ratio against torch's best), and a line for each side that was not measured.
+   */
+  private printRows<R extends EngineResult | TorchResult>(
+    rows: readonly { label: string; result: R | string; runs: number }[],
+    best: Timing | undefined,
+    headers: readonly string[],
+    columns: (medianSeconds: number, result: R) => string[],
+  ): void {
+    const table: string[][] = [["engine", ...headers.slice(0, 2), "runs", "first call s", "max RSS MB", ...headers.slice(2), "vs torchvision best"]];
+    const notes: string[] = [];
+    for (const { label, result, runs } of rows) {
+      if (typeof result === "string") {
+        notes.push(`  ${label}: ${result}`);
+        continue;
+      }
+      const [rate, seconds, ...extra] = columns(median(result.seconds), result);
+      const ratio = versus(result, best, this.torch) + (best === result ? " (best)" : "");
+      table.push([label, rate!, seconds!, String(runs), result.firstCallSeconds.toFixed(1), result.maxRssMB.toFixed(0), ...extra, ratio]);
+    }
+    printTable(table, 1);
+    if (notes.length > 0) console.log(`not measured:\n${notes.join("\n")}`);
+  }
+
   /** Measures every engine and torch config on the task, prints its table; returns fxc's results by engine id. */
   async modelTask(task: ModelTask): Promise<Map<string, { label: string; result: EngineResult }>> {
     console.log(`\n${task.label}, batch ${task.batch}, ${task.size}x${task.size}: warm-up at the full batch, then medians of the timed runs`);
@@ -191,38 +244,50 @@ class Bench {
       }
       rows.push({ label, result, runs: this.s.runs });
     }
-    const torchResults: { label: string; timing: TorchResult }[] = [];
-    if ("missing" in this.torch) rows.push({ label: "torchvision", result: this.torch.missing, runs: 0 });
-    else if (this.s.torchRuns === 0) rows.push({ label: "torchvision", result: "skipped (--torch-runs 0)", runs: 0 });
-    else {
-      for (const config of torchConfigs(availableParallelism())) {
-        const result = await measureTorch({ ...task, weights, runs: this.s.torchRuns }, config);
-        // Where the environment's OpenBLAS overrides are unset, say which kernels OpenBLAS picked then.
-        const core = typeof result !== "string" && config.env !== process.env ? result.blas.openblas.core : undefined;
-        const label = core === undefined ? config.label : `${config.label} (OpenBLAS core ${core})`;
-        if (typeof result !== "string") torchResults.push({ label, timing: result });
-        rows.push({ label, result, runs: this.s.torchRuns });
-      }
-    }
-    const best = fastest(torchResults);
-    const table: string[][] = [["engine", "images/s", "s/run", "runs", "first call s", "max RSS MB", "vs torchvision best"]];
-    const notes: string[] = [];
-    for (const { label, result, runs } of rows) {
-      if (typeof result === "string") {
-        notes.push(`  ${label}: ${result}`);
-        continue;
-      }
-      const seconds = median(result.seconds);
-      const ratio = versus(result, best?.timing, this.torch) + (best?.timing === result ? " (best)" : "");
-      table.push([label, (task.batch / seconds).toFixed(2), seconds.toFixed(3), String(runs), result.firstCallSeconds.toFixed(1), result.maxRssMB.toFixed(0), ratio]);
-    }
-    printTable(table, 1);
-    if (notes.length > 0) console.log(`not measured:\n${notes.join("\n")}`);
+    const torch = await this.torchRows((config) => measureTorch({ ...task, weights, runs: this.s.torchRuns }, config));
+    rows.push(...torch.rows);
+    const best = torch.best;
+    this.printRows(rows, best?.timing, ["images/s", "s/run"], (seconds) => [(task.batch / seconds).toFixed(2), seconds.toFixed(3)]);
     const defaultResult = engines.get("default")?.result;
     this.measured.tasks[task.id] = { fxc: defaultResult, torch: best?.timing };
     if (defaultResult !== undefined) this.measured.fewestRuns = Math.min(this.measured.fewestRuns, this.s.runs);
     if (best !== undefined) this.measured.fewestRuns = Math.min(this.measured.fewestRuns, this.s.torchRuns);
     return engines;
+  }
+
+  /** maskrcnn_resnet50_fpn on one 800x1216 image: each engine's detector and torchvision's model, the same weights and image. */
+  async detectionTask(namedEngines: readonly string[] | undefined): Promise<void> {
+    const task = DETECTION_TASK;
+    console.log(`\n${task.model}, 1 image ${task.height}x${task.width}, eval (transform, backbone+FPN, RPN, RoI heads, masks pasted): warm-up, then medians of the timed runs`);
+    let weights: string;
+    if (!("missing" in this.torch)) {
+      weights = join(this.dir, `${task.model}.pth`);
+      await torchDetectorWeights(task.model, weights);
+    } else {
+      weights = join(this.dir, `${task.model}.safetensors`);
+      const seeded = seededWeights(maskrcnn_resnet50_fpn({ onWarning: () => {} }), 1);
+      await writeSafetensors(weights, await Promise.all(seeded.keys().map(async (key) => ({ key, shape: [...seeded.info(key)!.shape], data: await seeded.readFloat32(key) }))));
+    }
+    const rows: { label: string; result: (EngineResult & { detections: number }) | (TorchResult & { detections: number }) | string; runs: number }[] = [];
+    let resolvedDefault: string | undefined;
+    // Pools are for batches of images; single-threaded wasm and cpu take minutes per image, so only when named.
+    const engines = this.s.engines.filter((e) => e.workers === undefined && (e.id === "default" || !["wasm", "cpu"].includes(e.id) || namedEngines?.includes(e.id)));
+    for (const engine of engines) {
+      if (engine.id === resolvedDefault) continue;
+      const why = await engine.unavailable();
+      if (why !== undefined) {
+        rows.push({ label: engine.label, result: why, runs: 0 });
+        continue;
+      }
+      const result = await measureDetector({ model: task.model, weights, options: engine.options, height: task.height, width: task.width, runs: this.s.runs });
+      const label = engine.id === "default" && typeof result !== "string" ? `${engine.label} (${result.resolved})` : engine.label;
+      if (engine.id === "default" && typeof result !== "string") resolvedDefault = result.resolved;
+      rows.push({ label, result, runs: this.s.runs });
+    }
+    const torch = await this.torchRows((config) => measureTorchDetect({ ...task, weights, runs: this.s.torchRuns }, config));
+    rows.push(...torch.rows);
+    const best = torch.best;
+    this.printRows(rows, best?.timing, ["images/s", "s/image", "detections"], (seconds, result) => [(1 / seconds).toFixed(2), seconds.toFixed(2), String(result.detections)]);
   }
 
   async folderTask(): Promise<void> {
@@ -355,6 +420,7 @@ async function main(): Promise<void> {
       const [torchAll, torchLayer1] = [measured.tasks["resnet50"]?.torch, measured.tasks["resnet50-layer1"]?.torch];
       if (torchAll !== undefined && torchLayer1 !== undefined) console.log(`  torchvision at its best thread count: ${(median(torchLayer1.seconds) / median(torchAll.seconds)).toFixed(2)}`);
     }
+    if (selected("maskrcnn")) await bench.detectionTask(s.namedEngines);
     if (selected("folder")) await bench.folderTask();
     if (selected("preprocess") && s.images > 0) await benchPreprocessing(s.images);
   } finally {

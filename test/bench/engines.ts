@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { availableBackends, type BackendName, type LoadOptions } from "../../runtime/index.js";
 import { failure, lastJson, NODE_WITH_SOURCES, ROOT, runProcess } from "./child.js";
 import type { Timing } from "./targets.js";
+import type { DetectJob, DetectResult } from "./detectChild.js";
 
 export interface EngineRow {
   /** What `--backends` names it by. */
@@ -79,4 +80,10 @@ export interface EngineResult extends Timing {
 export async function measureEngine(job: EngineJob): Promise<EngineResult | string> {
   const done = await runProcess(NODE_WITH_SOURCES[0]!, [...NODE_WITH_SOURCES.slice(1), join(ROOT, "test/bench/engineChild.ts"), JSON.stringify(job)]);
   return done.code === 0 ? lastJson<EngineResult>(done) : failure(done);
+}
+
+/** Measures the detector on one engine in a process of its own (detectChild.ts); a string says why it could not. */
+export async function measureDetector(job: DetectJob): Promise<DetectResult | string> {
+  const done = await runProcess(NODE_WITH_SOURCES[0]!, [...NODE_WITH_SOURCES.slice(1), join(ROOT, "test/bench/detectChild.ts"), JSON.stringify(job)]);
+  return done.code === 0 ? lastJson<DetectResult>(done) : failure(done);
 }

@@ -96,3 +96,25 @@ export async function torchFolder(folder: string, weights: string, batch: number
   const r = lastJson<{ images: number; load_s: number; images_s: number; max_rss_mb: number }>(done);
   return { wallSeconds: done.seconds, imagesSeconds: r.images_s, images: r.images, maxRssMB: r.max_rss_mb };
 }
+
+/** A detection model's random state_dict with detections that pass the score threshold (see torchvision_bench.py `detector-weights`). */
+export async function torchDetectorWeights(model: string, out: string): Promise<void> {
+  const done = await python(["detector-weights", model, out]);
+  if (done.code !== 0) throw new Error(`torch could not write ${model}'s weights: ${failure(done)}`);
+}
+
+export interface TorchDetectJob {
+  readonly model: string;
+  readonly height: number;
+  readonly width: number;
+  readonly runs: number;
+  readonly weights: string;
+}
+
+/** The detection model in eval mode on one seeded image; a string says why it could not be measured. */
+export async function measureTorchDetect(job: TorchDetectJob, config: TorchConfig): Promise<(TorchResult & { readonly detections: number }) | string> {
+  const done = await python(["detect", job.model, String(job.height), String(job.width), String(job.runs), String(config.threads), job.weights], config.env);
+  if (done.code !== 0) return failure(done);
+  const out = lastJson<{ seconds: number[]; first_call_s: number; threads: number; max_rss_mb: number; detections: number; blas: TorchBlasReport }>(done);
+  return { seconds: out.seconds, firstCallSeconds: out.first_call_s, threads: out.threads, maxRssMB: out.max_rss_mb, detections: out.detections, blas: out.blas };
+}

@@ -13,6 +13,13 @@ that thread settings and the peak RSS (ru_maxrss) belong to that one measurement
   model MODEL NODE[,NODE...] BATCH SIZE RUNS THREADS WEIGHTS.pth
       create_feature_extractor on a random batch: the first call (build the model, load the
       weights, trace, one forward at the full batch: it is also the warm-up), then RUNS timed runs.
+  detector-weights MODEL OUT.pth
+      A randomly initialized detection model's state_dict (torch.manual_seed(0), weights=None), with
+      the box predictor's class-1 bias raised to 5 so that detections pass the score threshold and
+      the mask head runs: the checkpoint both sides load.
+  detect MODEL HEIGHT WIDTH RUNS THREADS WEIGHTS.pth
+      The detection model in eval mode on one seeded HEIGHTxWIDTH image in [0, 1) (the same values as
+      test/support/seeded.ts makes): the first call (build, load, one forward), then RUNS timed runs.
   folder FOLDER WEIGHTS.pth BATCH THREADS OUT.pt
       resnet50 over every image in FOLDER as a user writes the loop: PIL open, the DEFAULT
       weights' preset transform, the extractor to layer4, batch BATCH, average-pooled
@@ -94,6 +101,35 @@ def model(model_name: str, nodes: str, batch: int, size: int, runs: int, threads
     print(json.dumps({"seconds": seconds, "first_call_s": first_call, "threads": torch.get_num_threads(), "max_rss_mb": max_rss_mb(), "blas": blas()}))
 
 
+def detector_weights(model_name: str, out: str) -> None:
+    torch.manual_seed(0)
+    net = torchvision.models.get_model(model_name, weights=None, weights_backbone=None)
+    with torch.no_grad():
+        net.roi_heads.box_predictor.cls_score.bias[1] = 5.0
+    torch.save(net.state_dict(), out)
+    print(json.dumps({"weights": out}))
+
+
+def detect(model_name: str, height: int, width: int, runs: int, threads: int, weights_file: str) -> None:
+    from seeded import seeded_input
+
+    torch.set_num_threads(threads)
+    image = torch.from_numpy((seeded_input([3, height, width], 1) + 1.0) / 2.0)
+    with torch.no_grad():
+        start = time.perf_counter()
+        net = torchvision.models.get_model(model_name, weights=None, weights_backbone=None)
+        net.load_state_dict(torch.load(weights_file))
+        net.eval()
+        out = net([image])
+        first_call = time.perf_counter() - start
+        seconds = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            out = net([image])
+            seconds.append(time.perf_counter() - start)
+    print(json.dumps({"seconds": seconds, "first_call_s": first_call, "threads": torch.get_num_threads(), "max_rss_mb": max_rss_mb(), "detections": len(out[0]["scores"]), "blas": blas()}))
+
+
 def folder(path: str, weights_file: str, batch: int, threads: int, out: str) -> None:
     from PIL import Image
     from torchvision.models import ResNet50_Weights, resnet50
@@ -124,7 +160,11 @@ if __name__ == "__main__":
         weights(args[0], args[1])
     elif command == "model":
         model(args[0], args[1], int(args[2]), int(args[3]), int(args[4]), int(args[5]), args[6])
+    elif command == "detector-weights":
+        detector_weights(args[0], args[1])
+    elif command == "detect":
+        detect(args[0], int(args[1]), int(args[2]), int(args[3]), int(args[4]), args[5])
     elif command == "folder":
         folder(args[0], args[1], int(args[2]), int(args[3]), args[4])
     else:
-        sys.exit(f"unknown command {command}; use blas, weights, model or folder")
+        sys.exit(f"unknown command {command}; use blas, weights, model, detector-weights, detect or folder")

@@ -1,4 +1,4 @@
-import type { Conv2dAttrs, FusedActivation } from "../../ops/conv2d.js";
+import { transposedOutput, type Conv2dAttrs, type Conv2dTransposeAttrs, type FusedActivation } from "../../ops/conv2d.js";
 import { OnnxValue, concat, conv, relu, relu6, reshape, transpose } from "./onnx.js";
 
 /**
@@ -35,4 +35,17 @@ export function depthwiseConv2d(input: OnnxValue, weight: OnnxValue, bias: OnnxV
   const filter = reshape(transpose(weight, [2, 3, 0, 1]), [c * multiplier, 1, kh, kw]);
   const y = conv(transpose(input, [0, 3, 1, 2]), filter, bias, options(attrs, c));
   return transpose(activate(y, attrs.activation), [0, 2, 3, 1]);
+}
+
+/** ONNX ConvTranspose, NCHW between two transposes; the filter arrives as tfjs's [kh, kw, out, in] and becomes ONNX's [in, out, kh, kw]. */
+export function conv2dTranspose(input: OnnxValue, weight: OnnxValue, bias: OnnxValue | null, attrs: Conv2dTransposeAttrs): OnnxValue {
+  const [n, h, w] = input.shape as [number, number, number, number];
+  const [kh, kw, out] = weight.shape as [number, number, number, number];
+  const [sh, sw] = [attrs.stride[0]!, attrs.stride[1]!];
+  const [ph, pw] = [attrs.padding[0]!, attrs.padding[1]!];
+  const shape = [n, out, transposedOutput(h, kh, sh, ph), transposedOutput(w, kw, sw, pw)];
+  const x = transpose(input, [0, 3, 1, 2]);
+  const filter = transpose(weight, [3, 2, 0, 1]);
+  const y = x.graph.node("ConvTranspose", bias === null ? [x, filter] : [x, filter, bias], { strides: [sh, sw], pads: [ph, pw, ph, pw], kernel_shape: [kh, kw] }, shape);
+  return transpose(y, [0, 2, 3, 1]);
 }

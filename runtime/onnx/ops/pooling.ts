@@ -56,9 +56,17 @@ export function avgPool2d(x: OnnxValue, attrs: PoolAttrs): OnnxValue {
  * blocks) where a ReduceMean over the channels-last axes would reorder the tensor out and back.
  */
 export function globalPool(op: "GlobalAveragePool" | "GlobalMaxPool", x: OnnxValue): OnnxValue {
-  const [n, , , c] = x.shape as [number, number, number, number];
-  return nhwc(x.graph.node(op, [nchw(x)], {}, [n, c, 1, 1]));
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  // ORT's GlobalAveragePool adds the whole plane in one float32 sum, whose rounding grows with its
+  // size (2e-5 of the output's magnitude over a 120x128 map, where torch's cascaded sum stays near
+  // 1e-6); on large maps each row's mean first, then the mean of the rows (equal rows: the same mean).
+  const rowsFirst = op === "GlobalAveragePool" && h * w > GLOBAL_POOL_ONE_SUM_MAX && h > 1 && w > 1;
+  const planes = rowsFirst ? pool("AveragePool", nchw(x), [1, w], [1, w], [0, 0, 0, 0]) : nchw(x);
+  return nhwc(x.graph.node(op, [planes], {}, [n, c, 1, 1]));
 }
+
+/** The largest plane GlobalAveragePool sums at once (64x64, every classification model's squeeze-excitation at 224 px but the first stages'). */
+const GLOBAL_POOL_ONE_SUM_MAX = 64 * 64;
 
 /** Each output row averages its bin: adaptive pooling along an axis is a product with this [n, o] matrix. */
 function averagingMatrixT(x: OnnxValue, n: number, o: number): OnnxValue {

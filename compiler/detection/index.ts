@@ -1,0 +1,1 @@
+export { createDetector, DetectorError, type Detector, type DetectorModule, type DetectorLoadOptions, type DetectOptions, type DetectionResult, type DetectionIntermediates } from "./detector.js";
