@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createDetector } from "../compiler/index.js";
-import { ENGINES_UNDER_TEST, relativeError } from "./support/fixtures.js";
+import { ENGINES_UNDER_TEST, relativeError, strideRowsAndColumns } from "./support/fixtures.js";
 import {
   DETECTION_WEIGHTS,
   compareMasks,
@@ -11,7 +11,6 @@ import {
   pairedDifferences,
   pictureNames,
   pictureTensor,
-  strideMap,
   tinyDetectorConfig,
   type ExpectedDetections,
 } from "./support/detection.js";
@@ -129,7 +128,7 @@ function checkFeatures(name: string, features: Readonly<Record<string, { data: F
   for (const [level, want] of Object.entries(expected.features)) {
     const map = features[level]!;
     assert.equal(map.shape[0], 1, `${name}: level ${level} is this picture's map alone`);
-    const error = relativeError(strideMap(map.data, map.shape, config.pictures.featureStride[level]!), want);
+    const error = relativeError(strideRowsAndColumns(map.data, map.shape, config.pictures.featureStride[level]!), want);
     assert.ok(error <= FEATURE_TOLERANCE, `${name}: FPN level ${level} relative error ${error.toExponential(2)} > ${FEATURE_TOLERANCE}`);
   }
 }
