@@ -4,6 +4,7 @@ import type { BackendName, EngineName, WeightsInput } from "../../runtime/index.
 import type { Detections, ImageTensor } from "../../runtime/detection/types.js";
 import { decodeImage, ImageError, type RgbImage } from "../../runtime/images/decode.js";
 import { listImages } from "../../runtime/images/list.js";
+import { normalizeImage } from "../../runtime/images/preprocess.js";
 import { assertWritable, openAtomic, type AtomicFile } from "../../runtime/io/atomic.js";
 import { assertNotAnInput } from "../../runtime/io/destination.js";
 import { drawDetections, maskGreyLevels } from "../../runtime/visualize/detections.js";
@@ -171,11 +172,9 @@ function gather(data: Float32Array, indices: readonly number[], rowLength: numbe
   return out;
 }
 
-/** An RGB picture as the detector takes it: C x H x W floats in [0, 1] (torchvision's to_tensor). */
+/** An RGB picture as the detector takes it: C x H x W floats in [0, 1] (torchvision's to_tensor; the detector normalizes). */
 export function toImageTensor(rgb: RgbImage): ImageTensor {
-  const plane = rgb.width * rgb.height;
-  const data = new Float32Array(3 * plane);
-  for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) data[c * plane + p] = rgb.data[p * 3 + c]! / 255;
+  const { data } = normalizeImage(rgb, { mean: [0, 0, 0], std: [1, 1, 1] }, "nchw");
   return { data, channels: 3, height: rgb.height, width: rgb.width };
 }
 

@@ -72,17 +72,6 @@ export async function expectedDetections(name: string, config: TinyDetectorConfi
   }
 }
 
-/** Every `step`-th row and column of one [1, C, H, W] map, as numpy's f[..., ::step, ::step]. */
-export function strideMap(data: Float32Array, shape: readonly number[], step: number): Float32Array {
-  const [n, c, h, w] = shape as [number, number, number, number];
-  const rows = Math.ceil(h / step);
-  const columns = Math.ceil(w / step);
-  const out = new Float32Array(n * c * rows * columns);
-  let i = 0;
-  for (let plane = 0; plane < n * c; plane++) for (let y = 0; y < h; y += step) for (let x = 0; x < w; x += step) out[i++] = data[(plane * h + y) * w + x]!;
-  return out;
-}
-
 function boxDistance(a: Float32Array, i: number, b: Float32Array, j: number): number {
   let d = 0;
   for (let k = 0; k < 4; k++) d = Math.max(d, Math.abs(a[4 * i + k]! - b[4 * j + k]!));
