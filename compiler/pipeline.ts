@@ -160,7 +160,18 @@ export function build(model: Module, options: BuildOptions): Built {
   }
   const { graph: pruned, outputs } = selectNodes(graph, returnNodes, mode);
   const program = foldDataMovement(fuse(lower(pruned, outputs, { mode, layout: options.layout ?? "nhwc" })));
-  return { program, outputs, graph: pruned };
+  return { program: withParameterKinds(program, model), outputs, graph: pruned };
+}
+
+/**
+ * Says which of the program's checkpoint tensors are buffers and which parameters the model
+ * freezes, so that loading for training (`trainable`) makes variables of trainable parameters only.
+ */
+function withParameterKinds(program: Program, model: Module): Program {
+  const read = (key: string): boolean => Object.hasOwn(program.checkpoint, key);
+  const buffers = model.namedBuffers().map(([key]) => key).filter(read);
+  const frozen = model.namedParameters().filter(([key, p]) => !p.requiresGrad && read(key)).map(([key]) => key);
+  return { ...program, ...(buffers.length > 0 ? { buffers } : {}), ...(frozen.length > 0 ? { frozen } : {}) };
 }
 
 /** Resolves the return nodes of a traced graph and prunes it to what they need. */
