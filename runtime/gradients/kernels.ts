@@ -2,9 +2,9 @@ import { tf, type Tensor, type Tensor4D } from "../ops/tf.js";
 import { TrainingError } from "../errors.js";
 
 /**
- * Backward kernels the convolutions' gradients call, written as forward convolutions so that
+ * Backward kernels the gradients call, written with forward ops (convolutions, a matrix product) so that
  * every backend runs them at its forward speed: tfjs's WebAssembly backend has no
- * Conv2DBackpropFilter nor depthwise backward kernels at all, and the plain-JavaScript backend's
+ * Conv2DBackpropFilter, depthwise backward nor UnsortedSegmentSum (gather's gradient) kernels, and the plain-JavaScript backend's
  * Conv2DBackpropFilter is a direct loop (6 of resnet18's 7 seconds of backward at 32x32). Each
  * one reads its result back into a buffer of its own, so nothing it allocates outlives it.
  * Backends with their own (tensorflow, webgpu) keep them.
@@ -91,7 +91,13 @@ type KernelFunc = (args: { inputs: Record<string, tf.TensorInfo>; backend: tf.Ke
 function opKernel(compute: (inputs: Record<string, Tensor>, attrs: tf.NamedAttrMap) => Tensor): KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const result = tf.tidy(() => {
-      const wrapped = Object.fromEntries(Object.entries(inputs).map(([k, info]) => [k, tf.engine().makeTensorFromTensorInfo(info)]));
+      // A tensor over each input's data, holding a reference of its own: freeing it leaves the caller's data alone.
+      const wrapped = Object.fromEntries(
+        Object.entries(inputs).map(([k, info]) => {
+          backend.incRef(info.dataId);
+          return [k, tf.engine().makeTensorFromTensorInfo(info, backend)];
+        }),
+      );
       return compute(wrapped, attrs ?? {});
     });
     const values = result.dataSync() as Float32Array;
@@ -99,6 +105,14 @@ function opKernel(compute: (inputs: Record<string, Tensor>, attrs: tf.NamedAttrM
     result.dispose();
     return { dataId: backend.write(values, shape, "float32"), shape, dtype: "float32" };
   };
+}
+
+/** tf.gather's gradient: rows of x summed into numSegments rows by id, as a one-hot matrix product (interpolate's index gathers are short). */
+function unsortedSegmentSum(x: Tensor, segmentIds: Tensor, numSegments: number): Tensor {
+  const [n, ...rest] = x.shape;
+  const oneHot = tf.oneHot(tf.cast(segmentIds, "int32") as tf.Tensor1D, numSegments);
+  const rows = tf.reshape(x, [n!, rest.reduce((a, b) => a * b, 1)]);
+  return tf.reshape(tf.matMul(tf.cast(oneHot, "float32"), rows, true, false), [numSegments, ...rest]);
 }
 
 const KERNELS: ReadonlyArray<{ readonly name: string; readonly backends: readonly string[]; readonly kernelFunc: KernelFunc }> = [
@@ -128,6 +142,11 @@ const KERNELS: ReadonlyArray<{ readonly name: string; readonly backends: readonl
       unsupported("DepthwiseConv2dNativeBackpropInput", a);
       return depthwiseInputGradient(dy as Tensor4D, filter as Tensor4D, a.inputShape, a);
     }),
+  },
+  {
+    name: "UnsortedSegmentSum",
+    backends: ["wasm"],
+    kernelFunc: opKernel(({ x, segmentIds }, attrs) => unsortedSegmentSum(x!, segmentIds!, (attrs as unknown as { numSegments: number }).numSegments)),
   },
 ];
 
