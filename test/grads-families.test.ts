@@ -55,7 +55,9 @@ for (const [id, c] of Object.entries(CASES)) {
       const model = BUILD[id]!();
       const [, , h, w] = c.input;
       const fx = createFeatureExtractor(model, { returnNodes: [...c.returnNodes], size: [h, w], layout: "nchw", mode: run.mode });
-      const extractor = await fx.load(seededWeights(model, c.weightSeed), { engine: "tfjs", trainable: "all" });
+      // ViT's 86M parameters as variables would make every forward transpose each linear weight again: a list selects the few compared.
+      const trainable = id === "vit_b_16" ? [...c.params] : "all";
+      const extractor = await fx.load(seededWeights(model, c.weightSeed), { engine: "tfjs", trainable });
       const want = await openWeights(join(GRADS, run.file));
       try {
         const variables = extractor.trainableVariables;
