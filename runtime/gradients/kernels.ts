@@ -28,11 +28,7 @@ function unsupported(kernel: string, attrs: ConvAttrs): void {
 
 /** x padded as the forward convolution padded it: [N, H + top + bottom, W + left + right, C]. */
 function padLikeForward(x: Tensor4D, filterSize: readonly [number, number], attrs: ConvAttrs, depthwise: boolean): Tensor4D {
-  const inChannels = x.shape[3];
-  const filterShape: [number, number, number, number] = [filterSize[0], filterSize[1], inChannels, depthwise ? 1 : 1];
-  const info = depthwise
-    ? tf.backend_util.computeConv2DInfo(x.shape, filterShape, pair(attrs.strides), 1, attrs.pad as "valid", attrs.dimRoundingMode, true)
-    : tf.backend_util.computeConv2DInfo(x.shape, filterShape, pair(attrs.strides), 1, attrs.pad as "valid", attrs.dimRoundingMode);
+  const info = tf.backend_util.computeConv2DInfo(x.shape, [filterSize[0], filterSize[1], x.shape[3], 1], pair(attrs.strides), 1, attrs.pad as "valid", attrs.dimRoundingMode, depthwise);
   const { top, bottom, left, right } = info.padInfo;
   return tf.pad(x, [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]]);
 }
@@ -115,34 +111,26 @@ function unsortedSegmentSum(x: Tensor, segmentIds: Tensor, numSegments: number):
   return tf.reshape(tf.matMul(tf.cast(oneHot, "float32"), rows, true, false), [numSegments, ...rest]);
 }
 
+type Shape4 = [number, number, number, number];
+type ConvBackwardAttrs = ConvAttrs & { readonly filterShape: Shape4; readonly inputShape: Shape4 };
+
+/** A convolution's backward kernel: refuses what it cannot compute (one line naming it), then computes from two 4-D inputs. */
+function convBackward(name: string, backends: readonly string[], inputs: readonly [string, string], compute: (a: Tensor4D, b: Tensor4D, attrs: ConvBackwardAttrs) => Tensor) {
+  return {
+    name,
+    backends,
+    kernelFunc: opKernel((given, attrs) => {
+      const a = attrs as unknown as ConvBackwardAttrs;
+      unsupported(name, a);
+      return compute(given[inputs[0]] as Tensor4D, given[inputs[1]] as Tensor4D, a);
+    }),
+  };
+}
+
 const KERNELS: ReadonlyArray<{ readonly name: string; readonly backends: readonly string[]; readonly kernelFunc: KernelFunc }> = [
-  {
-    name: "Conv2DBackpropFilter",
-    backends: ["wasm", "cpu"],
-    kernelFunc: opKernel(({ x, dy }, attrs) => {
-      const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
-      unsupported("Conv2DBackpropFilter", a);
-      return conv2dFilterGradient(x as Tensor4D, dy as Tensor4D, a.filterShape, a);
-    }),
-  },
-  {
-    name: "DepthwiseConv2dNativeBackpropFilter",
-    backends: ["wasm"],
-    kernelFunc: opKernel(({ x, dy }, attrs) => {
-      const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
-      unsupported("DepthwiseConv2dNativeBackpropFilter", a);
-      return depthwiseFilterGradient(x as Tensor4D, dy as Tensor4D, a.filterShape, a);
-    }),
-  },
-  {
-    name: "DepthwiseConv2dNativeBackpropInput",
-    backends: ["wasm"],
-    kernelFunc: opKernel(({ dy, filter }, attrs) => {
-      const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
-      unsupported("DepthwiseConv2dNativeBackpropInput", a);
-      return depthwiseInputGradient(dy as Tensor4D, filter as Tensor4D, a.inputShape, a);
-    }),
-  },
+  convBackward("Conv2DBackpropFilter", ["wasm", "cpu"], ["x", "dy"], (x, dy, a) => conv2dFilterGradient(x, dy, a.filterShape, a)),
+  convBackward("DepthwiseConv2dNativeBackpropFilter", ["wasm"], ["x", "dy"], (x, dy, a) => depthwiseFilterGradient(x, dy, a.filterShape, a)),
+  convBackward("DepthwiseConv2dNativeBackpropInput", ["wasm"], ["dy", "filter"], (dy, filter, a) => depthwiseInputGradient(dy, filter, a.inputShape, a)),
   {
     name: "UnsortedSegmentSum",
     backends: ["wasm"],
