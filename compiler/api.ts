@@ -122,7 +122,7 @@ export function createFeatureExtractor(model: ModelInput, options: ExtractorOpti
       entry = {
         program,
         load: (weights, loadOptions) =>
-          createExtractor<Record<string, Tensor>, Tensor>({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), forward }, weights, loadOptions),
+          createExtractor<Record<string, Tensor>, Tensor>({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, buffers: program.buffers, frozen: program.frozen, inputShape: inputShapeFor(program), forward }, weights, loadOptions),
       };
       compiled.set(at, entry);
     }

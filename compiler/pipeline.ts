@@ -158,7 +158,8 @@ export function build(model: Module, options: BuildOptions): Built {
     const diff = otherModeDifference(model, mode, graph, options);
     if (diff !== undefined) warn(options, diff);
   }
-  return compileGraph(graph, returnNodes, { mode, layout: options.layout });
+  const built = compileGraph(graph, returnNodes, { mode, layout: options.layout });
+  return { ...built, program: withParameterKinds(built.program, model) };
 }
 
 /** Resolve the return nodes of a traced graph, prune, lower and fuse: the part of build after the trace. */
@@ -166,6 +167,17 @@ export function compileGraph(graph: Graph, returnNodes: ReturnNodes, options: { 
   const { graph: pruned, outputs } = selectNodes(graph, returnNodes, options.mode);
   const program = foldDataMovement(fuse(lower(pruned, outputs, { mode: options.mode, layout: options.layout ?? "nhwc" })));
   return { program, outputs, graph: pruned };
+}
+
+/**
+ * Says which of the program's checkpoint tensors are buffers and which parameters the model
+ * freezes, so that loading for training (`trainable`) makes variables of trainable parameters only.
+ */
+function withParameterKinds(program: Program, model: Module): Program {
+  const read = (key: string): boolean => Object.hasOwn(program.checkpoint, key);
+  const buffers = model.namedBuffers().map(([key]) => key).filter(read);
+  const frozen = model.namedParameters().filter(([key, p]) => !p.requiresGrad && read(key)).map(([key]) => key);
+  return { ...program, ...(buffers.length > 0 ? { buffers } : {}), ...(frozen.length > 0 ? { frozen } : {}) };
 }
 
 /** Resolves the return nodes of a traced graph and prunes it to what they need. */

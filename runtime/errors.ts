@@ -6,3 +6,8 @@
 export class FxcError extends Error {
   override readonly name: string = "FxcError";
 }
+
+/** A training request fxc cannot honour: a key that is not a parameter, a kernel without a gradient here. */
+export class TrainingError extends FxcError {
+  override readonly name = "TrainingError";
+}

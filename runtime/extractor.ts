@@ -6,7 +6,8 @@ import { guardWebgpuRun } from "./webgpu.js";
 import type { WasmPaths } from "./wasm.js";
 import { ENGINES, EngineError, type EngineName } from "./engine.js";
 import type { TfjsKernels } from "./kernels.js";
-import { prepareParams, toTensors, type CheckpointShapes, type HostTensor, type ParamSpec, type Params } from "./params.js";
+import { prepareParams, readCheckpoint, toTensors, type CheckpointShapes, type HostTensor, type ParamSpec, type Params } from "./params.js";
+import { selectTrainable, trainingParams, type ParameterKinds, type TrainableSelection, type TrainingParams } from "./training.js";
 import { openWeights } from "./weights/open.js";
 import { withPrefix } from "./weights/open.js";
 import type { TensorSource } from "./weights/types.js";
@@ -15,7 +16,7 @@ import { hostArray, onnxRuntime, OnnxProgram, type ForwardOver, type HostArray, 
 import { keyedRecord } from "./features.js";
 
 /** What a compiled module hands the runtime: the checkpoint tensors it reads and its forward. */
-export interface ExtractorModule<F, I extends Tensor | readonly Tensor[] = Tensor4D> {
+export interface ExtractorModule<F, I extends Tensor | readonly Tensor[] = Tensor4D> extends ParameterKinds {
   readonly checkpoint: CheckpointShapes;
   readonly parameters: readonly ParamSpec[];
   /** How the model's loader renames checkpoint keys (torchvision's DenseNet files use old names). */
@@ -59,6 +60,14 @@ export interface LoadOptions {
   readonly threads?: number;
   /** Hears warnings about the weights (NaN or infinite values); by default process.emitWarning. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Loads these parameters as `tf.Variable`s for training (the tfjs engine only): `"all"` (every
+   * parameter the model does not freeze, as torchvision's `trainable_layers` freezes a detection
+   * backbone's), a list of state_dict keys, or a predicate over them; the others stay constants.
+   * `extractor.trainableVariables` holds them by key; in train mode batch norm's running
+   * statistics are updated as torch updates them (`extractor.runningStats`).
+   */
+  readonly trainable?: TrainableSelection;
 }
 
 /** `I` is the input: an image batch [N, H, W, C] (or NCHW), or the shape a model of the user's was compiled for. */
@@ -82,6 +91,14 @@ export interface Extractor<F, I extends Tensor | readonly Tensor[] = Tensor4D> {
   readonly adapter?: string;
   /** Why auto mode did not use the GPU it found (its backend did not start); undefined otherwise. */
   readonly backendFallback?: string;
+  /**
+   * The parameters loaded as trainable variables (the `trainable` load option), by state_dict key,
+   * in torch's shapes: give them to a tfjs optimizer, and run the extractor inside
+   * `optimizer.minimize` or `tf.variableGrads`. Empty when loaded for inference.
+   */
+  readonly trainableVariables: Readonly<Record<string, tf.Variable>>;
+  /** Batch norm's running statistics, by state_dict key, when loaded for training (train mode updates them); else empty. */
+  readonly runningStats: Readonly<Record<string, tf.Variable>>;
 }
 
 /** What a generated module exports, as fxc runs it (the CLI, the pool's workers, the tests). */
@@ -98,17 +115,27 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
     throw new EngineError(requested as EngineName, "is not an engine fxc knows", `use one of ${ENGINES.join(", ")} or auto`);
   }
   const intraOpThreads = threadCount(options.threads);
+  if (options.trainable !== undefined && requested === "onnxruntime") {
+    throw new EngineError("onnxruntime", "computes no gradients, so it cannot train", "load with engine 'tfjs' (or leave engine out) to train");
+  }
+  const trainable = options.trainable === undefined ? undefined : selectTrainable(options.trainable, module.checkpoint, module);
   const choice = await chooseBackend(options.backend, { wasmPaths: options.wasmPaths });
-  const readParams = async (): Promise<Record<string, HostTensor>> => {
+  const readWith = async <T>(read: (source: TensorSource) => Promise<T>): Promise<T> => {
     const opened = typeof weights === "string";
     const file = opened ? await openWeights(weights, { prefix: options.prefix }) : weights;
     const prefixed = !opened && options.prefix ? withPrefix(file, options.prefix) : file;
     try {
-      return await prepareParams(withRenamedKeys(prefixed, module.keyRenames ?? []), module.checkpoint, module.parameters, options.onWarning);
+      return await read(withRenamedKeys(prefixed, module.keyRenames ?? []));
     } finally {
       if (opened) await file.close();
     }
   };
+  const readParams = (): Promise<Record<string, HostTensor>> => readWith((source) => prepareParams(source, module.checkpoint, module.parameters, options.onWarning));
+  if (trainable !== undefined) {
+    const data = await readWith((source) => readCheckpoint(source, module.checkpoint, options.onWarning));
+    const fallback = requested === "auto" ? "training runs on tfjs (onnxruntime computes no gradients)" : undefined;
+    return tfjsExtractor(module, trainingParams(data, module.checkpoint, module.parameters, trainable), choice, fallback);
+  }
   let host: Record<string, HostTensor> | undefined = await readParams();
   let fallback: string | undefined;
   // On the GPU tfjs runs the program: onnxruntime would run it on the CPU, then copy to the GPU.
@@ -135,7 +162,7 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
       await program?.release();
     }
   }
-  return tfjsExtractor(module, host!, choice, fallback);
+  return tfjsExtractor(module, constantParams(toTensors(host!)), choice, fallback);
 }
 
 /** A thread count as given, or undefined for the engine's default; anything but a positive whole number is refused. */
@@ -155,15 +182,26 @@ function checkOneDtype(x: Tensor): void {
   if (x.dtype !== "float32") throw new InputShapeError(`input dtype ${x.dtype} is not float32; cast it first (tf.cast(x, "float32"))`);
 }
 
-function tfjsExtractor<F, I extends Tensor | readonly Tensor[]>(module: ExtractorModule<F, I>, host: Record<string, HostTensor>, choice: BackendChoice, fallback: string | undefined): Extractor<F, I> {
-  const params = toTensors(host);
+/** Weights loaded for inference: constants, the same for every forward. */
+function constantParams(params: Params): TrainingParams {
+  return { trainableVariables: {}, runningStats: {}, params: () => ({ params, release: () => undefined }), dispose: () => tf.dispose(Object.values(params)) };
+}
+
+function tfjsExtractor<F, I extends Tensor | readonly Tensor[]>(module: ExtractorModule<F, I>, weights: TrainingParams, choice: BackendChoice, fallback: string | undefined): Extractor<F, I> {
   let disposed = false;
   const forward = (x: I): F => {
     if (disposed) throw new Error("this extractor was disposed; load it again");
     checkDtype(x);
-    return module.forward(x, params, tfjsKernels);
+    const { params, release } = weights.params();
+    try {
+      return module.forward(x, params, tfjsKernels);
+    } finally {
+      release();
+    }
   };
   return {
+    trainableVariables: weights.trainableVariables,
+    runningStats: weights.runningStats,
     engine: "tfjs",
     fallback,
     backend: choice.name,
@@ -175,7 +213,7 @@ function tfjsExtractor<F, I extends Tensor | readonly Tensor[]>(module: Extracto
     dispose() {
       if (disposed) return;
       disposed = true;
-      for (const t of Object.values(params)) t.dispose();
+      weights.dispose();
     },
   };
 }
@@ -194,6 +232,8 @@ function onnxExtractor<F, I extends Tensor | readonly Tensor[]>(program: OnnxPro
   let disposed = false;
   return {
     engine: "onnxruntime",
+    trainableVariables: {},
+    runningStats: {},
     backend: choice.name,
     adapter: choice.adapter,
     backendFallback: choice.fallback,

@@ -12,6 +12,7 @@ export { WASM_FILES, type WasmFile, type WasmPaths } from "./wasm.js";
 export { useFxcWebgpuKernels } from "./webgpuKernels.js";
 export { ENGINES, EngineError, type EngineName } from "./engine.js";
 export { FxcError } from "./errors.js";
+export { TrainingError, selectTrainable, type TrainableSelection, type ParameterKinds } from "./training.js";
 export type { TfjsKernels as Kernels, KernelName, KernelTable, RankedKernels, RankNumber, TensorOfRank } from "./kernels.js";
 export { createExtractor, type Extractor, type ExtractorModule, type LoadOptions, type WeightsInput } from "./extractor.js";
 export { loadParams, sourceKeys, type CheckpointShapes, type CheckpointTensor, type ParamSpec, type ParamSource, type ParamTransform, type Params } from "./params.js";

@@ -111,6 +111,18 @@ export async function prepareParams(
   specs: readonly ParamSpec[],
   onWarning: (message: string) => void = (message) => process.emitWarning(message),
 ): Promise<Record<string, HostTensor>> {
+  return prepareFrom(await readCheckpoint(source, checkpoint, onWarning), checkpoint, specs);
+}
+
+/**
+ * Reads and checks the checkpoint tensors an extractor needs, in torch's layouts, by key. Every key
+ * is checked (present, shape, dtype) before anything is read.
+ */
+export async function readCheckpoint(
+  source: TensorSource,
+  checkpoint: CheckpointShapes,
+  onWarning: (message: string) => void = (message) => process.emitWarning(message),
+): Promise<Map<string, Float32Array>> {
   for (const [key, entry] of Object.entries(checkpoint)) {
     const shape = shapeOfEntry(entry);
     const integer = "integer" in entry;
@@ -129,9 +141,19 @@ export async function prepareParams(
   for (const key of Object.keys(checkpoint)) data.set(key, await source.readFloat32(key));
   const warning = nonFiniteWarning(source.path, data);
   if (warning !== undefined) onWarning(warning);
-  const shapeOf = (key: string): readonly number[] => shapeOfEntry(checkpoint[key]!);
-  const read = (key: string): Float32Array => data.get(key)!;
+  return data;
+}
 
+/** A checkpoint tensor's torch shape. */
+export const checkpointShape = (checkpoint: CheckpointShapes, key: string): readonly number[] => shapeOfEntry(checkpoint[key]!);
+
+/** Whether a checkpoint tensor is an index table (read as integers), not a float tensor. */
+export const isIndexTable = (checkpoint: CheckpointShapes, key: string): boolean => "integer" in checkpoint[key]!;
+
+/** Prepares parameters from checkpoint tensors already read and checked (torch's layouts, by key). */
+export function prepareFrom(data: ReadonlyMap<string, Float32Array>, checkpoint: CheckpointShapes, specs: readonly ParamSpec[]): Record<string, HostTensor> {
+  const shapeOf = (key: string): readonly number[] => checkpointShape(checkpoint, key);
+  const read = (key: string): Float32Array => data.get(key)!;
   const params: Record<string, HostTensor> = {};
   // The parts of one grouped filter share their preparation (transform, batch-norm folding).
   const preparedOnce = new Map<string, HostTensor>();

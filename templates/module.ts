@@ -51,6 +51,8 @@ export const docs = {
   parameters: "How each tensor the forward pass uses is made from the checkpoint, once, at load time.",
   load: "Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the extractor.",
   keyRenames: "How torchvision's loader for this model renames checkpoint keys; the same rules apply here.",
+  buffers: "The checkpoint tensors that are buffers (running statistics...), which the `trainable` load option never makes variables.",
+  frozen: "The parameters the model freezes (torch's `requires_grad = False`, e.g. `trainable_layers`): `trainable: \"all\"` leaves them constant.",
   forward: (model: string, mode: string, notes: readonly string[]) =>
     [
       `${commentText(model)}'s ${mode} graph, pruned to the requested nodes: one statement per node (a call of the engine's kernels, ops), each intermediate freed after its last use. Calls whose results are features state their rank (\`ops.relu<4>\`).`,
@@ -66,5 +68,5 @@ export const dataSection = "// The data: the checkpoint tensors load reads and h
 export const featuresComment = "the features: a null-prototype object, so that every key is its own property, whatever its name";
 
 /** The body of `load`; models whose loader renames checkpoint keys pass their rules along. */
-export const loadBody = (withKeyRenames: boolean): string =>
-  `return createExtractor({ checkpoint, parameters, ${withKeyRenames ? "keyRenames, " : ""}inputShape, forward }, weights, options);`;
+export const loadBody = (withKeyRenames: boolean, tables: { readonly buffers: boolean; readonly frozen: boolean } = { buffers: false, frozen: false }): string =>
+  `return createExtractor({ checkpoint, parameters, ${withKeyRenames ? "keyRenames, " : ""}${tables.buffers ? "buffers, " : ""}${tables.frozen ? "frozen, " : ""}inputShape, forward }, weights, options);`;

@@ -63,7 +63,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
       { name: "options", type: "LoadOptions", hasQuestionToken: true },
     ],
     returnType: inputType === "Tensor4D" ? "Promise<Extractor<Features>>" : `Promise<Extractor<Features, ${inputType}>>`,
-    statements: [loadBody(keyRenames)],
+    statements: [loadBody(keyRenames, { buffers: program.buffers !== undefined, frozen: program.frozen !== undefined })],
   });
   const notes = notesOf(program);
   file.addFunction({
@@ -83,6 +83,8 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   data.addTypeAlias({ name: "ParamId", type: `(typeof parameters)[number]["id"]`, docs: [docs.paramId] });
   addConst(data, "checkpoint", `${literal(program.checkpoint as Json)} satisfies CheckpointShapes`, docs.checkpoint, false);
   addConst(data, "parameters", `${literal(program.params.map((p) => ({ ...p })))} as const satisfies readonly ParamSpec[]`, docs.parameters, false);
+  if (program.buffers !== undefined) addConst(data, "buffers", `${literal(program.buffers)} satisfies readonly string[]`, docs.buffers, false);
+  if (program.frozen !== undefined) addConst(data, "frozen", `${literal(program.frozen)} satisfies readonly string[]`, docs.frozen, false);
   if (keyRenames) addConst(data, "keyRenames", `${literal(program.keyRenames!.map((r) => ({ ...r })))} satisfies readonly KeyRename[]`, docs.keyRenames, false);
   const tables = data.getStatements().map((st) => st.getFullText().trim());
   return formatTypeScript([header(facts), ...logic, dataSection, ...tables].join("\n\n") + "\n");

@@ -79,6 +79,10 @@ export interface Program {
   readonly outputs: readonly ProgramOutput[];
   /** How the model's loader renames checkpoint keys before reading them (from its zoo entry). */
   readonly keyRenames?: readonly KeyRename[];
+  /** The checkpoint keys that are the model's buffers, not parameters (absent when none are). */
+  readonly buffers?: readonly string[];
+  /** The parameters the model freezes (`requiresGrad = false`), absent when none are. */
+  readonly frozen?: readonly string[];
 }
 
 /** An instruction's attributes as the JSON the emitter prints: every kernel's attrs are plain numbers, strings, booleans, null and arrays of them (runtime/ops), which tsc cannot see through their interfaces. */

@@ -1,6 +1,6 @@
 import { defineOp } from "./registry.js";
 import { call } from "./lowering.js";
-import { asBool, asNumber, asTensor } from "./schema.js";
+import { asBool, asNumber, asTensor, type ArgValue } from "./schema.js";
 import { ShapeError, tensor } from "../graph/value.js";
 
 defineOp({
@@ -22,6 +22,12 @@ defineOp({
         ctx.param("running_var"),
         ctx.optionalTensor("weight"),
         ctx.optionalTensor("bias"),
-      ], { eps: asNumber(ctx.args.eps, "eps"), training: asBool(ctx.args.training, "training") });
+      ], batchNormAttrs(asNumber(ctx.args.eps, "eps"), asBool(ctx.args.training, "training"), ctx.args.momentum));
   },
 });
+
+/** Train mode carries the momentum that updates the running statistics . */
+function batchNormAttrs(eps: number, training: boolean, momentum: ArgValue | undefined): { eps: number; training: boolean; momentum?: number } {
+  if (!training) return { eps, training };
+  return { eps, training, momentum: asNumber(momentum, "momentum") };
+}

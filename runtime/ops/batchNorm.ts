@@ -2,8 +2,9 @@ import { tf, type Tensor, type Tensor1D } from "./tf.js";
 
 /**
  * torch's batch_norm on a channels-last input. Eval mode uses the running statistics; train
- * mode normalizes with the batch's own mean and biased variance, as torch does (the running
- * statistics are not updated: an extractor does not train).
+ * mode normalizes with the batch's own mean and biased variance, as torch does, and where the
+ * running statistics are variables (an extractor loaded for training) updates them as torch does:
+ * `(1 - momentum) * running + momentum * batch`, with the batch's unbiased variance.
  */
 export function batchNorm(
   x: Tensor,
@@ -11,13 +12,23 @@ export function batchNorm(
   runningVar: Tensor,
   weight: Tensor | null,
   bias: Tensor | null,
-  attrs: { readonly eps: number; readonly training: boolean },
+  attrs: { readonly eps: number; readonly training: boolean; readonly momentum?: number },
 ): Tensor {
   if (!attrs.training) return tf.batchNorm(x, runningMean as Tensor1D, runningVar as Tensor1D, (bias as Tensor1D | null) ?? undefined, (weight as Tensor1D | null) ?? undefined, attrs.eps);
   return tf.tidy(() => {
     const { mean, variance } = channelMoments(x);
+    if (attrs.momentum !== undefined && runningMean instanceof tf.Variable && runningVar instanceof tf.Variable) {
+      updateRunningStats(runningMean, runningVar, mean, variance, x.size / mean.size, attrs.momentum);
+    }
     return tf.batchNorm(x, mean, variance, (bias as Tensor1D | null) ?? undefined, (weight as Tensor1D | null) ?? undefined, attrs.eps);
   });
+}
+
+/** torch's running statistics update (momentum not None); n values per channel make the batch's statistics. */
+function updateRunningStats(runningMean: tf.Variable, runningVar: tf.Variable, mean: Tensor1D, variance: Tensor1D, n: number, momentum: number): void {
+  const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+  runningMean.assign(tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(mean, momentum)));
+  runningVar.assign(tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(unbiased, momentum)));
 }
 
 /**

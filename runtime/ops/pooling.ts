@@ -38,8 +38,22 @@ export function maxPool2d(input: Tensor, attrs: PoolAttrs): Tensor4D {
   if (attrs.dilation !== undefined && attrs.dilation.some((d) => d !== 1)) {
     throw new Error("max_pool2d with dilation is not supported by the tfjs kernels");
   }
-  const { pads } = windowPadding(x.shape, attrs);
-  return tf.maxPool(x, [attrs.kernel[0]!, attrs.kernel[1]!], [attrs.stride[0]!, attrs.stride[1]!], [[0, 0], pads[0], pads[1], [0, 0]]);
+  const { pads, out } = windowPadding(x.shape, attrs);
+  const [sh, sw] = [attrs.stride[0]!, attrs.stride[1]!];
+  // A 1x1 window (FPN's LastLevelMaxPool) picks every stride-th value: a reshape and a slice, whose
+  // gradient is right, where tfjs's MaxPoolGrad drops some positions for a 1x1 window with stride 2.
+  if (attrs.kernel[0] === 1 && attrs.kernel[1] === 1 && pads.flat().every((p) => p === 0)) return everyStride(x, out, [sh, sw]);
+  return tf.maxPool(x, [attrs.kernel[0]!, attrs.kernel[1]!], [sh, sw], [[0, 0], pads[0], pads[1], [0, 0]]);
+}
+
+/** x[:, ::sh, ::sw, :] for an output of `out` rows and columns, with ops that tfjs has gradients for. */
+function everyStride(x: Tensor4D, out: readonly [number, number], [sh, sw]: readonly [number, number]): Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    const [oh, ow] = out;
+    const whole = tf.slice(tf.pad(x, [[0, 0], [0, Math.max(0, oh * sh - h)], [0, Math.max(0, ow * sw - w)], [0, 0]]), [0, 0, 0, 0], [n, oh * sh, ow * sw, c]);
+    return tf.reshape(tf.slice(tf.reshape(whole, [n, oh, sh, ow, sw, c]), [0, 0, 0, 0, 0, 0], [n, oh, 1, ow, 1, c]), [n, oh, ow, c]);
+  });
 }
 
 /**

@@ -49,7 +49,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const batch = a.shape.slice(0, -2);
   const [m, k] = a.shape.slice(-2) as [number, number];
   const perPair = m * k * b.shape[b.rank - 1]!;
-  if (tf.getBackend() !== "wasm" || perPair < 250_000 || a.rank !== b.rank || batch.join() !== b.shape.slice(0, -2).join()) return tf.matMul(a, b);
+  // Cutting from the data leaves the gradient tape: under tf.grads or an optimizer tfjs's own batched product runs.
+  const recording = tf.engine().state.gradientDepth > 0;
+  if (recording || tf.getBackend() !== "wasm" || perPair < 250_000 || a.rank !== b.rank || batch.join() !== b.shape.slice(0, -2).join()) return tf.matMul(a, b);
   return tf.tidy(() => {
     const left = matrices(a);
     const right = matrices(b);

@@ -9,7 +9,7 @@ import { workerScript } from "../workerScript.js";
 import { concatFloat32 } from "../weights/dtype.js";
 import type { FromWorker, TensorMessage, ToWorker, WorkerSetup } from "./messages.js";
 
-export interface PoolOptions extends LoadOptions {
+export interface PoolOptions extends Omit<LoadOptions, "trainable"> {
   /** Worker threads, each with its own backend and weights; default: one per core. */
   readonly workers?: number;
 }

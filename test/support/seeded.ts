@@ -47,9 +47,9 @@ export function seededTensor(key: string, shape: readonly number[], seed: number
   return seededValues(key, n, seed, rule);
 }
 
-/** A seeded input in [-1, 1), as seeded.py's seeded_input: large inputs need not be committed. */
-export function seededInput(shape: readonly number[], seed: number): Float32Array {
-  return seededValues("input", shape.reduce((a, b) => a * b, 1), seed, (u) => 2 * u - 1);
+/** A seeded input in [-1, 1), as seeded.py's seeded_input: large inputs need not be committed. Another key gives other values (a loss's fixed weights). */
+export function seededInput(shape: readonly number[], seed: number, key = "input"): Float32Array {
+  return seededValues(key, shape.reduce((a, b) => a * b, 1), seed, (u) => 2 * u - 1);
 }
 
 /**
