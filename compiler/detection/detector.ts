@@ -67,8 +67,13 @@ export interface Detector {
   detect(images: readonly ImageTensor[], options?: DetectOptions): Promise<DetectionResult[]>;
   /** Frees every stage's weights and closes the checkpoint. */
   dispose(): void;
+  /** The engine that runs the dense stages, and why `auto` did not pick onnxruntime (as an Extractor says them). */
   readonly engine: EngineName;
+  readonly fallback?: string;
+  /** The tfjs backend in use, the GPU adapter of webgpu, and why auto mode did not use a GPU it found. */
   readonly backend: BackendName;
+  readonly adapter?: string;
+  readonly backendFallback?: string;
 }
 
 export interface DetectorModule {
@@ -440,7 +445,10 @@ export function createDetector(model: GeneralizedRCNN): DetectorModule {
       return {
         detect,
         engine: box.extractor.engine,
+        fallback: box.extractor.fallback,
         backend: box.extractor.backend,
+        adapter: box.extractor.adapter,
+        backendFallback: box.extractor.backendFallback,
         dispose() {
           if (disposed) return;
           disposed = true;
