@@ -253,20 +253,15 @@ export function mapLevels(boxes: Float32Array, kMin: number, kMax: number, canon
  * pixels) pooled from the FPN level LevelMapper picks for them, levels' scales inferred from the
  * largest image size. Returns K × C × ph × pw for the boxes of all images in order.
  */
-export function multiScaleRoIAlign(
-  features: readonly FeatureMap[],
-  boxesPerImage: readonly Float32Array[],
-  imageSizes: readonly (readonly [number, number])[],
-  outputSize: readonly [number, number],
-  samplingRatio: number,
-  canonicalScale = 224,
-  canonicalLevel = 4,
-): Float32Array {
-  const plan = planMultiScaleRoIAlign(features, boxesPerImage, imageSizes, outputSize, samplingRatio, canonicalScale, canonicalLevel);
+export function multiScaleRoIAlign(...args: MultiScaleRoIAlignArgs): Float32Array {
+  const plan = planMultiScaleRoIAlign(...args);
   const out = new Float32Array(plan.outputLength);
   alignJobs(plan.jobs, plan.channels, plan.params, out);
   return out;
 }
+
+/** multiScaleRoIAlign's arguments: features (NCHW levels), boxes per image, image sizes, output size, sampling ratio, canonical scale (224) and level (4). */
+export type MultiScaleRoIAlignArgs = Parameters<typeof planMultiScaleRoIAlign>;
 
 /** multiScaleRoIAlign's work, checked and split per box (each job writes its own C × ph × pw of the output), to run here or spread over threads. */
 export interface RoIAlignPlan {

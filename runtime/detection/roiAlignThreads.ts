@@ -1,8 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { workerScript } from "../workerScript.js";
-import { alignJobs, planMultiScaleRoIAlign, type AlignParams, type Nchw } from "./roiAlign.js";
-import type { FeatureMap } from "./types.js";
+import { alignJobs, planMultiScaleRoIAlign, type AlignParams, type MultiScaleRoIAlignArgs, type Nchw } from "./roiAlign.js";
 
 /**
  * multiScaleRoIAlign spread over worker threads: the boxes are split into one contiguous run per
@@ -43,15 +42,7 @@ export function defaultRoIAlignThreads(): number {
 
 export interface RoIAlignThreads {
   /** multiScaleRoIAlign's result, computed by up to `threads` threads. */
-  multiScaleRoIAlign(
-    features: readonly FeatureMap[],
-    boxesPerImage: readonly Float32Array[],
-    imageSizes: readonly (readonly [number, number])[],
-    outputSize: readonly [number, number],
-    samplingRatio: number,
-    canonicalScale?: number,
-    canonicalLevel?: number,
-  ): Promise<Float32Array>;
+  multiScaleRoIAlign(...args: MultiScaleRoIAlignArgs): Promise<Float32Array>;
   readonly threads: number;
   /** Ends the worker threads. */
   dispose(): void;
@@ -99,8 +90,9 @@ export function roiAlignThreads(threads: number = defaultRoIAlignThreads()): RoI
 
   return {
     threads,
-    async multiScaleRoIAlign(features, boxesPerImage, imageSizes, outputSize, samplingRatio, canonicalScale = 224, canonicalLevel = 4) {
-      const plan = planMultiScaleRoIAlign(features, boxesPerImage, imageSizes, outputSize, samplingRatio, canonicalScale, canonicalLevel);
+    async multiScaleRoIAlign(...args) {
+      const plan = planMultiScaleRoIAlign(...args);
+      const [features, , , , samplingRatio] = args;
       const work = plan.outputLength * 4 * Math.max(samplingRatio, 1) ** 2;
       if (threads === 1 || broken || work < THREADED_MIN_WORK || plan.jobs.length < threads) {
         const out = new Float32Array(plan.outputLength);
