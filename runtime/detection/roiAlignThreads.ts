@@ -35,8 +35,12 @@ export type RoIAlignReply = { readonly id: number } | { readonly id: number; rea
 /** Below this many multiply-adds (boxes × channels × bins × taps) one thread does it: starting the others costs more. */
 const THREADED_MIN_WORK = 20_000_000;
 
-/** The default thread count: the cores, at most eight (1000 boxes leave little to split further). */
+/**
+ * The default thread count: the cores, at most eight (1000 boxes leave little to split further);
+ * 1 where there are no worker threads (a browser bundle maps node:os and node:worker_threads to nothing).
+ */
 export function defaultRoIAlignThreads(): number {
+  if (typeof availableParallelism !== "function" || typeof Worker !== "function") return 1;
   return Math.min(availableParallelism(), 8);
 }
 
