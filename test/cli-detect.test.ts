@@ -89,6 +89,27 @@ test("fxc detect --skip-bad skips a file that is not an image, says so, and does
   assert.ok(!(await readdir(out)).includes("b.png.json"));
 });
 
+test("fxc detect --engine/--backend run the detector where asked and say so; the JSON is the same on each", async () => {
+  const dir = await tempDir("detect-engines");
+  const images = join(dir, "images");
+  await mkdir(images);
+  await copyFile(picturePath("odd"), join(images, "odd.png"));
+  const outputs: ImageDetections[] = [];
+  for (const [flags, line] of [
+    [["--engine", "tfjs", "--backend", "wasm"], /^fxc: engine tfjs, backend wasm$/m],
+    [["--engine", "onnxruntime"], /^fxc: engine onnxruntime$/m],
+  ] as const) {
+    const out = join(dir, flags.join(""));
+    const r = await fxc(["detect", MODEL, "--weights", DETECTION_WEIGHTS, "--input", images, "--out", out, ...flags]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, line, flags.join(" "));
+    outputs.push(JSON.parse(await readFile(join(out, "odd.png.json"), "utf8")) as ImageDetections);
+  }
+  const [wasm, onnx] = outputs;
+  assert.deepEqual(onnx!.detections.map((d) => d.label), wasm!.detections.map((d) => d.label));
+  onnx!.detections.forEach((d, i) => assert.ok(Math.abs(d.score - wasm!.detections[i]!.score) < 1e-4, `detection ${i}: scores ${d.score} and ${wasm!.detections[i]!.score}`));
+});
+
 test("fxc detect: an empty folder fails in one line", async () => {
   const dir = await tempDir("detect-empty");
   await mkdir(join(dir, "empty"));

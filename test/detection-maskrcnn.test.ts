@@ -2,22 +2,23 @@ import { createHash } from "node:crypto";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createDetector } from "../compiler/index.js";
-import { ENGINES_UNDER_TEST, relativeError, strideRowsAndColumns } from "./support/fixtures.js";
+import { ENGINES_UNDER_TEST } from "./support/fixtures.js";
 import {
+  BOX_TOLERANCE,
   DETECTION_WEIGHTS,
-  compareMasks,
+  SCORE_TOLERANCE,
+  assertMaskRCNNEqualsTorchvision,
   expectedDetections,
   pairBoxes,
-  pairedDifferences,
   pictureNames,
   pictureTensor,
   tinyDetectorConfig,
-  type ExpectedDetections,
 } from "./support/detection.js";
 import { TinyFasterRCNN, TinyMaskRCNN } from "./fixtures/detection/tinyDetectors.js";
 
 /**
- * Issue #9's end-to-end check: MaskRCNN (and Faster R-CNN) built in TypeScript from
+ * Issue #9's end-to-end check (assertMaskRCNNEqualsTorchvision in test/support/detection.ts; the
+ * tfjs backends run it in detection-backends.test.ts): MaskRCNN (and Faster R-CNN) built in TypeScript from
  * test/fixtures/detection/config.json, loaded from the weights torchvision 0.14.1 ran
  * (make_detection.py), run on its four pictures in one batch, equal to torchvision's eval outputs:
  *
@@ -41,11 +42,6 @@ import { TinyFasterRCNN, TinyMaskRCNN } from "./fixtures/detection/tinyDetectors
 
 const config = tinyDetectorConfig();
 const names = pictureNames(config);
-const SCORE_TOLERANCE = 1e-4;
-const BOX_TOLERANCE = 1e-3;
-const FEATURE_TOLERANCE = 1e-4;
-const MASK_MEAN_TOLERANCE = 1e-3;
-const MASK_AGREEMENT = 0.999;
 
 test("the fixture's pictures are what torchvision read: fxc decodes the PNGs to the same pixels", async () => {
   for (const name of names) {
@@ -65,41 +61,7 @@ for (const engine of ENGINES_UNDER_TEST) {
     const detector = await createDetector(TinyMaskRCNN(config)).load(DETECTION_WEIGHTS, { engine, backend: "cpu" });
     assert.equal(detector.engine, engine);
     try {
-      const pictures = await Promise.all(names.map(pictureTensor));
-      const results = await detector.detect(pictures, { intermediates: true });
-      assert.equal(results.length, names.length);
-      for (const [index, name] of names.entries()) {
-        const expected = await expectedDetections(name, config);
-        const got = results[index]!;
-        const picture = pictures[index]!;
-        const inter = got.intermediates;
-        assert.ok(inter !== undefined, "intermediates were asked for");
-        assert.deepEqual(inter.transformedSize, expected.transformedSize, `${name}: transformed size`);
-        assert.deepEqual(inter.batchShape, expected.batchShape, `${name}: padded batch shape`);
-        const featureError = checkFeatures(name, inter.features, expected);
-        t.diagnostic(`${name}: FPN levels' largest relative error ${featureError.toExponential(2)}`);
-        const [th, tw] = expected.transformedSize;
-        const proposals = pairBoxes({ boxes: expected.proposals }, { boxes: inter.proposals }, { box: BOX_TOLERANCE * Math.max(th, tw) }, expected.proposalsStable);
-        assert.ok(typeof proposals !== "string", `${name}: RPN proposals: ${String(proposals)}`);
-
-        const boxTolerance = BOX_TOLERANCE * Math.max(picture.height, picture.width);
-        const paired = pairBoxes(expected.maskrcnn, got, { box: boxTolerance, score: SCORE_TOLERANCE });
-        // Where the bounds fail, how far off in order (the worst pair by position) says whether it is rounding or a defect.
-        if (typeof paired === "string" && got.scores.length === expected.maskrcnn.scores.length) {
-          const byPosition = pairedDifferences(expected.maskrcnn, got, Int32Array.from(got.scores, (_, i) => i));
-          t.diagnostic(`${name}: by position, largest differences: score ${byPosition.score.toExponential(2)}, box ${byPosition.box.toExponential(2)} px`);
-        }
-        assert.ok(typeof paired !== "string", `${name}: detections: ${String(paired)}`);
-        assert.ok(got.masks !== undefined, `${name}: MaskRCNN returns masks`);
-        assert.deepEqual([got.masks.height, got.masks.width], [picture.height, picture.width], `${name}: masks are pasted into the picture`);
-        const masks = compareMasks(expected.maskrcnn.masks, got.masks, paired.pairs);
-        const differences = pairedDifferences(expected.maskrcnn, got, paired.pairs);
-        assert.ok(masks.meanAbsolute <= MASK_MEAN_TOLERANCE, `${name}: masks' mean absolute difference ${masks.meanAbsolute.toExponential(2)} > ${MASK_MEAN_TOLERANCE}`);
-        assert.ok(masks.agreement >= MASK_AGREEMENT, `${name}: binarized masks agree on ${(100 * masks.agreement).toFixed(4)}% of pixels < ${100 * MASK_AGREEMENT}%`);
-        t.diagnostic(
-          `${name}: ${expected.maskrcnn.scores.length} detections (${paired.outOfOrder} paired out of order; largest differences: score ${differences.score.toExponential(2)}, box ${differences.box.toExponential(2)} px), ${expected.proposals.length / 4} proposals (${proposals.outOfOrder} out of order, ${proposals.unpaired} swapped by a near tie); masks: mean |diff| ${masks.meanAbsolute.toExponential(2)}, agreement ${(100 * masks.agreement).toFixed(4)}%`,
-        );
-      }
+      await assertMaskRCNNEqualsTorchvision(t, detector);
     } finally {
       detector.dispose();
     }
@@ -122,18 +84,4 @@ for (const engine of ENGINES_UNDER_TEST) {
       detector.dispose();
     }
   });
-}
-
-/** Checks every FPN level against torchvision's and gives the largest relative error. */
-function checkFeatures(name: string, features: Readonly<Record<string, { data: Float32Array; shape: readonly number[] }>>, expected: ExpectedDetections): number {
-  let largest = 0;
-  assert.deepEqual(Object.keys(features).sort(), Object.keys(expected.features).sort(), `${name}: FPN levels`);
-  for (const [level, want] of Object.entries(expected.features)) {
-    const map = features[level]!;
-    assert.equal(map.shape[0], 1, `${name}: level ${level} is this picture's map alone`);
-    const error = relativeError(strideRowsAndColumns(map.data, map.shape, config.pictures.featureStride[level]!), want);
-    assert.ok(error <= FEATURE_TOLERANCE, `${name}: FPN level ${level} relative error ${error.toExponential(2)} > ${FEATURE_TOLERANCE}`);
-    largest = Math.max(largest, error);
-  }
-  return largest;
 }

@@ -9,7 +9,7 @@ import { assertWritable, openAtomic, type AtomicFile } from "../../runtime/io/at
 import { assertNotAnInput } from "../../runtime/io/destination.js";
 import { drawDetections, maskGreyLevels } from "../../runtime/visualize/detections.js";
 import { encodeGreyPng, encodePng } from "../../runtime/visualize/render.js";
-import { createDetector } from "../detection/index.js";
+import { createDetector, type Detector } from "../detection/index.js";
 import { OptionsError } from "../pipeline.js";
 import { labelName } from "./cocoCategories.js";
 
@@ -36,7 +36,7 @@ export interface DetectImagesOptions {
   readonly signal?: AbortSignal;
   readonly onWarning?: (message: string) => void;
   /** Once the images are listed and the detector is loaded. */
-  readonly onStart?: (info: { readonly total: number; readonly engine: EngineName; readonly backend: BackendName }) => void;
+  readonly onStart?: (info: { readonly total: number } & Pick<Detector, "engine" | "fallback" | "backend" | "adapter" | "backendFallback">) => void;
   readonly onProgress?: (done: number) => void;
 }
 
@@ -103,7 +103,8 @@ export async function detectImages(options: DetectImagesOptions): Promise<Detect
   let detections = 0;
   let skipped = 0;
   try {
-    options.onStart?.({ total: paths.length, engine: detector.engine, backend: detector.backend });
+    const { engine, fallback, backend, adapter, backendFallback } = detector;
+    options.onStart?.({ total: paths.length, engine, fallback, backend, adapter, backendFallback });
     for (const [index, path] of paths.entries()) {
       options.signal?.throwIfAborted();
       let rgb: RgbImage;

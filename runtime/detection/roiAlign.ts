@@ -24,7 +24,9 @@ export type Nchw = readonly [n: number, c: number, h: number, w: number];
 const BLOCK = 8;
 
 /** One box to pool: the feature map it reads (at its scale), its image, its corners, where its C × ph × pw output goes. */
-interface Job {
+export interface Job {
+  /** The feature level `input` is (0 for roiAlign's one map). */
+  readonly level: number;
   readonly input: Float32Array;
   readonly shape: Nchw;
   readonly spatialScale: number;
@@ -33,7 +35,7 @@ interface Job {
   readonly outOffset: number;
 }
 
-interface AlignParams {
+export interface AlignParams {
   readonly outputSize: readonly [number, number];
   readonly samplingRatio: number;
   readonly aligned: boolean;
@@ -124,7 +126,7 @@ function precompute(job: Job, params: AlignParams, g: ReturnType<typeof grid>, t
 }
 
 /** roi_align_forward_kernel_impl over a list of boxes sharing the channel count: per box, its taps, then each channel. */
-function alignJobs(jobs: readonly Job[], channels: number, params: AlignParams, out: Float32Array): void {
+export function alignJobs(jobs: readonly Job[], channels: number, params: AlignParams, out: Float32Array): void {
   const bins = params.outputSize[0] * params.outputSize[1];
   const taps = new Taps();
   for (const job of jobs) {
@@ -222,7 +224,7 @@ export function roiAlign(
       throw new DetectionInputError(`roiAlign: roi ${r} names batch index ${rois[5 * r]}, but the input holds ${shape[0]} images; pass indices in [0, ${shape[0] - 1}]`);
     }
     const box = [rois[5 * r + 1]!, rois[5 * r + 2]!, rois[5 * r + 3]!, rois[5 * r + 4]!] as const;
-    jobs.push({ input, shape, spatialScale, batchIndex, box, outOffset: r * perRoi });
+    jobs.push({ level: 0, input, shape, spatialScale, batchIndex, box, outOffset: r * perRoi });
   }
   alignJobs(jobs, shape[1], { outputSize, samplingRatio, aligned }, out);
   return out;
@@ -251,7 +253,26 @@ export function mapLevels(boxes: Float32Array, kMin: number, kMax: number, canon
  * pixels) pooled from the FPN level LevelMapper picks for them, levels' scales inferred from the
  * largest image size. Returns K × C × ph × pw for the boxes of all images in order.
  */
-export function multiScaleRoIAlign(
+export function multiScaleRoIAlign(...args: MultiScaleRoIAlignArgs): Float32Array {
+  const plan = planMultiScaleRoIAlign(...args);
+  const out = new Float32Array(plan.outputLength);
+  alignJobs(plan.jobs, plan.channels, plan.params, out);
+  return out;
+}
+
+/** multiScaleRoIAlign's arguments: features (NCHW levels), boxes per image, image sizes, output size, sampling ratio, canonical scale (224) and level (4). */
+export type MultiScaleRoIAlignArgs = Parameters<typeof planMultiScaleRoIAlign>;
+
+/** multiScaleRoIAlign's work, checked and split per box (each job writes its own C × ph × pw of the output), to run here or spread over threads. */
+export interface RoIAlignPlan {
+  readonly jobs: readonly Job[];
+  readonly channels: number;
+  readonly params: AlignParams;
+  readonly outputLength: number;
+}
+
+/** Checks multiScaleRoIAlign's arguments and maps each box to its level: the jobs alignJobs runs. */
+export function planMultiScaleRoIAlign(
   features: readonly FeatureMap[],
   boxesPerImage: readonly Float32Array[],
   imageSizes: readonly (readonly [number, number])[],
@@ -259,7 +280,7 @@ export function multiScaleRoIAlign(
   samplingRatio: number,
   canonicalScale = 224,
   canonicalLevel = 4,
-): Float32Array {
+): RoIAlignPlan {
   if (features.length === 0) throw new DetectionInputError("multiScaleRoIAlign: no feature maps; pass at least one level");
   if (imageSizes.length === 0) throw new DetectionInputError("multiScaleRoIAlign: images list should not be empty; pass the size of each image");
   if (boxesPerImage.length !== imageSizes.length) {
@@ -279,7 +300,6 @@ export function multiScaleRoIAlign(
   const levels = features.length === 1 ? new Int32Array(all.length / 4) : mapLevels(all, kMin, kMax, canonicalScale, canonicalLevel);
 
   const perRoi = channels * outputSize[0] * outputSize[1];
-  const out = new Float32Array((all.length / 4) * perRoi);
   const jobs: Job[] = [];
   let r = 0;
   counts.forEach((count, image) => {
@@ -288,9 +308,8 @@ export function multiScaleRoIAlign(
       const { data, shape } = features[level]!;
       if (image >= shape[0]) throw new DetectionInputError(`multiScaleRoIAlign: boxes for image ${image}, but level ${level} holds ${shape[0]} images; pass one box list per image of the batch`);
       const box = [all[4 * r]!, all[4 * r + 1]!, all[4 * r + 2]!, all[4 * r + 3]!] as const;
-      jobs.push({ input: data, shape, spatialScale: scales[level]!, batchIndex: image, box, outOffset: r * perRoi });
+      jobs.push({ level, input: data, shape, spatialScale: scales[level]!, batchIndex: image, box, outOffset: r * perRoi });
     }
   });
-  alignJobs(jobs, channels, { outputSize, samplingRatio, aligned: false }, out);
-  return out;
+  return { jobs, channels, params: { outputSize, samplingRatio, aligned: false }, outputLength: (all.length / 4) * perRoi };
 }

@@ -1,4 +1,6 @@
+import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
+import type { TestContext } from "node:test";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { openWeights } from "../../runtime/index.js";
@@ -6,6 +8,8 @@ import { decodeImage } from "../../runtime/images/decode.js";
 import { parseNpy } from "../../runtime/io/npy.js";
 import type { Detections, ImageTensor } from "../../runtime/detection/types.js";
 import { toImageTensor } from "../../compiler/tasks/detect.js";
+import type { Detector } from "../../compiler/detection/detector.js";
+import { relativeError, strideRowsAndColumns } from "./fixtures.js";
 import { DETECTION_FIXTURES, tinyDetectorConfig, type TinyDetectorConfig } from "../fixtures/detection/tinyDetectors.js";
 
 /**
@@ -15,6 +19,13 @@ import { DETECTION_FIXTURES, tinyDetectorConfig, type TinyDetectorConfig } from 
 
 export { DETECTION_FIXTURES, tinyDetectorConfig, type TinyDetectorConfig };
 export const DETECTION_WEIGHTS = join(DETECTION_FIXTURES, "weights.safetensors");
+
+/** The issue's bounds: scores, boxes (share of the picture's longer side), FPN levels (share of their largest magnitude), masks. */
+export const SCORE_TOLERANCE = 1e-4;
+export const BOX_TOLERANCE = 1e-3;
+export const FEATURE_TOLERANCE = 1e-4;
+export const MASK_MEAN_TOLERANCE = 1e-3;
+export const MASK_AGREEMENT = 0.999;
 
 /** One picture's expected values (expected/<name>.safetensors and <name>.masks.npy.gz). */
 export interface ExpectedDetections {
@@ -171,4 +182,63 @@ export function compareMasks(expected: NonNullable<Detections["masks"]>, got: No
   }
   const total = Math.max(pairs.length * plane, 1);
   return { meanAbsolute: sum / total, agreement: agree / total };
+}
+
+/**
+ * Runs `detector` (the fixture's MaskRCNN, TinyMaskRCNN, loaded from DETECTION_WEIGHTS) on the
+ * fixture's pictures in one batch and asserts torchvision's outputs within the issue's bounds (see
+ * test/detection-maskrcnn.test.ts for how near ties are handled); reports the differences as diagnostics.
+ */
+export async function assertMaskRCNNEqualsTorchvision(t: TestContext, detector: Detector): Promise<void> {
+  const config = tinyDetectorConfig();
+  const names = pictureNames(config);
+  const pictures = await Promise.all(names.map(pictureTensor));
+  const results = await detector.detect(pictures, { intermediates: true });
+  assert.equal(results.length, names.length);
+  for (const [index, name] of names.entries()) {
+    const expected = await expectedDetections(name, config);
+    const got = results[index]!;
+    const picture = pictures[index]!;
+    const inter = got.intermediates;
+    assert.ok(inter !== undefined, "intermediates were asked for");
+    assert.deepEqual(inter.transformedSize, expected.transformedSize, `${name}: transformed size`);
+    assert.deepEqual(inter.batchShape, expected.batchShape, `${name}: padded batch shape`);
+    const featureError = checkFeatures(name, inter.features, expected, config);
+    t.diagnostic(`${name}: FPN levels' largest relative error ${featureError.toExponential(2)}`);
+    const [th, tw] = expected.transformedSize;
+    const proposals = pairBoxes({ boxes: expected.proposals }, { boxes: inter.proposals }, { box: BOX_TOLERANCE * Math.max(th, tw) }, expected.proposalsStable);
+    assert.ok(typeof proposals !== "string", `${name}: RPN proposals: ${String(proposals)}`);
+
+    const boxTolerance = BOX_TOLERANCE * Math.max(picture.height, picture.width);
+    const paired = pairBoxes(expected.maskrcnn, got, { box: boxTolerance, score: SCORE_TOLERANCE });
+    // Where the bounds fail, how far off in order (the worst pair by position) says whether it is rounding or a defect.
+    if (typeof paired === "string" && got.scores.length === expected.maskrcnn.scores.length) {
+      const byPosition = pairedDifferences(expected.maskrcnn, got, Int32Array.from(got.scores, (_, i) => i));
+      t.diagnostic(`${name}: by position, largest differences: score ${byPosition.score.toExponential(2)}, box ${byPosition.box.toExponential(2)} px`);
+    }
+    assert.ok(typeof paired !== "string", `${name}: detections: ${String(paired)}`);
+    assert.ok(got.masks !== undefined, `${name}: MaskRCNN returns masks`);
+    assert.deepEqual([got.masks.height, got.masks.width], [picture.height, picture.width], `${name}: masks are pasted into the picture`);
+    const masks = compareMasks(expected.maskrcnn.masks, got.masks, paired.pairs);
+    const differences = pairedDifferences(expected.maskrcnn, got, paired.pairs);
+    assert.ok(masks.meanAbsolute <= MASK_MEAN_TOLERANCE, `${name}: masks' mean absolute difference ${masks.meanAbsolute.toExponential(2)} > ${MASK_MEAN_TOLERANCE}`);
+    assert.ok(masks.agreement >= MASK_AGREEMENT, `${name}: binarized masks agree on ${(100 * masks.agreement).toFixed(4)}% of pixels < ${100 * MASK_AGREEMENT}%`);
+    t.diagnostic(
+      `${name}: ${expected.maskrcnn.scores.length} detections (${paired.outOfOrder} paired out of order; largest differences: score ${differences.score.toExponential(2)}, box ${differences.box.toExponential(2)} px), ${expected.proposals.length / 4} proposals (${proposals.outOfOrder} out of order, ${proposals.unpaired} swapped by a near tie); masks: mean |diff| ${masks.meanAbsolute.toExponential(2)}, agreement ${(100 * masks.agreement).toFixed(4)}%`,
+    );
+  }
+}
+
+/** Checks every FPN level against torchvision's and gives the largest relative error. */
+function checkFeatures(name: string, features: Readonly<Record<string, { data: Float32Array; shape: readonly number[] }>>, expected: ExpectedDetections, config: TinyDetectorConfig): number {
+  let largest = 0;
+  assert.deepEqual(Object.keys(features).sort(), Object.keys(expected.features).sort(), `${name}: FPN levels`);
+  for (const [level, want] of Object.entries(expected.features)) {
+    const map = features[level]!;
+    assert.equal(map.shape[0], 1, `${name}: level ${level} is this picture's map alone`);
+    const error = relativeError(strideRowsAndColumns(map.data, map.shape, config.pictures.featureStride[level]!), want);
+    assert.ok(error <= FEATURE_TOLERANCE, `${name}: FPN level ${level} relative error ${error.toExponential(2)} > ${FEATURE_TOLERANCE}`);
+    largest = Math.max(largest, error);
+  }
+  return largest;
 }

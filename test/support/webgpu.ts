@@ -1,4 +1,4 @@
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { registerWebgpu } from "../../runtime/webgpu.js";
 
@@ -11,7 +11,7 @@ const forced = await registerWebgpu(true);
 export const WEBGPU_MISSING: string | undefined = "why" in forced ? forced.why : undefined;
 
 /** A test that needs a WebGPU adapter: it fails under CI=true without one (CI must install lavapipe), and skips elsewhere. */
-export function webgpuTest(name: string, body: () => Promise<void>): void {
+export function webgpuTest(name: string, body: (t: TestContext) => Promise<void>): void {
   if (WEBGPU_MISSING === undefined) test(name, body);
   else if (process.env.CI === "true") test(name, () => assert.fail(`webgpu is not available (${WEBGPU_MISSING}); CI must ${INSTALL_LAVAPIPE}`));
   else test(name, { skip: `webgpu is not available (${WEBGPU_MISSING}); to run it, ${INSTALL_LAVAPIPE}` }, () => {});

@@ -1,4 +1,4 @@
-import { windowPadding, bins, type PoolAttrs } from "../../ops/pooling.js";
+import { GLOBAL_POOL_ONE_SUM_MAX, windowPadding, bins, type PoolAttrs } from "../../ops/pooling.js";
 import { OnnxValue, concat, div, matmul, mul, pad, pool, reduce, slice, transpose } from "./onnx.js";
 
 /** runtime/ops/pooling.ts over ONNX, with torch's window rules computed as the tfjs kernels compute them. */
@@ -64,9 +64,6 @@ export function globalPool(op: "GlobalAveragePool" | "GlobalMaxPool", x: OnnxVal
   const planes = rowsFirst ? pool("AveragePool", nchw(x), [1, w], [1, w], [0, 0, 0, 0]) : nchw(x);
   return nhwc(x.graph.node(op, [planes], {}, [n, c, 1, 1]));
 }
-
-/** The largest plane GlobalAveragePool sums at once (64x64, every classification model's squeeze-excitation at 224 px but the first stages'). */
-const GLOBAL_POOL_ONE_SUM_MAX = 64 * 64;
 
 /** Each output row averages its bin: adaptive pooling along an axis is a product with this [n, o] matrix. */
 function averagingMatrixT(x: OnnxValue, n: number, o: number): OnnxValue {
