@@ -14,6 +14,8 @@ import type { TensorSource } from "./weights/types.js";
 import { withRenamedKeys, type KeyRename } from "./weights/rename.js";
 import { hostArray, onnxRuntime, OnnxProgram, type ForwardOver, type HostArray, type HostValue } from "./onnx/engine.js";
 import { keyedRecord } from "./features.js";
+import { checkCustomOps } from "./ops/custom.js";
+import { customOpRefusal } from "./onnx/ops/custom.js";
 
 /** What a compiled module hands the runtime: the checkpoint tensors it reads and its forward. */
 export interface ExtractorModule<F, I extends Tensor | readonly Tensor[] = Tensor4D> extends ParameterKinds {
@@ -23,6 +25,8 @@ export interface ExtractorModule<F, I extends Tensor | readonly Tensor[] = Tenso
   readonly keyRenames?: readonly KeyRename[];
   /** The compiled input shape in the module's layout, `null` for the free batch (one per input when forward takes several); lets an engine check the program at load. */
   readonly inputShape?: readonly (number | null)[] | readonly (readonly (number | null)[])[];
+  /** The user ops (F.defineOp) forward calls through `customOp`: load checks each has a kernel (registerOp), and only tfjs runs them. */
+  readonly customOps?: readonly string[];
   /** The program, written as calls of `kernels` (the tfjs kernels, or another engine's that mirror them). */
   forward(input: I, params: Params, kernels: TfjsKernels): F;
 }
@@ -118,6 +122,9 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
   if (options.trainable !== undefined && requested === "onnxruntime") {
     throw new EngineError("onnxruntime", "computes no gradients, so it cannot train", "load with engine 'tfjs' (or leave engine out) to train");
   }
+  const customOps = module.customOps ?? [];
+  checkCustomOps(customOps);
+  if (customOps.length > 0 && requested === "onnxruntime") throw customOpRefusal(customOps[0]!);
   const trainable = options.trainable === undefined ? undefined : selectTrainable(options.trainable, module.checkpoint, module);
   const choice = await chooseBackend(options.backend, { wasmPaths: options.wasmPaths });
   const readWith = async <T>(read: (source: TensorSource) => Promise<T>): Promise<T> => {
@@ -143,6 +150,7 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
   else if (requested !== "tfjs") {
     let program: OnnxProgram | undefined;
     try {
+      if (customOps.length > 0) throw customOpRefusal(customOps[0]!);
       if (module.inputShape?.some(Array.isArray)) throw new EngineError("onnxruntime", "runs models of one input here", "use engine tfjs for a model that takes several");
       program = new OnnxProgram(await onnxRuntime(), module.forward as ForwardOver, host, { intraOpThreads });
       // The program owns the weights now: it hands them to ONNX Runtime and drops its copy.
