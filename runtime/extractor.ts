@@ -151,15 +151,15 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
     let program: OnnxProgram | undefined;
     try {
       if (customOps.length > 0) throw customOpRefusal(customOps[0]!);
-      if (module.inputShape?.some(Array.isArray)) throw new EngineError("onnxruntime", "runs models of one input here", "use engine tfjs for a model that takes several");
       program = new OnnxProgram(await onnxRuntime(), module.forward as ForwardOver, host, { intraOpThreads });
       // The program owns the weights now: it hands them to ONNX Runtime and drops its copy.
       host = undefined;
-      const inputShape = module.inputShape as readonly (number | null)[] | undefined;
-      const [batch, ...item] = inputShape ?? [];
-      // One graph for every batch only where the batch is free: a fixed one (torch's ones(10, 10)) is run at its own shape.
-      if (inputShape !== undefined && batch === null && item.every((d) => d !== null)) await program.prepare(item as number[]);
-      else if (inputShape !== undefined) program.check(inputShape.map((d) => d ?? 1));
+      const several = module.inputShape?.some(Array.isArray) === true;
+      const shapes = module.inputShape === undefined ? undefined : several ? (module.inputShape as readonly (readonly (number | null)[])[]) : [module.inputShape as readonly (number | null)[]];
+      const perInput = <T>(each: (shape: readonly (number | null)[]) => T[]): T[] | T[][] => (several ? shapes!.map(each) : each(shapes![0]!));
+      // One graph for every batch only where every input's batch is free: a fixed one (torch's ones(10, 10)) is run at its own shape.
+      if (shapes !== undefined && shapes.every(([batch, ...item]) => batch === null && item.every((d) => d !== null))) await program.prepare(perInput((s) => s.slice(1) as number[]));
+      else if (shapes !== undefined) program.check(perInput((s) => s.map((d) => d ?? 1)));
       return onnxExtractor(program, choice);
     } catch (e) {
       // Named, the engine's failure is the user's; by default tfjs runs instead, and says why.
@@ -251,8 +251,7 @@ function onnxExtractor<F, I extends Tensor | readonly Tensor[]>(program: OnnxPro
     async run(x) {
       if (disposed) throw new Error("this extractor was disposed; load it again");
       checkDtype(x);
-      // A program of several inputs never gets here: createExtractor keeps those on tfjs.
-      const outputs = await program.run(await hostArray(x as Tensor));
+      const outputs = await program.run(Array.isArray(x) ? await Promise.all((x as readonly Tensor[]).map(hostArray)) : await hostArray(x as Tensor));
       return keyedRecord(Object.entries(outputs).map(([key, o]) => [key, toFeature(o)] as const)) as F;
     },
     dispose() {
