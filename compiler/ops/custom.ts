@@ -5,17 +5,18 @@ import { defineUserOp, type OpDef } from "./registry.js";
 import { asTensor, type ArgValue } from "./schema.js";
 import { call } from "./lowering.js";
 
-const specs = new WeakMap<UserOpSpec, OpDef>();
+/** Each user op name's current definition: a model defining the name again replaces it, and an older op function re-registers its own when called. */
+const current = new Map<string, { readonly spec: UserOpSpec; readonly def: OpDef }>();
 
 /**
  * The compiler's op for a user's `F.defineOp`: bound as `name(inputs, attrs)`, its shape from the
  * user's rule, lowered to the generic `customOp` kernel with `{ name, attrs }` (inputs in torch's
- * order, as the user's kernel reads them). Registered once per definition.
+ * order, as the user's kernel reads them). Registered when a trace first calls it.
  */
 export function userOpDef(spec: UserOpSpec): OpDef {
-  const known = specs.get(spec);
-  if (known !== undefined) return known;
   const { name } = spec;
+  const known = current.get(name);
+  if (known?.spec === spec) return known.def;
   const def = defineUserOp({
     schema: `${name}(inputs, attrs)`,
     infer(args) {
@@ -36,6 +37,6 @@ export function userOpDef(spec: UserOpSpec): OpDef {
       return call("customOp", [{ kind: "list", items: ctx.tensors("inputs", "contiguous") }], { name, attrs: ctx.args.attrs as CustomOpAttrs }, "contiguous");
     },
   });
-  specs.set(spec, def);
+  current.set(name, { spec, def });
   return def;
 }
