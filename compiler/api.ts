@@ -1,7 +1,7 @@
 import type { Module } from "../models/nn/module.js";
 import { getModelEntry } from "../models/zoo/registry.js";
 import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type Preset, type Tensor, type WeightsInput } from "../runtime/index.js";
-import type { Program } from "./graph/program.js";
+import { customOpsOf, type Program } from "./graph/program.js";
 import { interpret } from "./interpret/interpreter.js";
 import { emitModule, inputShapeFor } from "./emit/emitter.js";
 import { escapeInvisible } from "./emit/literal.js";
@@ -122,7 +122,7 @@ export function createFeatureExtractor(model: ModelInput, options: ExtractorOpti
       entry = {
         program,
         load: (weights, loadOptions) =>
-          createExtractor<Record<string, Tensor>, Tensor>({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, buffers: program.buffers, frozen: program.frozen, inputShape: inputShapeFor(program), forward }, weights, loadOptions),
+          createExtractor<Record<string, Tensor>, Tensor>({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, buffers: program.buffers, frozen: program.frozen, inputShape: inputShapeFor(program), customOps: customOpsOf(program), forward }, weights, loadOptions),
       };
       compiled.set(at, entry);
     }

@@ -14,6 +14,8 @@ import type { TensorSource } from "./weights/types.js";
 import { withRenamedKeys, type KeyRename } from "./weights/rename.js";
 import { hostArray, onnxRuntime, OnnxProgram, type ForwardOver, type HostArray, type HostValue } from "./onnx/engine.js";
 import { keyedRecord } from "./features.js";
+import { checkCustomOps } from "./ops/custom.js";
+import { customOpRefusal } from "./onnx/ops/custom.js";
 
 /** What a compiled module hands the runtime: the checkpoint tensors it reads and its forward. */
 export interface ExtractorModule<F, I extends Tensor | readonly Tensor[] = Tensor4D> extends ParameterKinds {
@@ -23,6 +25,8 @@ export interface ExtractorModule<F, I extends Tensor | readonly Tensor[] = Tenso
   readonly keyRenames?: readonly KeyRename[];
   /** The compiled input shape in the module's layout, `null` for the free batch (one per input when forward takes several); lets an engine check the program at load. */
   readonly inputShape?: readonly (number | null)[] | readonly (readonly (number | null)[])[];
+  /** The user ops (F.defineOp) forward calls through `customOp`: load checks each has a kernel (registerOp), and only tfjs runs them. */
+  readonly customOps?: readonly string[];
   /** The program, written as calls of `kernels` (the tfjs kernels, or another engine's that mirror them). */
   forward(input: I, params: Params, kernels: TfjsKernels): F;
 }
@@ -118,6 +122,9 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
   if (options.trainable !== undefined && requested === "onnxruntime") {
     throw new EngineError("onnxruntime", "computes no gradients, so it cannot train", "load with engine 'tfjs' (or leave engine out) to train");
   }
+  const customOps = module.customOps ?? [];
+  checkCustomOps(customOps);
+  if (customOps.length > 0 && requested === "onnxruntime") throw customOpRefusal(customOps[0]!);
   const trainable = options.trainable === undefined ? undefined : selectTrainable(options.trainable, module.checkpoint, module);
   const choice = await chooseBackend(options.backend, { wasmPaths: options.wasmPaths });
   const readWith = async <T>(read: (source: TensorSource) => Promise<T>): Promise<T> => {
@@ -143,15 +150,16 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
   else if (requested !== "tfjs") {
     let program: OnnxProgram | undefined;
     try {
-      if (module.inputShape?.some(Array.isArray)) throw new EngineError("onnxruntime", "runs models of one input here", "use engine tfjs for a model that takes several");
+      if (customOps.length > 0) throw customOpRefusal(customOps[0]!);
       program = new OnnxProgram(await onnxRuntime(), module.forward as ForwardOver, host, { intraOpThreads });
       // The program owns the weights now: it hands them to ONNX Runtime and drops its copy.
       host = undefined;
-      const inputShape = module.inputShape as readonly (number | null)[] | undefined;
-      const [batch, ...item] = inputShape ?? [];
-      // One graph for every batch only where the batch is free: a fixed one (torch's ones(10, 10)) is run at its own shape.
-      if (inputShape !== undefined && batch === null && item.every((d) => d !== null)) await program.prepare(item as number[]);
-      else if (inputShape !== undefined) program.check(inputShape.map((d) => d ?? 1));
+      const several = module.inputShape?.some(Array.isArray) === true;
+      const shapes = module.inputShape === undefined ? undefined : several ? (module.inputShape as readonly (readonly (number | null)[])[]) : [module.inputShape as readonly (number | null)[]];
+      const perInput = <T>(each: (shape: readonly (number | null)[]) => T[]): T[] | T[][] => (several ? shapes!.map(each) : each(shapes![0]!));
+      // One graph for every batch only where every input's batch is free: a fixed one (torch's ones(10, 10)) is run at its own shape.
+      if (shapes !== undefined && shapes.every(([batch, ...item]) => batch === null && item.every((d) => d !== null))) await program.prepare(perInput((s) => s.slice(1) as number[]));
+      else if (shapes !== undefined) program.check(perInput((s) => s.map((d) => d ?? 1)));
       return onnxExtractor(program, choice);
     } catch (e) {
       // Named, the engine's failure is the user's; by default tfjs runs instead, and says why.
@@ -243,8 +251,7 @@ function onnxExtractor<F, I extends Tensor | readonly Tensor[]>(program: OnnxPro
     async run(x) {
       if (disposed) throw new Error("this extractor was disposed; load it again");
       checkDtype(x);
-      // A program of several inputs never gets here: createExtractor keeps those on tfjs.
-      const outputs = await program.run(await hostArray(x as Tensor));
+      const outputs = await program.run(Array.isArray(x) ? await Promise.all((x as readonly Tensor[]).map(hostArray)) : await hostArray(x as Tensor));
       return keyedRecord(Object.entries(outputs).map(([key, o]) => [key, toFeature(o)] as const)) as F;
     },
     dispose() {

@@ -68,5 +68,5 @@ export const dataSection = "// The data: the checkpoint tensors load reads and h
 export const featuresComment = "the features: a null-prototype object, so that every key is its own property, whatever its name";
 
 /** The body of `load`; models whose loader renames checkpoint keys pass their rules along. */
-export const loadBody = (withKeyRenames: boolean, tables: { readonly buffers: boolean; readonly frozen: boolean } = { buffers: false, frozen: false }): string =>
-  `return createExtractor({ checkpoint, parameters, ${withKeyRenames ? "keyRenames, " : ""}${tables.buffers ? "buffers, " : ""}${tables.frozen ? "frozen, " : ""}inputShape, forward }, weights, options);`;
+export const loadBody = (withKeyRenames: boolean, tables: { readonly buffers: boolean; readonly frozen: boolean } = { buffers: false, frozen: false }, customOps: readonly string[] = []): string =>
+  `return createExtractor({ checkpoint, parameters, ${withKeyRenames ? "keyRenames, " : ""}${tables.buffers ? "buffers, " : ""}${tables.frozen ? "frozen, " : ""}inputShape, ${customOps.length > 0 ? `customOps: ${JSON.stringify(customOps)}, ` : ""}forward }, weights, options);`;

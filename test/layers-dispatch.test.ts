@@ -16,6 +16,7 @@ function recordingDispatcher(): { dispatcher: Dispatcher; log: string[] } {
     callMethod: (target, args) => (log.push(`method ${target}/${args.length}`), value),
     readAttribute: (t) => (log.push(`attribute ${t.shape.join("x")}`), value),
     callWrapped: (name, _fn, args) => (log.push(`wrapped ${name}/${args.length}`), value),
+    callUserOp: (op, inputs) => (log.push(`userOp ${op.name}/${inputs.length}`), value),
     markTorchOrder: () => void log.push("torchOrder"),
   };
   return { dispatcher, log };

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { createFeatureExtractor, getGraphNodeNames } from "../compiler/api.js";
 import { Conv2d, Dropout, F, Module, type Tensor } from "../models/nn/index.js";
-import { ENGINES_UNDER_TEST } from "./support/fixtures.js";
+import { ENGINES_UNDER_TEST, relativeError } from "./support/fixtures.js";
 import { seededWeights } from "./support/seeded.js";
 
 /** Ops of torchvision's tracer contract that user models write (issue #12): float(), Dropout(p=1), -1 on the batch dim. */
@@ -123,23 +123,53 @@ class ImageAndOffset extends Module {
   }
 }
 
-test("several inputs: inputShapes gives one shape per argument of forward; run takes an array; tfjs runs them", async () => {
+/** Two rank-2 inputs of which one has a fixed batch: [N, 3] rows scaled by a [1, 3] table, averaged. */
+class RowsTimesTable extends Module {
+  forward(rows: Tensor, table: Tensor): Tensor {
+    return rows.mul(table).mean(1);
+  }
+}
+
+test("several inputs: inputShapes gives one shape per argument of forward; run takes an array; both engines run them, onnxruntime by default, equal to tfjs", async () => {
   const inputShapes = [["N", 3, 4, 4], ["N", 2]] as const;
   assert.deepEqual(getGraphNodeNames(new ImageAndOffset(), { inputShapes, suppressDiffWarning: true }).eval, ["image", "offset", "conv", "mean", "add"]);
   const model = new ImageAndOffset();
   const fx = createFeatureExtractor(model, { inputShapes, returnNodes: ["mean", "add"], suppressDiffWarning: true });
-  const extractor = await fx.load(seededWeights(model, 1));
-  assert.equal(extractor.engine, "tfjs");
-  assert.match(extractor.fallback ?? "", /onnxruntime runs models of one input here; use engine tfjs/);
-  const image = input();
-  const offset = tf.tensor2d([[1, 2], [3, 4]]);
-  const { mean, add } = (await extractor.run([image, offset] as never)) as Record<string, tf.Tensor>;
-  const sum = tf.add(mean!, offset);
-  assert.deepEqual(await add!.data(), await sum.data());
-  await assert.rejects(extractor.run(image as never), /the model takes 2 inputs, one per argument of forward; pass them as an array of 2 tensors/);
-  tf.dispose([image, offset, mean!, add!, sum]);
-  extractor.dispose();
-  await assert.rejects(fx.load(seededWeights(model, 1), { engine: "onnxruntime" }), /onnxruntime runs models of one input here/);
+  const byDefault = await fx.load(seededWeights(model, 1));
+  assert.equal(byDefault.engine, "onnxruntime", byDefault.fallback);
+  byDefault.dispose();
+  const results: Record<string, number[][]> = {};
+  for (const engine of ENGINES_UNDER_TEST) {
+    const extractor = await fx.load(seededWeights(model, 1), { engine });
+    // Two batch sizes: the onnxruntime engine runs every batch on one graph of two inputs.
+    for (const batch of [2, 1]) {
+      const image = tf.slice(input(), 0, batch);
+      const offset = tf.slice(tf.tensor2d([[1, 2], [3, 4]]), 0, batch);
+      const { mean, add } = (await extractor.run([image, offset] as never)) as Record<string, tf.Tensor>;
+      const sum = tf.add(mean!, offset);
+      assert.deepEqual(await add!.data(), await sum.data(), engine);
+      assert.deepEqual(add!.shape, [batch, 2], engine);
+      (results[engine] ??= []).push([...(await add!.data())]);
+      tf.dispose([image, offset, mean!, add!, sum]);
+    }
+    await assert.rejects(extractor.run(input() as never), /the model takes 2 inputs, one per argument of forward; pass them as an array of 2 tensors/, engine);
+    extractor.dispose();
+  }
+  assert.ok(relativeError(Float32Array.from(results.onnxruntime!.flat()), Float32Array.from(results.tfjs!.flat())) < 1e-6, "onnxruntime equals tfjs");
+
+  // Rank-2 inputs, one with a fixed batch: a graph per shape on onnxruntime.
+  const rows = new RowsTimesTable();
+  const tableFx = createFeatureExtractor(rows, { inputShapes: [["N", 3], [1, 3]], returnNodes: ["mean"], suppressDiffWarning: true });
+  for (const engine of ENGINES_UNDER_TEST) {
+    const extractor = await tableFx.load(seededWeights(rows, 1), { engine });
+    assert.equal(extractor.engine, engine);
+    const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+    const table = tf.tensor2d([[1, 10, 100]]);
+    const { mean } = (await extractor.run([x, table] as never)) as Record<string, tf.Tensor>;
+    assert.deepEqual([...(await mean!.data())], [107, 218], engine);
+    tf.dispose([x, table, mean!]);
+    extractor.dispose();
+  }
 });
 
 /** A function of the user's kept as one node (torch.fx's wrap); its body compiles like a leaf's. */

@@ -1,6 +1,6 @@
 import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
 import type { AbstractValue, Dim } from "../graph/value.js";
-import { attrsJson, type Instruction, type Json, type Operand, type Program, type ProgramOutput } from "../graph/program.js";
+import { attrsJson, customOpsOf, type Instruction, type Json, type Operand, type Program, type ProgramOutput } from "../graph/program.js";
 import type { Preset } from "../../runtime/images/preset.js";
 import { disposalSchedule } from "../passes/schedule.js";
 import { dataSection, docs, featuresComment, header, loadBody, type HeaderFacts } from "../../templates/module.js";
@@ -63,7 +63,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
       { name: "options", type: "LoadOptions", hasQuestionToken: true },
     ],
     returnType: inputType === "Tensor4D" ? "Promise<Extractor<Features>>" : `Promise<Extractor<Features, ${inputType}>>`,
-    statements: [loadBody(keyRenames, { buffers: program.buffers !== undefined, frozen: program.frozen !== undefined })],
+    statements: [loadBody(keyRenames, { buffers: program.buffers !== undefined, frozen: program.frozen !== undefined }, customOpsOf(program))],
   });
   const notes = notesOf(program);
   file.addFunction({

@@ -103,6 +103,11 @@ export const operandValues = (o: Operand): string[] => operandIds(o, "value");
 /** The param ids an operand reads. */
 export const operandParams = (o: Operand): string[] => operandIds(o, "param");
 
+/** The user ops (F.defineOp) the program calls, each once, in order: a module names them so that load can check their kernels are registered. */
+export function customOpsOf(program: Program): string[] {
+  return [...new Set(program.instructions.flatMap((ins) => (ins.op === "customOp" ? [ins.attrs.name] : [])))];
+}
+
 /** The value ids the program returns: kept for the caller, never freed or fused away. */
 export function returnedValues(program: Program): Set<string> {
   return new Set(program.outputs.flatMap((o) => operandValues(o.operand)));

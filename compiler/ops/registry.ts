@@ -1,4 +1,5 @@
 import type { AbstractValue } from "../graph/value.js";
+import { CustomOpError } from "../../runtime/ops/custom.js";
 import { parseSchema, type ArgValue, type Schema } from "./schema.js";
 import type { LowerContext, Lowered } from "./lowering.js";
 
@@ -21,12 +22,27 @@ export interface OpSpec {
 }
 
 const registry = new Map<string, OpDef>();
+/** The names registered by `defineUserOp` (a model's `F.defineOp`), which a later definition may replace. */
+const userOps = new Set<string>();
 
 /** Registers an op under its schema name, which is also its torch.fx target name. */
 export function defineOp(spec: OpSpec): OpDef {
   const def: OpDef = { ...spec, schema: parseSchema(spec.schema) };
   if (registry.has(def.schema.name)) throw new Error(`internal: op ${def.schema.name} defined twice`);
   registry.set(def.schema.name, def);
+  return def;
+}
+
+/**
+ * Registers a user's op (F.defineOp): under any name but one of fxc's own ops; defining a user op
+ * again (a model module loaded twice, a test) replaces it, as registerOp replaces its kernel.
+ */
+export function defineUserOp(spec: OpSpec): OpDef {
+  const def: OpDef = { ...spec, schema: parseSchema(spec.schema) };
+  const name = def.schema.name;
+  if (registry.has(name) && !userOps.has(name)) throw new CustomOpError(`defineOp name '${name}' is one of fxc's own ops; give your op another name`);
+  registry.set(name, def);
+  userOps.add(name);
   return def;
 }
 

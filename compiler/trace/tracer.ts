@@ -2,10 +2,12 @@ import { Graph } from "../graph/graph.js";
 import { Node, isDictArgument, leafInputs, type Argument } from "../graph/node.js";
 import { ShapeError, type AbstractValue, type Dim } from "../graph/value.js";
 import { getOp } from "../ops/index.js";
+import { userOpDef } from "../ops/custom.js";
+import type { CustomOpAttrs } from "../../runtime/ops/custom.js";
 import { argValue, bindArgs, type ArgValue } from "../ops/schema.js";
 import { Module, isLeafClass } from "../../models/nn/module.js";
 import { Buffer, Parameter } from "../../models/nn/parameter.js";
-import { withDispatcher, type Dispatcher } from "../../models/nn/dispatch.js";
+import { withDispatcher, type Dispatcher, type UserOpSpec } from "../../models/nn/dispatch.js";
 import type { Tensor } from "../../models/nn/tensor.js";
 import { NodeNamer, fxBaseName } from "./naming.js";
 import { Proxy, dictView } from "./proxy.js";
@@ -151,6 +153,12 @@ export class Tracer implements Dispatcher {
     if (body !== undefined) node.body = body;
     else node.bodyFailure = failure instanceof Error ? failure.message.split("\n")[0]! : String(failure);
     return new Proxy(node, this);
+  }
+
+  /** A user op (F.defineOp): one `call_function` node named after it, as a registered op's. */
+  callUserOp(op: UserOpSpec, inputs: readonly Tensor[], attrs: CustomOpAttrs): Proxy {
+    userOpDef(op);
+    return this.callFunction(op.name, [inputs, attrs], {});
   }
 
   private recordLeaf(m: Module, path: string, args: readonly unknown[]): Proxy {

@@ -1,3 +1,4 @@
+import type { CustomOpAttrs } from "../../runtime/ops/custom.js";
 import type { Module } from "./module.js";
 import type { Buffer, Parameter } from "./parameter.js";
 import type { Tensor } from "./tensor.js";
@@ -20,8 +21,16 @@ export interface Dispatcher {
   readAttribute(t: Parameter | Buffer): Tensor;
   /** A function wrapped with `F.wrap`: one node, its body traced to compile it. */
   callWrapped(name: string, fn: (...args: never[]) => unknown, args: readonly unknown[]): unknown;
+  /** An op defined with `F.defineOp`: one node named after it, its shape from the user's rule, its kernel the user's. */
+  callUserOp(op: UserOpSpec, inputs: readonly Tensor[], attrs: CustomOpAttrs): Tensor;
   /** Marks 4-D `x` as not image-like, so it is kept in torch's order whatever the layout (`F.torchOrder`). */
   markTorchOrder(x: Tensor): void;
+}
+
+/** What the tracer needs of a user op: its name and its shape rule (shapes in torch's order, `null` for the free batch). */
+export interface UserOpSpec {
+  readonly name: string;
+  shape(inputShapes: readonly (readonly (number | null)[])[], attrs: CustomOpAttrs): readonly (number | null)[];
 }
 
 let active: Dispatcher | undefined;

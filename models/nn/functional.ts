@@ -1,5 +1,6 @@
 import type { Buffer, Parameter } from "./parameter.js";
-import { dispatcher } from "./dispatch.js";
+import { CustomOpError, registerOp, type CustomKernel, type CustomOpAttrs } from "../../runtime/ops/custom.js";
+import { dispatcher, type UserOpSpec } from "./dispatch.js";
 import { containsTraced, type IntLike, type Tensor } from "./tensor.js";
 
 /**
@@ -29,6 +30,33 @@ export function wrap<A extends unknown[], R>(fn: (...args: A) => R, name: string
     if (!containsTraced(args)) return fn(...args);
     return dispatcher(`call ${name}()`).callWrapped(name, fn as (...args: never[]) => unknown, args) as R;
   };
+}
+
+/** A user op as `F.defineOp` takes it: its name (its nodes' name), its shape rule and its tfjs kernel. */
+export interface OpDefinition<A extends CustomOpAttrs = CustomOpAttrs> {
+  readonly name: string;
+  /** The output shape from the input shapes (torch's order; `null` is the free batch) and the call's attributes. */
+  shape(inputShapes: readonly (readonly (number | null)[])[], attrs: A): readonly (number | null)[];
+  /** The kernel: the inputs as tfjs tensors in torch's order, the attributes; returns the output. */
+  readonly tfjs: CustomKernel<A>;
+}
+
+/** A user op's call in model code: one tensor or a list of them, and its attributes (plain JSON values). */
+export type UserOp<A extends CustomOpAttrs = CustomOpAttrs> = (inputs: Tensor | readonly Tensor[], attrs?: A) => Tensor;
+
+/**
+ * An op with its own runtime kernel, where `wrap` traces a function into fxc's ops: traced as one
+ * node named after it (torch.fx's leaf function), its shape from `shape`, compiled to the generic
+ * `customOp` kernel, which runs `tfjs` (registered here with `registerOp`, so this process runs
+ * it; a compiled module's user registers it with `registerOp` from fxc/runtime before load).
+ */
+export function defineOp<A extends CustomOpAttrs = CustomOpAttrs>(definition: OpDefinition<A>): UserOp<A> {
+  const { name } = definition;
+  if (!/^[A-Za-z_][\w]*$/.test(name)) throw new CustomOpError(`defineOp needs a name of letters, digits and '_' for its nodes, got ${JSON.stringify(name)}; pass one: defineOp({ name: "my_op", ... })`);
+  if (typeof definition.shape !== "function") throw new CustomOpError(`defineOp '${name}' needs a shape rule: shape: (inputShapes, attrs) => outputShape`);
+  registerOp(name, definition.tfjs);
+  const spec: UserOpSpec = { name, shape: definition.shape as UserOpSpec["shape"] };
+  return (inputs, attrs) => dispatcher(`call ${name}()`).callUserOp(spec, Array.isArray(inputs) ? (inputs as readonly Tensor[]) : [inputs as Tensor], attrs ?? {});
 }
 
 // ---- torch.nn.functional ----

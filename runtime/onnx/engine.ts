@@ -13,6 +13,21 @@ import { keyedRecord } from "../features.js";
 /** What the ONNX engine needs of a compiled module: its forward, which it runs over graph values. */
 export type ForwardOver = (input: Tensor4D, params: Params, kernels: TfjsKernels) => unknown;
 
+/** The program's input shapes: one shape, or one per input when forward takes several (an array of tensors). */
+export type InputShapes = readonly number[] | readonly (readonly number[])[];
+
+/** Whether shapes are one per input of a program taking several (a rank-0 single input is `[]`). */
+const isSeveral = (shapes: InputShapes): shapes is readonly (readonly number[])[] => shapes.length > 0 && Array.isArray(shapes[0]);
+
+/** Each input's shape. */
+const shapeList = (shapes: InputShapes): readonly (readonly number[])[] => (isSeveral(shapes) ? shapes : [shapes as readonly number[]]);
+
+/** The graph input's name: `input` for a program of one input, `input0`, `input1`... for several. */
+const inputName = (several: boolean, i: number): string => (several ? `input${i}` : "input");
+
+/** The shapes with a batch put first in each. */
+const withBatch = (items: InputShapes, batch: number): InputShapes => (isSeveral(items) ? items.map((s) => [batch, ...s]) : [batch, ...(items as readonly number[])]);
+
 /** A tensor as plain data: what goes into and comes out of ONNX Runtime. */
 export interface HostArray {
   readonly data: Float32Array;
@@ -50,7 +65,10 @@ export type HostValue = HostArray | number | boolean | null | readonly HostValue
 
 interface BuiltGraph {
   readonly graph: OnnxGraph;
+  /** The first input (the only one of most programs). */
   readonly input: OnnxValue;
+  /** Every input, in forward's order. */
+  readonly inputs: readonly OnnxValue[];
   /** The graph's outputs, in order: every tensor the result holds. */
   readonly tensors: readonly OnnxValue[];
   /** Each key's value, with tensors standing for graph outputs. */
@@ -64,9 +82,10 @@ interface BuiltGraph {
  * throw an EngineError here. Parameters without values (a check) give a graph without
  * initializer data, never serialized.
  */
-export function buildGraph(forward: ForwardOver, params: GraphParams, inputShape: readonly number[]): BuiltGraph {
+export function buildGraph(forward: ForwardOver, params: GraphParams, inputShape: InputShapes): BuiltGraph {
   const graph = new OnnxGraph();
-  const input = new OnnxValue(graph, "input", inputShape);
+  const several = isSeveral(inputShape);
+  const inputs = shapeList(inputShape).map((shape, i) => new OnnxValue(graph, inputName(several, i), shape));
   const values: Record<string, OnnxValue> = {};
   for (const [id, p] of Object.entries(params)) {
     graph.initializers.set(`param.${id}`, { dtype: "float", dims: p.shape, data: p.values ?? EMPTY });
@@ -74,8 +93,8 @@ export function buildGraph(forward: ForwardOver, params: GraphParams, inputShape
   }
   // The module's forward is typed over tfjs tensors; the ONNX kernels take the same calls over
   // graph values (their table satisfies KernelTable<OnnxValue>), so this is the one place they meet.
-  const result = forward(input as unknown as Tensor4D, values as unknown as Params, onnxKernels as unknown as TfjsKernels) as Record<string, unknown>;
-  const named = new Set<string>([input.name, ...graph.initializers.keys()]);
+  const result = forward((several ? inputs : inputs[0]) as unknown as Tensor4D, values as unknown as Params, onnxKernels as unknown as TfjsKernels) as Record<string, unknown>;
+  const named = new Set<string>([...inputs.map((input) => input.name), ...graph.initializers.keys()]);
   const tensors: OnnxValue[] = [];
   const template = (key: string, v: unknown): OutputTemplate => {
     if (v instanceof OnnxValue) {
@@ -90,7 +109,7 @@ export function buildGraph(forward: ForwardOver, params: GraphParams, inputShape
     throw new Error(`internal: output '${key}' holds a ${typeof v} on the onnxruntime engine`);
   };
   const templates = keyedRecord<OutputTemplate>(Object.entries(result).map(([key, v]) => [key, template(key, v)] as const)); // keyed by the user's keys
-  return { graph, input, tensors, templates };
+  return { graph, input: inputs[0]!, inputs, tensors, templates };
 }
 
 function isOutputRef(t: OutputTemplate): t is { readonly output: string } {
@@ -115,7 +134,7 @@ const BATCH = "batch";
  */
 const PROBE_BATCHES = [2, 3, 5] as const;
 
-/** A graph that runs every batch size, with the batch a named dimension of its input and outputs. */
+/** A graph that runs every batch size, with the batch a named dimension of its inputs and outputs. */
 interface BatchFreeGraph extends BuiltGraph {
   /** Each tensor output's shape, in the order of `tensors`. */
   readonly outputShapes: readonly (readonly Dimension[])[];
@@ -130,8 +149,9 @@ interface BatchFreeGraph extends BuiltGraph {
  * constant or an attribute that depends on the batch), or when a plain value is returned (a shape
  * holds the batch): then the program runs one session per shape.
  */
-export function batchFreeGraph(forward: ForwardOver, params: GraphParams, item: readonly number[]): BatchFreeGraph | undefined {
-  const builds = PROBE_BATCHES.map((b) => buildGraph(forward, params, [b, ...item]));
+export function batchFreeGraph(forward: ForwardOver, params: GraphParams, item: InputShapes): BatchFreeGraph | undefined {
+  // Several inputs are probed at one batch size together: their batch is one (torch's stack of samples).
+  const builds = PROBE_BATCHES.map((b) => buildGraph(forward, params, withBatch(item, b)));
   const [base, ...others] = builds as [BuiltGraph, ...BuiltGraph[]];
   if (Object.values(base.templates).some(holdsPlainValues)) return undefined;
   const { graph } = base;
@@ -185,7 +205,7 @@ export function batchFreeGraph(forward: ForwardOver, params: GraphParams, item: 
  * The batch-free graph serialized, and its output names by key; nothing else of the graph (which
  * references the host weights) outlives the call. Undefined when there is no batch-free graph.
  */
-function batchFreeModel(forward: ForwardOver, params: GraphParams, item: readonly number[]): { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate> } | undefined {
+function batchFreeModel(forward: ForwardOver, params: GraphParams, item: InputShapes): { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate> } | undefined {
   const built = batchFreeGraph(forward, params, item);
   // Nothing for ONNX Runtime to run (only plain values returned, which it refuses as a graph without outputs).
   if (built === undefined || built.tensors.length === 0) return undefined;
@@ -194,7 +214,7 @@ function batchFreeModel(forward: ForwardOver, params: GraphParams, item: readonl
       name: "fxc",
       nodes: built.graph.nodes,
       initializers: built.graph.initializers,
-      inputs: [{ name: built.input.name, shape: [BATCH, ...item] }],
+      inputs: built.inputs.map((input, i) => ({ name: input.name, shape: [BATCH, ...shapeList(item)[i]!] })),
       outputs: built.tensors.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[k]! })),
     },
     "runtime",
@@ -262,8 +282,8 @@ export class OnnxProgram {
   }
 
   /** Builds the graph for `shape` without a session: refuses what the engine cannot run (InputShapeError, EngineError), cheaply. */
-  check(shape: readonly number[]): void {
-    const key = shape.join(",");
+  check(shape: InputShapes): void {
+    const key = JSON.stringify(shape);
     if (this.checked.has(key)) return;
     buildGraph(this.forward, shapesOnly(this.params), shape);
     this.checked.add(key);
@@ -274,8 +294,8 @@ export class OnnxProgram {
    * program cannot run every batch on one graph (sessions per shape then, on first use). Throws what
    * ONNX Runtime says when it cannot make the session: the host weights are gone then, read them again.
    */
-  async prepare(item: readonly number[]): Promise<boolean> {
-    this.check([PROBE_BATCHES[0], ...item]);
+  async prepare(item: InputShapes): Promise<boolean> {
+    this.check(withBatch(item, PROBE_BATCHES[0]));
     const model = batchFreeModel(this.forward, this.params, item);
     if (model === undefined) return false;
     // The serialized model holds the weights now, and ONNX Runtime will hold its own copy: the
@@ -284,7 +304,7 @@ export class OnnxProgram {
     collectGarbage();
     try {
       const session = await this.ort.InferenceSession.create(model.bytes!, sessionOptions(this.options));
-      this.shared = { item: item.join(","), session: { session, templates: model.templates } };
+      this.shared = { item: JSON.stringify(item), session: { session, templates: model.templates } };
     } finally {
       model.bytes = undefined;
       collectGarbage();
@@ -302,18 +322,18 @@ export class OnnxProgram {
     return held;
   }
 
-  private session(shape: readonly number[]): Promise<Session> {
-    const key = shape.join(",");
+  private session(shape: InputShapes): Promise<Session> {
+    const key = JSON.stringify(shape);
     let entry = this.sessions.get(key);
     if (entry === undefined) {
-      const { graph, input, tensors, templates } = buildGraph(this.forward, this.params, shape);
+      const { graph, inputs, tensors, templates } = buildGraph(this.forward, this.params, shape);
       if (tensors.length === 0) {
         entry = Promise.resolve({ session: undefined, templates });
       } else {
         if (Object.values(this.params).some((p) => p.values === undefined)) {
           throw new Error("internal: a session for another input shape after the weights were handed to ONNX Runtime");
         }
-        const bytes = graph.serialize([input], [...tensors], "runtime");
+        const bytes = graph.serialize([...inputs], [...tensors], "runtime");
         entry = this.ort.InferenceSession.create(bytes, sessionOptions(this.options)).then((session) => ({ session, templates }));
       }
       entry.catch(() => this.sessions.delete(key));
@@ -322,11 +342,16 @@ export class OnnxProgram {
     return entry;
   }
 
-  /** Runs a batch: on the shared session when its height, width and channels are the prepared ones. */
-  async run(x: HostArray): Promise<Record<string, HostValue>> {
-    this.check(x.shape);
-    const { session, templates } = this.shared?.item === x.shape.slice(1).join(",") ? this.shared.session : await this.session(x.shape);
-    const results: Record<string, Ort.Tensor> = session === undefined ? {} : await session.run({ input: new this.ort.Tensor("float32", x.data, [...x.shape]) });
+  /** Runs a batch (one array per input when the program takes several): on the shared session when the shapes but the batch are the prepared ones. */
+  async run(x: HostArray | readonly HostArray[]): Promise<Record<string, HostValue>> {
+    const several = Array.isArray(x);
+    const arrays: readonly HostArray[] = several ? x : [x as HostArray];
+    const shape: InputShapes = several ? arrays.map((a) => a.shape) : arrays[0]!.shape;
+    this.check(shape);
+    const item: InputShapes = several ? arrays.map((a) => a.shape.slice(1)) : arrays[0]!.shape.slice(1);
+    const { session, templates } = this.shared?.item === JSON.stringify(item) ? this.shared.session : await this.session(shape);
+    const feeds = Object.fromEntries(arrays.map((a, i) => [inputName(several, i), new this.ort.Tensor("float32", a.data, [...a.shape])]));
+    const results: Record<string, Ort.Tensor> = session === undefined ? {} : await session.run(feeds);
     const fill = (t: OutputTemplate): HostValue => {
       if (Array.isArray(t)) return t.map(fill);
       if (!isOutputRef(t)) return t as number | boolean | null;

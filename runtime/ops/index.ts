@@ -12,3 +12,4 @@ export { permute, reshape, concat, split, mean, sum, max, softmax, matmul, layer
 export { einsum, gather } from "./attention.js";
 export { rearrange } from "./rearrange.js";
 export { patchMergingPad, relativePositionBias, shiftedWindowAttention } from "./swin.js";
+export { customOp } from "./custom.js";

@@ -13,6 +13,7 @@ import { permute, reshape, concat, split, mean, sum, max, softmax, matmul, layer
 import { einsum, gather } from "./attention.js";
 import { rearrange } from "./rearrange.js";
 import { patchMergingPad, relativePositionBias, shiftedWindowAttention } from "./swin.js";
+import { customOp } from "./custom.js";
 
 /**
  * The ONNX kernels: one per tfjs kernel, in files named as runtime/ops's, each adding to an
@@ -70,4 +71,5 @@ export const onnxKernels = {
   patchMergingPad,
   relativePositionBias,
   shiftedWindowAttention,
+  customOp,
 } satisfies KernelTable<OnnxValue>;
