@@ -122,7 +122,7 @@ export function createFeatureExtractor(model: ModelInput, options: ExtractorOpti
       entry = {
         program,
         load: (weights, loadOptions) =>
-          createExtractor<Record<string, Tensor>, Tensor>({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), forward }, weights, loadOptions),
+          createExtractor<Record<string, Tensor>, Tensor>({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), ...(program.freeSize === undefined ? {} : { inputSize: program.freeSize }), forward }, weights, loadOptions),
       };
       compiled.set(at, entry);
     }

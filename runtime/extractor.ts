@@ -20,8 +20,10 @@ export interface ExtractorModule<F, I extends Tensor | readonly Tensor[] = Tenso
   readonly parameters: readonly ParamSpec[];
   /** How the model's loader renames checkpoint keys (torchvision's DenseNet files use old names). */
   readonly keyRenames?: readonly KeyRename[];
-  /** The compiled input shape in the module's layout, `null` for the free batch (one per input when forward takes several); lets an engine check the program at load. */
+  /** The compiled input shape in the module's layout, `null` for a free dim (one per input when forward takes several); lets an engine check the program at load. */
   readonly inputShape?: readonly (number | null)[] | readonly (readonly (number | null)[])[];
+  /** Where the height and width are free: the size shapes were checked at and the smallest the network takes (an engine builds its graph at sizes from these). */
+  readonly inputSize?: InputSize;
   /** The program, written as calls of `kernels` (the tfjs kernels, or another engine's that mirror them). */
   forward(input: I, params: Params, kernels: TfjsKernels): F;
 }
@@ -91,6 +93,12 @@ export interface CompiledModule {
 
 const tfjsKernels: TfjsKernels = tfjsOps;
 
+/** A free height and width: the size fxc compiled (and checked shapes) at, and the smallest the network takes. */
+export interface InputSize {
+  readonly compiled: readonly number[];
+  readonly minimum: readonly number[];
+}
+
 /** Loads the weights a compiled module needs and returns its extractor on the requested engine. */
 export async function createExtractor<F, I extends Tensor | readonly Tensor[] = Tensor4D>(module: ExtractorModule<F, I>, weights: WeightsInput, options: LoadOptions = {}): Promise<Extractor<F, I>> {
   const requested = options.engine ?? "auto";
@@ -123,7 +131,7 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
       const inputShape = module.inputShape as readonly (number | null)[] | undefined;
       const [batch, ...item] = inputShape ?? [];
       // One graph for every batch only where the batch is free: a fixed one (torch's ones(10, 10)) is run at its own shape.
-      if (inputShape !== undefined && batch === null && item.every((d) => d !== null)) await program.prepare(item as number[]);
+      if (inputShape !== undefined && batch === null && (item.every((d) => d !== null) || module.inputSize !== undefined)) await program.prepare(item, module.inputSize);
       else if (inputShape !== undefined) program.check(inputShape.map((d) => d ?? 1));
       return onnxExtractor(program, choice);
     } catch (e) {

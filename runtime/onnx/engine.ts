@@ -6,7 +6,7 @@ import type { Tensor, Tensor4D } from "../ops/tf.js";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { OnnxGraph, OnnxValue } from "./graph.js";
-import { modelProto, type Dimension, type NodeSpec } from "./proto.js";
+import { modelProto, type Dimension, type NodeSpec, type TensorData } from "./proto.js";
 import { onnxKernels } from "./ops/index.js";
 import { keyedRecord } from "../features.js";
 
@@ -181,20 +181,60 @@ export function batchFreeGraph(forward: ForwardOver, params: GraphParams, item: 
   return { ...base, outputShapes };
 }
 
+/** The names of a free height and width in a graph that runs every input size. */
+const SPATIAL = ["height", "width"] as const;
+
 /**
- * The batch-free graph serialized, and its output names by key; nothing else of the graph (which
- * references the host weights) outlives the call. Undefined when there is no batch-free graph.
+ * Height and width offsets from the compiled size of the other sizes a free-size program is built
+ * at: odd and coprime, so that a constant depending on the size's parity or remainder varies too.
  */
-function batchFreeModel(forward: ForwardOver, params: GraphParams, item: readonly number[]): { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate> } | undefined {
-  const built = batchFreeGraph(forward, params, item);
+const PROBE_SPATIAL_OFFSETS = [
+  [37, 19],
+  [67, 101],
+] as const;
+
+/**
+ * The program for inputs [batch, ...item] with a free batch and, where `item` holds nulls (a free
+ * height and width, built at `compiled` and at two other sizes), free sizes too: one graph when the
+ * batch-free graphs at those sizes are the same (no constant depends on the size: every kernel
+ * reads its sizes from its input), with the free dims named; else undefined.
+ */
+export function sizeFreeGraph(forward: ForwardOver, params: GraphParams, item: readonly (number | null)[], compiled?: readonly number[]): BatchFreeGraph | undefined {
+  const at = (offsets: readonly number[]): number[] => {
+    let k = 0;
+    return item.map((d) => (d !== null ? d : compiled![k]! + offsets[k++]!));
+  };
+  const free = item.some((d) => d === null);
+  if (free && compiled?.length !== item.filter((d) => d === null).length) return undefined;
+  const base = batchFreeGraph(forward, params, at([0, 0]));
+  if (base === undefined || !free) return base;
+  const others = PROBE_SPATIAL_OFFSETS.map((offsets) => batchFreeGraph(forward, params, at(offsets)));
+  const same = (o: BatchFreeGraph | undefined): boolean =>
+    o !== undefined && sameNodes(o.graph.nodes, base.graph.nodes) && o.graph.initializers.size === base.graph.initializers.size && [...base.graph.initializers].every(([name, t]) => sameTensor(o.graph.initializers.get(name), t));
+  if (!others.every(same)) return undefined;
+  const outputShapes = base.outputShapes.map((shape, k) => shape.map((d, i): Dimension => (others.every((o) => o!.outputShapes[k]![i] === d) ? d : null)));
+  return { ...base, outputShapes };
+}
+
+function sameTensor(a: TensorData | undefined, b: TensorData): boolean {
+  return a !== undefined && a.dtype === b.dtype && a.dims.join() === b.dims.join() && (a.data === b.data || sameValues(a.data, b.data));
+}
+
+/**
+ * The size-free graph serialized, and its output names by key; nothing else of the graph (which
+ * references the host weights) outlives the call. Undefined when there is no such graph.
+ */
+function sizeFreeModel(forward: ForwardOver, params: GraphParams, item: readonly (number | null)[], compiled?: readonly number[]): { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate> } | undefined {
+  const built = sizeFreeGraph(forward, params, item, compiled);
   // Nothing for ONNX Runtime to run (only plain values returned, which it refuses as a graph without outputs).
   if (built === undefined || built.tensors.length === 0) return undefined;
+  let k = 0;
   const bytes = modelProto(
     {
       name: "fxc",
       nodes: built.graph.nodes,
       initializers: built.graph.initializers,
-      inputs: [{ name: built.input.name, shape: [BATCH, ...item] }],
+      inputs: [{ name: built.input.name, shape: [BATCH, ...item.map((d): Dimension => d ?? SPATIAL[k++]!)] }],
       outputs: built.tensors.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[k]! })),
     },
     "runtime",
@@ -246,8 +286,8 @@ interface Session {
  */
 export class OnnxProgram {
   private params: GraphParams;
-  /** The session for every batch, and the input's shape without its batch. */
-  private shared: { readonly item: string; readonly session: Session } | undefined;
+  /** The session for every batch, and the input's shape without its batch (`null` for a free height or width). */
+  private shared: { readonly item: readonly (number | null)[]; readonly session: Session } | undefined;
   private readonly sessions = new Map<string, Promise<Session>>();
   /** Shapes checked already (the graph built, the kernels' refusals passed). */
   private readonly checked = new Set<string>();
@@ -271,12 +311,14 @@ export class OnnxProgram {
 
   /**
    * Makes the session that runs inputs [any batch, ...item] and gives it the weights; false when the
-   * program cannot run every batch on one graph (sessions per shape then, on first use). Throws what
-   * ONNX Runtime says when it cannot make the session: the host weights are gone then, read them again.
+   * program cannot run every batch (and every size, where item's height and width are null and
+   * `size` says at what the program was compiled) on one graph: sessions per shape then, on first use.
+   * Throws what ONNX Runtime says when it cannot make the session: the host weights are gone then, read them again.
    */
-  async prepare(item: readonly number[]): Promise<boolean> {
-    this.check([PROBE_BATCHES[0], ...item]);
-    const model = batchFreeModel(this.forward, this.params, item);
+  async prepare(item: readonly (number | null)[], size?: { readonly compiled: readonly number[] }): Promise<boolean> {
+    let k = 0;
+    this.check([PROBE_BATCHES[0], ...item.map((d) => d ?? size?.compiled[k++] ?? 1)]);
+    const model = sizeFreeModel(this.forward, this.params, item, size?.compiled);
     if (model === undefined) return false;
     // The serialized model holds the weights now, and ONNX Runtime will hold its own copy: the
     // host copy goes before the session is made, so that at most two copies live at once.
@@ -284,7 +326,7 @@ export class OnnxProgram {
     collectGarbage();
     try {
       const session = await this.ort.InferenceSession.create(model.bytes!, sessionOptions(this.options));
-      this.shared = { item: item.join(","), session: { session, templates: model.templates } };
+      this.shared = { item, session: { session, templates: model.templates } };
     } finally {
       model.bytes = undefined;
       collectGarbage();
@@ -322,10 +364,12 @@ export class OnnxProgram {
     return entry;
   }
 
-  /** Runs a batch: on the shared session when its height, width and channels are the prepared ones. */
+  /** Runs a batch: on the shared session when its height, width and channels are the prepared ones (or free there). */
   async run(x: HostArray): Promise<Record<string, HostValue>> {
     this.check(x.shape);
-    const { session, templates } = this.shared?.item === x.shape.slice(1).join(",") ? this.shared.session : await this.session(x.shape);
+    const item = x.shape.slice(1);
+    const shared = this.shared !== undefined && this.shared.item.length === item.length && this.shared.item.every((d, i) => d === null || d === item[i]);
+    const { session, templates } = shared ? this.shared!.session : await this.session(x.shape);
     const results: Record<string, Ort.Tensor> = session === undefined ? {} : await session.run({ input: new this.ort.Tensor("float32", x.data, [...x.shape]) });
     const fill = (t: OutputTemplate): HostValue => {
       if (Array.isArray(t)) return t.map(fill);
