@@ -8,8 +8,8 @@ import { getModel } from "../models/zoo/registry.js";
 import { InputShapeError, tf, type EngineName, type Tensor } from "../runtime/index.js";
 import { sizeFreeGraph } from "../runtime/onnx/engine.js";
 import { prepareParams } from "../runtime/params.js";
-import { caseErrors, caseInput, ENGINES_UNDER_TEST, fixtureCases, FIXTURES, type FixtureCase } from "./support/fixtures.js";
-import { Resnet50WithFPN } from "./support/factories.js";
+import { buildCaseModel, caseErrors, caseInput, ENGINES_UNDER_TEST, fixtureCases, FIXTURES, type Factories, type FixtureCase } from "./support/fixtures.js";
+import { Resnet50WithFPN, VIT_SWIN_FACTORIES } from "./support/factories.js";
 import { seededWeights } from "./support/seeded.js";
 
 /**
@@ -19,17 +19,21 @@ import { seededWeights } from "./support/seeded.js";
  * smallest is refused in one line.
  */
 
+const FACTORIES: Factories = { ...VIT_SWIN_FACTORIES, resnet18_with_fpn: () => new Resnet50WithFPN(resnet18, 4) };
+
 const caseById = (id: string): FixtureCase => fixtureCases((c) => c.id === id)[0]!;
 
 /** Runs a case's input through an extractor compiled elsewhere, and returns the relative error per output (torch order) and the shapes. */
 async function runAt(fx: FeatureExtractor, c: FixtureCase, engine: EngineName): Promise<{ errors: Record<string, number>; shapes: Record<string, number[]> }> {
-  const weights = c.weights.startsWith("seeded:") ? seededWeights(c.ts.model === undefined ? new Resnet50WithFPN(resnet18, 4) : getModel(c.ts.model, c.ts.options ?? {}), Number(c.weights.slice(7))) : join(FIXTURES, "cases", c.id, c.weights);
+  const weights = c.weights.startsWith("seeded:") ? seededWeights(buildCaseModel(c, FACTORIES), Number(c.weights.slice(7))) : join(FIXTURES, "cases", c.id, c.weights);
   const extractor = await fx.load(weights, { engine, backend: "auto" });
   try {
     const nchw = await caseInput(c);
     const x = tf.transpose(nchw, [0, 2, 3, 1]);
     const out = await extractor.run(x);
-    const torchOrder = Object.fromEntries(Object.entries(out).map(([key, t]): [string, Tensor] => [key, t.rank === 4 ? tf.transpose(t, [0, 3, 1, 2]) : t]));
+    // Image-like outputs come back NHWC; Swin's [B, H, W, C] as torch has them.
+    const channelsLast = new Set(fx.program.outputs.filter((o) => o.format === "channelsLast").map((o) => o.key));
+    const torchOrder = Object.fromEntries(Object.entries(out).map(([key, t]): [string, Tensor] => [key, channelsLast.has(key) ? tf.transpose(t, [0, 3, 1, 2]) : t]));
     try {
       return { errors: await caseErrors(c, torchOrder), shapes: Object.fromEntries(Object.entries(torchOrder).map(([k, t]) => [k, [...t.shape]])) };
     } finally {
@@ -46,7 +50,7 @@ async function assertTorchvision(fx: FeatureExtractor, c: FixtureCase, engine: E
   for (const [key, error] of Object.entries(errors)) assert.ok(error <= c.tolerance, `${key}: relative error ${error.toExponential(2)} > ${c.tolerance}`);
 }
 
-const fpn = (): FeatureExtractor => createFeatureExtractor(new Resnet50WithFPN(resnet18, 4), { returnNodes: ["fpn"], size: 224, suppressDiffWarning: true });
+const fpn = (): FeatureExtractor => createFeatureExtractor(FACTORIES.resnet18_with_fpn!(), { returnNodes: ["fpn"], size: 224, suppressDiffWarning: true });
 
 test("resnet18 + FPN compiled once at 224x224 takes any size: the FPN's top-down sizes are read at run time (interpolateLike)", () => {
   const { program } = fpn();
@@ -65,10 +69,11 @@ for (const engine of ENGINES_UNDER_TEST) {
     for (const id of ["compose_resnet18_fpn_224x224", "compose_resnet18_fpn_300x300", "compose_resnet18_fpn_800x1216"]) await assertTorchvision(fx, caseById(id), engine);
   });
 
-  for (const id of ["resnet18_seeded", "mobilenet_v3_small_seeded", "convnext_tiny_seeded"]) {
+  // Swin pads its windows and shifts its masks by the size: its kernels compute both when they run.
+  for (const id of ["resnet18_seeded", "mobilenet_v3_small_seeded", "convnext_tiny_seeded", "swin_t_seeded", "swin_v2_t_seeded", "swin_tiny_seeded"]) {
     test(`${id}'s model compiled at 224x224 equals torchvision at the case's ${caseById(id).input.slice(2).join("x")} [${engine}]`, async () => {
       const c = caseById(id);
-      const fx = createFeatureExtractor(c.ts.model!, { returnNodes: c.returnNodes, size: 224, suppressDiffWarning: true });
+      const fx = createFeatureExtractor(c.ts.model ?? buildCaseModel(c, FACTORIES), { returnNodes: c.returnNodes, size: 224, suppressDiffWarning: true });
       assert.equal(fx.program.freeSize?.compiled.join("x"), "224x224");
       await assertTorchvision(fx, c, engine);
     });

@@ -246,7 +246,7 @@ function describeOutput(o: ProgramOutput, program: Program): string {
   const shape = outputShape(o, program.layout);
   const symbolic = o.symbolicShape === undefined ? undefined : inLayout(o.symbolicShape, o, program.layout);
   // Where the size is free, the shape in terms of the input's (and at the compiled size, where it varies).
-  const at = symbolic === undefined || program.freeSize === undefined ? "" : ` ([${shape.join(", ")}] at ${program.freeSize.compiled.join("x")})`;
+  const at = symbolic === undefined || program.freeSize === undefined || symbolic.join() === shape.join() ? "" : ` ([${shape.join(", ")}] at ${program.freeSize.compiled.join("x")})`;
   const text = `\`${commentText(o.node)}\`: [${(symbolic ?? shape).join(", ")}]${at}`;
   if (o.value.kind !== "tensor" || o.value.shape.length !== 4 || o.format === "contiguous") return `${text}.`;
   const [, c, oh] = o.value.shape;

@@ -82,13 +82,16 @@ function symbolicValue(values: readonly AbstractValue[], sizes: readonly (readon
   if (first?.kind !== "tensor") return undefined;
   const axes = { H: sizes.map(([h]) => h), W: sizes.map(([, w]) => w) };
   let varying = 0;
-  return first.shape.map((d, i) => {
+  const dims = first.shape.map((d, i) => {
     const seen = values.map((v) => (v.kind === "tensor" ? v.shape[i]! : d));
     if (seen.every((s) => s === d)) return d;
     // The first varying dim is the height and the next the width, as in [N, C, H, W] and Swin's [N, H, W, C].
     const axis = varying++ === 0 ? "H" : "W";
-    return exactDim(seen, axes.H, "H") ?? exactDim(seen, axes.W, "W") ?? roughDim(seen, axes[axis], axis);
+    return { exact: exactDim(seen, axes.H, "H") ?? exactDim(seen, axes.W, "W"), rough: roughDim(seen, axes[axis], axis) };
   });
+  // One rule for both axes: where one is only roughly a stride (Swin's ⌈⌊H/4⌋/8⌉), the other is said roughly too.
+  const exact = dims.every((d) => typeof d !== "object" || d.exact !== undefined);
+  return dims.map((d) => (typeof d !== "object" ? d : exact ? d.exact! : d.rough));
 }
 
 /**
