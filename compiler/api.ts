@@ -2,8 +2,8 @@ import type { Module } from "../models/nn/module.js";
 import { getModelEntry } from "../models/zoo/registry.js";
 import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type Preset, type Tensor, type WeightsInput } from "../runtime/index.js";
 import type { Program } from "./graph/program.js";
-import { interpret } from "./interpret/interpreter.js";
-import { emitModule, inputShapeFor } from "./emit/emitter.js";
+import { programModule } from "./interpret/interpreter.js";
+import { emitModule } from "./emit/emitter.js";
 import { escapeInvisible } from "./emit/literal.js";
 import { build, graphDifference, OptionsError, traceModes, warn, type BuildOptions, type Built, type Layout, type Mode, type TraceModesOptions } from "./pipeline.js";
 import { FeatureExtractorModule, modeGraphs, outputsAt, type CompiledMode } from "./extractorModule.js";
@@ -118,12 +118,8 @@ export function createFeatureExtractor(model: ModelInput, options: ExtractorOpti
     if (entry === undefined) {
       // The first mode's build warned about train/eval differences as asked; the other's would say the same again.
       const program = at === mode ? built.program : buildProgram(m, { ...options, mode: at, suppressDiffWarning: true });
-      const forward = interpret(program);
-      entry = {
-        program,
-        load: (weights, loadOptions) =>
-          createExtractor<Record<string, Tensor>, Tensor>({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), ...(program.freeSize === undefined ? {} : { inputSize: program.freeSize }), forward }, weights, loadOptions),
-      };
+      const module = programModule(program);
+      entry = { program, load: (weights, loadOptions) => createExtractor(module, weights, loadOptions) };
       compiled.set(at, entry);
     }
     return entry;

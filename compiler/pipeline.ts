@@ -175,7 +175,7 @@ export function build(model: Module, options: BuildOptions): Built {
 }
 
 /** Whether the model traces at this input: false where shape inference refuses it (too small, or a size it does not take). */
-function tracesAt(model: Module, mode: Mode, options: TraceModesOptions): boolean {
+export function tracesAt(model: Module, mode: Mode, options: TraceModesOptions): boolean {
   try {
     traceMode(model, mode, options);
     return true;
