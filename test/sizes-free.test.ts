@@ -5,7 +5,10 @@ import { compile, createFeatureExtractor, type FeatureExtractor } from "../compi
 import { interpret } from "../compiler/interpret/interpreter.js";
 import { resnet18 } from "../models/zoo/resnet.js";
 import { getModel } from "../models/zoo/registry.js";
-import { InputShapeError, tf, type EngineName, type Tensor } from "../runtime/index.js";
+import { InputShapeError, openWeights, tf, type EngineName, type Tensor, type TensorSource } from "../runtime/index.js";
+import { createDetector } from "../compiler/detection/index.js";
+import { TinyMaskRCNN } from "./fixtures/detection/tinyDetectors.js";
+import { DETECTION_WEIGHTS, pictureNames, pictureTensor, tinyDetectorConfig } from "./support/detection.js";
 import { sizeFreeGraph } from "../runtime/onnx/engine.js";
 import { prepareParams } from "../runtime/params.js";
 import { buildCaseModel, caseErrors, caseInput, ENGINES_UNDER_TEST, fixtureCases, FIXTURES, type Factories, type FixtureCase } from "./support/fixtures.js";
@@ -132,4 +135,33 @@ test("the generated module says which dims are free: inputShape, inputSize and s
   assert.match(source, /`layer4\.2\.relu_2`: \[N, ⌈H\/32⌉, ⌈W\/32⌉, 2048\]/);
   assert.match(source, /ops\.input\(input, \{ layout: "nhwc", shape: \[3, null, null\], minimum: \[1, 1\] \}\)/);
   assert.match(source, /createExtractor\(\{ checkpoint, parameters, inputShape, inputSize, forward \}, weights, options\)/);
+});
+
+test("the detector compiles and loads its backbone once for every padded size: each backbone tensor is read once over three sizes", async () => {
+  const config = tinyDetectorConfig();
+  const file = await openWeights(DETECTION_WEIGHTS);
+  const reads = new Map<string, number>();
+  const counted: TensorSource = {
+    path: file.path,
+    format: file.format,
+    keys: () => file.keys(),
+    info: (key) => file.info(key),
+    readFloat32: (key) => (reads.set(key, (reads.get(key) ?? 0) + 1), file.readFloat32(key)),
+    close: () => file.close(),
+  };
+  const detector = await createDetector(TinyMaskRCNN(config)).load(counted, { engine: "tfjs" });
+  try {
+    const padded = new Set<string>();
+    for (const picture of await Promise.all(pictureNames(config).map(pictureTensor))) {
+      const [result] = await detector.detect([picture], { intermediates: true });
+      padded.add(result!.intermediates!.batchShape.join("x"));
+    }
+    assert.ok(padded.size >= 3, `the pictures pad to several sizes (${[...padded].join(", ")})`);
+    const backbone = [...reads].filter(([key]) => key.startsWith("backbone.") || key.startsWith("rpn."));
+    assert.ok(backbone.length > 0);
+    assert.deepEqual(backbone.filter(([, n]) => n !== 1), [], "every backbone and RPN head tensor read once");
+  } finally {
+    detector.dispose();
+    await file.close();
+  }
 });
