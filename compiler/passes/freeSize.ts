@@ -96,20 +96,18 @@ function symbolicValue(values: readonly AbstractValue[], sizes: readonly (readon
 
 /**
  * `H`, `⌈H/4⌉` (strided convolutions with padding round up) or `⌊H/4⌋` (without, down), where the
- * dim is the axis's size over one stride at every size built; among the strides that fit, a power
- * of two first (a pooled level is ⌈H/64⌉ though ⌈H/56⌉ fits too at some sizes).
+ * dim is the axis's size over one stride, a power of two as the networks' strides are, at every
+ * size built (a pooled level is ⌈H/64⌉, though ⌈H/56⌉ fits too at some sizes).
  */
 function exactDim(dims: readonly Dim[], sizes: readonly number[], axis: "H" | "W"): string | undefined {
   if (dims.some((d) => typeof d !== "number")) return undefined;
   const fits = (stride: number, round: (x: number) => number): boolean => dims.every((d, k) => d === round(sizes[k]! / stride));
-  const found: { stride: number; text: string }[] = [];
-  for (let stride = 1; stride <= sizes[0]!; stride++) {
-    if (stride === 1 && fits(1, Math.floor)) found.push({ stride, text: axis });
-    else if (fits(stride, Math.ceil)) found.push({ stride, text: `⌈${axis}/${stride}⌉` });
-    else if (fits(stride, Math.floor)) found.push({ stride, text: `⌊${axis}/${stride}⌋` });
+  for (let stride = 1; stride <= sizes[0]!; stride *= 2) {
+    if (stride === 1 && fits(1, Math.floor)) return axis;
+    if (fits(stride, Math.ceil)) return `⌈${axis}/${stride}⌉`;
+    if (fits(stride, Math.floor)) return `⌊${axis}/${stride}⌋`;
   }
-  const powerOfTwo = (n: number): boolean => (n & (n - 1)) === 0;
-  return (found.find((f) => powerOfTwo(f.stride)) ?? found[0])?.text;
+  return undefined;
 }
 
 /** `~H/32` for a dim that follows the axis but not as one stride (convolutions without padding): the nearest power of two of the ratio. */
