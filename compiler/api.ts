@@ -174,13 +174,14 @@ export async function compileProgram(model: ModelInput, options: CompileOptions)
 /** The `fxc compile` command line that produces the same module, options in a fixed order, each word quoted for a POSIX shell where it needs it. */
 export function compileCommand(
   model: string,
-  o: { returnNodes?: ReturnNodes; size?: number | readonly [number, number]; layout?: Layout; mode?: Mode; name?: string; out?: string },
+  o: { returnNodes?: ReturnNodes; size?: number | readonly [number, number]; fixedSize?: boolean; layout?: Layout; mode?: Mode; name?: string; out?: string },
 ): string {
   const parts = ["npx", "fxc", "compile", model];
   if (o.returnNodes !== undefined) parts.push("--return", returnSpec(o.returnNodes));
   if (o.out !== undefined && o.out !== "generated") parts.push("--out", o.out);
   if (o.name !== undefined && o.name !== model) parts.push("--name", o.name);
   if (o.size !== undefined) parts.push("--size", typeof o.size === "number" ? String(o.size) : o.size.join("x"));
+  if (o.fixedSize === true) parts.push("--fixed-size");
   if (o.layout !== undefined && o.layout !== "nhwc") parts.push("--layout", o.layout);
   if (o.mode !== undefined && o.mode !== "eval") parts.push("--mode", o.mode);
   return parts.map(shellWord).join(" ");

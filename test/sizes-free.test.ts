@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { compile, createFeatureExtractor, type FeatureExtractor } from "../compiler/api.js";
 import { interpret } from "../compiler/interpret/interpreter.js";
@@ -14,6 +15,8 @@ import { prepareParams } from "../runtime/params.js";
 import { buildCaseModel, caseErrors, caseInput, ENGINES_UNDER_TEST, fixtureCases, FIXTURES, type Factories, type FixtureCase } from "./support/fixtures.js";
 import { Resnet50WithFPN, VIT_SWIN_FACTORIES } from "./support/factories.js";
 import { seededWeights } from "./support/seeded.js";
+import { assertOneLineError, fxc } from "./support/cli.js";
+import { tempDir } from "./support/temp.js";
 
 /**
  * A fully convolutional extractor compiled once takes any height and width the network takes:
@@ -164,4 +167,23 @@ test("the detector compiles and loads its backbone once for every padded size: e
     detector.dispose();
     await file.close();
   }
+});
+
+test("fxc compile --fixed-size and a config's fixedSize keep the compiled size, and the header's command says so", async () => {
+  const dir = await tempDir("fixed-size");
+  const free = await fxc(["compile", "resnet18", "--return", "layer1", "--size", "64", "--out", dir, "--name", "free"]);
+  assert.equal(free.code, 0, free.stderr);
+  assert.match(await readFile(join(dir, "free.ts"), "utf8"), /export const inputShape = \[null, null, null, 3\] as const;/);
+  const fixed = await fxc(["compile", "resnet18", "--return", "layer1", "--size", "64", "--fixed-size", "--out", dir, "--name", "fixed"]);
+  assert.equal(fixed.code, 0, fixed.stderr);
+  const source = await readFile(join(dir, "fixed.ts"), "utf8");
+  assert.match(source, /export const inputShape = \[null, 64, 64, 3\] as const;/);
+  assert.match(source, /^\/\/ Do not edit\. Regenerate with: npx fxc compile resnet18 --return layer1 --out .* --name fixed --size 64 --fixed-size$/m);
+  await writeFile(join(dir, "fxc.config.json"), JSON.stringify({ out: "built", extractors: [{ model: "resnet18", return: "layer1", size: 64, fixedSize: true }, { model: "resnet18", return: "layer1", name: "any" }] }));
+  const built = await fxc(["build"], { cwd: dir });
+  assert.equal(built.code, 0, built.stderr);
+  assert.match(await readFile(join(dir, "built", "resnet18.ts"), "utf8"), /export const inputShape = \[null, 64, 64, 3\] as const;/);
+  assert.match(await readFile(join(dir, "built", "any.ts"), "utf8"), /export const inputShape = \[null, null, null, 3\] as const;/);
+  await writeFile(join(dir, "fxc.config.json"), JSON.stringify({ extractors: [{ model: "resnet18", return: "layer1", fixedSize: "yes" }] }));
+  assertOneLineError(await fxc(["build"], { cwd: dir }), /^fxc: .*extractors\[0\]\.fixedSize.*must be true or false, got "yes"/);
 });
