@@ -67,7 +67,9 @@ function programSignature(program: Program): string {
 
 /** The smallest size in [1, compiled] that the model takes, by bisection (taking a size, it takes every larger one). */
 function smallestAccepted(compiled: number, takes: (size: number) => boolean): number {
-  let [low, high] = [1, compiled];
+  // Most networks take a single pixel (every convolution padded): one trace then.
+  if (takes(1)) return 1;
+  let [low, high] = [2, compiled];
   while (low < high) {
     const mid = Math.floor((low + high) / 2);
     if (takes(mid)) high = mid;
