@@ -168,7 +168,7 @@ export function build(model: Module, options: BuildOptions): Built {
   if (options.fixedSize === true || options.inputShape !== undefined || options.inputShapes !== undefined) return built;
   const at = { ...options, mode, fixedSize: true, suppressDiffWarning: true };
   const program = freeSpatialSize(built.program, {
-    build: (size) => build(model, { ...at, size }).program,
+    build: (size) => refusingSize(() => build(model, { ...at, size }).program),
     traces: (size) => tracesAt(model, mode, { ...at, size }),
   });
   return { ...built, program };
@@ -176,12 +176,16 @@ export function build(model: Module, options: BuildOptions): Built {
 
 /** Whether the model traces at this input: false where shape inference refuses it (too small, or a size it does not take). */
 export function tracesAt(model: Module, mode: Mode, options: TraceModesOptions): boolean {
+  return refusingSize(() => traceMode(model, mode, options)) !== undefined;
+}
+
+/** What `fn` gives at an input size, or undefined where the model refuses that size; other failures are thrown. */
+export function refusingSize<T>(fn: () => T): T | undefined {
   try {
-    traceMode(model, mode, options);
-    return true;
+    return fn();
   } catch (e) {
     // A module's own size check (MaxViT's) throws a ShapeError before any node records it.
-    if ((e instanceof TraceError && e.isShapeError) || e instanceof ShapeError) return false;
+    if ((e instanceof TraceError && e.isShapeError) || e instanceof ShapeError) return undefined;
     throw e;
   }
 }

@@ -4,7 +4,7 @@ import { Proxy } from "../trace/proxy.js";
 import { Node, type Argument } from "../graph/node.js";
 import { BATCH, type Dim } from "../graph/value.js";
 import type { Program } from "../graph/program.js";
-import { compileGraph, traceMode, tracesAt } from "../pipeline.js";
+import { compileGraph, refusingSize, traceMode, tracesAt } from "../pipeline.js";
 import { programModule } from "../interpret/interpreter.js";
 import { freeSpatialSize } from "../passes/freeSize.js";
 import { createExtractor, type Extractor, type LoadOptions, type TensorSource } from "../../runtime/index.js";
@@ -111,7 +111,7 @@ export function compileStage(stage: Module, shape: readonly Dim[]): CompiledStag
   // An image stage (the backbone) built once for every padded size where its program does not depend on the size.
   const [, channels] = shape;
   const program = freeSpatialSize(built.program, {
-    build: (size) => at([BATCH, channels!, ...size]).program,
+    build: (size) => refusingSize(() => at([BATCH, channels!, ...size]).program),
     traces: (size) => inStageModes(stage, () => tracesAt(stage, "eval", { size: 1, inputShape: [BATCH, channels!, ...size] })),
   });
   return { program, keys: built.keys };

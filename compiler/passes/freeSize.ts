@@ -17,7 +17,8 @@ import type { Instruction, Program, ProgramOutput } from "../graph/program.js";
 
 /** Builds the same extractor at another input size, and says whether the model traces at one. */
 export interface SizeProbe {
-  build(size: readonly [number, number]): Program;
+  /** The program at that size; undefined where the model does not take it. */
+  build(size: readonly [number, number]): Program | undefined;
   traces(size: readonly [number, number]): boolean;
 }
 
@@ -34,8 +35,9 @@ export function freeSpatialSize(program: Program, probe: SizeProbe): Program {
   const sizes = PROBE_OFFSETS.map(([dh, dw]) => [h + dh, w + dw] as const);
   const others: Program[] = [];
   for (const size of sizes) {
-    if (!probe.traces(size)) return program;
-    others.push(probe.build(size));
+    const other = probe.traces(size) ? probe.build(size) : undefined;
+    if (other === undefined) return program;
+    others.push(other);
   }
   const signature = programSignature(program);
   if (!others.every((o) => programSignature(o) === signature)) return program;
