@@ -197,23 +197,32 @@ const PROBE_SPATIAL_OFFSETS = [
  * The program for inputs [batch, ...item] with a free batch and, where `item` holds nulls (a free
  * height and width, built at `compiled` and at two other sizes), free sizes too: one graph when the
  * batch-free graphs at those sizes are the same (no constant depends on the size: every kernel
- * reads its sizes from its input), with the free dims named; else undefined.
+ * reads its sizes from its input), with the free dims named. Where they differ (a kernel's
+ * constants follow the size: adaptive pooling windows, Swin's masks), the batch-free graph at the
+ * compiled size, for inputs of that size (`item` says which it serves); undefined without one.
  */
-export function sizeFreeGraph(forward: ForwardOver, params: GraphParams, item: readonly (number | null)[], compiled?: readonly number[]): BatchFreeGraph | undefined {
+export function sizeFreeGraph(
+  forward: ForwardOver,
+  params: GraphParams,
+  item: readonly (number | null)[],
+  compiled?: readonly number[],
+): (BatchFreeGraph & { readonly item: readonly (number | null)[] }) | undefined {
   const at = (offsets: readonly number[]): number[] => {
     let k = 0;
     return item.map((d) => (d !== null ? d : compiled![k]! + offsets[k++]!));
   };
   const free = item.some((d) => d === null);
   if (free && compiled?.length !== item.filter((d) => d === null).length) return undefined;
-  const base = batchFreeGraph(forward, params, at([0, 0]));
-  if (base === undefined || !free) return base;
+  const atCompiled = at([0, 0]);
+  const base = batchFreeGraph(forward, params, atCompiled);
+  if (base === undefined) return undefined;
+  if (!free) return { ...base, item };
   const others = PROBE_SPATIAL_OFFSETS.map((offsets) => batchFreeGraph(forward, params, at(offsets)));
   const same = (o: BatchFreeGraph | undefined): boolean =>
     o !== undefined && sameNodes(o.graph.nodes, base.graph.nodes) && o.graph.initializers.size === base.graph.initializers.size && [...base.graph.initializers].every(([name, t]) => sameTensor(o.graph.initializers.get(name), t));
-  if (!others.every(same)) return undefined;
+  if (!others.every(same)) return { ...base, item: atCompiled };
   const outputShapes = base.outputShapes.map((shape, k) => shape.map((d, i): Dimension => (others.every((o) => o!.outputShapes[k]![i] === d) ? d : null)));
-  return { ...base, outputShapes };
+  return { ...base, outputShapes, item };
 }
 
 function sameTensor(a: TensorData | undefined, b: TensorData): boolean {
@@ -224,7 +233,12 @@ function sameTensor(a: TensorData | undefined, b: TensorData): boolean {
  * The size-free graph serialized, and its output names by key; nothing else of the graph (which
  * references the host weights) outlives the call. Undefined when there is no such graph.
  */
-function sizeFreeModel(forward: ForwardOver, params: GraphParams, item: readonly (number | null)[], compiled?: readonly number[]): { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate> } | undefined {
+function sizeFreeModel(
+  forward: ForwardOver,
+  params: GraphParams,
+  item: readonly (number | null)[],
+  compiled?: readonly number[],
+): { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate>; readonly item: readonly (number | null)[] } | undefined {
   const built = sizeFreeGraph(forward, params, item, compiled);
   // Nothing for ONNX Runtime to run (only plain values returned, which it refuses as a graph without outputs).
   if (built === undefined || built.tensors.length === 0) return undefined;
@@ -234,12 +248,12 @@ function sizeFreeModel(forward: ForwardOver, params: GraphParams, item: readonly
       name: "fxc",
       nodes: built.graph.nodes,
       initializers: built.graph.initializers,
-      inputs: [{ name: built.input.name, shape: [BATCH, ...item.map((d): Dimension => d ?? SPATIAL[k++]!)] }],
+      inputs: [{ name: built.input.name, shape: [BATCH, ...built.item.map((d): Dimension => d ?? SPATIAL[k++]!)] }],
       outputs: built.tensors.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[k]! })),
     },
     "runtime",
   );
-  return { bytes, templates: built.templates };
+  return { bytes, templates: built.templates, item: built.item };
 }
 
 function sameNodes(a: readonly NodeSpec[], b: readonly NodeSpec[]): boolean {
@@ -278,8 +292,10 @@ interface Session {
 }
 
 /**
- * A module's program on ONNX Runtime. `prepare` makes one session for every batch size and hands
- * it the weights: the host copy is dropped (ONNX Runtime holds the only one). A program whose
+ * A module's program on ONNX Runtime. `prepare` makes one session for every batch size (and every
+ * height and width where the module's are free and the graph does not follow them) and hands it
+ * the weights: the host copy is dropped (ONNX Runtime holds the only one). A free-size program
+ * whose graph follows the size gets one session per height and width, each for every batch. A program whose
  * graph depends on the batch beyond its shapes, or an input of another height or width (a module
  * without a compiled input shape), gets a session per input shape, built on first use while the
  * host weights are kept.
@@ -291,6 +307,12 @@ export class OnnxProgram {
   private readonly sessions = new Map<string, Promise<Session>>();
   /** Shapes checked already (the graph built, the kernels' refusals passed). */
   private readonly checked = new Set<string>();
+  /**
+   * A program that takes any size whose ONNX graph follows the size (adaptive pooling windows,
+   * Swin's masks as constants): one session per height and width, each for every batch, the host
+   * weights kept to build them.
+   */
+  private sessionPerSize = false;
 
   constructor(
     private readonly ort: typeof Ort,
@@ -320,13 +342,17 @@ export class OnnxProgram {
     this.check([PROBE_BATCHES[0], ...item.map((d) => d ?? size?.compiled[k++] ?? 1)]);
     const model = sizeFreeModel(this.forward, this.params, item, size?.compiled);
     if (model === undefined) return false;
+    if (model.item.some((d, i) => d !== item[i])) {
+      this.sessionPerSize = true;
+      return false;
+    }
     // The serialized model holds the weights now, and ONNX Runtime will hold its own copy: the
     // host copy goes before the session is made, so that at most two copies live at once.
     this.params = shapesOnly(this.params);
     collectGarbage();
     try {
       const session = await this.ort.InferenceSession.create(model.bytes!, sessionOptions(this.options));
-      this.shared = { item, session: { session, templates: model.templates } };
+      this.shared = { item: model.item, session: { session, templates: model.templates } };
     } finally {
       model.bytes = undefined;
       collectGarbage();
@@ -345,9 +371,16 @@ export class OnnxProgram {
   }
 
   private session(shape: readonly number[]): Promise<Session> {
-    const key = shape.join(",");
-    let entry = this.sessions.get(key);
-    if (entry === undefined) {
+    const perSize = this.sessionPerSize ? `size:${shape.slice(1).join(",")}` : undefined;
+    const made = (perSize === undefined ? undefined : this.sessions.get(perSize)) ?? this.sessions.get(shape.join(","));
+    if (made !== undefined) return made;
+    // One session for every batch of this height and width where the graph allows it.
+    const model = perSize === undefined ? undefined : sizeFreeModel(this.forward, this.params, shape.slice(1));
+    const key = model === undefined ? shape.join(",") : perSize!;
+    let entry: Promise<Session>;
+    if (model !== undefined) {
+      entry = this.ort.InferenceSession.create(model.bytes!, sessionOptions(this.options)).then((session) => ({ session, templates: model.templates }));
+    } else {
       const { graph, input, tensors, templates } = buildGraph(this.forward, this.params, shape);
       if (tensors.length === 0) {
         entry = Promise.resolve({ session: undefined, templates });
@@ -358,9 +391,9 @@ export class OnnxProgram {
         const bytes = graph.serialize([input], [...tensors], "runtime");
         entry = this.ort.InferenceSession.create(bytes, sessionOptions(this.options)).then((session) => ({ session, templates }));
       }
-      entry.catch(() => this.sessions.delete(key));
-      this.sessions.set(key, entry);
     }
+    entry.catch(() => this.sessions.delete(key));
+    this.sessions.set(key, entry);
     return entry;
   }
 
