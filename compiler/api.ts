@@ -1,9 +1,9 @@
 import type { Module } from "../models/nn/module.js";
 import { getModelEntry } from "../models/zoo/registry.js";
 import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type Preset, type Tensor, type WeightsInput } from "../runtime/index.js";
-import { customOpsOf, type Program } from "./graph/program.js";
-import { interpret } from "./interpret/interpreter.js";
-import { emitModule, inputShapeFor } from "./emit/emitter.js";
+import type { Program } from "./graph/program.js";
+import { programModule } from "./interpret/interpreter.js";
+import { emitModule } from "./emit/emitter.js";
 import { escapeInvisible } from "./emit/literal.js";
 import { build, graphDifference, OptionsError, traceModes, warn, type BuildOptions, type Built, type Layout, type Mode, type TraceModesOptions } from "./pipeline.js";
 import { FeatureExtractorModule, modeGraphs, outputsAt, type CompiledMode } from "./extractorModule.js";
@@ -118,12 +118,8 @@ export function createFeatureExtractor(model: ModelInput, options: ExtractorOpti
     if (entry === undefined) {
       // The first mode's build warned about train/eval differences as asked; the other's would say the same again.
       const program = at === mode ? built.program : buildProgram(m, { ...options, mode: at, suppressDiffWarning: true });
-      const forward = interpret(program);
-      entry = {
-        program,
-        load: (weights, loadOptions) =>
-          createExtractor<Record<string, Tensor>, Tensor>({ checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, buffers: program.buffers, frozen: program.frozen, inputShape: inputShapeFor(program), customOps: customOpsOf(program), forward }, weights, loadOptions),
-      };
+      const module = programModule(program);
+      entry = { program, load: (weights, loadOptions) => createExtractor(module, weights, loadOptions) };
       compiled.set(at, entry);
     }
     return entry;
@@ -178,13 +174,14 @@ export async function compileProgram(model: ModelInput, options: CompileOptions)
 /** The `fxc compile` command line that produces the same module, options in a fixed order, each word quoted for a POSIX shell where it needs it. */
 export function compileCommand(
   model: string,
-  o: { returnNodes?: ReturnNodes; size?: number | readonly [number, number]; layout?: Layout; mode?: Mode; name?: string; out?: string },
+  o: { returnNodes?: ReturnNodes; size?: number | readonly [number, number]; fixedSize?: boolean; layout?: Layout; mode?: Mode; name?: string; out?: string },
 ): string {
   const parts = ["npx", "fxc", "compile", model];
   if (o.returnNodes !== undefined) parts.push("--return", returnSpec(o.returnNodes));
   if (o.out !== undefined && o.out !== "generated") parts.push("--out", o.out);
   if (o.name !== undefined && o.name !== model) parts.push("--name", o.name);
   if (o.size !== undefined) parts.push("--size", typeof o.size === "number" ? String(o.size) : o.size.join("x"));
+  if (o.fixedSize === true) parts.push("--fixed-size");
   if (o.layout !== undefined && o.layout !== "nhwc") parts.push("--layout", o.layout);
   if (o.mode !== undefined && o.mode !== "eval") parts.push("--mode", o.mode);
   return parts.map(shellWord).join(" ");

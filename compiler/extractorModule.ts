@@ -94,5 +94,5 @@ export function modeGraphs(model: Module, options: BuildOptions, built: { readon
 
 /** Output shapes of the model's extractor at another size, for `dryRun`. */
 export function outputsAt(model: Module, options: BuildOptions): (size: readonly [number, number], mode: Mode) => Program["outputs"] {
-  return (size, mode) => build(model, { ...options, size, mode, suppressDiffWarning: true }).program.outputs;
+  return (size, mode) => build(model, { ...options, size, mode, suppressDiffWarning: true, fixedSize: true }).program.outputs;
 }

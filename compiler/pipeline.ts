@@ -1,7 +1,7 @@
 import type { Mode, Module } from "../models/nn/module.js";
 import type { ImageLayout as Layout } from "../runtime/images/preprocess.js";
 import type { Graph } from "./graph/graph.js";
-import { BATCH, type Dim } from "./graph/value.js";
+import { BATCH, ShapeError, type Dim } from "./graph/value.js";
 import type { Program } from "./graph/program.js";
 import { trace, TraceError, type LeafModules } from "./trace/tracer.js";
 import { resolveReturnNodes, type ResolvedOutput, type ReturnNodes } from "./passes/returnNodes.js";
@@ -9,6 +9,7 @@ import { prune } from "./passes/prune.js";
 import { lower } from "./passes/lower.js";
 import { fuse } from "./passes/fuse.js";
 import { foldDataMovement } from "./passes/moves.js";
+import { freeSpatialSize } from "./passes/freeSize.js";
 import { FxcError } from "../runtime/errors.js";
 
 // Declared where the lower layers need them: the module's mode, the runtime's image layout.
@@ -96,6 +97,11 @@ export interface BuildOptions extends TraceModesOptions {
   readonly suppressDiffWarning?: boolean;
   /** Where warnings go; by default process.emitWarning. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Keep the input height and width at `size` even where the network takes any (by default an
+   * image model whose program does not depend on the size takes any from the smallest it allows).
+   */
+  readonly fixedSize?: boolean;
 }
 
 /**
@@ -158,8 +164,31 @@ export function build(model: Module, options: BuildOptions): Built {
     const diff = otherModeDifference(model, mode, graph, options);
     if (diff !== undefined) warn(options, diff);
   }
-  const built = compileGraph(graph, returnNodes, { mode, layout: options.layout });
-  return { ...built, program: withParameterKinds(built.program, model) };
+  const compiled = compileGraph(graph, returnNodes, { mode, layout: options.layout });
+  const built = { ...compiled, program: withParameterKinds(compiled.program, model) };
+  if (options.fixedSize === true || options.inputShape !== undefined || options.inputShapes !== undefined) return built;
+  const at = { ...options, mode, fixedSize: true, suppressDiffWarning: true };
+  const program = freeSpatialSize(built.program, {
+    build: (size) => refusingSize(() => build(model, { ...at, size }).program),
+    traces: (size) => tracesAt(model, mode, { ...at, size }),
+  });
+  return { ...built, program };
+}
+
+/** Whether the model traces at this input: false where shape inference refuses it (too small, or a size it does not take). */
+export function tracesAt(model: Module, mode: Mode, options: TraceModesOptions): boolean {
+  return refusingSize(() => traceMode(model, mode, options)) !== undefined;
+}
+
+/** What `fn` gives at an input size, or undefined where the model refuses that size; other failures are thrown. */
+export function refusingSize<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (e) {
+    // A module's own size check (MaxViT's) throws a ShapeError before any node records it.
+    if ((e instanceof TraceError && e.isShapeError) || e instanceof ShapeError) return undefined;
+    throw e;
+  }
 }
 
 /** Resolve the return nodes of a traced graph, prune, lower and fuse: the part of build after the trace. */

@@ -23,10 +23,12 @@ export interface ExtractorModule<F, I extends Tensor | readonly Tensor[] = Tenso
   readonly parameters: readonly ParamSpec[];
   /** How the model's loader renames checkpoint keys (torchvision's DenseNet files use old names). */
   readonly keyRenames?: readonly KeyRename[];
-  /** The compiled input shape in the module's layout, `null` for the free batch (one per input when forward takes several); lets an engine check the program at load. */
+  /** The compiled input shape in the module's layout, `null` for a free dim (one per input when forward takes several); lets an engine check the program at load. */
   readonly inputShape?: readonly (number | null)[] | readonly (readonly (number | null)[])[];
   /** The user ops (F.defineOp) forward calls through `customOp`: load checks each has a kernel (registerOp), and only tfjs runs them. */
   readonly customOps?: readonly string[];
+  /** Where the height and width are free: the size shapes were checked at and the smallest the network takes (an engine builds its graph at sizes from these). */
+  readonly inputSize?: InputSize;
   /** The program, written as calls of `kernels` (the tfjs kernels, or another engine's that mirror them). */
   forward(input: I, params: Params, kernels: TfjsKernels): F;
 }
@@ -112,6 +114,12 @@ export interface CompiledModule {
 
 const tfjsKernels: TfjsKernels = tfjsOps;
 
+/** A free height and width: the size fxc compiled (and checked shapes) at, and the smallest the network takes. */
+export interface InputSize {
+  readonly compiled: readonly number[];
+  readonly minimum: readonly number[];
+}
+
 /** Loads the weights a compiled module needs and returns its extractor on the requested engine. */
 export async function createExtractor<F, I extends Tensor | readonly Tensor[] = Tensor4D>(module: ExtractorModule<F, I>, weights: WeightsInput, options: LoadOptions = {}): Promise<Extractor<F, I>> {
   const requested = options.engine ?? "auto";
@@ -155,11 +163,18 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
       // The program owns the weights now: it hands them to ONNX Runtime and drops its copy.
       host = undefined;
       const several = module.inputShape?.some(Array.isArray) === true;
-      const shapes = module.inputShape === undefined ? undefined : several ? (module.inputShape as readonly (readonly (number | null)[])[]) : [module.inputShape as readonly (number | null)[]];
-      const perInput = <T>(each: (shape: readonly (number | null)[]) => T[]): T[] | T[][] => (several ? shapes!.map(each) : each(shapes![0]!));
-      // One graph for every batch only where every input's batch is free: a fixed one (torch's ones(10, 10)) is run at its own shape.
-      if (shapes !== undefined && shapes.every(([batch, ...item]) => batch === null && item.every((d) => d !== null))) await program.prepare(perInput((s) => s.slice(1) as number[]));
-      else if (shapes !== undefined) program.check(perInput((s) => s.map((d) => d ?? 1)));
+      if (several) {
+        const shapes = module.inputShape as readonly (readonly (number | null)[])[];
+        // One graph for every batch only where every input's batch is free: a fixed one (torch's ones(10, 10)) is run at its own shape.
+        if (shapes.every(([batch, ...item]) => batch === null && item.every((d) => d !== null))) await program.prepare(shapes.map((s) => s.slice(1) as number[]));
+        else program.check(shapes.map((s) => s.map((d) => d ?? 1)));
+      } else {
+        const inputShape = module.inputShape as readonly (number | null)[] | undefined;
+        const [batch, ...item] = inputShape ?? [];
+        // One graph for every batch only where the batch is free: a fixed one (torch's ones(10, 10)) is run at its own shape.
+        if (inputShape !== undefined && batch === null && (item.every((d) => d !== null) || module.inputSize !== undefined)) await program.prepare(item, module.inputSize);
+        else if (inputShape !== undefined) program.check(inputShape.map((d) => d ?? 1));
+      }
       return onnxExtractor(program, choice);
     } catch (e) {
       // Named, the engine's failure is the user's; by default tfjs runs instead, and says why.

@@ -3,44 +3,11 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { FeaturePyramidNetwork, LastLevelMaxPool, Module, type Tensor } from "../models/index.js";
-import { resnet18, resnet50, type ResNet } from "../models/zoo/resnet.js";
-import { compile, createFeatureExtractor, getGraphNodeNames, type FeatureExtractor } from "../compiler/api.js";
+import { Module, type Tensor } from "../models/index.js";
+import { resnet18, resnet50 } from "../models/zoo/resnet.js";
+import { compile, createFeatureExtractor, getGraphNodeNames } from "../compiler/api.js";
 import { FIXTURES, fixtureCases, testFixtureCases } from "./support/fixtures.js";
-
-/**
- * The example of torchvision's feature extraction page, line for line (the dry run reads shapes:
- * fxc models run only compiled, so the extractor infers them without weights). `backbone` and
- * `outChannels` are parameters, resnet50 and 256 by default, as in families/detection.py.
- */
-class Resnet50WithFPN extends Module {
-  body: FeatureExtractor;
-  fpn: FeaturePyramidNetwork;
-  readonly outChannels: number;
-
-  constructor(backbone: () => ResNet = resnet50, outChannels = 256) {
-    super();
-    // Get a resnet50 backbone
-    const m = backbone();
-    // Extract 4 main layers (note: MaskRCNN needs this particular name
-    // mapping for return nodes)
-    this.body = createFeatureExtractor(m, {
-      returnNodes: Object.fromEntries([1, 2, 3, 4].map((k, v) => [`layer${k}`, String(v)])),
-    });
-    // Dry run to get number of channels for FPN
-    const inp = [2, 3, 224, 224] as const;
-    const out = this.body.dryRun(inp);
-    const inChannelsList = Object.values(out).map((o) => o.shape[1]!);
-    // Build FPN
-    this.outChannels = outChannels;
-    this.fpn = new FeaturePyramidNetwork(inChannelsList, this.outChannels, new LastLevelMaxPool());
-  }
-
-  forward(x: Tensor): Record<string, Tensor> {
-    const features = this.body.call(x);
-    return this.fpn.call(features);
-  }
-}
+import { Resnet50WithFPN } from "./support/factories.js";
 
 const FACTS = JSON.parse(gunzipSync(readFileSync(join(FIXTURES, "detection_facts.json.gz"))).toString("utf8")) as {
   resnet50_with_fpn: { nodes: { train: string[]; eval: string[] }; stateDict: [string, number[]][] };

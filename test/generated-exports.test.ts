@@ -14,7 +14,9 @@ test("a generated module exports its weights' preprocessing, the preset fxc extr
   const vit = await compile("vit_b_16", { returnNodes: ["encoder"], layout: "nchw" });
   assert.match(vit, /export const preprocessing = \{\s*cropSize: 224,\s*resizeSize: 256,[^}]*interpolation: "bilinear",?\s*\} as const satisfies Preset;/);
   assert.match(vit, /preprocess\(image, preprocessing, \{ layout: "nchw" \}\)/, "the doc passes the module's layout");
-  const small = await compile("resnet18", { returnNodes: ["layer1"], size: 64 });
+  // A module that takes any size runs the weights' crop too; one kept at its size says to make images that size.
+  assert.doesNotMatch(await compile("resnet18", { returnNodes: ["layer1"], size: 64 }), /This module was compiled for/);
+  const small = await compile("resnet18", { returnNodes: ["layer1"], size: 64, fixedSize: true });
   assert.match(small, /This module was compiled for 64x64, not the weights' 224x224 crop/);
 });
 

@@ -140,7 +140,8 @@ const MODULES: Record<string, Module> = {
     featuresType: "SwinFeatures",
     notRequested: "stage1",
     // Swin's own maps stay [B, H, W, C] whatever the layout; the permuted map follows the layout.
-    source: [/\/\*\* `features\.7\.1\.add_1`: \[N, 7, 7, 768\]\. \*\//, /\/\*\* `permute`: \[N, 768, 7, 7\]\. \*\//],
+    // Any size: Swin's stages are roughly a stride of the input's (⌈⌊H/4⌋/8⌉ for the last).
+    source: [/\/\*\* `features\.7\.1\.add_1`: \[N, ~H\/32, ~W\/32, 768\] \(\[N, 7, 7, 768\] at 224x224\)\. \*\//, /\/\*\* `permute`: \[N, 768, ~H\/32, ~W\/32\] \(\[N, 768, 7, 7\] at 224x224\)\. \*\//],
   },
   swinv2: {
     family: "Swin v2",
@@ -149,7 +150,7 @@ const MODULES: Record<string, Module> = {
     ranks: { first: 4, last: 4, logits: 2 },
     featuresType: "Swinv2Features",
     notRequested: "features.3",
-    source: [/\/\*\* `features\.7\.1\.add_1`: \[N, 8, 8, 768\]\. \*\//],
+    source: [/\/\*\* `features\.7\.1\.add_1`: \[N, ~H\/32, ~W\/32, 768\] \(\[N, 8, 8, 768\] at 256x256\)\. \*\//],
   },
   maxvitT: {
     family: "MaxViT",

@@ -30,6 +30,8 @@ export interface ExtractorConfig {
   readonly name?: string;
   /** Input size: 224, "224x160" or [224, 160] (default: the model's). */
   readonly size?: number | string | readonly [number, number];
+  /** Keep the input at `size` even where the network takes any (default false: a fully convolutional extractor takes any size). */
+  readonly fixedSize?: boolean;
   readonly layout?: Layout;
   readonly mode?: Mode;
   /** Folder for this module, relative to the config file. */
@@ -45,13 +47,14 @@ export interface BuildTarget {
   readonly name: string;
   readonly returnNodes: ReturnNodes;
   readonly size?: number | readonly [number, number];
+  readonly fixedSize?: true;
   readonly layout: Layout;
   readonly mode: Mode;
 }
 
 export const CONFIG_FILES = ["fxc.config.json", "fxc.config.ts"] as const;
 const TOP_KEYS = ["$schema", "out", "extractors"] as const;
-const EXTRACTOR_KEYS = ["model", "return", "name", "size", "layout", "mode", "out"] as const;
+const EXTRACTOR_KEYS = ["model", "return", "name", "size", "fixedSize", "layout", "mode", "out"] as const;
 
 /** The config file to read: `--config`, else the first of CONFIG_FILES in the folder. */
 export function findConfig(folder: string, given: string | undefined): string {
@@ -141,8 +144,10 @@ function extractorTarget(entry: unknown, where: string, folder: string, out: str
   const layout = optionalChoice(entry, "layout", ["nhwc", "nchw"] as const, where, fail) ?? "nhwc";
   const mode = optionalChoice(entry, "mode", ["eval", "train"] as const, where, fail) ?? "eval";
   const size = sizeOf(entry["size"], `${where}.size`, fail);
+  const fixedSize = entry["fixedSize"];
+  if (fixedSize !== undefined && typeof fixedSize !== "boolean") fail(`${where}.fixedSize`, `must be true or false, got ${JSON.stringify(fixedSize)}`);
   const file = resolve(folder, optionalString(entry, "out", where, fail) ?? out, `${name}.ts`);
-  return { label, model, file, name, returnNodes: returnNodesOf(entry["return"], `${where}.return`, fail), ...(size === undefined ? {} : { size }), layout, mode };
+  return { label, model, file, name, returnNodes: returnNodesOf(entry["return"], `${where}.return`, fail), ...(size === undefined ? {} : { size }), ...(fixedSize === true ? { fixedSize } : {}), layout, mode };
 }
 
 function checkKeys(o: Json, known: readonly string[], where: string, fail: Fail): void {

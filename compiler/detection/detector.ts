@@ -28,7 +28,8 @@ import { BackboneAndRpnHead, BoxHeadStage, MaskHeadStage, compileStage, loadStag
 /**
  * createDetector: torchvision's GeneralizedRCNN eval forward. The dense stages are compiled by
  * the extractors' pipeline and run on the chosen engine: the backbone with its FPN and the RPN
- * head on the padded batch (compiled per padded size), the box head and predictor over the R
+ * head on the padded batch (compiled once for every padded size where its program does not
+ * depend on the size, as torchvision's fully convolutional backbones; else per size), the box head and predictor over the R
  * pooled regions, the mask head and predictor likewise (R the free batch, compiled once). What
  * depends on the data (resize, anchors, top-n, NMS, RoIAlign, decoding, mask pasting) runs
  * runtime/detection's kernels between them, in torchvision's order.
@@ -55,8 +56,9 @@ export interface DetectOptions {
 
 export interface DetectorLoadOptions extends LoadOptions {
   /**
-   * How many padded batch sizes keep their compiled backbone loaded (default 4). Each holds its own
-   * copy of the backbone and RPN head weights (about 110 MB for resnet50 with FPN); the least
+   * How many padded batch sizes keep their compiled backbone loaded (default 4), for a backbone
+   * whose program depends on the input size (torchvision's do not: theirs is compiled and loaded
+   * once for every size). Each holds its own copy of the backbone and RPN head weights; the least
    * recently used is dropped beyond this, and compiled and loaded again when it returns.
    */
   readonly cachedSizes?: number;
@@ -207,6 +209,9 @@ class LruCache<V> {
   }
 }
 
+/** The compiled backbone's key when one program serves every padded size. */
+const ANY_SIZE = "any";
+
 /** torchvision's GeneralizedRCNN eval forward as a compiled detector: see the file's comment. */
 export function createDetector(model: GeneralizedRCNN): DetectorModule {
   const transform = model.transform;
@@ -217,9 +222,10 @@ export function createDetector(model: GeneralizedRCNN): DetectorModule {
   const boxPool = model.roi_heads.box_roi_pool;
   const channels = transform.imageMean.length;
   const compiledDense = new Map<string, { stage: CompiledStage; levels: string[] }>();
+  // The key of a padded size's backbone: one for every size where its program does not depend on the size (a fully convolutional backbone and FPN).
+  const denseKey = (shape: readonly number[]): string => (compiledDense.get(ANY_SIZE) !== undefined ? ANY_SIZE : shape.slice(1).join("x"));
   const compileDense = (shape: readonly [number, number, number, number]): { stage: CompiledStage; levels: string[] } => {
-    const key = shape.slice(1).join("x");
-    let entry = compiledDense.get(key);
+    let entry = compiledDense.get(denseKey(shape));
     if (entry === undefined) {
       const stage = compileStage(denseStage, shape);
       const levels = [...denseStage.levelNames];
@@ -230,7 +236,7 @@ export function createDetector(model: GeneralizedRCNN): DetectorModule {
         );
       }
       entry = { stage, levels };
-      compiledDense.set(key, entry);
+      compiledDense.set(stage.program.freeSize === undefined ? denseKey(shape) : ANY_SIZE, entry);
     }
     return entry;
   };
@@ -273,7 +279,7 @@ export function createDetector(model: GeneralizedRCNN): DetectorModule {
 
       const denseFor = async (shape: [number, number, number, number]): Promise<{ loaded: LoadedStage; levels: string[] }> => {
         const { stage, levels } = compileDense(shape);
-        const key = shape.slice(1).join("x");
+        const key = denseKey(shape);
         let loaded = dense.get(key);
         if (loaded === undefined) {
           loaded = loadStage(stage, source, stageOptions);

@@ -4,9 +4,9 @@ import { Proxy } from "../trace/proxy.js";
 import { Node, type Argument } from "../graph/node.js";
 import { BATCH, type Dim } from "../graph/value.js";
 import type { Program } from "../graph/program.js";
-import { compileGraph, traceMode } from "../pipeline.js";
-import { interpret } from "../interpret/interpreter.js";
-import { inputShapeFor } from "../emit/emitter.js";
+import { compileGraph, refusingSize, traceMode, tracesAt } from "../pipeline.js";
+import { programModule } from "../interpret/interpreter.js";
+import { freeSpatialSize } from "../passes/freeSize.js";
 import { createExtractor, type Extractor, type LoadOptions, type TensorSource } from "../../runtime/index.js";
 import type { Tensor as TfTensor } from "../../runtime/ops/tf.js";
 
@@ -99,20 +99,32 @@ export interface CompiledStage {
  * pipeline, inputs and outputs in torch's NCHW layout.
  */
 export function compileStage(stage: Module, shape: readonly Dim[]): CompiledStage {
-  const inputShape: Dim[] = [BATCH, ...shape.slice(1)];
-  // traceMode leaves every module in the stage's own mode; the model's modules keep theirs instead.
+  const at = (size: readonly Dim[]): { program: Program; keys: string[] } => {
+    const graph = inStageModes(stage, () => traceMode(stage, "eval", { size: 1, inputShape: [BATCH, ...size.slice(1)] }));
+    const nodes = returnedNodes(graph.output);
+    const returnNodes = Object.fromEntries(nodes.map((n, i) => [n.qualname!, `out${i}`]));
+    if (Object.keys(returnNodes).length !== nodes.length) throw new Error(`internal: ${stage.typeName} returns one node twice`);
+    const { program } = compileGraph(graph, returnNodes, { mode: "eval", layout: "nchw" });
+    return { program, keys: nodes.map((_, i) => `out${i}`) };
+  };
+  const built = at(shape);
+  // An image stage (the backbone) built once for every padded size where its program does not depend on the size.
+  const [, channels] = shape;
+  const program = freeSpatialSize(built.program, {
+    build: (size) => refusingSize(() => at([BATCH, channels!, ...size]).program),
+    traces: (size) => inStageModes(stage, () => tracesAt(stage, "eval", { size: 1, inputShape: [BATCH, channels!, ...size] })),
+  });
+  return { program, keys: built.keys };
+}
+
+/** Runs `fn` (a trace, which leaves every module in the stage's own mode) and gives the model's modules their modes back. */
+function inStageModes<T>(stage: Module, fn: () => T): T {
   const modes = stage.namedModules().map(([, m]) => [m, m.training] as const);
-  let graph;
   try {
-    graph = traceMode(stage, "eval", { size: 1, inputShape });
+    return fn();
   } finally {
     for (const [m, training] of modes) m.training = training;
   }
-  const nodes = returnedNodes(graph.output);
-  const returnNodes = Object.fromEntries(nodes.map((n, i) => [n.qualname!, `out${i}`]));
-  if (Object.keys(returnNodes).length !== nodes.length) throw new Error(`internal: ${stage.typeName} returns one node twice`);
-  const { program } = compileGraph(graph, returnNodes, { mode: "eval", layout: "nchw" });
-  return { program, keys: nodes.map((_, i) => `out${i}`) };
 }
 
 /** A stage loaded on an engine: runs an NCHW float batch, returns each output as host floats with its shape. */
@@ -125,11 +137,7 @@ export interface LoadedStage {
 export async function loadStage(stage: CompiledStage, weights: TensorSource, options: LoadOptions): Promise<LoadedStage> {
   const { program } = stage;
   const { tf } = await import("../../runtime/ops/tf.js");
-  const extractor = await createExtractor<Record<string, TfTensor>, TfTensor>(
-    { checkpoint: program.checkpoint, parameters: program.params, keyRenames: program.keyRenames, inputShape: inputShapeFor(program), forward: interpret(program) },
-    weights,
-    options,
-  );
+  const extractor = await createExtractor(programModule(program), weights, options);
   return {
     extractor,
     async run(data, shape) {

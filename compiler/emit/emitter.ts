@@ -34,7 +34,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   const [, , h, w] = program.inputShape as [Dim, Dim, number, number];
   const image = isImageInput(program);
   const facts: HeaderFacts = image
-    ? { ...options, mode: program.mode, height: h, width: w, layout: program.layout }
+    ? { ...options, mode: program.mode, height: h, width: w, layout: program.layout, ...(program.freeSize === undefined ? {} : { minimum: program.freeSize.minimum }) }
     : { ...options, mode: program.mode, height: 0, width: 0, layout: program.layout, input: inputWords(program) };
   const inputType = inputTypeOf(program);
   const featuresName = `${pascalCase(options.name)}Features`;
@@ -49,7 +49,10 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   });
   file.addTypeAlias({ name: "Features", isExported: true, type: featuresName, docs: [docs.featuresAlias] });
   addConst(file, "returnNodes", literal(Object.fromEntries(program.outputs.map((o) => [o.key, o.node]))) + " as const", docs.returnNodes, true);
-  addConst(file, "inputShape", `${literal(inputShapeFor(program))} as const`, docs.inputShape(image ? program.layout : "torch's order"), true);
+  addConst(file, "inputShape", `${literal(inputShapeFor(program))} as const`, docs.inputShape(image ? program.layout : "torch's order", program.freeSize?.minimum), true);
+  if (program.freeSize !== undefined) {
+    addConst(file, "inputSize", `${literal({ compiled: [...program.freeSize.compiled], minimum: [...program.freeSize.minimum] })} as const`, docs.inputSize(program.layout), true);
+  }
   if (options.preset !== undefined) {
     addConst(file, "preprocessing", `${literal({ ...options.preset })} as const satisfies Preset`, docs.preprocessing({ ...facts, preset: options.preset }), true);
   }
@@ -63,7 +66,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
       { name: "options", type: "LoadOptions", hasQuestionToken: true },
     ],
     returnType: inputType === "Tensor4D" ? "Promise<Extractor<Features>>" : `Promise<Extractor<Features, ${inputType}>>`,
-    statements: [loadBody(keyRenames, { buffers: program.buffers !== undefined, frozen: program.frozen !== undefined }, customOpsOf(program))],
+    statements: [loadBody(keyRenames, { buffers: program.buffers !== undefined, frozen: program.frozen !== undefined }, customOpsOf(program), program.freeSize !== undefined)],
   });
   const notes = notesOf(program);
   file.addFunction({
@@ -211,9 +214,13 @@ function tensorTypesOf(v: AbstractValue): string[] {
 
 /** The output's shape as the caller gets it: image-like 4-D values follow the chosen layout. */
 export function outputShape(o: ProgramOutput, layout: Program["layout"]): Dim[] {
-  const shape = o.value.kind === "tensor" ? [...o.value.shape] : [];
+  return inLayout(o.value.kind === "tensor" ? o.value.shape : [], o, layout);
+}
+
+/** Torch-order dims of an output in the order the caller gets them. */
+function inLayout<D>(shape: readonly D[], o: ProgramOutput, layout: Program["layout"]): D[] {
   if (shape.length === 4 && layout === "nhwc" && o.format === "channelsLast") return [shape[0]!, shape[2]!, shape[3]!, shape[1]!];
-  return shape;
+  return [...shape];
 }
 
 /** A plain returned value in words, as torch has it. */
@@ -239,7 +246,10 @@ function describeValue(v: AbstractValue): string {
 function describeOutput(o: ProgramOutput, program: Program): string {
   if (o.value.kind !== "tensor") return `\`${commentText(o.node)}\`: ${commentText(describeValue(o.value))}.`;
   const shape = outputShape(o, program.layout);
-  const text = `\`${commentText(o.node)}\`: [${shape.join(", ")}]`;
+  const symbolic = o.symbolicShape === undefined ? undefined : inLayout(o.symbolicShape, o, program.layout);
+  // Where the size is free, the shape in terms of the input's (and at the compiled size, where it varies).
+  const at = symbolic === undefined || program.freeSize === undefined || symbolic.join() === shape.join() ? "" : ` ([${shape.join(", ")}] at ${program.freeSize.compiled.join("x")})`;
+  const text = `\`${commentText(o.node)}\`: [${(symbolic ?? shape).join(", ")}]${at}`;
   if (o.value.kind !== "tensor" || o.value.shape.length !== 4 || o.format === "contiguous") return `${text}.`;
   const [, c, oh] = o.value.shape;
   const inputH = program.inputShape[2];
@@ -270,11 +280,11 @@ function inputTypeOf(program: Program): string {
 /** The compiled input shape as the caller gives it (`null` for the free batch); one per input when there are several. */
 export function inputShapeFor(program: Program): (number | null)[] | (number | null)[][] {
   if (program.inputShapes !== undefined) return program.inputShapes.map((shape) => callerShape(shape, program.layout));
-  return callerShape(program.inputShape, program.layout);
+  return callerShape(program.inputShape, program.layout, program.freeSize !== undefined);
 }
 
-function callerShape(shape: readonly Dim[], layout: Program["layout"]): (number | null)[] {
-  const dims = shape.map((d) => (typeof d === "number" ? d : null));
+function callerShape(shape: readonly Dim[], layout: Program["layout"], freeSize = false): (number | null)[] {
+  const dims = shape.map((d, i) => (typeof d === "number" && !(freeSize && i >= 2) ? d : null));
   if (!isImageShape(shape)) return dims;
   const [, c, h, w] = dims;
   return layout === "nhwc" ? [null, h!, w!, c!] : [null, c!, h!, w!];

@@ -58,6 +58,16 @@ export interface ProgramOutput {
   readonly operand: Operand;
   readonly value: AbstractValue;
   readonly format?: MemoryFormat;
+  /** Where the program takes any input size: the value's torch-order dims as expressions of the input's (`["N", 256, "⌈H/4⌉", "⌈W/4⌉"]`). */
+  readonly symbolicShape?: readonly (number | string)[];
+}
+
+/** A program that takes any height and width from `minimum` up (compiler/passes/freeSize.ts). */
+export interface FreeSize {
+  /** The size it was compiled (and its shapes checked) at. */
+  readonly compiled: readonly [number, number];
+  /** The smallest height and width the network takes. */
+  readonly minimum: readonly [number, number];
 }
 
 /**
@@ -77,6 +87,8 @@ export interface Program {
   /** The checkpoint tensors the params are made from, with their torch shapes. */
   readonly checkpoint: CheckpointShapes;
   readonly outputs: readonly ProgramOutput[];
+  /** Set where the height and width are free: `inputShape` holds the compiled size, which shapes are checked at. */
+  readonly freeSize?: FreeSize;
   /** How the model's loader renames checkpoint keys before reading them (from its zoo entry). */
   readonly keyRenames?: readonly KeyRename[];
   /** The checkpoint keys that are the model's buffers, not parameters (absent when none are). */

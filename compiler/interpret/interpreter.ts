@@ -2,8 +2,10 @@ import { dispose } from "../../runtime/ops/tensorOps.js";
 import type { Params } from "../../runtime/params.js";
 import type { TfjsKernels } from "../../runtime/kernels.js";
 import type { Tensor } from "../../runtime/ops/tf.js";
-import type { Json, Operand, Program } from "../graph/program.js";
+import { customOpsOf, type Json, type Operand, type Program } from "../graph/program.js";
 import { disposalSchedule } from "../passes/schedule.js";
+import type { ExtractorModule } from "../../runtime/extractor.js";
+import { inputShapeFor } from "../emit/emitter.js";
 
 type RuntimeValue = unknown;
 /** A kernel called with arguments resolved at run time: the instruction's op is a KernelName, checked by tsc. */
@@ -47,5 +49,20 @@ export function interpret(program: Program): (input: Tensor, params: Params, ker
     const features = Object.create(null) as Record<string, Tensor>;
     for (const o of program.outputs) features[o.key] = resolve(o.operand) as Tensor;
     return features;
+  };
+}
+
+/** A program as createExtractor runs it, interpreted: what a generated module hands the runtime, without writing one. */
+export function programModule(program: Program): ExtractorModule<Record<string, Tensor>, Tensor> {
+  return {
+    checkpoint: program.checkpoint,
+    parameters: program.params,
+    ...(program.keyRenames === undefined ? {} : { keyRenames: program.keyRenames }),
+    ...(program.buffers === undefined ? {} : { buffers: program.buffers }),
+    ...(program.frozen === undefined ? {} : { frozen: program.frozen }),
+    inputShape: inputShapeFor(program),
+    ...(program.freeSize === undefined ? {} : { inputSize: program.freeSize }),
+    ...(customOpsOf(program).length === 0 ? {} : { customOps: customOpsOf(program) }),
+    forward: interpret(program),
   };
 }

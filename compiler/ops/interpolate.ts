@@ -90,6 +90,11 @@ defineOp({
   infer: (a) => tensor(planInterpolate(a).shape),
   lower(ctx) {
     const plan = planInterpolate(ctx.args);
+    // To another value's size (the FPN's top-down path): read it when the program runs, so that the program takes any input size.
+    const like = ctx.spatialSizeOf("size", "channelsLast");
+    if (like !== undefined) {
+      return call("interpolateLike", [ctx.tensor("input", "channelsLast"), like], { mode: plan.mode, ...(plan.mode === "bilinear" ? { alignCorners: plan.alignCorners } : {}) });
+    }
     return call("interpolate", [ctx.tensor("input", "channelsLast")], {
         size: plan.size,
         mode: plan.mode,

@@ -46,5 +46,11 @@ export interface LowerContext {
   param(name: string, transform?: ParamTransform, parts?: number): Operand;
   /** Any argument: traced values by reference, everything else as a constant. */
   operand(name: string): Operand;
+  /**
+   * The 4-D image-like tensor whose height and width an argument is (`t.shape[-2:]`), in `format`,
+   * for a kernel that reads them when it runs rather than as constants of one input size;
+   * undefined when the argument is anything else.
+   */
+  spatialSizeOf(name: string, format: MemoryFormat): Operand | undefined;
 }
 

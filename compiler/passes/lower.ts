@@ -283,6 +283,10 @@ class ProgramBuilder {
         return { kind: "list", items: [...Array(parts).keys()].map((index) => this.param(binding, transform, { index, count: parts })) };
       },
       operand: (name) => this.argumentOperand(args[name] ?? null, env),
+      spatialSizeOf: (name, format) => {
+        const source = spatialSizeSource(args[name]);
+        return source === undefined ? undefined : tensorOf(source, format);
+      },
     };
   }
 
@@ -422,4 +426,17 @@ function staticLiteral(v: AbstractValue): Json | undefined {
     case "tensor":
       return undefined;
   }
+}
+
+/** `t` where an argument is `t.shape[-2:]` (or `t.shape[2:]`, `t.size()[-2:]`) of a 4-D image-like tensor. */
+function spatialSizeSource(a: Argument | undefined): Node | undefined {
+  if (!(a instanceof Node) || a.target !== "getitem") return undefined;
+  const [shape, index] = [a.args[0] ?? a.kwargs.input, a.args[1] ?? a.kwargs.index];
+  if (!(shape instanceof Node) || !isSlice(index)) return undefined;
+  const [start, stop, step] = index.slice;
+  if (!((start === -2 || start === 2) && (stop === null || stop === 4) && (step === null || step === 1))) return undefined;
+  const isShape = (shape.target === "getattr" && (shape.args[1] ?? shape.kwargs.name) === "shape") || (shape.target === "size" && (shape.args[1] ?? shape.kwargs.dim ?? null) === null);
+  const t = shape.args[0] ?? shape.kwargs.input;
+  if (!isShape || !(t instanceof Node) || t.value.kind !== "tensor" || t.value.shape.length !== 4 || t.value.torchOrder === true) return undefined;
+  return t;
 }

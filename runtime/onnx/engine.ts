@@ -6,18 +6,24 @@ import type { Tensor, Tensor4D } from "../ops/tf.js";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { OnnxGraph, OnnxValue } from "./graph.js";
-import { modelProto, type Dimension, type NodeSpec } from "./proto.js";
+import { modelProto, type Dimension, type NodeSpec, type TensorData } from "./proto.js";
 import { onnxKernels } from "./ops/index.js";
 import { keyedRecord } from "../features.js";
 
 /** What the ONNX engine needs of a compiled module: its forward, which it runs over graph values. */
 export type ForwardOver = (input: Tensor4D, params: Params, kernels: TfjsKernels) => unknown;
 
+/** A tensor as plain data: what goes into and comes out of ONNX Runtime. */
+export interface HostArray {
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
+}
+
 /** The program's input shapes: one shape, or one per input when forward takes several (an array of tensors). */
 export type InputShapes = readonly number[] | readonly (readonly number[])[];
 
 /** Whether shapes are one per input of a program taking several (a rank-0 single input is `[]`). */
-const isSeveral = (shapes: InputShapes): shapes is readonly (readonly number[])[] => shapes.length > 0 && Array.isArray(shapes[0]);
+const isSeveral = <D>(shapes: readonly D[] | readonly (readonly D[])[]): shapes is readonly (readonly D[])[] => shapes.length > 0 && Array.isArray(shapes[0]);
 
 /** Each input's shape. */
 const shapeList = (shapes: InputShapes): readonly (readonly number[])[] => (isSeveral(shapes) ? shapes : [shapes as readonly number[]]);
@@ -27,12 +33,6 @@ const inputName = (several: boolean, i: number): string => (several ? `input${i}
 
 /** The shapes with a batch put first in each. */
 const withBatch = (items: InputShapes, batch: number): InputShapes => (isSeveral(items) ? items.map((s) => [batch, ...s]) : [batch, ...(items as readonly number[])]);
-
-/** A tensor as plain data: what goes into and comes out of ONNX Runtime. */
-export interface HostArray {
-  readonly data: Float32Array;
-  readonly shape: readonly number[];
-}
 
 let runtime: Promise<typeof Ort> | undefined;
 
@@ -201,20 +201,91 @@ export function batchFreeGraph(forward: ForwardOver, params: GraphParams, item: 
   return { ...base, outputShapes };
 }
 
+/** The names of a free height and width in a graph that runs every input size. */
+const SPATIAL = ["height", "width"] as const;
+
 /**
- * The batch-free graph serialized, and its output names by key; nothing else of the graph (which
- * references the host weights) outlives the call. Undefined when there is no batch-free graph.
+ * Height and width offsets from the compiled size of the other sizes a free-size program is built
+ * at: odd and coprime, so that a constant depending on the size's parity or remainder varies too.
  */
-function batchFreeModel(forward: ForwardOver, params: GraphParams, item: InputShapes): { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate> } | undefined {
-  const built = batchFreeGraph(forward, params, item);
+const PROBE_SPATIAL_OFFSETS = [
+  [37, 19],
+  [67, 101],
+] as const;
+
+/**
+ * The program for inputs [batch, ...item] with a free batch and, where `item` holds nulls (a free
+ * height and width, built at `compiled` and at two other sizes), free sizes too: one graph when the
+ * batch-free graphs at those sizes are the same (no constant depends on the size: every kernel
+ * reads its sizes from its input), with the free dims named. Where they differ (a kernel's
+ * constants follow the size: adaptive pooling windows, Swin's masks), the batch-free graph at the
+ * compiled size, for inputs of that size (`item` says which it serves); undefined without one.
+ */
+export function sizeFreeGraph(
+  forward: ForwardOver,
+  params: GraphParams,
+  item: readonly (number | null)[],
+  compiled?: readonly number[],
+): (BatchFreeGraph & { readonly item: readonly (number | null)[] }) | undefined {
+  const at = (offsets: readonly number[]): number[] => {
+    let k = 0;
+    return item.map((d) => (d !== null ? d : compiled![k]! + offsets[k++]!));
+  };
+  const free = item.some((d) => d === null);
+  if (free && compiled?.length !== item.filter((d) => d === null).length) return undefined;
+  const atCompiled = at([0, 0]);
+  const base = batchFreeGraph(forward, params, atCompiled);
+  if (base === undefined) return undefined;
+  if (!free) return { ...base, item };
+  const others = PROBE_SPATIAL_OFFSETS.map((offsets) => batchFreeGraph(forward, params, at(offsets)));
+  const same = (o: BatchFreeGraph | undefined): boolean =>
+    o !== undefined && sameNodes(o.graph.nodes, base.graph.nodes) && o.graph.initializers.size === base.graph.initializers.size && [...base.graph.initializers].every(([name, t]) => sameTensor(o.graph.initializers.get(name), t));
+  if (!others.every(same)) return { ...base, item: atCompiled };
+  const outputShapes = base.outputShapes.map((shape, k) => shape.map((d, i): Dimension => (others.every((o) => o!.outputShapes[k]![i] === d) ? d : null)));
+  return { ...base, outputShapes, item };
+}
+
+function sameTensor(a: TensorData | undefined, b: TensorData): boolean {
+  return a !== undefined && a.dtype === b.dtype && a.dims.join() === b.dims.join() && (a.data === b.data || sameValues(a.data, b.data));
+}
+
+/**
+ * The size-free graph serialized, and its output names by key; nothing else of the graph (which
+ * references the host weights) outlives the call. Undefined when there is no such graph.
+ */
+function sizeFreeModel(
+  forward: ForwardOver,
+  params: GraphParams,
+  item: readonly (number | null)[],
+  compiled?: readonly number[],
+): { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate>; readonly item: readonly (number | null)[] } | undefined {
+  const built = sizeFreeGraph(forward, params, item, compiled);
   // Nothing for ONNX Runtime to run (only plain values returned, which it refuses as a graph without outputs).
+  if (built === undefined || built.tensors.length === 0) return undefined;
+  let k = 0;
+  const bytes = modelProto(
+    {
+      name: "fxc",
+      nodes: built.graph.nodes,
+      initializers: built.graph.initializers,
+      inputs: [{ name: built.input.name, shape: [BATCH, ...built.item.map((d): Dimension => d ?? SPATIAL[k++]!)] }],
+      outputs: built.tensors.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[k]! })),
+    },
+    "runtime",
+  );
+  return { bytes, templates: built.templates, item: built.item };
+}
+
+/** The batch-free graph of a program taking several inputs, serialized like sizeFreeModel's (their sizes stay fixed). */
+function severalInputsModel(forward: ForwardOver, params: GraphParams, item: readonly (readonly number[])[]): { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate> } | undefined {
+  const built = batchFreeGraph(forward, params, item);
   if (built === undefined || built.tensors.length === 0) return undefined;
   const bytes = modelProto(
     {
       name: "fxc",
       nodes: built.graph.nodes,
       initializers: built.graph.initializers,
-      inputs: built.inputs.map((input, i) => ({ name: input.name, shape: [BATCH, ...shapeList(item)[i]!] })),
+      inputs: built.inputs.map((input, i) => ({ name: input.name, shape: [BATCH, ...item[i]!] })),
       outputs: built.tensors.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[k]! })),
     },
     "runtime",
@@ -258,19 +329,27 @@ interface Session {
 }
 
 /**
- * A module's program on ONNX Runtime. `prepare` makes one session for every batch size and hands
- * it the weights: the host copy is dropped (ONNX Runtime holds the only one). A program whose
+ * A module's program on ONNX Runtime. `prepare` makes one session for every batch size (and every
+ * height and width where the module's are free and the graph does not follow them) and hands it
+ * the weights: the host copy is dropped (ONNX Runtime holds the only one). A free-size program
+ * whose graph follows the size gets one session per height and width, each for every batch. A program whose
  * graph depends on the batch beyond its shapes, or an input of another height or width (a module
  * without a compiled input shape), gets a session per input shape, built on first use while the
  * host weights are kept.
  */
 export class OnnxProgram {
   private params: GraphParams;
-  /** The session for every batch, and the input's shape without its batch. */
-  private shared: { readonly item: string; readonly session: Session } | undefined;
+  /** The session for every batch, and which inputs (shapes without their batch) it serves. */
+  private shared: { readonly serves: (item: InputShapes) => boolean; readonly session: Session } | undefined;
   private readonly sessions = new Map<string, Promise<Session>>();
   /** Shapes checked already (the graph built, the kernels' refusals passed). */
   private readonly checked = new Set<string>();
+  /**
+   * A program that takes any size whose ONNX graph follows the size (adaptive pooling windows,
+   * Swin's masks as constants): one session per height and width, each for every batch, the host
+   * weights kept to build them.
+   */
+  private sessionPerSize = false;
 
   constructor(
     private readonly ort: typeof Ort,
@@ -291,25 +370,47 @@ export class OnnxProgram {
 
   /**
    * Makes the session that runs inputs [any batch, ...item] and gives it the weights; false when the
-   * program cannot run every batch on one graph (sessions per shape then, on first use). Throws what
-   * ONNX Runtime says when it cannot make the session: the host weights are gone then, read them again.
+   * program cannot run every batch (and every size, where item's height and width are null and
+   * `size` says at what the program was compiled) on one graph: sessions per shape then, on first use.
+   * Throws what ONNX Runtime says when it cannot make the session: the host weights are gone then, read them again.
    */
-  async prepare(item: InputShapes): Promise<boolean> {
-    this.check(withBatch(item, PROBE_BATCHES[0]));
-    const model = batchFreeModel(this.forward, this.params, item);
+  async prepare(item: readonly (number | null)[] | readonly (readonly number[])[], size?: { readonly compiled: readonly number[] }): Promise<boolean> {
+    if (isSeveral(item)) {
+      // Several inputs: one graph for every batch, their other sizes fixed.
+      this.check(withBatch(item, PROBE_BATCHES[0]));
+      const model = severalInputsModel(this.forward, this.params, item);
+      if (model === undefined) return false;
+      const key = JSON.stringify(item);
+      await this.share(model, (shapes) => JSON.stringify(shapes) === key);
+      return true;
+    }
+    const single = item as readonly (number | null)[];
+    let k = 0;
+    this.check([PROBE_BATCHES[0], ...single.map((d) => d ?? size?.compiled[k++] ?? 1)]);
+    const model = sizeFreeModel(this.forward, this.params, single, size?.compiled);
     if (model === undefined) return false;
+    if (model.item.some((d, i) => d !== single[i])) {
+      this.sessionPerSize = true;
+      return false;
+    }
+    const served = model.item;
+    await this.share(model, (shapes) => !isSeveral(shapes) && served.length === shapes.length && served.every((d, i) => d === null || d === shapes[i]));
+    return true;
+  }
+
+  /** Makes the session for every batch from the serialized model and hands it the weights. */
+  private async share(model: { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate> }, serves: (item: InputShapes) => boolean): Promise<void> {
     // The serialized model holds the weights now, and ONNX Runtime will hold its own copy: the
     // host copy goes before the session is made, so that at most two copies live at once.
     this.params = shapesOnly(this.params);
     collectGarbage();
     try {
       const session = await this.ort.InferenceSession.create(model.bytes!, sessionOptions(this.options));
-      this.shared = { item: JSON.stringify(item), session: { session, templates: model.templates } };
+      this.shared = { serves, session: { session, templates: model.templates } };
     } finally {
       model.bytes = undefined;
       collectGarbage();
     }
-    return true;
   }
 
   /** The host weights, while the program holds them (before `prepare` hands them to ONNX Runtime). */
@@ -323,9 +424,17 @@ export class OnnxProgram {
   }
 
   private session(shape: InputShapes): Promise<Session> {
-    const key = JSON.stringify(shape);
-    let entry = this.sessions.get(key);
-    if (entry === undefined) {
+    const single = isSeveral(shape) ? undefined : (shape as readonly number[]);
+    const perSize = this.sessionPerSize && single !== undefined ? `size:${single.slice(1).join(",")}` : undefined;
+    const made = (perSize === undefined ? undefined : this.sessions.get(perSize)) ?? this.sessions.get(JSON.stringify(shape));
+    if (made !== undefined) return made;
+    // One session for every batch of this height and width where the graph allows it.
+    const model = perSize === undefined ? undefined : sizeFreeModel(this.forward, this.params, single!.slice(1));
+    const key = model === undefined ? JSON.stringify(shape) : perSize!;
+    let entry: Promise<Session>;
+    if (model !== undefined) {
+      entry = this.ort.InferenceSession.create(model.bytes!, sessionOptions(this.options)).then((session) => ({ session, templates: model.templates }));
+    } else {
       const { graph, inputs, tensors, templates } = buildGraph(this.forward, this.params, shape);
       if (tensors.length === 0) {
         entry = Promise.resolve({ session: undefined, templates });
@@ -336,20 +445,23 @@ export class OnnxProgram {
         const bytes = graph.serialize([...inputs], [...tensors], "runtime");
         entry = this.ort.InferenceSession.create(bytes, sessionOptions(this.options)).then((session) => ({ session, templates }));
       }
-      entry.catch(() => this.sessions.delete(key));
-      this.sessions.set(key, entry);
     }
+    entry.catch(() => this.sessions.delete(key));
+    this.sessions.set(key, entry);
     return entry;
   }
 
-  /** Runs a batch (one array per input when the program takes several): on the shared session when the shapes but the batch are the prepared ones. */
+  /**
+   * Runs a batch (one array per input when the program takes several): on the shared session when
+   * the shapes but the batch are the prepared ones (or free there).
+   */
   async run(x: HostArray | readonly HostArray[]): Promise<Record<string, HostValue>> {
     const several = Array.isArray(x);
     const arrays: readonly HostArray[] = several ? x : [x as HostArray];
     const shape: InputShapes = several ? arrays.map((a) => a.shape) : arrays[0]!.shape;
     this.check(shape);
     const item: InputShapes = several ? arrays.map((a) => a.shape.slice(1)) : arrays[0]!.shape.slice(1);
-    const { session, templates } = this.shared?.item === JSON.stringify(item) ? this.shared.session : await this.session(shape);
+    const { session, templates } = this.shared?.serves(item) === true ? this.shared.session : await this.session(shape);
     const feeds = Object.fromEntries(arrays.map((a, i) => [inputName(several, i), new this.ort.Tensor("float32", a.data, [...a.shape])]));
     const results: Record<string, Ort.Tensor> = session === undefined ? {} : await session.run(feeds);
     const fill = (t: OutputTemplate): HostValue => {

@@ -6,7 +6,7 @@ export { batchNorm } from "./batchNorm.js";
 export { relu, relu6, sigmoid, tanh, silu, hardsigmoid, hardswish, gelu, dropout } from "./activations.js";
 export { add, sub, mul, div, floorDiv } from "./binary.js";
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d } from "./pooling.js";
-export { interpolate } from "./interpolate.js";
+export { interpolate, interpolateLike } from "./interpolate.js";
 export { flatten, linear, shapeOf, getitem } from "./tensorOps.js";
 export { permute, reshape, concat, split, mean, sum, max, softmax, matmul, layerNorm, stochasticDepth, index, expand } from "./shapeOps.js";
 export { einsum, gather } from "./attention.js";

@@ -32,7 +32,14 @@ export function inputItem<T extends { readonly shape: readonly number[] }>(input
  * `layout` nhwc or nchw: an [N, C, H, W] image, `shape` its [C, H, W]. `layout` torch: any
  * other input, taken as torch has it, `shape` all its dims (`null` for a free batch).
  */
-export type InputAttrs = { readonly layout: string; readonly shape: readonly (number | null)[]; readonly index?: number; readonly count?: number };
+export type InputAttrs = {
+  readonly layout: string;
+  readonly shape: readonly (number | null)[];
+  readonly index?: number;
+  readonly count?: number;
+  /** An image whose height and width are free (`null` in shape): the smallest the network takes. */
+  readonly minimum?: readonly number[];
+};
 
 /** Every engine's input check: the caller's shape against the compiled one, in the compiled layout. */
 export function checkInputShape(shape: readonly number[], attrs: InputAttrs): void {
@@ -45,8 +52,9 @@ export function checkInputShape(shape: readonly number[], attrs: InputAttrs): vo
     return;
   }
   const [c, h, w] = attrs.shape;
-  const expected = attrs.layout === "nchw" ? ["N", c, h, w] : ["N", h, w, c];
-  const ok = shape.length === 4 && expected.every((d, i) => d === "N" || d === null || d === shape[i]);
+  const [height, width] = [h ?? "H", w ?? "W"];
+  const expected = attrs.layout === "nchw" ? ["N", c, height, width] : ["N", height, width, c];
+  const ok = shape.length === 4 && expected.every((d, i) => typeof d !== "number" || d === shape[i]);
   const channelAxis = attrs.layout === "nchw" ? 1 : 3;
   if (shape.length === 4 && c !== null && c !== undefined && shape[channelAxis] !== c) {
     throw new InputShapeError(
@@ -58,6 +66,14 @@ export function checkInputShape(shape: readonly number[], attrs: InputAttrs): vo
     throw new InputShapeError(
       `input shape [${shape.join(", ")}] does not match the compiled [${expected.join(", ")}] (${attrs.layout.toUpperCase()}); ` +
         `resize the input, or compile for this size with --size`,
+    );
+  }
+  const [minHeight, minWidth] = attrs.minimum ?? [];
+  const [inputHeight, inputWidth] = attrs.layout === "nchw" ? [shape[2]!, shape[3]!] : [shape[1]!, shape[2]!];
+  if (minHeight !== undefined && minWidth !== undefined && (inputHeight < minHeight || inputWidth < minWidth)) {
+    throw new InputShapeError(
+      `input ${inputHeight}x${inputWidth} is smaller than the ${minHeight}x${minWidth} this network takes at least (its strides and kernels would leave nothing of a smaller one); ` +
+        `give images of at least ${minHeight}x${minWidth} (resize or pad them)`,
     );
   }
 }

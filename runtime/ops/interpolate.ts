@@ -43,3 +43,19 @@ export function interpolate(input: Tensor, attrs: InterpolateAttrs): Tensor4D {
     return alongHeightAndWidth(x, linearMatrix(h, oh, alignCorners, sh), linearMatrix(w, ow, alignCorners, sw));
   });
 }
+
+/** interpolateLike's attributes: interpolate's, the size aside. */
+export interface InterpolateLikeAttrs {
+  readonly mode: "nearest" | "bilinear";
+  readonly alignCorners?: boolean;
+}
+
+/**
+ * `F.interpolate(x, size=other.shape[-2:])`: to the height and width another 4-D value (stored
+ * NHWC) has when the program runs, so that a program built at one input size runs at any (the
+ * FPN's top-down path, whose levels' sizes follow the input's).
+ */
+export function interpolateLike(input: Tensor, like: Tensor, attrs: InterpolateLikeAttrs): Tensor4D {
+  const [, oh, ow] = like.shape as [number, number, number, number];
+  return interpolate(input, { ...attrs, size: [oh, ow] });
+}

@@ -2,6 +2,9 @@ import { Conv2d, F, Module, MultiheadAttention, type Tensor } from "../../models
 import { MaxVit } from "../../models/zoo/maxvit.js";
 import { VisionTransformer } from "../../models/zoo/vit.js";
 import { PatchMergingV2, SwinTransformer, SwinTransformerBlockV2, type SwinTransformerOptions } from "../../models/zoo/swin.js";
+import { FeaturePyramidNetwork, LastLevelMaxPool } from "../../models/index.js";
+import { resnet50, type ResNet } from "../../models/zoo/resnet.js";
+import { createFeatureExtractor, type FeatureExtractor } from "../../compiler/api.js";
 import type { Factories } from "./fixtures.js";
 
 /** Fixture cases' models that are not zoo builds, for every test file that runs those cases (each family's, and webgpu's). */
@@ -50,3 +53,37 @@ export const VIT_SWIN_FACTORIES: Factories = {
   swin_small: () => new SwinTransformer([4, 4], 8, [2, 2], [2, 2], [4, 4], { numClasses: 10 }),
   swin_v2_tiny: () => tinySwin({ block: SwinTransformerBlockV2, downsampleLayer: PatchMergingV2 }),
 };
+
+/**
+ * The example of torchvision's feature extraction page, line for line (the dry run reads shapes:
+ * fxc models run only compiled, so the extractor infers them without weights). `backbone` and
+ * `outChannels` are parameters, resnet50 and 256 by default, as in families/detection.py.
+ */
+export class Resnet50WithFPN extends Module {
+  body: FeatureExtractor;
+  fpn: FeaturePyramidNetwork;
+  readonly outChannels: number;
+
+  constructor(backbone: () => ResNet = resnet50, outChannels = 256) {
+    super();
+    // Get a resnet50 backbone
+    const m = backbone();
+    // Extract 4 main layers (note: MaskRCNN needs this particular name
+    // mapping for return nodes)
+    this.body = createFeatureExtractor(m, {
+      returnNodes: Object.fromEntries([1, 2, 3, 4].map((k, v) => [`layer${k}`, String(v)])),
+    });
+    // Dry run to get number of channels for FPN
+    const inp = [2, 3, 224, 224] as const;
+    const out = this.body.dryRun(inp);
+    const inChannelsList = Object.values(out).map((o) => o.shape[1]!);
+    // Build FPN
+    this.outChannels = outChannels;
+    this.fpn = new FeaturePyramidNetwork(inChannelsList, this.outChannels, new LastLevelMaxPool());
+  }
+
+  forward(x: Tensor): Record<string, Tensor> {
+    const features = this.body.call(x);
+    return this.fpn.call(features);
+  }
+}

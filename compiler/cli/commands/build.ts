@@ -71,6 +71,7 @@ async function compileTarget(target: BuildTarget, configName: string, command: s
     const { source } = await compileProgram(target.model, {
       returnNodes: target.returnNodes,
       ...(target.size === undefined ? {} : { size: target.size }),
+      ...(target.fixedSize === undefined ? {} : { fixedSize: target.fixedSize }),
       layout: target.layout,
       mode: target.mode,
       name: target.name,

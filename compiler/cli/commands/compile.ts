@@ -12,6 +12,7 @@ interface CompileArgs extends BuildArgs {
   out: string;
   name?: string;
   check: boolean;
+  "fixed-size": boolean;
 }
 
 export function compileCommand(cli: Argv): Argv {
@@ -22,6 +23,7 @@ export function compileCommand(cli: Argv): Argv {
       buildOptions(y)
         .option("out", { type: "string", default: "generated", describe: "Folder to write NAME.ts into" })
         .option("name", { type: "string", describe: "Module name (file name and features interface); default: the model name" })
+        .option("fixed-size", { type: "boolean", default: false, describe: "Keep the input at --size even where the network takes any height and width (by default a fully convolutional extractor takes any)" })
         .option("check", { type: "boolean", default: false, describe: "Write nothing; exit 1 if the file on disk differs from what would be written, printing the diff" })
         .example("$0 compile resnet50 --return layer1,layer4", "writes generated/resnet50.ts")
         .example("$0 compile resnet50 --return layer4:features --layout nchw", "renames the output key, NCHW in and out")
@@ -37,6 +39,7 @@ export function compileCommand(cli: Argv): Argv {
         ...(user === undefined ? {} : { source: user.text }),
         returnNodes,
         size: parseSize(args.size),
+        ...(args["fixed-size"] ? { fixedSize: true } : {}),
         layout: args.layout,
         mode: args.mode,
         name,

@@ -7,7 +7,7 @@ import { batchNorm } from "./batchNorm.js";
 import { relu, relu6, sigmoid, tanh, silu, hardsigmoid, hardswish, gelu, dropout } from "./activations.js";
 import { add, sub, mul, div, floorDiv } from "./binary.js";
 import { maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d } from "./pooling.js";
-import { interpolate } from "./interpolate.js";
+import { interpolate, interpolateLike } from "./interpolate.js";
 import { flatten, linear, shapeOf, getitem } from "./tensorOps.js";
 import { permute, reshape, concat, split, mean, sum, max, softmax, matmul, layerNorm, stochasticDepth, index, expand } from "./shapeOps.js";
 import { einsum, gather } from "./attention.js";
@@ -48,6 +48,7 @@ export const onnxKernels = {
   adaptiveAvgPool2d,
   adaptiveMaxPool2d,
   interpolate,
+  interpolateLike,
   flatten,
   linear,
   shapeOf,

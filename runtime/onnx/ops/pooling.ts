@@ -6,9 +6,21 @@ import { OnnxValue, concat, div, matmul, mul, pad, pool, reduce, slice, transpos
 const nchw = (x: OnnxValue): OnnxValue => transpose(x, [0, 3, 1, 2]);
 const nhwc = (x: OnnxValue): OnnxValue => transpose(x, [0, 2, 3, 1]);
 
+/**
+ * The pads of each axis: without ceil_mode, torch's own padding on both sides (ONNX's floor rule
+ * then gives torch's windows, and the graph does not depend on the input's size, so that one graph
+ * serves every size); with it, the end padding the tfjs kernels compute for this size.
+ */
+function windowPads(shape: readonly number[], attrs: PoolAttrs): ReturnType<typeof windowPadding> {
+  const computed = windowPadding(shape, attrs);
+  if (attrs.ceilMode === true) return computed;
+  const [ph, pw] = [attrs.padding[0]!, attrs.padding[1]!];
+  return { ...computed, pads: [[ph, ph], [pw, pw]] };
+}
+
 export function maxPool2d(x: OnnxValue, attrs: PoolAttrs): OnnxValue {
   if (attrs.dilation !== undefined && attrs.dilation.some((d) => d !== 1)) throw new Error("max_pool2d with dilation is not supported by the onnxruntime kernels");
-  const { pads } = windowPadding(x.shape, attrs);
+  const { pads } = windowPads(x.shape, attrs);
   const kernel = [attrs.kernel[0]!, attrs.kernel[1]!] as const;
   const strides = [attrs.stride[0]!, attrs.stride[1]!] as const;
   return nhwc(pool("MaxPool", nchw(x), kernel, strides, [pads[0][0], pads[1][0], pads[0][1], pads[1][1]]));
@@ -32,7 +44,7 @@ function divisors(h: number, w: number, attrs: PoolAttrs, out: readonly [number,
 export function avgPool2d(x: OnnxValue, attrs: PoolAttrs): OnnxValue {
   const kernel = [attrs.kernel[0]!, attrs.kernel[1]!] as const;
   const strides = [attrs.stride[0]!, attrs.stride[1]!] as const;
-  const { pads, out } = windowPadding(x.shape, attrs);
+  const { pads, out } = windowPads(x.shape, attrs);
   const include = attrs.countIncludePad ?? true;
   // ONNX's AveragePool divides by the whole window (count_include_pad) or by the input it covers:
   // torch's divisors, except where ceil_mode's last window reaches past the padding, which torch
