@@ -79,7 +79,7 @@ test("generated densenet code reads a checkpoint with torchvision's old key name
   const c = fixtureCases((x) => x.id === "densenet121_old_keys")[0]!;
   const source = await compile("densenet121", { returnNodes: c.returnNodes, size: 32, layout: "nchw", suppressDiffWarning: true });
   assert.match(source, /const keyRenames = \[/);
-  assert.match(source, /createExtractor\(\{ checkpoint, parameters, keyRenames, buffers, inputShape, inputSize, forward \}/);
+  assert.match(source, /createExtractor\(\s*\{ checkpoint, parameters, keyRenames, buffers, inputShape, inputSize, forward \}/);
   const compiled = await importCompiled<CompiledModule>(source);
   const extractor = await compiled.load(join(FIXTURES, "cases", c.id, c.weights));
   try {

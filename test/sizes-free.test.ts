@@ -137,7 +137,7 @@ test("the generated module says which dims are free: inputShape, inputSize and s
   assert.match(source, /`layer1\.2\.relu_2`: \[N, ⌈H\/4⌉, ⌈W\/4⌉, 256\] \(\[N, 56, 56, 256\] at 224x224\) NHWC; 256 channels, stride 4\./);
   assert.match(source, /`layer4\.2\.relu_2`: \[N, ⌈H\/32⌉, ⌈W\/32⌉, 2048\]/);
   assert.match(source, /ops\.input\(input, \{ layout: "nhwc", shape: \[3, null, null\], minimum: \[1, 1\] \}\)/);
-  assert.match(source, /createExtractor\(\{ checkpoint, parameters, inputShape, inputSize, forward \}, weights, options\)/);
+  assert.match(source, /createExtractor\(\{ checkpoint, parameters, buffers, inputShape, inputSize, forward \}, weights, options\)/);
 });
 
 test("the detector compiles and loads its backbone once for every padded size: each backbone tensor is read once over three sizes", async () => {
