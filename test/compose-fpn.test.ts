@@ -57,7 +57,7 @@ const FPN_WIDTH = 4;
 test("Resnet50WithFPN compiles to one typed module with the FPN's levels", async () => {
   const source = await compile(new Resnet50WithFPN(resnet18, FPN_WIDTH), { returnNodes: ["fpn"], size: [300, 300] });
   for (const key of ["fpn.0", "fpn.1", "fpn.2", "fpn.3", "fpn.pool"]) assert.match(source, new RegExp(`"${key.replace(".", "\\.")}": Tensor4D`));
-  assert.match(source, /\[N, 75, 75, 4\] NHWC/);
+  assert.match(source, /\[N, ⌈H\/4⌉, ⌈W\/4⌉, 4\] \(\[N, 75, 75, 4\] at 300x300\) NHWC/);
 });
 
 // Features against torchvision at 224x224, 300x300 and 800x1216 (resnet18 and a 4-channel FPN: see families/detection.py).

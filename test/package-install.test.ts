@@ -50,7 +50,7 @@ async function writeApp(app: string): Promise<void> {
   await copyFile(RESNET18_WEIGHTS, join(app, "weights.pth"));
 }
 
-test("npm pack installs into a fresh app: npx fxc compile, strict tsc, node runs it on onnxruntime", { timeout: 300_000 }, async (t) => {
+test("npm pack installs into a fresh app: fxc.config.json + npx fxc build (and --check), strict tsc, node runs it on onnxruntime", { timeout: 300_000 }, async (t) => {
   const work = await tempDir("package");
   const app = join(work, "app");
   await writeApp(app);
@@ -71,7 +71,16 @@ test("npm pack installs into a fresh app: npx fxc compile, strict tsc, node runs
   const onnxInstalled = existsSync(join(app, "node_modules", "onnxruntime-node", "package.json"));
   t.diagnostic(`npm install: onnxruntime-node ${onnxInstalled ? "installed" : "dropped"}; ${install.seconds.toFixed(1)} s`);
 
-  succeeded("npx fxc compile", await runProcess("npx", ["fxc", "compile", "resnet18", "--return", "layer1.0", "--size", "32", "--out", "src/generated"], CONSUMER_ENV, app));
+  // The build step the README gives: a config, `fxc build`, and `fxc build --check` in CI.
+  const config = { out: "src/generated", extractors: [{ model: "resnet18", return: "layer1.0", size: 32 }] };
+  await writeFile(join(app, "fxc.config.json"), JSON.stringify(config, null, 2));
+  succeeded("npx fxc build", await runProcess("npx", ["fxc", "build"], CONSUMER_ENV, app));
+  succeeded("npx fxc build --check", await runProcess("npx", ["fxc", "build", "--check"], CONSUMER_ENV, app));
+  await writeFile(join(app, "fxc.config.json"), JSON.stringify({ ...config, extractors: [{ ...config.extractors[0], return: "layer1" }] }, null, 2));
+  const stale = await runProcess("npx", ["fxc", "build", "--check"], CONSUMER_ENV, app);
+  assert.equal(stale.code, 1, `fxc build --check after the config changed: ${stale.stderr}`);
+  assert.match(stale.stdout, /^\+.*layer1/m, "--check prints the diff of what would change");
+  await writeFile(join(app, "fxc.config.json"), JSON.stringify(config, null, 2));
   succeeded("tsc", await runProcess(process.execPath, [TSC, "-p", "."], CONSUMER_ENV, app));
 
   let run = await runApp(app);
