@@ -77,16 +77,8 @@ export interface LoadOptions {
 }
 
 /** `I` is the input: an image batch [N, H, W, C] (or NCHW), or the shape a model of the user's was compiled for. */
-export interface Extractor<F, I extends Tensor | readonly Tensor[] = Tensor4D> {
-  /**
-   * Runs the extractor on any engine. The features are tfjs tensors on `backend` whatever the
-   * engine (onnxruntime's results are copied into them); they belong to the caller, who disposes them.
-   */
-  run(x: I): Promise<F>;
-  /** Runs the extractor synchronously: the tfjs engine only (onnxruntime throws an EngineError; use `run`). */
-  forward(x: I): F;
-  /** Frees the weights. */
-  dispose(): void;
+/** What runs a loaded program, and why the automatic choices did not pick something else: an Extractor and a Detector say it alike. */
+export interface EngineReport {
   /** The engine that runs the program. */
   readonly engine: EngineName;
   /** Why `auto` did not pick onnxruntime; undefined when it did, or when an engine was named. */
@@ -97,6 +89,18 @@ export interface Extractor<F, I extends Tensor | readonly Tensor[] = Tensor4D> {
   readonly adapter?: string;
   /** Why auto mode did not use the GPU it found (its backend did not start); undefined otherwise. */
   readonly backendFallback?: string;
+}
+
+export interface Extractor<F, I extends Tensor | readonly Tensor[] = Tensor4D> extends EngineReport {
+  /**
+   * Runs the extractor on any engine. The features are tfjs tensors on `backend` whatever the
+   * engine (onnxruntime's results are copied into them); they belong to the caller, who disposes them.
+   */
+  run(x: I): Promise<F>;
+  /** Runs the extractor synchronously: the tfjs engine only (onnxruntime throws an EngineError; use `run`). */
+  forward(x: I): F;
+  /** Frees the weights. */
+  dispose(): void;
   /**
    * The parameters loaded as trainable variables (the `trainable` load option), by state_dict key,
    * in torch's shapes: give them to a tfjs optimizer, and run the extractor inside

@@ -16,11 +16,9 @@ import {
   type FeatureMap,
   type ImageTensor,
 } from "../../runtime/detection/index.js";
-import { openWeights, WeightsError, type LoadOptions, type TensorSource, type WeightsInput } from "../../runtime/index.js";
+import { openWeights, WeightsError, type EngineReport, type LoadOptions, type TensorSource, type WeightsInput } from "../../runtime/index.js";
 import { withRenamedKeys, type KeyRename } from "../../runtime/weights/rename.js";
 import { withPrefix } from "../../runtime/weights/open.js";
-import type { EngineName } from "../../runtime/engine.js";
-import type { BackendName } from "../../runtime/backend.js";
 import { FxcError } from "../../runtime/errors.js";
 import { defaultRoIAlignThreads, roiAlignThreads } from "../../runtime/detection/roiAlignThreads.js";
 import { BackboneAndRpnHead, BoxHeadStage, MaskHeadStage, compileStage, loadStage, type CompiledStage, type LoadedStage } from "./stages.js";
@@ -69,18 +67,12 @@ export interface DetectorLoadOptions extends LoadOptions {
   readonly roiAlignThreads?: number;
 }
 
-export interface Detector {
+/** A loaded detector; `engine` and the rest say what runs its dense stages, as an Extractor says them. */
+export interface Detector extends EngineReport {
   /** Runs the detector on images (C × H × W floats in [0, 1], as torchvision takes them); one result per image. */
   detect(images: readonly ImageTensor[], options?: DetectOptions): Promise<DetectionResult[]>;
   /** Frees every stage's weights and closes the checkpoint. */
   dispose(): void;
-  /** The engine that runs the dense stages, and why `auto` did not pick onnxruntime (as an Extractor says them). */
-  readonly engine: EngineName;
-  readonly fallback?: string;
-  /** The tfjs backend in use, the GPU adapter of webgpu, and why auto mode did not use a GPU it found. */
-  readonly backend: BackendName;
-  readonly adapter?: string;
-  readonly backendFallback?: string;
 }
 
 export interface DetectorModule {
