@@ -22,9 +22,11 @@ import {
 } from "../models/index.js";
 import { createFeatureExtractor, type FeatureExtractor } from "../compiler/api.js";
 import { createDetector, DetectorError, type DetectionResult } from "../compiler/detection/index.js";
-import { memorySource, WeightsError, type TensorSource } from "../runtime/index.js";
+import { memorySource, openWeights, WeightsError, type TensorSource } from "../runtime/index.js";
 import type { ImageTensor } from "../runtime/detection/index.js";
 import { seededInput, seededTensor } from "./support/seeded.js";
+import { DETECTION_WEIGHTS, pictureNames, pictureTensor } from "./support/detection.js";
+import { TinyMaskRCNN } from "./fixtures/detection/tinyDetectors.js";
 
 class TinyBackbone extends Module {
   conv = new Conv2d(3, 8, 3, { stride: 4, padding: 1 });
@@ -65,7 +67,11 @@ test("the published checkpoints' older keys (rpn.head.conv.*, mask_head.mask_fcn
   const images = [image(48, 64, 1), image(70, 40, 2)];
   const current = await createDetector(model).load(weights(model), { engine: "tfjs" });
   const older = await createDetector(model).load(
-    weights(model, (k) => k.replace(/^rpn\.head\.conv\.0\.0\./, "rpn.head.conv.").replace(/^roi_heads\.mask_head\.(\d+)\.0\./, (_, i: string) => `roi_heads.mask_head.mask_fcn${Number(i) + 1}.`)),
+    weights(model, (k) =>
+      k
+        .replace(/^rpn\.head\.conv\.0\.0\./, "rpn.head.conv.")
+        .replace(/^roi_heads\.mask_head\.(\d+)\.0\./, (_, i: string) => `roi_heads.mask_head.mask_fcn${Number(i) + 1}.`),
+    ),
     { engine: "tfjs" },
   );
   // A checkpoint nested under a prefix, as LoadOptions.prefix selects it.
@@ -161,4 +167,30 @@ test("FasterRCNN over the seed's extractor-based backbone detects as over resnet
   const [a, b] = results as [DetectionResult[], DetectionResult[]];
   assert.equal(a[0]!.scores.length, 10);
   assert.deepEqual(plain(a), plain(b));
+});
+
+test("a checkpoint whose FPN is from before torchvision 0.13 (backbone.fpn.inner_blocks.{i}.weight, as the published COCO files) loads as torchvision's FeaturePyramidNetwork renames it", async () => {
+  const model = TinyMaskRCNN();
+  const file = await openWeights(DETECTION_WEIGHTS);
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  try {
+    for (const key of file.keys()) {
+      const old = key.replace(/^(backbone\.fpn\.(?:inner|layer)_blocks\.\d+)\.0\./, "$1.");
+      tensors.set(old, { shape: [...file.info(key)!.shape], data: await file.readFloat32(key) });
+    }
+  } finally {
+    await file.close();
+  }
+  assert.ok([...tensors.keys()].includes("backbone.fpn.inner_blocks.0.weight"), "the fixture has an FPN to rename");
+  const images = [await pictureTensor(pictureNames()[0]!)];
+  const current = await createDetector(model).load(DETECTION_WEIGHTS, { engine: "tfjs" });
+  const older = await createDetector(model).load(memorySource(tensors, "old-fpn.safetensors"), { engine: "tfjs" });
+  try {
+    const [a, b] = [await current.detect(images), await older.detect(images)];
+    assert.ok(a[0]!.scores.length > 0, "the fixture detects something");
+    assert.deepEqual(plain(b), plain(a));
+  } finally {
+    current.dispose();
+    older.dispose();
+  }
 });

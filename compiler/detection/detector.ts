@@ -90,7 +90,11 @@ export class DetectorError extends FxcError {
  * (version < 2) is `conv.0.0.weight`, MaskRCNNHeads' `mask_fcn{i}.weight` is `{i-1}.0.weight`.
  */
 function checkpointRenames(model: GeneralizedRCNN): KeyRename[] {
-  const renames: KeyRename[] = [{ pattern: "^rpn\\.head\\.conv\\.(weight|bias)$", replacement: "rpn.head.conv.0.0.$1" }];
+  const renames: KeyRename[] = [
+    { pattern: "^rpn\\.head\\.conv\\.(weight|bias)$", replacement: "rpn.head.conv.0.0.$1" },
+    // FeaturePyramidNetwork before torchvision 0.13 (its _load_from_state_dict, version 1): a bare Conv2d per block, as in the published COCO files.
+    { pattern: "^(backbone\\.(?:.*\\.)?fpn\\.(?:inner|layer)_blocks\\.\\d+)\\.(weight|bias)$", replacement: "$1.0.$2" },
+  ];
   const maskHead = model.roi_heads.mask_head;
   const blocks = maskHead === null ? 0 : maskHead.namedChildren().length;
   for (let i = 1; i <= blocks; i++) renames.push({ pattern: `^roi_heads\\.mask_head\\.mask_fcn${i}\\.(weight|bias)$`, replacement: `roi_heads.mask_head.${i - 1}.0.$1` });
