@@ -46,13 +46,19 @@ export function maxPool2d(input: Tensor, attrs: PoolAttrs): Tensor4D {
   return tf.maxPool(x, [attrs.kernel[0]!, attrs.kernel[1]!], [sh, sw], [[0, 0], pads[0], pads[1], [0, 0]]);
 }
 
-/** x[:, ::sh, ::sw, :] for an output of `out` rows and columns, with ops that tfjs has gradients for. */
+/**
+ * x[:, ::sh, ::sw, :] for an output of `out` rows and columns, with ops that tfjs has gradients for.
+ * Rows, then columns, each a slice of a 3-D view: tfjs's webgpu backend gets a 6-D slice wrong
+ * under the gradient tape (zeros for the values and the gradient), which one 6-D view made it do.
+ */
 function everyStride(x: Tensor4D, out: readonly [number, number], [sh, sw]: readonly [number, number]): Tensor4D {
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;
     const [oh, ow] = out;
     const whole = tf.slice(tf.pad(x, [[0, 0], [0, Math.max(0, oh * sh - h)], [0, Math.max(0, ow * sw - w)], [0, 0]]), [0, 0, 0, 0], [n, oh * sh, ow * sw, c]);
-    return tf.reshape(tf.slice(tf.reshape(whole, [n, oh, sh, ow, sw, c]), [0, 0, 0, 0, 0, 0], [n, oh, 1, ow, 1, c]), [n, oh, ow, c]);
+    const rows = tf.slice(tf.reshape(whole, [n * oh, sh, ow * sw * c]), [0, 0, 0], [n * oh, 1, ow * sw * c]);
+    const columns = tf.slice(tf.reshape(rows, [n * oh * ow, sw, c]), [0, 0, 0], [n * oh * ow, 1, c]);
+    return tf.reshape(columns, [n, oh, ow, c]);
   });
 }
 
