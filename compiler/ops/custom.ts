@@ -11,7 +11,8 @@ const current = new Map<string, { readonly spec: UserOpSpec; readonly def: OpDef
 /**
  * The compiler's op for a user's `F.defineOp`: bound as `name(inputs, attrs)`, its shape from the
  * user's rule, lowered to the generic `customOp` kernel with `{ name, attrs }` (inputs in torch's
- * order, as the user's kernel reads them). Registered when a trace first calls it.
+ * order, as the user's kernel reads them; an image-like 4-D result stored channels-last after it,
+ * `outFormat`, as every built-in op's). Registered when a trace first calls it.
  */
 export function userOpDef(spec: UserOpSpec): OpDef {
   const { name } = spec;
@@ -34,7 +35,10 @@ export function userOpDef(spec: UserOpSpec): OpDef {
       return tensor(out.map((d): Dim => (d === null ? BATCH : d)));
     },
     lower(ctx) {
-      return call("customOp", [{ kind: "list", items: ctx.tensors("inputs", "contiguous") }], { name, attrs: ctx.args.attrs as CustomOpAttrs }, "contiguous");
+      // Built-in ops' contract: an image-like 4-D result (not marked F.torchOrder) is stored channels-last, so it is returned in the extractor's layout.
+      const imageLike = ctx.out.kind === "tensor" && ctx.out.shape.length === 4 && ctx.out.torchOrder !== true;
+      const attrs = { name, attrs: ctx.args.attrs as CustomOpAttrs, ...(imageLike ? { outFormat: "channelsLast" as const } : {}) };
+      return call("customOp", [{ kind: "list", items: ctx.tensors("inputs", "contiguous") }], attrs, imageLike ? "channelsLast" : "contiguous");
     },
   });
   current.set(name, { spec, def });

@@ -3,7 +3,7 @@ import type { CustomOpAttrs } from "../../ops/custom.js";
 import type { OnnxValue } from "./onnx.js";
 
 /** runtime/ops/custom.ts over ONNX: a user op's kernel is a tfjs function, which an ONNX graph cannot hold. */
-export function customOp(_inputs: readonly OnnxValue[], op: { readonly name: string; readonly attrs: CustomOpAttrs }): OnnxValue {
+export function customOp(_inputs: readonly OnnxValue[], op: { readonly name: string; readonly attrs: CustomOpAttrs; readonly outFormat?: "channelsLast" }): OnnxValue {
   throw customOpRefusal(op.name);
 }
 
