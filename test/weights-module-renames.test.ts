@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compile, createFeatureExtractor } from "../compiler/api.js";
 import { importCompiled } from "../compiler/cli/cache.js";
-import { resnetFpnBackbone } from "../models/index.js";
+import { Module, resnetFpnBackbone, type Tensor as ModelTensor } from "../models/index.js";
+import { vit_b_32 } from "../models/zoo/vit.js";
 import { maskrcnn_resnet50_fpn } from "../models/detection/mask_rcnn.js";
 import { memorySource, tf, WeightsError, type Tensor, type TensorSource } from "../runtime/index.js";
 import type { CompiledModule, Extractor } from "../runtime/extractor.js";
@@ -33,8 +34,9 @@ function checkpoint(name: (key: string) => string): TensorSource {
   return keyView(weights, new Map(weights.keys().map((key) => [`backbone.${name(key)}`, key])));
 }
 
-async function features(extractor: Extractor<Record<string, Tensor>, Tensor>): Promise<Record<string, number[]>> {
-  const x = tf.tensor4d(seededInput([1, SIZE, SIZE, 3], 3), [1, SIZE, SIZE, 3]);
+/** The extractor's features of one seeded image of `size`, as plain arrays; the extractor is disposed. */
+async function features(extractor: Extractor<Record<string, Tensor>, Tensor>, size = SIZE): Promise<Record<string, number[]>> {
+  const x = tf.tensor4d(seededInput([1, size, size, 3], 3), [1, size, size, 3]);
   try {
     const out = await extractor.run(x);
     const values = Object.fromEntries(await Promise.all(Object.entries(out).map(async ([key, t]) => [key, Array.from(await t.data())] as const)));
@@ -105,4 +107,22 @@ test("a module's rule goes under its path whole: an alternation stays below the 
   assert.equal(rename("b.bias"), "b.bias");
   assert.equal(rename("headxx.a.weight"), "headxx.a.weight");
   assert.throws(() => renameUnderPath({ pattern: "a\\.weight", replacement: "b" }, "x"), /must start with \^/);
+});
+
+test("ViT's MLPBlock renames its pre-0.14 keys (mlp.linear_1, mlp.linear_2) wherever the ViT sits: a model built in code, under a user's module", async () => {
+  class Holder extends Module {
+    backbone = vit_b_32({ imageSize: 32 });
+    forward(x: ModelTensor): ModelTensor {
+      return this.backbone.call(x);
+    }
+  }
+  const holder = new Holder();
+  const fx = createFeatureExtractor(holder, { returnNodes: ["backbone.encoder.layers.encoder_layer_1"], size: 32 });
+  const current = seededWeights(holder, 9);
+  const older = withRenamedKeys(current, [
+    { pattern: "\\.mlp\\.0\\.", replacement: ".mlp.linear_1." },
+    { pattern: "\\.mlp\\.3\\.", replacement: ".mlp.linear_2." },
+  ]);
+  assert.ok(older.keys().includes("backbone.encoder.layers.encoder_layer_1.mlp.linear_2.bias"));
+  assert.deepEqual(await features(await fx.load(older, { engine: "tfjs" }), 32), await features(await fx.load(current, { engine: "tfjs" }), 32));
 });

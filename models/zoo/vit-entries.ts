@@ -8,7 +8,7 @@ type Options = v.VisionTransformerOptions & { imageSize?: number };
  * (`fixedSize`). vit_h_14's DEFAULT weights (SWAG, end to end) are for 518×518, so its entry
  * builds `imageSize: 518`, as torchvision's builder does when given those weights.
  */
-const entry = zooFamily("ViT", { minSize: 224, fixedSize: true, preset: imagenetPreset(224, 256), checkpointKeyRenames: v.OLD_MLP_BLOCK_KEYS });
+const entry = zooFamily("ViT", { minSize: 224, fixedSize: true, preset: imagenetPreset(224, 256) });
 /** The builder with `imageSize` given unless the user gives another. */
 const at =
   (imageSize: number, build: (o?: Options) => v.VisionTransformer) =>

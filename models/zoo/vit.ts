@@ -41,17 +41,18 @@ export class MLPBlock extends MLP {
   constructor(inDim: number, mlpDim: number, dropout: number) {
     super(inDim, [mlpDim, inDim], { activationLayer: () => new GELU(), inplace: null, dropout });
   }
-}
 
-/**
- * torchvision's published ViT checkpoints predate MLP: their MLP layers are `mlp.linear_1` and
- * `mlp.linear_2`, which MLPBlock's `_load_from_state_dict` renames to `mlp.0` and `mlp.3`; fxc's
- * loader applies the same renames.
- */
-export const OLD_MLP_BLOCK_KEYS: readonly KeyRename[] = [
-  { pattern: String.raw`^(.*encoder_layer_\d+\.mlp)\.linear_1\.(weight|bias)$`, replacement: "$1.0.$2" },
-  { pattern: String.raw`^(.*encoder_layer_\d+\.mlp)\.linear_2\.(weight|bias)$`, replacement: "$1.3.$2" },
-];
+  /**
+   * torchvision's published ViT checkpoints predate MLP: their MLP layers are `linear_1` and
+   * `linear_2`, which MLPBlock's `_load_from_state_dict` renames to `0` and `3`; so does fxc's loader.
+   */
+  override legacyKeyRenames(): readonly KeyRename[] {
+    return [
+      { pattern: String.raw`^linear_1\.(weight|bias)$`, replacement: "0.$1" },
+      { pattern: String.raw`^linear_2\.(weight|bias)$`, replacement: "3.$1" },
+    ];
+  }
+}
 
 /** `torch._assert(input.dim() == 3, f"Expected (batch_size, seq_length, hidden_dim) got {input.shape}")`. */
 function assertTokens(input: Tensor): void {
