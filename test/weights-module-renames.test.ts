@@ -106,7 +106,9 @@ test("a module's rule goes under its path whole: an alternation stays below the 
   assert.equal(rename("head.x.b.bias"), "head.x.c.bias");
   assert.equal(rename("b.bias"), "b.bias");
   assert.equal(rename("headxx.a.weight"), "headxx.a.weight");
-  assert.throws(() => renameUnderPath({ pattern: "a\\.weight", replacement: "b" }, "x"), /must start with \^/);
+  assert.throws(() => renameUnderPath({ pattern: "a\\.weight", replacement: "b" }, "x"), {
+    message: "the key rename /a\\.weight/ of the module at 'x' does not start with ^; a module's legacyKeyRenames match the key below the module from its start: begin each pattern with ^",
+  });
 });
 
 test("ViT's MLPBlock renames its pre-0.14 keys (mlp.linear_1, mlp.linear_2) wherever the ViT sits: a model built in code, under a user's module", async () => {

@@ -1,5 +1,6 @@
 import type { TensorInfo, TensorSource } from "./types.js";
 import { missingKey } from "./types.js";
+import { FxcError } from "../errors.js";
 
 /**
  * A rule a model's own loader applies to checkpoint keys: a file key matching `pattern` (a
@@ -17,7 +18,9 @@ export interface KeyRename {
  * the module at `path` ("" for the model itself).
  */
 export function renameUnderPath(rule: KeyRename, path: string): KeyRename {
-  if (!rule.pattern.startsWith("^")) throw new Error(`internal: a module's key rename /${rule.pattern}/ must start with ^ (it is matched below the module's path)`);
+  if (!rule.pattern.startsWith("^")) {
+    throw new FxcError(`the key rename /${rule.pattern}/ of the module at '${path}' does not start with ^; a module's legacyKeyRenames match the key below the module from its start: begin each pattern with ^`);
+  }
   if (path === "") return rule;
   const escapedPath = `${path}.`.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   // The module's pattern in a group: an alternation in it stays under the path. Paths hold no `$`, but a replacement would read one.
