@@ -1,6 +1,6 @@
 import type { Module } from "../models/nn/module.js";
 import { getModelEntry } from "../models/zoo/registry.js";
-import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type Preset, type Tensor, type WeightsInput } from "../runtime/index.js";
+import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type Preset, type Tensor, type WeightsInput } from "@fxc/runtime";
 import type { Program } from "./graph/program.js";
 import { programModule } from "./interpret/interpreter.js";
 import { emitModule } from "./emit/emitter.js";

@@ -10,7 +10,7 @@
  */
 import { createFeatureExtractor } from "../compiler/index.js";
 import { resnetFpnBackbone } from "../models/index.js";
-import { memorySource, tf, type MemoryTensor } from "../runtime/index.js";
+import { memorySource, tf, type MemoryTensor } from "@fxc/runtime";
 
 const SIZE = 64;
 const BATCH = 8;

@@ -5,7 +5,7 @@
  * none can end the comment it stands in.
  */
 import { commentText } from "../compiler/emit/literal.js";
-import type { Preset } from "../runtime/images/preset.js";
+import type { Preset } from "@fxc/runtime/internal/images/preset";
 
 export interface HeaderFacts {
   readonly model: string;

@@ -5,13 +5,13 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ts } from "ts-morph";
-import { writeFileAtomic } from "../../runtime/io/atomic.js";
-import type { CompiledModule } from "../../runtime/extractor.js";
-import { createExtractorPool } from "../../runtime/index.js";
+import { writeFileAtomic } from "@fxc/runtime/internal/io/atomic";
+import type { CompiledModule } from "@fxc/runtime/internal/extractor";
+import { createExtractorPool } from "@fxc/runtime";
 import { OptionsError } from "../pipeline.js";
 import { compileProgram } from "../api.js";
 import { checkTensorOutputs, requestExtractorOptions, requestLoadOptions, type ExtractorLoader } from "../tasks/loader.js";
-import { FxcError } from "../../runtime/errors.js";
+import { FxcError } from "@fxc/runtime/internal/errors";
 
 /**
  * A compile cache fxc will not run code from: one that another account could write into. Says

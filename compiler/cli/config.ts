@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { getModelEntry, UnknownNameError } from "../../models/zoo/registry.js";
-import { errorCode } from "../../runtime/weights/types.js";
+import { errorCode } from "@fxc/runtime/internal/weights/types";
 import type { ReturnNodes } from "../passes/returnNodes.js";
 import type { Layout, Mode } from "../pipeline.js";
 import { moduleNameMessage, outputKeyMessage } from "../names.js";

@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Module } from "../../models/nn/module.js";
-import { errorCode } from "../../runtime/weights/types.js";
+import { errorCode } from "@fxc/runtime/internal/weights/types";
 import type { ModelInput } from "../api.js";
 import { quoteName } from "../names.js";
 import { OptionsError } from "../pipeline.js";

@@ -1,7 +1,7 @@
 import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
 import type { AbstractValue, Dim } from "../graph/value.js";
 import { attrsJson, customOpsOf, type Instruction, type Json, type Operand, type Program, type ProgramOutput } from "../graph/program.js";
-import type { Preset } from "../../runtime/images/preset.js";
+import type { Preset } from "@fxc/runtime/internal/images/preset";
 import { disposalSchedule } from "../passes/schedule.js";
 import { dataSection, docs, featuresComment, header, loadBody, type HeaderFacts } from "../../templates/module.js";
 import { commentText, literal, propertyAccess, propertyName } from "./literal.js";

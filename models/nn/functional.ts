@@ -1,5 +1,5 @@
 import type { Buffer, Parameter } from "./parameter.js";
-import { CustomOpError, registerOp, type CustomKernel, type CustomOpAttrs } from "../../runtime/ops/custom.js";
+import { CustomOpError, registerOp, type CustomKernel, type CustomOpAttrs } from "@fxc/runtime/internal/ops/custom";
 import { dispatcher, type UserOpSpec } from "./dispatch.js";
 import { containsTraced, type IntLike, type Tensor } from "./tensor.js";
 

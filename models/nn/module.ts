@@ -1,5 +1,5 @@
 import { Buffer, Parameter } from "./parameter.js";
-import { elementCount } from "../../runtime/weights/dtype.js";
+import { elementCount } from "@fxc/runtime/internal/weights/dtype";
 import { dispatcher } from "./dispatch.js";
 import type { Tensor } from "./tensor.js";
 
