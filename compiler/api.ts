@@ -134,7 +134,7 @@ export interface CompileOptions extends ExtractorOptions {
   readonly command?: string;
   /** The output folder the command names (for the header only). */
   readonly out?: string;
-  /** Where the generated module imports the runtime from; `fxc/runtime` by default. */
+  /** Where the generated module imports the runtime from; `@fxc/runtime` by default. */
   readonly runtimeModule?: string;
   /**
    * Where a model of the user's comes from, as `fxc compile` takes it (`./src/my-net.ts#MyNet`):

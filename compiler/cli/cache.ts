@@ -12,6 +12,7 @@ import { OptionsError } from "../pipeline.js";
 import { compileProgram } from "../api.js";
 import { checkTensorOutputs, requestExtractorOptions, requestLoadOptions, type ExtractorLoader } from "../tasks/loader.js";
 import { FxcError } from "@fxc/runtime/internal/errors";
+import { RUNTIME_PACKAGE } from "../version.js";
 
 /**
  * A compile cache fxc will not run code from: one that another account could write into. Says
@@ -32,10 +33,11 @@ export async function importCompiled<M>(source: string): Promise<M> {
 
 /** The runnable (JavaScript) form of a compiled module, as the cache holds it. */
 export function runnableSource(source: string): string {
-  const runtimeUrl = new URL("../../runtime/index.js", import.meta.url).href;
+  // The cache folder has no node_modules: each runtime import is resolved as this compiler resolves it.
+  const runtimeImport = new RegExp(`from "(${RUNTIME_PACKAGE}(?:/[\\w/]+)?)"`, "g");
   return ts
     .transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } })
-    .outputText.replace(/from "fxc\/runtime"/g, `from ${JSON.stringify(runtimeUrl)}`);
+    .outputText.replace(runtimeImport, (_, specifier: string) => `from ${JSON.stringify(import.meta.resolve(specifier))}`);
 }
 
 /**
