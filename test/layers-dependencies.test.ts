@@ -88,6 +88,12 @@ export async function packageBoundaryViolations(root: string): Promise<string[]>
   return violations;
 }
 
+/** Writes `text` to `path` under `root`, making its folders. */
+async function writeUnder(root: string, path: string, text: string): Promise<void> {
+  await mkdir(dirname(join(root, path)), { recursive: true });
+  await writeFile(join(root, path), text);
+}
+
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 test("runtime imports neither models nor compiler, and models does not import compiler", async () => {
@@ -97,10 +103,7 @@ test("runtime imports neither models nor compiler, and models does not import co
 
 test("the layer rule sees multi-line, type-only, dynamic and self-referencing imports, and allows imports downwards", async () => {
   const root = await tempDir("layers");
-  const write = async (path: string, text: string): Promise<void> => {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await writeFile(join(root, path), text);
-  };
+  const write = (path: string, text: string): Promise<void> => writeUnder(root, path, text);
   await write("package.json", JSON.stringify({ name: "fxc", exports: { ".": { "fxc-source": "./compiler/index.ts" }, "./models": { "fxc-source": "./models/index.ts" } } }));
   await write("models/nn/a.ts", 'import {\n  x,\n  y,\n} from "../../compiler/trace/proxy.js";\nimport type { T } from "../../runtime/t.js";\n');
   await write("runtime/b.ts", 'export type Z = import("../models/nn/a.js").Z;\nconst m = await import("fxc/models");\n');
@@ -119,10 +122,7 @@ test("compiler, models, templates and examples import the runtime only through @
 
 test("the package boundary rule sees relative imports into runtime/ from every root folder, and out of runtime/, and allows package specifiers", async () => {
   const root = await tempDir("boundary");
-  const write = async (path: string, text: string): Promise<void> => {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await writeFile(join(root, path), text);
-  };
+  const write = (path: string, text: string): Promise<void> => writeUnder(root, path, text);
   await write("runtime/package.json", JSON.stringify({ name: "@fxc/runtime" }));
   await write("runtime/index.ts", 'export type { T } from "./t.js";\nimport "../templates/x.js";\n');
   await write("compiler/a.ts", 'import { x } from "@fxc/runtime";\nimport type { Y } from "@fxc/runtime/internal/weights/rename";\nimport { z } from "../runtime/weights/open.js";\n');
