@@ -88,10 +88,14 @@ export async function packageBoundaryViolations(root: string): Promise<string[]>
   return violations;
 }
 
-/** Writes `text` to `path` under `root`, making its folders. */
-async function writeUnder(root: string, path: string, text: string): Promise<void> {
-  await mkdir(dirname(join(root, path)), { recursive: true });
-  await writeFile(join(root, path), text);
+/** A temporary folder holding `files` (path -> text). */
+async function tempTree(prefix: string, files: Readonly<Record<string, string>>): Promise<string> {
+  const root = await tempDir(prefix);
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(dirname(join(root, path)), { recursive: true });
+    await writeFile(join(root, path), text);
+  }
+  return root;
 }
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -102,12 +106,12 @@ test("runtime imports neither models nor compiler, and models does not import co
 });
 
 test("the layer rule sees multi-line, type-only, dynamic and self-referencing imports, and allows imports downwards", async () => {
-  const root = await tempDir("layers");
-  const write = (path: string, text: string): Promise<void> => writeUnder(root, path, text);
-  await write("package.json", JSON.stringify({ name: "fxc", exports: { ".": { "fxc-source": "./compiler/index.ts" }, "./models": { "fxc-source": "./models/index.ts" } } }));
-  await write("models/nn/a.ts", 'import {\n  x,\n  y,\n} from "../../compiler/trace/proxy.js";\nimport type { T } from "../../runtime/t.js";\n');
-  await write("runtime/b.ts", 'export type Z = import("../models/nn/a.js").Z;\nconst m = await import("fxc/models");\n');
-  await write("compiler/c.ts", 'import { x } from "../models/nn/a.js";\nimport "../runtime/b.js";\n');
+  const root = await tempTree("layers", {
+    "package.json": JSON.stringify({ name: "fxc", exports: { ".": { "fxc-source": "./compiler/index.ts" }, "./models": { "fxc-source": "./models/index.ts" } } }),
+    "models/nn/a.ts": 'import {\n  x,\n  y,\n} from "../../compiler/trace/proxy.js";\nimport type { T } from "../../runtime/t.js";\n',
+    "runtime/b.ts": 'export type Z = import("../models/nn/a.js").Z;\nconst m = await import("fxc/models");\n',
+    "compiler/c.ts": 'import { x } from "../models/nn/a.js";\nimport "../runtime/b.js";\n',
+  });
   assert.deepEqual((await layerViolations(root)).sort(), [
     "models/nn/a.ts (models) imports '../../compiler/trace/proxy.js' (compiler): move what it needs down into models/, or invert the call",
     "runtime/b.ts (runtime) imports '../models/nn/a.js' (models): move what it needs down into runtime/, or invert the call",
@@ -121,14 +125,14 @@ test("compiler, models, templates and examples import the runtime only through @
 });
 
 test("the package boundary rule sees relative imports into runtime/ from every root folder, and out of runtime/, and allows package specifiers", async () => {
-  const root = await tempDir("boundary");
-  const write = (path: string, text: string): Promise<void> => writeUnder(root, path, text);
-  await write("runtime/package.json", JSON.stringify({ name: "@fxc/runtime" }));
-  await write("runtime/index.ts", 'export type { T } from "./t.js";\nimport "../templates/x.js";\n');
-  await write("compiler/a.ts", 'import { x } from "@fxc/runtime";\nimport type { Y } from "@fxc/runtime/internal/weights/rename";\nimport { z } from "../runtime/weights/open.js";\n');
-  await write("templates/m.ts", 'export type P = import("../runtime/images/preset.js").Preset;\n');
-  await write("examples/e.ts", 'const r = await import("../runtime/index.js");\nimport { c } from "../compiler/a.js";\n');
-  await write("test/t.test.ts", 'import { x } from "../runtime/index.js";\n');
+  const root = await tempTree("boundary", {
+    "runtime/package.json": JSON.stringify({ name: "@fxc/runtime" }),
+    "runtime/index.ts": 'export type { T } from "./t.js";\nimport "../templates/x.js";\n',
+    "compiler/a.ts": 'import { x } from "@fxc/runtime";\nimport type { Y } from "@fxc/runtime/internal/weights/rename";\nimport { z } from "../runtime/weights/open.js";\n',
+    "templates/m.ts": 'export type P = import("../runtime/images/preset.js").Preset;\n',
+    "examples/e.ts": 'const r = await import("../runtime/index.js");\nimport { c } from "../compiler/a.js";\n',
+    "test/t.test.ts": 'import { x } from "../runtime/index.js";\n',
+  });
   assert.deepEqual((await packageBoundaryViolations(root)).sort(), [
     "compiler/a.ts imports '../runtime/weights/open.js' by path across the runtime package's boundary: import it from '@fxc/runtime' (or '@fxc/runtime/<entry>', '@fxc/runtime/internal/<path>')",
     "examples/e.ts imports '../runtime/index.js' by path across the runtime package's boundary: import it from '@fxc/runtime' (or '@fxc/runtime/<entry>', '@fxc/runtime/internal/<path>')",
