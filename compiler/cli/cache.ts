@@ -33,11 +33,11 @@ export async function importCompiled<M>(source: string): Promise<M> {
 
 /** The runnable (JavaScript) form of a compiled module, as the cache holds it. */
 export function runnableSource(source: string): string {
-  // The cache folder has no node_modules: each runtime import is resolved as this compiler resolves it.
-  const runtimeImport = new RegExp(`from "(${RUNTIME_PACKAGE}(?:/[\\w/]+)?)"`, "g");
+  // The cache folder has no node_modules: each runtime import statement's specifier is resolved as this compiler resolves it (doc comments are left as written).
+  const runtimeImport = new RegExp(`^((?:import|export)\\b[^;]*?\\bfrom )"(${RUNTIME_PACKAGE}(?:/[\\w/]+)?)"`, "gm");
   return ts
     .transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } })
-    .outputText.replace(runtimeImport, (_, specifier: string) => `from ${JSON.stringify(import.meta.resolve(specifier))}`);
+    .outputText.replace(runtimeImport, (_, statement: string, specifier: string) => `${statement}${JSON.stringify(import.meta.resolve(specifier))}`);
 }
 
 /**
