@@ -1,6 +1,6 @@
 import type { Module } from "../models/nn/module.js";
 import { getModelEntry } from "../models/zoo/registry.js";
-import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type Preset, type Tensor, type WeightsInput } from "../runtime/index.js";
+import { createExtractor, type Extractor, type KeyRename, type LoadOptions, type Preset, type Tensor, type WeightsInput } from "@fxc/runtime";
 import type { Program } from "./graph/program.js";
 import { programModule } from "./interpret/interpreter.js";
 import { emitModule } from "./emit/emitter.js";
@@ -135,7 +135,7 @@ export interface CompileOptions extends ExtractorOptions {
   readonly command?: string;
   /** The output folder the command names (for the header only). */
   readonly out?: string;
-  /** Where the generated module imports the runtime from; `fxc/runtime` by default. */
+  /** Where the generated module imports the runtime from; `@fxc/runtime` by default. */
   readonly runtimeModule?: string;
   /**
    * Where a model of the user's comes from, as `fxc compile` takes it (`./src/my-net.ts#MyNet`):

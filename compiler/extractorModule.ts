@@ -1,5 +1,5 @@
 import type { Module } from "../models/nn/module.js";
-import type { Extractor, LoadOptions, Tensor, WeightsInput } from "../runtime/index.js";
+import type { Extractor, LoadOptions, Tensor, WeightsInput } from "@fxc/runtime";
 import type { Program } from "./graph/program.js";
 import { BATCH, ShapeError } from "./graph/value.js";
 import { ReturnNodeError } from "./passes/returnNodes.js";

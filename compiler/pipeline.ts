@@ -1,5 +1,5 @@
 import type { Mode, Module } from "../models/nn/module.js";
-import type { ImageLayout as Layout } from "../runtime/images/preprocess.js";
+import type { ImageLayout as Layout } from "@fxc/runtime/internal/images/preprocess";
 import type { Graph } from "./graph/graph.js";
 import { BATCH, ShapeError, type Dim } from "./graph/value.js";
 import type { Program } from "./graph/program.js";
@@ -10,7 +10,7 @@ import { lower } from "./passes/lower.js";
 import { fuse } from "./passes/fuse.js";
 import { foldDataMovement } from "./passes/moves.js";
 import { freeSpatialSize } from "./passes/freeSize.js";
-import { FxcError } from "../runtime/errors.js";
+import { FxcError } from "@fxc/runtime/internal/errors";
 
 // Declared where the lower layers need them: the module's mode, the runtime's image layout.
 export type { Mode, Layout };

@@ -15,5 +15,8 @@ function packageVersion(): string {
 
 export const FXC_VERSION = packageVersion();
 
+/** The package generated modules import: the runtime, published apart from the compiler, at fxc's own version. */
+export const RUNTIME_PACKAGE = "@fxc/runtime";
+
 /** The torchvision release whose models, names and numbers fxc reproduces. */
 export const TORCHVISION_VERSION = "0.14.1";

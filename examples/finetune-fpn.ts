@@ -6,11 +6,11 @@
  *
  * The task is made up so that it needs no files: 64x64 noise images holding a bright square in
  * their left or right half, and the head says which. Weights are initialized here from a fixed seed; with torchvision's checkpoint you would load that instead (see docs/training.md).
- * In your app the imports are "fxc", "fxc/models" and "fxc/runtime".
+ * In your app the imports are "fxc", "fxc/models" and "@fxc/runtime".
  */
 import { createFeatureExtractor } from "../compiler/index.js";
 import { resnetFpnBackbone } from "../models/index.js";
-import { memorySource, tf, type MemoryTensor } from "../runtime/index.js";
+import { memorySource, tf, type MemoryTensor } from "@fxc/runtime";
 
 const SIZE = 64;
 const BATCH = 8;

@@ -13,7 +13,7 @@ import {
   type RankedKernels,
   type Tensor4D,
   type WeightsInput,
-} from "fxc/runtime";
+} from "@fxc/runtime";
 
 /** What the resnet50 extractor returns: one tensor per requested node. The caller disposes them. */
 export interface Resnet50Features {
@@ -44,7 +44,7 @@ export const inputShape = [null, null, null, 3] as const;
 /** Height and width: the network takes any from `minimum` (smaller, its strides and kernels leave nothing); `compiled` is the size fxc checked shapes at (--size), which the NHWC shapes in Features' docs are given at. */
 export const inputSize = { compiled: [224, 224], minimum: [1, 1] } as const;
 
-/** torchvision's preprocessing for resnet50's DEFAULT weights, the one `fxc extract` applies to images: `(await preprocess(image, preprocessing)).data` (preprocess from "fxc/images") is one input image's values. */
+/** torchvision's preprocessing for resnet50's DEFAULT weights, the one `fxc extract` applies to images: `(await preprocess(image, preprocessing)).data` (preprocess from "@fxc/runtime/images") is one input image's values. */
 export const preprocessing = {
   cropSize: 224,
   resizeSize: 232,

@@ -5,7 +5,11 @@
  * none can end the comment it stands in.
  */
 import { commentText } from "../compiler/emit/literal.js";
-import type { Preset } from "../runtime/images/preset.js";
+import type { Preset } from "@fxc/runtime/internal/images/preset";
+import { RUNTIME_PACKAGE } from "../compiler/version.js";
+
+/** The runtime's entry for images in, where `preprocess` comes from. */
+const RUNTIME_IMAGES_ENTRY = `${RUNTIME_PACKAGE}/images`;
 
 export interface HeaderFacts {
   readonly model: string;
@@ -51,7 +55,7 @@ export const docs = {
   preprocessing: (f: HeaderFacts & { readonly preset: Preset }) =>
     [
       `torchvision's preprocessing for ${commentText(f.model)}'s DEFAULT weights, the one \`fxc extract\` applies to images:`,
-      `\`(await preprocess(image, preprocessing${f.layout === "nchw" ? ', { layout: "nchw" }' : ""})).data\` (preprocess from "fxc/images") is one input image's values.`,
+      `\`(await preprocess(image, preprocessing${f.layout === "nchw" ? ', { layout: "nchw" }' : ""})).data\` (preprocess from "${RUNTIME_IMAGES_ENTRY}") is one input image's values.`,
       ...((f.height === f.preset.cropSize && f.width === f.preset.cropSize) || f.minimum !== undefined
         ? []
         : [`This module was compiled for ${f.height}x${f.width}, not the weights' ${f.preset.cropSize}x${f.preset.cropSize} crop: make images that size.`]),

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { lastJson, ROOT, runProcess } from "./bench/child.js";
 import { assertOneLineError } from "./support/cli.js";
 import { RESNET18_WEIGHTS } from "./support/fixtures.js";
-import { CONSUMER_ENV, INSTALL_FLAGS, npm, packFxc, registryReachable, succeeded, TSC } from "./support/package.js";
+import { CONSUMER_ENV, INSTALL_FLAGS, npm, packPackages, recipeFiles, registryReachable, succeeded, TSC, versionOf } from "./support/package.js";
 import { tempDir } from "./support/temp.js";
 import { WASM_FILES } from "../runtime/wasm.js";
 
@@ -23,18 +23,8 @@ const DOC = join(ROOT, "docs", "bundlers.md");
 /** Where npm installed tfjs-backend-wasm's binaries for this repository: what every bundle must carry. */
 const INSTALLED_WASM = dirname(fileURLToPath(import.meta.resolve("@tensorflow/tfjs-backend-wasm")));
 
-/** The files the page's recipes consist of: each fenced block whose first line names a file (`// esbuild.node.mjs: ...`, `<!-- index.html -->`). */
-function recipeFiles(markdown: string): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const [, body] of markdown.matchAll(/^```\w*\n([\s\S]*?)^```$/gm)) {
-    const name = /^(?:\/\/|<!--) ([\w./-]+\.\w+)(?::| -->|\n)/.exec(body!)?.[1];
-    if (name !== undefined) files.set(name, body!);
-  }
-  return files;
-}
-
 /** The test's own entry (the page's src/main.ts loads a full checkpoint): an input made before load(), the features printed; arguments: weights [backend, default auto] [engine, default tfjs]. */
-const MAIN = `import { FxcError, tf, type BackendName, type EngineName, type Tensor4D } from "fxc/runtime";
+const MAIN = `import { FxcError, tf, type BackendName, type EngineName, type Tensor4D } from "@fxc/runtime";
 import { load } from "./generated/resnet18.js";
 
 // Made before load(): tfjs's plain-JavaScript backend must be registered by importing the runtime, bundled or not.
@@ -64,10 +54,6 @@ interface AppRun {
 
 async function megabytes(file: string): Promise<string> {
   return `${((await stat(file)).size / 1e6).toFixed(1)} MB`;
-}
-
-function versionOf(pkg: string): Promise<string> {
-  return readFile(join(ROOT, "node_modules", pkg, "package.json"), "utf8").then((text) => (JSON.parse(text) as { version: string }).version);
 }
 
 async function writeApp(app: string): Promise<void> {
@@ -115,10 +101,10 @@ test("docs/bundlers.md's recipes: esbuild and Vite bundles for Node run on wasm 
   await writeApp(app);
   if (!(await registryReachable(t, app))) return;
 
-  const { tarball } = await packFxc(work);
+  const { fxc, runtime } = await packPackages(work);
   // The app's tools, at this repository's versions (npm's cache holds them): the bundlers, and Node's types for the entry's process.argv.
   const tools = await Promise.all(["esbuild", "vite", "@types/node"].map(async (pkg) => `${pkg}@${await versionOf(pkg)}`));
-  succeeded("npm install", await npm(["install", tarball, ...tools, ...INSTALL_FLAGS], app));
+  succeeded("npm install", await npm(["install", runtime.tarball, fxc.tarball, ...tools, ...INSTALL_FLAGS], app));
   succeeded("npx fxc compile", await runProcess("npx", ["fxc", "compile", "resnet18", "--return", "layer1.0", "--size", "32", "--out", "src/generated"], CONSUMER_ENV, app));
   succeeded("tsc", await runProcess(process.execPath, [TSC, "-p", "."], CONSUMER_ENV, app));
   const weights = join(app, "weights.pth");

@@ -113,3 +113,14 @@ test("a cache that belongs to another user is refused", { skip: isRoot ? false :
   await chown(theirs, 65534, 65534);
   await withCacheEnv({ FXC_CACHE_DIR: theirs }, () => assert.rejects(cacheCompiled(source), /^CacheError: the compile cache .*theirs belongs to another user \(uid 65534\), so fxc will not run code from it/));
 });
+
+test("the cached module imports the runtime this process resolves (the cache folder has no node_modules); its doc comments keep the package's name", () => {
+  const js = runnableSource(source);
+  const imports = js.split("\n").filter((line) => /^import\b/.test(line));
+  assert.deepEqual(
+    imports.map((line) => /from "([^"]+)";$/.exec(line)?.[1]),
+    [import.meta.resolve("@fxc/runtime")],
+    "one import, of the runtime's resolved file",
+  );
+  assert.match(js, /\(preprocess from "@fxc\/runtime\/images"\)/, "a doc comment naming the package is not an import");
+});

@@ -1,9 +1,10 @@
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { once } from "node:events";
-import { readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { assertOneLineError, fxc, spawnFxc } from "./support/cli.js";
+import { assertOneLineError, fxc, ROOT, spawnFxc } from "./support/cli.js";
 import { tempDir } from "./support/temp.js";
 
 const CONFIG = {
@@ -13,6 +14,19 @@ const CONFIG = {
     { model: "resnet18", return: { layer1: "c2" }, size: "32x48", layout: "nchw", name: "stem_nchw", out: "other" },
   ],
 };
+
+/** The stderr of a running `fxc build --watch`, and a wait for a pattern in it (failing if fxc exits first). */
+function watchOutput(child: ChildProcessWithoutNullStreams): { readonly stderr: () => string; readonly waitFor: (pattern: RegExp) => Promise<void> } {
+  let stderr = "";
+  const waitFor = async (pattern: RegExp): Promise<void> => {
+    while (!pattern.test(stderr)) {
+      const [chunk] = (await Promise.race([once(child.stderr, "data"), once(child, "exit").then(() => [Buffer.from("")])])) as [Buffer];
+      if (child.exitCode !== null) assert.fail(`fxc exited early: ${stderr}`);
+      stderr += chunk.toString();
+    }
+  };
+  return { stderr: () => stderr, waitFor };
+}
 
 /** Writes a config as an editor saves: a new file renamed over the old one. */
 async function saveConfig(dir: string, config: unknown, name = "fxc.config.json"): Promise<void> {
@@ -84,17 +98,11 @@ test("fxc build --watch builds, then builds again on each save of the config; a 
   const dir = await tempDir("build");
   await saveConfig(dir, { extractors: [{ model: "resnet18", return: "conv1", size: 32 }] });
   const child = spawnFxc(["build", "--watch"], { cwd: dir });
-  let stderr = "";
-  const waitFor = async (pattern: RegExp): Promise<void> => {
-    while (!pattern.test(stderr)) {
-      const [chunk] = (await Promise.race([once(child.stderr, "data"), once(child, "exit").then(() => [Buffer.from("")])])) as [Buffer];
-      if (child.exitCode !== null) assert.fail(`fxc exited early: ${stderr}`);
-      stderr += chunk.toString();
-    }
-  };
+  const output = watchOutput(child);
+  const waitFor = output.waitFor;
   try {
     await waitFor(/fxc: watching fxc\.config\.json; Ctrl-C ends\n/);
-    assert.match(stderr, /^fxc: wrote generated\/resnet18\.ts\n/);
+    assert.match(output.stderr(), /^fxc: wrote generated\/resnet18\.ts\n/);
     await saveConfig(dir, { extractors: [{ model: "resnt18", return: "conv1", size: 32 }] });
     await waitFor(/extractors\[0\]\.model: unknown model 'resnt18'/);
     await saveConfig(dir, { extractors: [{ model: "resnet18", return: "conv1,maxpool", size: 32 }] });
@@ -104,5 +112,59 @@ test("fxc build --watch builds, then builds again on each save of the config; a 
     child.kill("SIGINT");
   }
   const [code] = await once(child, "exit");
-  assert.equal(code, 0, stderr);
+  assert.equal(code, 0, output.stderr());
+});
+
+test("fxc build --watch compiles a model of the user's from the config and rebuilds when its file, or a local module it imports, changes; an unchanged save rewrites nothing", { timeout: 120_000 }, async () => {
+  // Inside the repository, so that the model's `fxc/models` resolves as in a project that installed fxc.
+  const dir = join(ROOT, ".cache", `build-watch-${process.pid}`);
+  await mkdir(dir, { recursive: true });
+  after(() => rm(dir, { recursive: true, force: true }));
+  const net = (headChannels: number): string =>
+    [
+      `import { Conv2d, Module, ReLU, Sequential, type Tensor } from "fxc/models";`,
+      `import { WIDTH } from "./blocks.js";`,
+      ``,
+      `export class Net extends Module {`,
+      `  stem = new Sequential(new Conv2d(3, WIDTH, 3, { padding: 1 }), new ReLU());`,
+      `  head = new Conv2d(WIDTH, ${headChannels}, 1);`,
+      `  forward(x: Tensor): Tensor {`,
+      `    return this.head.call(this.stem.call(x));`,
+      `  }`,
+      `}`,
+      ``,
+    ].join("\n");
+  await saveConfig(dir, net(4), "net.ts");
+  await saveConfig(dir, "export const WIDTH = 8;\n", "blocks.ts");
+  await saveConfig(dir, { extractors: [{ model: "./net.ts#Net", return: "stem,head", size: 16 }] });
+  const child = spawnFxc(["build", "--watch"], { cwd: dir });
+  const output = watchOutput(child);
+  const waitFor = output.waitFor;
+  const wrote = (times: number): RegExp => new RegExp(`(fxc: wrote generated/Net\\.ts\\n[\\s\\S]*){${times}}`);
+  const module = (): Promise<string> => readFile(join(dir, "generated", "Net.ts"), "utf8");
+  try {
+    await waitFor(/fxc: watching fxc\.config\.json, net\.ts, blocks\.ts; Ctrl-C ends\n/);
+    assert.match(output.stderr(), wrote(1));
+    assert.match(await module(), /Generated by fxc .* from \.\/net\.ts#Net[\s\S]*8 channels[\s\S]*4 channels/);
+
+    // A module the model imports changes: rebuilt.
+    await saveConfig(dir, "export const WIDTH = 12;\n", "blocks.ts");
+    await waitFor(wrote(2));
+    assert.match(await module(), /12 channels[\s\S]*4 channels/);
+
+    // Saved with the same content: rebuilt, nothing rewritten.
+    const stamp = (await stat(join(dir, "generated", "Net.ts"))).mtimeMs;
+    await saveConfig(dir, net(4), "net.ts");
+    await waitFor(/fxc: generated\/Net\.ts is current; left as it is\n/);
+    assert.equal((await stat(join(dir, "generated", "Net.ts"))).mtimeMs, stamp, "not rewritten");
+
+    // The model's own file changes: rebuilt.
+    await saveConfig(dir, net(6), "net.ts");
+    await waitFor(wrote(3));
+    assert.match(await module(), /12 channels[\s\S]*6 channels/);
+  } finally {
+    child.kill("SIGINT");
+  }
+  const [code] = await once(child, "exit");
+  assert.equal(code, 0, output.stderr());
 });

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { FxcError as FromApi } from "fxc";
-import { FxcError } from "fxc/runtime";
+import { FxcError } from "@fxc/runtime";
 
 const ROOT = join(import.meta.dirname, "..");
 

@@ -32,7 +32,7 @@ test("generated/resnet50.ts returns layer1 to layer4 and reads nothing after lay
   assert.deepEqual(headerCommand(source), ["compile", "resnet50", "--return", "layer1,layer2,layer3,layer4"]);
   assert.match(source, /export interface Resnet50Features \{\n(\s+\/\*\*.*\*\/\n\s+layer\d: Tensor4D;\n){4}\}/);
   assert.doesNotMatch(source, /"fc\.weight"/);
-  assert.match(source, /^import \{[^}]*\} from "fxc\/runtime";$/m);
+  assert.match(source, /^import \{[^}]*\} from "@fxc\/runtime";$/m);
   assert.equal(source.match(/^import /gm)!.length, 1, "the module imports only the runtime");
 });
 

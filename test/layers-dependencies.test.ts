@@ -57,6 +57,47 @@ export async function layerViolations(root: string): Promise<string[]> {
   return violations;
 }
 
+/** The folders of the root package (fxc) whose code ships or is read by users; tests may reach into runtime/ by path. */
+const ROOT_PACKAGE_FOLDERS = ["compiler", "models", "templates", "examples"] as const;
+
+/**
+ * Every relative import that crosses the boundary of the runtime package (runtime/, published as
+ * @fxc/runtime): from the root package's folders into runtime/, which must go through the package's
+ * specifiers (an installed fxc has no ../runtime), and from runtime/ out of it.
+ */
+export async function packageBoundaryViolations(root: string): Promise<string[]> {
+  const runtimeName = (JSON.parse(await readFile(join(root, "runtime", "package.json"), "utf8")) as { name: string }).name;
+  const violations: string[] = [];
+  for (const folder of [...ROOT_PACKAGE_FOLDERS, "runtime"]) {
+    for (const file of await tsFiles(join(root, folder))) {
+      const from = relative(root, file).split(sep).join("/");
+      if (from.startsWith("runtime/dist/")) continue;
+      const { importedFiles } = ts.preProcessFile(await readFile(file, "utf8"), true, true);
+      for (const { fileName: spec } of importedFiles) {
+        if (!spec.startsWith(".")) continue;
+        const target = posix.normalize(posix.join(posix.dirname(from), spec));
+        const intoRuntime = target.startsWith("runtime/");
+        if (folder !== "runtime" && intoRuntime) {
+          violations.push(`${from} imports '${spec}' by path across the runtime package's boundary: import it from '${runtimeName}' (or '${runtimeName}/<entry>', '${runtimeName}/internal/<path>')`);
+        } else if (folder === "runtime" && !intoRuntime) {
+          violations.push(`${from} (${runtimeName}) imports '${spec}' outside its package: move what it needs into runtime/`);
+        }
+      }
+    }
+  }
+  return violations;
+}
+
+/** A temporary folder holding `files` (path -> text). */
+async function tempTree(prefix: string, files: Readonly<Record<string, string>>): Promise<string> {
+  const root = await tempDir(prefix);
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(dirname(join(root, path)), { recursive: true });
+    await writeFile(join(root, path), text);
+  }
+  return root;
+}
+
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 test("runtime imports neither models nor compiler, and models does not import compiler", async () => {
@@ -65,18 +106,37 @@ test("runtime imports neither models nor compiler, and models does not import co
 });
 
 test("the layer rule sees multi-line, type-only, dynamic and self-referencing imports, and allows imports downwards", async () => {
-  const root = await tempDir("layers");
-  const write = async (path: string, text: string): Promise<void> => {
-    await mkdir(dirname(join(root, path)), { recursive: true });
-    await writeFile(join(root, path), text);
-  };
-  await write("package.json", JSON.stringify({ name: "fxc", exports: { ".": { "fxc-source": "./compiler/index.ts" }, "./models": { "fxc-source": "./models/index.ts" } } }));
-  await write("models/nn/a.ts", 'import {\n  x,\n  y,\n} from "../../compiler/trace/proxy.js";\nimport type { T } from "../../runtime/t.js";\n');
-  await write("runtime/b.ts", 'export type Z = import("../models/nn/a.js").Z;\nconst m = await import("fxc/models");\n');
-  await write("compiler/c.ts", 'import { x } from "../models/nn/a.js";\nimport "../runtime/b.js";\n');
+  const root = await tempTree("layers", {
+    "package.json": JSON.stringify({ name: "fxc", exports: { ".": { "fxc-source": "./compiler/index.ts" }, "./models": { "fxc-source": "./models/index.ts" } } }),
+    "models/nn/a.ts": 'import {\n  x,\n  y,\n} from "../../compiler/trace/proxy.js";\nimport type { T } from "../../runtime/t.js";\n',
+    "runtime/b.ts": 'export type Z = import("../models/nn/a.js").Z;\nconst m = await import("fxc/models");\n',
+    "compiler/c.ts": 'import { x } from "../models/nn/a.js";\nimport "../runtime/b.js";\n',
+  });
   assert.deepEqual((await layerViolations(root)).sort(), [
     "models/nn/a.ts (models) imports '../../compiler/trace/proxy.js' (compiler): move what it needs down into models/, or invert the call",
     "runtime/b.ts (runtime) imports '../models/nn/a.js' (models): move what it needs down into runtime/, or invert the call",
     "runtime/b.ts (runtime) imports 'fxc/models' (models): move what it needs down into runtime/, or invert the call",
+  ]);
+});
+
+test("compiler, models, templates and examples import the runtime only through @fxc/runtime's specifiers, and runtime/ imports nothing outside itself", async () => {
+  const violations = await packageBoundaryViolations(repo);
+  assert.deepEqual(violations, [], `relative imports across the runtime package's boundary:\n${violations.join("\n")}`);
+});
+
+test("the package boundary rule sees relative imports into runtime/ from every root folder, and out of runtime/, and allows package specifiers", async () => {
+  const root = await tempTree("boundary", {
+    "runtime/package.json": JSON.stringify({ name: "@fxc/runtime" }),
+    "runtime/index.ts": 'export type { T } from "./t.js";\nimport "../templates/x.js";\n',
+    "compiler/a.ts": 'import { x } from "@fxc/runtime";\nimport type { Y } from "@fxc/runtime/internal/weights/rename";\nimport { z } from "../runtime/weights/open.js";\n',
+    "templates/m.ts": 'export type P = import("../runtime/images/preset.js").Preset;\n',
+    "examples/e.ts": 'const r = await import("../runtime/index.js");\nimport { c } from "../compiler/a.js";\n',
+    "test/t.test.ts": 'import { x } from "../runtime/index.js";\n',
+  });
+  assert.deepEqual((await packageBoundaryViolations(root)).sort(), [
+    "compiler/a.ts imports '../runtime/weights/open.js' by path across the runtime package's boundary: import it from '@fxc/runtime' (or '@fxc/runtime/<entry>', '@fxc/runtime/internal/<path>')",
+    "examples/e.ts imports '../runtime/index.js' by path across the runtime package's boundary: import it from '@fxc/runtime' (or '@fxc/runtime/<entry>', '@fxc/runtime/internal/<path>')",
+    "runtime/index.ts (@fxc/runtime) imports '../templates/x.js' outside its package: move what it needs into runtime/",
+    "templates/m.ts imports '../runtime/images/preset.js' by path across the runtime package's boundary: import it from '@fxc/runtime' (or '@fxc/runtime/<entry>', '@fxc/runtime/internal/<path>')",
   ]);
 });

@@ -68,7 +68,7 @@ test("a compiled module calls the user op through customOp, imports nothing new,
   const source = await compile(model, { name: "UsesUserOps", size: 4, returnNodes, suppressDiffWarning: true });
   assert.match(source, /ops\.customOp<4>\(\[conv_nchw\], \{\s+name: "shifted_softplus",\s+attrs: \{ shift: 0\.69314718\d+ \},\s+outFormat: "channelsLast",\s+\}\)/);
   assert.match(source, /customOps: \["shifted_softplus", "gated_mean"\]/);
-  assert.match(source, /\} from "fxc\/runtime";/);
+  assert.match(source, /\} from "@fxc\/runtime";/);
   const compiled = await importCompiled<CompiledModule>(source);
   const extractor = await compiled.load(seededWeights(model, 3));
   const features = (await extractor.run(input())) as Record<string, tf.Tensor>;
@@ -80,7 +80,7 @@ test("a compiled module calls the user op through customOp, imports nothing new,
   await assert.rejects(
     elsewhere.load(seededWeights(model, 3)),
     (e: Error) =>
-      e.message === `the module calls user op 'gated_mean_elsewhere', which has no kernel here; call registerOp("gated_mean_elsewhere", (inputs, attrs) => tensor) from "fxc/runtime" before load`,
+      e.message === `the module calls user op 'gated_mean_elsewhere', which has no kernel here; call registerOp("gated_mean_elsewhere", (inputs, attrs) => tensor) from "@fxc/runtime" before load`,
   );
 });
 

@@ -175,7 +175,7 @@ function consumer(file: string, m: Module): string {
   const outputs = Object.entries(m.ranks);
   const reads = outputs.map(([k, rank], i) => `const out${i}: ${tensorType(rank)} = f${access(k)};`);
   const wrongRanks = outputs.map(([k, rank], i) => `// @ts-expect-error ${k} is ${rank}-D\n  const wrong${i}: ${tensorType(rank === 4 ? 2 : 4)} = f${access(k)};`);
-  return `import { tf, type Preset, type Tensor2D, type Tensor3D, type Tensor4D } from "fxc/runtime";
+  return `import { tf, type Preset, type Tensor2D, type Tensor3D, type Tensor4D } from "@fxc/runtime";
 import * as m from "./${file}.js";
 
 export async function run(weights: string): Promise<number[]> {
@@ -248,7 +248,7 @@ test("every family's generated module typechecks under the strictest settings in
     await writeFile(join(dir, "long.d.ts"), "declare global {\n  type Long = unknown;\n}\nexport {};\n");
     for (const [mode, moduleOptions] of Object.entries(MODULE_MODES)) {
       const project = join(dir, `tsconfig.${mode}.json`);
-      const paths = { "fxc/runtime": ["./decl/runtime/index.d.ts"] };
+      const paths = { "@fxc/runtime": ["./decl/runtime/index.d.ts"] };
       await writeFile(project, JSON.stringify({ compilerOptions: { ...STRICT, ...moduleOptions, paths }, include: ["*.ts", "../../generated/*.ts"] }));
       const r = tsc(project);
       const errors = (r.stdout + r.stderr).split("\n").filter((line) => /error TS\d+/.test(line));

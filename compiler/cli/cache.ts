@@ -5,13 +5,14 @@ import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ts } from "ts-morph";
-import { writeFileAtomic } from "../../runtime/io/atomic.js";
-import type { CompiledModule } from "../../runtime/extractor.js";
-import { createExtractorPool } from "../../runtime/index.js";
+import { writeFileAtomic } from "@fxc/runtime/internal/io/atomic";
+import type { CompiledModule } from "@fxc/runtime/internal/extractor";
+import { createExtractorPool } from "@fxc/runtime";
 import { OptionsError } from "../pipeline.js";
 import { compileProgram } from "../api.js";
 import { checkTensorOutputs, requestExtractorOptions, requestLoadOptions, type ExtractorLoader } from "../tasks/loader.js";
-import { FxcError } from "../../runtime/errors.js";
+import { FxcError } from "@fxc/runtime/internal/errors";
+import { RUNTIME_PACKAGE } from "../version.js";
 
 /**
  * A compile cache fxc will not run code from: one that another account could write into. Says
@@ -32,10 +33,11 @@ export async function importCompiled<M>(source: string): Promise<M> {
 
 /** The runnable (JavaScript) form of a compiled module, as the cache holds it. */
 export function runnableSource(source: string): string {
-  const runtimeUrl = new URL("../../runtime/index.js", import.meta.url).href;
+  // The cache folder has no node_modules: each runtime import statement's specifier is resolved as this compiler resolves it (doc comments are left as written).
+  const runtimeImport = new RegExp(`^((?:import|export)\\b[^;]*?\\bfrom )"(${RUNTIME_PACKAGE}(?:/[\\w/]+)?)"`, "gm");
   return ts
     .transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } })
-    .outputText.replace(/from "fxc\/runtime"/g, `from ${JSON.stringify(runtimeUrl)}`);
+    .outputText.replace(runtimeImport, (_, statement: string, specifier: string) => `${statement}${JSON.stringify(import.meta.resolve(specifier))}`);
 }
 
 /**

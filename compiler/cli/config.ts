@@ -3,13 +3,14 @@ import { existsSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { getModelEntry, UnknownNameError } from "../../models/zoo/registry.js";
-import { errorCode } from "../../runtime/weights/types.js";
+import { errorCode } from "@fxc/runtime/internal/weights/types";
 import type { ReturnNodes } from "../passes/returnNodes.js";
 import type { Layout, Mode } from "../pipeline.js";
 import { moduleNameMessage, outputKeyMessage } from "../names.js";
 import { didYouMean } from "../../models/suggest.js";
 import { UsageError } from "./errors.js";
 import { parseReturnSpec, parseSize } from "./spec.js";
+import { isUserModelSpec, parseUserModelSpec, userModelName, type UserModelSpec } from "./userModel.js";
 
 /**
  * `fxc.config.json` (or `fxc.config.ts`, default-exporting the same object): the extractors a
@@ -22,7 +23,7 @@ export interface FxcConfig {
 }
 
 export interface ExtractorConfig {
-  /** A zoo model name (`fxc models` lists them). */
+  /** A zoo model name (`fxc models` lists them), or a model of the user's as `./src/my-net.ts#MyNet` (relative to the config file). */
   readonly model: string;
   /** `--return`'s spec (`"layer1,layer4:last"`), a list of nodes, or a `{ node: key }` map as torchvision takes. */
   readonly return: string | readonly string[] | Readonly<Record<string, string>>;
@@ -43,6 +44,8 @@ export interface BuildTarget {
   /** Where it stands in the config, for messages: `extractors[0] (resnet50)`. */
   readonly label: string;
   readonly model: string;
+  /** A model of the user's: its file, resolved against the config's folder (`text` stays as written, for the header). */
+  readonly user?: UserModelSpec;
   readonly file: string;
   readonly name: string;
   readonly returnNodes: ReturnNodes;
@@ -130,15 +133,18 @@ function extractorTarget(entry: unknown, where: string, folder: string, out: str
   if (!isObject(entry)) return fail(where, `must be an object such as { "model": "resnet50", "return": "layer4" }`);
   checkKeys(entry, EXTRACTOR_KEYS, where, fail);
   const model = entry["model"];
-  if (typeof model !== "string") return fail(`${where}.model`, "is missing; name a zoo model (fxc models lists them)");
-  try {
-    getModelEntry(model);
-  } catch (e) {
-    if (e instanceof UnknownNameError) fail(`${where}.model`, e.message);
-    throw e;
+  if (typeof model !== "string") return fail(`${where}.model`, "is missing; name a zoo model (fxc models lists them) or a file of yours (./src/my-net.ts#MyNet)");
+  const user = userModelOf(model, `${where}.model`, folder, fail);
+  if (user === undefined) {
+    try {
+      getModelEntry(model);
+    } catch (e) {
+      if (e instanceof UnknownNameError) fail(`${where}.model`, e.message);
+      throw e;
+    }
   }
   const label = `${where} (${model})`;
-  const name = optionalString(entry, "name", where, fail) ?? model;
+  const name = optionalString(entry, "name", where, fail) ?? (user === undefined ? model : userModelName(user));
   const nameProblem = moduleNameMessage(name);
   if (nameProblem !== undefined) fail(`${where}.name`, nameProblem);
   const layout = optionalChoice(entry, "layout", ["nhwc", "nchw"] as const, where, fail) ?? "nhwc";
@@ -147,7 +153,19 @@ function extractorTarget(entry: unknown, where: string, folder: string, out: str
   const fixedSize = entry["fixedSize"];
   if (fixedSize !== undefined && typeof fixedSize !== "boolean") fail(`${where}.fixedSize`, `must be true or false, got ${JSON.stringify(fixedSize)}`);
   const file = resolve(folder, optionalString(entry, "out", where, fail) ?? out, `${name}.ts`);
-  return { label, model, file, name, returnNodes: returnNodesOf(entry["return"], `${where}.return`, fail), ...(size === undefined ? {} : { size }), ...(fixedSize === true ? { fixedSize } : {}), layout, mode };
+  return { label, model, ...(user === undefined ? {} : { user }), file, name, returnNodes: returnNodesOf(entry["return"], `${where}.return`, fail), ...(size === undefined ? {} : { size }), ...(fixedSize === true ? { fixedSize } : {}), layout, mode };
+}
+
+/** `./src/my-net.ts#MyNet` in a config: the file is relative to the config's folder, as `out` is. Undefined for a zoo model name. */
+function userModelOf(model: string, where: string, folder: string, fail: Fail): UserModelSpec | undefined {
+  if (!isUserModelSpec(model)) return undefined;
+  try {
+    const spec = parseUserModelSpec(model);
+    return { ...spec, file: resolve(folder, spec.file) };
+  } catch (e) {
+    if (e instanceof UsageError) return fail(where, e.message);
+    throw e;
+  }
 }
 
 function checkKeys(o: Json, known: readonly string[], where: string, fail: Fail): void {

@@ -1,5 +1,5 @@
-import { printable } from "../../runtime/io/printable.js";
-import { FxcError } from "../../runtime/errors.js";
+import { printable } from "@fxc/runtime/internal/io/printable";
+import { FxcError } from "@fxc/runtime/internal/errors";
 
 /** A command line the CLI cannot act on; the message says what to write instead. */
 export class UsageError extends FxcError {

@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { writeFileAtomic } from "../../runtime/io/atomic.js";
-import { errorCode } from "../../runtime/weights/types.js";
+import { writeFileAtomic } from "@fxc/runtime/internal/io/atomic";
+import { errorCode } from "@fxc/runtime/internal/weights/types";
 import { unifiedDiff } from "./diff.js";
 
 /**

@@ -1,8 +1,10 @@
-import { stat } from "node:fs/promises";
-import { basename, resolve } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { existsSync, statSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { ts } from "ts-morph";
 import { Module } from "../../models/nn/module.js";
-import { errorCode } from "../../runtime/weights/types.js";
+import { errorCode } from "@fxc/runtime/internal/weights/types";
 import type { ModelInput } from "../api.js";
 import { quoteName } from "../names.js";
 import { OptionsError } from "../pipeline.js";
@@ -119,4 +121,36 @@ export async function cliModel(model: string): Promise<{ readonly model: ModelIn
   if (!isUserModelSpec(model)) return { model };
   const user = parseUserModelSpec(model);
   return { model: await loadUserModel(user), user };
+}
+
+/** How a relative specifier names a module file: as written, its TypeScript source for a `.js` name (NodeNext style), or without an extension. */
+function moduleFileCandidates(path: string): string[] {
+  const js = /\.(m|c)?js$/.exec(path);
+  const sources = js === null ? [] : [path.slice(0, -js[0].length) + `.${js[1] ?? ""}ts`, path.slice(0, -js[0].length) + ".tsx"];
+  return [path, ...sources, `${path}.ts`, `${path}.tsx`, `${path}.js`, resolve(path, "index.ts"), resolve(path, "index.js")];
+}
+
+function isFile(path: string): boolean {
+  return existsSync(path) && statSync(path).isFile();
+}
+
+/**
+ * A user model's file and every local module it imports, directly or not (relative specifiers
+ * only: packages are not the user's to edit while watching). What `fxc build --watch` watches.
+ */
+export async function localModuleFiles(entry: string): Promise<string[]> {
+  const found = new Set<string>();
+  const pending = [resolve(entry)];
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    if (found.has(file)) continue;
+    found.add(file);
+    const text = await readFile(file, "utf8").catch(() => undefined);
+    if (text === undefined) continue;
+    for (const { fileName: spec } of ts.preProcessFile(text, true, true).importedFiles) {
+      if (!spec.startsWith("./") && !spec.startsWith("../")) continue;
+      const target = moduleFileCandidates(resolve(dirname(file), spec)).find(isFile);
+      if (target !== undefined && !target.includes("/node_modules/")) pending.push(target);
+    }
+  }
+  return [...found];
 }

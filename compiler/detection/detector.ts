@@ -15,12 +15,12 @@ import {
   type Detections,
   type FeatureMap,
   type ImageTensor,
-} from "../../runtime/detection/index.js";
-import { openWeights, WeightsError, type EngineReport, type LoadOptions, type TensorSource, type WeightsInput } from "../../runtime/index.js";
-import { withRenamedKeys, type KeyRename } from "../../runtime/weights/rename.js";
-import { withPrefix } from "../../runtime/weights/open.js";
-import { FxcError } from "../../runtime/errors.js";
-import { defaultRoIAlignThreads, roiAlignThreads } from "../../runtime/detection/roiAlignThreads.js";
+} from "@fxc/runtime/detection";
+import { openWeights, WeightsError, type EngineReport, type LoadOptions, type TensorSource, type WeightsInput } from "@fxc/runtime";
+import { withRenamedKeys, type KeyRename } from "@fxc/runtime/internal/weights/rename";
+import { withPrefix } from "@fxc/runtime/internal/weights/open";
+import { FxcError } from "@fxc/runtime/internal/errors";
+import { defaultRoIAlignThreads, roiAlignThreads } from "@fxc/runtime/internal/detection/roiAlignThreads";
 import { BackboneAndRpnHead, BoxHeadStage, MaskHeadStage, compileStage, loadStage, type CompiledStage, type LoadedStage } from "./stages.js";
 
 /**

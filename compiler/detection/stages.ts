@@ -7,8 +7,8 @@ import type { Program } from "../graph/program.js";
 import { compileGraph, refusingSize, traceMode, tracesAt } from "../pipeline.js";
 import { programModule } from "../interpret/interpreter.js";
 import { freeSpatialSize } from "../passes/freeSize.js";
-import { createExtractor, type Extractor, type LoadOptions, type TensorSource } from "../../runtime/index.js";
-import type { Tensor as TfTensor } from "../../runtime/ops/tf.js";
+import { createExtractor, type Extractor, type LoadOptions, type TensorSource } from "@fxc/runtime";
+import type { Tensor as TfTensor } from "@fxc/runtime/internal/ops/tf";
 
 /**
  * The dense parts of a GeneralizedRCNN, each a module whose children are the model's own (so
@@ -136,7 +136,7 @@ export interface LoadedStage {
 
 export async function loadStage(stage: CompiledStage, weights: TensorSource, options: LoadOptions): Promise<LoadedStage> {
   const { program } = stage;
-  const { tf } = await import("../../runtime/ops/tf.js");
+  const { tf } = await import("@fxc/runtime/internal/ops/tf");
   const extractor = await createExtractor(programModule(program), weights, options);
   return {
     extractor,

@@ -1,9 +1,10 @@
 import { Project, VariableDeclarationKind, type SourceFile } from "ts-morph";
 import type { AbstractValue, Dim } from "../graph/value.js";
 import { attrsJson, customOpsOf, type Instruction, type Json, type Operand, type Program, type ProgramOutput } from "../graph/program.js";
-import type { Preset } from "../../runtime/images/preset.js";
+import type { Preset } from "@fxc/runtime/internal/images/preset";
 import { disposalSchedule } from "../passes/schedule.js";
 import { dataSection, docs, featuresComment, header, loadBody, type HeaderFacts } from "../../templates/module.js";
+import { RUNTIME_PACKAGE } from "../version.js";
 import { commentText, literal, propertyAccess, propertyName } from "./literal.js";
 import { formatTypeScript } from "./format.js";
 
@@ -39,7 +40,7 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   const inputType = inputTypeOf(program);
   const featuresName = `${pascalCase(options.name)}Features`;
 
-  addImports(file, program, options.runtimeModule ?? "fxc/runtime", options.preset !== undefined);
+  addImports(file, program, options.runtimeModule ?? RUNTIME_PACKAGE, options.preset !== undefined);
   // The logic first: what the module gives, then how it runs.
   file.addInterface({
     name: featuresName,

@@ -1,7 +1,7 @@
 import type { AbstractValue, Dim } from "./value.js";
-import { sourceKeys, type CheckpointShapes, type ParamSource, type ParamSpec, type ParamTransform } from "../../runtime/params.js";
-import type { KeyRename } from "../../runtime/weights/rename.js";
-import type { KernelAttrs, KernelName } from "../../runtime/kernels.js";
+import { sourceKeys, type CheckpointShapes, type ParamSource, type ParamSpec, type ParamTransform } from "@fxc/runtime/internal/params";
+import type { KeyRename } from "@fxc/runtime/internal/weights/rename";
+import type { KernelAttrs, KernelName } from "@fxc/runtime/internal/kernels";
 import type { Layout, Mode } from "../pipeline.js";
 
 export { sourceKeys, type ParamSource, type ParamSpec, type ParamTransform };

@@ -1,10 +1,10 @@
-import { dispose } from "../../runtime/ops/tensorOps.js";
-import type { Params } from "../../runtime/params.js";
-import type { TfjsKernels } from "../../runtime/kernels.js";
-import type { Tensor } from "../../runtime/ops/tf.js";
+import { dispose } from "@fxc/runtime/internal/ops/tensorOps";
+import type { Params } from "@fxc/runtime/internal/params";
+import type { TfjsKernels } from "@fxc/runtime/internal/kernels";
+import type { Tensor } from "@fxc/runtime/internal/ops/tf";
 import { customOpsOf, type Json, type Operand, type Program } from "../graph/program.js";
 import { disposalSchedule } from "../passes/schedule.js";
-import type { ExtractorModule } from "../../runtime/extractor.js";
+import type { ExtractorModule } from "@fxc/runtime/internal/extractor";
 import { inputShapeFor } from "../emit/emitter.js";
 
 type RuntimeValue = unknown;

@@ -2,7 +2,7 @@ import { defineOp } from "./registry.js";
 import { call } from "./lowering.js";
 import { asString, asTensor, type ArgValue } from "./schema.js";
 import { ShapeError, tensor, type Dim } from "../graph/value.js";
-import { parseEinsum } from "../../runtime/ops/attention.js";
+import { parseEinsum } from "@fxc/runtime/internal/ops/attention";
 
 /** Ops of attention layers (MaxViT): einsum. Picking rows by an index tensor is `getitem`'s. */
 

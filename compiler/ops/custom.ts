@@ -1,4 +1,4 @@
-import type { CustomOpAttrs } from "../../runtime/ops/custom.js";
+import type { CustomOpAttrs } from "@fxc/runtime/internal/ops/custom";
 import type { UserOpSpec } from "../../models/nn/dispatch.js";
 import { BATCH, ShapeError, tensor, type Dim } from "../graph/value.js";
 import { defineUserOp, type OpDef } from "./registry.js";

@@ -1,4 +1,4 @@
-import type { KernelAttrs } from "../../runtime/kernels.js";
+import type { KernelAttrs } from "@fxc/runtime/internal/kernels";
 import { defineOp } from "./registry.js";
 import { asBool, asNumber, asTensor, isAbstract, type ArgValue } from "./schema.js";
 import { call, type LowerContext, type Lowered } from "./lowering.js";

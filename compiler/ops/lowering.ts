@@ -1,6 +1,6 @@
 import type { AbstractValue } from "../graph/value.js";
 import type { ArgValue } from "./schema.js";
-import type { KernelAttrs, KernelName } from "../../runtime/kernels.js";
+import type { KernelAttrs, KernelName } from "@fxc/runtime/internal/kernels";
 
 import type { Json, KernelCall, MemoryFormat, Operand, ParamTransform } from "../graph/program.js";
 

@@ -1,5 +1,5 @@
 import type { AbstractValue } from "../graph/value.js";
-import { CustomOpError } from "../../runtime/ops/custom.js";
+import { CustomOpError } from "@fxc/runtime/internal/ops/custom";
 import { parseSchema, type ArgValue, type Schema } from "./schema.js";
 import type { LowerContext, Lowered } from "./lowering.js";
 

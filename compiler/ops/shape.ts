@@ -1,4 +1,4 @@
-import type { KernelAttrs } from "../../runtime/kernels.js";
+import type { KernelAttrs } from "@fxc/runtime/internal/kernels";
 import { defineOp } from "./registry.js";
 import { asInt, asTensor } from "./schema.js";
 import { call, type LowerContext, type LoweredCall } from "./lowering.js";

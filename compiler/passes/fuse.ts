@@ -1,5 +1,5 @@
 import { identifierFor } from "./lower.js";
-import type { FusedActivation } from "../../runtime/ops/conv2d.js";
+import type { FusedActivation } from "@fxc/runtime/internal/ops/conv2d";
 import { operandParams, readCounts, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
 
 /**

@@ -18,7 +18,7 @@ import { getOp, type OpDef } from "../ops/index.js";
 import { argValue, bindArgs, type ArgValue } from "../ops/schema.js";
 import { call, type LowerContext } from "../ops/lowering.js";
 import type { ResolvedOutput } from "./returnNodes.js";
-import type { CheckpointTensor } from "../../runtime/params.js";
+import type { CheckpointTensor } from "@fxc/runtime/internal/params";
 import type { Layout, Mode } from "../pipeline.js";
 
 export interface LowerOptions {

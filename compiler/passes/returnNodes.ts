@@ -2,7 +2,7 @@ import type { Graph } from "../graph/graph.js";
 import type { Node } from "../graph/node.js";
 import { didYouMean } from "../../models/suggest.js";
 import { outputKeyMessage } from "../names.js";
-import { FxcError } from "../../runtime/errors.js";
+import { FxcError } from "@fxc/runtime/internal/errors";
 import type { Mode } from "../pipeline.js";
 
 /** Return nodes as torchvision takes them: a list of names, or `{ node: key }`. */

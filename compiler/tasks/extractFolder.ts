@@ -1,9 +1,9 @@
 import type { Preset } from "../../models/zoo/entry.js";
-import { tf, type BackendName, type EngineName, type Tensor, type WeightsInput } from "../../runtime/index.js";
-import { batchImages, imageBatches, type ImageBatch, type ImageBatchOptions, type ImageFailure } from "../../runtime/images/batches.js";
-import { listImages } from "../../runtime/images/list.js";
-import { l2Normalize, poolFeatureMap, poolingText, type Normalization, type Pooling } from "../../runtime/descriptors/pooling.js";
-import { FeatureWriter, type FeatureFormat, type FeatureRows } from "../../runtime/io/featureStore.js";
+import { tf, type BackendName, type EngineName, type Tensor, type WeightsInput } from "@fxc/runtime";
+import { batchImages, imageBatches, type ImageBatch, type ImageBatchOptions, type ImageFailure } from "@fxc/runtime/internal/images/batches";
+import { listImages } from "@fxc/runtime/internal/images/list";
+import { l2Normalize, poolFeatureMap, poolingText, type Normalization, type Pooling } from "@fxc/runtime/internal/descriptors/pooling";
+import { FeatureWriter, type FeatureFormat, type FeatureRows } from "@fxc/runtime/internal/io/featureStore";
 import { returnSpec, type ModelInput } from "../api.js";
 import type { ReturnNodes } from "../passes/returnNodes.js";
 import { OptionsError, type Layout, type Mode } from "../pipeline.js";

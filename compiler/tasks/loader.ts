@@ -1,7 +1,7 @@
 import type { Preset } from "../../models/zoo/entry.js";
 import { getModelEntry } from "../../models/zoo/registry.js";
-import { presetSizeProblem } from "../../runtime/images/preprocess.js";
-import type { BackendName, EngineName, LoadOptions, Tensor, Tensor4D, WeightsInput } from "../../runtime/index.js";
+import { presetSizeProblem } from "@fxc/runtime/internal/images/preprocess";
+import type { BackendName, EngineName, LoadOptions, Tensor, Tensor4D, WeightsInput } from "@fxc/runtime";
 import { createFeatureExtractor, type ExtractorOptions, type ModelInput } from "../api.js";
 import type { ProgramOutput } from "../graph/program.js";
 import type { ReturnNodes } from "../passes/returnNodes.js";

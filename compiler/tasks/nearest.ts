@@ -1,17 +1,17 @@
 import type { Preset } from "../../models/zoo/entry.js";
 import { listModels } from "../../models/zoo/registry.js";
-import type { BackendName, EngineName, WeightsInput } from "../../runtime/index.js";
-import { CosineIndex } from "../../runtime/descriptors/nearest.js";
-import { DescriptorSpecError, parseNormalization, parsePooling, type Normalization, type Pooling } from "../../runtime/descriptors/pooling.js";
-import { printable } from "../../runtime/io/printable.js";
-import { readFeatureTable, type FeatureTable } from "../../runtime/io/featureStore.js";
-import { concatFloat32 } from "../../runtime/weights/dtype.js";
-import { WeightsError } from "../../runtime/weights/types.js";
+import type { BackendName, EngineName, WeightsInput } from "@fxc/runtime";
+import { CosineIndex } from "@fxc/runtime/internal/descriptors/nearest";
+import { DescriptorSpecError, parseNormalization, parsePooling, type Normalization, type Pooling } from "@fxc/runtime/internal/descriptors/pooling";
+import { printable } from "@fxc/runtime/internal/io/printable";
+import { readFeatureTable, type FeatureTable } from "@fxc/runtime/internal/io/featureStore";
+import { concatFloat32 } from "@fxc/runtime/internal/weights/dtype";
+import { WeightsError } from "@fxc/runtime/internal/weights/types";
 import type { ReturnNodes } from "../passes/returnNodes.js";
 import { OptionsError, type Layout, type Mode } from "../pipeline.js";
 import { imageFeatures } from "./extractFolder.js";
 import { interpretExtractor, resolvePreprocessing, type ExtractorLoader } from "./loader.js";
-import type { ImageFailure } from "../../runtime/images/batches.js";
+import type { ImageFailure } from "@fxc/runtime/internal/images/batches";
 
 /** Query images: run through the model, return node, preprocessing and pooling the index records. */
 export interface ImageQuery {

@@ -1,11 +1,11 @@
 import { join } from "node:path";
 import type { Preset } from "../../models/zoo/entry.js";
-import { tf, type BackendName, type EngineName, type WeightsInput } from "../../runtime/index.js";
-import { decodeImage } from "../../runtime/images/decode.js";
-import { cropForPreset, normalizeImage } from "../../runtime/images/preprocess.js";
-import { assertWritable, writeFileAtomic } from "../../runtime/io/atomic.js";
-import { assertNotAnInput } from "../../runtime/io/destination.js";
-import { activationHeatmap, channelGrid, encodePng } from "../../runtime/visualize/render.js";
+import { tf, type BackendName, type EngineName, type WeightsInput } from "@fxc/runtime";
+import { decodeImage } from "@fxc/runtime/internal/images/decode";
+import { cropForPreset, normalizeImage } from "@fxc/runtime/internal/images/preprocess";
+import { assertWritable, writeFileAtomic } from "@fxc/runtime/internal/io/atomic";
+import { assertNotAnInput } from "@fxc/runtime/internal/io/destination";
+import { activationHeatmap, channelGrid, encodePng } from "@fxc/runtime/internal/visualize/render";
 import type { ModelInput } from "../api.js";
 import { toQueryMap, type ReturnNodes } from "../passes/returnNodes.js";
 import { OptionsError, type Mode } from "../pipeline.js";

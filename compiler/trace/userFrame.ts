@@ -1,8 +1,18 @@
 import { fileURLToPath } from "node:url";
-import { sep } from "node:path";
+import { dirname, sep } from "node:path";
+import { RUNTIME_PACKAGE } from "../version.js";
 
-/** fxc's own code: frames here are the library, not the model being traced. */
-const LIBRARY_DIRS = ["compiler", "models", "runtime", "dist"].map((d) => fileURLToPath(new URL(`../../${d}/`, import.meta.url)));
+/** fxc's own code: frames here are the library, not the model being traced. The runtime is its own package, wherever it resolves from (its sources or its dist/). */
+const LIBRARY_DIRS = [...["compiler", "models", "dist"].map((d) => fileURLToPath(new URL(`../../${d}/`, import.meta.url))), ...runtimeFolder()];
+
+/** Where the runtime package's code lies; none in a bundle (nothing to resolve from there, and the runtime is inside the bundle). */
+function runtimeFolder(): string[] {
+  try {
+    return [dirname(fileURLToPath(import.meta.resolve(RUNTIME_PACKAGE))) + sep];
+  } catch {
+    return [];
+  }
+}
 
 /**
  * The first place in a stack that is the user's code (`src/my-net.ts:12:7`): not fxc's own

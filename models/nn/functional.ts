@@ -1,5 +1,5 @@
 import type { Buffer, Parameter } from "./parameter.js";
-import { CustomOpError, registerOp, type CustomKernel, type CustomOpAttrs } from "../../runtime/ops/custom.js";
+import { CustomOpError, registerOp, type CustomKernel, type CustomOpAttrs } from "@fxc/runtime/internal/ops/custom";
 import { dispatcher, type UserOpSpec } from "./dispatch.js";
 import { containsTraced, type IntLike, type Tensor } from "./tensor.js";
 
@@ -48,7 +48,7 @@ export type UserOp<A extends CustomOpAttrs = CustomOpAttrs> = (inputs: Tensor | 
  * An op with its own runtime kernel, where `wrap` traces a function into fxc's ops: traced as one
  * node named after it (torch.fx's leaf function), its shape from `shape`, compiled to the generic
  * `customOp` kernel, which runs `tfjs` (registered here with `registerOp`, so this process runs
- * it; a compiled module's user registers it with `registerOp` from fxc/runtime before load).
+ * it; a compiled module's user registers it with `registerOp` from @fxc/runtime before load).
  */
 export function defineOp<A extends CustomOpAttrs = CustomOpAttrs>(definition: OpDefinition<A>): UserOp<A> {
   const { name } = definition;

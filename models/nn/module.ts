@@ -1,6 +1,6 @@
 import { Buffer, Parameter } from "./parameter.js";
-import { elementCount } from "../../runtime/weights/dtype.js";
-import { renameUnderPath, type KeyRename } from "../../runtime/weights/rename.js";
+import { elementCount } from "@fxc/runtime/internal/weights/dtype";
+import { renameUnderPath, type KeyRename } from "@fxc/runtime/internal/weights/rename";
 import { dispatcher } from "./dispatch.js";
 import type { Tensor } from "./tensor.js";
 

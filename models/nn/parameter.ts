@@ -1,4 +1,4 @@
-import { elementCount } from "../../runtime/weights/dtype.js";
+import { elementCount } from "@fxc/runtime/internal/weights/dtype";
 
 /**
  * Parameters and buffers hold shapes, not weights: a model built for tracing allocates no

@@ -1,4 +1,4 @@
-import { FxcError } from "../../runtime/errors.js";
+import { FxcError } from "@fxc/runtime/internal/errors";
 
 /**
  * Shapes as the module library and the compiler both see them: static except the batch

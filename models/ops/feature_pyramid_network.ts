@@ -4,7 +4,7 @@ import { Conv2d } from "../nn/layers.js";
 import { Conv2dNormActivation, type NormFactory } from "../nn/ops.js";
 import * as F from "../nn/functional.js";
 import type { Tensor } from "../nn/tensor.js";
-import type { KeyRename } from "../../runtime/weights/rename.js";
+import type { KeyRename } from "@fxc/runtime/internal/weights/rename";
 
 /**
  * torchvision.ops.feature_pyramid_network, module for module: the same attribute names, so

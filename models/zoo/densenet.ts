@@ -1,5 +1,5 @@
 import { AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential, F, type Tensor } from "../nn/index.js";
-import type { KeyRename } from "../../runtime/weights/rename.js";
+import type { KeyRename } from "@fxc/runtime/internal/weights/rename";
 
 /** torchvision.models.densenet, module for module: same attribute names, same forward order. */
 

@@ -1,7 +1,7 @@
 import type { Module } from "../nn/module.js";
-import type { KeyRename } from "../../runtime/weights/rename.js";
+import type { KeyRename } from "@fxc/runtime/internal/weights/rename";
 
-import type { Preset } from "../../runtime/images/preset.js";
+import type { Preset } from "@fxc/runtime/internal/images/preset";
 
 export type { Preset };
 

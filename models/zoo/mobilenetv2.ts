@@ -1,5 +1,5 @@
 import { batchNorm2d, Conv2d, Conv2dNormActivation, Dropout, Linear, Module, relu6, Sequential, F, type Layer, type NormFactory, type Tensor } from "../nn/index.js";
-import { pythonRound } from "../../runtime/pythonMath.js";
+import { pythonRound } from "@fxc/runtime/internal/pythonMath";
 import { makeDivisible } from "./utils.js";
 
 // torchvision.models.mobilenetv2 imports _make_divisible into its namespace; so does this module.

@@ -17,7 +17,7 @@ import { convnextModels } from "./convnext-entries.js";
 import { maxvitModels } from "./maxvit-entries.js";
 import { vitModels } from "./vit-entries.js";
 import { swinModels } from "./swin-entries.js";
-import { FxcError } from "../../runtime/errors.js";
+import { FxcError } from "@fxc/runtime/internal/errors";
 
 const entries: readonly ModelEntry[] = [
   ...resnetModels,

@@ -14,7 +14,7 @@ import {
   type Tensor,
 } from "../nn/index.js";
 import { makeDivisible } from "./utils.js";
-import { pythonRound } from "../../runtime/pythonMath.js";
+import { pythonRound } from "@fxc/runtime/internal/pythonMath";
 
 /** torchvision.models.regnet, module for module: same attribute names, same forward order. */
 

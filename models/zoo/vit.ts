@@ -19,7 +19,7 @@ import {
   type Tensor,
 } from "../nn/index.js";
 
-import type { KeyRename } from "../../runtime/weights/rename.js";
+import type { KeyRename } from "@fxc/runtime/internal/weights/rename";
 
 /** torchvision.models.vision_transformer, module for module: same attribute names, same forward order. */
 

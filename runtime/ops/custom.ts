@@ -38,7 +38,7 @@ export function checkCustomOps(names: readonly string[]): void {
 }
 
 function missingKernel(name: string): CustomOpError {
-  return new CustomOpError(`the module calls user op '${name}', which has no kernel here; call registerOp("${name}", (inputs, attrs) => tensor) from "fxc/runtime" before load`);
+  return new CustomOpError(`the module calls user op '${name}', which has no kernel here; call registerOp("${name}", (inputs, attrs) => tensor) from "@fxc/runtime" before load`);
 }
 
 /**

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
-import { mkdir, rm, stat } from "node:fs/promises";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { failure, ROOT, runProcess, type Finished } from "../bench/child.js";
@@ -74,10 +74,48 @@ async function withPackLock<T>(body: () => Promise<T>): Promise<T> {
   }
 }
 
-/** `npm pack` of this repository into `destination`; npm runs `prepare` (the build), so the tarball holds today's sources. */
-export async function packFxc(destination: string): Promise<{ readonly tarball: string; readonly entry: PackEntry }> {
-  const packed = succeeded("npm pack", await withPackLock(() => npm(["pack", "--json", "--pack-destination", destination], ROOT)));
-  const [entry] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("["))) as PackEntry[];
+/** A packed tarball and what npm says of it. */
+export interface Packed {
+  readonly tarball: string;
+  readonly entry: PackEntry;
+}
+
+/** Both packages of this repository: `fxc` (compiler, CLI, models) and `@fxc/runtime` (what generated modules import). */
+export interface PackedPackages {
+  readonly fxc: Packed;
+  readonly runtime: Packed;
+}
+
+function packedEntry(what: string, finished: Finished, destination: string): Packed {
+  succeeded(what, finished);
+  const [entry] = JSON.parse(finished.stdout.slice(finished.stdout.indexOf("["))) as PackEntry[];
   assert.ok(entry);
   return { tarball: join(destination, entry.filename), entry };
+}
+
+/**
+ * `npm pack` of both packages into `destination`. npm runs fxc's `prepare` (the build of both), so
+ * the tarballs hold today's sources; the runtime is packed right after, from that build.
+ */
+export async function packPackages(destination: string): Promise<PackedPackages> {
+  return withPackLock(async () => {
+    const fxc = packedEntry("npm pack", await npm(["pack", "--json", "--pack-destination", destination], ROOT), destination);
+    const runtime = packedEntry("npm pack -w @fxc/runtime", await npm(["pack", "--json", "--ignore-scripts", "--workspace", "@fxc/runtime", "--pack-destination", destination], ROOT), destination);
+    return { fxc, runtime };
+  });
+}
+
+/** The files docs/bundlers.md's recipes consist of: each fenced block whose first line names a file (`// esbuild.node.mjs: ...`, `<!-- index.html -->`). */
+export function recipeFiles(markdown: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const [, body] of markdown.matchAll(/^```\w*\n([\s\S]*?)^```$/gm)) {
+    const name = /^(?:\/\/|<!--) ([\w./-]+\.\w+)(?::| -->|\n)/.exec(body!)?.[1];
+    if (name !== undefined) files.set(name, body!);
+  }
+  return files;
+}
+
+/** The version of a package installed in this repository (the app installs the same from npm's cache). */
+export function versionOf(pkg: string): Promise<string> {
+  return readFile(join(ROOT, "node_modules", pkg, "package.json"), "utf8").then((text) => (JSON.parse(text) as { version: string }).version);
 }

@@ -1,10 +1,13 @@
-import { watch } from "node:fs";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname, relative } from "node:path";
 import type { Argv } from "yargs";
 import { compileProgram } from "../../api.js";
 import { CONFIG_FILES, findConfig, loadConfig, type BuildTarget } from "../config.js";
 import { describeFailure, printWarning, UsageError } from "../errors.js";
 import { checkGenerated, writeGenerated } from "../generatedFile.js";
+import { loadUserModel, localModuleFiles } from "../userModel.js";
 
 interface BuildArgs {
   config?: string;
@@ -24,7 +27,7 @@ export function buildCommand(cli: Argv): Argv {
       y
         .option("config", { type: "string", describe: `Config file (default: ${CONFIG_FILES.join(", then ")} in the current folder)` })
         .option("check", { type: "boolean", default: false, describe: "Write nothing; exit 1 if any module differs from what would be written, printing the diffs" })
-        .option("watch", { type: "boolean", default: false, describe: "Build, then build again whenever the config file changes (Ctrl-C ends)" })
+        .option("watch", { type: "boolean", default: false, describe: "Build, then build again whenever the config file or a model file of yours (and the local modules it imports) changes (Ctrl-C ends)" })
         .option("quiet", { type: "boolean", default: false, describe: "Print nothing but errors" })
         .example("$0 build", "writes every module fxc.config.json lists, each only if it changed")
         .example("$0 build --check", "in CI: fails with a diff when a module is out of date") as Argv<BuildArgs>,
@@ -36,7 +39,7 @@ export function buildCommand(cli: Argv): Argv {
         await build(file, command, args);
         return;
       }
-      await watchConfig(file, () => buildReporting(file, command, args));
+      await watchBuild(file, () => buildInChild(args));
     },
   );
 }
@@ -68,7 +71,9 @@ async function build(file: string, command: string, args: BuildArgs): Promise<vo
 /** One extractor's module; a failure names the extractor, keeping its kind (and so the exit code). */
 async function compileTarget(target: BuildTarget, configName: string, command: string, quiet: boolean): Promise<string> {
   try {
-    const { source } = await compileProgram(target.model, {
+    const model = target.user === undefined ? target.model : await loadUserModel(target.user);
+    const { source } = await compileProgram(model, {
+      ...(target.user === undefined ? {} : { source: target.user.text }),
       returnNodes: target.returnNodes,
       ...(target.size === undefined ? {} : { size: target.size }),
       ...(target.fixedSize === undefined ? {} : { fixedSize: target.fixedSize }),
@@ -86,42 +91,80 @@ async function compileTarget(target: BuildTarget, configName: string, command: s
   }
 }
 
-/** In watch mode a failed build is reported and the watch goes on: the next save may fix it. */
-async function buildReporting(file: string, command: string, args: BuildArgs): Promise<void> {
+/**
+ * One build of the watch, in a process of its own: Node cannot unload a module, so a user model
+ * edited since the last build (or a module it imports) is only read anew by a fresh process. The
+ * child is this command without --watch; it prints its own lines, and a failure (its exit code)
+ * is left for the next save to fix.
+ */
+async function buildInChild(args: BuildArgs): Promise<void> {
+  const script = process.argv[1];
+  if (script === undefined) throw new UsageError("cannot tell which script runs fxc, so cannot rebuild; build without --watch");
+  const forwarded = [...(args.config === undefined ? [] : ["--config", args.config]), ...(args.quiet ? ["--quiet"] : [])];
+  const child = spawn(process.execPath, [...process.execArgv, script, "build", ...forwarded], { stdio: "inherit" });
+  await once(child, "close").catch((e: unknown) => console.error(`fxc: the build could not start (${describeFailure(e)})`));
+}
+
+/** What a build reads that the user edits: the config, and each user model's file with the local modules it imports. Undefined when the config cannot be read now. */
+async function filesOfBuild(file: string): Promise<Set<string> | undefined> {
   try {
-    await build(file, command, args);
-  } catch (e) {
-    console.error(`fxc: ${describeFailure(e)}`);
+    const targets = await loadConfig(file);
+    const models = await Promise.all(targets.flatMap((t) => (t.user === undefined ? [] : [localModuleFiles(t.user.file)])));
+    return new Set([file, ...models.flat()]);
+  } catch {
+    return undefined;
   }
 }
 
 /**
- * Calls `rebuild` now and after each change of `file`, one at a time, until SIGINT or SIGTERM. The folder
- * is watched, not the file: editors save by writing a new file and renaming it over the old one,
- * which ends a watch on the file itself. The modules written are not the config, so they trigger nothing.
+ * Calls `rebuild` now and after each change of a file the build reads (filesOfBuild, found again
+ * after each build: the config may name other models now), one at a time, until SIGINT or SIGTERM.
+ * Folders are watched, not files: editors save by writing a new file and renaming it over the old
+ * one, which ends a watch on the file itself. The modules written are not among the files, so they
+ * trigger nothing.
  */
-function watchConfig(file: string, rebuild: () => Promise<void>): Promise<void> {
-  const name = basename(file);
+async function watchBuild(config: string, rebuild: () => Promise<void>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   let queue = Promise.resolve();
-  let watcher: ReturnType<typeof watch>;
-  try {
-    watcher = watch(dirname(file), (_event, changed) => {
-      if (changed !== null && changed !== name) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        queue = queue.then(rebuild);
-      }, SETTLE_MS);
-    });
-  } catch (e) {
-    throw new UsageError(`cannot watch ${dirname(file)} (${e instanceof Error ? e.message : String(e)}); build without --watch`);
-  }
+  let files = new Set([config]);
+  let watchers: FSWatcher[] = [];
+  const closeWatchers = (): void => {
+    for (const w of watchers) w.close();
+    watchers = [];
+  };
+  const onChange = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      queue = queue.then(rebuildAndRewatch);
+    }, SETTLE_MS);
+  };
+  const rewatch = (next: Set<string>): void => {
+    files = next;
+    closeWatchers();
+    const byFolder = new Map<string, Set<string>>();
+    for (const f of files) byFolder.set(dirname(f), (byFolder.get(dirname(f)) ?? new Set()).add(basename(f)));
+    for (const [folder, names] of byFolder) {
+      try {
+        watchers.push(watch(folder, (_event, changed) => (changed === null || names.has(changed) ? onChange() : undefined)));
+      } catch (e) {
+        closeWatchers();
+        throw new UsageError(`cannot watch ${folder} (${e instanceof Error ? e.message : String(e)}); build without --watch`);
+      }
+    }
+  };
+  const rebuildAndRewatch = async (): Promise<void> => {
+    await rebuild();
+    const next = (await filesOfBuild(config)) ?? new Set([...files, config]);
+    if ([...next].sort().join("\n") !== [...files].sort().join("\n")) rewatch(next);
+  };
   // Watching before the first build, so that a save during it is not missed.
-  queue = queue.then(rebuild).then(() => console.error(`fxc: watching ${relative(process.cwd(), file) || file}; Ctrl-C ends`));
+  rewatch((await filesOfBuild(config)) ?? files);
+  const shown = [...files].map((f) => relative(process.cwd(), f) || f);
+  queue = queue.then(rebuildAndRewatch).then(() => console.error(`fxc: watching ${shown.join(", ")}; Ctrl-C ends`));
   return new Promise((resolve) => {
     const stop = (): void => {
       clearTimeout(timer);
-      watcher.close();
+      closeWatchers();
       void queue.then(() => resolve());
     };
     process.once("SIGINT", stop);

@@ -1,12 +1,12 @@
 import { basename, dirname, join } from "node:path";
 import type { Argv } from "yargs";
-import { tf } from "../../../runtime/index.js";
-import { readNpy } from "../../../runtime/io/npy.js";
-import { writeSafetensors } from "../../../runtime/weights/safetensors.js";
-import { FeatureWriter } from "../../../runtime/io/featureStore.js";
-import { parsePooling, DescriptorSpecError, type Pooling } from "../../../runtime/descriptors/pooling.js";
+import { tf } from "@fxc/runtime";
+import { readNpy } from "@fxc/runtime/internal/io/npy";
+import { writeSafetensors } from "@fxc/runtime/internal/weights/safetensors";
+import { FeatureWriter } from "@fxc/runtime/internal/io/featureStore";
+import { parsePooling, DescriptorSpecError, type Pooling } from "@fxc/runtime/internal/descriptors/pooling";
 import type { Preset } from "../../../models/zoo/entry.js";
-import { DEFAULT_MAX_PREPROCESS_SIDE, MAX_PREPROCESS_SIDE_VARIABLE, preprocessSideProblem } from "../../../runtime/images/limits.js";
+import { DEFAULT_MAX_PREPROCESS_SIDE, MAX_PREPROCESS_SIDE_VARIABLE, preprocessSideProblem } from "@fxc/runtime/internal/images/limits";
 import { extractFolder } from "../../tasks/extractFolder.js";
 import { loadCompiled } from "../cache.js";
 import { InterruptedError, UsageError, printWarning } from "../errors.js";

@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { printable, printableJson } from "../../../runtime/io/printable.js";
+import { printable, printableJson } from "@fxc/runtime/internal/io/printable";
 import { engineOptions, type EngineArgs } from "./shared.js";
 import { nearest, type NearestResult } from "../../tasks/nearest.js";
 import { loadCompiled } from "../cache.js";

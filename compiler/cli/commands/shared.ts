@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { BACKENDS, ENGINES, type BackendName, type EngineName } from "../../../runtime/index.js";
+import { BACKENDS, ENGINES, type BackendName, type EngineName } from "@fxc/runtime";
 import type { Layout, Mode } from "../../pipeline.js";
 
 export interface BuildArgs {
