@@ -76,11 +76,5 @@ export const dataSection = "// The data: the checkpoint tensors load reads and h
 /** Why results are built on a null prototype, said once in the forward of every generated module. */
 export const featuresComment = "the features: a null-prototype object, so that every key is its own property, whatever its name";
 
-/** The body of `load`; models whose loader renames checkpoint keys pass their rules along. */
-export const loadBody = (
-  withKeyRenames: boolean,
-  tables: { readonly buffers: boolean; readonly frozen: boolean } = { buffers: false, frozen: false },
-  customOps: readonly string[] = [],
-  withInputSize = false,
-): string =>
-  `return createExtractor({ checkpoint, parameters, ${withKeyRenames ? "keyRenames, " : ""}${tables.buffers ? "buffers, " : ""}${tables.frozen ? "frozen, " : ""}inputShape, ${withInputSize ? "inputSize, " : ""}${customOps.length > 0 ? `customOps: ${JSON.stringify(customOps)}, ` : ""}forward }, weights, options);`;
+/** The body of an extractor's `load`: the module's tables and forward (an object literal the emitter writes) go to the runtime. */
+export const loadBody = (moduleLiteral: string): string => `return createExtractor(${moduleLiteral}, weights, options);`;
