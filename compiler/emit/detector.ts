@@ -3,7 +3,7 @@ import type { Program } from "../graph/program.js";
 import type { DetectorConfiguration } from "../../runtime/detection/detector.js";
 import type { KeyRename } from "../../runtime/weights/rename.js";
 import { dataSection, detectorDocs, detectorHeader, detectorLoadBody, docs, type DetectorStage } from "../../templates/module.js";
-import { addConst, addForward, addRuntimeImport, addTables, describeOutput, inputShapeFor, moduleLiteral, pascalCase, programTypes, stageNames, valueType } from "./emitter.js";
+import { addConst, addForward, type EmitOptions, addRuntimeImport, addTables, describeOutput, inputShapeFor, moduleLiteral, pascalCase, programTypes, stageNames, valueType } from "./emitter.js";
 import { literal } from "./literal.js";
 import { formatTypeScript } from "./format.js";
 
@@ -17,18 +17,8 @@ export interface CompiledDetector {
   readonly checkpointRenames: readonly KeyRename[];
 }
 
-export interface DetectorEmitOptions {
-  /** The model's name, for docs: `maskrcnn_resnet50_fpn`, or a user model's export. */
-  readonly model: string;
-  /** A user model's file and export, which the header names instead of torchvision's model. */
-  readonly origin?: string;
-  /** Names the detection interface: `maskrcnn_resnet50_fpn` gives `MaskrcnnResnet50FpnDetection`. */
-  readonly name: string;
-  readonly command: string;
-  readonly fxcVersion: string;
-  readonly torchvisionVersion: string;
-  readonly runtimeModule?: string;
-}
+/** As an extractor's (`name` gives `MaskrcnnResnet50FpnDetection`), without the preprocessing preset: the detector normalizes images itself. */
+export type DetectorEmitOptions = Omit<EmitOptions, "preset">;
 
 /**
  * Writes a detector as one TypeScript module, formatted and deterministic: the header, the
