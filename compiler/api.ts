@@ -50,7 +50,7 @@ function withMinSizeHint<T>(m: ResolvedModel, size: number | readonly [number, n
   }
 }
 
-/** Builds the program and gives it the model's checkpoint key renames, so that its loader reads torchvision's files. */
+/** Builds the program with every checkpoint key rename (its modules' and the zoo entry's), so that its loader reads torchvision's files. */
 function buildProgram(m: ResolvedModel, options: ExtractorOptions): Program {
   return buildModel(m, options).program;
 }
@@ -58,7 +58,8 @@ function buildProgram(m: ResolvedModel, options: ExtractorOptions): Program {
 function buildModel(m: ResolvedModel, options: ExtractorOptions): Built & { readonly options: BuildOptions } {
   const size = options.size ?? m.size;
   const built = withMinSizeHint(m, size, () => build(m.module, { ...options, size }));
-  const program = m.keyRenames?.length ? { ...built.program, keyRenames: m.keyRenames } : built.program;
+  // The model's own loader's renames (a zoo entry's) after its modules' (the program's, from the trace).
+  const program = m.keyRenames?.length ? { ...built.program, keyRenames: [...(built.program.keyRenames ?? []), ...m.keyRenames] } : built.program;
   return { ...built, program, options: { ...options, size } };
 }
 

@@ -165,7 +165,7 @@ export function build(model: Module, options: BuildOptions): Built {
     if (diff !== undefined) warn(options, diff);
   }
   const compiled = compileGraph(graph, returnNodes, { mode, layout: options.layout });
-  const built = { ...compiled, program: withParameterKinds(compiled.program, model) };
+  const built = { ...compiled, program: withModuleFacts(compiled.program, model) };
   if (options.fixedSize === true || options.inputShape !== undefined || options.inputShapes !== undefined) return built;
   const at = { ...options, mode, fixedSize: true, suppressDiffWarning: true };
   const program = freeSpatialSize(built.program, {
@@ -199,14 +199,18 @@ export function compileGraph(graph: Graph, returnNodes: ReturnNodes, options: { 
 }
 
 /**
- * Says which of the program's checkpoint tensors are buffers and which parameters the model
- * freezes, so that loading for training (`trainable`) makes variables of trainable parameters only.
+ * What the traced model says about the program's checkpoint tensors: which are buffers and which
+ * parameters it freezes, so that loading for training (`trainable`) makes variables of trainable
+ * parameters only, and how its modules rename older checkpoints' keys (Module.legacyKeyRenames,
+ * each under the module's path in the traced model), for the modules whose tensors the program reads.
  */
-function withParameterKinds(program: Program, model: Module): Program {
+function withModuleFacts(program: Program, model: Module): Program {
+  const checkpointKeys = Object.keys(program.checkpoint);
   const read = (key: string): boolean => Object.hasOwn(program.checkpoint, key);
   const buffers = model.namedBuffers().map(([key]) => key).filter(read);
   const frozen = model.namedParameters().filter(([key, p]) => !p.requiresGrad && read(key)).map(([key]) => key);
-  return { ...program, ...(buffers.length > 0 ? { buffers } : {}), ...(frozen.length > 0 ? { frozen } : {}) };
+  const keyRenames = model.checkpointKeyRenames((path) => path === "" || checkpointKeys.some((key) => key.startsWith(`${path}.`)));
+  return { ...program, ...(buffers.length > 0 ? { buffers } : {}), ...(frozen.length > 0 ? { frozen } : {}), ...(keyRenames.length > 0 ? { keyRenames } : {}) };
 }
 
 /** Resolves the return nodes of a traced graph and prunes it to what they need. */

@@ -21,7 +21,7 @@ import { customOpRefusal } from "./onnx/ops/custom.js";
 export interface ExtractorModule<F, I extends Tensor | readonly Tensor[] = Tensor4D> extends ParameterKinds {
   readonly checkpoint: CheckpointShapes;
   readonly parameters: readonly ParamSpec[];
-  /** How the model's loader renames checkpoint keys (torchvision's DenseNet files use old names). */
+  /** How older checkpoints' keys are renamed, after the prefix: the modules' own rules (torchvision's FPN before 0.13) and the model's loader's (DenseNet's files). */
   readonly keyRenames?: readonly KeyRename[];
   /** The compiled input shape in the module's layout, `null` for a free dim (one per input when forward takes several); lets an engine check the program at load. */
   readonly inputShape?: readonly (number | null)[] | readonly (readonly (number | null)[])[];

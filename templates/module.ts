@@ -59,7 +59,7 @@ export const docs = {
   checkpoint: "The checkpoint tensors this extractor reads, with their torch shapes. Nothing else in the file is read.",
   parameters: "How each tensor the forward pass uses is made from the checkpoint, once, at load time.",
   load: "Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the extractor.",
-  keyRenames: "How torchvision's loader for this model renames checkpoint keys; the same rules apply here.",
+  keyRenames: "How torchvision renames older checkpoints' keys for this model (its modules' `_load_from_state_dict`, its loader); load applies the same rules after `prefix`.",
   buffers: "The checkpoint tensors that are buffers (running statistics...), which the `trainable` load option never makes variables.",
   frozen: "The parameters the model freezes (torch's `requires_grad = False`, e.g. `trainable_layers`): `trainable: \"all\"` leaves them constant.",
   forward: (model: string, mode: string, notes: readonly string[]) =>

@@ -89,7 +89,7 @@ export interface Program {
   readonly outputs: readonly ProgramOutput[];
   /** Set where the height and width are free: `inputShape` holds the compiled size, which shapes are checked at. */
   readonly freeSize?: FreeSize;
-  /** How the model's loader renames checkpoint keys before reading them (from its zoo entry). */
+  /** How older checkpoints' keys are renamed before reading them: the modules' own rules (Module.legacyKeyRenames, under their paths), then the zoo entry's. */
   readonly keyRenames?: readonly KeyRename[];
   /** The checkpoint keys that are the model's buffers, not parameters (absent when none are). */
   readonly buffers?: readonly string[];

@@ -1,4 +1,4 @@
-import { Module, Sequential, Conv2d, ConvTranspose2d, ReLU, Conv2dNormActivation, type NormFactory } from "../nn/index.js";
+import { Module, Sequential, Conv2d, ConvTranspose2d, ReLU, Conv2dNormActivation, type NormFactory, type KeyRename } from "../nn/index.js";
 import { MultiScaleRoIAlign } from "../ops/poolers.js";
 import { FasterRCNN, resnet50FpnForDetection, backboneOutChannels, type FasterRCNNOptions, type ResnetFpnDetectorOptions } from "./faster_rcnn.js";
 
@@ -18,6 +18,11 @@ export class MaskRCNNHeads extends Sequential {
       next = features;
     }
     super(...blocks);
+  }
+
+  /** torchvision's `_load_from_state_dict` (version < 2): the published files' `mask_fcn{i}` is now block `{i-1}`. */
+  override legacyKeyRenames(): readonly KeyRename[] {
+    return this.namedChildren().map((_, i) => ({ pattern: `^mask_fcn${i + 1}\\.(weight|bias)$`, replacement: `${i}.0.$1` }));
   }
 }
 

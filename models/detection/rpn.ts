@@ -1,4 +1,4 @@
-import { Module, Sequential, Conv2d, Conv2dNormActivation, type Tensor } from "../nn/index.js";
+import { Module, Sequential, Conv2d, Conv2dNormActivation, type Tensor, type KeyRename } from "../nn/index.js";
 import type { AnchorGenerator } from "./anchor_utils.js";
 
 /**
@@ -18,6 +18,11 @@ export class RPNHead extends Module {
     this.conv = new Sequential(...convs);
     this.cls_logits = new Conv2d(inChannels, numAnchors, 1, { stride: 1 });
     this.bbox_pred = new Conv2d(inChannels, numAnchors * 4, 1, { stride: 1 });
+  }
+
+  /** torchvision's `_load_from_state_dict` (version < 2): the published files' single `conv` is now `conv.0.0`. */
+  override legacyKeyRenames(): readonly KeyRename[] {
+    return [{ pattern: "^conv\\.(weight|bias)$", replacement: "conv.0.0.$1" }];
   }
 
   /** One level of torchvision's forward (which loops over the levels): objectness logits [N, A, H, W] and deltas [N, 4A, H, W]. */

@@ -1,5 +1,6 @@
 import { Buffer, Parameter } from "./parameter.js";
 import { elementCount } from "../../runtime/weights/dtype.js";
+import { renameUnderPath, type KeyRename } from "../../runtime/weights/rename.js";
 import { dispatcher } from "./dispatch.js";
 import type { Tensor } from "./tensor.js";
 
@@ -80,6 +81,27 @@ export abstract class Module {
     };
     walk(this, "");
     return out;
+  }
+
+  /**
+   * How older checkpoints name this module's tensors, renamed at load as torch's per-module
+   * `_load_from_state_dict` renames them (torchvision's FeaturePyramidNetwork before 0.13,
+   * RPNHead, MaskRCNNHeads): rules relative to this module, each pattern starting with `^` at
+   * the key below the module's path (`^conv\.(weight|bias)$` → `conv.0.0.$1`). Subclasses
+   * declare theirs; `checkpointKeyRenames` puts every module's under its path, the compiler
+   * carries them in the program, and load applies them after the user's prefix, on every engine.
+   */
+  legacyKeyRenames(): readonly KeyRename[] {
+    return [];
+  }
+
+  /**
+   * Every module's `legacyKeyRenames` below and including this one, as rules on this module's
+   * state_dict keys, in named_modules order; `reads(path)` keeps only the modules whose tensors
+   * something reads (a program's checkpoint), so unused modules add nothing.
+   */
+  checkpointKeyRenames(reads: (modulePath: string) => boolean = () => true): KeyRename[] {
+    return this.namedModules().flatMap(([path, m]) => (reads(path) ? m.legacyKeyRenames().map((rule) => renameUnderPath(rule, path)) : []));
   }
 
   train(mode = true): this {

@@ -4,6 +4,7 @@ import { Conv2d } from "../nn/layers.js";
 import { Conv2dNormActivation, type NormFactory } from "../nn/ops.js";
 import * as F from "../nn/functional.js";
 import type { Tensor } from "../nn/tensor.js";
+import type { KeyRename } from "../../runtime/weights/rename.js";
 
 /**
  * torchvision.ops.feature_pyramid_network, module for module: the same attribute names, so
@@ -39,6 +40,14 @@ export class FeaturePyramidNetwork extends Module {
       throw new TypeError(`extra_blocks should be of type ExtraFPNBlock not ${(extraBlocks as object).constructor.name}`);
     }
     this.extra_blocks = extraBlocks;
+  }
+
+  /**
+   * torchvision's `_load_from_state_dict` (version < 2): before 0.13 each block was a bare Conv2d
+   * (`inner_blocks.0.weight`, as in the published COCO detectors' files), now `inner_blocks.0.0.weight`.
+   */
+  override legacyKeyRenames(): readonly KeyRename[] {
+    return [{ pattern: "^((?:inner|layer)_blocks\\.\\d+)\\.(weight|bias)$", replacement: "$1.0.$2" }];
   }
 
   /** `self.inner_blocks[idx](x)`, a negative index counting from the end. */

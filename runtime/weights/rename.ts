@@ -12,6 +12,19 @@ export interface KeyRename {
 }
 
 /**
+ * A module's own rule (its pattern anchored with `^` at the key below the module, as torch's
+ * `_load_from_state_dict` sees keys after its `prefix`) as a rule on the whole model's keys, for
+ * the module at `path` ("" for the model itself).
+ */
+export function renameUnderPath(rule: KeyRename, path: string): KeyRename {
+  if (!rule.pattern.startsWith("^")) throw new Error(`internal: a module's key rename /${rule.pattern}/ must start with ^ (it is matched below the module's path)`);
+  if (path === "") return rule;
+  const escapedPath = `${path}.`.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  // The module's pattern in a group: an alternation in it stays under the path. Paths hold no `$`, but a replacement would read one.
+  return { pattern: `^${escapedPath}(?:${rule.pattern.slice(1)})`, replacement: `${path.replace(/\$/g, "$$$$")}.${rule.replacement}` };
+}
+
+/**
  * A view of `source` with its keys renamed by the first rule that matches each. As in
  * torchvision's loaders, a renamed key wins over a file key that already has that name.
  */
