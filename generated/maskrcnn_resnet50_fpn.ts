@@ -79,12 +79,14 @@ export const configuration = {
 /** The backbone's levels in its dict's order: the feature stage returns a feature map, objectness and box deltas for each. */
 export const levels = ["0", "1", "2", "3", "pool"] as const;
 
-/** Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the detector; `detect(images)` takes C × H × W floats in [0, 1]. The published checkpoints' older keys are renamed as torchvision's loaders rename them. */
+/** Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the detector; `detect(images)` takes C × H × W floats in [0, 1]. The published checkpoints' older keys are renamed as torchvision's modules rename them (each stage's keyRenames). */
 export function load(weights: WeightsInput, options?: DetectorLoadOptions): Promise<Detector<Detection>> {
   const features = {
     module: {
       checkpoint: featuresCheckpoint,
       parameters: featuresParameters,
+      keyRenames: featuresKeyRenames,
+      buffers: featuresBuffers,
       inputShape: featuresInputShape,
       inputSize: featuresInputSize,
       forward: featuresForward,
@@ -95,11 +97,12 @@ export function load(weights: WeightsInput, options?: DetectorLoadOptions): Prom
   const mask = {
     checkpoint: maskCheckpoint,
     parameters: maskParameters,
+    keyRenames: maskKeyRenames,
     inputShape: maskInputShape,
     inputSize: maskInputSize,
     forward: maskForward,
   };
-  return loadDetector<Detection>({ configuration, features, box, mask, checkpointRenames }, weights, options);
+  return loadDetector<Detection>({ configuration, features, box, mask }, weights, options);
 }
 
 /** What the features stage returns, in its forward's order (out0, out1, ...). */
@@ -2719,6 +2722,125 @@ const featuresParameters = [
   },
 ] as const satisfies readonly ParamSpec[];
 
+/** The checkpoint tensors that are buffers (running statistics...), which the `trainable` load option never makes variables. */
+const featuresBuffers = [
+  "backbone.body.bn1.running_mean",
+  "backbone.body.bn1.running_var",
+  "backbone.body.layer1.0.bn1.running_mean",
+  "backbone.body.layer1.0.bn1.running_var",
+  "backbone.body.layer1.0.bn2.running_mean",
+  "backbone.body.layer1.0.bn2.running_var",
+  "backbone.body.layer1.0.bn3.running_mean",
+  "backbone.body.layer1.0.bn3.running_var",
+  "backbone.body.layer1.0.downsample.1.running_mean",
+  "backbone.body.layer1.0.downsample.1.running_var",
+  "backbone.body.layer1.1.bn1.running_mean",
+  "backbone.body.layer1.1.bn1.running_var",
+  "backbone.body.layer1.1.bn2.running_mean",
+  "backbone.body.layer1.1.bn2.running_var",
+  "backbone.body.layer1.1.bn3.running_mean",
+  "backbone.body.layer1.1.bn3.running_var",
+  "backbone.body.layer1.2.bn1.running_mean",
+  "backbone.body.layer1.2.bn1.running_var",
+  "backbone.body.layer1.2.bn2.running_mean",
+  "backbone.body.layer1.2.bn2.running_var",
+  "backbone.body.layer1.2.bn3.running_mean",
+  "backbone.body.layer1.2.bn3.running_var",
+  "backbone.body.layer2.0.bn1.running_mean",
+  "backbone.body.layer2.0.bn1.running_var",
+  "backbone.body.layer2.0.bn2.running_mean",
+  "backbone.body.layer2.0.bn2.running_var",
+  "backbone.body.layer2.0.bn3.running_mean",
+  "backbone.body.layer2.0.bn3.running_var",
+  "backbone.body.layer2.0.downsample.1.running_mean",
+  "backbone.body.layer2.0.downsample.1.running_var",
+  "backbone.body.layer2.1.bn1.running_mean",
+  "backbone.body.layer2.1.bn1.running_var",
+  "backbone.body.layer2.1.bn2.running_mean",
+  "backbone.body.layer2.1.bn2.running_var",
+  "backbone.body.layer2.1.bn3.running_mean",
+  "backbone.body.layer2.1.bn3.running_var",
+  "backbone.body.layer2.2.bn1.running_mean",
+  "backbone.body.layer2.2.bn1.running_var",
+  "backbone.body.layer2.2.bn2.running_mean",
+  "backbone.body.layer2.2.bn2.running_var",
+  "backbone.body.layer2.2.bn3.running_mean",
+  "backbone.body.layer2.2.bn3.running_var",
+  "backbone.body.layer2.3.bn1.running_mean",
+  "backbone.body.layer2.3.bn1.running_var",
+  "backbone.body.layer2.3.bn2.running_mean",
+  "backbone.body.layer2.3.bn2.running_var",
+  "backbone.body.layer2.3.bn3.running_mean",
+  "backbone.body.layer2.3.bn3.running_var",
+  "backbone.body.layer3.0.bn1.running_mean",
+  "backbone.body.layer3.0.bn1.running_var",
+  "backbone.body.layer3.0.bn2.running_mean",
+  "backbone.body.layer3.0.bn2.running_var",
+  "backbone.body.layer3.0.bn3.running_mean",
+  "backbone.body.layer3.0.bn3.running_var",
+  "backbone.body.layer3.0.downsample.1.running_mean",
+  "backbone.body.layer3.0.downsample.1.running_var",
+  "backbone.body.layer3.1.bn1.running_mean",
+  "backbone.body.layer3.1.bn1.running_var",
+  "backbone.body.layer3.1.bn2.running_mean",
+  "backbone.body.layer3.1.bn2.running_var",
+  "backbone.body.layer3.1.bn3.running_mean",
+  "backbone.body.layer3.1.bn3.running_var",
+  "backbone.body.layer3.2.bn1.running_mean",
+  "backbone.body.layer3.2.bn1.running_var",
+  "backbone.body.layer3.2.bn2.running_mean",
+  "backbone.body.layer3.2.bn2.running_var",
+  "backbone.body.layer3.2.bn3.running_mean",
+  "backbone.body.layer3.2.bn3.running_var",
+  "backbone.body.layer3.3.bn1.running_mean",
+  "backbone.body.layer3.3.bn1.running_var",
+  "backbone.body.layer3.3.bn2.running_mean",
+  "backbone.body.layer3.3.bn2.running_var",
+  "backbone.body.layer3.3.bn3.running_mean",
+  "backbone.body.layer3.3.bn3.running_var",
+  "backbone.body.layer3.4.bn1.running_mean",
+  "backbone.body.layer3.4.bn1.running_var",
+  "backbone.body.layer3.4.bn2.running_mean",
+  "backbone.body.layer3.4.bn2.running_var",
+  "backbone.body.layer3.4.bn3.running_mean",
+  "backbone.body.layer3.4.bn3.running_var",
+  "backbone.body.layer3.5.bn1.running_mean",
+  "backbone.body.layer3.5.bn1.running_var",
+  "backbone.body.layer3.5.bn2.running_mean",
+  "backbone.body.layer3.5.bn2.running_var",
+  "backbone.body.layer3.5.bn3.running_mean",
+  "backbone.body.layer3.5.bn3.running_var",
+  "backbone.body.layer4.0.bn1.running_mean",
+  "backbone.body.layer4.0.bn1.running_var",
+  "backbone.body.layer4.0.bn2.running_mean",
+  "backbone.body.layer4.0.bn2.running_var",
+  "backbone.body.layer4.0.bn3.running_mean",
+  "backbone.body.layer4.0.bn3.running_var",
+  "backbone.body.layer4.0.downsample.1.running_mean",
+  "backbone.body.layer4.0.downsample.1.running_var",
+  "backbone.body.layer4.1.bn1.running_mean",
+  "backbone.body.layer4.1.bn1.running_var",
+  "backbone.body.layer4.1.bn2.running_mean",
+  "backbone.body.layer4.1.bn2.running_var",
+  "backbone.body.layer4.1.bn3.running_mean",
+  "backbone.body.layer4.1.bn3.running_var",
+  "backbone.body.layer4.2.bn1.running_mean",
+  "backbone.body.layer4.2.bn1.running_var",
+  "backbone.body.layer4.2.bn2.running_mean",
+  "backbone.body.layer4.2.bn2.running_var",
+  "backbone.body.layer4.2.bn3.running_mean",
+  "backbone.body.layer4.2.bn3.running_var",
+] satisfies readonly string[];
+
+/** How torchvision renames older checkpoints' keys for this model (its modules' `_load_from_state_dict`, its loader); load applies the same rules after `prefix`. */
+const featuresKeyRenames = [
+  {
+    pattern: "^backbone\\.fpn\\.(?:((?:inner|layer)_blocks\\.\\d+)\\.(weight|bias)$)",
+    replacement: "backbone.fpn.$1.0.$2",
+  },
+  { pattern: "^rpn\\.head\\.(?:conv\\.(weight|bias)$)", replacement: "rpn.head.conv.0.0.$1" },
+] satisfies readonly KeyRename[];
+
 /** The features stage's input (NCHW); `null` is a free dim. */
 const featuresInputShape = [null, 3, null, null] as const;
 
@@ -2838,18 +2960,16 @@ const maskParameters = [
   },
 ] as const satisfies readonly ParamSpec[];
 
+/** How torchvision renames older checkpoints' keys for this model (its modules' `_load_from_state_dict`, its loader); load applies the same rules after `prefix`. */
+const maskKeyRenames = [
+  { pattern: "^roi_heads\\.mask_head\\.(?:mask_fcn1\\.(weight|bias)$)", replacement: "roi_heads.mask_head.0.0.$1" },
+  { pattern: "^roi_heads\\.mask_head\\.(?:mask_fcn2\\.(weight|bias)$)", replacement: "roi_heads.mask_head.1.0.$1" },
+  { pattern: "^roi_heads\\.mask_head\\.(?:mask_fcn3\\.(weight|bias)$)", replacement: "roi_heads.mask_head.2.0.$1" },
+  { pattern: "^roi_heads\\.mask_head\\.(?:mask_fcn4\\.(weight|bias)$)", replacement: "roi_heads.mask_head.3.0.$1" },
+] satisfies readonly KeyRename[];
+
 /** The mask stage's input (NCHW); `null` is a free dim. */
 const maskInputShape = [null, 256, null, null] as const;
 
 /** Height and width: the network takes any from `minimum` (smaller, its strides and kernels leave nothing); `compiled` is the size fxc checked shapes at (--size), which the NCHW shapes in Features' docs are given at. */
 const maskInputSize = { compiled: [14, 14], minimum: [1, 1] } as const;
-
-/** How torchvision's loaders rename the published checkpoints' older keys (RPNHead's conv, the FPN before 0.13, MaskRCNNHeads' mask_fcn{i}); the same rules apply here. */
-const checkpointRenames = [
-  { pattern: "^rpn\\.head\\.conv\\.(weight|bias)$", replacement: "rpn.head.conv.0.0.$1" },
-  { pattern: "^(backbone\\.(?:.*\\.)?fpn\\.(?:inner|layer)_blocks\\.\\d+)\\.(weight|bias)$", replacement: "$1.0.$2" },
-  { pattern: "^roi_heads\\.mask_head\\.mask_fcn1\\.(weight|bias)$", replacement: "roi_heads.mask_head.0.0.$1" },
-  { pattern: "^roi_heads\\.mask_head\\.mask_fcn2\\.(weight|bias)$", replacement: "roi_heads.mask_head.1.0.$1" },
-  { pattern: "^roi_heads\\.mask_head\\.mask_fcn3\\.(weight|bias)$", replacement: "roi_heads.mask_head.2.0.$1" },
-  { pattern: "^roi_heads\\.mask_head\\.mask_fcn4\\.(weight|bias)$", replacement: "roi_heads.mask_head.3.0.$1" },
-] satisfies readonly KeyRename[];

@@ -114,7 +114,7 @@ export const detectorDocs = {
   configuration:
     "What the model's eval forward reads besides its weights (torchvision's names in camel case): the transform's resize and normalization, the RPN's anchors, top-n (testing values) and thresholds, RoIHeads' pooling, thresholds and detections per image. The runtime's kernels (NMS, top-k, RoIAlign, box decoding, mask pasting) read it between the stages below.",
   levels: "The backbone's levels in its dict's order: the feature stage returns a feature map, objectness and box deltas for each.",
-  load: "Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the detector; `detect(images)` takes C × H × W floats in [0, 1]. The published checkpoints' older keys are renamed as torchvision's loaders rename them.",
+  load: "Reads the weights (a torchvision .pth/.pt checkpoint or .safetensors file) and returns the detector; `detect(images)` takes C × H × W floats in [0, 1]. The published checkpoints' older keys are renamed as torchvision's modules rename them (each stage's keyRenames).",
   stage: (stage: DetectorStage, model: string) =>
     ({
       features: `The ${commentText(model)} backbone with its FPN, and the RPN head, on the padded NCHW batch: for each level (\`levels\`), its feature map, objectness and box deltas, in that order.`,
@@ -128,7 +128,6 @@ export const detectorDocs = {
       ...(notes.length > 0 ? ["", "Notes the statements refer to by number:", ...notes.map((note, i) => `- [${i + 1}] ${commentText(note)}`)] : []),
     ].join("\n"),
   stageInputShape: (stage: DetectorStage) => `The ${stage} stage's input (NCHW); \`null\` is a free dim.`,
-  checkpointRenames: "How torchvision's loaders rename the published checkpoints' older keys (RPNHead's conv, the FPN before 0.13, MaskRCNNHeads' mask_fcn{i}); the same rules apply here.",
 } as const;
 
 /** The body of a detector's `load`: each stage's module (object literals the emitter writes) and the configuration go to the runtime. */
@@ -137,5 +136,5 @@ export const detectorLoadBody = (stages: { readonly features: string; readonly b
     `const features = { module: ${stages.features}, levels };`,
     `const box = ${stages.box};`,
     ...(stages.mask === undefined ? [] : [`const mask = ${stages.mask};`]),
-    `return loadDetector<Detection>({ configuration, features, box, ${stages.mask === undefined ? "" : "mask, "}checkpointRenames }, weights, options);`,
+    `return loadDetector<Detection>({ configuration, features, box${stages.mask === undefined ? "" : ", mask"} }, weights, options);`,
   ].join("\n");

@@ -51,7 +51,7 @@ test("fxc compile FILE#Export writes one module that imports only the runtime, t
   assert.equal(source.match(/^import /gm)!.length, 1, "one import");
   assert.match(source, /^\} from "fxc\/runtime";$/m);
   assert.match(source, /export interface TinyMaskrcnnDetection extends DetectionResult \{\n\s+readonly masks: DetectionMasks;\n\}/);
-  const order = ["export type Detection", "export const configuration", "export function load", "function featuresForward", "function boxForward", "function maskForward", "const featuresParameters", "const checkpointRenames"];
+  const order = ["export type Detection", "export const configuration", "export function load", "function featuresForward", "function boxForward", "function maskForward", "const featuresParameters", "const featuresKeyRenames", "const maskKeyRenames"];
   const positions = order.map((s) => source.indexOf(s));
   assert.ok(positions.every((p, i) => p >= 0 && (i === 0 || p > positions[i - 1]!)), `in this order: ${order.join(", ")}`);
   assert.doesNotMatch(source, /from "\.\.\/|compiler/, "no compiler code");

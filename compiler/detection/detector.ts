@@ -9,7 +9,7 @@ import {
   type FeatureStage,
   type RoIPoolConfiguration,
 } from "../../runtime/detection/index.js";
-import type { KeyRename, WeightsInput } from "../../runtime/index.js";
+import type { WeightsInput } from "../../runtime/index.js";
 import { programModule } from "../interpret/interpreter.js";
 import { BackboneAndRpnHead, BoxHeadStage, MaskHeadStage, compileStage, type CompiledStage } from "./stages.js";
 
@@ -17,7 +17,8 @@ import { BackboneAndRpnHead, BoxHeadStage, MaskHeadStage, compileStage, type Com
  * createDetector: torchvision's GeneralizedRCNN eval forward, its dense stages compiled at load
  * time by the extractors' pipeline (stages.ts) and run by the runtime's loadDetector, which a
  * generated detector module (detectorModule.ts) calls with the same stages written out. The
- * backbone with its FPN and the RPN head is compiled once for every padded size where its program
+ * published checkpoints' older keys are renamed by each stage's modules' own rules (as torch's
+ * _load_from_state_dict). The backbone with its FPN and the RPN head is compiled once for every padded size where its program
  * does not depend on the size (torchvision's fully convolutional backbones), else per size.
  */
 
@@ -27,22 +28,6 @@ export type { DetectOptions, DetectionResult, DetectionIntermediates } from "../
 export interface DetectorModule {
   readonly model: GeneralizedRCNN;
   load(weights: WeightsInput, options?: DetectorLoadOptions): Promise<Detector>;
-}
-
-/**
- * torchvision's loaders rename the published checkpoints' older keys: RPNHead's `conv.weight`
- * (version < 2) is `conv.0.0.weight`, MaskRCNNHeads' `mask_fcn{i}.weight` is `{i-1}.0.weight`.
- */
-export function checkpointRenames(model: GeneralizedRCNN): KeyRename[] {
-  const renames: KeyRename[] = [
-    { pattern: "^rpn\\.head\\.conv\\.(weight|bias)$", replacement: "rpn.head.conv.0.0.$1" },
-    // FeaturePyramidNetwork before torchvision 0.13 (its _load_from_state_dict, version 1): a bare Conv2d per block, as in the published COCO files.
-    { pattern: "^(backbone\\.(?:.*\\.)?fpn\\.(?:inner|layer)_blocks\\.\\d+)\\.(weight|bias)$", replacement: "$1.0.$2" },
-  ];
-  const maskHead = model.roi_heads.mask_head;
-  const blocks = maskHead === null ? 0 : maskHead.namedChildren().length;
-  for (let i = 1; i <= blocks; i++) renames.push({ pattern: `^roi_heads\\.mask_head\\.mask_fcn${i}\\.(weight|bias)$`, replacement: `roi_heads.mask_head.${i - 1}.0.$1` });
-  return renames;
 }
 
 function poolConfiguration(pool: MultiScaleRoIAlign): RoIPoolConfiguration {
@@ -147,7 +132,6 @@ export function createDetector(model: GeneralizedRCNN): DetectorModule {
           features,
           box: programModule(box.program),
           ...(mask === undefined ? {} : { mask: programModule(mask.program) }),
-          checkpointRenames: checkpointRenames(model),
         },
         weights,
         options,

@@ -4,7 +4,7 @@ import { Proxy } from "../trace/proxy.js";
 import { Node, type Argument } from "../graph/node.js";
 import { BATCH, type Dim } from "../graph/value.js";
 import type { Program } from "../graph/program.js";
-import { compileGraph, refusingSize, traceMode, tracesAt } from "../pipeline.js";
+import { compileGraph, refusingSize, traceMode, tracesAt, withModuleFacts } from "../pipeline.js";
 import { freeSpatialSize } from "../passes/freeSize.js";
 import { stageOutputKey } from "../../runtime/detection/detector.js";
 
@@ -102,7 +102,8 @@ export function compileStage(stage: Module, shape: readonly Dim[]): CompiledStag
     const nodes = returnedNodes(graph.output);
     const returnNodes = Object.fromEntries(nodes.map((n, i) => [n.qualname!, stageOutputKey(i)]));
     if (Object.keys(returnNodes).length !== nodes.length) throw new Error(`internal: ${stage.typeName} returns one node twice`);
-    const { program } = compileGraph(graph, returnNodes, { mode: "eval", layout: "nchw" });
+    // With what the stage's modules say about their tensors: buffers, frozen parameters, and their older checkpoints' key renames (RPNHead's conv, the FPN before 0.13, MaskRCNNHeads' mask_fcn{i}).
+    const program = withModuleFacts(compileGraph(graph, returnNodes, { mode: "eval", layout: "nchw" }).program, stage);
     return { program, keys: nodes.map((_, i) => stageOutputKey(i)) };
   };
   const built = at(shape);

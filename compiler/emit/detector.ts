@@ -1,7 +1,6 @@
 import { Project } from "ts-morph";
 import type { Program } from "../graph/program.js";
 import type { DetectorConfiguration } from "../../runtime/detection/detector.js";
-import type { KeyRename } from "../../runtime/weights/rename.js";
 import { dataSection, detectorDocs, detectorHeader, detectorLoadBody, docs, type DetectorStage } from "../../templates/module.js";
 import { addConst, addForward, type EmitOptions, addRuntimeImport, addTables, describeOutput, inputShapeFor, moduleLiteral, pascalCase, programTypes, stageNames, valueType } from "./emitter.js";
 import { literal } from "./literal.js";
@@ -14,7 +13,6 @@ export interface CompiledDetector {
   readonly features: { readonly program: Program; readonly levels: readonly string[] };
   readonly box: { readonly program: Program };
   readonly mask?: { readonly program: Program };
-  readonly checkpointRenames: readonly KeyRename[];
 }
 
 /** As an extractor's (`name` gives `MaskrcnnResnet50FpnDetection`), without the preprocessing preset: the detector normalizes images itself. */
@@ -37,7 +35,7 @@ export async function emitDetectorModule(detector: CompiledDetector, options: De
   const masks = detector.mask !== undefined;
   const freeSize = detector.features.program.freeSize!;
 
-  const types = new Set(["DetectionResult", "Detector", "DetectorConfiguration", "DetectorLoadOptions", "KeyRename", "WeightsInput", ...(masks ? ["DetectionMasks"] : [])]);
+  const types = new Set(["DetectionResult", "Detector", "DetectorConfiguration", "DetectorLoadOptions", "WeightsInput", ...(masks ? ["DetectionMasks"] : [])]);
   for (const [, program] of stages) for (const t of programTypes(program)) types.add(t);
   addRuntimeImport(file, options.runtimeModule ?? "fxc/runtime", ["dispose", "loadDetector"], types);
 
@@ -75,7 +73,7 @@ export async function emitDetectorModule(detector: CompiledDetector, options: De
   }
   const logic = file.getStatements().map((st) => st.getFullText().trim());
 
-  // Then the data: each stage's tables, its input shape and size, and the checkpoint's renames.
+  // Then the data: each stage's tables (its modules' key renames among them), its input shape and size.
   const data = project.createSourceFile("data.ts", "");
   for (const [stage, program] of stages) {
     const names = stageNames(stage);
@@ -85,7 +83,6 @@ export async function emitDetectorModule(detector: CompiledDetector, options: De
       addConst(data, names.inputSize, `${literal({ compiled: [...program.freeSize.compiled], minimum: [...program.freeSize.minimum] })} as const`, docs.inputSize(program.layout), false);
     }
   }
-  addConst(data, "checkpointRenames", `${literal(detector.checkpointRenames.map((r) => ({ ...r })))} satisfies readonly KeyRename[]`, detectorDocs.checkpointRenames, false);
   const tables = data.getStatements().map((st) => st.getFullText().trim());
 
   const header = detectorHeader({

@@ -3,7 +3,6 @@ import { FxcError } from "../errors.js";
 import { shapeOfEntry } from "../params.js";
 import type { Tensor } from "../ops/tf.js";
 import { openWeights, withPrefix } from "../weights/open.js";
-import { withRenamedKeys, type KeyRename } from "../weights/rename.js";
 import { WeightsError, type TensorSource } from "../weights/types.js";
 import { anchorsForImage } from "./anchors.js";
 import { BoxCoder, type BoxCoderWeights } from "./boxCoder.js";
@@ -83,7 +82,7 @@ export interface FeatureStage {
   readonly levels: readonly string[];
 }
 
-/** The stages a detector runs, and how the checkpoint's older keys are renamed. */
+/** The stages a detector runs (each renames the checkpoint's older keys it reads by its own keyRenames). */
 export interface DetectorDefinition {
   readonly configuration: DetectorConfiguration;
   /**
@@ -96,8 +95,6 @@ export interface DetectorDefinition {
   readonly box: StageModule;
   /** Mask head and predictor (Mask R-CNN): mask logits [R, K, M, M]. */
   readonly mask?: StageModule;
-  /** How torchvision's loaders rename the published checkpoints' older keys. */
-  readonly checkpointRenames?: readonly KeyRename[];
 }
 
 /** A detection of one image, plus (when asked) what torchvision computes on the way. */
@@ -317,8 +314,8 @@ export async function loadDetector<D extends DetectionResult = DetectionResult>(
   const features = typeof definition.features === "function" ? definition.features : (): FeatureStage & { readonly key: string } => ({ ...(definition.features as FeatureStage), key: ANY_SIZE });
   const opened = typeof weights === "string" ? await openWeights(weights, { prefix: loadOptions.prefix }) : weights;
   const prefixed = typeof weights !== "string" && loadOptions.prefix ? withPrefix(opened, loadOptions.prefix) : opened;
-  const source = withRenamedKeys(prefixed, definition.checkpointRenames ?? []);
-  // The prefix is applied once, here; the stages read the renamed view.
+  const source = prefixed;
+  // The prefix is applied once, here; each stage renames the older keys it reads (its keyRenames) in this view.
   const stageOptions: LoadOptions = { ...loadOptions, prefix: undefined };
   let boxLoaded: LoadedStage | undefined;
   let maskLoaded: LoadedStage | undefined;
