@@ -1,7 +1,7 @@
 import { createExtractor, type EngineReport, type Extractor, type ExtractorModule, type LoadOptions, type WeightsInput } from "../extractor.js";
 import { FxcError } from "../errors.js";
 import { shapeOfEntry } from "../params.js";
-import type { Tensor } from "../ops/tf.js";
+import { tf, type Tensor } from "../ops/tf.js";
 import { openWeights, withPrefix } from "../weights/open.js";
 import { WeightsError, type TensorSource } from "../weights/types.js";
 import { anchorsForImage } from "./anchors.js";
@@ -273,7 +273,6 @@ interface LoadedStage {
 }
 
 async function loadStage(module: StageModule, outputs: number, weights: TensorSource, options: LoadOptions): Promise<LoadedStage> {
-  const { tf } = await import("../ops/tf.js");
   const extractor = await createExtractor(module, weights, options);
   const keys = Array.from({ length: outputs }, (_, i) => stageOutputKey(i));
   return {

@@ -23,7 +23,7 @@ interface CompileArgs extends Omit<BuildArgs, "return"> {
 export function compileCommand(cli: Argv): Argv {
   return cli.command<CompileArgs>(
     "compile <model>",
-    "Compile a feature extractor into a typed TypeScript module",
+    "Compile a feature extractor, or a detector (maskrcnn_resnet50_fpn...), into a typed TypeScript module",
     (y) =>
       (buildOptions(y, { detectors: true }) as unknown as Argv<CompileArgs>)
         .option("out", { type: "string", default: "generated", describe: "Folder to write NAME.ts into" })
