@@ -9,7 +9,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { importCompiled } from "../compiler/cli/cache.js";
 import { compileDetector } from "../compiler/detection/detectorModule.js";
-import { DetectorError, WeightsError, memorySource, openWeights, type Detector, type DetectorLoadOptions, type WeightsInput } from "../runtime/index.js";
+import { DetectorError, WeightsError, type Detector, type DetectorLoadOptions, type WeightsInput } from "../runtime/index.js";
 import { assertOneLineError, fxc } from "./support/cli.js";
 import { tempDir } from "./support/temp.js";
 import {
@@ -22,6 +22,7 @@ import {
   pairBoxes,
   pictureNames,
   pictureTensor,
+  renamedDetectionWeights,
   tinyDetectorConfig,
 } from "./support/detection.js";
 import { TinyFasterRCNN, TinyMaskRCNNFiveClasses } from "./fixtures/detection/tinyDetectors.js";
@@ -154,31 +155,24 @@ test("a score threshold given at load replaces the model's box_score_thresh: the
 });
 
 test("the module reads the published checkpoints' older keys (the FPN before 0.13, RPNHead's conv, MaskRCNNHeads' mask_fcn{i}) under a prefix, as torchvision's modules rename them", async () => {
-  const file = await openWeights(DETECTION_WEIGHTS);
-  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  try {
-    for (const key of file.keys()) {
-      const old = key
-        .replace(/^(backbone\.fpn\.(?:inner|layer)_blocks\.\d+)\.0\./, "$1.")
-        .replace(/^rpn\.head\.conv\.0\.0\./, "rpn.head.conv.")
-        .replace(/^roi_heads\.mask_head\.(\d+)\.0\./, (_, i: string) => `roi_heads.mask_head.mask_fcn${Number(i) + 1}.`);
-      tensors.set(`model.${old}`, { shape: [...file.info(key)!.shape], data: await file.readFloat32(key) });
-    }
-  } finally {
-    await file.close();
-  }
-  for (const old of ["backbone.fpn.inner_blocks.0.weight", "rpn.head.conv.weight", "roi_heads.mask_head.mask_fcn1.weight"]) assert.ok(tensors.has(`model.${old}`), `the fixture has ${old} to rename`);
+  const older = (key: string): string =>
+    key
+      .replace(/^(backbone\.fpn\.(?:inner|layer)_blocks\.\d+)\.0\./, "$1.")
+      .replace(/^rpn\.head\.conv\.0\.0\./, "rpn.head.conv.")
+      .replace(/^roi_heads\.mask_head\.(\d+)\.0\./, (_, i: string) => `roi_heads.mask_head.mask_fcn${Number(i) + 1}.`);
+  const weights = await renamedDetectionWeights((key) => `model.${older(key)}`, "old-keys.safetensors");
+  for (const old of ["backbone.fpn.inner_blocks.0.weight", "rpn.head.conv.weight", "roi_heads.mask_head.mask_fcn1.weight"]) assert.ok(weights.keys().includes(`model.${old}`), `the fixture has ${old} to rename`);
   const module = await importCompiled<DetectorModuleExports>((await compiled).source);
   const images = [await pictureTensor(pictureNames()[0]!)];
   const current = await module.load(DETECTION_WEIGHTS, { engine: "tfjs", backend: "cpu" });
-  const older = await module.load(memorySource(tensors, "old-keys.safetensors"), { engine: "tfjs", backend: "cpu", prefix: "model." });
+  const fromOlder = await module.load(weights, { engine: "tfjs", backend: "cpu", prefix: "model." });
   try {
-    const [[a], [b]] = [await current.detect(images), await older.detect(images)];
+    const [[a], [b]] = [await current.detect(images), await fromOlder.detect(images)];
     assert.ok(a!.scores.length > 0, "the fixture detects something");
     assert.deepEqual([b!.boxes, b!.scores, b!.labels, b!.masks?.data], [a!.boxes, a!.scores, a!.labels, a!.masks?.data]);
   } finally {
     current.dispose();
-    older.dispose();
+    fromOlder.dispose();
   }
 });
 
