@@ -175,7 +175,7 @@ export async function compileProgram(model: ModelInput, options: CompileOptions)
 /** The `fxc compile` command line that produces the same module, options in a fixed order, each word quoted for a POSIX shell where it needs it. */
 export function compileCommand(
   model: string,
-  o: { returnNodes?: ReturnNodes; size?: number | readonly [number, number]; fixedSize?: boolean; layout?: Layout; mode?: Mode; name?: string; out?: string },
+  o: { returnNodes?: ReturnNodes; size?: number | readonly [number, number]; fixedSize?: boolean; layout?: Layout; mode?: Mode; name?: string; out?: string; numClasses?: number },
 ): string {
   const parts = ["npx", "fxc", "compile", model];
   if (o.returnNodes !== undefined) parts.push("--return", returnSpec(o.returnNodes));
@@ -185,6 +185,7 @@ export function compileCommand(
   if (o.fixedSize === true) parts.push("--fixed-size");
   if (o.layout !== undefined && o.layout !== "nhwc") parts.push("--layout", o.layout);
   if (o.mode !== undefined && o.mode !== "eval") parts.push("--mode", o.mode);
+  if (o.numClasses !== undefined) parts.push("--num-classes", String(o.numClasses));
   return parts.map(shellWord).join(" ");
 }
 

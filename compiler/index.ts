@@ -3,7 +3,8 @@ export { getGraphNodeNames, createFeatureExtractor, compile, compileCommand, ret
 export type { ModelInput, NodeNamesOptions, ExtractorOptions, FeatureExtractor, CompileOptions } from "./api.js";
 export type { ReturnNodes } from "./passes/returnNodes.js";
 export { createDetector, DetectorError, type Detector, type DetectorModule, type DetectorLoadOptions, type DetectOptions, type DetectionResult, type DetectionIntermediates } from "./detection/index.js";
-export type { Detections, FeatureMap, ImageTensor } from "@fxc/runtime/detection";
+export { compileDetector, type DetectorCompileOptions } from "./detection/detectorModule.js";
+export type { Detections, DetectionMasks, FeatureMap, ImageTensor } from "@fxc/runtime/detection";
 export type { FxcConfig, ExtractorConfig } from "./cli/config.js";
 export { ReturnNodeError } from "./passes/returnNodes.js";
 export { OptionsError, type Mode, type Layout } from "./pipeline.js";

@@ -204,7 +204,7 @@ export function compileGraph(graph: Graph, returnNodes: ReturnNodes, options: { 
  * parameters only, and how its modules rename older checkpoints' keys (Module.legacyKeyRenames,
  * each under the module's path in the traced model), for the modules whose tensors the program reads.
  */
-function withModuleFacts(program: Program, model: Module): Program {
+export function withModuleFacts(program: Program, model: Module): Program {
   const checkpointKeys = Object.keys(program.checkpoint);
   const read = (key: string): boolean => Object.hasOwn(program.checkpoint, key);
   const buffers = model.namedBuffers().map(([key]) => key).filter(read);

@@ -23,3 +23,19 @@ export { WeightsError, type TensorSource, type TensorInfo } from "./weights/type
 export { createExtractorPool, type ExtractorPool, type PoolOptions } from "./pool/pool.js";
 export { withRenamedKeys, type KeyRename } from "./weights/rename.js";
 export type { Preset } from "./images/preset.js";
+export {
+  loadDetector,
+  DetectorError,
+  type Detector,
+  type DetectorConfiguration,
+  type DetectorDefinition,
+  type DetectorLoadOptions,
+  type DetectOptions,
+  type DetectionIntermediates,
+  type DetectionMasks,
+  type DetectionResult,
+  type Detections,
+  type FeatureStage,
+  type ImageTensor,
+  type StageModule,
+} from "./detection/index.js";

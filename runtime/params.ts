@@ -58,7 +58,7 @@ export interface ParamSpec {
 export type CheckpointShapes = Readonly<Record<string, CheckpointTensor>>;
 export type CheckpointTensor = readonly number[] | { readonly shape: readonly number[]; readonly integer: true };
 
-const shapeOfEntry = (entry: CheckpointTensor): readonly number[] => ("integer" in entry ? entry.shape : (entry as readonly number[]));
+export const shapeOfEntry = (entry: CheckpointTensor): readonly number[] => ("integer" in entry ? entry.shape : (entry as readonly number[]));
 
 /** The prepared tensors of an extractor by id; a generated module names its ids (`Params<ParamId>`), so a misspelled id is a type error. */
 export type Params<Id extends string = string> = Record<Id, Tensor>;

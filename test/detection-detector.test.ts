@@ -22,10 +22,10 @@ import {
 } from "../models/index.js";
 import { createFeatureExtractor, type FeatureExtractor } from "../compiler/api.js";
 import { createDetector, DetectorError, type DetectionResult } from "../compiler/detection/index.js";
-import { memorySource, openWeights, WeightsError, type TensorSource } from "../runtime/index.js";
+import { memorySource, WeightsError, type TensorSource } from "../runtime/index.js";
 import type { ImageTensor } from "../runtime/detection/index.js";
 import { seededInput, seededTensor } from "./support/seeded.js";
-import { DETECTION_WEIGHTS, pictureNames, pictureTensor } from "./support/detection.js";
+import { DETECTION_WEIGHTS, pictureNames, pictureTensor, renamedDetectionWeights } from "./support/detection.js";
 import { TinyMaskRCNN } from "./fixtures/detection/tinyDetectors.js";
 
 class TinyBackbone extends Module {
@@ -171,20 +171,11 @@ test("FasterRCNN over the seed's extractor-based backbone detects as over resnet
 
 test("a checkpoint whose FPN is from before torchvision 0.13 (backbone.fpn.inner_blocks.{i}.weight, as the published COCO files) loads as torchvision's FeaturePyramidNetwork renames it", async () => {
   const model = TinyMaskRCNN();
-  const file = await openWeights(DETECTION_WEIGHTS);
-  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  try {
-    for (const key of file.keys()) {
-      const old = key.replace(/^(backbone\.fpn\.(?:inner|layer)_blocks\.\d+)\.0\./, "$1.");
-      tensors.set(old, { shape: [...file.info(key)!.shape], data: await file.readFloat32(key) });
-    }
-  } finally {
-    await file.close();
-  }
-  assert.ok([...tensors.keys()].includes("backbone.fpn.inner_blocks.0.weight"), "the fixture has an FPN to rename");
+  const oldFpn = await renamedDetectionWeights((key) => key.replace(/^(backbone\.fpn\.(?:inner|layer)_blocks\.\d+)\.0\./, "$1."), "old-fpn.safetensors");
+  assert.ok(oldFpn.keys().includes("backbone.fpn.inner_blocks.0.weight"), "the fixture has an FPN to rename");
   const images = [await pictureTensor(pictureNames()[0]!)];
   const current = await createDetector(model).load(DETECTION_WEIGHTS, { engine: "tfjs" });
-  const older = await createDetector(model).load(memorySource(tensors, "old-fpn.safetensors"), { engine: "tfjs" });
+  const older = await createDetector(model).load(oldFpn, { engine: "tfjs" });
   try {
     const [a, b] = [await current.detect(images), await older.detect(images)];
     assert.ok(a[0]!.scores.length > 0, "the fixture detects something");

@@ -197,6 +197,32 @@ export async function run(weights: string): Promise<number[]> {
 `;
 }
 
+/**
+ * A consumer of the checked-in detector module (generated/maskrcnn_resnet50_fpn.ts): its load
+ * options and Detection type as a user reads them. Mask R-CNN's masks are there without a check;
+ * a field a detection does not have, and an option load does not take, are type errors.
+ */
+const DETECTOR_CONSUMER = `import type { ImageTensor } from "@fxc/runtime";
+import { configuration, levels, load, type Detection } from "../../generated/maskrcnn_resnet50_fpn.js";
+
+export async function detect(images: readonly ImageTensor[]): Promise<number> {
+  const detector = await load("maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", { engine: "tfjs", scoreThreshold: 0.5, roiAlignThreads: 1 });
+  const results: Detection[] = await detector.detect(images);
+  const first = results[0];
+  if (first === undefined) return 0;
+  const pixels: Float32Array = first.masks.data;
+  const labels: Int32Array = first.labels;
+  const minSize: 800 = configuration.transform.minSize;
+  const level: "0" | "1" | "2" | "3" | "pool" = levels[0];
+  // @ts-expect-error a detection has no keypoints
+  first.keypoints;
+  // @ts-expect-error load takes no such option
+  await load("x.pth", { minSize: 600 });
+  detector.dispose();
+  return pixels.length + labels.length + minSize + level.length;
+}
+`;
+
 /** The settings a strict consumer project uses (`tsc --init` and more), in both module modes; skipLibCheck off, so the runtime's .d.ts are checked too. */
 const STRICT = {
   target: "ES2022",
@@ -244,6 +270,7 @@ test("every family's generated module typechecks under the strictest settings in
         await writeFile(join(dir, `${TYPO.file}.ts`), source.replace(TYPO.from, TYPO.to));
       }
     }
+    await writeFile(join(dir, "consumer-detector.ts"), DETECTOR_CONSUMER);
     // tfjs-core's hash_util.d.ts names Long, a type from a package it does not depend on.
     await writeFile(join(dir, "long.d.ts"), "declare global {\n  type Long = unknown;\n}\nexport {};\n");
     for (const [mode, moduleOptions] of Object.entries(MODULE_MODES)) {

@@ -4,11 +4,9 @@ import { Proxy } from "../trace/proxy.js";
 import { Node, type Argument } from "../graph/node.js";
 import { BATCH, type Dim } from "../graph/value.js";
 import type { Program } from "../graph/program.js";
-import { compileGraph, refusingSize, traceMode, tracesAt } from "../pipeline.js";
-import { programModule } from "../interpret/interpreter.js";
+import { compileGraph, refusingSize, traceMode, tracesAt, withModuleFacts } from "../pipeline.js";
 import { freeSpatialSize } from "../passes/freeSize.js";
-import { createExtractor, type Extractor, type LoadOptions, type TensorSource } from "@fxc/runtime";
-import type { Tensor as TfTensor } from "@fxc/runtime/internal/ops/tf";
+import { stageOutputKey } from "@fxc/runtime/internal/detection/detector";
 
 /**
  * The dense parts of a GeneralizedRCNN, each a module whose children are the model's own (so
@@ -95,17 +93,18 @@ export interface CompiledStage {
 
 /**
  * Traces `stage` in eval mode for an NCHW input of `shape` (the batch free), returns every value
- * its forward returns under keys `out0`, `out1`, ... and compiles it with the extractors'
+ * its forward returns under keys `out0`, `out1`, ... (stageOutputKey) and compiles it with the extractors'
  * pipeline, inputs and outputs in torch's NCHW layout.
  */
 export function compileStage(stage: Module, shape: readonly Dim[]): CompiledStage {
   const at = (size: readonly Dim[]): { program: Program; keys: string[] } => {
     const graph = inStageModes(stage, () => traceMode(stage, "eval", { size: 1, inputShape: [BATCH, ...size.slice(1)] }));
     const nodes = returnedNodes(graph.output);
-    const returnNodes = Object.fromEntries(nodes.map((n, i) => [n.qualname!, `out${i}`]));
+    const returnNodes = Object.fromEntries(nodes.map((n, i) => [n.qualname!, stageOutputKey(i)]));
     if (Object.keys(returnNodes).length !== nodes.length) throw new Error(`internal: ${stage.typeName} returns one node twice`);
-    const { program } = compileGraph(graph, returnNodes, { mode: "eval", layout: "nchw" });
-    return { program, keys: nodes.map((_, i) => `out${i}`) };
+    // With what the stage's modules say about their tensors: buffers, frozen parameters, and their older checkpoints' key renames (RPNHead's conv, the FPN before 0.13, MaskRCNNHeads' mask_fcn{i}).
+    const program = withModuleFacts(compileGraph(graph, returnNodes, { mode: "eval", layout: "nchw" }).program, stage);
+    return { program, keys: nodes.map((_, i) => stageOutputKey(i)) };
   };
   const built = at(shape);
   // An image stage (the backbone) built once for every padded size where its program does not depend on the size.
@@ -125,34 +124,4 @@ function inStageModes<T>(stage: Module, fn: () => T): T {
   } finally {
     for (const [m, training] of modes) m.training = training;
   }
-}
-
-/** A stage loaded on an engine: runs an NCHW float batch, returns each output as host floats with its shape. */
-export interface LoadedStage {
-  run(data: Float32Array, shape: readonly number[]): Promise<{ data: Float32Array; shape: number[] }[]>;
-  dispose(): void;
-  readonly extractor: Extractor<Record<string, TfTensor>, TfTensor>;
-}
-
-export async function loadStage(stage: CompiledStage, weights: TensorSource, options: LoadOptions): Promise<LoadedStage> {
-  const { program } = stage;
-  const { tf } = await import("@fxc/runtime/internal/ops/tf");
-  const extractor = await createExtractor(programModule(program), weights, options);
-  return {
-    extractor,
-    async run(data, shape) {
-      const x = tf.tensor(data, [...shape], "float32");
-      try {
-        const outputs = await extractor.run(x);
-        try {
-          return await Promise.all(stage.keys.map(async (key) => ({ data: (await outputs[key]!.data()) as Float32Array, shape: outputs[key]!.shape })));
-        } finally {
-          tf.dispose(Object.values(outputs));
-        }
-      } finally {
-        x.dispose();
-      }
-    },
-    dispose: () => extractor.dispose(),
-  };
 }

@@ -57,7 +57,6 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
   if (options.preset !== undefined) {
     addConst(file, "preprocessing", `${literal({ ...options.preset })} as const satisfies Preset`, docs.preprocessing({ ...facts, preset: options.preset }), true);
   }
-  const keyRenames = program.keyRenames !== undefined && program.keyRenames.length > 0;
   file.addFunction({
     name: "load",
     isExported: true,
@@ -67,47 +66,134 @@ export async function emitModule(program: Program, options: EmitOptions): Promis
       { name: "options", type: "LoadOptions", hasQuestionToken: true },
     ],
     returnType: inputType === "Tensor4D" ? "Promise<Extractor<Features>>" : `Promise<Extractor<Features, ${inputType}>>`,
-    statements: [loadBody(keyRenames, { buffers: program.buffers !== undefined, frozen: program.frozen !== undefined }, customOpsOf(program), program.freeSize !== undefined)],
+    statements: [loadBody(moduleLiteral(program, EXTRACTOR_NAMES))],
   });
-  const notes = notesOf(program);
-  file.addFunction({
-    name: "forward",
-    docs: [docs.forward(options.model, program.mode, [...notes.keys()])],
-    parameters: [
-      { name: "input", type: inputType },
-      { name: "p", type: "Params<ParamId>" },
-      { name: "ops", type: "RankedKernels" },
-    ],
-    returnType: "Features",
-    statements: forwardBody(program, notes),
-  });
+  addForward(file, program, EXTRACTOR_NAMES, (notes) => docs.forward(options.model, program.mode, notes));
   const logic = file.getStatements().map((st) => st.getFullText().trim());
   // Then the data: the parameter tables load reads, which a reviewer rarely needs.
   const data = project.createSourceFile("data.ts", "");
-  data.addTypeAlias({ name: "ParamId", type: `(typeof parameters)[number]["id"]`, docs: [docs.paramId] });
-  addConst(data, "checkpoint", `${literal(program.checkpoint as Json)} satisfies CheckpointShapes`, docs.checkpoint, false);
-  addConst(data, "parameters", `${literal(program.params.map((p) => ({ ...p })))} as const satisfies readonly ParamSpec[]`, docs.parameters, false);
-  if (program.buffers !== undefined) addConst(data, "buffers", `${literal(program.buffers)} satisfies readonly string[]`, docs.buffers, false);
-  if (program.frozen !== undefined) addConst(data, "frozen", `${literal(program.frozen)} satisfies readonly string[]`, docs.frozen, false);
-  if (keyRenames) addConst(data, "keyRenames", `${literal(program.keyRenames!.map((r) => ({ ...r })))} satisfies readonly KeyRename[]`, docs.keyRenames, false);
+  addTables(data, program, EXTRACTOR_NAMES);
   const tables = data.getStatements().map((st) => st.getFullText().trim());
   return formatTypeScript([header(facts), ...logic, dataSection, ...tables].join("\n\n") + "\n");
 }
 
 function addImports(file: SourceFile, program: Program, runtimeModule: string, preset: boolean): void {
-  const types = new Set(["CheckpointShapes", "Extractor", "LoadOptions", "ParamSpec", "Params", "RankedKernels", "WeightsInput"]);
-  for (const shape of program.inputShapes ?? [program.inputShape]) types.add(tensorTypeName(shape.length));
-  for (const o of program.outputs) for (const t of tensorTypesOf(o.value)) types.add(t);
-  if (program.keyRenames !== undefined && program.keyRenames.length > 0) types.add("KeyRename");
+  const types = new Set(["Extractor", "LoadOptions", "WeightsInput", ...programTypes(program)]);
   if (preset) types.add("Preset");
-  const values = ["createExtractor", "dispose"];
+  addRuntimeImport(file, runtimeModule, ["createExtractor", "dispose"], types);
+}
+
+/** The one import of a generated module: the runtime's values, then its types, sorted. */
+export function addRuntimeImport(file: SourceFile, runtimeModule: string, values: readonly string[], types: ReadonlySet<string>): void {
   file.addImportDeclaration({
     moduleSpecifier: runtimeModule,
     namedImports: [...values.map((name) => ({ name })), ...[...types].sort().map((name) => ({ name, isTypeOnly: true }))],
   });
 }
 
-function addConst(file: SourceFile, name: string, initializer: string, doc: string, exported: boolean): void {
+/** The runtime types a program's forward and tables name. */
+export function programTypes(program: Program): Set<string> {
+  const types = new Set(["CheckpointShapes", "ParamSpec", "Params", "RankedKernels"]);
+  for (const shape of program.inputShapes ?? [program.inputShape]) types.add(tensorTypeName(shape.length));
+  for (const o of program.outputs) for (const t of tensorTypesOf(o.value)) types.add(t);
+  if (hasKeyRenames(program)) types.add("KeyRename");
+  return types;
+}
+
+const hasKeyRenames = (program: Program): boolean => program.keyRenames !== undefined && program.keyRenames.length > 0;
+
+/**
+ * The names a program's code and tables go by in a module: an extractor's are plain (`forward`,
+ * `parameters`), the stages of a detector module prefix theirs (`boxForward`, `boxParameters`).
+ */
+export interface ProgramNames {
+  /** The type forward returns. */
+  readonly features: string;
+  readonly forward: string;
+  readonly paramId: string;
+  readonly checkpoint: string;
+  readonly parameters: string;
+  readonly buffers: string;
+  readonly frozen: string;
+  readonly keyRenames: string;
+  readonly inputShape: string;
+  readonly inputSize: string;
+}
+
+export const EXTRACTOR_NAMES: ProgramNames = {
+  features: "Features",
+  forward: "forward",
+  paramId: "ParamId",
+  checkpoint: "checkpoint",
+  parameters: "parameters",
+  buffers: "buffers",
+  frozen: "frozen",
+  keyRenames: "keyRenames",
+  inputShape: "inputShape",
+  inputSize: "inputSize",
+};
+
+/** The names of a stage's program: `box` gives `boxForward`, `BoxParamId`, `boxCheckpoint`, ... */
+export function stageNames(stage: string): ProgramNames {
+  const Stage = pascalCase(stage);
+  return {
+    features: `${Stage}Outputs`,
+    forward: `${stage}Forward`,
+    paramId: `${Stage}ParamId`,
+    checkpoint: `${stage}Checkpoint`,
+    parameters: `${stage}Parameters`,
+    buffers: `${stage}Buffers`,
+    frozen: `${stage}Frozen`,
+    keyRenames: `${stage}KeyRenames`,
+    inputShape: `${stage}InputShape`,
+    inputSize: `${stage}InputSize`,
+  };
+}
+
+/** The ExtractorModule object literal createExtractor takes, its fields named by `names` (shorthand where the names agree). */
+export function moduleLiteral(program: Program, names: ProgramNames): string {
+  const fields: [string, string][] = [
+    ["checkpoint", names.checkpoint],
+    ["parameters", names.parameters],
+    ...(hasKeyRenames(program) ? [["keyRenames", names.keyRenames] as [string, string]] : []),
+    ...(program.buffers !== undefined ? [["buffers", names.buffers] as [string, string]] : []),
+    ...(program.frozen !== undefined ? [["frozen", names.frozen] as [string, string]] : []),
+    ["inputShape", names.inputShape],
+    ...(program.freeSize !== undefined ? [["inputSize", names.inputSize] as [string, string]] : []),
+    ...(customOpsOf(program).length > 0 ? [["customOps", JSON.stringify(customOpsOf(program))] as [string, string]] : []),
+    ["forward", names.forward],
+  ];
+  return `{ ${fields.map(([key, value]) => (key === value ? key : `${key}: ${value}`)).join(", ")} }`;
+}
+
+/** The program's forward function: one statement per instruction, its notes said once in its doc. */
+export function addForward(file: SourceFile, program: Program, names: ProgramNames, doc: (notes: readonly string[]) => string, exported = false): void {
+  const notes = notesOf(program);
+  file.addFunction({
+    name: names.forward,
+    isExported: exported,
+    docs: [doc([...notes.keys()])],
+    parameters: [
+      { name: "input", type: inputTypeOf(program) },
+      { name: "p", type: `Params<${names.paramId}>` },
+      { name: "ops", type: "RankedKernels" },
+    ],
+    returnType: names.features,
+    statements: forwardBody(program, notes, names.features),
+  });
+}
+
+/** The tables load reads: the parameter ids' type, the checkpoint's shapes, the parameters, and the lists the program has. */
+export function addTables(data: SourceFile, program: Program, names: ProgramNames): void {
+  data.addTypeAlias({ name: names.paramId, type: `(typeof ${names.parameters})[number]["id"]`, docs: [docs.paramId] });
+  addConst(data, names.checkpoint, `${literal(program.checkpoint as Json)} satisfies CheckpointShapes`, docs.checkpoint, false);
+  addConst(data, names.parameters, `${literal(program.params.map((p) => ({ ...p })))} as const satisfies readonly ParamSpec[]`, docs.parameters, false);
+  if (program.buffers !== undefined) addConst(data, names.buffers, `${literal(program.buffers)} satisfies readonly string[]`, docs.buffers, false);
+  if (program.frozen !== undefined) addConst(data, names.frozen, `${literal(program.frozen)} satisfies readonly string[]`, docs.frozen, false);
+  if (hasKeyRenames(program)) addConst(data, names.keyRenames, `${literal(program.keyRenames!.map((r) => ({ ...r })))} satisfies readonly KeyRename[]`, docs.keyRenames, false);
+}
+
+export function addConst(file: SourceFile, name: string, initializer: string, doc: string, exported: boolean): void {
   file.addVariableStatement({
     declarationKind: VariableDeclarationKind.Const,
     isExported: exported,
@@ -128,7 +214,7 @@ function notesOf(program: Program): Map<string, number> {
 }
 
 /** One statement per instruction (each a graph node, or nodes fused into one call), then frees. */
-function forwardBody(program: Program, notes: ReadonlyMap<string, number>): string[] {
+function forwardBody(program: Program, notes: ReadonlyMap<string, number>, featuresType: string): string[] {
   const schedule = disposalSchedule(program);
   // The calls whose results are features state their rank, so that Features needs no cast.
   const featureRanks = new Map<string, number>();
@@ -147,7 +233,7 @@ function forwardBody(program: Program, notes: ReadonlyMap<string, number>): stri
   });
   // Filled by assignment, as the interpreter fills its result, so both give the same object for any key.
   lines.push(`// ${featuresComment}`);
-  lines.push("const features = Object.create(null) as Features;");
+  lines.push(`const features = Object.create(null) as ${featuresType};`);
   // Tensors come typed from their ranked calls; plain values and tuples are narrowed to their types.
   for (const o of program.outputs) lines.push(`${propertyAccess("features", o.key)} = ${operand(o.operand)}${o.value.kind === "tensor" ? "" : ` as ${castTo(o)}`};`);
   lines.push("return features;");
@@ -184,7 +270,7 @@ function castTo(o: ProgramOutput): string {
   return o.value.kind === "size" && o.operand.kind === "value" ? `unknown as ${valueType(o.value)}` : valueType(o.value);
 }
 
-function valueType(v: AbstractValue): string {
+export function valueType(v: AbstractValue): string {
   switch (v.kind) {
     case "tensor":
       return tensorTypeName(v.shape.length);
@@ -244,7 +330,7 @@ function describeValue(v: AbstractValue): string {
   }
 }
 
-function describeOutput(o: ProgramOutput, program: Program): string {
+export function describeOutput(o: ProgramOutput, program: Program): string {
   if (o.value.kind !== "tensor") return `\`${commentText(o.node)}\`: ${commentText(describeValue(o.value))}.`;
   const shape = outputShape(o, program.layout);
   const symbolic = o.symbolicShape === undefined ? undefined : inLayout(o.symbolicShape, o, program.layout);
@@ -273,7 +359,7 @@ function inputWords(program: Program): string {
 }
 
 /** The type `run` takes: a tensor of the input's rank, or a tuple of them for several inputs. */
-function inputTypeOf(program: Program): string {
+export function inputTypeOf(program: Program): string {
   if (program.inputShapes === undefined) return tensorTypeName(program.inputShape.length);
   return `readonly [${program.inputShapes.map((shape) => tensorTypeName(shape.length)).join(", ")}]`;
 }
@@ -291,7 +377,7 @@ function callerShape(shape: readonly Dim[], layout: Program["layout"], freeSize 
   return layout === "nhwc" ? [null, h!, w!, c!] : [null, c!, h!, w!];
 }
 
-function pascalCase(name: string): string {
+export function pascalCase(name: string): string {
   return name
     .split(/[^A-Za-z0-9]+/)
     .filter(Boolean)

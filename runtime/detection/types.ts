@@ -27,5 +27,12 @@ export interface Detections {
   /** n class indices (0 is the background, never returned). */
   readonly labels: Int32Array;
   /** Mask R-CNN only: n × height × width probabilities, pasted into the input image. */
-  readonly masks?: { readonly data: Float32Array; readonly height: number; readonly width: number };
+  readonly masks?: DetectionMasks;
+}
+
+/** Mask R-CNN's masks of one image: n × height × width probabilities (the object is above 0.5), the input image's size. */
+export interface DetectionMasks {
+  readonly data: Float32Array;
+  readonly height: number;
+  readonly width: number;
 }

@@ -3,12 +3,12 @@ import { readFile } from "node:fs/promises";
 import type { TestContext } from "node:test";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { openWeights } from "../../runtime/index.js";
+import { memorySource, openWeights, type TensorSource } from "../../runtime/index.js";
 import { decodeImage } from "../../runtime/images/decode.js";
 import { parseNpy } from "../../runtime/io/npy.js";
 import type { Detections, ImageTensor } from "../../runtime/detection/types.js";
 import { toImageTensor } from "../../compiler/tasks/detect.js";
-import type { Detector } from "../../compiler/detection/detector.js";
+import type { Detector } from "../../runtime/detection/detector.js";
 import { relativeError, strideRowsAndColumns } from "./fixtures.js";
 import { DETECTION_FIXTURES, tinyDetectorConfig, type TinyDetectorConfig } from "../fixtures/detection/tinyDetectors.js";
 
@@ -19,6 +19,18 @@ import { DETECTION_FIXTURES, tinyDetectorConfig, type TinyDetectorConfig } from 
 
 export { DETECTION_FIXTURES, tinyDetectorConfig, type TinyDetectorConfig };
 export const DETECTION_WEIGHTS = join(DETECTION_FIXTURES, "weights.safetensors");
+
+/** The fixture's weights in memory under other keys (`rename`: a checkpoint's older names, a prefix), as a file named `path`. */
+export async function renamedDetectionWeights(rename: (key: string) => string, path: string): Promise<TensorSource> {
+  const file = await openWeights(DETECTION_WEIGHTS);
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  try {
+    for (const key of file.keys()) tensors.set(rename(key), { shape: [...file.info(key)!.shape], data: await file.readFloat32(key) });
+  } finally {
+    await file.close();
+  }
+  return memorySource(tensors, path);
+}
 
 /** The issue's bounds: scores, boxes (share of the picture's longer side), FPN levels (share of their largest magnitude), masks. */
 export const SCORE_TOLERANCE = 1e-4;

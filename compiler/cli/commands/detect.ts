@@ -1,11 +1,8 @@
 import type { Argv } from "yargs";
-import { GeneralizedRCNN, fasterrcnn_resnet50_fpn, maskrcnn_resnet50_fpn } from "../../../models/index.js";
-import { OptionsError } from "../../pipeline.js";
 import { DEFAULT_SCORE_THRESHOLD, detectImages, scoreThresholdProblem } from "../../tasks/detect.js";
 import { InterruptedError, UsageError, printWarning } from "../errors.js";
 import { progressBar, rate, type Progress } from "../progress.js";
-import { positiveInt } from "../spec.js";
-import { isUserModelSpec, loadUserModel, parseUserModelSpec } from "../userModel.js";
+import { DETECTORS, detectorModel } from "../detectors.js";
 import { engineLine, engineOptions, type EngineArgs } from "./shared.js";
 
 interface DetectArgs extends EngineArgs {
@@ -19,12 +16,6 @@ interface DetectArgs extends EngineArgs {
   "skip-bad"?: boolean;
   quiet: boolean;
 }
-
-/** The detectors fxc builds by name, as torchvision's builders with `num_classes`. */
-const DETECTORS: Readonly<Record<string, (numClasses: number) => GeneralizedRCNN>> = {
-  maskrcnn_resnet50_fpn: (numClasses) => maskrcnn_resnet50_fpn({ numClasses }),
-  fasterrcnn_resnet50_fpn: (numClasses) => fasterrcnn_resnet50_fpn({ numClasses }),
-};
 
 export function detectCommand(cli: Argv): Argv {
   return cli.command<DetectArgs>(
@@ -47,7 +38,7 @@ export function detectCommand(cli: Argv): Argv {
       const threshold = args["score-threshold"];
       const problem = scoreThresholdProblem(threshold);
       if (problem !== undefined) throw new UsageError(`bad --score-threshold: ${problem}`);
-      const model = await detectorModel(args.model, args["num-classes"]);
+      const { model } = await detectorModel(args.model, args["num-classes"]);
       const controller = new AbortController();
       const interrupt = (): void => controller.abort(new InterruptedError(`interrupted; nothing was written under ${args.out}${args.visualize === undefined ? "" : ` or ${args.visualize}`}`));
       process.once("SIGINT", interrupt);
@@ -88,17 +79,4 @@ export function detectCommand(cli: Argv): Argv {
       }
     },
   );
-}
-
-/** A named detector with `numClasses` classes, or the user's FILE#Export (which fixes its own classes). */
-async function detectorModel(model: string, numClasses: number | undefined): Promise<GeneralizedRCNN> {
-  if (isUserModelSpec(model)) {
-    if (numClasses !== undefined) throw new UsageError(`--num-classes applies to ${Object.keys(DETECTORS).join(" and ")}; a model of your own (${model}) sets its classes in code`);
-    const built = await loadUserModel(parseUserModelSpec(model));
-    if (!(built instanceof GeneralizedRCNN)) throw new OptionsError(`${model} builds a ${built.typeName}, not a detector; export a MaskRCNN, FasterRCNN or other GeneralizedRCNN (import them from "fxc/models")`);
-    return built;
-  }
-  const build = DETECTORS[model];
-  if (build === undefined) throw new UsageError(`fxc detect runs ${Object.keys(DETECTORS).join(" or ")}, or a detector of your own as FILE#Export, not '${model}'`);
-  return build(positiveInt(numClasses, "--num-classes") ?? 91);
 }

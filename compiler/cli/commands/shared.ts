@@ -11,11 +11,15 @@ export interface BuildArgs {
   quiet: boolean;
 }
 
-/** Options every compiling command shares. */
-export function buildOptions(y: Argv): Argv<BuildArgs> {
+/** Options every compiling command shares; `fxc compile` also takes detectors, which need no --return (checked there). */
+export function buildOptions(y: Argv, { detectors = false }: { readonly detectors?: boolean } = {}): Argv<BuildArgs> {
   return y
-    .positional("model", { type: "string", demandOption: true, describe: "Model name (fxc models lists them), or FILE#Export for a model of your own" })
-    .option("return", { type: "string", demandOption: true, describe: "Return nodes: node[:key],... (a module path means its last node)" })
+    .positional("model", {
+      type: "string",
+      demandOption: true,
+      describe: `Model name (fxc models lists them)${detectors ? ", a detector (maskrcnn_resnet50_fpn, fasterrcnn_resnet50_fpn)" : ""}, or FILE#Export for a model of your own`,
+    })
+    .option("return", { type: "string", demandOption: !detectors, describe: `Return nodes: node[:key],... (a module path means its last node)${detectors ? "; required but for detectors" : ""}` })
     .option("size", { type: "string", describe: "Input size, N or HxW; default: the model's own (224 for most)" })
     .option("layout", { choices: ["nhwc", "nchw"] as const, default: "nhwc" as const, describe: "Layout of the input and of image-like outputs" })
     .option("mode", { choices: ["eval", "train"] as const, default: "eval" as const, describe: "Which graph to compile" })
