@@ -1,0 +1,100 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type * as Ort from "onnxruntime-node";
+import { createFeatureExtractor } from "../compiler/api.js";
+import { interpret } from "../compiler/interpret/interpreter.js";
+import { Conv2d, Module, type Tensor } from "../models/nn/index.js";
+import { OnnxProgram, onnxRuntime, type HostArray } from "../runtime/onnx/engine.js";
+import { prepareParams } from "../runtime/params.js";
+import { seededWeights } from "./support/seeded.js";
+import { tempDir } from "./support/temp.js";
+
+/**
+ * How the ONNX engine hands the weights to ONNX Runtime (issue #10, peak RSS): the model goes
+ * through a temporary file written from the host weights, and those are freed before ONNX Runtime
+ * reads it, so that no serialized copy and no host copy live beside ONNX Runtime's own.
+ */
+
+class Wide extends Module {
+  conv = new Conv2d(64, 64, 3);
+  forward(x: Tensor): Tensor {
+    return this.conv.call(x).relu();
+  }
+}
+
+interface Created {
+  /** What InferenceSession.create was given: a path or the model's bytes. */
+  readonly model: string | Uint8Array;
+  readonly options: Ort.InferenceSession.SessionOptions;
+  /** Whether the model file was there when ONNX Runtime was asked to read it. */
+  readonly fileExisted: boolean;
+  /** Whether every host weight array was already freed (its WeakRef cleared) then. */
+  readonly hostFreed: boolean;
+}
+
+/** ONNX Runtime, with InferenceSession.create recording how it was called. */
+function recordingRuntime(ort: typeof Ort, weakWeights: readonly WeakRef<Float32Array>[], created: Created[]): typeof Ort {
+  const create = (model: string | Uint8Array, options: Ort.InferenceSession.SessionOptions): Promise<Ort.InferenceSession> => {
+    created.push({ model, options, fileExisted: typeof model === "string" && existsSync(model), hostFreed: weakWeights.every((w) => w.deref() === undefined) });
+    return ort.InferenceSession.create(model as string, options);
+  };
+  return { ...ort, InferenceSession: { ...ort.InferenceSession, create } } as unknown as typeof Ort;
+}
+
+/** The program over weights only it holds (the caller gets WeakRefs to their arrays). */
+async function programOwningWeights(created: Created[]): Promise<OnnxProgram> {
+  const model = new Wide();
+  const fx = createFeatureExtractor(model, { inputShapes: [["N", 64, 8, 8]], returnNodes: ["relu"], suppressDiffWarning: true });
+  const host = await prepareParams(seededWeights(model, 1), fx.program.checkpoint, fx.program.params);
+  const weak = Object.values(host).map((p) => new WeakRef(p.values));
+  return new OnnxProgram(recordingRuntime(await onnxRuntime(), weak, created), interpret(fx.program) as never, host);
+}
+
+async function runsBatchOfTwo(program: OnnxProgram): Promise<void> {
+  const x: HostArray = { data: new Float32Array(2 * 8 * 8 * 64).fill(1), shape: [2, 8, 8, 64] };
+  const { relu } = (await program.run(x)) as { relu: HostArray };
+  assert.deepEqual(relu.shape, [2, 6, 6, 64]);
+  assert.ok(relu.data.some((v) => v > 0));
+}
+
+test("ONNX Runtime reads the model from a temporary file, removed afterwards, with the host weights already freed and no memory pattern", async () => {
+  const created: Created[] = [];
+  const program = await programOwningWeights(created);
+  try {
+    assert.equal(await program.prepare([8, 8, 64]), true);
+    assert.equal(created.length, 1);
+    const [session] = created as [Created];
+    assert.equal(typeof session.model, "string", "a path, not the model's bytes in memory");
+    assert.ok(session.fileExisted);
+    assert.ok(session.hostFreed, "the host weights were freed before ONNX Runtime read the model");
+    assert.ok(!existsSync(session.model as string), "the temporary file is removed once the session is made");
+    assert.equal(session.options.enableMemPattern, false);
+    await runsBatchOfTwo(program);
+  } finally {
+    await program.release();
+  }
+});
+
+test("where no temporary file can be written, the model's bytes are handed over in memory", async () => {
+  const notAFolder = join(await tempDir("engine-memory"), "file");
+  await writeFile(notAFolder, "");
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = notAFolder;
+  const created: Created[] = [];
+  try {
+    const program = await programOwningWeights(created);
+    try {
+      assert.equal(await program.prepare([8, 8, 64]), true);
+      assert.ok(created[0]!.model instanceof Uint8Array);
+      await runsBatchOfTwo(program);
+    } finally {
+      await program.release();
+    }
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+});
