@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type * as Ort from "onnxruntime-node";
@@ -11,6 +11,8 @@ import { OnnxProgram, onnxRuntime, type HostArray } from "../runtime/onnx/engine
 import { prepareParams } from "../runtime/params.js";
 import { seededWeights } from "./support/seeded.js";
 import { tempDir } from "./support/temp.js";
+import { opTypes } from "./support/onnxModel.js";
+import { buildGraph } from "../runtime/onnx/engine.js";
 
 /**
  * How the ONNX engine hands the weights to ONNX Runtime (issue #10, peak RSS): the model goes
@@ -33,12 +35,16 @@ interface Created {
   readonly fileExisted: boolean;
   /** Whether every host weight array was already freed (its WeakRef cleared) then. */
   readonly hostFreed: boolean;
+  /** The model's node types, in order. */
+  readonly ops: readonly string[];
 }
 
 /** ONNX Runtime, with InferenceSession.create recording how it was called. */
 function recordingRuntime(ort: typeof Ort, weakWeights: readonly WeakRef<Float32Array>[], created: Created[]): typeof Ort {
   const create = (model: string | Uint8Array, options: Ort.InferenceSession.SessionOptions): Promise<Ort.InferenceSession> => {
-    created.push({ model, options, fileExisted: typeof model === "string" && existsSync(model), hostFreed: weakWeights.every((w) => w.deref() === undefined) });
+    const fileExisted = typeof model === "string" && existsSync(model);
+    const ops = opTypes(typeof model === "string" ? (fileExisted ? readFileSync(model) : new Uint8Array()) : model);
+    created.push({ model, options, fileExisted, hostFreed: weakWeights.every((w) => w.deref() === undefined), ops });
     return ort.InferenceSession.create(model as string, options);
   };
   return { ...ort, InferenceSession: { ...ort.InferenceSession, create } } as unknown as typeof Ort;
@@ -53,14 +59,29 @@ async function programOwningWeights(created: Created[]): Promise<OnnxProgram> {
   return new OnnxProgram(recordingRuntime(await onnxRuntime(), weak, created), interpret(fx.program) as never, host);
 }
 
+const input = (batch: number): HostArray => ({ data: Float32Array.from({ length: batch * 8 * 8 * 64 }, (_, i) => Math.sin(i)), shape: [batch, 8, 8, 64] });
+
+/** The program's output at batch 2 equals the graph's without the engine's own rewriting, as ONNX Runtime runs it. */
 async function runsBatchOfTwo(program: OnnxProgram): Promise<void> {
-  const x: HostArray = { data: new Float32Array(2 * 8 * 8 * 64).fill(1), shape: [2, 8, 8, 64] };
-  const { relu } = (await program.run(x)) as { relu: HostArray };
+  const { relu } = (await program.run(input(2))) as { relu: HostArray };
   assert.deepEqual(relu.shape, [2, 6, 6, 64]);
-  assert.ok(relu.data.some((v) => v > 0));
+  const model = new Wide();
+  const fx = createFeatureExtractor(model, { inputShapes: [["N", 64, 8, 8]], returnNodes: ["relu"], suppressDiffWarning: true });
+  const host = await prepareParams(seededWeights(model, 1), fx.program.checkpoint, fx.program.params);
+  const { graph, input: graphInput, tensors } = buildGraph(interpret(fx.program) as never, host, [2, 8, 8, 64]);
+  const ort = await onnxRuntime();
+  const session = await ort.InferenceSession.create(graph.serialize([graphInput], tensors, "test"));
+  try {
+    const x = input(2);
+    const expected = (await session.run({ input: new ort.Tensor("float32", x.data, [...x.shape]) }))[tensors[0]!.name]!.data as Float32Array;
+    assert.ok(expected.some((v) => v > 0));
+    assert.deepEqual([...relu.data], [...expected]);
+  } finally {
+    await session.release();
+  }
 }
 
-test("ONNX Runtime reads the model from a temporary file, removed afterwards, with the host weights already freed and no memory pattern", async () => {
+test("ONNX Runtime reads the model from a temporary file, removed afterwards, with the host weights already freed, the filter's transpose done, and no memory pattern", async () => {
   const created: Created[] = [];
   const program = await programOwningWeights(created);
   try {
@@ -72,6 +93,8 @@ test("ONNX Runtime reads the model from a temporary file, removed afterwards, wi
     assert.ok(session.hostFreed, "the host weights were freed before ONNX Runtime read the model");
     assert.ok(!existsSync(session.model as string), "the temporary file is removed once the session is made");
     assert.equal(session.options.enableMemPattern, false);
+    // The input's and the output's layout moves only: the filter is written in ONNX's layout, not transposed by a node.
+    assert.deepEqual(session.ops, ["Identity", "Transpose", "Conv", "Relu", "Transpose"]);
     await runsBatchOfTwo(program);
   } finally {
     await program.release();

@@ -6,6 +6,7 @@ import type { Tensor, Tensor4D } from "../ops/tf.js";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { OnnxGraph, OnnxValue } from "./graph.js";
+import { permute } from "../params.js";
 import { modelMessage, type Dimension, type Message, type NodeSpec, type TensorData } from "./proto.js";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -273,6 +274,7 @@ function sizeFreeModel(
   // Nothing for ONNX Runtime to run (only plain values returned, which it refuses as a graph without outputs).
   if (built === undefined || built.tensors.length === 0) return undefined;
   let k = 0;
+  foldWeightTransposes(built.graph, built.tensors);
   const message = modelMessage(
     {
       name: "fxc",
@@ -290,6 +292,7 @@ function sizeFreeModel(
 function severalInputsModel(forward: ForwardOver, params: GraphParams, item: readonly (readonly number[])[]): PendingModel | undefined {
   const built = batchFreeGraph(forward, params, item);
   if (built === undefined || built.tensors.length === 0) return undefined;
+  foldWeightTransposes(built.graph, built.tensors);
   const message = modelMessage(
     {
       name: "fxc",
@@ -301,6 +304,30 @@ function severalInputsModel(forward: ForwardOver, params: GraphParams, item: rea
     "runtime",
   );
   return { message, templates: built.templates };
+}
+
+/**
+ * Transposes of weights done here, once, instead of by ONNX Runtime's constant folding: the kernels
+ * take filters in tfjs's layout (HWIO) and transpose them to ONNX's, and ONNX Runtime folding each
+ * one allocates the transposed copy and frees the original while it builds the session, holes in
+ * its heap that outlive the session's creation (resnet50: ~50 MB less peak RSS folded here). The
+ * weight's arrays are the host's until the model is written; a weight read by other nodes too is kept,
+ * and a transpose the program returns stays a node (its output is not made an initializer).
+ */
+function foldWeightTransposes(graph: OnnxGraph, outputs: readonly OnnxValue[]): void {
+  const returned = new Set(outputs.map((o) => o.name));
+  const readers = new Map<string, number>();
+  for (const node of graph.nodes) for (const input of node.inputs) readers.set(input, (readers.get(input) ?? 0) + 1);
+  const kept = graph.nodes.filter((node) => {
+    const weight = node.op === "Transpose" ? graph.initializers.get(node.inputs[0]!) : undefined;
+    // Weights without values (a graph built to check shapes) stay as they are.
+    if (weight === undefined || weight.dtype !== "float" || weight.data.length === 0 || returned.has(node.outputs[0]!)) return true;
+    const perm = node.attributes!["perm"] as readonly number[];
+    graph.initializers.set(node.outputs[0]!, { dtype: "float", dims: perm.map((p) => weight.dims[p]!), data: permute(weight.data as Float32Array, weight.dims, perm) });
+    if (readers.get(node.inputs[0]!) === 1) graph.initializers.delete(node.inputs[0]!);
+    return false;
+  });
+  graph.nodes.splice(0, graph.nodes.length, ...kept);
 }
 
 function sameNodes(a: readonly NodeSpec[], b: readonly NodeSpec[]): boolean {
@@ -444,6 +471,7 @@ export class OnnxProgram {
         if (Object.values(this.params).some((p) => p.values === undefined)) {
           throw new Error("internal: a session for another input shape after the weights were handed to ONNX Runtime");
         }
+        foldWeightTransposes(graph, tensors);
         const pending = { message: modelMessage(graph.spec([...inputs], [...tensors]), "runtime"), templates };
         entry = createSession(this.ort, pending, this.options).then((session) => ({ session, templates }));
       }
@@ -583,3 +611,4 @@ function exposeCollector(): (() => void) | null {
 export async function hostArray(t: Tensor): Promise<HostArray> {
   return { data: (await t.data()) as Float32Array, shape: [...t.shape] };
 }
+
