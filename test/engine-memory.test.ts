@@ -13,6 +13,7 @@ import { seededWeights } from "./support/seeded.js";
 import { tempDir } from "./support/temp.js";
 import { opTypes } from "./support/onnxModel.js";
 import { buildGraph } from "../runtime/onnx/engine.js";
+import { tf } from "../runtime/index.js";
 
 /**
  * How the ONNX engine hands the weights to ONNX Runtime (issue #10, peak RSS): the model goes
@@ -119,5 +120,28 @@ test("where no temporary file can be written, the model's bytes are handed over 
   } finally {
     if (saved === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = saved;
+  }
+});
+
+test("onnxruntime's results are held by tfjs's cpu backend as they came, and move to the backend in use when an op reads them", async () => {
+  const model = new Wide();
+  const fx = createFeatureExtractor(model, { inputShapes: [["N", 64, 8, 8]], returnNodes: ["relu"], suppressDiffWarning: true });
+  const onnx = await fx.load(seededWeights(model, 1), { engine: "onnxruntime" });
+  const reference = await fx.load(seededWeights(model, 1), { engine: "tfjs" });
+  const x = tf.tensor4d(input(2).data, [2, 8, 8, 64]);
+  try {
+    const { relu } = (await onnx.run(x)) as { relu: tf.Tensor };
+    const { relu: expected } = (await reference.run(x)) as { relu: tf.Tensor };
+    const holder = (t: tf.Tensor): unknown => (tf.engine().state.tensorInfo as unknown as { get(id: object): { backend: unknown } }).get(t.dataId)!.backend;
+    assert.equal(holder(relu), tf.findBackend("cpu"), "not copied into the backend in use");
+    const doubled = tf.mul(relu, 2);
+    assert.equal(holder(doubled), tf.findBackend(tf.getBackend()));
+    const [got, want] = [(await doubled.data()) as Float32Array, (await expected.data()) as Float32Array];
+    want.forEach((v, i) => assert.ok(Math.abs(got[i]! - 2 * v) <= 1e-4 * (1 + Math.abs(v)), `value ${i}: ${got[i]} vs 2 x ${v}`));
+    tf.dispose([relu, expected, doubled]);
+  } finally {
+    x.dispose();
+    onnx.dispose();
+    reference.dispose();
   }
 });
