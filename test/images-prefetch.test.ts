@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ahead } from "../runtime/images/batches.js";
+import { ahead, DEFAULT_PREFETCH } from "../runtime/images/batches.js";
 
 /**
  * Images are decoded ahead of the caller (`ahead`, under batchImages): while the caller works on a
@@ -54,4 +54,8 @@ test("stopping early starts nothing more", async () => {
   await settle();
   assert.equal(started.length, count);
   assert.ok(count <= 6, `started ${count} of 100`);
+});
+
+test("two images are decoded at once by default: a 12-megapixel photo holds ~73 MB in flight, and two keep up with four", () => {
+  assert.equal(DEFAULT_PREFETCH, 2);
 });

@@ -20,7 +20,7 @@ export interface ImageFeatureOptions {
   readonly normalize?: Normalization;
   /** Skip unreadable images, images over the limits (runtime/images/limits.ts) and unreadable folders, each reported to `onSkip`, instead of failing. */
   readonly skipBad?: boolean;
-  /** Images decoded ahead; 4 by default. */
+  /** Images decoded ahead; 2 by default (DEFAULT_PREFETCH in runtime/images/batches.ts). */
   readonly prefetch?: number;
   readonly signal?: AbortSignal;
   readonly onSkip?: (failure: ImageFailure) => void;

@@ -6,7 +6,11 @@ import type { Tensor, Tensor4D } from "../ops/tf.js";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { OnnxGraph, OnnxValue } from "./graph.js";
-import { modelProto, type Dimension, type NodeSpec, type TensorData } from "./proto.js";
+import { permute } from "../params.js";
+import { modelMessage, type Dimension, type Message, type NodeSpec, type TensorData } from "./proto.js";
+import { mkdtemp, open, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { onnxKernels } from "./ops/index.js";
 import { keyedRecord } from "../features.js";
 
@@ -249,8 +253,15 @@ function sameTensor(a: TensorData | undefined, b: TensorData): boolean {
   return a !== undefined && a.dtype === b.dtype && a.dims.join() === b.dims.join() && (a.data === b.data || sameValues(a.data, b.data));
 }
 
+/** A model as ONNX Runtime will read it: its ModelProto (whose chunks are views on the host weights), and each key's value. */
+interface PendingModel {
+  /** Dropped once ONNX Runtime has the model, so that the host weights it views can go. */
+  message: Message | undefined;
+  readonly templates: Record<string, OutputTemplate>;
+}
+
 /**
- * The size-free graph serialized, and its output names by key; nothing else of the graph (which
+ * The size-free graph as a model, and its output names by key; nothing else of the graph (which
  * references the host weights) outlives the call. Undefined when there is no such graph.
  */
 function sizeFreeModel(
@@ -258,12 +269,13 @@ function sizeFreeModel(
   params: GraphParams,
   item: readonly (number | null)[],
   compiled?: readonly number[],
-): { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate>; readonly item: readonly (number | null)[] } | undefined {
+): (PendingModel & { readonly item: readonly (number | null)[] }) | undefined {
   const built = sizeFreeGraph(forward, params, item, compiled);
   // Nothing for ONNX Runtime to run (only plain values returned, which it refuses as a graph without outputs).
   if (built === undefined || built.tensors.length === 0) return undefined;
   let k = 0;
-  const bytes = modelProto(
+  foldWeightTransposes(built.graph, built.tensors);
+  const message = modelMessage(
     {
       name: "fxc",
       nodes: built.graph.nodes,
@@ -273,14 +285,15 @@ function sizeFreeModel(
     },
     "runtime",
   );
-  return { bytes, templates: built.templates, item: built.item };
+  return { message, templates: built.templates, item: built.item };
 }
 
 /** The batch-free graph of a program taking several inputs, serialized like sizeFreeModel's (their sizes stay fixed). */
-function severalInputsModel(forward: ForwardOver, params: GraphParams, item: readonly (readonly number[])[]): { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate> } | undefined {
+function severalInputsModel(forward: ForwardOver, params: GraphParams, item: readonly (readonly number[])[]): PendingModel | undefined {
   const built = batchFreeGraph(forward, params, item);
   if (built === undefined || built.tensors.length === 0) return undefined;
-  const bytes = modelProto(
+  foldWeightTransposes(built.graph, built.tensors);
+  const message = modelMessage(
     {
       name: "fxc",
       nodes: built.graph.nodes,
@@ -290,7 +303,31 @@ function severalInputsModel(forward: ForwardOver, params: GraphParams, item: rea
     },
     "runtime",
   );
-  return { bytes, templates: built.templates };
+  return { message, templates: built.templates };
+}
+
+/**
+ * Transposes of weights done here, once, instead of by ONNX Runtime's constant folding: the kernels
+ * take filters in tfjs's layout (HWIO) and transpose them to ONNX's, and ONNX Runtime folding each
+ * one allocates the transposed copy and frees the original while it builds the session, holes in
+ * its heap that outlive the session's creation (resnet50: ~50 MB less peak RSS folded here). The
+ * weight's arrays are the host's until the model is written; a weight read by other nodes too is kept,
+ * and a transpose the program returns stays a node (its output is not made an initializer).
+ */
+function foldWeightTransposes(graph: OnnxGraph, outputs: readonly OnnxValue[]): void {
+  const returned = new Set(outputs.map((o) => o.name));
+  const readers = new Map<string, number>();
+  for (const node of graph.nodes) for (const input of node.inputs) readers.set(input, (readers.get(input) ?? 0) + 1);
+  const kept = graph.nodes.filter((node) => {
+    const weight = node.op === "Transpose" ? graph.initializers.get(node.inputs[0]!) : undefined;
+    // Weights without values (a graph built to check shapes) stay as they are.
+    if (weight === undefined || weight.dtype !== "float" || weight.data.length === 0 || returned.has(node.outputs[0]!)) return true;
+    const perm = node.attributes!["perm"] as readonly number[];
+    graph.initializers.set(node.outputs[0]!, { dtype: "float", dims: perm.map((p) => weight.dims[p]!), data: permute(weight.data as Float32Array, weight.dims, perm) });
+    if (readers.get(node.inputs[0]!) === 1) graph.initializers.delete(node.inputs[0]!);
+    return false;
+  });
+  graph.nodes.splice(0, graph.nodes.length, ...kept);
 }
 
 function sameNodes(a: readonly NodeSpec[], b: readonly NodeSpec[]): boolean {
@@ -398,19 +435,11 @@ export class OnnxProgram {
     return true;
   }
 
-  /** Makes the session for every batch from the serialized model and hands it the weights. */
-  private async share(model: { bytes: Uint8Array | undefined; readonly templates: Record<string, OutputTemplate> }, serves: (item: InputShapes) => boolean): Promise<void> {
-    // The serialized model holds the weights now, and ONNX Runtime will hold its own copy: the
-    // host copy goes before the session is made, so that at most two copies live at once.
+  /** Makes the session for every batch from the model and hands it the weights: the host copy is gone before ONNX Runtime reads them. */
+  private async share(model: PendingModel, serves: (item: InputShapes) => boolean): Promise<void> {
     this.params = shapesOnly(this.params);
-    collectGarbage();
-    try {
-      const session = await this.ort.InferenceSession.create(model.bytes!, sessionOptions(this.options));
-      this.shared = { serves, session: { session, templates: model.templates } };
-    } finally {
-      model.bytes = undefined;
-      collectGarbage();
-    }
+    const session = await createSession(this.ort, model, this.options);
+    this.shared = { serves, session: { session, templates: model.templates } };
   }
 
   /** The host weights, while the program holds them (before `prepare` hands them to ONNX Runtime). */
@@ -433,7 +462,7 @@ export class OnnxProgram {
     const key = model === undefined ? JSON.stringify(shape) : perSize!;
     let entry: Promise<Session>;
     if (model !== undefined) {
-      entry = this.ort.InferenceSession.create(model.bytes!, sessionOptions(this.options)).then((session) => ({ session, templates: model.templates }));
+      entry = createSession(this.ort, model, this.options).then((session) => ({ session, templates: model.templates }));
     } else {
       const { graph, inputs, tensors, templates } = buildGraph(this.forward, this.params, shape);
       if (tensors.length === 0) {
@@ -442,8 +471,9 @@ export class OnnxProgram {
         if (Object.values(this.params).some((p) => p.values === undefined)) {
           throw new Error("internal: a session for another input shape after the weights were handed to ONNX Runtime");
         }
-        const bytes = graph.serialize([...inputs], [...tensors], "runtime");
-        entry = this.ort.InferenceSession.create(bytes, sessionOptions(this.options)).then((session) => ({ session, templates }));
+        foldWeightTransposes(graph, tensors);
+        const pending = { message: modelMessage(graph.spec([...inputs], [...tensors]), "runtime"), templates };
+        entry = createSession(this.ort, pending, this.options).then((session) => ({ session, templates }));
       }
     }
     entry.catch(() => this.sessions.delete(key));
@@ -492,8 +522,53 @@ function sessionOptions(options: OnnxSessionOptions): Ort.InferenceSession.Sessi
   return {
     graphOptimizationLevel: "all",
     executionProviders: ["cpu"],
+    // A memory pattern allocates one block per input shape for every activation of a run, beside
+    // the arena's own chunks from the first run: resnet50 layer1..4 at batch 8 peaked ~100 MB
+    // higher with it, at the same speed (test/bench/rssTimeline.ts measures it).
+    enableMemPattern: false,
     ...(options.intraOpThreads === undefined ? {} : { intraOpNumThreads: options.intraOpThreads }),
   };
+}
+
+/**
+ * An ONNX Runtime session for `model`. The model goes through a private temporary file, written
+ * chunk by chunk from the host weights: no serialized copy of the weights lives in JavaScript
+ * while ONNX Runtime parses its own, and the host weights, once the model lets go of them (the
+ * caller's copy dropped too), are freed before ONNX Runtime reads them. Where no temporary file
+ * can be written, the model's bytes are handed over in memory instead.
+ */
+async function createSession(ort: typeof Ort, model: PendingModel, options: OnnxSessionOptions): Promise<Ort.InferenceSession> {
+  let message: Message | undefined = model.message!;
+  model.message = undefined;
+  const file = await writeModelFile(message).catch(() => undefined);
+  if (file === undefined) return ort.InferenceSession.create(message.toBytes(), sessionOptions(options));
+  message = undefined;
+  try {
+    await releaseHostMemory();
+    return await ort.InferenceSession.create(file.path, sessionOptions(options));
+  } finally {
+    await file.remove();
+  }
+}
+
+/** The model written to a new private folder under the system's temporary folder; `remove` deletes both. */
+async function writeModelFile(message: Message): Promise<{ readonly path: string; remove(): Promise<void> }> {
+  const folder = await mkdtemp(join(tmpdir(), "fxc-onnx-"));
+  const remove = (): Promise<void> => rm(folder, { recursive: true, force: true });
+  const path = join(folder, "model.onnx");
+  try {
+    const handle = await open(path, "wx", 0o600);
+    try {
+      // writev takes at most IOV_MAX (1024 on Linux) buffers per call.
+      for (let i = 0; i < message.chunks.length; i += 1024) await handle.writev(message.chunks.slice(i, i + 1024));
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+  return { path, remove };
 }
 
 function shapesOnly(params: GraphParams): GraphParams {
@@ -501,10 +576,20 @@ function shapesOnly(params: GraphParams): GraphParams {
 }
 
 /**
- * A full garbage collection, where V8 allows one: dropped weights (hundreds of MB in array
- * buffers) are otherwise freed only when JavaScript next allocates enough, which it does not
- * while ONNX Runtime builds a session. `--expose-gc` set at run time, as Node's v8 module permits.
+ * Frees what JavaScript dropped (weights: hundreds of MB in array buffers), which it otherwise does
+ * only when it next allocates enough, which it does not while ONNX Runtime builds a session. One
+ * full collection does not free the array buffers it finds dead: measured on resnet50, they were
+ * freed only after a second one, a task later (V8 releases their memory between tasks). Freed
+ * before ONNX Runtime allocates its copies, their memory is reused for those instead of adding to it.
  */
+async function releaseHostMemory(): Promise<void> {
+  for (let i = 0; i < 2; i++) {
+    collectGarbage();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+/** A full garbage collection, where V8 allows one: `--expose-gc` set at run time, as Node's v8 module permits. */
 function collectGarbage(): void {
   collector ??= exposeCollector();
   collector?.();
@@ -526,3 +611,4 @@ function exposeCollector(): (() => void) | null {
 export async function hostArray(t: Tensor): Promise<HostArray> {
   return { data: (await t.data()) as Float32Array, shape: [...t.shape] };
 }
+

@@ -1,4 +1,4 @@
-import { modelProto, type AttributeValue, type DataTypeName, type NodeSpec, type TensorData } from "./proto.js";
+import { modelProto, type AttributeValue, type DataTypeName, type GraphSpec, type NodeSpec, type TensorData } from "./proto.js";
 
 /**
  * An ONNX graph under construction. The ONNX kernels (runtime/onnx/ops) mirror the tfjs kernels
@@ -51,16 +51,18 @@ export class OnnxGraph {
 
   /** The model's bytes with these inputs and outputs. */
   serialize(inputs: readonly OnnxValue[], outputs: readonly OnnxValue[], producerVersion: string): Uint8Array {
-    return modelProto(
-      {
-        name: "fxc",
-        nodes: this.nodes,
-        initializers: this.initializers,
-        inputs: inputs.map((i) => ({ name: i.name, shape: i.shape })),
-        outputs: outputs.map((o) => ({ name: o.name, dtype: o.dtype, shape: o.shape })),
-      },
-      producerVersion,
-    );
+    return modelProto(this.spec(inputs, outputs), producerVersion);
+  }
+
+  /** The graph with these inputs and outputs, as the serializer takes it. */
+  spec(inputs: readonly OnnxValue[], outputs: readonly OnnxValue[]): GraphSpec {
+    return {
+      name: "fxc",
+      nodes: this.nodes,
+      initializers: this.initializers,
+      inputs: inputs.map((i) => ({ name: i.name, shape: i.shape })),
+      outputs: outputs.map((o) => ({ name: o.name, dtype: o.dtype, shape: o.shape })),
+    };
   }
 }
 

@@ -159,6 +159,11 @@ export const OPSET = 17;
 
 /** A ModelProto's bytes, as `InferenceSession.create` takes them. */
 export function modelProto(graph: GraphSpec, producerVersion: string): Uint8Array {
+  return modelMessage(graph, producerVersion).toBytes();
+}
+
+/** A ModelProto as chunks: the weights' chunks are views on the initializers' arrays, not copies. */
+export function modelMessage(graph: GraphSpec, producerVersion: string): Message {
   const g = new Message();
   graph.nodes.forEach((node, i) => g.message(1, nodeProto(node, `n${i}_${node.op}`)));
   g.string(2, graph.name);
@@ -171,5 +176,5 @@ export function modelProto(graph: GraphSpec, producerVersion: string): Uint8Arra
     .string(3, producerVersion)
     .message(7, g)
     .message(8, new Message().string(1, "").int(2, OPSET));
-  return model.toBytes();
+  return model;
 }
