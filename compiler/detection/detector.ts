@@ -8,7 +8,7 @@ import {
   type DetectorLoadOptions,
   type FeatureStage,
   type RoIPoolConfiguration,
-} from "../../runtime/detection/index.js";
+} from "../../runtime/detector.js";
 import type { WeightsInput } from "../../runtime/index.js";
 import { programModule } from "../interpret/interpreter.js";
 import { BackboneAndRpnHead, BoxHeadStage, MaskHeadStage, compileStage, type CompiledStage } from "./stages.js";
@@ -23,7 +23,7 @@ import { BackboneAndRpnHead, BoxHeadStage, MaskHeadStage, compileStage, type Com
  */
 
 export { DetectorError, type Detector, type DetectorLoadOptions };
-export type { DetectOptions, DetectionResult, DetectionIntermediates } from "../../runtime/detection/index.js";
+export type { DetectOptions, DetectionResult, DetectionIntermediates } from "../../runtime/detector.js";
 
 export interface DetectorModule {
   readonly model: GeneralizedRCNN;

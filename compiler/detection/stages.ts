@@ -6,7 +6,7 @@ import { BATCH, type Dim } from "../graph/value.js";
 import type { Program } from "../graph/program.js";
 import { compileGraph, refusingSize, traceMode, tracesAt, withModuleFacts } from "../pipeline.js";
 import { freeSpatialSize } from "../passes/freeSize.js";
-import { stageOutputKey } from "../../runtime/detection/detector.js";
+import { stageOutputKey } from "../../runtime/detector.js";
 
 /**
  * The dense parts of a GeneralizedRCNN, each a module whose children are the model's own (so

@@ -1,6 +1,6 @@
 import { Project } from "ts-morph";
 import type { Program } from "../graph/program.js";
-import type { DetectorConfiguration } from "../../runtime/detection/detector.js";
+import type { DetectorConfiguration } from "../../runtime/detector.js";
 import { dataSection, detectorDocs, detectorHeader, detectorLoadBody, docs, type DetectorStage } from "../../templates/module.js";
 import { addConst, addForward, type EmitOptions, addRuntimeImport, addTables, describeOutput, inputShapeFor, moduleLiteral, pascalCase, programTypes, stageNames, valueType } from "./emitter.js";
 import { literal } from "./literal.js";
