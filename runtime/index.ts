@@ -32,10 +32,8 @@ export {
   type DetectorLoadOptions,
   type DetectOptions,
   type DetectionIntermediates,
-  type DetectionMasks,
   type DetectionResult,
-  type Detections,
   type FeatureStage,
-  type ImageTensor,
   type StageModule,
-} from "./detection/index.js";
+} from "./detector.js";
+export type { DetectionMasks, Detections, ImageTensor } from "./detection/index.js";

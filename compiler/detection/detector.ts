@@ -8,7 +8,7 @@ import {
   type DetectorLoadOptions,
   type FeatureStage,
   type RoIPoolConfiguration,
-} from "@fxc/runtime/detection";
+} from "@fxc/runtime/internal/detector";
 import type { WeightsInput } from "@fxc/runtime";
 import { programModule } from "../interpret/interpreter.js";
 import { BackboneAndRpnHead, BoxHeadStage, MaskHeadStage, compileStage, type CompiledStage } from "./stages.js";
@@ -23,7 +23,7 @@ import { BackboneAndRpnHead, BoxHeadStage, MaskHeadStage, compileStage, type Com
  */
 
 export { DetectorError, type Detector, type DetectorLoadOptions };
-export type { DetectOptions, DetectionResult, DetectionIntermediates } from "@fxc/runtime/detection";
+export type { DetectOptions, DetectionResult, DetectionIntermediates } from "@fxc/runtime/internal/detector";
 
 export interface DetectorModule {
   readonly model: GeneralizedRCNN;

@@ -6,7 +6,7 @@ import { BATCH, type Dim } from "../graph/value.js";
 import type { Program } from "../graph/program.js";
 import { compileGraph, refusingSize, traceMode, tracesAt, withModuleFacts } from "../pipeline.js";
 import { freeSpatialSize } from "../passes/freeSize.js";
-import { stageOutputKey } from "@fxc/runtime/internal/detection/detector";
+import { stageOutputKey } from "@fxc/runtime/internal/detector";
 
 /**
  * The dense parts of a GeneralizedRCNN, each a module whose children are the model's own (so

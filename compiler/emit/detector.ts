@@ -1,7 +1,7 @@
 import { Project } from "ts-morph";
 import { RUNTIME_PACKAGE } from "../version.js";
 import type { Program } from "../graph/program.js";
-import type { DetectorConfiguration } from "@fxc/runtime/internal/detection/detector";
+import type { DetectorConfiguration } from "@fxc/runtime/internal/detector";
 import { dataSection, detectorDocs, detectorHeader, detectorLoadBody, docs, type DetectorStage } from "../../templates/module.js";
 import { addConst, addForward, type EmitOptions, addRuntimeImport, addTables, describeOutput, inputShapeFor, moduleLiteral, pascalCase, programTypes, stageNames, valueType } from "./emitter.js";
 import { literal } from "./literal.js";

@@ -1,7 +1,7 @@
 /**
  * Detection's data-dependent kernels over typed arrays, with torchvision 0.14.1's semantics: boxes
- * are (x1, y1, x2, y2), a list of n boxes a Float32Array of 4n values, arrays row-major. The kernels use
- * no tfjs; loadDetector (detector.ts) runs them between its compiled dense stages.
+ * are (x1, y1, x2, y2), a list of n boxes a Float32Array of 4n values, arrays row-major. No tfjs here:
+ * loadDetector (runtime/detector.ts) runs them between its compiled dense stages.
  */
 export type { DetectionMasks, Detections, FeatureMap, ImageTensor } from "./types.js";
 export { DetectionInputError } from "./errors.js";
@@ -13,18 +13,3 @@ export { generateAnchors, gridAnchors, anchorsForImage } from "./anchors.js";
 export { roiAlign, multiScaleRoIAlign, inferScale, mapLevels, type Nchw } from "./roiAlign.js";
 export { pasteMasksInImage } from "./masks.js";
 export { resizeImage, resizedSize, normalizeImage, batchImages, resizeBoxes } from "./transform.js";
-export {
-  loadDetector,
-  DetectorError,
-  stageOutputKey,
-  type Detector,
-  type DetectorConfiguration,
-  type DetectorDefinition,
-  type DetectorLoadOptions,
-  type DetectOptions,
-  type DetectionResult,
-  type DetectionIntermediates,
-  type FeatureStage,
-  type RoIPoolConfiguration,
-  type StageModule,
-} from "./detector.js";

@@ -8,7 +8,7 @@ import { decodeImage } from "../../runtime/images/decode.js";
 import { parseNpy } from "../../runtime/io/npy.js";
 import type { Detections, ImageTensor } from "../../runtime/detection/types.js";
 import { toImageTensor } from "../../compiler/tasks/detect.js";
-import type { Detector } from "../../runtime/detection/detector.js";
+import type { Detector } from "../../runtime/detector.js";
 import { relativeError, strideRowsAndColumns } from "./fixtures.js";
 import { DETECTION_FIXTURES, tinyDetectorConfig, type TinyDetectorConfig } from "../fixtures/detection/tinyDetectors.js";
 

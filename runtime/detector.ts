@@ -1,18 +1,18 @@
-import { createExtractor, type EngineReport, type Extractor, type ExtractorModule, type LoadOptions, type WeightsInput } from "../extractor.js";
-import { FxcError } from "../errors.js";
-import { shapeOfEntry } from "../params.js";
-import { tf, type Tensor } from "../ops/tf.js";
-import { openWeights, withPrefix } from "../weights/open.js";
-import { WeightsError, type TensorSource } from "../weights/types.js";
-import { anchorsForImage } from "./anchors.js";
-import { BoxCoder, type BoxCoderWeights } from "./boxCoder.js";
-import { clipBoxesToImage, removeSmallBoxes, selectBoxes } from "./boxes.js";
-import { pasteMasksInImage } from "./masks.js";
-import { batchedNms } from "./nms.js";
-import { defaultRoIAlignThreads, roiAlignThreads } from "./roiAlignThreads.js";
-import { topk } from "./topk.js";
-import { batchImages, normalizeImage, resizeBoxes, resizeImage } from "./transform.js";
-import type { DetectionMasks, Detections, FeatureMap, ImageTensor } from "./types.js";
+import { createExtractor, type EngineReport, type Extractor, type ExtractorModule, type LoadOptions, type WeightsInput } from "./extractor.js";
+import { FxcError } from "./errors.js";
+import { shapeOfEntry } from "./params.js";
+import { tf, type Tensor } from "./ops/tf.js";
+import { openWeights, withPrefix } from "./weights/open.js";
+import { WeightsError, type TensorSource } from "./weights/types.js";
+import { anchorsForImage } from "./detection/anchors.js";
+import { BoxCoder, type BoxCoderWeights } from "./detection/boxCoder.js";
+import { clipBoxesToImage, removeSmallBoxes, selectBoxes } from "./detection/boxes.js";
+import { pasteMasksInImage } from "./detection/masks.js";
+import { batchedNms } from "./detection/nms.js";
+import { defaultRoIAlignThreads, roiAlignThreads } from "./detection/roiAlignThreads.js";
+import { topk } from "./detection/topk.js";
+import { batchImages, normalizeImage, resizeBoxes, resizeImage } from "./detection/transform.js";
+import type { DetectionMasks, Detections, FeatureMap, ImageTensor } from "./detection/types.js";
 
 /**
  * torchvision's GeneralizedRCNN eval forward over stages compiled elsewhere: a generated detector
@@ -21,7 +21,7 @@ import type { DetectionMasks, Detections, FeatureMap, ImageTensor } from "./type
  * engine: the backbone with its FPN and the RPN head on the padded batch, the box head and
  * predictor over the R pooled regions, the mask head and predictor likewise (R the free batch).
  * What depends on the data (resize, anchors, top-n, NMS, RoIAlign, decoding, mask pasting) runs
- * this folder's kernels between them, in torchvision's order, reading the model's configuration
+ * runtime/detection's kernels (which use no tfjs) between them, in torchvision's order, reading the model's configuration
  * as plain data (DetectorConfiguration).
  */
 
