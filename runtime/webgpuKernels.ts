@@ -10,7 +10,7 @@ import { tf } from "./ops/tf.js";
  * go to tfjs's own kernel.
  *
  * Opt-in (`useFxcWebgpuKernels()`) until it is measured against tfjs's kernel on a GPU
- * (`npm run bench:gpu -- --fxc-kernels`); checked against tfjs's kernel in test/webgpu-linear.test.ts.
+ * (`npm run bench:gpu -- --fxc-kernels`); checked against tfjs's kernel in test/e2e/webgpu-linear.test.ts.
  */
 
 /** Output tile edge: a workgroup computes TILE x TILE outputs, stepping TILE along K through workgroup memory. */

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:gpu`: the GPU checks of issue #11 in one run, for a machine with a GPU (CI has none).
  *
- *   1. The numeric fixture subset on the webgpu backend (test/numeric-webgpu.test.ts, with CI=true
+ *   1. The numeric fixture subset on the webgpu backend (test/e2e/numeric-webgpu.test.ts, with CI=true
  *      so that a missing adapter fails rather than skips).
  *   2. Per model: torch (test/bench/gpu_torch.py: torchvision's create_feature_extractor on CUDA,
  *      fp32, TF32 off) writes seeded weights, an input and its features, and times batches; fxc
@@ -79,7 +79,7 @@ function torchPython(given: string | undefined): string {
 
 /** The webgpu numeric cases, as CI runs them: a summary line, and whether all passed. */
 async function numericChecks(): Promise<{ readonly line: string; readonly ok: boolean }> {
-  const done = await runProcess(NODE_WITH_SOURCES[0]!, [...NODE_WITH_SOURCES.slice(1), "--test", "--test-reporter=tap", join(ROOT, "test/numeric-webgpu.test.ts")], { ...process.env, CI: "true" });
+  const done = await runProcess(NODE_WITH_SOURCES[0]!, [...NODE_WITH_SOURCES.slice(1), "--test", "--test-reporter=tap", join(ROOT, "test/e2e/numeric-webgpu.test.ts")], { ...process.env, CI: "true" });
   const count = (name: string): number => Number(new RegExp(`^# ${name} (\\d+)$`, "m").exec(done.stdout)?.[1] ?? Number.NaN);
   const [pass, fail] = [count("pass"), count("fail")];
   const failed = [...done.stdout.matchAll(/^not ok \d+ - (.*)$/gm)].map((m) => m[1]!);

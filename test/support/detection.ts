@@ -199,7 +199,7 @@ export function compareMasks(expected: NonNullable<Detections["masks"]>, got: No
 /**
  * Runs `detector` (the fixture's MaskRCNN, TinyMaskRCNN, loaded from DETECTION_WEIGHTS) on the
  * fixture's pictures in one batch and asserts torchvision's outputs within the issue's bounds (see
- * test/detection-maskrcnn.test.ts for how near ties are handled); reports the differences as diagnostics.
+ * test/e2e/detection-maskrcnn.test.ts for how near ties are handled); reports the differences as diagnostics.
  */
 export async function assertMaskRCNNEqualsTorchvision(t: TestContext, detector: Detector): Promise<void> {
   const config = tinyDetectorConfig();
