@@ -25,7 +25,7 @@ const INSTALLED_WASM = dirname(fileURLToPath(import.meta.resolve("@tensorflow/tf
 
 /** The test's own entry (the page's src/main.ts loads a full checkpoint): an input made before load(), the features printed; arguments: weights [backend, default auto] [engine, default tfjs]. */
 const MAIN = `import { FxcError, tf, type BackendName, type EngineName, type Tensor4D } from "@fxc/runtime";
-import { load } from "../generated/resnet18.js";
+import { load } from "./generated/resnet18.js";
 
 // Made before load(): tfjs's plain-JavaScript backend must be registered by importing the runtime, bundled or not.
 const x = tf.tensor4d(Float32Array.from({ length: 2 * 32 * 32 * 3 }, (_, i) => Math.sin(i)), [2, 32, 32, 3]) as Tensor4D;

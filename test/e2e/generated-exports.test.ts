@@ -29,7 +29,7 @@ test("a tensor made before load() works: the runtime has a backend from its impo
     await writeFile(
       join(dir, "main.ts"),
       `import { tf } from "@fxc/runtime";
-import { load } from "../r18.js";
+import { load } from "./r18.js";
 const x = tf.zeros([2, 32, 32, 3]) as import("@fxc/runtime").Tensor4D;
 const before = tf.getBackend();
 for (const engine of ["tfjs", "onnxruntime"] as const) {

@@ -81,7 +81,7 @@ test("the Features type of plain values: number, boolean, a tuple for a shape, a
   assert.match(source, /attention: readonly \[Tensor3D, null\];/);
   assert.match(source, /`getattr`: the shape \[N, 3, 224, 224\] in torch's dim order\./);
   const consumer = `import { tf, type Tensor3D, type Tensor4D } from "@fxc/runtime";
-import * as m from "../vitPlain.js";
+import * as m from "./vitPlain.js";
 export async function run(weights: string): Promise<number> {
   const extractor = await m.load(weights);
   const x: Tensor4D = tf.zeros([1, 224, 224, 3]);

@@ -176,7 +176,7 @@ function consumer(file: string, m: Module): string {
   const reads = outputs.map(([k, rank], i) => `const out${i}: ${tensorType(rank)} = f${access(k)};`);
   const wrongRanks = outputs.map(([k, rank], i) => `// @ts-expect-error ${k} is ${rank}-D\n  const wrong${i}: ${tensorType(rank === 4 ? 2 : 4)} = f${access(k)};`);
   return `import { tf, type Preset, type Tensor2D, type Tensor3D, type Tensor4D } from "@fxc/runtime";
-import * as m from "../${file}.js";
+import * as m from "./${file}.js";
 
 export async function run(weights: string): Promise<number[]> {
   const extractor = await m.load(weights, { backend: "wasm" });
@@ -203,7 +203,7 @@ export async function run(weights: string): Promise<number[]> {
  * a field a detection does not have, and an option load does not take, are type errors.
  */
 const DETECTOR_CONSUMER = `import type { ImageTensor } from "@fxc/runtime";
-import { configuration, levels, load, type Detection } from "../../../generated/maskrcnn_resnet50_fpn.js";
+import { configuration, levels, load, type Detection } from "../../generated/maskrcnn_resnet50_fpn.js";
 
 export async function detect(images: readonly ImageTensor[]): Promise<number> {
   const detector = await load("maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", { engine: "tfjs", scoreThreshold: 0.5, roiAlignThreads: 1 });
