@@ -141,8 +141,9 @@ const module = ((await import(await cacheCompiled(source))) as { program: Extrac
 const file = args.weights === "seeded" ? seededWeights(getModel(args.model), 1) : await openWeights(args.weights);
 const host = await prepareParams(withRenamedKeys(file, module.keyRenames ?? []), module.checkpoint, module.parameters);
 await file.close();
-// A benchmark of one image input: a module of several inputs (a list of shapes) is not one.
-const inputShape = ((module.inputShape ?? [null, size, size, 3]) as readonly (number | null)[]).map((d) => d ?? batch);
+// A benchmark of one image input: a module of several inputs (a list of shapes) is not one. Its
+// batch is free, and its height and width where it takes any size.
+const inputShape = ((module.inputShape ?? [null, size, size, 3]) as readonly (number | null)[]).map((d, i) => d ?? (i === 0 ? batch : size));
 const { graph, input, tensors } = buildGraph(module.forward as never, host, inputShape);
 const fxcModel = graph.serialize([input], tensors, "ortGraphs");
 writeFileSync(join(out, "fxc.onnx"), fxcModel);
