@@ -1,13 +1,16 @@
 /**
  * Pillow's antialiased resampling (`ImagingResample` in its Resample.c) for 8-bit RGB, ported
  * operation for operation so that the result equals Pillow's bit for bit: the same coefficients
- * (computed in double precision, then rounded to 22-bit fixed point), the same integer sums, the same
- * clipping, the horizontal pass first over only the rows the vertical pass reads.
+ * (computed here in double precision, then rounded to 22-bit fixed point), the same integer sums and
+ * clipping (resample.wat's SIMD passes, several channels at a time), the horizontal pass first over
+ * only the rows the vertical pass reads.
  *
  * `resampleRows` computes a band of output rows, so that one image can be split over threads:
  * every output pixel depends only on its own coefficients and the source, so bands computed
  * separately give the same bytes as one pass.
  */
+
+import { RESAMPLE_WASM_BASE64 } from "./resampleWasm.js";
 
 /** The filtered modes; nearest is a selection and lives in resize.ts. */
 export type FilteredInterpolation = "bilinear" | "bicubic";
@@ -59,7 +62,6 @@ const BICUBIC: Filter = {
 
 /** Pillow's fixed point for 8-bit images: 32 bits minus 8 for the pixel and 2 for the sign and overflow. */
 const PRECISION_BITS = 32 - 8 - 2;
-const HALF = 1 << (PRECISION_BITS - 1);
 
 /** Pillow's per-output-pixel filter taps along one axis. */
 export interface Coeffs {
@@ -120,65 +122,92 @@ interface Columns {
   readonly end: number;
 }
 
-/** Pillow's clip8: the fixed-point sum back to a byte (the arithmetic shift floors negatives). */
-function clip8(v: number): number {
-  if (v <= 0) return 0;
-  if (v >= 1 << (PRECISION_BITS + 8)) return 255;
-  return v >> PRECISION_BITS;
+/** What this file uses of WebAssembly's API, which the libraries in this project's settings do not declare. */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+declare const WebAssembly: {
+  readonly Module: new (bytes: Uint8Array) => object;
+  readonly Instance: new (module: object) => { readonly exports: object };
+};
+
+/** The passes of resample.wat, over its memory. */
+interface ResampleKernels {
+  readonly memory: WasmMemory;
+  horizontal(src: number, srcStride: number, rows: number, first: number, count: number, weights: number, ksize: number, colStart: number, colEnd: number, dst: number, dstStride: number): void;
+  vertical(src: number, srcStride: number, rowOffset: number, first: number, count: number, weights: number, ksize: number, rowStart: number, rowEnd: number, byteFrom: number, byteTo: number, dst: number, dstStride: number): void;
+}
+
+let kernels: ResampleKernels | undefined;
+
+/** resample.wat, instantiated once per thread (the module is under 1 kB: compiling it takes microseconds). */
+function resampleKernels(): ResampleKernels {
+  if (kernels === undefined) {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(RESAMPLE_WASM_BASE64, "base64")));
+    kernels = instance.exports as unknown as ResampleKernels;
+  }
+  return kernels;
 }
 
 /**
- * The rows of source `rows` [rowFrom, rowTo), each resampled to `c`'s width, into `out` from its
- * start. Sums are int32 as in Pillow: a byte times a weight of at most 2^22, summed over weights whose
- * positive parts add up to under 1.2, stays below 2^31.
+ * Regions of the kernels' memory, handed out in order from 0 for one band: the memory grows to
+ * the largest band a thread has computed and is reused for the next.
  */
-function resampleHorizontal(source: Uint8Array, width: number, rowFrom: number, rowTo: number, c: Coeffs, outWidth: number, columns: Columns, out: Uint8Array): void {
-  const { ksize, first, count, weights } = c;
-  const stride = width * 3;
-  for (let y = rowFrom; y < rowTo; y++) {
-    const row = y * stride;
-    let o = ((y - rowFrom) * outWidth + columns.start) * 3;
-    for (let xx = columns.start; xx < columns.end; xx++) {
-      const n = count[xx]!;
-      const k = xx * ksize;
-      let p = row + first[xx]! * 3;
-      let s0 = HALF;
-      let s1 = HALF;
-      let s2 = HALF;
-      for (let x = 0; x < n; x++, p += 3) {
-        const w = weights[k + x]!;
-        s0 = (s0 + source[p]! * w) | 0;
-        s1 = (s1 + source[p + 1]! * w) | 0;
-        s2 = (s2 + source[p + 2]! * w) | 0;
-      }
-      out[o++] = clip8(s0);
-      out[o++] = clip8(s1);
-      out[o++] = clip8(s2);
-    }
+class Arena {
+  private end = 0;
+  constructor(private readonly memory: WasmMemory) {}
+
+  /** `bytes` bytes (and 16 of padding after them, which the kernels may read or write past the end), 16-aligned. */
+  take(bytes: number): number {
+    const at = this.end;
+    this.end = Math.ceil((at + bytes + 16) / 16) * 16;
+    const missing = this.end - this.memory.buffer.byteLength;
+    if (missing > 0) this.memory.grow(Math.ceil(missing / 65536));
+    return at;
+  }
+
+  /** A coefficient table copied in: its `first`, `count` and `weights` addresses. */
+  coefficients(c: Coeffs): { first: number; count: number; weights: number; ksize: number } {
+    const first = this.copy(c.first);
+    const count = this.copy(c.count);
+    return { first, count, weights: this.copy(c.weights), ksize: c.ksize };
+  }
+
+  private copy(values: Int32Array): number {
+    const at = this.take(values.byteLength);
+    new Int32Array(this.memory.buffer, at, values.length).set(values);
+    return at;
+  }
+
+  bytes(at: number, length: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, at, length);
   }
 }
 
+/** Source rows copied into the kernels' memory per call of the horizontal pass: a few hundred kB for a photo. */
+const ROWS_PER_CHUNK = 64;
+
 /**
- * Output rows [rowStart, rowEnd) of the vertical pass over `source` (whose row 0 is input row
- * `rowOffset`), written at their place in `out`. Each output row accumulates whole input rows, so
- * memory is read in order; integer sums do not depend on the order they are added in.
+ * The horizontal pass over source rows [rowFrom, rowTo) into `dst` (one output row per source row,
+ * `dstStride` bytes apart): the rows go through the kernels' memory a chunk at a time.
  */
-function resampleVertical(source: Uint8Array, rowBytes: number, rowOffset: number, c: Coeffs, rowStart: number, rowEnd: number, columns: Columns, out: Uint8Array): void {
-  const { ksize, first, count, weights } = c;
-  const sums = new Int32Array(rowBytes);
-  const [from, to] = [columns.start * 3, columns.end * 3];
+function horizontalPass(k: ResampleKernels, arena: Arena, source: Uint8Array, width: number, rowFrom: number, rowTo: number, c: Coeffs, columns: Columns, dst: number, dstStride: number): void {
+  const coeffs = arena.coefficients(c);
+  const stride = width * 3;
+  const chunk = arena.take(Math.min(ROWS_PER_CHUNK, rowTo - rowFrom) * stride);
+  for (let y = rowFrom; y < rowTo; y += ROWS_PER_CHUNK) {
+    const rows = Math.min(ROWS_PER_CHUNK, rowTo - y);
+    arena.bytes(chunk, rows * stride).set(source.subarray(y * stride, (y + rows) * stride));
+    k.horizontal(chunk, stride, rows, coeffs.first, coeffs.count, coeffs.weights, coeffs.ksize, columns.start, columns.end, dst + (y - rowFrom) * dstStride, dstStride);
+  }
+}
+
+/** Copies rows [rowStart, rowEnd) of `columns` from the kernels' memory (first row at `from`, `stride` apart) to their place in `out`. */
+function copyOut(arena: Arena, from: number, stride: number, rowStart: number, rowEnd: number, rowBytes: number, columns: Columns, out: Uint8Array): void {
+  const [start, end] = [columns.start * 3, columns.end * 3];
   for (let yy = rowStart; yy < rowEnd; yy++) {
-    sums.fill(HALF);
-    const n = count[yy]!;
-    const k = yy * ksize;
-    for (let y = 0; y < n; y++) {
-      const w = weights[k + y]!;
-      if (w === 0) continue;
-      const row = (first[yy]! + y - rowOffset) * rowBytes;
-      for (let i = from; i < to; i++) sums[i] = (sums[i]! + source[row + i]! * w) | 0;
-    }
-    const o = yy * rowBytes;
-    for (let i = from; i < to; i++) out[o + i] = clip8(sums[i]!);
+    out.set(arena.bytes(from + (yy - rowStart) * stride + start, end - start), yy * rowBytes + start);
   }
 }
 
@@ -193,26 +222,38 @@ export function rowsRead(c: Coeffs, rowStart: number, rowEnd: number): { from: n
   return { from, to };
 }
 
-/** Computes output rows [rowStart, rowEnd) of Pillow's resize of `source` into `out`. */
+/**
+ * Computes output rows [rowStart, rowEnd) of Pillow's resize of `source` into `out`: the horizontal
+ * pass first, over only the source rows the vertical pass reads, as Pillow orders them (its 8-bit
+ * intermediate rows make the order matter).
+ */
 export function resampleRows(band: ResampleBand): void {
   const { source, width, height, outWidth, outHeight, interpolation, rowStart, rowEnd, out } = band;
   const rowBytes = outWidth * 3;
   const columns: Columns = { start: band.columnStart ?? 0, end: band.columnEnd ?? outWidth };
+  if (rowEnd <= rowStart || columns.end <= columns.start) return;
   const needHorizontal = outWidth !== width;
   const needVertical = outHeight !== height;
+  if (!needHorizontal && !needVertical) {
+    out.set(source.subarray(rowStart * rowBytes, rowEnd * rowBytes), rowStart * rowBytes);
+    return;
+  }
+  const k = resampleKernels();
+  const arena = new Arena(k.memory);
   if (!needVertical) {
-    const target = out.subarray(rowStart * rowBytes, rowEnd * rowBytes);
-    if (needHorizontal) resampleHorizontal(source, width, rowStart, rowEnd, precomputeCoeffs(width, outWidth, interpolation), outWidth, columns, target);
-    else target.set(source.subarray(rowStart * rowBytes, rowEnd * rowBytes));
+    const rows = arena.take((rowEnd - rowStart) * rowBytes);
+    horizontalPass(k, arena, source, width, rowStart, rowEnd, precomputeCoeffs(width, outWidth, interpolation), columns, rows, rowBytes);
+    copyOut(arena, rows, rowBytes, rowStart, rowEnd, rowBytes, columns, out);
     return;
   }
   const vertical = precomputeCoeffs(height, outHeight, interpolation);
-  if (!needHorizontal) {
-    resampleVertical(source, rowBytes, 0, vertical, rowStart, rowEnd, columns, out);
-    return;
-  }
   const { from, to } = rowsRead(vertical, rowStart, rowEnd);
-  const across = new Uint8Array((to - from) * rowBytes);
-  resampleHorizontal(source, width, from, to, precomputeCoeffs(width, outWidth, interpolation), outWidth, columns, across);
-  resampleVertical(across, rowBytes, from, vertical, rowStart, rowEnd, columns, out);
+  // The vertical pass reads the rows it filters: the horizontal pass's output, or the source's own rows.
+  const across = arena.take((to - from) * rowBytes);
+  if (needHorizontal) horizontalPass(k, arena, source, width, from, to, precomputeCoeffs(width, outWidth, interpolation), columns, across, rowBytes);
+  else arena.bytes(across, (to - from) * rowBytes).set(source.subarray(from * rowBytes, to * rowBytes));
+  const coeffs = arena.coefficients(vertical);
+  const rows = arena.take((rowEnd - rowStart) * rowBytes);
+  k.vertical(across, rowBytes, from, coeffs.first, coeffs.count, coeffs.weights, coeffs.ksize, rowStart, rowEnd, columns.start * 3, columns.end * 3, rows, rowBytes);
+  copyOut(arena, rows, rowBytes, rowStart, rowEnd, rowBytes, columns, out);
 }
