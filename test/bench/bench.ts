@@ -42,7 +42,7 @@ import { resolvePreprocessing } from "../../compiler/tasks/loader.js";
 import { seededWeights } from "../support/seeded.js";
 import { classifyBlas, INSTALL_OPENBLAS, ratioRefusal, type Blas } from "./blas.js";
 import { ENGINES, measureDetector, measureEngine, type EngineResult, type EngineRow } from "./engines.js";
-import { extractArguments, FOLDER_BATCH, fxcFolder, type FxcFolderRun } from "./folder.js";
+import { buildCli, extractArguments, FOLDER_BATCH, fxcFolder, type FxcFolderRun } from "./folder.js";
 import { photoLikeJpeg, writePhotos, PHOTO_HEIGHT, PHOTO_WIDTH } from "./photos.js";
 import { fastest, judgeTargets, median, speedup, targetLine, type Timing } from "./targets.js";
 import { measureTorch, measureTorchDetect, OPENBLAS_OVERRIDES, torchBlas, torchConfigs, torchDetectorWeights, torchFolder, torchWeights, type TorchConfig, type TorchFolderRun, type TorchResult } from "./torch.js";
@@ -302,8 +302,10 @@ class Bench {
     const weights = await this.weightsFile("resnet50");
     const threads = availableParallelism();
     const hasTorch = !("missing" in this.torch) && this.s.torchRuns > 0;
-    // Warm-up on one photo: tsx's and fxc's caches, the page cache of both sides' libraries.
-    const fxcWarm = await fxcFolder(warmUp, weights, this.s.extractWorkers, join(this.dir, "warm.safetensors"), this.dir);
+    console.log("building dist/ (npm run build): the folder task runs the CLI as installed");
+    const buildFailure = await buildCli();
+    // Warm-up on one photo: fxc's compile cache, the page cache of both sides' libraries.
+    const fxcWarm = buildFailure !== undefined ? buildFailure : await fxcFolder(warmUp, weights, this.s.extractWorkers, join(this.dir, "warm.safetensors"), this.dir);
     if (hasTorch) await torchFolder(warmUp, weights, FOLDER_BATCH, threads, join(this.dir, "warm.pt"));
     const fxcRuns: FxcFolderRun[] = [];
     const torchRuns: TorchFolderRun[] = [];
