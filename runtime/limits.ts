@@ -1,8 +1,8 @@
 import { FxcError } from "./errors.js";
 /**
  * The one way fxc reads a limit from the environment: the weights readers (FXC_MAX_PICKLE_*), the
- * image limits (FXC_MAX_IMAGE_PIXELS, FXC_MAX_PREPROCESS_SIDE) and the resize threads
- * (FXC_RESIZE_THREADS) all go through `wholeNumberFromEnvironment`, so a bad setting reads the same
+ * image limits (FXC_MAX_IMAGE_PIXELS, FXC_MAX_PREPROCESS_SIDE) all go through
+ * `wholeNumberFromEnvironment`, so a bad setting reads the same
  * everywhere. Limits are read at use, so that the CLI, the API and worker threads see the same value.
  */
 

@@ -5,9 +5,9 @@
  * clipping (resample.wat's SIMD passes, several channels at a time), the horizontal pass first over
  * only the rows the vertical pass reads.
  *
- * `resampleRows` computes a band of output rows, so that one image can be split over threads:
- * every output pixel depends only on its own coefficients and the source, so bands computed
- * separately give the same bytes as one pass.
+ * `resampleRows` computes a band of output rows and columns (a center crop computes only what it
+ * keeps): every output pixel depends only on its own coefficients and the source, so a band gives
+ * the same bytes as the whole resize.
  */
 
 import { RESAMPLE_WASM_BASE64 } from "./resampleWasm.js";

@@ -58,22 +58,6 @@ test("preprocess gives torchvision's ImageClassification preset exactly on every
   }
 });
 
-test("resizing on worker threads gives the same bytes as on this thread, for bands of any size", async () => {
-  for (const c of cases.filter((c) => c.presetValues.interpolation !== "nearest")) {
-    const source = await decodeImage(join(IMAGES, c.source));
-    const { width, height } = source;
-    const [w, h] = width <= height ? [c.presetValues.resizeSize, Math.trunc((c.presetValues.resizeSize * height) / width)] : [Math.trunc((c.presetValues.resizeSize * width) / height), c.presetValues.resizeSize];
-    const here = await resizeRgb(source, w, h, c.presetValues.interpolation, { threads: 0 });
-    for (const threads of [1, 3]) {
-      const spread = await resizeRgb(source, w, h, c.presetValues.interpolation, { threads });
-      assert.ok(!(spread.data.buffer instanceof SharedArrayBuffer), "the caller gets plain memory");
-      assert.deepEqual(spread.data, here.data, `${c.id} on ${threads} threads`);
-    }
-  }
-  const image = { data: new Uint8Array(12), width: 2, height: 2 };
-  await assert.rejects(resizeRgb(image, 3, 3, "bilinear", { threads: -1 }), /^RangeError: threads must be a whole number from 0 on, got -1$/);
-});
-
 test("returning the input node x gives the preprocessed batch: resnet50's preset on odd-size PNGs", async () => {
   const dir = await tempDir("images-x");
   const chosen = ["odd-401x297.png:resnet50", "odd-157x213.png:resnet50"].map((id) => cases.find((c) => c.id === id)!);
