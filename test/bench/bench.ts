@@ -20,7 +20,7 @@
  *                     random weights with detections (torchvision_bench.py `detector-weights`) on both
  *                     sides; rows: the default engine, onnxruntime, tensorflow (wasm and cpu when named:
  *                     minutes per image single-threaded)
- *   preprocess        decoding (sharp) and preprocessing (Pillow's resize on worker threads) one such JPEG, `--images` times, 1 and 4 in flight
+ *   preprocess        decoding (sharp) and preprocessing (Pillow's resize in WebAssembly SIMD) one such JPEG, `--images` times, 1 and 4 in flight
  * Then issue #10's targets, one line each.
  *
  * Options: --backends default,onnxruntime,tensorflow,wasm,wasm-workers,cpu (engine rows; cpu only
@@ -369,7 +369,7 @@ async function measurePreprocess(jpeg: Uint8Array, model: string, count: number,
 }
 
 async function benchPreprocessing(count: number): Promise<void> {
-  console.log(`\npreprocessing in this process (decoded by sharp, resized as Pillow does on worker threads), ${count} image${count === 1 ? "" : "s"} per row`);
+  console.log(`\npreprocessing in this process (decoded by sharp, resized as Pillow does, in WebAssembly SIMD), ${count} image${count === 1 ? "" : "s"} per row`);
   const jpeg = await photoLikeJpeg();
   const table: string[][] = [["preprocessing (decode, resize, crop, normalize)", "in flight", "images/s"]];
   for (const [model, what] of [["resnet50", "resnet50 preset (bilinear 232/224)"], ["swin_t", "swin_t preset (bicubic 232/224)"]] as const) {
