@@ -7,7 +7,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { OnnxGraph, OnnxValue } from "./graph.js";
 import { permute } from "../params.js";
-import { modelMessage, type Dimension, type Message, type NodeSpec, type TensorData } from "./proto.js";
+import { modelMessage, tensorBytes, type Dimension, type ExternalData, type GraphSpec, type NodeSpec, type TensorData } from "./proto.js";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -253,10 +253,10 @@ function sameTensor(a: TensorData | undefined, b: TensorData): boolean {
   return a !== undefined && a.dtype === b.dtype && a.dims.join() === b.dims.join() && (a.data === b.data || sameValues(a.data, b.data));
 }
 
-/** A model as ONNX Runtime will read it: its ModelProto (whose chunks are views on the host weights), and each key's value. */
+/** A model as ONNX Runtime will read it: its graph (whose initializers are the host weights), and each key's value. */
 interface PendingModel {
-  /** Dropped once ONNX Runtime has the model, so that the host weights it views can go. */
-  message: Message | undefined;
+  /** Dropped once ONNX Runtime has the model, so that the host weights it holds can go. */
+  spec: GraphSpec | undefined;
   readonly templates: Record<string, OutputTemplate>;
 }
 
@@ -275,17 +275,14 @@ function sizeFreeModel(
   if (built === undefined || built.tensors.length === 0) return undefined;
   let k = 0;
   foldWeightTransposes(built.graph, built.tensors);
-  const message = modelMessage(
-    {
-      name: "fxc",
-      nodes: built.graph.nodes,
-      initializers: built.graph.initializers,
-      inputs: [{ name: built.input.name, shape: [BATCH, ...built.item.map((d): Dimension => d ?? SPATIAL[k++]!)] }],
-      outputs: built.tensors.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[k]! })),
-    },
-    "runtime",
-  );
-  return { message, templates: built.templates, item: built.item };
+  const spec: GraphSpec = {
+    name: "fxc",
+    nodes: built.graph.nodes,
+    initializers: built.graph.initializers,
+    inputs: [{ name: built.input.name, shape: [BATCH, ...built.item.map((d): Dimension => d ?? SPATIAL[k++]!)] }],
+    outputs: built.tensors.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[k]! })),
+  };
+  return { spec, templates: built.templates, item: built.item };
 }
 
 /** The batch-free graph of a program taking several inputs, serialized like sizeFreeModel's (their sizes stay fixed). */
@@ -293,17 +290,14 @@ function severalInputsModel(forward: ForwardOver, params: GraphParams, item: rea
   const built = batchFreeGraph(forward, params, item);
   if (built === undefined || built.tensors.length === 0) return undefined;
   foldWeightTransposes(built.graph, built.tensors);
-  const message = modelMessage(
-    {
-      name: "fxc",
-      nodes: built.graph.nodes,
-      initializers: built.graph.initializers,
-      inputs: built.inputs.map((input, i) => ({ name: input.name, shape: [BATCH, ...item[i]!] })),
-      outputs: built.tensors.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[k]! })),
-    },
-    "runtime",
-  );
-  return { message, templates: built.templates };
+  const spec: GraphSpec = {
+    name: "fxc",
+    nodes: built.graph.nodes,
+    initializers: built.graph.initializers,
+    inputs: built.inputs.map((input, i) => ({ name: input.name, shape: [BATCH, ...item[i]!] })),
+    outputs: built.tensors.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[k]! })),
+  };
+  return { spec, templates: built.templates };
 }
 
 /**
@@ -472,7 +466,7 @@ export class OnnxProgram {
           throw new Error("internal: a session for another input shape after the weights were handed to ONNX Runtime");
         }
         foldWeightTransposes(graph, tensors);
-        const pending = { message: modelMessage(graph.spec([...inputs], [...tensors]), "runtime"), templates };
+        const pending = { spec: graph.spec([...inputs], [...tensors]), templates };
         entry = createSession(this.ort, pending, this.options).then((session) => ({ session, templates }));
       }
     }
@@ -531,44 +525,79 @@ function sessionOptions(options: OnnxSessionOptions): Ort.InferenceSession.Sessi
 }
 
 /**
- * An ONNX Runtime session for `model`. The model goes through a private temporary file, written
- * chunk by chunk from the host weights: no serialized copy of the weights lives in JavaScript
- * while ONNX Runtime parses its own, and the host weights, once the model lets go of them (the
- * caller's copy dropped too), are freed before ONNX Runtime reads them. Where no temporary file
- * can be written, the model's bytes are handed over in memory instead.
+ * An ONNX Runtime session for `model`. The model goes through a private temporary folder: the
+ * graph in model.onnx, the weights in weights.bin beside it (ONNX's external data), written chunk by
+ * chunk from the host weights, so that no serialized copy of them lives in JavaScript. ONNX Runtime
+ * maps an external tensor whose offset is page-aligned instead of reading it into its heap, and
+ * drops the mapping once a kernel has packed the weight its own way: the weights are not parsed out
+ * of a protobuf into the heap and then copied again, whose freed blocks glibc kept (resnet50 layer1..4:
+ * ~100 MB less glibc heap after loading). The host weights, once the model lets go of them (the
+ * caller's copy dropped too), are freed before ONNX Runtime reads them. Where no temporary file can
+ * be written, the model's bytes (weights inline) are handed over in memory instead.
  */
 async function createSession(ort: typeof Ort, model: PendingModel, options: OnnxSessionOptions): Promise<Ort.InferenceSession> {
-  let message: Message | undefined = model.message!;
-  model.message = undefined;
-  const file = await writeModelFile(message).catch(() => undefined);
-  if (file === undefined) return ort.InferenceSession.create(message.toBytes(), sessionOptions(options));
-  message = undefined;
+  let spec: GraphSpec | undefined = model.spec!;
+  model.spec = undefined;
+  const files = await writeModelFiles(spec).catch(() => undefined);
+  if (files === undefined) return ort.InferenceSession.create(modelMessage(spec, "runtime").toBytes(), sessionOptions(options));
+  spec = undefined;
   try {
     await releaseHostMemory();
-    return await ort.InferenceSession.create(file.path, sessionOptions(options));
+    return await ort.InferenceSession.create(files.model, sessionOptions(options));
   } finally {
-    await file.remove();
+    await files.remove();
   }
 }
 
-/** The model written to a new private folder under the system's temporary folder; `remove` deletes both. */
-async function writeModelFile(message: Message): Promise<{ readonly path: string; remove(): Promise<void> }> {
+/** The external weights file's name, beside the model. */
+const WEIGHTS_FILE = "weights.bin";
+/** Where external tensors start: ONNX Runtime maps a tensor into memory only at an offset aligned to the page size (4 kB on Linux). */
+const EXTERNAL_ALIGNMENT = 4096;
+/** Tensors of at least this many bytes go to the weights file (smaller ones stay inline: their padding would outweigh them). */
+const EXTERNAL_LEAST_BYTES = 4096;
+
+/**
+ * The model written to a new private folder under the system's temporary folder: model.onnx, and
+ * its large tensors in weights.bin, each at an aligned offset; `remove` deletes the folder.
+ */
+async function writeModelFiles(spec: GraphSpec): Promise<{ readonly model: string; remove(): Promise<void> }> {
   const folder = await mkdtemp(join(tmpdir(), "fxc-onnx-"));
   const remove = (): Promise<void> => rm(folder, { recursive: true, force: true });
-  const path = join(folder, "model.onnx");
+  const placed = new Map<string, ExternalData>();
+  const weights: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, tensor] of spec.initializers) {
+    const bytes = tensorBytes(tensor);
+    if (bytes.byteLength < EXTERNAL_LEAST_BYTES) continue;
+    const padding = (EXTERNAL_ALIGNMENT - (offset % EXTERNAL_ALIGNMENT)) % EXTERNAL_ALIGNMENT;
+    if (padding > 0) weights.push(ZEROS.subarray(0, padding));
+    offset += padding;
+    weights.push(bytes);
+    placed.set(name, { location: WEIGHTS_FILE, offset, length: bytes.byteLength });
+    offset += bytes.byteLength;
+  }
   try {
-    const handle = await open(path, "wx", 0o600);
-    try {
-      // writev takes at most IOV_MAX (1024 on Linux) buffers per call.
-      for (let i = 0; i < message.chunks.length; i += 1024) await handle.writev(message.chunks.slice(i, i + 1024));
-    } finally {
-      await handle.close();
-    }
+    await writeChunks(join(folder, WEIGHTS_FILE), weights);
+    const model = join(folder, "model.onnx");
+    await writeChunks(model, modelMessage(spec, "runtime", placed).chunks);
+    return { model, remove };
   } catch (error) {
     await remove();
     throw error;
   }
-  return { path, remove };
+}
+
+const ZEROS = new Uint8Array(EXTERNAL_ALIGNMENT);
+
+/** A new file (private to this user) holding `chunks` one after another. */
+async function writeChunks(path: string, chunks: readonly Uint8Array[]): Promise<void> {
+  const handle = await open(path, "wx", 0o600);
+  try {
+    // writev takes at most IOV_MAX (1024 on Linux) buffers per call.
+    for (let i = 0; i < chunks.length; i += 1024) await handle.writev(chunks.slice(i, i + 1024));
+  } finally {
+    await handle.close();
+  }
 }
 
 function shapesOnly(params: GraphParams): GraphParams {

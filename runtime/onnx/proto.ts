@@ -95,13 +95,34 @@ export interface TensorData {
 
 const isTensorData = (v: AttributeValue): v is TensorData => typeof v === "object" && "dtype" in v;
 
-export function tensorProto(name: string, tensor: TensorData): Message {
+/**
+ * Where a tensor's bytes are kept outside the model (ONNX's external data): a file beside the
+ * model, and their place in it.
+ */
+export interface ExternalData {
+  readonly location: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** A tensor's values as bytes (little-endian, as ONNX's raw_data), without copying them. */
+export function tensorBytes(tensor: TensorData): Uint8Array {
+  const { data } = tensor;
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** TensorProto: its values inline (raw_data), or a reference to them in an external file (external_data, data_location EXTERNAL). */
+export function tensorProto(name: string, tensor: TensorData, external?: ExternalData): Message {
   const m = new Message();
   for (const d of tensor.dims) m.int(1, d);
   m.int(2, DataType[tensor.dtype]);
   m.string(8, name);
-  const { data } = tensor;
-  return m.bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  if (external === undefined) return m.bytes(9, tensorBytes(tensor));
+  const entry = (key: string, value: string): Message => new Message().string(1, key).string(2, value);
+  m.message(13, entry("location", external.location));
+  m.message(13, entry("offset", String(external.offset)));
+  m.message(13, entry("length", String(external.length)));
+  return m.int(14, 1);
 }
 
 /** AttributeProto: integers are INT(S), `{float}` FLOAT(S), strings STRING, tensors TENSOR. */
@@ -162,12 +183,15 @@ export function modelProto(graph: GraphSpec, producerVersion: string): Uint8Arra
   return modelMessage(graph, producerVersion).toBytes();
 }
 
-/** A ModelProto as chunks: the weights' chunks are views on the initializers' arrays, not copies. */
-export function modelMessage(graph: GraphSpec, producerVersion: string): Message {
+/**
+ * A ModelProto as chunks: the weights' chunks are views on the initializers' arrays, not copies.
+ * `placed` says which initializers are kept in an external file instead, and where.
+ */
+export function modelMessage(graph: GraphSpec, producerVersion: string, placed?: ReadonlyMap<string, ExternalData>): Message {
   const g = new Message();
   graph.nodes.forEach((node, i) => g.message(1, nodeProto(node, `n${i}_${node.op}`)));
   g.string(2, graph.name);
-  for (const [name, tensor] of graph.initializers) g.message(5, tensorProto(name, tensor));
+  for (const [name, tensor] of graph.initializers) g.message(5, tensorProto(name, tensor, placed?.get(name)));
   for (const input of graph.inputs) g.message(11, valueInfoProto(input.name, "float", input.shape));
   for (const output of graph.outputs) g.message(12, valueInfoProto(output.name, output.dtype, output.shape));
   const model = new Message()
