@@ -74,6 +74,34 @@ const INDEX_DTYPES: readonly string[] = [...FLOAT_DTYPES, "I64", "I32", "I16", "
 export interface HostTensor {
   readonly values: Float32Array;
   readonly shape: readonly number[];
+  /**
+   * Set where the values are another array's permuted (a filter read in torch's OIHW and taken in
+   * tfjs's HWIO): `values` is then made from it on first read. An engine that wants yet another
+   * layout (ONNX's OIHW again) permutes the source once, or not at all, instead of twice.
+   */
+  readonly permutationOf?: PermutationSource;
+}
+
+/** An array in `shape` whose dims `perm` reorders: the result's dim i is the source's dim perm[i]. */
+export interface PermutationSource {
+  readonly values: Float32Array;
+  readonly shape: readonly number[];
+  readonly perm: readonly number[];
+}
+
+/** A parameter whose values are a permutation of another array's, made when first read (see HostTensor.permutationOf). */
+class PermutedHostTensor implements HostTensor {
+  readonly shape: readonly number[];
+  private made: Float32Array | undefined;
+
+  constructor(readonly permutationOf: PermutationSource) {
+    this.shape = permutationOf.perm.map((p) => permutationOf.shape[p]!);
+  }
+
+  get values(): Float32Array {
+    this.made ??= permute(this.permutationOf.values, this.permutationOf.shape, this.permutationOf.perm);
+    return this.made;
+  }
 }
 
 /**
@@ -196,7 +224,7 @@ function hintForMissing(source: TensorSource, key: string): string {
 }
 
 /** One parameter's values in the layout its op wants. */
-function prepare(spec: ParamSpec, read: (k: string) => Float32Array, shapeOf: (k: string) => readonly number[]): { values: Float32Array; shape: readonly number[] } {
+function prepare(spec: ParamSpec, read: (k: string) => Float32Array, shapeOf: (k: string) => readonly number[]): HostTensor {
   const source = spec.source;
   if ("key" in source) return transform(read(source.key), shapeOf(source.key), spec.transform);
   const mean = read(`${source.bn}.running_mean`);
@@ -210,7 +238,11 @@ function prepare(spec: ParamSpec, read: (k: string) => Float32Array, shapeOf: (k
     const w = read(key);
     const perChannel = w.length / out;
     const folded = new Float32Array(w.length);
-    for (let i = 0; i < w.length; i++) folded[i] = w[i]! * scale[Math.floor(i / perChannel)]!;
+    // Output channel by output channel: torch's filters hold each one's weights together.
+    for (let c = 0, i = 0; c < out; c++) {
+      const s = scale[c]!;
+      for (const end = i + perChannel; i < end; i++) folded[i] = w[i]! * s;
+    }
     return transform(folded, shapeOf(key), spec.transform);
   }
   const beta = source.affine ? read(`${source.bn}.bias`) : null;
@@ -220,24 +252,19 @@ function prepare(spec: ParamSpec, read: (k: string) => Float32Array, shapeOf: (k
   return { values: bias, shape: [out] };
 }
 
-/** Moves a torch-ordered tensor's values into the layout a tfjs kernel wants. */
-function transform(values: Float32Array, shape: readonly number[], kind: ParamTransform): { values: Float32Array; shape: readonly number[] } {
+/** Moves a torch-ordered tensor's values into the layout a tfjs kernel wants (when first read: see HostTensor.permutationOf). */
+function transform(values: Float32Array, shape: readonly number[], kind: ParamTransform): HostTensor {
   switch (kind) {
     case "none":
       return { values, shape };
-    case "linearWeight": {
-      const [o, i] = shape as [number, number];
-      return { values: permute(values, [o, i], [1, 0]), shape: [i, o] };
-    }
-    case "conv2dFilter": {
-      const [o, i, h, w] = shape as [number, number, number, number];
-      return { values: permute(values, [o, i, h, w], [2, 3, 1, 0]), shape: [h, w, i, o] };
-    }
-    case "depthwiseFilter": {
+    case "linearWeight":
+      return new PermutedHostTensor({ values, shape, perm: [1, 0] });
+    case "conv2dFilter":
+      // torch OIHW to tfjs HWIO.
+      return new PermutedHostTensor({ values, shape, perm: [2, 3, 1, 0] });
+    case "depthwiseFilter":
       // torch [C, 1, kh, kw] to tfjs [kh, kw, C, 1] (one filter per channel).
-      const [c, , h, w] = shape as [number, number, number, number];
-      return { values: permute(values, [c, h, w], [1, 2, 0]), shape: [h, w, c, 1] };
-    }
+      return new PermutedHostTensor({ values, shape, perm: [2, 3, 0, 1] });
   }
 }
 
