@@ -76,7 +76,7 @@ export interface HostTensor {
   readonly shape: readonly number[];
   /**
    * Set where the values are another array's permuted (a filter read in torch's OIHW and taken in
-   * tfjs's HWIO): `values` is then made from it on first read. An engine that wants yet another
+   * tfjs's HWIO): `values` is then made from it when read. An engine that wants yet another
    * layout (ONNX's OIHW again) permutes the source once, or not at all, instead of twice.
    */
   readonly permutationOf?: PermutationSource;
@@ -89,18 +89,20 @@ export interface PermutationSource {
   readonly perm: readonly number[];
 }
 
-/** A parameter whose values are a permutation of another array's, made when first read (see HostTensor.permutationOf). */
+/**
+ * A parameter whose values are a permutation of another array's (see HostTensor.permutationOf),
+ * made on each read and not kept: a reader that copies them (tfjs's tensor) holds no third copy
+ * beside the source and its own while the other parameters are made.
+ */
 class PermutedHostTensor implements HostTensor {
   readonly shape: readonly number[];
-  private made: Float32Array | undefined;
 
   constructor(readonly permutationOf: PermutationSource) {
     this.shape = permutationOf.perm.map((p) => permutationOf.shape[p]!);
   }
 
   get values(): Float32Array {
-    this.made ??= permute(this.permutationOf.values, this.permutationOf.shape, this.permutationOf.perm);
-    return this.made;
+    return permute(this.permutationOf.values, this.permutationOf.shape, this.permutationOf.perm);
   }
 }
 
@@ -183,12 +185,16 @@ export function prepareFrom(data: ReadonlyMap<string, Float32Array>, checkpoint:
   const shapeOf = (key: string): readonly number[] => checkpointShape(checkpoint, key);
   const read = (key: string): Float32Array => data.get(key)!;
   const params: Record<string, HostTensor> = {};
-  // The parts of one grouped filter share their preparation (transform, batch-norm folding).
+  // The parts of one grouped filter share their preparation (transform, batch-norm folding): the
+  // whole filter in the kernels' layout, made once, which each part slices.
   const preparedOnce = new Map<string, HostTensor>();
   for (const spec of specs) {
     const preparedKey = JSON.stringify([spec.source, spec.transform]);
-    const prepared = preparedOnce.get(preparedKey) ?? prepare(spec, read, shapeOf);
-    if (spec.part !== undefined) preparedOnce.set(preparedKey, prepared);
+    let prepared = preparedOnce.get(preparedKey) ?? prepare(spec, read, shapeOf);
+    if (spec.part !== undefined && !preparedOnce.has(preparedKey)) {
+      prepared = { values: prepared.values, shape: prepared.shape };
+      preparedOnce.set(preparedKey, prepared);
+    }
     params[spec.id] = spec.part === undefined ? prepared : lastAxisPart(prepared.values, prepared.shape, spec.part);
   }
   return params;
@@ -252,7 +258,7 @@ function prepare(spec: ParamSpec, read: (k: string) => Float32Array, shapeOf: (k
   return { values: bias, shape: [out] };
 }
 
-/** Moves a torch-ordered tensor's values into the layout a tfjs kernel wants (when first read: see HostTensor.permutationOf). */
+/** Moves a torch-ordered tensor's values into the layout a tfjs kernel wants (when read: see HostTensor.permutationOf). */
 function transform(values: Float32Array, shape: readonly number[], kind: ParamTransform): HostTensor {
   switch (kind) {
     case "none":
