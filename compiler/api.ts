@@ -119,13 +119,25 @@ export function createFeatureExtractor(model: ModelInput, options: ExtractorOpti
     if (entry === undefined) {
       // The first mode's build warned about train/eval differences as asked; the other's would say the same again.
       const program = at === mode ? built.program : buildProgram(m, { ...options, mode: at, suppressDiffWarning: true });
-      const module = programModule(program);
-      entry = { program, load: (weights, loadOptions) => createExtractor(module, weights, loadOptions) };
+      entry = { program, load: (weights, loadOptions) => loadProgram(program, weights, loadOptions) };
       compiled.set(at, entry);
     }
     return entry;
   };
   return new FeatureExtractorModule(m.module, graphs, mode, compiledFor, outputsAt(m.module, built.options));
+}
+
+/**
+ * The program createFeatureExtractor runs and compile writes, without the module around it: for a
+ * task that runs it as it is, which needs neither the other mode's graph nor TypeScript.
+ */
+export function extractorProgram(model: ModelInput, options: ExtractorOptions): Program {
+  return buildProgram(resolveModel(model, options), options);
+}
+
+/** Loads the weights of a program and runs it interpreted: what a generated module's `load` does with the code it holds. */
+export function loadProgram(program: Program, weights: WeightsInput, options?: LoadOptions): Promise<Extractor<Record<string, Tensor>, Tensor>> {
+  return createExtractor(programModule(program), weights, options);
 }
 
 export interface CompileOptions extends ExtractorOptions {

@@ -74,6 +74,36 @@ const INDEX_DTYPES: readonly string[] = [...FLOAT_DTYPES, "I64", "I32", "I16", "
 export interface HostTensor {
   readonly values: Float32Array;
   readonly shape: readonly number[];
+  /**
+   * Set where the values are another array's permuted (a filter read in torch's OIHW and taken in
+   * tfjs's HWIO): `values` is then made from it when read. An engine that wants yet another
+   * layout (ONNX's OIHW again) permutes the source once, or not at all, instead of twice.
+   */
+  readonly permutationOf?: PermutationSource;
+}
+
+/** An array in `shape` whose dims `perm` reorders: the result's dim i is the source's dim perm[i]. */
+export interface PermutationSource {
+  readonly values: Float32Array;
+  readonly shape: readonly number[];
+  readonly perm: readonly number[];
+}
+
+/**
+ * A parameter whose values are a permutation of another array's (see HostTensor.permutationOf),
+ * made on each read and not kept: a reader that copies them (tfjs's tensor) holds no third copy
+ * beside the source and its own while the other parameters are made.
+ */
+class PermutedHostTensor implements HostTensor {
+  readonly shape: readonly number[];
+
+  constructor(readonly permutationOf: PermutationSource) {
+    this.shape = permutationOf.perm.map((p) => permutationOf.shape[p]!);
+  }
+
+  get values(): Float32Array {
+    return permute(this.permutationOf.values, this.permutationOf.shape, this.permutationOf.perm);
+  }
 }
 
 /**
@@ -155,12 +185,16 @@ export function prepareFrom(data: ReadonlyMap<string, Float32Array>, checkpoint:
   const shapeOf = (key: string): readonly number[] => checkpointShape(checkpoint, key);
   const read = (key: string): Float32Array => data.get(key)!;
   const params: Record<string, HostTensor> = {};
-  // The parts of one grouped filter share their preparation (transform, batch-norm folding).
+  // The parts of one grouped filter share their preparation (transform, batch-norm folding): the
+  // whole filter in the kernels' layout, made once, which each part slices.
   const preparedOnce = new Map<string, HostTensor>();
   for (const spec of specs) {
     const preparedKey = JSON.stringify([spec.source, spec.transform]);
-    const prepared = preparedOnce.get(preparedKey) ?? prepare(spec, read, shapeOf);
-    if (spec.part !== undefined) preparedOnce.set(preparedKey, prepared);
+    let prepared = preparedOnce.get(preparedKey) ?? prepare(spec, read, shapeOf);
+    if (spec.part !== undefined && !preparedOnce.has(preparedKey)) {
+      prepared = { values: prepared.values, shape: prepared.shape };
+      preparedOnce.set(preparedKey, prepared);
+    }
     params[spec.id] = spec.part === undefined ? prepared : lastAxisPart(prepared.values, prepared.shape, spec.part);
   }
   return params;
@@ -196,7 +230,7 @@ function hintForMissing(source: TensorSource, key: string): string {
 }
 
 /** One parameter's values in the layout its op wants. */
-function prepare(spec: ParamSpec, read: (k: string) => Float32Array, shapeOf: (k: string) => readonly number[]): { values: Float32Array; shape: readonly number[] } {
+function prepare(spec: ParamSpec, read: (k: string) => Float32Array, shapeOf: (k: string) => readonly number[]): HostTensor {
   const source = spec.source;
   if ("key" in source) return transform(read(source.key), shapeOf(source.key), spec.transform);
   const mean = read(`${source.bn}.running_mean`);
@@ -210,7 +244,11 @@ function prepare(spec: ParamSpec, read: (k: string) => Float32Array, shapeOf: (k
     const w = read(key);
     const perChannel = w.length / out;
     const folded = new Float32Array(w.length);
-    for (let i = 0; i < w.length; i++) folded[i] = w[i]! * scale[Math.floor(i / perChannel)]!;
+    // Output channel by output channel: torch's filters hold each one's weights together.
+    for (let c = 0, i = 0; c < out; c++) {
+      const s = scale[c]!;
+      for (const end = i + perChannel; i < end; i++) folded[i] = w[i]! * s;
+    }
     return transform(folded, shapeOf(key), spec.transform);
   }
   const beta = source.affine ? read(`${source.bn}.bias`) : null;
@@ -220,24 +258,19 @@ function prepare(spec: ParamSpec, read: (k: string) => Float32Array, shapeOf: (k
   return { values: bias, shape: [out] };
 }
 
-/** Moves a torch-ordered tensor's values into the layout a tfjs kernel wants. */
-function transform(values: Float32Array, shape: readonly number[], kind: ParamTransform): { values: Float32Array; shape: readonly number[] } {
+/** Moves a torch-ordered tensor's values into the layout a tfjs kernel wants (when read: see HostTensor.permutationOf). */
+function transform(values: Float32Array, shape: readonly number[], kind: ParamTransform): HostTensor {
   switch (kind) {
     case "none":
       return { values, shape };
-    case "linearWeight": {
-      const [o, i] = shape as [number, number];
-      return { values: permute(values, [o, i], [1, 0]), shape: [i, o] };
-    }
-    case "conv2dFilter": {
-      const [o, i, h, w] = shape as [number, number, number, number];
-      return { values: permute(values, [o, i, h, w], [2, 3, 1, 0]), shape: [h, w, i, o] };
-    }
-    case "depthwiseFilter": {
+    case "linearWeight":
+      return new PermutedHostTensor({ values, shape, perm: [1, 0] });
+    case "conv2dFilter":
+      // torch OIHW to tfjs HWIO.
+      return new PermutedHostTensor({ values, shape, perm: [2, 3, 1, 0] });
+    case "depthwiseFilter":
       // torch [C, 1, kh, kw] to tfjs [kh, kw, C, 1] (one filter per channel).
-      const [c, , h, w] = shape as [number, number, number, number];
-      return { values: permute(values, [c, h, w], [1, 2, 0]), shape: [h, w, c, 1] };
-    }
+      return new PermutedHostTensor({ values, shape, perm: [2, 3, 0, 1] });
   }
 }
 

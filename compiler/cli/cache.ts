@@ -4,13 +4,11 @@ import { lstat, mkdir, readFile, realpath, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ts } from "ts-morph";
 import { writeFileAtomic } from "@fxc/runtime/internal/io/atomic";
-import type { CompiledModule } from "@fxc/runtime/internal/extractor";
 import { createExtractorPool } from "@fxc/runtime";
 import { OptionsError } from "../pipeline.js";
 import { compileProgram } from "../api.js";
-import { checkTensorOutputs, requestExtractorOptions, requestLoadOptions, type ExtractorLoader } from "../tasks/loader.js";
+import { checkTensorOutputs, interpretExtractor, requestExtractorOptions, requestLoadOptions, type ExtractorLoader } from "../tasks/loader.js";
 import { FxcError } from "@fxc/runtime/internal/errors";
 import { RUNTIME_PACKAGE } from "../version.js";
 
@@ -32,9 +30,11 @@ export async function importCompiled<M>(source: string): Promise<M> {
 }
 
 /** The runnable (JavaScript) form of a compiled module, as the cache holds it. */
-export function runnableSource(source: string): string {
+export async function runnableSource(source: string): Promise<string> {
   // The cache folder has no node_modules: each runtime import statement's specifier is resolved as this compiler resolves it (doc comments are left as written).
   const runtimeImport = new RegExp(`^((?:import|export)\\b[^;]*?\\bfrom )"(${RUNTIME_PACKAGE}(?:/[\\w/]+)?)"`, "gm");
+  // TypeScript (in ts-morph) is loaded only here, where a module is made runnable: commands that interpret programs never load it.
+  const { ts } = await import("ts-morph");
   return ts
     .transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } })
     .outputText.replace(runtimeImport, (_, statement: string, specifier: string) => `${statement}${JSON.stringify(import.meta.resolve(specifier))}`);
@@ -57,7 +57,7 @@ export function cacheDirectory(env: NodeJS.ProcessEnv = process.env): string {
  * the ones just compiled: anything else (a planted or damaged file) is replaced first.
  */
 export async function cacheCompiled(source: string, onWarning?: (message: string) => void): Promise<string> {
-  const js = runnableSource(source);
+  const js = await runnableSource(source);
   const file = cacheFile(js, await privateDirectory(cacheDirectory()));
   // Only a regular file of this user's holding exactly these bytes is run; anything else there (a link, another user's file, other bytes) is replaced.
   const info = await lstat(file).catch(() => undefined);
@@ -118,18 +118,19 @@ function modeText(info: Stats): string {
 }
 
 /**
- * The CLI's extractors: the module `fxc compile` writes for the request, imported and loaded, or,
- * with `workers` above 1, loaded by a pool of worker threads.
+ * The CLI's extractors. In this thread, the program interpreted, as createFeatureExtractor runs it:
+ * the same kernel calls and disposal points as the module `fxc compile` writes, without writing,
+ * formatting, transpiling and importing that module (which loads TypeScript and prettier: 1 s and
+ * 150 MB of start-up). With `workers` above 1, that module, cached, loaded by a pool of worker
+ * threads: a worker imports its program by URL.
  */
-export const loadCompiled: ExtractorLoader = async (r) => {
+export const cliExtractorLoader: ExtractorLoader = (r) => ((r.workers ?? 1) > 1 ? loadCompiledPool(r) : interpretExtractor(r));
+
+/** A pool of `r.workers` worker threads, each running the module `fxc compile` writes for the request. */
+export const loadCompiledPool: ExtractorLoader = async (r) => {
   const { source, program } = await compileProgram(r.model, requestExtractorOptions(r));
   checkTensorOutputs(program.outputs);
-  const options = requestLoadOptions(r);
-  if ((r.workers ?? 1) > 1) {
-    if (typeof r.weights !== "string") throw new OptionsError("worker threads read the weights themselves: give a checkpoint path");
-    const pool = await createExtractorPool(await cacheCompiled(source, r.onWarning), r.weights, { ...options, workers: r.workers });
-    return { extractor: pool, outputs: program.outputs, layout: r.layout };
-  }
-  const compiled = (await import(await cacheCompiled(source, r.onWarning))) as CompiledModule;
-  return { extractor: await compiled.load(r.weights, options), outputs: program.outputs, layout: r.layout };
+  if (typeof r.weights !== "string") throw new OptionsError("worker threads read the weights themselves: give a checkpoint path");
+  const pool = await createExtractorPool(await cacheCompiled(source, r.onWarning), r.weights, { ...requestLoadOptions(r), workers: r.workers });
+  return { extractor: pool, outputs: program.outputs, layout: r.layout };
 };

@@ -2,7 +2,6 @@ import { readFile, stat } from "node:fs/promises";
 import { existsSync, statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ts } from "ts-morph";
 import { Module } from "../../models/nn/module.js";
 import { errorCode } from "@fxc/runtime/internal/weights/types";
 import type { ModelInput } from "../api.js";
@@ -139,6 +138,8 @@ function isFile(path: string): boolean {
  * only: packages are not the user's to edit while watching). What `fxc build --watch` watches.
  */
 export async function localModuleFiles(entry: string): Promise<string[]> {
+  // TypeScript (in ts-morph) only here: fxc build --watch reads imports; running a user's model does not need it.
+  const { ts } = await import("ts-morph");
   const found = new Set<string>();
   const pending = [resolve(entry)];
   for (let file = pending.pop(); file !== undefined; file = pending.pop()) {

@@ -1,9 +1,8 @@
-import { Project } from "ts-morph";
 import { RUNTIME_PACKAGE } from "../version.js";
 import type { Program } from "../graph/program.js";
 import type { DetectorConfiguration } from "@fxc/runtime/internal/detector";
 import { dataSection, detectorDocs, detectorHeader, detectorLoadBody, docs, type DetectorStage } from "../../templates/module.js";
-import { addConst, addForward, type EmitOptions, addRuntimeImport, addTables, describeOutput, inputShapeFor, moduleLiteral, pascalCase, programTypes, stageNames, valueType } from "./emitter.js";
+import { addConst, addForward, type EmitOptions, addRuntimeImport, addTables, describeOutput, inMemoryProject, inputShapeFor, moduleLiteral, pascalCase, programTypes, stageNames, valueType } from "./emitter.js";
 import { literal } from "./literal.js";
 import { formatTypeScript } from "./format.js";
 
@@ -26,7 +25,7 @@ export type DetectorEmitOptions = Omit<EmitOptions, "preset">;
  * (NMS, top-k, RoIAlign over a variable number of boxes) is the runtime's loadDetector.
  */
 export async function emitDetectorModule(detector: CompiledDetector, options: DetectorEmitOptions): Promise<string> {
-  const project = new Project({ useInMemoryFileSystem: true });
+  const project = await inMemoryProject();
   const file = project.createSourceFile("module.ts", "");
   const stages: [DetectorStage, Program][] = [
     ["features", detector.features.program],

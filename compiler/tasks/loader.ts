@@ -2,7 +2,7 @@ import type { Preset } from "../../models/zoo/entry.js";
 import { getModelEntry } from "../../models/zoo/registry.js";
 import { presetSizeProblem } from "@fxc/runtime/internal/images/preprocess";
 import type { BackendName, EngineName, LoadOptions, Tensor, Tensor4D, WeightsInput } from "@fxc/runtime";
-import { createFeatureExtractor, type ExtractorOptions, type ModelInput } from "../api.js";
+import { extractorProgram, loadProgram, type ExtractorOptions, type ModelInput } from "../api.js";
 import type { ProgramOutput } from "../graph/program.js";
 import type { ReturnNodes } from "../passes/returnNodes.js";
 import { OptionsError, type Layout, type Mode } from "../pipeline.js";
@@ -48,8 +48,9 @@ export interface LoadedExtractor {
 }
 
 /**
- * How a task gets a running extractor. The API interprets the compiled program
- * (`createFeatureExtractor`); the CLI imports the module `fxc compile` writes. Both run the same program.
+ * How a task gets a running extractor. Both the API and the CLI interpret the compiled program in
+ * this thread (`interpretExtractor`); the CLI's worker pool imports the module `fxc compile` writes.
+ * Both run the same program.
  */
 export type ExtractorLoader = (request: ExtractorRequest) => Promise<LoadedExtractor>;
 
@@ -76,9 +77,9 @@ export function checkTensorOutputs(outputs: readonly ProgramOutput[]): void {
 
 export const interpretExtractor: ExtractorLoader = async (r) => {
   if ((r.workers ?? 1) > 1) throw new OptionsError("worker threads run compiled modules: use fxc extract --workers, or createExtractorPool with a module fxc compile wrote");
-  const fx = createFeatureExtractor(r.model, requestExtractorOptions(r));
-  checkTensorOutputs(fx.program.outputs);
-  return { extractor: await fx.load(r.weights, requestLoadOptions(r)), outputs: fx.program.outputs, layout: r.layout };
+  const program = extractorProgram(r.model, requestExtractorOptions(r));
+  checkTensorOutputs(program.outputs);
+  return { extractor: await loadProgram(program, r.weights, requestLoadOptions(r)), outputs: program.outputs, layout: r.layout };
 };
 
 /** The model's name as feature files record it. */

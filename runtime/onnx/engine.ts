@@ -1,11 +1,12 @@
 import type * as Ort from "onnxruntime-node";
 import { EngineError } from "../engine.js";
 import type { TfjsKernels } from "../kernels.js";
-import type { HostTensor, Params } from "../params.js";
+import type { HostTensor, Params, PermutationSource } from "../params.js";
 import type { Tensor, Tensor4D } from "../ops/tf.js";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { OnnxGraph, OnnxValue } from "./graph.js";
+import { transpose } from "./ops/onnx.js";
 import { permute } from "../params.js";
 import { modelMessage, tensorBytes, type Dimension, type ExternalData, type GraphSpec, type NodeSpec, type TensorData } from "./proto.js";
 import { mkdtemp, open, rm } from "node:fs/promises";
@@ -54,8 +55,16 @@ export function onnxRuntime(): Promise<typeof Ort> {
   return runtime;
 }
 
-/** A parameter as the graph builder needs it: its shape always, its values until ONNX Runtime holds them. */
-type GraphParams = Readonly<Record<string, { readonly shape: readonly number[]; readonly values?: Float32Array }>>;
+/**
+ * A parameter as the graph builder needs it: its shape always, its values until ONNX Runtime holds
+ * them. Where they are another array's permuted (HostTensor.permutationOf), the graph takes that
+ * array: reading `values` would make the permuted copy.
+ */
+type GraphParam = { readonly shape: readonly number[]; readonly values?: Float32Array; readonly permutationOf?: PermutationSource };
+type GraphParams = Readonly<Record<string, GraphParam>>;
+
+/** Whether a parameter still has its values (not only its shape), without making a permuted copy of them. */
+const holdsValues = (p: GraphParam): boolean => p.permutationOf !== undefined || p.values !== undefined;
 
 /**
  * A returned value as the engine holds it: tensors are graph outputs (by name), and the plain
@@ -92,8 +101,15 @@ export function buildGraph(forward: ForwardOver, params: GraphParams, inputShape
   const inputs = shapeList(inputShape).map((shape, i) => new OnnxValue(graph, inputName(several, i), shape));
   const values: Record<string, OnnxValue> = {};
   for (const [id, p] of Object.entries(params)) {
-    graph.initializers.set(`param.${id}`, { dtype: "float", dims: p.shape, data: p.values ?? EMPTY });
-    values[id] = new OnnxValue(graph, `param.${id}`, p.shape);
+    const source = p.permutationOf;
+    if (source === undefined) {
+      graph.initializers.set(`param.${id}`, { dtype: "float", dims: p.shape, data: p.values ?? EMPTY });
+      values[id] = new OnnxValue(graph, `param.${id}`, p.shape);
+    } else {
+      // The array as read (a filter in torch's OIHW), moved to the kernels' layout by a Transpose that foldWeightTransposes composes with the kernel's own (back to OIHW: no copy at all).
+      graph.initializers.set(`param.${id}`, { dtype: "float", dims: source.shape, data: source.values });
+      values[id] = transpose(new OnnxValue(graph, `param.${id}`, source.shape), source.perm);
+    }
   }
   // The module's forward is typed over tfjs tensors; the ONNX kernels take the same calls over
   // graph values (their table satisfies KernelTable<OnnxValue>), so this is the one place they meet.
@@ -304,23 +320,37 @@ function severalInputsModel(forward: ForwardOver, params: GraphParams, item: rea
  * Transposes of weights done here, once, instead of by ONNX Runtime's constant folding: the kernels
  * take filters in tfjs's layout (HWIO) and transpose them to ONNX's, and ONNX Runtime folding each
  * one allocates the transposed copy and frees the original while it builds the session, holes in
- * its heap that outlive the session's creation (resnet50: ~50 MB less peak RSS folded here). The
- * weight's arrays are the host's until the model is written; a weight read by other nodes too is kept,
- * and a transpose the program returns stays a node (its output is not made an initializer).
+ * its heap that outlive the session's creation (resnet50: ~50 MB less peak RSS folded here). A
+ * chain of transposes is one permutation of the weight: a filter given in torch's OIHW
+ * (HostTensor.permutationOf), taken in HWIO by the kernel and moved back to OIHW for ONNX's Conv is
+ * the host's array itself, not copied at all. The weight's arrays are the host's until the model
+ * is written; a weight read by other nodes too is kept, and a transpose the program returns stays
+ * a node (its output is not made an initializer).
  */
-function foldWeightTransposes(graph: OnnxGraph, outputs: readonly OnnxValue[]): void {
+export function foldWeightTransposes(graph: OnnxGraph, outputs: readonly OnnxValue[]): void {
   const returned = new Set(outputs.map((o) => o.name));
-  const readers = new Map<string, number>();
-  for (const node of graph.nodes) for (const input of node.inputs) readers.set(input, (readers.get(input) ?? 0) + 1);
+  // Each folded transpose's result: the weight its chain starts from, and the chain's permutation of it.
+  const folded = new Map<string, { readonly weight: string; readonly perm: readonly number[] }>();
   const kept = graph.nodes.filter((node) => {
-    const weight = node.op === "Transpose" ? graph.initializers.get(node.inputs[0]!) : undefined;
+    if (node.op !== "Transpose" || returned.has(node.outputs[0]!)) return true;
+    const input = node.inputs[0]!;
+    const weight = graph.initializers.get(input);
     // Weights without values (a graph built to check shapes) stay as they are.
-    if (weight === undefined || weight.dtype !== "float" || weight.data.length === 0 || returned.has(node.outputs[0]!)) return true;
+    const from = folded.get(input) ?? (weight !== undefined && weight.dtype === "float" && weight.data.length > 0 ? { weight: input, perm: weight.dims.map((_, i) => i) } : undefined);
+    if (from === undefined) return true;
     const perm = node.attributes!["perm"] as readonly number[];
-    graph.initializers.set(node.outputs[0]!, { dtype: "float", dims: perm.map((p) => weight.dims[p]!), data: permute(weight.data as Float32Array, weight.dims, perm) });
-    if (readers.get(node.inputs[0]!) === 1) graph.initializers.delete(node.inputs[0]!);
+    folded.set(node.outputs[0]!, { weight: from.weight, perm: perm.map((p) => from.perm[p]!) });
     return false;
   });
+  const read = new Set(kept.flatMap((node) => node.inputs));
+  // Only the results other nodes read are made (a result read only by the next transpose of its chain is not).
+  for (const [name, { weight, perm }] of folded) {
+    if (!read.has(name)) continue;
+    const source = graph.initializers.get(weight)!;
+    const unmoved = perm.every((p, i) => p === i);
+    graph.initializers.set(name, { dtype: "float", dims: perm.map((p) => source.dims[p]!), data: unmoved ? source.data : permute(source.data as Float32Array, source.dims, perm) });
+  }
+  for (const { weight } of folded.values()) if (!read.has(weight)) graph.initializers.delete(weight);
   graph.nodes.splice(0, graph.nodes.length, ...kept);
 }
 
@@ -440,8 +470,8 @@ export class OnnxProgram {
   heldParams(): Record<string, HostTensor> | undefined {
     const held: Record<string, HostTensor> = {};
     for (const [id, p] of Object.entries(this.params)) {
-      if (p.values === undefined) return undefined;
-      held[id] = { shape: p.shape, values: p.values };
+      if (!holdsValues(p)) return undefined;
+      held[id] = { shape: p.shape, values: p.values! };
     }
     return held;
   }
@@ -462,7 +492,7 @@ export class OnnxProgram {
       if (tensors.length === 0) {
         entry = Promise.resolve({ session: undefined, templates });
       } else {
-        if (Object.values(this.params).some((p) => p.values === undefined)) {
+        if (!Object.values(this.params).every(holdsValues)) {
           throw new Error("internal: a session for another input shape after the weights were handed to ONNX Runtime");
         }
         foldWeightTransposes(graph, tensors);

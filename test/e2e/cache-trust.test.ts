@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { chmod, chown, lstat, mkdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,7 +44,7 @@ test("the cache is the user's own: FXC_CACHE_DIR, else $XDG_CACHE_HOME/fxc, else
   assert.equal(cacheDirectory({ XDG_CACHE_HOME: "/var/cache/me", FXC_CACHE_DIR: "/srv/fxc" }), "/srv/fxc");
   const dir = await tempDir("cache");
   const url = await withCacheEnv({ XDG_CACHE_HOME: join(dir, "xdg") }, () => cacheCompiled(source));
-  assert.equal(fileURLToPath(url), cacheFile(runnableSource(source), join(dir, "xdg", "fxc")));
+  assert.equal(fileURLToPath(url), cacheFile(await runnableSource(source), join(dir, "xdg", "fxc")));
   assert.equal((await stat(join(dir, "xdg", "fxc"))).mode & 0o777, 0o700);
 });
 
@@ -52,7 +52,7 @@ test("a file planted at the expected path is replaced, never run", async () => {
   const dir = await tempDir("cache");
   const marker = join(dir, "ran");
   await withCacheEnv({ FXC_CACHE_DIR: join(dir, "cache") }, async () => {
-    const js = runnableSource(source);
+    const js = await runnableSource(source);
     const file = cacheFile(js);
     await mkdir(join(dir, "cache"), { mode: 0o700 });
     for (const plant of ["file", "symlink"] as const) {
@@ -85,7 +85,7 @@ test("a cache others can write into is refused before anything in it is read", a
   const shared = join(dir, "shared");
   await mkdir(shared);
   await chmod(shared, 0o777);
-  await writeFile(cacheFile(runnableSource(source), shared), planted(marker));
+  await writeFile(cacheFile(await runnableSource(source), shared), planted(marker));
   await withCacheEnv({ FXC_CACHE_DIR: shared }, () =>
     assert.rejects(cacheCompiled(source), (e: Error) => e instanceof CacheError && /^the compile cache .*shared is writable by others \(mode 0777\), so fxc will not run code from it; make it private \(chmod 700, owned by you\) or set FXC_CACHE_DIR/.test(e.message)),
   );
@@ -97,13 +97,20 @@ test("a cache others can write into is refused before anything in it is read", a
   await chmod(open, 0o1777);
   await withCacheEnv({ FXC_CACHE_DIR: join(open, "fxc") }, () => cacheCompiled(source));
   assert.equal(existsSync(marker), false, "the planted code never ran");
-  // The CLI says it in one line and exits 1.
+  // The CLI's worker pool (the one user of the cache) says it in one line and exits 1.
   const input = await readNpy(join(RESNET18_CASE, "input.npy"));
   const x = join(dir, "x.npy");
   await writeNpy(x, input.shape, input.data);
-  const r = await fxc(["extract", "resnet18", "--layout", "nchw", "--return", "conv1", "--weights", RESNET18_WEIGHTS, "--input", x, "--out", join(dir, "f.safetensors")], { env: { FXC_CACHE_DIR: shared } });
+  const extract = (out: string, ...more: string[]): string[] => ["extract", "resnet18", "--layout", "nchw", "--return", "conv1", "--weights", RESNET18_WEIGHTS, "--input", x, "--out", out, ...more];
+  const r = await fxc(extract(join(dir, "f.safetensors"), "--workers", "2"), { env: { FXC_CACHE_DIR: shared } });
   assertOneLineError(r, /^fxc: the compile cache .*shared is writable by others/, { code: 1 });
   assert.equal(existsSync(join(dir, "f.safetensors")), false);
+  // In one thread the CLI interprets the program: it neither reads nor writes the cache.
+  const before = await readdir(shared);
+  const inThread = await fxc(extract(join(dir, "g.safetensors")), { env: { FXC_CACHE_DIR: shared } });
+  assert.equal(inThread.code, 0, inThread.stderr);
+  assert.deepEqual(await readdir(shared), before);
+  assert.equal(existsSync(marker), false, "the planted code never ran");
 });
 
 test("a cache that belongs to another user is refused", { skip: isRoot ? false : "needs root to give a folder to another user" }, async () => {
@@ -114,8 +121,8 @@ test("a cache that belongs to another user is refused", { skip: isRoot ? false :
   await withCacheEnv({ FXC_CACHE_DIR: theirs }, () => assert.rejects(cacheCompiled(source), /^CacheError: the compile cache .*theirs belongs to another user \(uid 65534\), so fxc will not run code from it/));
 });
 
-test("the cached module imports the runtime this process resolves (the cache folder has no node_modules); its doc comments keep the package's name", () => {
-  const js = runnableSource(source);
+test("the cached module imports the runtime this process resolves (the cache folder has no node_modules); its doc comments keep the package's name", async () => {
+  const js = await runnableSource(source);
   const imports = js.split("\n").filter((line) => /^import\b/.test(line));
   assert.deepEqual(
     imports.map((line) => /from "([^"]+)";$/.exec(line)?.[1]),

@@ -62,7 +62,8 @@ async function programOwningWeights(created: Created[]): Promise<OnnxProgram> {
   const model = new Wide();
   const fx = createFeatureExtractor(model, { inputShapes: [["N", 64, 8, 8]], returnNodes: ["relu"], suppressDiffWarning: true });
   const host = await prepareParams(seededWeights(model, 1), fx.program.checkpoint, fx.program.params);
-  const weak = Object.values(host).map((p) => new WeakRef(p.values));
+  // The arrays as read: a filter's permuted copy (HostTensor.permutationOf) is never made on this engine.
+  const weak = Object.values(host).map((p) => new WeakRef(p.permutationOf?.values ?? p.values));
   return new OnnxProgram(recordingRuntime(await onnxRuntime(), weak, created), interpret(fx.program) as never, host);
 }
 

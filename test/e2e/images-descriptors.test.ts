@@ -127,12 +127,12 @@ test("nchw stores torch's order; npy output has a manifest; shards split the row
   assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith(".tmp")), [], "no scratch file is left");
 });
 
-test("the CLI's loader runs the compiled module, in worker threads too, with the same rows", async () => {
-  const { loadCompiled } = await import("../../compiler/cli/cache.js");
+test("the CLI's loader runs the compiled module in worker threads, with the same rows as in this thread", async () => {
+  const { cliExtractorLoader } = await import("../../compiler/cli/cache.js");
   const dir = await tempDir("descriptors");
   const small = { resizeSize: 72, cropSize: 64 };
   const one = await extractFolder({ ...base, preprocessing: small, out: join(dir, "one.safetensors"), pool: parsePooling("max"), batchSize: 3 });
-  const two = await extractFolder({ ...base, preprocessing: small, out: join(dir, "two.safetensors"), pool: parsePooling("max"), batchSize: 3, loader: loadCompiled, workers: 2 });
+  const two = await extractFolder({ ...base, preprocessing: small, out: join(dir, "two.safetensors"), pool: parsePooling("max"), batchSize: 3, loader: cliExtractorLoader, workers: 2 });
   const [a, b] = [await readFeatureTable(one.files[0]!, "layer1.0"), await readFeatureTable(two.files[0]!, "layer1.0")];
   assert.deepEqual(b.paths, a.paths);
   a.data.forEach((v, i) => assert.ok(Math.abs(v - b.data[i]!) <= 1e-5 * Math.max(1, Math.abs(v)), `value ${i}`));

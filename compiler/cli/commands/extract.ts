@@ -8,7 +8,7 @@ import { parsePooling, DescriptorSpecError, type Pooling } from "@fxc/runtime/in
 import type { Preset } from "../../../models/zoo/entry.js";
 import { DEFAULT_MAX_PREPROCESS_SIDE, MAX_PREPROCESS_SIDE_VARIABLE, preprocessSideProblem } from "@fxc/runtime/internal/images/limits";
 import { extractFolder } from "../../tasks/extractFolder.js";
-import { loadCompiled } from "../cache.js";
+import { cliExtractorLoader } from "../cache.js";
 import { InterruptedError, UsageError, printWarning } from "../errors.js";
 import { progressBar, rate, type Progress } from "../progress.js";
 import { cliModel } from "../userModel.js";
@@ -73,7 +73,7 @@ const IMAGE_ONLY = ["batch", "pool", "normalize", "format", "shard", "skip-bad",
 export function extractCommand(cli: Argv): Argv {
   return cli.command<ExtractArgs>(
     "extract <model>",
-    "Run an extractor on images (files and folders) or a .npy array and write the features (runs the code fxc compile writes)",
+    "Run an extractor on images (files and folders) or a .npy array and write the features (runs the program fxc compile writes)",
     (y) =>
       engineOptions(preprocessingOptions(buildOptions(y) as unknown as Argv<ExtractArgs>))
         .option("weights", { type: "string", demandOption: true, describe: "torchvision checkpoint (.pth/.pt) or .safetensors" })
@@ -138,7 +138,7 @@ async function extractImages(args: ExtractArgs): Promise<void> {
       skipBad: args["skip-bad"],
       workers: args.workers,
       signal: controller.signal,
-      loader: loadCompiled,
+      loader: cliExtractorLoader,
       onWarning: args.quiet ? undefined : printWarning,
       onStart: (info) => {
         if (!args.quiet) console.error(engineLine(info, args.workers));
@@ -187,7 +187,7 @@ async function extractNpy(args: ExtractArgs): Promise<void> {
   }
   const [h, w] = args.layout === "nhwc" ? [input.shape[1]!, input.shape[2]!] : [input.shape[2]!, input.shape[3]!];
   const returnNodes = parseReturnSpec(args.return);
-  const { extractor } = await loadCompiled({
+  const { extractor } = await cliExtractorLoader({
     // A model of the user's (FILE#Export) too: an .npy input needs no preset of torchvision's.
     model: (await cliModel(args.model)).model,
     returnNodes,

@@ -2,7 +2,7 @@ import type { Argv } from "yargs";
 import { printable, printableJson } from "@fxc/runtime/internal/io/printable";
 import { engineOptions, type EngineArgs } from "./shared.js";
 import { nearest, type NearestResult } from "../../tasks/nearest.js";
-import { loadCompiled } from "../cache.js";
+import { cliExtractorLoader } from "../cache.js";
 import { UsageError, printWarning } from "../errors.js";
 import { positiveInt } from "../spec.js";
 
@@ -57,7 +57,7 @@ export function nearestCommand(cli: Argv): Argv {
                 prefix: args.prefix,
                 skipBad: args["skip-bad"],
                 onSkip: ({ error }) => printWarning(`skipped ${error.message}`),
-                loader: loadCompiled,
+                loader: cliExtractorLoader,
               }
             : { features: features! },
       });

@@ -1,7 +1,7 @@
 import type { Argv } from "yargs";
 import { printWarning } from "../errors.js";
 import { visualize } from "../../tasks/visualize.js";
-import { loadCompiled } from "../cache.js";
+import { cliExtractorLoader } from "../cache.js";
 import { parseReturnSpec, positiveInt } from "../spec.js";
 import { preprocessingOptions, preprocessingOverrides, type PreprocessingArgs } from "./extract.js";
 import { engineOptions, type EngineArgs } from "./shared.js";
@@ -51,7 +51,7 @@ export function visualizeCommand(cli: Argv): Argv {
         engine: args.engine,
         prefix: args.prefix,
         onWarning: args.quiet ? undefined : printWarning,
-        loader: loadCompiled,
+        loader: cliExtractorLoader,
       });
       if (args.quiet) return;
       for (const s of result.skipped) printWarning(`${s.key} is [${s.shape.join(", ")}], not a feature map; nothing drawn for it`);
