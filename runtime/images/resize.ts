@@ -1,5 +1,5 @@
 import { ImageError, type RgbImage } from "./decode.js";
-import { resampleRows, tapsPerPixel, type FilteredInterpolation } from "./resample.js";
+import { resampleRows, tapsPerPixel } from "./resample.js";
 import { groupDigits, maxImagePixels, MAX_IMAGE_PIXELS_VARIABLE } from "./limits.js";
 
 /** torchvision's interpolation modes that fxc reproduces, as PIL runs them on 8-bit RGB images. */

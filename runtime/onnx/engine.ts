@@ -291,13 +291,7 @@ function sizeFreeModel(
   if (built === undefined || built.tensors.length === 0) return undefined;
   let k = 0;
   foldWeightTransposes(built.graph, built.tensors);
-  const spec: GraphSpec = {
-    name: "fxc",
-    nodes: built.graph.nodes,
-    initializers: built.graph.initializers,
-    inputs: [{ name: built.input.name, shape: [BATCH, ...built.item.map((d): Dimension => d ?? SPATIAL[k++]!)] }],
-    outputs: built.tensors.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[k]! })),
-  };
+  const spec = built.graph.spec([built.input], built.tensors, { inputs: [[BATCH, ...built.item.map((d): Dimension => d ?? SPATIAL[k++]!)]], outputs: built.outputShapes });
   return { spec, templates: built.templates, item: built.item };
 }
 
@@ -306,13 +300,7 @@ function severalInputsModel(forward: ForwardOver, params: GraphParams, item: rea
   const built = batchFreeGraph(forward, params, item);
   if (built === undefined || built.tensors.length === 0) return undefined;
   foldWeightTransposes(built.graph, built.tensors);
-  const spec: GraphSpec = {
-    name: "fxc",
-    nodes: built.graph.nodes,
-    initializers: built.graph.initializers,
-    inputs: built.inputs.map((input, i) => ({ name: input.name, shape: [BATCH, ...item[i]!] })),
-    outputs: built.tensors.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: built.outputShapes[k]! })),
-  };
+  const spec = built.graph.spec(built.inputs, built.tensors, { inputs: item.map((shape) => [BATCH, ...shape]), outputs: built.outputShapes });
   return { spec, templates: built.templates };
 }
 

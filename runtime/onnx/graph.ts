@@ -1,4 +1,4 @@
-import { modelProto, type AttributeValue, type DataTypeName, type GraphSpec, type NodeSpec, type TensorData } from "./proto.js";
+import { modelProto, type AttributeValue, type DataTypeName, type Dimension, type GraphSpec, type NodeSpec, type TensorData } from "./proto.js";
 
 /**
  * An ONNX graph under construction. The ONNX kernels (runtime/onnx/ops) mirror the tfjs kernels
@@ -54,14 +54,17 @@ export class OnnxGraph {
     return modelProto(this.spec(inputs, outputs), producerVersion);
   }
 
-  /** The graph with these inputs and outputs, as the serializer takes it. */
-  spec(inputs: readonly OnnxValue[], outputs: readonly OnnxValue[]): GraphSpec {
+  /**
+   * The graph with these inputs and outputs, as the serializer takes it: at their shapes, or at
+   * `shapes` where some dimensions are left free (the batch, a height and width) for every run.
+   */
+  spec(inputs: readonly OnnxValue[], outputs: readonly OnnxValue[], shapes?: { readonly inputs: readonly (readonly Dimension[])[]; readonly outputs: readonly (readonly Dimension[])[] }): GraphSpec {
     return {
       name: "fxc",
       nodes: this.nodes,
       initializers: this.initializers,
-      inputs: inputs.map((i) => ({ name: i.name, shape: i.shape })),
-      outputs: outputs.map((o) => ({ name: o.name, dtype: o.dtype, shape: o.shape })),
+      inputs: inputs.map((i, k) => ({ name: i.name, shape: shapes?.inputs[k] ?? i.shape })),
+      outputs: outputs.map((o, k) => ({ name: o.name, dtype: o.dtype, shape: shapes?.outputs[k] ?? o.shape })),
     };
   }
 }
