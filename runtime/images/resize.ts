@@ -31,7 +31,7 @@ export interface Window {
  * differently on upscales, box-shrinks from 4x down and rounds in its own fixed point; composed from
  * affine and convolve it stayed within 0.0043 (mean absolute difference, normalized units) but never
  * 0 (docs/images.md). So the filtering is fxc's and sharp only decodes. It runs on the calling thread:
- * in SIMD a 12-megapixel photo takes about 25 ms, a quarter of its decoding, and callers that want
+ * in SIMD a 12-megapixel photo takes about 21 ms, a fifth of its decoding, and callers that want
  * more cores keep several images in flight (their decoding runs on libuv's threads). Splitting one
  * image over worker threads cost more than it saved: copying the photo into shared memory, 100 MB
  * more at the peak, and ~8% more CPU per image.

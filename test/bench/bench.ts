@@ -37,7 +37,8 @@ import { compile } from "../../compiler/api.js";
 import { cacheCompiled } from "../../compiler/cli/cache.js";
 import { getModel } from "../../models/zoo/registry.js";
 import { writeSafetensors } from "../../runtime/weights/safetensors.js";
-import { preprocess } from "../../runtime/images/preprocess.js";
+import { cropForPreset, preprocess } from "../../runtime/images/preprocess.js";
+import { decodeImage } from "../../runtime/images/decode.js";
 import { resolvePreprocessing } from "../../compiler/tasks/loader.js";
 import { seededWeights } from "../support/seeded.js";
 import { classifyBlas, INSTALL_OPENBLAS, ratioRefusal, type Blas } from "./blas.js";
@@ -368,16 +369,43 @@ async function measurePreprocess(jpeg: Uint8Array, model: string, count: number,
   return count / ((performance.now() - start) / 1000);
 }
 
+/** The median time of `count` runs of `step` after one warm-up, in milliseconds. */
+async function medianMilliseconds(count: number, step: () => Promise<unknown>): Promise<number> {
+  await step();
+  const seconds: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await step();
+    seconds.push((performance.now() - start) / 1000);
+  }
+  return median(seconds) * 1000;
+}
+
+/** The presets the preprocessing task runs: the zoo model whose preset it is, and what it does. */
+const PREPROCESS_PRESETS = [
+  ["resnet50", "resnet50 preset (bilinear 232/224)"],
+  ["swin_t", "swin_t preset (bicubic 232/224)"],
+] as const;
+
 async function benchPreprocessing(count: number): Promise<void> {
   console.log(`\npreprocessing in this process (decoded by sharp, resized as Pillow does, in WebAssembly SIMD), ${count} image${count === 1 ? "" : "s"} per row`);
   const jpeg = await photoLikeJpeg();
   const table: string[][] = [["preprocessing (decode, resize, crop, normalize)", "in flight", "images/s"]];
-  for (const [model, what] of [["resnet50", "resnet50 preset (bilinear 232/224)"], ["swin_t", "swin_t preset (bicubic 232/224)"]] as const) {
+  for (const [model, what] of PREPROCESS_PRESETS) {
     for (const inFlight of [1, 4]) {
       table.push([`${PHOTO_WIDTH}x${PHOTO_HEIGHT} JPEG, ${what}`, String(inFlight), (await measurePreprocess(jpeg, model, count, inFlight)).toFixed(2)]);
     }
   }
   printTable(table, 1);
+  // Its two steps apart, one image at a time on this thread: decoding, and Pillow's resize with the crop.
+  const steps: string[][] = [["step, one image at a time", "ms (median)"]];
+  steps.push([`decode a ${PHOTO_WIDTH}x${PHOTO_HEIGHT} JPEG (sharp)`, (await medianMilliseconds(count, () => decodeImage(jpeg))).toFixed(1)]);
+  const decoded = await decodeImage(jpeg);
+  for (const [model, what] of PREPROCESS_PRESETS) {
+    const preset = resolvePreprocessing(model);
+    steps.push([`resize and crop it, ${what}`, (await medianMilliseconds(count, () => cropForPreset(decoded, preset))).toFixed(1)]);
+  }
+  printTable(steps, 1);
 }
 
 async function findTorch(): Promise<TorchState> {
