@@ -1,5 +1,5 @@
 import { tf } from "./ops/tf.js";
-import { adapterLabel, registerWebgpu, webgpuAdapter as webgpuAdapterSummary, type GpuAdapterSummary } from "./webgpu.js";
+import { adapterLabel, registerWebgpu, webgpuAdapter as webgpuAdapterSummary, type GpuAdapterSummary } from "./webgpu/adapter.js";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { FxcError } from "./errors.js";
 import { registerWasm, wasmFailureFix, type WasmPaths } from "./wasm.js";

@@ -2,7 +2,8 @@ import { tf, type Tensor, type Tensor4D } from "./ops/tf.js";
 import { InputShapeError } from "./ops/input.js";
 import * as tfjsOps from "./ops/index.js";
 import { BackendError, chooseBackend, type BackendChoice, type BackendName } from "./backend.js";
-import { guardWebgpuRun } from "./webgpu.js";
+import { guardWebgpuRun } from "./webgpu/adapter.js";
+import { webgpuKernels } from "./webgpu/ops/index.js";
 import type { WasmPaths } from "./wasm.js";
 import { ENGINES, EngineError, type EngineName } from "./engine.js";
 import type { TfjsKernels } from "./kernels.js";
@@ -74,13 +75,24 @@ export interface LoadOptions {
    * statistics are updated as torch updates them (`extractor.runningStats`).
    */
   readonly trainable?: TrainableSelection;
+  /**
+   * On the webgpu backend, whose kernels run the program: `tfjs` (default: tfjs-webgpu's generic
+   * ones) or `fxc` (fxc's WGSL kernels, runtime/webgpu/ops, where one covers the call; tfjs's for
+   * the rest and under gradients). Other backends ignore it.
+   */
+  readonly webgpuKernels?: WebgpuKernelChoice;
 }
+
+/** Whose kernels run a program on the webgpu backend. */
+export type WebgpuKernelChoice = "tfjs" | "fxc";
 
 /** `I` is the input: an image batch [N, H, W, C] (or NCHW), or the shape a model of the user's was compiled for. */
 /** What runs a loaded program, and why the automatic choices did not pick something else: an Extractor and a Detector say it alike. */
 export interface EngineReport {
   /** The engine that runs the program. */
   readonly engine: EngineName;
+  /** On the webgpu backend, whose kernels run it; undefined elsewhere. */
+  readonly webgpuKernels?: WebgpuKernelChoice;
   /** Why `auto` did not pick onnxruntime; undefined when it did, or when an engine was named. */
   readonly fallback?: string;
   /** The tfjs backend in use. */
@@ -140,6 +152,7 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
   if (customOps.length > 0 && requested === "onnxruntime") throw customOpRefusal(customOps[0]!);
   const trainable = options.trainable === undefined ? undefined : selectTrainable(options.trainable, module.checkpoint, module);
   const choice = await chooseBackend(options.backend, { wasmPaths: options.wasmPaths });
+  const kernels = kernelsFor(choice, options.webgpuKernels);
   const readWith = async <T>(read: (source: TensorSource) => Promise<T>): Promise<T> => {
     const opened = typeof weights === "string";
     const file = opened ? await openWeights(weights, { prefix: options.prefix }) : weights;
@@ -154,7 +167,7 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
   if (trainable !== undefined) {
     const data = await readWith((source) => readCheckpoint(source, module.checkpoint, options.onWarning));
     const fallback = requested === "auto" ? "training runs on tfjs (onnxruntime computes no gradients)" : undefined;
-    return tfjsExtractor(module, trainingParams(data, module.checkpoint, module.parameters, trainable), choice, fallback);
+    return tfjsExtractor(module, trainingParams(data, module.checkpoint, module.parameters, trainable), choice, kernels, fallback);
   }
   let host: Record<string, HostTensor> | undefined = await readParams();
   let fallback: string | undefined;
@@ -190,7 +203,7 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
       await program?.release();
     }
   }
-  return tfjsExtractor(module, constantParams(toTensors(host!)), choice, fallback);
+  return tfjsExtractor(module, constantParams(toTensors(host!)), choice, kernels, fallback);
 }
 
 /** A thread count as given, or undefined for the engine's default; anything but a positive whole number is refused. */
@@ -215,14 +228,29 @@ function constantParams(params: Params): TrainingParams {
   return { trainableVariables: {}, runningStats: {}, params: () => ({ params, release: () => undefined }), dispose: () => tf.dispose(Object.values(params)) };
 }
 
-function tfjsExtractor<F, I extends Tensor | readonly Tensor[]>(module: ExtractorModule<F, I>, weights: TrainingParams, choice: BackendChoice, fallback: string | undefined): Extractor<F, I> {
+/** The kernel table a tfjs program runs: fxc's WGSL kernels where asked for on webgpu, else tfjs's. */
+function kernelsFor(choice: BackendChoice, requested: WebgpuKernelChoice | undefined): { readonly table: TfjsKernels; readonly name?: WebgpuKernelChoice } {
+  if (requested !== undefined && requested !== "tfjs" && requested !== "fxc") {
+    throw new BackendError(`webgpuKernels ${JSON.stringify(requested)} is not a kernel set fxc knows; use "tfjs" or "fxc"`);
+  }
+  if (choice.name !== "webgpu") return { table: tfjsKernels };
+  return requested === "fxc" ? { table: webgpuKernels, name: "fxc" } : { table: tfjsKernels, name: "tfjs" };
+}
+
+function tfjsExtractor<F, I extends Tensor | readonly Tensor[]>(
+  module: ExtractorModule<F, I>,
+  weights: TrainingParams,
+  choice: BackendChoice,
+  kernels: ReturnType<typeof kernelsFor>,
+  fallback: string | undefined,
+): Extractor<F, I> {
   let disposed = false;
   const forward = (x: I): F => {
     if (disposed) throw new Error("this extractor was disposed; load it again");
     checkDtype(x);
     const { params, release } = weights.params();
     try {
-      return module.forward(x, params, tfjsKernels);
+      return module.forward(x, params, kernels.table);
     } finally {
       release();
     }
@@ -231,6 +259,7 @@ function tfjsExtractor<F, I extends Tensor | readonly Tensor[]>(module: Extracto
     trainableVariables: weights.trainableVariables,
     runningStats: weights.runningStats,
     engine: "tfjs",
+    ...(kernels.name === undefined ? {} : { webgpuKernels: kernels.name }),
     fallback,
     backend: choice.name,
     adapter: choice.adapter,

@@ -10,12 +10,12 @@ export type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Tensor5D, 
 export { tf } from "./ops/tf.js";
 export { useBackend, chooseBackend, availableBackends, BACKENDS, BackendError, type BackendName, type BackendChoice, type BackendOptions } from "./backend.js";
 export { WASM_FILES, type WasmFile, type WasmPaths } from "./wasm.js";
-export { useFxcWebgpuKernels } from "./webgpuKernels.js";
+export { OWN_WEBGPU_KERNELS } from "./webgpu/ops/index.js";
 export { ENGINES, EngineError, type EngineName } from "./engine.js";
 export { FxcError } from "./errors.js";
 export { TrainingError, selectTrainable, type TrainableSelection, type ParameterKinds } from "./training.js";
 export type { TfjsKernels as Kernels, KernelName, KernelTable, RankedKernels, RankNumber, TensorOfRank } from "./kernels.js";
-export { createExtractor, type EngineReport, type Extractor, type ExtractorModule, type InputSize, type LoadOptions, type WeightsInput } from "./extractor.js";
+export { createExtractor, type EngineReport, type Extractor, type ExtractorModule, type InputSize, type LoadOptions, type WebgpuKernelChoice, type WeightsInput } from "./extractor.js";
 export { loadParams, sourceKeys, type CheckpointShapes, type CheckpointTensor, type ParamSpec, type ParamSource, type ParamTransform, type Params } from "./params.js";
 export { openWeights } from "./weights/open.js";
 export { memorySource, type MemoryTensor } from "./weights/memory.js";

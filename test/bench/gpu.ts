@@ -17,7 +17,7 @@
  *
  * Options: --tiny   --batches 1,8,32   --runs N (default 10)   --models resnet50,vit_b_16
  *          --python PATH (torch's Python; default $FXC_TORCH_PYTHON, else /usr/bin/python3, else python3)
- *          --skip-tests (step 1)   --fxc-kernels (a column more: fxc's own WGSL kernels, runtime/webgpuKernels.ts, on)
+ *          --skip-tests (step 1)   --fxc-kernels (a column more: fxc's own WGSL kernels, runtime/webgpu/ops, on: webgpuKernels "fxc")
  * Exit 1 when a check fails (a numeric case, or a feature over the bound).
  */
 import { existsSync } from "node:fs";
@@ -26,9 +26,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createFeatureExtractor } from "../../compiler/api.js";
-import { chooseBackend, tf, type Tensor, type Tensor4D } from "../../runtime/index.js";
+import { chooseBackend, tf, type Tensor, type Tensor4D, type WebgpuKernelChoice } from "../../runtime/index.js";
 import { readNpy } from "../../runtime/io/npy.js";
-import { useFxcWebgpuKernels } from "../../runtime/webgpuKernels.js";
 import { relativeError } from "../support/fixtures.js";
 import { failure, lastJson, NODE_WITH_SOURCES, ROOT, runProcess } from "./child.js";
 
@@ -101,10 +100,10 @@ async function settle(outputs: Record<string, Tensor>): Promise<void> {
   tf.dispose([total, ...Object.values(outputs)]);
 }
 
-async function fxcSide(dir: string, task: GpuTask, batches: readonly number[], runs: number): Promise<FxcSide> {
+async function fxcSide(dir: string, task: GpuTask, batches: readonly number[], runs: number, kernels: WebgpuKernelChoice): Promise<FxcSide> {
   const started = performance.now();
   const fx = createFeatureExtractor(task.model, { returnNodes: [...task.returnNodes], size: task.size, modelOptions: task.fxcOptions, suppressDiffWarning: true });
-  const extractor = await fx.load(join(dir, `${task.model}.pth`), { backend: "webgpu", engine: "tfjs" });
+  const extractor = await fx.load(join(dir, `${task.model}.pth`), { backend: "webgpu", engine: "tfjs", webgpuKernels: kernels });
   try {
     const input = await readNpy(join(dir, `${task.model}-input.npy`));
     const nchw = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
@@ -178,16 +177,11 @@ async function main(): Promise<number> {
       const torch = await torchSide(python, dir, task, batches, runs);
       torchDevice = `torch ${torch.torch} on ${torch.device}${torch.cuda ? " (CUDA, fp32, TF32 off)" : " (no CUDA: the CPU)"}`;
       console.error(`bench:gpu: ${task.label}: fxc webgpu`);
-      const fxc = await fxcSide(dir, task, batches, runs);
+      const fxc = await fxcSide(dir, task, batches, runs, "tfjs");
       let own: FxcSide | undefined;
       if (fxcKernels) {
         console.error(`bench:gpu: ${task.label}: fxc webgpu, fxc's kernels`);
-        const restore = useFxcWebgpuKernels();
-        try {
-          own = await fxcSide(dir, task, batches, runs);
-        } finally {
-          restore();
-        }
+        own = await fxcSide(dir, task, batches, runs, "fxc");
       }
       for (const [side, label] of [[fxc, ""], ...(own ? [[own, ", fxc's kernels"] as const] : [])] as const) {
         const worst = Math.max(...Object.values(side.errors));

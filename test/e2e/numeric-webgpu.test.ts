@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runProcess } from "../bench/child.js";
 import { BackendError, chooseBackend, openWeights, tf } from "../../runtime/index.js";
-import { describeDeviceFailure, failureKind, findAdapter, isEmulatedAdapter, mayHaveGpu, registerWebgpu, summarizeAdapter, type GpuAdapterInfo } from "../../runtime/webgpu.js";
+import { describeDeviceFailure, failureKind, findAdapter, isEmulatedAdapter, mayHaveGpu, registerWebgpu, summarizeAdapter, type GpuAdapterInfo } from "../../runtime/webgpu/adapter.js";
 import { fxc } from "../support/cli.js";
 import { fixtureCases, RESNET18_CASE, RESNET18_WEIGHTS, relativeError, runCase, testFixtureCases } from "../support/fixtures.js";
 import { tempDir } from "../support/temp.js";

@@ -8,7 +8,7 @@ import type { Module } from "../../models/nn/module.js";
 import { getModel } from "../../models/zoo/registry.js";
 import { createFeatureExtractor } from "../../compiler/api.js";
 import type { ReturnNodes } from "../../compiler/passes/returnNodes.js";
-import { EngineError, openWeights, tf, type BackendName, type EngineName, type Tensor } from "../../runtime/index.js";
+import { EngineError, openWeights, tf, type BackendName, type EngineName, type Tensor, type WebgpuKernelChoice } from "../../runtime/index.js";
 import { readNpy } from "../../runtime/io/npy.js";
 import { seededInput, seededWeights } from "./seeded.js";
 
@@ -74,13 +74,17 @@ export interface CaseResult {
   readonly shapes: Record<string, number[]>;
   readonly backend: BackendName;
   readonly engine: EngineName;
+  readonly webgpuKernels: WebgpuKernelChoice | undefined;
 }
 
 /**
  * Runs a fixture case through createFeatureExtractor (the interpreter, which runs exactly
  * what generated code runs) and compares every output with torchvision's.
  */
-export async function runCase(c: FixtureCase, options: { layout: "nhwc" | "nchw"; backend?: BackendName; engine?: EngineName; factories?: Factories }): Promise<CaseResult> {
+export async function runCase(
+  c: FixtureCase,
+  options: { layout: "nhwc" | "nchw"; backend?: BackendName; engine?: EngineName; factories?: Factories; webgpuKernels?: WebgpuKernelChoice },
+): Promise<CaseResult> {
   const model = buildCaseModel(c, options.factories);
   const [, , h, w] = c.input as [number, number, number, number];
   // Zoo models go by name, as users give them, so that their zoo entry applies (e.g. checkpoint key renames).
@@ -93,7 +97,7 @@ export async function runCase(c: FixtureCase, options: { layout: "nhwc" | "nchw"
     suppressDiffWarning: true,
   });
   const weights = c.weights.startsWith("seeded:") ? seededWeights(model, Number(c.weights.slice(7))) : join(FIXTURES, "cases", c.id, c.weights);
-  const extractor = await fx.load(weights, { backend: options.backend ?? "auto", engine: options.engine ?? "tfjs" });
+  const extractor = await fx.load(weights, { backend: options.backend ?? "auto", engine: options.engine ?? "tfjs", ...(options.webgpuKernels === undefined ? {} : { webgpuKernels: options.webgpuKernels }) });
   try {
     const nchw = await caseInput(c);
     const x = options.layout === "nhwc" ? tf.transpose(nchw, [0, 2, 3, 1]) : nchw;
@@ -108,7 +112,7 @@ export async function runCase(c: FixtureCase, options: { layout: "nhwc" | "nchw"
     );
     try {
       const shapes = Object.fromEntries(Object.entries(torchOrder).map(([key, t]) => [key, [...t.shape]]));
-      return { errors: await caseErrors(c, torchOrder), shapes, backend: extractor.backend, engine: extractor.engine };
+      return { errors: await caseErrors(c, torchOrder), shapes, backend: extractor.backend, engine: extractor.engine, webgpuKernels: extractor.webgpuKernels };
     } finally {
       tf.dispose([...Object.values(out), ...Object.values(torchOrder)]);
     }
@@ -177,12 +181,16 @@ export const ENGINES_UNDER_TEST: readonly EngineName[] = ["tfjs", "onnxruntime"]
  * (train mode is tfjs-only). `only` picks cases by id (each must be there); with `backend`,
  * they run on that tfjs backend (nhwc, tfjs engine), which must be the one that ran.
  */
-export function testFixtureCases(cases: readonly FixtureCase[], factories: Factories = {}, options: { only?: readonly string[]; backend?: BackendName } = {}): void {
-  const { only, backend } = options;
+export function testFixtureCases(
+  cases: readonly FixtureCase[],
+  factories: Factories = {},
+  options: { only?: readonly string[]; backend?: BackendName; webgpuKernels?: WebgpuKernelChoice } = {},
+): void {
+  const { only, backend, webgpuKernels } = options;
   for (const id of only ?? []) assert.ok(cases.some((c) => c.id === id), `no fixture case '${id}'`);
   for (const c of only === undefined ? cases : cases.filter((x) => only.includes(x.id))) {
     for (const [layout, engine] of (backend === undefined ? c.layouts : (["nhwc"] as const)).flatMap((l) => (backend === undefined ? ENGINES_UNDER_TEST : (["tfjs"] as const)).map((e) => [l, e] as const))) {
-      const where = backend === undefined ? `${layout}, ${engine}` : `${layout}, ${backend}`;
+      const where = backend === undefined ? `${layout}, ${engine}` : `${layout}, ${backend}${webgpuKernels === undefined ? "" : `, ${webgpuKernels}'s kernels`}`;
       if (engine === "onnxruntime" && c.mode === "train") {
         test(`${c.id} [${where}] is refused in one line: train mode runs on tfjs only`, async () => {
           await assert.rejects(runCase(c, { layout, factories, engine }), (e: unknown) => e instanceof EngineError && /eval mode only/.test(e.message) && !e.message.includes("\n"));
@@ -190,8 +198,9 @@ export function testFixtureCases(cases: readonly FixtureCase[], factories: Facto
         continue;
       }
       test(`${c.id} [${where}] equals torchvision (${c.note})`, async (t) => {
-        const result = await runCase(c, { layout, factories, backend, engine });
+        const result = await runCase(c, { layout, factories, backend, engine, ...(webgpuKernels === undefined ? {} : { webgpuKernels }) });
         if (backend !== undefined) assert.equal(result.backend, backend, "the backend asked for ran");
+        if (webgpuKernels !== undefined) assert.equal(result.webgpuKernels, webgpuKernels, "the kernels asked for ran");
         assert.equal(result.engine, engine, "the engine asked for ran");
         assert.deepEqual(result.shapes, c.outputs, "output shapes in torch's order");
         for (const [key, error] of Object.entries(result.errors)) {

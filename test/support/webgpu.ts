@@ -1,6 +1,6 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { registerWebgpu } from "../../runtime/webgpu.js";
+import { registerWebgpu } from "../../runtime/webgpu/adapter.js";
 
 /** How CI gets a WebGPU adapter without a GPU, said wherever one is missing. */
 export const INSTALL_LAVAPIPE =

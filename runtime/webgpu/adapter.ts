@@ -1,5 +1,5 @@
 import { readdirSync } from "node:fs";
-import { tf } from "./ops/tf.js";
+import { tf } from "../ops/tf.js";
 
 /**
  * tfjs's webgpu backend on Dawn (the optional `webgpu` package, a prebuilt dawn.node over Vulkan,

@@ -1,0 +1,19 @@
+import type { KernelName, TfjsKernels } from "../../kernels.js";
+import * as tfjsOps from "../../ops/index.js";
+import { linear } from "./tensorOps.js";
+
+/**
+ * fxc's own WGSL kernels on tfjs's webgpu backend, in files named as runtime/ops's (the same
+ * kernel contract, runtime/kernels.ts): each takes what the tfjs kernel of its name takes, runs its
+ * shader where the operands fit it, and the tfjs kernel otherwise (another backend, gradients being
+ * recorded, a dtype or shape it does not cover). Kernels not listed here are tfjs's.
+ */
+const own = {
+  linear,
+} satisfies Partial<TfjsKernels>;
+
+/** The kernels a program runs on webgpu with fxc's kernels on: fxc's where it has one, tfjs's for the rest. */
+export const webgpuKernels: TfjsKernels = { ...tfjsOps, ...own };
+
+/** The kernels fxc has a WGSL kernel for. */
+export const OWN_WEBGPU_KERNELS: readonly KernelName[] = Object.keys(own) as KernelName[];

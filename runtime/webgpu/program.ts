@@ -1,0 +1,43 @@
+import { tf } from "../ops/tf.js";
+
+/**
+ * How fxc's own WGSL kernels run on tfjs's webgpu backend: a kernel describes a program (its
+ * shader body, the workgroups it dispatches) and tfjs-webgpu's program runner compiles it once per
+ * `shaderKey`, binds the inputs and the output, and records the dispatch in its command stream
+ * with tfjs's own kernels. The shader body sees tfjs's preamble: `uniforms.outShape`, the
+ * inputs as read-only arrays named by `variableNames`, `result`, and `localId`/`workgroupId`.
+ */
+
+/** What tfjs-webgpu's program runner reads of a program (its WebGPUProgram, minus what fxc leaves unset). */
+export interface WebgpuProgram {
+  readonly outputShape: number[];
+  /** Names the compiled pipeline: equal keys must mean equal sources (tfjs caches pipelines by it). */
+  readonly shaderKey: string;
+  readonly dispatchLayout: { x: number[]; y?: number[]; z?: number[] };
+  readonly dispatch: [number, number, number];
+  readonly variableNames: string[];
+  readonly workgroupSize: [number, number, number];
+  /** Read vec4s from inputs and write vec4s to the result (tfjs declares the buffers as array<vec4<f32>>). */
+  readonly isVec4?: boolean;
+  getUserCode(): string;
+}
+
+interface WebgpuBackend extends tf.KernelBackend {
+  runWebGPUProgram(program: WebgpuProgram, inputs: tf.TensorInfo[], outputDtype: tf.DataType): tf.TensorInfo;
+}
+
+/** Runs `program` on the webgpu backend over `inputs`: a float32 tensor of its output shape. */
+export function runProgram<T extends tf.Tensor>(program: WebgpuProgram, inputs: readonly tf.TensorInfo[]): T {
+  const backend = tf.backend() as WebgpuBackend;
+  const out = backend.runWebGPUProgram(program, [...inputs], "float32");
+  return tf.engine().makeTensorFromTensorInfo(out) as T;
+}
+
+/**
+ * Whether fxc's kernel may run here instead of tfjs's: on the webgpu backend, float32, and not
+ * while tfjs records gradients (fxc's programs have none: training runs tfjs's kernels).
+ */
+export function ownKernelApplies(...operands: readonly (tf.Tensor | null | undefined)[]): boolean {
+  if (tf.getBackend() !== "webgpu" || tf.engine().state.gradientDepth > 0) return false;
+  return operands.every((t) => t == null || t.dtype === "float32");
+}
