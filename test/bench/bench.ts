@@ -10,6 +10,10 @@
  * process's own.
  *
  * Tasks (`--tasks`, comma-separated; all by default):
+ *   gemm              the machine's fp32 matrix-product ceiling (gemm.ts): ONNX Runtime's MatMul and
+ *                     torch.mm on ViT-B/16's MLP shape, GFLOP/s; the model tasks print theirs beside
+ *                     images/s (the work per image from torch's profiler), and a speed target that is
+ *                     not met says what it needs against this ceiling
  *   resnet50          resnet50 layer1..layer4, batch 8, 224x224
  *   resnet50-layer1   resnet50 layer1 only (the pruning ratio: its time over layer1..layer4's)
  *   vit_b_16          vit_b_16's encoder output (`encoder`, which is node encoder.ln), batch 8
@@ -46,7 +50,8 @@ import { ENGINES, measureDetector, measureEngine, type EngineResult, type Engine
 import { buildCli, extractArguments, FOLDER_BATCH, fxcFolder, type FxcFolderRun } from "./folder.js";
 import { photoLikeJpeg, writePhotos, PHOTO_HEIGHT, PHOTO_WIDTH } from "./photos.js";
 import { fastest, judgeTargets, median, speedup, targetLine, type Timing } from "./targets.js";
-import { measureTorch, measureTorchDetect, OPENBLAS_OVERRIDES, torchBlas, torchConfigs, torchDetectorWeights, torchFolder, torchWeights, type TorchConfig, type TorchFolderRun, type TorchResult } from "./torch.js";
+import { GEMM_SHAPE, gemmFlops, gflopsPerSecond, measureOrtGemm } from "./gemm.js";
+import { measureTorch, measureTorchDetect, measureTorchGemm, OPENBLAS_OVERRIDES, torchBlas, torchConfigs, torchDetectorWeights, torchFolder, torchWeights, type TorchConfig, type TorchFolderRun, type TorchResult } from "./torch.js";
 import { maskrcnn_resnet50_fpn } from "../../models/index.js";
 
 interface ModelTask {
@@ -63,7 +68,7 @@ const MODEL_TASKS: readonly ModelTask[] = [
   { id: "resnet50-layer1", model: "resnet50", returnNodes: ["layer1"], batch: 8, size: 224, label: "resnet50 layer1 only" },
   { id: "vit_b_16", model: "vit_b_16", returnNodes: ["encoder"], batch: 8, size: 224, label: "vit_b_16 encoder output (encoder.ln)" },
 ];
-const TASKS = [...MODEL_TASKS.map((t) => t.id), "maskrcnn", "folder", "preprocess"];
+const TASKS = ["gemm", ...MODEL_TASKS.map((t) => t.id), "maskrcnn", "folder", "preprocess"];
 
 /** The detection task: issue #13's maskrcnn_resnet50_fpn at 800x1216 (torchvision keeps that size: min 800, max 1333). */
 const DETECTION_TASK = { id: "maskrcnn", model: "maskrcnn_resnet50_fpn", height: 800, width: 1216 } as const;
@@ -137,8 +142,9 @@ type TorchState = { readonly blas: Blas; readonly refusal?: string } | { readonl
 /** Everything measured, for the targets. */
 interface Measured {
   defaultEngine?: string;
-  readonly tasks: Record<string, { fxc?: Timing; torch?: Timing }>;
+  readonly tasks: Record<string, { fxc?: Timing; torch?: Timing; flopsPerRun?: number }>;
   fewestRuns: number;
+  gemmCeiling?: number;
   readonly firstCallMissing: string[];
 }
 
@@ -248,12 +254,45 @@ class Bench {
     const torch = await this.torchRows((config) => measureTorch({ ...task, weights, runs: this.s.torchRuns }, config));
     rows.push(...torch.rows);
     const best = torch.best;
-    this.printRows(rows, best?.timing, ["images/s", "s/run"], (seconds) => [(task.batch / seconds).toFixed(2), seconds.toFixed(3)]);
+    // The work of a batch, as torch's profiler counted it: each row's rate in GFLOP/s beside its images/s.
+    const flopsPerRun = best === undefined ? undefined : best.timing.flopsPerImage * task.batch;
+    const gflops = (seconds: number): string => (flopsPerRun === undefined ? "n/a" : (flopsPerRun / seconds / 1e9).toFixed(0));
+    this.printRows(rows, best?.timing, ["images/s", "s/run", "GFLOP/s"], (seconds) => [(task.batch / seconds).toFixed(2), seconds.toFixed(3), gflops(seconds)]);
+    if (flopsPerRun !== undefined) console.log(`work: ${(flopsPerRun / task.batch / 1e9).toFixed(2)} GFLOP per image (torch's profiler: convolutions and matrix products, 2 per multiply-add)`);
     const defaultResult = engines.get("default")?.result;
-    this.measured.tasks[task.id] = { fxc: defaultResult, torch: best?.timing };
+    this.measured.tasks[task.id] = { fxc: defaultResult, torch: best?.timing, ...(flopsPerRun === undefined ? {} : { flopsPerRun }) };
     if (defaultResult !== undefined) this.measured.fewestRuns = Math.min(this.measured.fewestRuns, this.s.runs);
     if (best !== undefined) this.measured.fewestRuns = Math.min(this.measured.fewestRuns, this.s.torchRuns);
     return engines;
+  }
+
+  /**
+   * The machine's fp32 matrix-product ceiling (gemm.ts): ONNX Runtime's MatMul and torch.mm at each
+   * of torch's thread counts, GFLOP/s from medians; the fastest is the ceiling the speed targets
+   * are set beside.
+   */
+  async gemmTask(): Promise<void> {
+    const { m, k, n } = GEMM_SHAPE;
+    const runs = Math.max(this.s.runs, 5);
+    console.log(`
+fp32 matrix product [${m}, ${k}] x [${k}, ${n}] (ViT-B/16's MLP at batch 8), the machine's ceiling: ${runs} timed runs after one, medians`);
+    const flops = gemmFlops(GEMM_SHAPE);
+    const table: string[][] = [["matrix product", "GFLOP/s", "s/run"]];
+    const rates: number[] = [];
+    const row = (label: string, timing: Timing | string): void => {
+      if (typeof timing === "string") {
+        table.push([label, timing, ""]);
+        return;
+      }
+      rates.push(gflopsPerSecond(flops, timing));
+      table.push([label, rates.at(-1)!.toFixed(0), median(timing.seconds).toFixed(4)]);
+    };
+    row("ONNX Runtime MatMul (CPU EP, one thread per core)", await measureOrtGemm({ ...GEMM_SHAPE, runs }));
+    if (!("missing" in this.torch) && this.s.torchRuns > 0) {
+      for (const config of torchConfigs(availableParallelism())) row(`torch.mm, ${config.label.replace("torchvision, ", "")}`, await measureTorchGemm({ ...GEMM_SHAPE, runs }, config));
+    }
+    printTable(table, 1);
+    if (rates.length > 0) this.measured.gemmCeiling = Math.max(...rates);
   }
 
   /** maskrcnn_resnet50_fpn on one 800x1216 image: each engine's detector and torchvision's model, the same weights and image. */
@@ -437,6 +476,7 @@ async function main(): Promise<void> {
   try {
     const bench = new Bench(s, torch, dir, measured);
     const results = new Map<string, Map<string, { label: string; result: EngineResult }>>();
+    if (selected("gemm")) await bench.gemmTask();
     for (const task of MODEL_TASKS) {
       if (selected(task.id) && (s.models === undefined || s.models.includes(task.model))) results.set(task.id, await bench.modelTask(task));
     }

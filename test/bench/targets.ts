@@ -29,7 +29,7 @@ export function speedup(subject: Timing, baseline: Timing): number {
 
 /** `bound`: empty where the figure says it all. `median`: the figure is a median of timed runs (marked indicative when there are fewer than 3). */
 export type Verdict =
-  | { readonly judged: true; readonly met: boolean; readonly figure: string; readonly bound: string; readonly median: boolean }
+  | { readonly judged: true; readonly met: boolean; readonly figure: string; readonly bound: string; readonly median: boolean; readonly note?: string }
   | { readonly judged: false; readonly why: string };
 
 export interface TargetFigures {
@@ -39,8 +39,10 @@ export interface TargetFigures {
   readonly noRatio?: string;
   /** What fxc's default engine resolved to ("wasm", "onnxruntime", ...). */
   readonly defaultEngine?: string;
-  /** fxc's default engine and torchvision at its best thread count, per task. */
-  readonly tasks: Readonly<Record<string, { readonly fxc?: Timing; readonly torch?: Timing }>>;
+  /** fxc's default engine and torchvision at its best thread count, per task; the work of one timed run (a batch), where torch's profiler counted it. */
+  readonly tasks: Readonly<Record<string, { readonly fxc?: Timing; readonly torch?: Timing; readonly flopsPerRun?: number }>>;
+  /** The machine's fp32 matrix-product ceiling in GFLOP/s (test/bench/gemm.ts: the faster of ONNX Runtime and torch), if measured. */
+  readonly gemmCeiling?: number;
   /** Engines that could run here but failed, so that their first call has no figure. */
   readonly firstCallMissing: readonly string[];
 }
@@ -77,7 +79,16 @@ function atMost(figure: number, bound: number, show: (x: number) => string, medi
 function speedTarget(figures: TargetFigures, task: string): Verdict {
   if (figures.noRatio !== undefined) return { judged: false, why: figures.noRatio };
   const both = sides(figures, task);
-  return "judged" in both ? both : atLeast(speedup(both.fxc, both.torch), SPEEDUP_BOUND, times);
+  if ("judged" in both) return both;
+  const verdict = atLeast(speedup(both.fxc, both.torch), SPEEDUP_BOUND, times);
+  const work = figures.tasks[task]?.flopsPerRun;
+  if (!verdict.judged || verdict.met || work === undefined || figures.gemmCeiling === undefined) return verdict;
+  // What the bound asks of the machine, beside what its fastest matrix product reaches.
+  const needed = (SPEEDUP_BOUND * work) / median(both.torch.seconds) / 1e9;
+  const achieved = work / median(both.fxc.seconds) / 1e9;
+  const ceiling = figures.gemmCeiling;
+  const note = `${SPEEDUP_BOUND}x needs ${needed.toFixed(0)} GFLOP/s; fxc ran ${achieved.toFixed(0)}, the machine's fp32 GEMM ceiling is ${ceiling.toFixed(0)}${needed > ceiling ? ": above it, so only less work (not faster kernels) could meet it" : ""}`;
+  return { ...verdict, note };
 }
 
 function rssTarget(figures: TargetFigures, task: string): Verdict {
@@ -116,5 +127,6 @@ export function targetLine(what: string, verdict: Verdict, fewestRuns: number): 
   if (!verdict.judged) return `target ${what}: not judged (${verdict.why})`;
   const indicative = verdict.median && fewestRuns < 3 ? `; indicative only: medians of ${fewestRuns} run${fewestRuns === 1 ? "" : "s"}, not 3` : "";
   const bound = verdict.bound === "" ? "" : ` vs ${verdict.bound}`;
-  return `target ${what}: ${verdict.met ? "met" : "not met"} (${verdict.figure}${bound}${indicative})`;
+  const note = verdict.note === undefined ? "" : `; ${verdict.note}`;
+  return `target ${what}: ${verdict.met ? "met" : "not met"} (${verdict.figure}${bound}${indicative}${note})`;
 }

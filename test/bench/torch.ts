@@ -28,6 +28,12 @@ export interface TorchResult extends Timing {
   readonly blas: TorchBlasReport;
 }
 
+/** A model task's torch side: its timing and the work of one image. */
+export interface TorchModelResult extends TorchResult {
+  /** The work of one image as torch's profiler counts it (convolutions and matrix products; 2 per multiply-add). */
+  readonly flopsPerImage: number;
+}
+
 function python(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Finished> {
   return runProcess(PYTHON, [SCRIPT, ...args], env);
 }
@@ -72,12 +78,20 @@ export interface TorchModelJob {
 }
 
 /** create_feature_extractor on a random batch; a string says why it could not be measured. */
-export async function measureTorch(job: TorchModelJob, config: TorchConfig): Promise<TorchResult | string> {
+export async function measureTorch(job: TorchModelJob, config: TorchConfig): Promise<TorchModelResult | string> {
   const args = ["model", job.model, job.returnNodes.join(","), String(job.batch), String(job.size), String(job.runs), String(config.threads), job.weights];
   const done = await python(args, config.env);
   if (done.code !== 0) return failure(done);
-  const out = lastJson<{ seconds: number[]; first_call_s: number; threads: number; max_rss_mb: number; blas: TorchBlasReport }>(done);
-  return { seconds: out.seconds, firstCallSeconds: out.first_call_s, threads: out.threads, maxRssMB: out.max_rss_mb, blas: out.blas };
+  const out = lastJson<{ seconds: number[]; first_call_s: number; threads: number; max_rss_mb: number; blas: TorchBlasReport; flops_per_image: number }>(done);
+  return { seconds: out.seconds, firstCallSeconds: out.first_call_s, threads: out.threads, maxRssMB: out.max_rss_mb, blas: out.blas, flopsPerImage: out.flops_per_image };
+}
+
+/** torch.mm of an [m, k] by a [k, n] matrix at the config's threads (torchvision_bench.py `gemm`); a string says why it could not be timed. */
+export async function measureTorchGemm(job: { readonly m: number; readonly k: number; readonly n: number; readonly runs: number }, config: TorchConfig): Promise<Timing | string> {
+  const done = await python(["gemm", String(job.m), String(job.k), String(job.n), String(job.runs), String(config.threads)], config.env);
+  if (done.code !== 0) return failure(done);
+  const out = lastJson<{ seconds: number[]; max_rss_mb: number }>(done);
+  return { seconds: out.seconds, maxRssMB: out.max_rss_mb };
 }
 
 export interface TorchFolderRun {

@@ -12,7 +12,10 @@ that thread settings and the peak RSS (ru_maxrss) belong to that one measurement
       A randomly initialized model's state_dict: the checkpoint both sides load.
   model MODEL NODE[,NODE...] BATCH SIZE RUNS THREADS WEIGHTS.pth
       create_feature_extractor on a random batch: the first call (build the model, load the
-      weights, trace, one forward at the full batch: it is also the warm-up), then RUNS timed runs.
+      weights, trace, one forward at the full batch: it is also the warm-up), then RUNS timed runs;
+      then one more under torch's profiler, for the work of one image (flops_per_image).
+  gemm M K N RUNS THREADS
+      torch.mm of an [M, K] and a [K, N] matrix: one product as warm-up, then RUNS timed ones.
   detector-weights MODEL OUT.pth
       A randomly initialized detection model's state_dict (torch.manual_seed(0), weights=None), with
       the box predictor's class-1 bias raised to 5 so that detections pass the score threshold and
@@ -98,7 +101,24 @@ def model(model_name: str, nodes: str, batch: int, size: int, runs: int, threads
             start = time.perf_counter()
             extractor(x)
             seconds.append(time.perf_counter() - start)
-    print(json.dumps({"seconds": seconds, "first_call_s": first_call, "threads": torch.get_num_threads(), "max_rss_mb": max_rss_mb(), "blas": blas()}))
+        # The work of one image, as torch's profiler counts it (convolutions and matrix products, 2 per multiply-add), after the timed runs.
+        with torch.profiler.profile(with_flops=True) as profiled:
+            extractor(x)
+    flops = sum(event.flops for event in profiled.key_averages()) / batch
+    print(json.dumps({"seconds": seconds, "first_call_s": first_call, "threads": torch.get_num_threads(), "max_rss_mb": max_rss_mb(), "blas": blas(), "flops_per_image": flops}))
+
+
+def gemm(m: int, k: int, n: int, runs: int, threads: int) -> None:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    torch.mm(a, b)
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        seconds.append(time.perf_counter() - start)
+    print(json.dumps({"seconds": seconds, "threads": torch.get_num_threads(), "max_rss_mb": max_rss_mb()}))
 
 
 def detector_weights(model_name: str, out: str) -> None:
@@ -160,6 +180,8 @@ if __name__ == "__main__":
         weights(args[0], args[1])
     elif command == "model":
         model(args[0], args[1], int(args[2]), int(args[3]), int(args[4]), int(args[5]), args[6])
+    elif command == "gemm":
+        gemm(int(args[0]), int(args[1]), int(args[2]), int(args[3]), int(args[4]))
     elif command == "detector-weights":
         detector_weights(args[0], args[1])
     elif command == "detect":
@@ -167,4 +189,4 @@ if __name__ == "__main__":
     elif command == "folder":
         folder(args[0], args[1], int(args[2]), int(args[3]), args[4])
     else:
-        sys.exit(f"unknown command {command}; use blas, weights, model, detector-weights, detect or folder")
+        sys.exit(f"unknown command {command}; use blas, weights, model, gemm, detector-weights, detect or folder")

@@ -74,6 +74,18 @@ test("each target of the issue is one line: met or not met, with its figure and 
   assert.match(out[7]!, /^target a folder of photos.*: met \(2\.00x vs >= 1\.50x\)$/);
 });
 
+test("a speed target not met says what it needs in GFLOP/s beside the machine's matrix-product ceiling; one met does not", () => {
+  // vit: torch 12 s a batch of 35 GFLOP x 8; 1.5x needs 35 GFLOP/s, fxc ran 28.
+  const work = { flopsPerRun: 8 * 35e9 };
+  const tasks = { ...figures().tasks, resnet50: { ...figures().tasks["resnet50"], ...work }, vit_b_16: { ...figures().tasks["vit_b_16"], ...work } };
+  const above = lines(figures({ tasks, gemmCeiling: 30 }));
+  assert.match(above[1]!, /: not met \(1\.20x vs >= 1\.50x; 1\.5x needs 35 GFLOP\/s; fxc ran 28, the machine's fp32 GEMM ceiling is 30: above it, so only less work \(not faster kernels\) could meet it\)$/);
+  assert.match(above[0]!, /: met \(2\.00x vs >= 1\.50x\)$/, "a met target has no note");
+  const below = lines(figures({ tasks, gemmCeiling: 150 }));
+  assert.match(below[1]!, /ceiling is 150\)$/, "under the ceiling, no claim that faster kernels could not do it");
+  assert.doesNotMatch(lines(figures())[1]!, /GFLOP/, "without the work or the ceiling, nothing is said");
+});
+
 test("against the reference BLAS the speed targets are not judged, and say why; the others still are", () => {
   const refusal = ratioRefusal(classifyBlas(report(["/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0"])));
   const out = lines(figures({ noRatio: refusal }));

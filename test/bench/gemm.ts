@@ -1,0 +1,38 @@
+/**
+ * The machine's ceiling for the work the model tasks are made of: one fp32 matrix product the size
+ * of ViT-B/16's MLP at the bench's batch ([8 x 197 tokens, 768] by [768, 3072]), on ONNX Runtime
+ * (gemmChild.ts, as fxc's engine runs it) and on torch (torchvision_bench.py `gemm`, at its best
+ * thread count), in GFLOP/s (2 per multiply-add). A model task's GFLOP/s over this says how much of
+ * the machine it uses; a speed target that needs more than the ceiling cannot be met by faster
+ * kernels, only by less work.
+ */
+import { join } from "node:path";
+import { failure, lastJson, NODE_WITH_SOURCES, ROOT, runProcess } from "./child.js";
+import { median, type Timing } from "./targets.js";
+
+/** What gemmChild.ts is given: the product's sizes and the timed runs. */
+export interface GemmJob {
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly runs: number;
+}
+
+/** ViT-B/16's first MLP layer at batch 8: 1576 tokens of 768 features by a [768, 3072] weight. */
+export const GEMM_SHAPE = { m: 8 * 197, k: 768, n: 3072 } as const;
+
+/** A product's work: two floating-point operations per multiply-add. */
+export function gemmFlops(job: Pick<GemmJob, "m" | "k" | "n">): number {
+  return 2 * job.m * job.k * job.n;
+}
+
+/** GFLOP/s of `flops` done in the median of `timing`'s runs. */
+export function gflopsPerSecond(flops: number, timing: Timing): number {
+  return flops / median(timing.seconds) / 1e9;
+}
+
+/** ONNX Runtime's MatMul, timed in a process of its own; a string says why it could not be. */
+export async function measureOrtGemm(job: GemmJob): Promise<Timing | string> {
+  const done = await runProcess(NODE_WITH_SOURCES[0]!, [...NODE_WITH_SOURCES.slice(1), join(ROOT, "test/bench/gemmChild.ts"), JSON.stringify(job)]);
+  return done.code === 0 ? lastJson<Timing>(done) : failure(done);
+}
