@@ -1,4 +1,5 @@
 import { AdaptiveAvgPool2d, Conv2d, Dropout, Linear, MaxPool2d, Module, ReLU, Sequential, F, type Tensor } from "../nn/index.js";
+import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
 
 /** torchvision.models.alexnet, module for module: same attribute names, same forward order. */
 
@@ -50,3 +51,8 @@ export class AlexNet extends Module {
 }
 
 export const alexnet = (options: AlexNetOptions = {}): AlexNet => new AlexNet(options);
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+const entry = zooFamily("AlexNet", { minSize: 63, preset: imagenetPreset(224, 256) });
+
+registerModels(entry("alexnet", alexnet));

@@ -16,6 +16,7 @@ import {
   type NormFactory,
   type Tensor,
 } from "../nn/index.js";
+import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
 
 /** torchvision.models.convnext, module for module: same attribute names, same forward order. */
 
@@ -174,4 +175,16 @@ export const convnext_large = builder(
     [1536, null, 3],
   ],
   0.5,
+);
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+// A 4x4 stem, then three 2x2 downsamplings: anything under 32 pixels runs out of input.
+const entry = zooFamily("ConvNeXt", { minSize: 32, preset: imagenetPreset(224, 232) });
+
+/** torchvision's DEFAULT weights: IMAGENET1K_V1 for each. */
+registerModels(
+  entry("convnext_tiny", convnext_tiny, { preset: imagenetPreset(224, 236) }),
+  entry("convnext_small", convnext_small, { preset: imagenetPreset(224, 230) }),
+  entry("convnext_base", convnext_base),
+  entry("convnext_large", convnext_large),
 );

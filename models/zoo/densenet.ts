@@ -1,5 +1,6 @@
 import { AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential, F, type Tensor } from "../nn/index.js";
 import type { KeyRename } from "@fxc/runtime/internal/weights/rename";
+import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
 
 /** torchvision.models.densenet, module for module: same attribute names, same forward order. */
 
@@ -157,3 +158,13 @@ export const densenet121: Builder = densenet(32, [6, 12, 24, 16], 64);
 export const densenet161: Builder = densenet(48, [6, 12, 36, 24], 96);
 export const densenet169: Builder = densenet(32, [6, 12, 32, 32], 64);
 export const densenet201: Builder = densenet(32, [6, 12, 48, 32], 64);
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+const entry = zooFamily("DenseNet", { minSize: 29, preset: imagenetPreset(224, 256), checkpointKeyRenames: OLD_DENSENET_KEYS });
+
+registerModels(
+  entry("densenet121", densenet121),
+  entry("densenet161", densenet161),
+  entry("densenet169", densenet169),
+  entry("densenet201", densenet201),
+);

@@ -17,6 +17,7 @@ import {
   type Tensor,
 } from "../nn/index.js";
 import { makeDivisible } from "./utils.js";
+import { imagenetPreset, zooFamily, type EntryInfo, type Preset, registerModels } from "./entry.js";
 
 /** torchvision.models.efficientnet (V1 and V2), module for module: same attribute names, same forward order. */
 
@@ -313,3 +314,22 @@ export const efficientnet_b7 = builder("efficientnet_b7", 0.5, 2.0, 3.1, tfBatch
 export const efficientnet_v2_s = builder("efficientnet_v2_s", 0.2, 1.0, 1.0, v2BatchNorm);
 export const efficientnet_v2_m = builder("efficientnet_v2_m", 0.3, 1.0, 1.0, v2BatchNorm);
 export const efficientnet_v2_l = builder("efficientnet_v2_l", 0.4, 1.0, 1.0, v2BatchNorm);
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+const entry = zooFamily("EfficientNet", { minSize: 1, preset: imagenetPreset(224, 256, "bicubic") });
+const v2 = (preset: Preset): EntryInfo => ({ minSize: 33, preset });
+
+/** torchvision's DEFAULT weights: V1 models accept any size, V2's document 33 pixels at least. */
+registerModels(
+  entry("efficientnet_b0", efficientnet_b0),
+  entry("efficientnet_b1", efficientnet_b1, { preset: imagenetPreset(240, 255) }),
+  entry("efficientnet_b2", efficientnet_b2, { preset: imagenetPreset(288, 288, "bicubic") }),
+  entry("efficientnet_b3", efficientnet_b3, { preset: imagenetPreset(300, 320, "bicubic") }),
+  entry("efficientnet_b4", efficientnet_b4, { preset: imagenetPreset(380, 384, "bicubic") }),
+  entry("efficientnet_b5", efficientnet_b5, { preset: imagenetPreset(456, 456, "bicubic") }),
+  entry("efficientnet_b6", efficientnet_b6, { preset: imagenetPreset(528, 528, "bicubic") }),
+  entry("efficientnet_b7", efficientnet_b7, { preset: imagenetPreset(600, 600, "bicubic") }),
+  entry("efficientnet_v2_s", efficientnet_v2_s, v2(imagenetPreset(384, 384))),
+  entry("efficientnet_v2_m", efficientnet_v2_m, v2(imagenetPreset(480, 480))),
+  entry("efficientnet_v2_l", efficientnet_v2_l, v2({ cropSize: 480, resizeSize: 480, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], interpolation: "bicubic" })),
+);

@@ -57,3 +57,19 @@ export function zooFamily(family: string, defaults: EntryInfo): FamilyEntry {
     };
   };
 }
+
+/** Every model registered so far, by name: the family files fill it as they load (models/zoo/families.ts loads them all). */
+const registered = new Map<string, ModelEntry>();
+
+/** Adds a family's models to the zoo, as torchvision's `@register_model()` does for each builder. */
+export function registerModels(...entries: readonly ModelEntry[]): void {
+  for (const entry of entries) {
+    if (registered.has(entry.name)) throw new Error(`internal: model ${entry.name} is registered twice`);
+    registered.set(entry.name, entry);
+  }
+}
+
+/** The models registered so far, by name. */
+export function registeredModels(): ReadonlyMap<string, ModelEntry> {
+  return registered;
+}

@@ -1,4 +1,5 @@
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Linear, MaxPool2d, Module, Sequential, F, type Layer, type Tensor } from "../nn/index.js";
+import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
 
 /** torchvision.models.googlenet, module for module: same attribute names, same forward order. */
 
@@ -249,3 +250,8 @@ export function googlenet(options: GoogLeNetBuilderOptions = {}): GoogLeNet {
   }
   return model;
 }
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+const entry = zooFamily("GoogLeNet", { minSize: 15, preset: imagenetPreset(224, 256) });
+
+registerModels(entry("googlenet", googlenet));

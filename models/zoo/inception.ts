@@ -1,5 +1,6 @@
 import { AdaptiveAvgPool2d, Dropout, Linear, MaxPool2d, Module, F, type Layer, type Tensor } from "../nn/index.js";
 import { BasicConv2d, checkWeights, overwriteNamedParam, transformInput, type ConvBlock, type WeightsName } from "./googlenet.js";
+import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
 
 /** torchvision.models.inception (Inception v3), module for module: same attribute names, same forward order. */
 
@@ -322,3 +323,8 @@ export function inception_v3(options: InceptionV3BuilderOptions = {}): Inception
   }
   return model;
 }
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+const entry = zooFamily("Inception", { minSize: 75, preset: imagenetPreset(299, 342) });
+
+registerModels(entry("inception_v3", inception_v3));

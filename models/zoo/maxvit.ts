@@ -26,6 +26,7 @@ import {
   type Tensor,
 } from "../nn/index.js";
 import { ShapeError } from "../nn/shape.js";
+import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
 
 /**
  * torchvision.models.maxvit, module for module: same attribute names, same forward order.
@@ -494,3 +495,13 @@ export function maxvit_t(o: MaxVitTOptions = {}): MaxVit {
     partitionSize: 7,
   });
 }
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+/**
+ * torchvision's DEFAULT weights for MaxViT (IMAGENET1K_V1: 224 crop of a 224 resize, bicubic).
+ * The attention grids are sized when the model is built, so it takes one input size (221 to
+ * 224 per side for the default input_size); other sizes need `inputSize` at build time.
+ */
+const entry = zooFamily("MaxViT", { minSize: 224, fixedSize: true, preset: imagenetPreset(224, 224, "bicubic") });
+
+registerModels(entry("maxvit_t", maxvit_t));

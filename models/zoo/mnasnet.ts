@@ -1,4 +1,5 @@
 import { BatchNorm2d, Conv2d, Dropout, Linear, Module, ReLU, Sequential, F, type Tensor } from "../nn/index.js";
+import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
 
 /** torchvision.models.mnasnet (the B1 variant), module for module: same attribute names, same forward order. */
 
@@ -105,3 +106,15 @@ export const mnasnet0_5: Builder = (o = {}) => new MNASNet(0.5, o);
 export const mnasnet0_75: Builder = (o = {}) => new MNASNet(0.75, o);
 export const mnasnet1_0: Builder = (o = {}) => new MNASNet(1.0, o);
 export const mnasnet1_3: Builder = (o = {}) => new MNASNet(1.3, o);
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+const entry = zooFamily("MNASNet", { minSize: 1, preset: imagenetPreset(224, 256) });
+const newerRecipe = { preset: imagenetPreset(224, 232) };
+
+/** torchvision's DEFAULT weights resize to 256 for 0_5 and 1_0, to 232 for 0_75 and 1_3 (newer recipe). */
+registerModels(
+  entry("mnasnet0_5", mnasnet0_5),
+  entry("mnasnet0_75", mnasnet0_75, newerRecipe),
+  entry("mnasnet1_0", mnasnet1_0),
+  entry("mnasnet1_3", mnasnet1_3, newerRecipe),
+);

@@ -1,6 +1,7 @@
 import { batchNorm2d, Conv2d, Conv2dNormActivation, Dropout, Linear, Module, relu6, Sequential, F, type Layer, type NormFactory, type Tensor } from "../nn/index.js";
 import { pythonRound } from "@fxc/runtime/internal/pythonMath";
 import { makeDivisible } from "./utils.js";
+import { imagenetPreset, registerModels, zooFamily } from "./entry.js";
 
 // torchvision.models.mobilenetv2 imports _make_divisible into its namespace; so does this module.
 export { makeDivisible };
@@ -102,3 +103,7 @@ export class MobileNetV2 extends Module {
 }
 
 export const mobilenet_v2 = (options: MobileNetV2Options = {}): MobileNetV2 => new MobileNetV2(options);
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+/** torchvision's DEFAULT weights: IMAGENET1K_V2 (resize 232). */
+registerModels(zooFamily("MobileNet", { minSize: 1, preset: imagenetPreset(224, 232) })("mobilenet_v2", mobilenet_v2));

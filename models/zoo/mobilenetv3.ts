@@ -17,6 +17,7 @@ import {
   type Tensor,
 } from "../nn/index.js";
 import { makeDivisible } from "./utils.js";
+import { imagenetPreset, registerModels, zooFamily } from "./entry.js";
 
 /** torchvision.models.mobilenetv3, module for module: same attribute names, same forward order. */
 
@@ -204,3 +205,9 @@ const builder =
 
 export const mobilenet_v3_large = builder("mobilenet_v3_large");
 export const mobilenet_v3_small = builder("mobilenet_v3_small");
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+/** torchvision's DEFAULT weights: IMAGENET1K_V2 for v3_large (resize 232), V1 for v3_small (resize 256). */
+const entry = zooFamily("MobileNet", { minSize: 1, preset: imagenetPreset(224, 232) });
+
+registerModels(entry("mobilenet_v3_large", mobilenet_v3_large), entry("mobilenet_v3_small", mobilenet_v3_small, { preset: imagenetPreset(224, 256) }));

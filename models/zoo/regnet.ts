@@ -15,6 +15,7 @@ import {
 } from "../nn/index.js";
 import { makeDivisible } from "./utils.js";
 import { pythonRound } from "@fxc/runtime/internal/pythonMath";
+import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
 
 /** torchvision.models.regnet, module for module: same attribute names, same forward order. */
 
@@ -268,3 +269,25 @@ export const regnet_x_3_2gf = builder({ depth: 25, w0: 88, wA: 26.31, wM: 2.25, 
 export const regnet_x_8gf = builder({ depth: 23, w0: 80, wA: 49.56, wM: 2.88, groupWidth: 120 });
 export const regnet_x_16gf = builder({ depth: 22, w0: 216, wA: 55.59, wM: 2.1, groupWidth: 128 });
 export const regnet_x_32gf = builder({ depth: 23, w0: 320, wA: 69.86, wM: 2.0, groupWidth: 168 });
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+/** torchvision's DEFAULT weights: IMAGENET1K_V2 (224, resize 232), but regnet_y_128gf's SWAG_E2E_V1 (384, bicubic). */
+const entry = zooFamily("RegNet", { minSize: 1, preset: imagenetPreset(224, 232) });
+
+registerModels(
+  entry("regnet_y_400mf", regnet_y_400mf),
+  entry("regnet_y_800mf", regnet_y_800mf),
+  entry("regnet_y_1_6gf", regnet_y_1_6gf),
+  entry("regnet_y_3_2gf", regnet_y_3_2gf),
+  entry("regnet_y_8gf", regnet_y_8gf),
+  entry("regnet_y_16gf", regnet_y_16gf),
+  entry("regnet_y_32gf", regnet_y_32gf),
+  entry("regnet_y_128gf", regnet_y_128gf, { preset: imagenetPreset(384, 384, "bicubic") }),
+  entry("regnet_x_400mf", regnet_x_400mf),
+  entry("regnet_x_800mf", regnet_x_800mf),
+  entry("regnet_x_1_6gf", regnet_x_1_6gf),
+  entry("regnet_x_3_2gf", regnet_x_3_2gf),
+  entry("regnet_x_8gf", regnet_x_8gf),
+  entry("regnet_x_16gf", regnet_x_16gf),
+  entry("regnet_x_32gf", regnet_x_32gf),
+);

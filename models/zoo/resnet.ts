@@ -1,4 +1,5 @@
 import { AdaptiveAvgPool2d, batchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential, F, type Layer, type NormFactory, type Tensor } from "../nn/index.js";
+import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
 
 /** torchvision.models.resnet, module for module: same attribute names, same forward order. */
 
@@ -191,3 +192,21 @@ export const resnext101_32x8d: Builder = (o = {}) => new ResNet(Bottleneck, [3, 
 export const resnext101_64x4d: Builder = (o = {}) => new ResNet(Bottleneck, [3, 4, 23, 3], { ...o, groups: 64, widthPerGroup: 4 });
 export const wide_resnet50_2: Builder = (o = {}) => new ResNet(Bottleneck, [3, 4, 6, 3], { ...o, widthPerGroup: 64 * 2 });
 export const wide_resnet101_2: Builder = (o = {}) => new ResNet(Bottleneck, [3, 4, 23, 3], { ...o, widthPerGroup: 64 * 2 });
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+/** torchvision's DEFAULT weights for the ResNet family (the IMAGENET1K_V2 recipes resize to 232, V1 to 256). */
+const entry = zooFamily("ResNet", { minSize: 1, preset: imagenetPreset(224, 232) });
+const v1 = { preset: imagenetPreset(224, 256) };
+
+registerModels(
+  entry("resnet18", resnet18, v1),
+  entry("resnet34", resnet34, v1),
+  entry("resnet50", resnet50),
+  entry("resnet101", resnet101),
+  entry("resnet152", resnet152),
+  entry("resnext50_32x4d", resnext50_32x4d),
+  entry("resnext101_32x8d", resnext101_32x8d),
+  entry("resnext101_64x4d", resnext101_64x4d),
+  entry("wide_resnet50_2", wide_resnet50_2),
+  entry("wide_resnet101_2", wide_resnet101_2),
+);

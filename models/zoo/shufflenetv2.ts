@@ -1,4 +1,5 @@
 import { BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential, F, type Tensor } from "../nn/index.js";
+import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
 
 /** torchvision.models.shufflenetv2, module for module: same attribute names, same forward order. */
 
@@ -117,3 +118,15 @@ export const shufflenet_v2_x0_5: Builder = (o = {}) => new ShuffleNetV2([4, 8, 4
 export const shufflenet_v2_x1_0: Builder = (o = {}) => new ShuffleNetV2([4, 8, 4], [24, 116, 232, 464, 1024], o);
 export const shufflenet_v2_x1_5: Builder = (o = {}) => new ShuffleNetV2([4, 8, 4], [24, 176, 352, 704, 1024], o);
 export const shufflenet_v2_x2_0: Builder = (o = {}) => new ShuffleNetV2([4, 8, 4], [24, 244, 488, 976, 2048], o);
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+const entry = zooFamily("ShuffleNetV2", { minSize: 1, preset: imagenetPreset(224, 256) });
+const resize232 = { preset: imagenetPreset(224, 232) };
+
+/** torchvision's DEFAULT weights: IMAGENET1K_V1 for each (x1_5 and x2_0 resize to 232). */
+registerModels(
+  entry("shufflenet_v2_x0_5", shufflenet_v2_x0_5),
+  entry("shufflenet_v2_x1_0", shufflenet_v2_x1_0),
+  entry("shufflenet_v2_x1_5", shufflenet_v2_x1_5, resize232),
+  entry("shufflenet_v2_x2_0", shufflenet_v2_x2_0, resize232),
+);

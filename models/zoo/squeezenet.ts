@@ -1,4 +1,5 @@
 import { AdaptiveAvgPool2d, Conv2d, Dropout, MaxPool2d, Module, ReLU, Sequential, F, type Tensor } from "../nn/index.js";
+import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
 
 /** torchvision.models.squeezenet, module for module: same attribute names, same forward order. */
 
@@ -93,3 +94,8 @@ export class SqueezeNet extends Module {
 
 export const squeezenet1_0 = (options: SqueezeNetOptions = {}): SqueezeNet => new SqueezeNet("1_0", options);
 export const squeezenet1_1 = (options: SqueezeNetOptions = {}): SqueezeNet => new SqueezeNet("1_1", options);
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+const entry = zooFamily("SqueezeNet", { minSize: 21, preset: imagenetPreset(224, 256) });
+
+registerModels(entry("squeezenet1_0", squeezenet1_0), entry("squeezenet1_1", squeezenet1_1, { minSize: 17 }));

@@ -20,6 +20,7 @@ import {
 } from "../nn/index.js";
 // Swin's relative_position_index is MaxViT's table, flattened: one definition.
 import { relativePositionIndex } from "./maxvit.js";
+import { imagenetPreset, zooFamily, type EntryInfo, registerModels } from "./entry.js";
 
 /**
  * torchvision.models.swin_transformer (Swin and Swin v2), module for module: same attribute
@@ -314,3 +315,21 @@ export const swin_b = swin(128, [2, 2, 18, 2], [4, 8, 16, 32], [7, 7], 0.5, fals
 export const swin_v2_t = swin(96, [2, 2, 6, 2], [3, 6, 12, 24], [8, 8], 0.2, true);
 export const swin_v2_s = swin(96, [2, 2, 18, 2], [3, 6, 12, 24], [8, 8], 0.3, true);
 export const swin_v2_b = swin(128, [2, 2, 18, 2], [4, 8, 16, 32], [8, 8], 0.5, true);
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+/**
+ * torchvision's DEFAULT weights for Swin and Swin v2 (bicubic resizing). Other input sizes
+ * work: feature maps are padded to whole windows and to even sizes before patch merging.
+ */
+const weights = (cropSize: number, resizeSize: number): EntryInfo => ({ minSize: cropSize, preset: imagenetPreset(cropSize, resizeSize, "bicubic") });
+const swinV1 = zooFamily("Swin", weights(224, 232));
+const swinV2 = zooFamily("Swin v2", weights(256, 260));
+
+registerModels(
+  swinV1("swin_t", swin_t),
+  swinV1("swin_s", swin_s, weights(224, 246)),
+  swinV1("swin_b", swin_b, weights(224, 238)),
+  swinV2("swin_v2_t", swin_v2_t),
+  swinV2("swin_v2_s", swin_v2_s),
+  swinV2("swin_v2_b", swin_v2_b, weights(256, 272)),
+);

@@ -1,4 +1,5 @@
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Linear, MaxPool2d, Module, ReLU, Sequential, F, type Layer, type Tensor } from "../nn/index.js";
+import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
 
 /** torchvision.models.vgg, module for module: same attribute names, same forward order. */
 
@@ -76,3 +77,17 @@ export const vgg16: Builder = vgg("D", false);
 export const vgg16_bn: Builder = vgg("D", true);
 export const vgg19: Builder = vgg("E", false);
 export const vgg19_bn: Builder = vgg("E", true);
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+const entry = zooFamily("VGG", { minSize: 32, preset: imagenetPreset(224, 256) });
+
+registerModels(
+  entry("vgg11", vgg11),
+  entry("vgg11_bn", vgg11_bn),
+  entry("vgg13", vgg13),
+  entry("vgg13_bn", vgg13_bn),
+  entry("vgg16", vgg16),
+  entry("vgg16_bn", vgg16_bn),
+  entry("vgg19", vgg19),
+  entry("vgg19_bn", vgg19_bn),
+);

@@ -20,6 +20,7 @@ import {
 } from "../nn/index.js";
 
 import type { KeyRename } from "@fxc/runtime/internal/weights/rename";
+import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
 
 /** torchvision.models.vision_transformer, module for module: same attribute names, same forward order. */
 
@@ -216,3 +217,26 @@ export const vit_b_32 = vit(32, 12, 12, 768, 3072);
 export const vit_l_16 = vit(16, 24, 16, 1024, 4096);
 export const vit_l_32 = vit(32, 24, 16, 1024, 4096);
 export const vit_h_14 = vit(14, 32, 16, 1280, 5120);
+
+// The zoo's entries: this family registers its builders as torchvision's @register_model() does.
+type Options = VisionTransformerOptions & { imageSize?: number };
+
+/**
+ * torchvision's DEFAULT weights for the ViT family. Position embeddings fix the input size
+ * (`fixedSize`). vit_h_14's DEFAULT weights (SWAG, end to end) are for 518×518, so its entry
+ * builds `imageSize: 518`, as torchvision's builder does when given those weights.
+ */
+const entry = zooFamily("ViT", { minSize: 224, fixedSize: true, preset: imagenetPreset(224, 256) });
+/** The builder with `imageSize` given unless the user gives another. */
+const at =
+  (imageSize: number, build: (o?: Options) => VisionTransformer) =>
+  (o?: Options): VisionTransformer =>
+    build({ imageSize, ...o });
+
+registerModels(
+  entry("vit_b_16", at(224, vit_b_16)),
+  entry("vit_b_32", at(224, vit_b_32)),
+  entry("vit_l_16", at(224, vit_l_16), { preset: imagenetPreset(224, 242) }),
+  entry("vit_l_32", at(224, vit_l_32)),
+  entry("vit_h_14", at(518, vit_h_14), { minSize: 518, preset: imagenetPreset(518, 518, "bicubic") }),
+);

@@ -1,14 +1,19 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { getGraphNodeNames } from "../../compiler/api.js";
-import { listModels } from "../../models/zoo/registry.js";
+import { getModelEntry, listModels } from "../../models/zoo/registry.js";
+import { registerModels } from "../../models/zoo/entry.js";
 import { torchvisionNodeNames } from "../support/fixtures.js";
 
 const reference = torchvisionNodeNames();
 
-test("the zoo is torchvision 0.14.1's 80 classification models", () => {
+test("the zoo is torchvision 0.14.1's 80 classification models, listed sorted as its list_models() lists them", () => {
   for (const name of listModels()) assert.ok(name in reference, `${name} is not in torchvision 0.14.1's list`);
-  assert.deepEqual([...listModels()].sort(), Object.keys(reference).sort());
+  assert.deepEqual(listModels(), Object.keys(reference).sort());
+});
+
+test("a family registers its models once: a name registered again is refused", () => {
+  assert.throws(() => registerModels(getModelEntry("resnet18")), /model resnet18 is registered twice/);
 });
 
 for (const name of listModels()) {
