@@ -516,6 +516,7 @@ export async function loadDetector<D extends DetectionResult = DetectionResult>(
   return {
     detect,
     engine: box.extractor.engine,
+    ...(box.extractor.webgpuKernels === undefined ? {} : { webgpuKernels: box.extractor.webgpuKernels }),
     fallback: box.extractor.fallback,
     backend: box.extractor.backend,
     adapter: box.extractor.adapter,

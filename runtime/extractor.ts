@@ -86,6 +86,15 @@ export interface LoadOptions {
 /** Whose kernels run a program on the webgpu backend. */
 export type WebgpuKernelChoice = "tfjs" | "fxc";
 
+/** What runs a program: the load options that the tasks (extract, nearest, visualize, detect) pass through as they are. */
+export type EngineChoice = Pick<LoadOptions, "engine" | "backend" | "webgpuKernels">;
+
+/** The engine choice among `options`, the fields left out omitted (so that spreading it overrides nothing). */
+export function engineChoice(options: EngineChoice): EngineChoice {
+  const { engine, backend, webgpuKernels } = options;
+  return { ...(engine === undefined ? {} : { engine }), ...(backend === undefined ? {} : { backend }), ...(webgpuKernels === undefined ? {} : { webgpuKernels }) };
+}
+
 /** `I` is the input: an image batch [N, H, W, C] (or NCHW), or the shape a model of the user's was compiled for. */
 /** What runs a loaded program, and why the automatic choices did not pick something else: an Extractor and a Detector say it alike. */
 export interface EngineReport {

@@ -1,6 +1,6 @@
 import { dirname, join, relative, resolve, sep } from "node:path";
 import type { GeneralizedRCNN } from "../../models/detection/generalized_rcnn.js";
-import type { BackendName, EngineName, WeightsInput } from "@fxc/runtime";
+import { engineChoice, type EngineChoice, type WeightsInput } from "@fxc/runtime";
 import type { Detections, ImageTensor } from "@fxc/runtime/internal/detection/types";
 import { decodeImage, ImageError, type RgbImage } from "@fxc/runtime/internal/images/decode";
 import { listImages } from "@fxc/runtime/internal/images/list";
@@ -16,7 +16,7 @@ import { labelName } from "./cocoCategories.js";
 /** Detections below this score are left out unless asked for (torchvision's demos draw from 0.5; the model's own box_score_thresh applies first). */
 export const DEFAULT_SCORE_THRESHOLD = 0.5;
 
-export interface DetectImagesOptions {
+export interface DetectImagesOptions extends EngineChoice {
   /** A detector built in code (MaskRCNN, FasterRCNN or any GeneralizedRCNN). */
   readonly model: GeneralizedRCNN;
   readonly weights: WeightsInput;
@@ -28,8 +28,6 @@ export interface DetectImagesOptions {
   readonly scoreThreshold?: number;
   /** Folder for NAME.png: the image with its boxes, captions and masks drawn. */
   readonly visualize?: string;
-  readonly engine?: EngineName | "auto";
-  readonly backend?: BackendName | "auto";
   /** Skip images that cannot be decoded, each reported to `onSkip`, instead of failing. */
   readonly skipBad?: boolean;
   readonly onSkip?: (error: ImageError) => void;
@@ -98,7 +96,7 @@ export async function detectImages(options: DetectImagesOptions): Promise<Detect
   await assertNotAnInput({ files: planned }, { given, files: [...paths, ...given] });
   const numClasses = classCount(options.model);
 
-  const detector = await createDetector(options.model).load(options.weights, { engine: options.engine, backend: options.backend, onWarning: options.onWarning });
+  const detector = await createDetector(options.model).load(options.weights, { ...engineChoice(options), onWarning: options.onWarning });
   const pending: AtomicFile[] = [];
   let detections = 0;
   let skipped = 0;

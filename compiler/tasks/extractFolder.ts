@@ -1,5 +1,5 @@
 import type { Preset } from "../../models/zoo/entry.js";
-import { tf, type BackendName, type EngineName, type Tensor, type WeightsInput } from "@fxc/runtime";
+import { engineChoice, tf, type BackendName, type EngineChoice, type EngineName, type EngineReport, type Tensor, type WeightsInput } from "@fxc/runtime";
 import { batchImages, imageBatches, type ImageBatch, type ImageBatchOptions, type ImageFailure } from "@fxc/runtime/internal/images/batches";
 import { listImages } from "@fxc/runtime/internal/images/list";
 import { l2Normalize, poolFeatureMap, poolingText, type Normalization, type Pooling } from "@fxc/runtime/internal/descriptors/pooling";
@@ -86,7 +86,7 @@ function reduce(t: Tensor, options: ImageFeatureOptions): Tensor {
   return normalized;
 }
 
-export interface ExtractFolderOptions extends Omit<ImageFeatureOptions, "preprocessing"> {
+export interface ExtractFolderOptions extends Omit<ImageFeatureOptions, "preprocessing">, EngineChoice {
   /** A zoo model name, or a model built with fxc's module library. */
   readonly model: ModelInput;
   readonly returnNodes: ReturnNodes;
@@ -104,9 +104,6 @@ export interface ExtractFolderOptions extends Omit<ImageFeatureOptions, "preproc
   /** Layout of stored 4-D outputs (nhwc by default); pooled descriptors are [N, C] either way. */
   readonly layout?: Layout;
   readonly mode?: Mode;
-  /** The engine: onnxruntime, tfjs, or auto (default: onnxruntime when installed and able, else tfjs). */
-  readonly engine?: EngineName | "auto";
-  readonly backend?: BackendName | "auto";
   /** Read only checkpoint keys under this prefix. */
   readonly prefix?: string;
   /** Worker threads sharing each batch; needs a loader that runs compiled modules (the CLI's). */
@@ -117,14 +114,8 @@ export interface ExtractFolderOptions extends Omit<ImageFeatureOptions, "preproc
   /** How the extractor is made; by default the program is interpreted in this process. */
   readonly loader?: ExtractorLoader;
   /** Called once the extractor is loaded, before the first image. */
-  readonly onStart?: (info: {
-    readonly total: number;
-    readonly backend: BackendName;
-    readonly engine: EngineName;
-    readonly fallback?: string;
-    readonly adapter?: string;
-    readonly backendFallback?: string;
-  }) => void;
+  /** Called once the extractor is loaded: the images listed, and what runs them. */
+  readonly onStart?: (info: EngineReport & { readonly total: number }) => void;
 }
 
 export interface ExtractFolderResult {
@@ -168,8 +159,7 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
     layout,
     mode,
     weights: options.weights,
-    backend: options.backend,
-    engine: options.engine,
+    ...engineChoice(options),
     prefix: options.prefix,
     workers: options.workers,
     onWarning: options.onWarning,
@@ -190,8 +180,8 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
         normalize: options.normalize ?? "none",
       },
     });
-    const { backend, engine, fallback, adapter, backendFallback } = loaded.extractor;
-    options.onStart?.({ total: paths.length, backend, engine, fallback, adapter, backendFallback });
+    const { backend, engine, webgpuKernels, fallback, adapter, backendFallback } = loaded.extractor;
+    options.onStart?.({ total: paths.length, backend, engine, webgpuKernels, fallback, adapter, backendFallback });
     const started = performance.now();
     let done = 0;
     // The images are listed already: they are batched as they are, not listed again.

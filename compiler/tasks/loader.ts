@@ -1,14 +1,14 @@
 import type { Preset } from "../../models/zoo/entry.js";
 import { getModelEntry } from "../../models/zoo/registry.js";
 import { presetSizeProblem } from "@fxc/runtime/internal/images/preprocess";
-import type { BackendName, EngineName, LoadOptions, Tensor, Tensor4D, WeightsInput } from "@fxc/runtime";
+import { engineChoice, type BackendName, type EngineChoice, type EngineName, type EngineReport, type LoadOptions, type Tensor, type Tensor4D, type WeightsInput } from "@fxc/runtime";
 import { extractorProgram, loadProgram, type ExtractorOptions, type ModelInput } from "../api.js";
 import type { ProgramOutput } from "../graph/program.js";
 import type { ReturnNodes } from "../passes/returnNodes.js";
 import { OptionsError, type Layout, type Mode } from "../pipeline.js";
 
 /** What a task needs to run a model on images. */
-export interface ExtractorRequest {
+export interface ExtractorRequest extends EngineChoice {
   readonly model: ModelInput;
   readonly returnNodes: ReturnNodes;
   /** The input size: the preprocessing's crop for images. */
@@ -16,9 +16,6 @@ export interface ExtractorRequest {
   readonly layout: Layout;
   readonly mode: Mode;
   readonly weights: WeightsInput;
-  readonly backend?: BackendName | "auto";
-  /** The engine (default auto: onnxruntime when installed and able, else tfjs). */
-  readonly engine?: EngineName | "auto";
   readonly prefix?: string;
   /** Worker threads sharing each batch (a loader that runs in this thread only refuses more than 1). */
   readonly workers?: number;
@@ -26,15 +23,7 @@ export interface ExtractorRequest {
 }
 
 /** An extractor in this thread, or a pool of worker threads, on any engine. */
-export interface ExtractorRunner {
-  readonly backend: BackendName;
-  readonly engine: EngineName;
-  /** Why the default engine choice did not pick onnxruntime, when it did not. */
-  readonly fallback?: string;
-  /** The GPU adapter the webgpu backend runs on; undefined on other backends. */
-  readonly adapter?: string;
-  /** Why auto mode did not use the GPU it found, when it did not. */
-  readonly backendFallback?: string;
+export interface ExtractorRunner extends EngineReport {
   /** Outputs belong to the caller, who disposes them. */
   run(x: Tensor4D): Promise<Record<string, Tensor>>;
   dispose(): void | Promise<void>;
@@ -61,7 +50,7 @@ export function requestExtractorOptions(r: ExtractorRequest): ExtractorOptions {
 
 /** What every loader loads a request's weights with: a request without a warning handler hears no warnings. */
 export function requestLoadOptions(r: ExtractorRequest): LoadOptions {
-  return { backend: r.backend, engine: r.engine, prefix: r.prefix, onWarning: r.onWarning ?? (() => {}) };
+  return { ...engineChoice(r), prefix: r.prefix, onWarning: r.onWarning ?? (() => {}) };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Preset } from "../../models/zoo/entry.js";
 import { listModels } from "../../models/zoo/registry.js";
-import type { BackendName, EngineName, WeightsInput } from "@fxc/runtime";
+import { engineChoice, type EngineChoice, type WeightsInput } from "@fxc/runtime";
 import { CosineIndex } from "@fxc/runtime/internal/descriptors/nearest";
 import { DescriptorSpecError, parseNormalization, parsePooling, type Normalization, type Pooling } from "@fxc/runtime/internal/descriptors/pooling";
 import { printable } from "@fxc/runtime/internal/io/printable";
@@ -14,13 +14,10 @@ import { interpretExtractor, resolvePreprocessing, type ExtractorLoader } from "
 import type { ImageFailure } from "@fxc/runtime/internal/images/batches";
 
 /** Query images: run through the model, return node, preprocessing and pooling the index records. */
-export interface ImageQuery {
+export interface ImageQuery extends EngineChoice {
   readonly images: string | readonly string[];
   /** The checkpoint the index was made with. */
   readonly weights: WeightsInput;
-  /** The engine: onnxruntime, tfjs, or auto (default: onnxruntime when installed and able, else tfjs). */
-  readonly engine?: EngineName | "auto";
-  readonly backend?: BackendName | "auto";
   readonly prefix?: string;
   readonly skipBad?: boolean;
   readonly onSkip?: (failure: ImageFailure) => void;
@@ -181,8 +178,7 @@ async function embedImages(index: FeatureTable, indexFile: string, query: ImageQ
     layout: recipe.layout,
     mode: recipe.mode,
     weights: query.weights,
-    backend: query.backend,
-    engine: query.engine,
+    ...engineChoice(query),
     prefix: query.prefix,
   });
   try {

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Preset } from "../../models/zoo/entry.js";
-import { tf, type BackendName, type EngineName, type WeightsInput } from "@fxc/runtime";
+import { engineChoice, tf, type EngineChoice, type WeightsInput } from "@fxc/runtime";
 import { decodeImage } from "@fxc/runtime/internal/images/decode";
 import { cropForPreset, normalizeImage } from "@fxc/runtime/internal/images/preprocess";
 import { assertWritable, writeFileAtomic } from "@fxc/runtime/internal/io/atomic";
@@ -11,7 +11,7 @@ import { toQueryMap, type ReturnNodes } from "../passes/returnNodes.js";
 import { OptionsError, type Mode } from "../pipeline.js";
 import { interpretExtractor, resolvePreprocessing, type ExtractorLoader } from "./loader.js";
 
-export interface VisualizeOptions {
+export interface VisualizeOptions extends EngineChoice {
   readonly model: ModelInput;
   readonly returnNodes: ReturnNodes;
   readonly weights: WeightsInput;
@@ -24,9 +24,6 @@ export interface VisualizeOptions {
   /** Overrides of the model's preset; every field for a model built in code. */
   readonly preprocessing?: Partial<Preset>;
   readonly mode?: Mode;
-  /** The engine: onnxruntime, tfjs, or auto (default: onnxruntime when installed and able, else tfjs). */
-  readonly engine?: EngineName | "auto";
-  readonly backend?: BackendName | "auto";
   readonly prefix?: string;
   readonly onWarning?: (message: string) => void;
   readonly loader?: ExtractorLoader;
@@ -70,8 +67,7 @@ export async function visualize(options: VisualizeOptions): Promise<VisualizeRes
     layout: "nhwc",
     mode: options.mode ?? "eval",
     weights: options.weights,
-    backend: options.backend,
-    engine: options.engine,
+    ...engineChoice(options),
     prefix: options.prefix,
     onWarning: options.onWarning,
   });

@@ -1,5 +1,4 @@
-import type { LoadOptions } from "../extractor.js";
-import type { EngineName } from "../engine.js";
+import type { EngineReport, LoadOptions } from "../extractor.js";
 
 /** What the pool and its workers say to each other; tensors travel as transferred buffers. */
 
@@ -19,7 +18,7 @@ export interface TensorMessage {
 export type ToWorker = { readonly id: number; readonly input: TensorMessage } | { readonly id: number; readonly close: true };
 
 export type FromWorker =
-  | { readonly ready: true; readonly backend: string; readonly engine: EngineName; readonly fallback?: string; readonly adapter?: string; readonly backendFallback?: string }
+  | ({ readonly ready: true } & EngineReport)
   /** A warning from loading the weights (every worker loads them, so the pool says each one once). */
   | { readonly warning: string }
   | { readonly id: number; readonly outputs: Record<string, TensorMessage> }

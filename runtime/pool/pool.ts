@@ -2,9 +2,8 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { tf, type Tensor, type Tensor4D } from "../ops/tf.js";
 import { assertNonEmptyBatch } from "../ops/input.js";
-import type { LoadOptions } from "../extractor.js";
-import type { EngineName } from "../engine.js";
-import { useBackend, type BackendName } from "../backend.js";
+import type { EngineReport, LoadOptions } from "../extractor.js";
+import { useBackend } from "../backend.js";
 import { workerScript } from "../workerScript.js";
 import { concatFloat32 } from "../weights/dtype.js";
 import type { FromWorker, TensorMessage, ToWorker, WorkerSetup } from "./messages.js";
@@ -14,23 +13,14 @@ export interface PoolOptions extends Omit<LoadOptions, "trainable"> {
   readonly workers?: number;
 }
 
-/** An extractor spread over worker threads: a batch is split by rows, one slice per worker. */
-export interface ExtractorPool {
+/** An extractor spread over worker threads: a batch is split by rows, one slice per worker. Its report is its workers'. */
+export interface ExtractorPool extends EngineReport {
   /** Runs a batch, split by rows over the workers; the features are tfjs tensors in this thread. */
   run(x: Tensor4D): Promise<Record<string, Tensor>>;
   /** The same as `run` (the pool was async before engines had `run`). */
   forward(x: Tensor4D): Promise<Record<string, Tensor>>;
   dispose(): Promise<void>;
   readonly workers: number;
-  readonly backend: BackendName;
-  /** The engine the workers run. */
-  readonly engine: EngineName;
-  /** Why `auto` did not pick onnxruntime in the workers, when it did not. */
-  readonly fallback?: string;
-  /** The GPU adapter the workers' webgpu backend runs on; undefined on other backends. */
-  readonly adapter?: string;
-  /** Why auto mode did not use the GPU it found in the workers, when it did not. */
-  readonly backendFallback?: string;
 }
 
 /**
@@ -58,12 +48,15 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
   const started = await Promise.allSettled(
     Array.from({ length: count }, () => {
       const worker = new Worker(script, { workerData: setup });
-      return new Promise<{ worker: Worker; backend: BackendName; engine: EngineName; fallback?: string; adapter?: string; backendFallback?: string }>((resolve, reject) => {
+      return new Promise<{ worker: Worker; report: EngineReport }>((resolve, reject) => {
         worker.once("error", reject);
         const starting = (m: FromWorker): void => {
           if ("warning" in m) return warn(m.warning);
           worker.off("message", starting);
-          if ("ready" in m) resolve({ worker, backend: m.backend as BackendName, engine: m.engine, fallback: m.fallback, adapter: m.adapter, backendFallback: m.backendFallback });
+          if ("ready" in m) {
+            const { ready: _, ...report } = m;
+            resolve({ worker, report });
+          }
           else reject(new Error("error" in m ? m.error : "the worker did not start"));
         };
         worker.on("message", starting);
@@ -95,11 +88,7 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
 
   const pool: ExtractorPool = {
     workers: ready.length,
-    backend: ready[0]!.backend,
-    engine: ready[0]!.engine,
-    fallback: ready[0]!.fallback,
-    adapter: ready[0]!.adapter,
-    backendFallback: ready[0]!.backendFallback,
+    ...ready[0]!.report,
     forward: (x) => pool.run(x),
     async run(x) {
       assertNonEmptyBatch(x.shape);

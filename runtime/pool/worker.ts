@@ -32,8 +32,8 @@ try {
       send({ id: m.id, error: e instanceof Error ? e.message : String(e) });
     }
   });
-  const { backend, engine, fallback, adapter, backendFallback } = extractor;
-  send({ ready: true, backend, engine, fallback, adapter, backendFallback });
+  const { backend, engine, webgpuKernels, fallback, adapter, backendFallback } = extractor;
+  send({ ready: true, backend, engine, webgpuKernels, fallback, adapter, backendFallback });
 } catch (e) {
   send({ error: e instanceof Error ? e.message : String(e) });
 }

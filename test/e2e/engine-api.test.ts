@@ -53,6 +53,10 @@ test("an unknown engine is one line naming the engines", async () => {
   await assert.rejects(fx.load(RESNET18_WEIGHTS, { engine: "torch" as "tfjs" }), /^EngineError: engine torch is not an engine fxc knows; use one of onnxruntime, tfjs or auto$/);
 });
 
+test("an unknown webgpu kernel set is one line naming the sets, on any backend", async () => {
+  await assert.rejects(fx.load(RESNET18_WEIGHTS, { webgpuKernels: "mine" as "fxc" }), /^BackendError: webgpuKernels "mine" is not a kernel set fxc knows; use "tfjs" or "fxc"$/);
+});
+
 test("on onnxruntime, a batch smaller than an earlier one gives the rows it would give alone", async () => {
   const extractor = await fx.load(RESNET18_WEIGHTS, { engine: "onnxruntime" });
   const tfjs = await fx.load(RESNET18_WEIGHTS, { engine: "tfjs" });

@@ -132,18 +132,24 @@ webgpuTest("a tensor over the device's limits, and a shader that does not compil
   for (const [key, error] of Object.entries(again.errors)) assert.ok(error <= small!.tolerance, `${key}: ${error}`);
 });
 
-webgpuTest("fxc extract --backend webgpu names the backend and its adapter, and writes torchvision's features", async () => {
-  const dir = await tempDir("webgpu-cli");
-  const out = join(dir, "f.safetensors");
-  const r = await fxc(["extract", "resnet18", "--return", "maxpool,layer1.0", "--layout", "nchw", "--weights", RESNET18_WEIGHTS, "--input", join(RESNET18_CASE, "input.npy"), "--out", out, "--backend", "webgpu"]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(withoutDawnDiagnostics(r.stderr), /^fxc: engine tfjs, backend webgpu on \S.* \(not onnxruntime: backend webgpu runs the tfjs engine\)$/m);
-  const [got, want] = [await openWeights(out), await openWeights(join(RESNET18_CASE, "expected.safetensors"))];
-  try {
-    for (const key of ["maxpool", "layer1.0"]) assert.ok(relativeError(await got.readFloat32(key), await want.readFloat32(key)) <= 1e-4, key);
-  } finally {
-    await Promise.all([got.close(), want.close()]);
+webgpuTest("fxc extract --backend webgpu names the backend, its adapter and whose kernels ran, and writes torchvision's features with either kernel set", async () => {
+  for (const kernels of ["tfjs", "fxc"] as const) {
+    const dir = await tempDir("webgpu-cli");
+    const out = join(dir, "f.safetensors");
+    const r = await fxc(["extract", "resnet18", "--return", "maxpool,layer1.0", "--layout", "nchw", "--weights", RESNET18_WEIGHTS, "--input", join(RESNET18_CASE, "input.npy"), "--out", out, "--backend", "webgpu", "--webgpu-kernels", kernels]);
+    assert.equal(r.code, 0, r.stderr);
+    const named = kernels === "fxc" ? ", fxc's WGSL kernels" : "";
+    assert.match(withoutDawnDiagnostics(r.stderr), new RegExp(`^fxc: engine tfjs, backend webgpu on \\S.*${named} \\(not onnxruntime: backend webgpu runs the tfjs engine\\)$`, "m"));
+    const [got, want] = [await openWeights(out), await openWeights(join(RESNET18_CASE, "expected.safetensors"))];
+    try {
+      for (const key of ["maxpool", "layer1.0"]) assert.ok(relativeError(await got.readFloat32(key), await want.readFloat32(key)) <= 1e-4, `${kernels}'s kernels: ${key}`);
+    } finally {
+      await Promise.all([got.close(), want.close()]);
+    }
   }
+  const refused = await fxc(["extract", "resnet18", "--return", "maxpool", "--weights", RESNET18_WEIGHTS, "--input", join(RESNET18_CASE, "input.npy"), "--out", join(await tempDir("webgpu-cli"), "f.safetensors"), "--webgpu-kernels", "mine"]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /webgpu-kernels.*mine/);
 });
 
 /** dawn.node writes its own diagnostics to stderr (the Vulkan loader's warnings, lavapipe's reduced limits): not fxc's lines. */

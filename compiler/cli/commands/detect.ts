@@ -3,7 +3,7 @@ import { DEFAULT_SCORE_THRESHOLD, detectImages, scoreThresholdProblem } from "..
 import { InterruptedError, UsageError, printWarning } from "../errors.js";
 import { progressBar, rate, type Progress } from "../progress.js";
 import { DETECTORS, detectorModel } from "../detectors.js";
-import { engineLine, engineOptions, type EngineArgs } from "./shared.js";
+import { engineLine, engineArgs, engineOptions, type EngineArgs } from "./shared.js";
 
 interface DetectArgs extends EngineArgs {
   model: string;
@@ -52,8 +52,7 @@ export function detectCommand(cli: Argv): Argv {
           out: args.out,
           scoreThreshold: threshold,
           visualize: args.visualize,
-          engine: args.engine,
-          backend: args.backend,
+          ...engineArgs(args),
           skipBad: args["skip-bad"],
           onSkip: (error) => {
             if (!args.quiet) printWarning(`skipped ${error.message}`);

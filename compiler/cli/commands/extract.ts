@@ -14,7 +14,7 @@ import { progressBar, rate, type Progress } from "../progress.js";
 import { cliModel } from "../userModel.js";
 import { parseReturnSpec, positiveInt } from "../spec.js";
 import { returnSpec } from "../../api.js";
-import { buildOptions, engineLine, engineOptions, type BuildArgs, type EngineArgs } from "./shared.js";
+import { buildOptions, engineLine, engineArgs, engineOptions, type BuildArgs, type EngineArgs } from "./shared.js";
 
 /** Options that shape how images are read; `fxc nearest` and `fxc visualize` take them too. */
 export interface PreprocessingArgs {
@@ -132,8 +132,7 @@ async function extractImages(args: ExtractArgs): Promise<void> {
       preprocessing: preprocessingOverrides(args),
       layout: args.layout,
       mode: args.mode,
-      backend: args.backend,
-      engine: args.engine,
+      ...engineArgs(args),
       prefix: args.prefix,
       skipBad: args["skip-bad"],
       workers: args.workers,
@@ -195,8 +194,7 @@ async function extractNpy(args: ExtractArgs): Promise<void> {
     layout: args.layout,
     mode: args.mode,
     weights: args.weights,
-    backend: args.backend,
-    engine: args.engine,
+    ...engineArgs(args),
     prefix: args.prefix,
     workers: args.workers,
     onWarning: args.quiet ? undefined : printWarning,

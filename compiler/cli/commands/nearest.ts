@@ -1,6 +1,6 @@
 import type { Argv } from "yargs";
 import { printable, printableJson } from "@fxc/runtime/internal/io/printable";
-import { engineOptions, type EngineArgs } from "./shared.js";
+import { engineArgs, engineOptions, type EngineArgs } from "./shared.js";
 import { nearest, type NearestResult } from "../../tasks/nearest.js";
 import { cliExtractorLoader } from "../cache.js";
 import { UsageError, printWarning } from "../errors.js";
@@ -52,8 +52,7 @@ export function nearestCommand(cli: Argv): Argv {
             ? {
                 images,
                 weights: args.weights!,
-                backend: args.backend,
-                engine: args.engine,
+                ...engineArgs(args),
                 prefix: args.prefix,
                 skipBad: args["skip-bad"],
                 onSkip: ({ error }) => printWarning(`skipped ${error.message}`),

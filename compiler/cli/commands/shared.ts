@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { BACKENDS, ENGINES, type BackendName, type EngineName } from "@fxc/runtime";
+import { BACKENDS, ENGINES, type BackendName, type EngineChoice, type EngineName, type EngineReport, type WebgpuKernelChoice } from "@fxc/runtime";
 import type { Layout, Mode } from "../../pipeline.js";
 
 export interface BuildArgs {
@@ -29,22 +29,27 @@ export function buildOptions(y: Argv, { detectors = false }: { readonly detector
 export interface EngineArgs {
   engine: EngineName | "auto";
   backend: BackendName | "auto";
+  "webgpu-kernels": WebgpuKernelChoice;
+}
+
+/** The engine choice the command line made, as the tasks take it. */
+export function engineArgs(args: EngineArgs): EngineChoice {
+  return { engine: args.engine, backend: args.backend, webgpuKernels: args["webgpu-kernels"] };
 }
 
 /** What runs the extractor: the engine, and the tfjs backend (which holds the results on either engine). */
 export function engineOptions<T>(y: Argv<T>): Argv<T & EngineArgs> {
   return y
     .option("engine", { choices: ["auto", ...ENGINES] as const, default: "auto" as const, describe: "What runs the model: onnxruntime (ONNX Runtime, CPU) or tfjs; auto picks onnxruntime when it is installed and can run the graph, tfjs on --backend webgpu" })
-    .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend (runs the model on the tfjs engine, holds results on both); auto picks webgpu only on a real GPU, never on a CPU emulation such as lavapipe" }) as Argv<T & EngineArgs>;
+    .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend (runs the model on the tfjs engine, holds results on both); auto picks webgpu only on a real GPU, never on a CPU emulation such as lavapipe" })
+    .option("webgpu-kernels", { choices: ["tfjs", "fxc"] as const, default: "tfjs" as const, describe: "On --backend webgpu, whose kernels run the model: tfjs's, or fxc's own WGSL kernels where it has one (tfjs's for the rest)" }) as Argv<T & EngineArgs>;
 }
 
 /** The line saying what runs the model, and why not onnxruntime when auto fell back. */
-export function engineLine(
-  runner: { readonly engine: EngineName; readonly backend: BackendName; readonly fallback?: string; readonly adapter?: string; readonly backendFallback?: string },
-  workers = 1,
-): string {
+export function engineLine(runner: EngineReport, workers = 1): string {
   const onAdapter = runner.adapter !== undefined ? ` on ${runner.adapter}` : "";
-  const where = runner.engine === "tfjs" ? `engine tfjs, backend ${runner.backend}${onAdapter}` : `engine ${runner.engine}`;
+  const kernels = runner.webgpuKernels === "fxc" ? ", fxc's WGSL kernels" : "";
+  const where = runner.engine === "tfjs" ? `engine tfjs, backend ${runner.backend}${onAdapter}${kernels}` : `engine ${runner.engine}`;
   const inWorkers = workers > 1 ? ` in ${workers} workers` : "";
   const why = runner.fallback !== undefined ? ` (not onnxruntime: ${runner.fallback})` : "";
   const notGpu = runner.backendFallback !== undefined ? ` (not the GPU: ${runner.backendFallback})` : "";

@@ -4,7 +4,7 @@ import { visualize } from "../../tasks/visualize.js";
 import { cliExtractorLoader } from "../cache.js";
 import { parseReturnSpec, positiveInt } from "../spec.js";
 import { preprocessingOptions, preprocessingOverrides, type PreprocessingArgs } from "./extract.js";
-import { engineOptions, type EngineArgs } from "./shared.js";
+import { engineArgs, engineOptions, type EngineArgs } from "./shared.js";
 import type { Mode } from "../../pipeline.js";
 
 interface VisualizeArgs extends PreprocessingArgs, EngineArgs {
@@ -47,8 +47,7 @@ export function visualizeCommand(cli: Argv): Argv {
         top: args.top,
         preprocessing: preprocessingOverrides(args),
         mode: args.mode,
-        backend: args.backend,
-        engine: args.engine,
+        ...engineArgs(args),
         prefix: args.prefix,
         onWarning: args.quiet ? undefined : printWarning,
         loader: cliExtractorLoader,
