@@ -28,7 +28,8 @@ export interface ImageFeatureOptions {
 
 /**
  * Runs a loaded extractor over images in batches and yields each batch's outputs as float32 rows
- * (pooled and normalized if asked). Every tensor is disposed before the next batch.
+ * (pooled and normalized if asked). One batch runs while the one before it is read back; every
+ * tensor is freed once its batch is read back.
  */
 export async function* imageFeatures(loaded: LoadedExtractor, inputs: string | readonly string[], options: ImageFeatureOptions): AsyncGenerator<FeatureRows, void, undefined> {
   yield* featureRows(loaded, (batchOptions) => imageBatches(inputs, batchOptions), options);
@@ -51,29 +52,57 @@ async function* featureRows(
     onSkip: options.onSkip,
     signal: options.signal,
   });
-  for await (const batch of batches) {
-    const x = tf.tensor4d(batch.data, batch.shape);
-    let outputs: Record<string, Tensor>;
-    try {
-      outputs = await loaded.extractor.run(x);
-    } finally {
-      x.dispose();
+  // One batch runs while the one before it is read back (pooled, copied out): on a GPU the next
+  // forward pass is queued behind the current one instead of waiting for its results to be read.
+  let inFlight: RunningBatch | undefined;
+  try {
+    for await (const batch of batches) {
+      const started = startBatch(loaded, batch);
+      const previous = inFlight;
+      inFlight = started;
+      if (previous !== undefined) yield await readBack(loaded, previous, options);
     }
-    const tensors = Object.create(null) as Record<string, { shape: number[]; data: Float32Array }>;
-    try {
-      for (const output of loaded.outputs) {
-        const t = reduce(outputs[output.key]!, options);
-        try {
-          tensors[output.key] = { shape: [...t.shape], data: (await t.data()) as Float32Array };
-        } finally {
-          if (t !== outputs[output.key]) t.dispose();
-        }
-      }
-    } finally {
-      tf.dispose(Object.values(outputs));
-    }
-    yield { paths: batch.paths, tensors };
+    const last = inFlight;
+    inFlight = undefined;
+    if (last !== undefined) yield await readBack(loaded, last, options);
+  } finally {
+    // Stopped early (an error, the consumer returned): the batch still running is freed when it ends.
+    if (inFlight !== undefined) void inFlight.outputs.then((outputs) => tf.dispose(Object.values(outputs)), () => {});
   }
+}
+
+/** A batch whose forward pass has started. */
+interface RunningBatch {
+  readonly paths: readonly string[];
+  readonly outputs: Promise<Record<string, Tensor>>;
+}
+
+/** Starts the forward pass of a batch; its input is freed once the pass is done. */
+function startBatch(loaded: LoadedExtractor, batch: ImageBatch): RunningBatch {
+  const x = tf.tensor4d(batch.data, batch.shape);
+  const outputs = loaded.extractor.run(x).finally(() => x.dispose());
+  // Awaited later: a failure is not unhandled meanwhile.
+  outputs.catch(() => {});
+  return { paths: batch.paths, outputs };
+}
+
+/** A started batch's outputs as float32 rows (pooled and normalized if asked); every tensor is freed. */
+async function readBack(loaded: LoadedExtractor, running: RunningBatch, options: ImageFeatureOptions): Promise<FeatureRows> {
+  const outputs = await running.outputs;
+  const tensors = Object.create(null) as Record<string, { shape: number[]; data: Float32Array }>;
+  try {
+    for (const output of loaded.outputs) {
+      const t = reduce(outputs[output.key]!, options);
+      try {
+        tensors[output.key] = { shape: [...t.shape], data: (await t.data()) as Float32Array };
+      } finally {
+        if (t !== outputs[output.key]) t.dispose();
+      }
+    }
+  } finally {
+    tf.dispose(Object.values(outputs));
+  }
+  return { paths: running.paths, tensors };
 }
 
 /** Pooling and normalization of one output; returns the output itself when there is nothing to do. */
