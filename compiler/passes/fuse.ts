@@ -17,8 +17,8 @@ export function fuse(program: Program): Program {
   if (program.mode !== "eval") return program;
   let p = program;
   p = fuseInto(p, foldBatchNorm);
-  // Before the activations: a block's relu follows its add, and fuses into the conv2dAdd the add became.
-  // No order is lost so: a convolution an activation reads is not the one an add reads.
+  // Before the activations, so that a block's relu, which reads its add, fuses into the conv2dAdd
+  // the add became. This order loses no fusion: a convolution has one reader to be fused with.
   p = fuseInto(p, fuseResidual);
   p = fuseInto(p, fuseActivation);
   return p;
@@ -29,7 +29,7 @@ const isConvolution = (ins: Instruction): ins is Convolution => ins.op === "conv
 /** What activation fusion takes: an activation the convolution kernels apply themselves. */
 const isFusableActivation = (ins: Instruction): ins is Extract<Instruction, { readonly op: FusedActivation }> => ins.op === "relu" || ins.op === "relu6";
 
-/** What a fusion may look up: the program's params (which it may add to) and its instructions by id. */
+/** What a fusion may look up: the program's params (which it may add to) and its instructions by id, as they were before the pass. */
 interface FusionContext {
   readonly params: Map<string, ParamSpec>;
   readonly instructions: ReadonlyMap<string, Instruction>;
