@@ -147,22 +147,23 @@ interface FeaturesOutputs {
  * Notes the statements refer to by number:
  * - [1] batch norm folded into the convolution at load time; relu fused
  * - [2] batch norm folded into the convolution at load time
- * - [3] relu fused into the convolution
- * - [4] output 'out0' in NCHW
- * - [5] output 'out1' in NCHW
- * - [6] output 'out2' in NCHW
- * - [7] output 'out3' in NCHW
- * - [8] output 'out4' in NCHW
- * - [9] output 'out5' in NCHW
- * - [10] output 'out6' in NCHW
- * - [11] output 'out7' in NCHW
- * - [12] output 'out8' in NCHW
- * - [13] output 'out9' in NCHW
- * - [14] output 'out10' in NCHW
- * - [15] output 'out11' in NCHW
- * - [16] output 'out12' in NCHW
- * - [17] output 'out13' in NCHW
- * - [18] output 'out14' in NCHW
+ * - [3] batch norm folded into the convolution at load time; residual add fused (conv2dAdd adds it before any activation); relu fused
+ * - [4] relu fused into the convolution
+ * - [5] output 'out0' in NCHW
+ * - [6] output 'out1' in NCHW
+ * - [7] output 'out2' in NCHW
+ * - [8] output 'out3' in NCHW
+ * - [9] output 'out4' in NCHW
+ * - [10] output 'out5' in NCHW
+ * - [11] output 'out6' in NCHW
+ * - [12] output 'out7' in NCHW
+ * - [13] output 'out8' in NCHW
+ * - [14] output 'out9' in NCHW
+ * - [15] output 'out10' in NCHW
+ * - [16] output 'out11' in NCHW
+ * - [17] output 'out12' in NCHW
+ * - [18] output 'out13' in NCHW
+ * - [19] output 'out14' in NCHW
  */
 function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: RankedKernels): FeaturesOutputs {
   // x
@@ -192,14 +193,6 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer1_0_relu);
-  // backbone.body.layer1.0.conv3 → backbone.body.layer1.0.bn3 [2]
-  const backbone_body_layer1_0_bn3 = ops.conv2d(
-    backbone_body_layer1_0_relu_1,
-    p.backbone_body_layer1_0_conv3_weight_bn,
-    p.backbone_body_layer1_0_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
-  );
-  dispose(backbone_body_layer1_0_relu_1);
   // backbone.body.layer1.0.downsample.0 → backbone.body.layer1.0.downsample.1 [2]
   const backbone_body_layer1_0_downsample_1 = ops.conv2d(
     backbone_body_maxpool,
@@ -208,12 +201,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [0, 0] },
   );
   dispose(backbone_body_maxpool);
-  // backbone.body.layer1.0.add
-  const backbone_body_layer1_0_add = ops.add(backbone_body_layer1_0_bn3, backbone_body_layer1_0_downsample_1);
-  dispose(backbone_body_layer1_0_bn3, backbone_body_layer1_0_downsample_1);
-  // backbone.body.layer1.0.relu_2
-  const backbone_body_layer1_0_relu_2 = ops.relu(backbone_body_layer1_0_add);
-  dispose(backbone_body_layer1_0_add);
+  // backbone.body.layer1.0.conv3 → backbone.body.layer1.0.bn3 → backbone.body.layer1.0.add → backbone.body.layer1.0.relu_2 [3]
+  const backbone_body_layer1_0_relu_2 = ops.conv2dAdd(
+    backbone_body_layer1_0_relu_1,
+    p.backbone_body_layer1_0_conv3_weight_bn,
+    p.backbone_body_layer1_0_conv3_bias_bn,
+    backbone_body_layer1_0_downsample_1,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(backbone_body_layer1_0_relu_1, backbone_body_layer1_0_downsample_1);
   // backbone.body.layer1.1.conv1 → backbone.body.layer1.1.bn1 → backbone.body.layer1.1.relu [1]
   const backbone_body_layer1_1_relu = ops.conv2d(
     backbone_body_layer1_0_relu_2,
@@ -229,20 +225,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer1_1_relu);
-  // backbone.body.layer1.1.conv3 → backbone.body.layer1.1.bn3 [2]
-  const backbone_body_layer1_1_bn3 = ops.conv2d(
+  // backbone.body.layer1.1.conv3 → backbone.body.layer1.1.bn3 → backbone.body.layer1.1.add → backbone.body.layer1.1.relu_2 [3]
+  const backbone_body_layer1_1_relu_2 = ops.conv2dAdd(
     backbone_body_layer1_1_relu_1,
     p.backbone_body_layer1_1_conv3_weight_bn,
     p.backbone_body_layer1_1_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
+    backbone_body_layer1_0_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(backbone_body_layer1_1_relu_1);
-  // backbone.body.layer1.1.add
-  const backbone_body_layer1_1_add = ops.add(backbone_body_layer1_1_bn3, backbone_body_layer1_0_relu_2);
-  dispose(backbone_body_layer1_0_relu_2, backbone_body_layer1_1_bn3);
-  // backbone.body.layer1.1.relu_2
-  const backbone_body_layer1_1_relu_2 = ops.relu(backbone_body_layer1_1_add);
-  dispose(backbone_body_layer1_1_add);
+  dispose(backbone_body_layer1_0_relu_2, backbone_body_layer1_1_relu_1);
   // backbone.body.layer1.2.conv1 → backbone.body.layer1.2.bn1 → backbone.body.layer1.2.relu [1]
   const backbone_body_layer1_2_relu = ops.conv2d(
     backbone_body_layer1_1_relu_2,
@@ -258,20 +249,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer1_2_relu);
-  // backbone.body.layer1.2.conv3 → backbone.body.layer1.2.bn3 [2]
-  const backbone_body_layer1_2_bn3 = ops.conv2d(
+  // backbone.body.layer1.2.conv3 → backbone.body.layer1.2.bn3 → backbone.body.layer1.2.add → backbone.body.layer1.2.relu_2 [3]
+  const backbone_body_layer1_2_relu_2 = ops.conv2dAdd(
     backbone_body_layer1_2_relu_1,
     p.backbone_body_layer1_2_conv3_weight_bn,
     p.backbone_body_layer1_2_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
+    backbone_body_layer1_1_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(backbone_body_layer1_2_relu_1);
-  // backbone.body.layer1.2.add
-  const backbone_body_layer1_2_add = ops.add(backbone_body_layer1_2_bn3, backbone_body_layer1_1_relu_2);
-  dispose(backbone_body_layer1_1_relu_2, backbone_body_layer1_2_bn3);
-  // backbone.body.layer1.2.relu_2
-  const backbone_body_layer1_2_relu_2 = ops.relu(backbone_body_layer1_2_add);
-  dispose(backbone_body_layer1_2_add);
+  dispose(backbone_body_layer1_1_relu_2, backbone_body_layer1_2_relu_1);
   // backbone.body.layer2.0.conv1 → backbone.body.layer2.0.bn1 → backbone.body.layer2.0.relu [1]
   const backbone_body_layer2_0_relu = ops.conv2d(
     backbone_body_layer1_2_relu_2,
@@ -287,14 +273,6 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [2, 2], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer2_0_relu);
-  // backbone.body.layer2.0.conv3 → backbone.body.layer2.0.bn3 [2]
-  const backbone_body_layer2_0_bn3 = ops.conv2d(
-    backbone_body_layer2_0_relu_1,
-    p.backbone_body_layer2_0_conv3_weight_bn,
-    p.backbone_body_layer2_0_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
-  );
-  dispose(backbone_body_layer2_0_relu_1);
   // backbone.body.layer2.0.downsample.0 → backbone.body.layer2.0.downsample.1 [2]
   const backbone_body_layer2_0_downsample_1 = ops.conv2d(
     backbone_body_layer1_2_relu_2,
@@ -302,12 +280,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     p.backbone_body_layer2_0_downsample_0_bias_bn,
     { stride: [2, 2], padding: [0, 0] },
   );
-  // backbone.body.layer2.0.add
-  const backbone_body_layer2_0_add = ops.add(backbone_body_layer2_0_bn3, backbone_body_layer2_0_downsample_1);
-  dispose(backbone_body_layer2_0_bn3, backbone_body_layer2_0_downsample_1);
-  // backbone.body.layer2.0.relu_2
-  const backbone_body_layer2_0_relu_2 = ops.relu(backbone_body_layer2_0_add);
-  dispose(backbone_body_layer2_0_add);
+  // backbone.body.layer2.0.conv3 → backbone.body.layer2.0.bn3 → backbone.body.layer2.0.add → backbone.body.layer2.0.relu_2 [3]
+  const backbone_body_layer2_0_relu_2 = ops.conv2dAdd(
+    backbone_body_layer2_0_relu_1,
+    p.backbone_body_layer2_0_conv3_weight_bn,
+    p.backbone_body_layer2_0_conv3_bias_bn,
+    backbone_body_layer2_0_downsample_1,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(backbone_body_layer2_0_relu_1, backbone_body_layer2_0_downsample_1);
   // backbone.body.layer2.1.conv1 → backbone.body.layer2.1.bn1 → backbone.body.layer2.1.relu [1]
   const backbone_body_layer2_1_relu = ops.conv2d(
     backbone_body_layer2_0_relu_2,
@@ -323,20 +304,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer2_1_relu);
-  // backbone.body.layer2.1.conv3 → backbone.body.layer2.1.bn3 [2]
-  const backbone_body_layer2_1_bn3 = ops.conv2d(
+  // backbone.body.layer2.1.conv3 → backbone.body.layer2.1.bn3 → backbone.body.layer2.1.add → backbone.body.layer2.1.relu_2 [3]
+  const backbone_body_layer2_1_relu_2 = ops.conv2dAdd(
     backbone_body_layer2_1_relu_1,
     p.backbone_body_layer2_1_conv3_weight_bn,
     p.backbone_body_layer2_1_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
+    backbone_body_layer2_0_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(backbone_body_layer2_1_relu_1);
-  // backbone.body.layer2.1.add
-  const backbone_body_layer2_1_add = ops.add(backbone_body_layer2_1_bn3, backbone_body_layer2_0_relu_2);
-  dispose(backbone_body_layer2_0_relu_2, backbone_body_layer2_1_bn3);
-  // backbone.body.layer2.1.relu_2
-  const backbone_body_layer2_1_relu_2 = ops.relu(backbone_body_layer2_1_add);
-  dispose(backbone_body_layer2_1_add);
+  dispose(backbone_body_layer2_0_relu_2, backbone_body_layer2_1_relu_1);
   // backbone.body.layer2.2.conv1 → backbone.body.layer2.2.bn1 → backbone.body.layer2.2.relu [1]
   const backbone_body_layer2_2_relu = ops.conv2d(
     backbone_body_layer2_1_relu_2,
@@ -352,20 +328,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer2_2_relu);
-  // backbone.body.layer2.2.conv3 → backbone.body.layer2.2.bn3 [2]
-  const backbone_body_layer2_2_bn3 = ops.conv2d(
+  // backbone.body.layer2.2.conv3 → backbone.body.layer2.2.bn3 → backbone.body.layer2.2.add → backbone.body.layer2.2.relu_2 [3]
+  const backbone_body_layer2_2_relu_2 = ops.conv2dAdd(
     backbone_body_layer2_2_relu_1,
     p.backbone_body_layer2_2_conv3_weight_bn,
     p.backbone_body_layer2_2_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
+    backbone_body_layer2_1_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(backbone_body_layer2_2_relu_1);
-  // backbone.body.layer2.2.add
-  const backbone_body_layer2_2_add = ops.add(backbone_body_layer2_2_bn3, backbone_body_layer2_1_relu_2);
-  dispose(backbone_body_layer2_1_relu_2, backbone_body_layer2_2_bn3);
-  // backbone.body.layer2.2.relu_2
-  const backbone_body_layer2_2_relu_2 = ops.relu(backbone_body_layer2_2_add);
-  dispose(backbone_body_layer2_2_add);
+  dispose(backbone_body_layer2_1_relu_2, backbone_body_layer2_2_relu_1);
   // backbone.body.layer2.3.conv1 → backbone.body.layer2.3.bn1 → backbone.body.layer2.3.relu [1]
   const backbone_body_layer2_3_relu = ops.conv2d(
     backbone_body_layer2_2_relu_2,
@@ -381,20 +352,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer2_3_relu);
-  // backbone.body.layer2.3.conv3 → backbone.body.layer2.3.bn3 [2]
-  const backbone_body_layer2_3_bn3 = ops.conv2d(
+  // backbone.body.layer2.3.conv3 → backbone.body.layer2.3.bn3 → backbone.body.layer2.3.add → backbone.body.layer2.3.relu_2 [3]
+  const backbone_body_layer2_3_relu_2 = ops.conv2dAdd(
     backbone_body_layer2_3_relu_1,
     p.backbone_body_layer2_3_conv3_weight_bn,
     p.backbone_body_layer2_3_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
+    backbone_body_layer2_2_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(backbone_body_layer2_3_relu_1);
-  // backbone.body.layer2.3.add
-  const backbone_body_layer2_3_add = ops.add(backbone_body_layer2_3_bn3, backbone_body_layer2_2_relu_2);
-  dispose(backbone_body_layer2_2_relu_2, backbone_body_layer2_3_bn3);
-  // backbone.body.layer2.3.relu_2
-  const backbone_body_layer2_3_relu_2 = ops.relu(backbone_body_layer2_3_add);
-  dispose(backbone_body_layer2_3_add);
+  dispose(backbone_body_layer2_2_relu_2, backbone_body_layer2_3_relu_1);
   // backbone.body.layer3.0.conv1 → backbone.body.layer3.0.bn1 → backbone.body.layer3.0.relu [1]
   const backbone_body_layer3_0_relu = ops.conv2d(
     backbone_body_layer2_3_relu_2,
@@ -410,14 +376,6 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [2, 2], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer3_0_relu);
-  // backbone.body.layer3.0.conv3 → backbone.body.layer3.0.bn3 [2]
-  const backbone_body_layer3_0_bn3 = ops.conv2d(
-    backbone_body_layer3_0_relu_1,
-    p.backbone_body_layer3_0_conv3_weight_bn,
-    p.backbone_body_layer3_0_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
-  );
-  dispose(backbone_body_layer3_0_relu_1);
   // backbone.body.layer3.0.downsample.0 → backbone.body.layer3.0.downsample.1 [2]
   const backbone_body_layer3_0_downsample_1 = ops.conv2d(
     backbone_body_layer2_3_relu_2,
@@ -425,12 +383,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     p.backbone_body_layer3_0_downsample_0_bias_bn,
     { stride: [2, 2], padding: [0, 0] },
   );
-  // backbone.body.layer3.0.add
-  const backbone_body_layer3_0_add = ops.add(backbone_body_layer3_0_bn3, backbone_body_layer3_0_downsample_1);
-  dispose(backbone_body_layer3_0_bn3, backbone_body_layer3_0_downsample_1);
-  // backbone.body.layer3.0.relu_2
-  const backbone_body_layer3_0_relu_2 = ops.relu(backbone_body_layer3_0_add);
-  dispose(backbone_body_layer3_0_add);
+  // backbone.body.layer3.0.conv3 → backbone.body.layer3.0.bn3 → backbone.body.layer3.0.add → backbone.body.layer3.0.relu_2 [3]
+  const backbone_body_layer3_0_relu_2 = ops.conv2dAdd(
+    backbone_body_layer3_0_relu_1,
+    p.backbone_body_layer3_0_conv3_weight_bn,
+    p.backbone_body_layer3_0_conv3_bias_bn,
+    backbone_body_layer3_0_downsample_1,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(backbone_body_layer3_0_relu_1, backbone_body_layer3_0_downsample_1);
   // backbone.body.layer3.1.conv1 → backbone.body.layer3.1.bn1 → backbone.body.layer3.1.relu [1]
   const backbone_body_layer3_1_relu = ops.conv2d(
     backbone_body_layer3_0_relu_2,
@@ -446,20 +407,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer3_1_relu);
-  // backbone.body.layer3.1.conv3 → backbone.body.layer3.1.bn3 [2]
-  const backbone_body_layer3_1_bn3 = ops.conv2d(
+  // backbone.body.layer3.1.conv3 → backbone.body.layer3.1.bn3 → backbone.body.layer3.1.add → backbone.body.layer3.1.relu_2 [3]
+  const backbone_body_layer3_1_relu_2 = ops.conv2dAdd(
     backbone_body_layer3_1_relu_1,
     p.backbone_body_layer3_1_conv3_weight_bn,
     p.backbone_body_layer3_1_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
+    backbone_body_layer3_0_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(backbone_body_layer3_1_relu_1);
-  // backbone.body.layer3.1.add
-  const backbone_body_layer3_1_add = ops.add(backbone_body_layer3_1_bn3, backbone_body_layer3_0_relu_2);
-  dispose(backbone_body_layer3_0_relu_2, backbone_body_layer3_1_bn3);
-  // backbone.body.layer3.1.relu_2
-  const backbone_body_layer3_1_relu_2 = ops.relu(backbone_body_layer3_1_add);
-  dispose(backbone_body_layer3_1_add);
+  dispose(backbone_body_layer3_0_relu_2, backbone_body_layer3_1_relu_1);
   // backbone.body.layer3.2.conv1 → backbone.body.layer3.2.bn1 → backbone.body.layer3.2.relu [1]
   const backbone_body_layer3_2_relu = ops.conv2d(
     backbone_body_layer3_1_relu_2,
@@ -475,20 +431,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer3_2_relu);
-  // backbone.body.layer3.2.conv3 → backbone.body.layer3.2.bn3 [2]
-  const backbone_body_layer3_2_bn3 = ops.conv2d(
+  // backbone.body.layer3.2.conv3 → backbone.body.layer3.2.bn3 → backbone.body.layer3.2.add → backbone.body.layer3.2.relu_2 [3]
+  const backbone_body_layer3_2_relu_2 = ops.conv2dAdd(
     backbone_body_layer3_2_relu_1,
     p.backbone_body_layer3_2_conv3_weight_bn,
     p.backbone_body_layer3_2_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
+    backbone_body_layer3_1_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(backbone_body_layer3_2_relu_1);
-  // backbone.body.layer3.2.add
-  const backbone_body_layer3_2_add = ops.add(backbone_body_layer3_2_bn3, backbone_body_layer3_1_relu_2);
-  dispose(backbone_body_layer3_1_relu_2, backbone_body_layer3_2_bn3);
-  // backbone.body.layer3.2.relu_2
-  const backbone_body_layer3_2_relu_2 = ops.relu(backbone_body_layer3_2_add);
-  dispose(backbone_body_layer3_2_add);
+  dispose(backbone_body_layer3_1_relu_2, backbone_body_layer3_2_relu_1);
   // backbone.body.layer3.3.conv1 → backbone.body.layer3.3.bn1 → backbone.body.layer3.3.relu [1]
   const backbone_body_layer3_3_relu = ops.conv2d(
     backbone_body_layer3_2_relu_2,
@@ -504,20 +455,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer3_3_relu);
-  // backbone.body.layer3.3.conv3 → backbone.body.layer3.3.bn3 [2]
-  const backbone_body_layer3_3_bn3 = ops.conv2d(
+  // backbone.body.layer3.3.conv3 → backbone.body.layer3.3.bn3 → backbone.body.layer3.3.add → backbone.body.layer3.3.relu_2 [3]
+  const backbone_body_layer3_3_relu_2 = ops.conv2dAdd(
     backbone_body_layer3_3_relu_1,
     p.backbone_body_layer3_3_conv3_weight_bn,
     p.backbone_body_layer3_3_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
+    backbone_body_layer3_2_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(backbone_body_layer3_3_relu_1);
-  // backbone.body.layer3.3.add
-  const backbone_body_layer3_3_add = ops.add(backbone_body_layer3_3_bn3, backbone_body_layer3_2_relu_2);
-  dispose(backbone_body_layer3_2_relu_2, backbone_body_layer3_3_bn3);
-  // backbone.body.layer3.3.relu_2
-  const backbone_body_layer3_3_relu_2 = ops.relu(backbone_body_layer3_3_add);
-  dispose(backbone_body_layer3_3_add);
+  dispose(backbone_body_layer3_2_relu_2, backbone_body_layer3_3_relu_1);
   // backbone.body.layer3.4.conv1 → backbone.body.layer3.4.bn1 → backbone.body.layer3.4.relu [1]
   const backbone_body_layer3_4_relu = ops.conv2d(
     backbone_body_layer3_3_relu_2,
@@ -533,20 +479,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer3_4_relu);
-  // backbone.body.layer3.4.conv3 → backbone.body.layer3.4.bn3 [2]
-  const backbone_body_layer3_4_bn3 = ops.conv2d(
+  // backbone.body.layer3.4.conv3 → backbone.body.layer3.4.bn3 → backbone.body.layer3.4.add → backbone.body.layer3.4.relu_2 [3]
+  const backbone_body_layer3_4_relu_2 = ops.conv2dAdd(
     backbone_body_layer3_4_relu_1,
     p.backbone_body_layer3_4_conv3_weight_bn,
     p.backbone_body_layer3_4_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
+    backbone_body_layer3_3_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(backbone_body_layer3_4_relu_1);
-  // backbone.body.layer3.4.add
-  const backbone_body_layer3_4_add = ops.add(backbone_body_layer3_4_bn3, backbone_body_layer3_3_relu_2);
-  dispose(backbone_body_layer3_3_relu_2, backbone_body_layer3_4_bn3);
-  // backbone.body.layer3.4.relu_2
-  const backbone_body_layer3_4_relu_2 = ops.relu(backbone_body_layer3_4_add);
-  dispose(backbone_body_layer3_4_add);
+  dispose(backbone_body_layer3_3_relu_2, backbone_body_layer3_4_relu_1);
   // backbone.body.layer3.5.conv1 → backbone.body.layer3.5.bn1 → backbone.body.layer3.5.relu [1]
   const backbone_body_layer3_5_relu = ops.conv2d(
     backbone_body_layer3_4_relu_2,
@@ -562,20 +503,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer3_5_relu);
-  // backbone.body.layer3.5.conv3 → backbone.body.layer3.5.bn3 [2]
-  const backbone_body_layer3_5_bn3 = ops.conv2d(
+  // backbone.body.layer3.5.conv3 → backbone.body.layer3.5.bn3 → backbone.body.layer3.5.add → backbone.body.layer3.5.relu_2 [3]
+  const backbone_body_layer3_5_relu_2 = ops.conv2dAdd(
     backbone_body_layer3_5_relu_1,
     p.backbone_body_layer3_5_conv3_weight_bn,
     p.backbone_body_layer3_5_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
+    backbone_body_layer3_4_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(backbone_body_layer3_5_relu_1);
-  // backbone.body.layer3.5.add
-  const backbone_body_layer3_5_add = ops.add(backbone_body_layer3_5_bn3, backbone_body_layer3_4_relu_2);
-  dispose(backbone_body_layer3_4_relu_2, backbone_body_layer3_5_bn3);
-  // backbone.body.layer3.5.relu_2
-  const backbone_body_layer3_5_relu_2 = ops.relu(backbone_body_layer3_5_add);
-  dispose(backbone_body_layer3_5_add);
+  dispose(backbone_body_layer3_4_relu_2, backbone_body_layer3_5_relu_1);
   // backbone.body.layer4.0.conv1 → backbone.body.layer4.0.bn1 → backbone.body.layer4.0.relu [1]
   const backbone_body_layer4_0_relu = ops.conv2d(
     backbone_body_layer3_5_relu_2,
@@ -591,14 +527,6 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [2, 2], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer4_0_relu);
-  // backbone.body.layer4.0.conv3 → backbone.body.layer4.0.bn3 [2]
-  const backbone_body_layer4_0_bn3 = ops.conv2d(
-    backbone_body_layer4_0_relu_1,
-    p.backbone_body_layer4_0_conv3_weight_bn,
-    p.backbone_body_layer4_0_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
-  );
-  dispose(backbone_body_layer4_0_relu_1);
   // backbone.body.layer4.0.downsample.0 → backbone.body.layer4.0.downsample.1 [2]
   const backbone_body_layer4_0_downsample_1 = ops.conv2d(
     backbone_body_layer3_5_relu_2,
@@ -606,12 +534,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     p.backbone_body_layer4_0_downsample_0_bias_bn,
     { stride: [2, 2], padding: [0, 0] },
   );
-  // backbone.body.layer4.0.add
-  const backbone_body_layer4_0_add = ops.add(backbone_body_layer4_0_bn3, backbone_body_layer4_0_downsample_1);
-  dispose(backbone_body_layer4_0_bn3, backbone_body_layer4_0_downsample_1);
-  // backbone.body.layer4.0.relu_2
-  const backbone_body_layer4_0_relu_2 = ops.relu(backbone_body_layer4_0_add);
-  dispose(backbone_body_layer4_0_add);
+  // backbone.body.layer4.0.conv3 → backbone.body.layer4.0.bn3 → backbone.body.layer4.0.add → backbone.body.layer4.0.relu_2 [3]
+  const backbone_body_layer4_0_relu_2 = ops.conv2dAdd(
+    backbone_body_layer4_0_relu_1,
+    p.backbone_body_layer4_0_conv3_weight_bn,
+    p.backbone_body_layer4_0_conv3_bias_bn,
+    backbone_body_layer4_0_downsample_1,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(backbone_body_layer4_0_relu_1, backbone_body_layer4_0_downsample_1);
   // backbone.body.layer4.1.conv1 → backbone.body.layer4.1.bn1 → backbone.body.layer4.1.relu [1]
   const backbone_body_layer4_1_relu = ops.conv2d(
     backbone_body_layer4_0_relu_2,
@@ -627,20 +558,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer4_1_relu);
-  // backbone.body.layer4.1.conv3 → backbone.body.layer4.1.bn3 [2]
-  const backbone_body_layer4_1_bn3 = ops.conv2d(
+  // backbone.body.layer4.1.conv3 → backbone.body.layer4.1.bn3 → backbone.body.layer4.1.add → backbone.body.layer4.1.relu_2 [3]
+  const backbone_body_layer4_1_relu_2 = ops.conv2dAdd(
     backbone_body_layer4_1_relu_1,
     p.backbone_body_layer4_1_conv3_weight_bn,
     p.backbone_body_layer4_1_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
+    backbone_body_layer4_0_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(backbone_body_layer4_1_relu_1);
-  // backbone.body.layer4.1.add
-  const backbone_body_layer4_1_add = ops.add(backbone_body_layer4_1_bn3, backbone_body_layer4_0_relu_2);
-  dispose(backbone_body_layer4_0_relu_2, backbone_body_layer4_1_bn3);
-  // backbone.body.layer4.1.relu_2
-  const backbone_body_layer4_1_relu_2 = ops.relu(backbone_body_layer4_1_add);
-  dispose(backbone_body_layer4_1_add);
+  dispose(backbone_body_layer4_0_relu_2, backbone_body_layer4_1_relu_1);
   // backbone.body.layer4.2.conv1 → backbone.body.layer4.2.bn1 → backbone.body.layer4.2.relu [1]
   const backbone_body_layer4_2_relu = ops.conv2d(
     backbone_body_layer4_1_relu_2,
@@ -656,20 +582,15 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer4_2_relu);
-  // backbone.body.layer4.2.conv3 → backbone.body.layer4.2.bn3 [2]
-  const backbone_body_layer4_2_bn3 = ops.conv2d(
+  // backbone.body.layer4.2.conv3 → backbone.body.layer4.2.bn3 → backbone.body.layer4.2.add → backbone.body.layer4.2.relu_2 [3]
+  const backbone_body_layer4_2_relu_2 = ops.conv2dAdd(
     backbone_body_layer4_2_relu_1,
     p.backbone_body_layer4_2_conv3_weight_bn,
     p.backbone_body_layer4_2_conv3_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
+    backbone_body_layer4_1_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(backbone_body_layer4_2_relu_1);
-  // backbone.body.layer4.2.add
-  const backbone_body_layer4_2_add = ops.add(backbone_body_layer4_2_bn3, backbone_body_layer4_1_relu_2);
-  dispose(backbone_body_layer4_1_relu_2, backbone_body_layer4_2_bn3);
-  // backbone.body.layer4.2.relu_2
-  const backbone_body_layer4_2_relu_2 = ops.relu(backbone_body_layer4_2_add);
-  dispose(backbone_body_layer4_2_add);
+  dispose(backbone_body_layer4_1_relu_2, backbone_body_layer4_2_relu_1);
   // backbone.fpn (conv2d)
   const backbone_fpn__conv2d = ops.conv2d(
     backbone_body_layer4_2_relu_2,
@@ -767,7 +688,7 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     stride: [2, 2],
     padding: [0, 0],
   });
-  // rpn.head.conv.0 [3]
+  // rpn.head.conv.0 [4]
   const rpn_head_conv_0 = ops.conv2d(backbone_fpn__conv2d_7, p.rpn_head_conv_0_0_weight, p.rpn_head_conv_0_0_bias, {
     stride: [1, 1],
     padding: [1, 1],
@@ -784,7 +705,7 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     padding: [0, 0],
   });
   dispose(rpn_head_conv_0);
-  // rpn.head.conv.0_1 [3]
+  // rpn.head.conv.0_1 [4]
   const rpn_head_conv_0_1 = ops.conv2d(backbone_fpn__conv2d_5, p.rpn_head_conv_0_0_weight, p.rpn_head_conv_0_0_bias, {
     stride: [1, 1],
     padding: [1, 1],
@@ -803,7 +724,7 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     padding: [0, 0],
   });
   dispose(rpn_head_conv_0_1);
-  // rpn.head.conv.0_2 [3]
+  // rpn.head.conv.0_2 [4]
   const rpn_head_conv_0_2 = ops.conv2d(backbone_fpn__conv2d_3, p.rpn_head_conv_0_0_weight, p.rpn_head_conv_0_0_bias, {
     stride: [1, 1],
     padding: [1, 1],
@@ -822,7 +743,7 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     padding: [0, 0],
   });
   dispose(rpn_head_conv_0_2);
-  // rpn.head.conv.0_3 [3]
+  // rpn.head.conv.0_3 [4]
   const rpn_head_conv_0_3 = ops.conv2d(backbone_fpn__conv2d_1, p.rpn_head_conv_0_0_weight, p.rpn_head_conv_0_0_bias, {
     stride: [1, 1],
     padding: [1, 1],
@@ -841,7 +762,7 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     padding: [0, 0],
   });
   dispose(rpn_head_conv_0_3);
-  // rpn.head.conv.0_4 [3]
+  // rpn.head.conv.0_4 [4]
   const rpn_head_conv_0_4 = ops.conv2d(backbone_fpn__max_pool2d, p.rpn_head_conv_0_0_weight, p.rpn_head_conv_0_0_bias, {
     stride: [1, 1],
     padding: [1, 1],
@@ -860,49 +781,49 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     padding: [0, 0],
   });
   dispose(rpn_head_conv_0_4);
-  // getitem [4]
+  // getitem [5]
   const out0_nchw = ops.toContiguous<4>(backbone_fpn__conv2d_7);
   dispose(backbone_fpn__conv2d_7);
-  // rpn.head.cls_logits [5]
+  // rpn.head.cls_logits [6]
   const out1_nchw = ops.toContiguous<4>(rpn_head_cls_logits);
   dispose(rpn_head_cls_logits);
-  // rpn.head.bbox_pred [6]
+  // rpn.head.bbox_pred [7]
   const out2_nchw = ops.toContiguous<4>(rpn_head_bbox_pred);
   dispose(rpn_head_bbox_pred);
-  // getitem_1 [7]
+  // getitem_1 [8]
   const out3_nchw = ops.toContiguous<4>(backbone_fpn__conv2d_5);
   dispose(backbone_fpn__conv2d_5);
-  // rpn.head.cls_logits_1 [8]
+  // rpn.head.cls_logits_1 [9]
   const out4_nchw = ops.toContiguous<4>(rpn_head_cls_logits_1);
   dispose(rpn_head_cls_logits_1);
-  // rpn.head.bbox_pred_1 [9]
+  // rpn.head.bbox_pred_1 [10]
   const out5_nchw = ops.toContiguous<4>(rpn_head_bbox_pred_1);
   dispose(rpn_head_bbox_pred_1);
-  // getitem_2 [10]
+  // getitem_2 [11]
   const out6_nchw = ops.toContiguous<4>(backbone_fpn__conv2d_3);
   dispose(backbone_fpn__conv2d_3);
-  // rpn.head.cls_logits_2 [11]
+  // rpn.head.cls_logits_2 [12]
   const out7_nchw = ops.toContiguous<4>(rpn_head_cls_logits_2);
   dispose(rpn_head_cls_logits_2);
-  // rpn.head.bbox_pred_2 [12]
+  // rpn.head.bbox_pred_2 [13]
   const out8_nchw = ops.toContiguous<4>(rpn_head_bbox_pred_2);
   dispose(rpn_head_bbox_pred_2);
-  // getitem_3 [13]
+  // getitem_3 [14]
   const out9_nchw = ops.toContiguous<4>(backbone_fpn__conv2d_1);
   dispose(backbone_fpn__conv2d_1);
-  // rpn.head.cls_logits_3 [14]
+  // rpn.head.cls_logits_3 [15]
   const out10_nchw = ops.toContiguous<4>(rpn_head_cls_logits_3);
   dispose(rpn_head_cls_logits_3);
-  // rpn.head.bbox_pred_3 [15]
+  // rpn.head.bbox_pred_3 [16]
   const out11_nchw = ops.toContiguous<4>(rpn_head_bbox_pred_3);
   dispose(rpn_head_bbox_pred_3);
-  // getitem_4 [16]
+  // getitem_4 [17]
   const out12_nchw = ops.toContiguous<4>(backbone_fpn__max_pool2d);
   dispose(backbone_fpn__max_pool2d);
-  // rpn.head.cls_logits_4 [17]
+  // rpn.head.cls_logits_4 [18]
   const out13_nchw = ops.toContiguous<4>(rpn_head_cls_logits_4);
   dispose(rpn_head_cls_logits_4);
-  // rpn.head.bbox_pred_4 [18]
+  // rpn.head.bbox_pred_4 [19]
   const out14_nchw = ops.toContiguous<4>(rpn_head_bbox_pred_4);
   dispose(rpn_head_bbox_pred_4);
   // the features: a null-prototype object, so that every key is its own property, whatever its name

@@ -64,6 +64,7 @@ export function load(weights: WeightsInput, options?: LoadOptions): Promise<Extr
  * Notes the statements refer to by number:
  * - [1] batch norm folded into the convolution at load time; relu fused
  * - [2] batch norm folded into the convolution at load time
+ * - [3] batch norm folded into the convolution at load time; residual add fused (conv2dAdd adds it before any activation); relu fused
  */
 function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Features {
   // x
@@ -91,12 +92,6 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer1_0_relu);
-  // layer1.0.conv3 → layer1.0.bn3 [2]
-  const layer1_0_bn3 = ops.conv2d(layer1_0_relu_1, p.layer1_0_conv3_weight_bn, p.layer1_0_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer1_0_relu_1);
   // layer1.0.downsample.0 → layer1.0.downsample.1 [2]
   const layer1_0_downsample_1 = ops.conv2d(
     maxpool,
@@ -105,12 +100,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     { stride: [1, 1], padding: [0, 0] },
   );
   dispose(maxpool);
-  // layer1.0.add
-  const layer1_0_add = ops.add(layer1_0_bn3, layer1_0_downsample_1);
-  dispose(layer1_0_bn3, layer1_0_downsample_1);
-  // layer1.0.relu_2
-  const layer1_0_relu_2 = ops.relu(layer1_0_add);
-  dispose(layer1_0_add);
+  // layer1.0.conv3 → layer1.0.bn3 → layer1.0.add → layer1.0.relu_2 [3]
+  const layer1_0_relu_2 = ops.conv2dAdd(
+    layer1_0_relu_1,
+    p.layer1_0_conv3_weight_bn,
+    p.layer1_0_conv3_bias_bn,
+    layer1_0_downsample_1,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer1_0_relu_1, layer1_0_downsample_1);
   // layer1.1.conv1 → layer1.1.bn1 → layer1.1.relu [1]
   const layer1_1_relu = ops.conv2d(layer1_0_relu_2, p.layer1_1_conv1_weight_bn, p.layer1_1_conv1_bias_bn, {
     stride: [1, 1],
@@ -124,18 +122,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer1_1_relu);
-  // layer1.1.conv3 → layer1.1.bn3 [2]
-  const layer1_1_bn3 = ops.conv2d(layer1_1_relu_1, p.layer1_1_conv3_weight_bn, p.layer1_1_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer1_1_relu_1);
-  // layer1.1.add
-  const layer1_1_add = ops.add(layer1_1_bn3, layer1_0_relu_2);
-  dispose(layer1_0_relu_2, layer1_1_bn3);
-  // layer1.1.relu_2
-  const layer1_1_relu_2 = ops.relu(layer1_1_add);
-  dispose(layer1_1_add);
+  // layer1.1.conv3 → layer1.1.bn3 → layer1.1.add → layer1.1.relu_2 [3]
+  const layer1_1_relu_2 = ops.conv2dAdd(
+    layer1_1_relu_1,
+    p.layer1_1_conv3_weight_bn,
+    p.layer1_1_conv3_bias_bn,
+    layer1_0_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer1_0_relu_2, layer1_1_relu_1);
   // layer1.2.conv1 → layer1.2.bn1 → layer1.2.relu [1]
   const layer1_2_relu = ops.conv2d(layer1_1_relu_2, p.layer1_2_conv1_weight_bn, p.layer1_2_conv1_bias_bn, {
     stride: [1, 1],
@@ -149,18 +144,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer1_2_relu);
-  // layer1.2.conv3 → layer1.2.bn3 [2]
-  const layer1_2_bn3 = ops.conv2d(layer1_2_relu_1, p.layer1_2_conv3_weight_bn, p.layer1_2_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer1_2_relu_1);
-  // layer1.2.add
-  const layer1_2_add = ops.add(layer1_2_bn3, layer1_1_relu_2);
-  dispose(layer1_1_relu_2, layer1_2_bn3);
-  // layer1.2.relu_2
-  const layer1_2_relu_2 = ops.relu<4>(layer1_2_add);
-  dispose(layer1_2_add);
+  // layer1.2.conv3 → layer1.2.bn3 → layer1.2.add → layer1.2.relu_2 [3]
+  const layer1_2_relu_2 = ops.conv2dAdd<4>(
+    layer1_2_relu_1,
+    p.layer1_2_conv3_weight_bn,
+    p.layer1_2_conv3_bias_bn,
+    layer1_1_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer1_1_relu_2, layer1_2_relu_1);
   // layer2.0.conv1 → layer2.0.bn1 → layer2.0.relu [1]
   const layer2_0_relu = ops.conv2d(layer1_2_relu_2, p.layer2_0_conv1_weight_bn, p.layer2_0_conv1_bias_bn, {
     stride: [1, 1],
@@ -174,12 +166,6 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer2_0_relu);
-  // layer2.0.conv3 → layer2.0.bn3 [2]
-  const layer2_0_bn3 = ops.conv2d(layer2_0_relu_1, p.layer2_0_conv3_weight_bn, p.layer2_0_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer2_0_relu_1);
   // layer2.0.downsample.0 → layer2.0.downsample.1 [2]
   const layer2_0_downsample_1 = ops.conv2d(
     layer1_2_relu_2,
@@ -187,12 +173,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     p.layer2_0_downsample_0_bias_bn,
     { stride: [2, 2], padding: [0, 0] },
   );
-  // layer2.0.add
-  const layer2_0_add = ops.add(layer2_0_bn3, layer2_0_downsample_1);
-  dispose(layer2_0_bn3, layer2_0_downsample_1);
-  // layer2.0.relu_2
-  const layer2_0_relu_2 = ops.relu(layer2_0_add);
-  dispose(layer2_0_add);
+  // layer2.0.conv3 → layer2.0.bn3 → layer2.0.add → layer2.0.relu_2 [3]
+  const layer2_0_relu_2 = ops.conv2dAdd(
+    layer2_0_relu_1,
+    p.layer2_0_conv3_weight_bn,
+    p.layer2_0_conv3_bias_bn,
+    layer2_0_downsample_1,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer2_0_relu_1, layer2_0_downsample_1);
   // layer2.1.conv1 → layer2.1.bn1 → layer2.1.relu [1]
   const layer2_1_relu = ops.conv2d(layer2_0_relu_2, p.layer2_1_conv1_weight_bn, p.layer2_1_conv1_bias_bn, {
     stride: [1, 1],
@@ -206,18 +195,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer2_1_relu);
-  // layer2.1.conv3 → layer2.1.bn3 [2]
-  const layer2_1_bn3 = ops.conv2d(layer2_1_relu_1, p.layer2_1_conv3_weight_bn, p.layer2_1_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer2_1_relu_1);
-  // layer2.1.add
-  const layer2_1_add = ops.add(layer2_1_bn3, layer2_0_relu_2);
-  dispose(layer2_0_relu_2, layer2_1_bn3);
-  // layer2.1.relu_2
-  const layer2_1_relu_2 = ops.relu(layer2_1_add);
-  dispose(layer2_1_add);
+  // layer2.1.conv3 → layer2.1.bn3 → layer2.1.add → layer2.1.relu_2 [3]
+  const layer2_1_relu_2 = ops.conv2dAdd(
+    layer2_1_relu_1,
+    p.layer2_1_conv3_weight_bn,
+    p.layer2_1_conv3_bias_bn,
+    layer2_0_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer2_0_relu_2, layer2_1_relu_1);
   // layer2.2.conv1 → layer2.2.bn1 → layer2.2.relu [1]
   const layer2_2_relu = ops.conv2d(layer2_1_relu_2, p.layer2_2_conv1_weight_bn, p.layer2_2_conv1_bias_bn, {
     stride: [1, 1],
@@ -231,18 +217,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer2_2_relu);
-  // layer2.2.conv3 → layer2.2.bn3 [2]
-  const layer2_2_bn3 = ops.conv2d(layer2_2_relu_1, p.layer2_2_conv3_weight_bn, p.layer2_2_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer2_2_relu_1);
-  // layer2.2.add
-  const layer2_2_add = ops.add(layer2_2_bn3, layer2_1_relu_2);
-  dispose(layer2_1_relu_2, layer2_2_bn3);
-  // layer2.2.relu_2
-  const layer2_2_relu_2 = ops.relu(layer2_2_add);
-  dispose(layer2_2_add);
+  // layer2.2.conv3 → layer2.2.bn3 → layer2.2.add → layer2.2.relu_2 [3]
+  const layer2_2_relu_2 = ops.conv2dAdd(
+    layer2_2_relu_1,
+    p.layer2_2_conv3_weight_bn,
+    p.layer2_2_conv3_bias_bn,
+    layer2_1_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer2_1_relu_2, layer2_2_relu_1);
   // layer2.3.conv1 → layer2.3.bn1 → layer2.3.relu [1]
   const layer2_3_relu = ops.conv2d(layer2_2_relu_2, p.layer2_3_conv1_weight_bn, p.layer2_3_conv1_bias_bn, {
     stride: [1, 1],
@@ -256,18 +239,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer2_3_relu);
-  // layer2.3.conv3 → layer2.3.bn3 [2]
-  const layer2_3_bn3 = ops.conv2d(layer2_3_relu_1, p.layer2_3_conv3_weight_bn, p.layer2_3_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer2_3_relu_1);
-  // layer2.3.add
-  const layer2_3_add = ops.add(layer2_3_bn3, layer2_2_relu_2);
-  dispose(layer2_2_relu_2, layer2_3_bn3);
-  // layer2.3.relu_2
-  const layer2_3_relu_2 = ops.relu<4>(layer2_3_add);
-  dispose(layer2_3_add);
+  // layer2.3.conv3 → layer2.3.bn3 → layer2.3.add → layer2.3.relu_2 [3]
+  const layer2_3_relu_2 = ops.conv2dAdd<4>(
+    layer2_3_relu_1,
+    p.layer2_3_conv3_weight_bn,
+    p.layer2_3_conv3_bias_bn,
+    layer2_2_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer2_2_relu_2, layer2_3_relu_1);
   // layer3.0.conv1 → layer3.0.bn1 → layer3.0.relu [1]
   const layer3_0_relu = ops.conv2d(layer2_3_relu_2, p.layer3_0_conv1_weight_bn, p.layer3_0_conv1_bias_bn, {
     stride: [1, 1],
@@ -281,12 +261,6 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer3_0_relu);
-  // layer3.0.conv3 → layer3.0.bn3 [2]
-  const layer3_0_bn3 = ops.conv2d(layer3_0_relu_1, p.layer3_0_conv3_weight_bn, p.layer3_0_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer3_0_relu_1);
   // layer3.0.downsample.0 → layer3.0.downsample.1 [2]
   const layer3_0_downsample_1 = ops.conv2d(
     layer2_3_relu_2,
@@ -294,12 +268,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     p.layer3_0_downsample_0_bias_bn,
     { stride: [2, 2], padding: [0, 0] },
   );
-  // layer3.0.add
-  const layer3_0_add = ops.add(layer3_0_bn3, layer3_0_downsample_1);
-  dispose(layer3_0_bn3, layer3_0_downsample_1);
-  // layer3.0.relu_2
-  const layer3_0_relu_2 = ops.relu(layer3_0_add);
-  dispose(layer3_0_add);
+  // layer3.0.conv3 → layer3.0.bn3 → layer3.0.add → layer3.0.relu_2 [3]
+  const layer3_0_relu_2 = ops.conv2dAdd(
+    layer3_0_relu_1,
+    p.layer3_0_conv3_weight_bn,
+    p.layer3_0_conv3_bias_bn,
+    layer3_0_downsample_1,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer3_0_relu_1, layer3_0_downsample_1);
   // layer3.1.conv1 → layer3.1.bn1 → layer3.1.relu [1]
   const layer3_1_relu = ops.conv2d(layer3_0_relu_2, p.layer3_1_conv1_weight_bn, p.layer3_1_conv1_bias_bn, {
     stride: [1, 1],
@@ -313,18 +290,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer3_1_relu);
-  // layer3.1.conv3 → layer3.1.bn3 [2]
-  const layer3_1_bn3 = ops.conv2d(layer3_1_relu_1, p.layer3_1_conv3_weight_bn, p.layer3_1_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer3_1_relu_1);
-  // layer3.1.add
-  const layer3_1_add = ops.add(layer3_1_bn3, layer3_0_relu_2);
-  dispose(layer3_0_relu_2, layer3_1_bn3);
-  // layer3.1.relu_2
-  const layer3_1_relu_2 = ops.relu(layer3_1_add);
-  dispose(layer3_1_add);
+  // layer3.1.conv3 → layer3.1.bn3 → layer3.1.add → layer3.1.relu_2 [3]
+  const layer3_1_relu_2 = ops.conv2dAdd(
+    layer3_1_relu_1,
+    p.layer3_1_conv3_weight_bn,
+    p.layer3_1_conv3_bias_bn,
+    layer3_0_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer3_0_relu_2, layer3_1_relu_1);
   // layer3.2.conv1 → layer3.2.bn1 → layer3.2.relu [1]
   const layer3_2_relu = ops.conv2d(layer3_1_relu_2, p.layer3_2_conv1_weight_bn, p.layer3_2_conv1_bias_bn, {
     stride: [1, 1],
@@ -338,18 +312,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer3_2_relu);
-  // layer3.2.conv3 → layer3.2.bn3 [2]
-  const layer3_2_bn3 = ops.conv2d(layer3_2_relu_1, p.layer3_2_conv3_weight_bn, p.layer3_2_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer3_2_relu_1);
-  // layer3.2.add
-  const layer3_2_add = ops.add(layer3_2_bn3, layer3_1_relu_2);
-  dispose(layer3_1_relu_2, layer3_2_bn3);
-  // layer3.2.relu_2
-  const layer3_2_relu_2 = ops.relu(layer3_2_add);
-  dispose(layer3_2_add);
+  // layer3.2.conv3 → layer3.2.bn3 → layer3.2.add → layer3.2.relu_2 [3]
+  const layer3_2_relu_2 = ops.conv2dAdd(
+    layer3_2_relu_1,
+    p.layer3_2_conv3_weight_bn,
+    p.layer3_2_conv3_bias_bn,
+    layer3_1_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer3_1_relu_2, layer3_2_relu_1);
   // layer3.3.conv1 → layer3.3.bn1 → layer3.3.relu [1]
   const layer3_3_relu = ops.conv2d(layer3_2_relu_2, p.layer3_3_conv1_weight_bn, p.layer3_3_conv1_bias_bn, {
     stride: [1, 1],
@@ -363,18 +334,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer3_3_relu);
-  // layer3.3.conv3 → layer3.3.bn3 [2]
-  const layer3_3_bn3 = ops.conv2d(layer3_3_relu_1, p.layer3_3_conv3_weight_bn, p.layer3_3_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer3_3_relu_1);
-  // layer3.3.add
-  const layer3_3_add = ops.add(layer3_3_bn3, layer3_2_relu_2);
-  dispose(layer3_2_relu_2, layer3_3_bn3);
-  // layer3.3.relu_2
-  const layer3_3_relu_2 = ops.relu(layer3_3_add);
-  dispose(layer3_3_add);
+  // layer3.3.conv3 → layer3.3.bn3 → layer3.3.add → layer3.3.relu_2 [3]
+  const layer3_3_relu_2 = ops.conv2dAdd(
+    layer3_3_relu_1,
+    p.layer3_3_conv3_weight_bn,
+    p.layer3_3_conv3_bias_bn,
+    layer3_2_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer3_2_relu_2, layer3_3_relu_1);
   // layer3.4.conv1 → layer3.4.bn1 → layer3.4.relu [1]
   const layer3_4_relu = ops.conv2d(layer3_3_relu_2, p.layer3_4_conv1_weight_bn, p.layer3_4_conv1_bias_bn, {
     stride: [1, 1],
@@ -388,18 +356,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer3_4_relu);
-  // layer3.4.conv3 → layer3.4.bn3 [2]
-  const layer3_4_bn3 = ops.conv2d(layer3_4_relu_1, p.layer3_4_conv3_weight_bn, p.layer3_4_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer3_4_relu_1);
-  // layer3.4.add
-  const layer3_4_add = ops.add(layer3_4_bn3, layer3_3_relu_2);
-  dispose(layer3_3_relu_2, layer3_4_bn3);
-  // layer3.4.relu_2
-  const layer3_4_relu_2 = ops.relu(layer3_4_add);
-  dispose(layer3_4_add);
+  // layer3.4.conv3 → layer3.4.bn3 → layer3.4.add → layer3.4.relu_2 [3]
+  const layer3_4_relu_2 = ops.conv2dAdd(
+    layer3_4_relu_1,
+    p.layer3_4_conv3_weight_bn,
+    p.layer3_4_conv3_bias_bn,
+    layer3_3_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer3_3_relu_2, layer3_4_relu_1);
   // layer3.5.conv1 → layer3.5.bn1 → layer3.5.relu [1]
   const layer3_5_relu = ops.conv2d(layer3_4_relu_2, p.layer3_5_conv1_weight_bn, p.layer3_5_conv1_bias_bn, {
     stride: [1, 1],
@@ -413,18 +378,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer3_5_relu);
-  // layer3.5.conv3 → layer3.5.bn3 [2]
-  const layer3_5_bn3 = ops.conv2d(layer3_5_relu_1, p.layer3_5_conv3_weight_bn, p.layer3_5_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer3_5_relu_1);
-  // layer3.5.add
-  const layer3_5_add = ops.add(layer3_5_bn3, layer3_4_relu_2);
-  dispose(layer3_4_relu_2, layer3_5_bn3);
-  // layer3.5.relu_2
-  const layer3_5_relu_2 = ops.relu<4>(layer3_5_add);
-  dispose(layer3_5_add);
+  // layer3.5.conv3 → layer3.5.bn3 → layer3.5.add → layer3.5.relu_2 [3]
+  const layer3_5_relu_2 = ops.conv2dAdd<4>(
+    layer3_5_relu_1,
+    p.layer3_5_conv3_weight_bn,
+    p.layer3_5_conv3_bias_bn,
+    layer3_4_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer3_4_relu_2, layer3_5_relu_1);
   // layer4.0.conv1 → layer4.0.bn1 → layer4.0.relu [1]
   const layer4_0_relu = ops.conv2d(layer3_5_relu_2, p.layer4_0_conv1_weight_bn, p.layer4_0_conv1_bias_bn, {
     stride: [1, 1],
@@ -438,12 +400,6 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer4_0_relu);
-  // layer4.0.conv3 → layer4.0.bn3 [2]
-  const layer4_0_bn3 = ops.conv2d(layer4_0_relu_1, p.layer4_0_conv3_weight_bn, p.layer4_0_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer4_0_relu_1);
   // layer4.0.downsample.0 → layer4.0.downsample.1 [2]
   const layer4_0_downsample_1 = ops.conv2d(
     layer3_5_relu_2,
@@ -451,12 +407,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     p.layer4_0_downsample_0_bias_bn,
     { stride: [2, 2], padding: [0, 0] },
   );
-  // layer4.0.add
-  const layer4_0_add = ops.add(layer4_0_bn3, layer4_0_downsample_1);
-  dispose(layer4_0_bn3, layer4_0_downsample_1);
-  // layer4.0.relu_2
-  const layer4_0_relu_2 = ops.relu(layer4_0_add);
-  dispose(layer4_0_add);
+  // layer4.0.conv3 → layer4.0.bn3 → layer4.0.add → layer4.0.relu_2 [3]
+  const layer4_0_relu_2 = ops.conv2dAdd(
+    layer4_0_relu_1,
+    p.layer4_0_conv3_weight_bn,
+    p.layer4_0_conv3_bias_bn,
+    layer4_0_downsample_1,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer4_0_relu_1, layer4_0_downsample_1);
   // layer4.1.conv1 → layer4.1.bn1 → layer4.1.relu [1]
   const layer4_1_relu = ops.conv2d(layer4_0_relu_2, p.layer4_1_conv1_weight_bn, p.layer4_1_conv1_bias_bn, {
     stride: [1, 1],
@@ -470,18 +429,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer4_1_relu);
-  // layer4.1.conv3 → layer4.1.bn3 [2]
-  const layer4_1_bn3 = ops.conv2d(layer4_1_relu_1, p.layer4_1_conv3_weight_bn, p.layer4_1_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer4_1_relu_1);
-  // layer4.1.add
-  const layer4_1_add = ops.add(layer4_1_bn3, layer4_0_relu_2);
-  dispose(layer4_0_relu_2, layer4_1_bn3);
-  // layer4.1.relu_2
-  const layer4_1_relu_2 = ops.relu(layer4_1_add);
-  dispose(layer4_1_add);
+  // layer4.1.conv3 → layer4.1.bn3 → layer4.1.add → layer4.1.relu_2 [3]
+  const layer4_1_relu_2 = ops.conv2dAdd(
+    layer4_1_relu_1,
+    p.layer4_1_conv3_weight_bn,
+    p.layer4_1_conv3_bias_bn,
+    layer4_0_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer4_0_relu_2, layer4_1_relu_1);
   // layer4.2.conv1 → layer4.2.bn1 → layer4.2.relu [1]
   const layer4_2_relu = ops.conv2d(layer4_1_relu_2, p.layer4_2_conv1_weight_bn, p.layer4_2_conv1_bias_bn, {
     stride: [1, 1],
@@ -495,18 +451,15 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer4_2_relu);
-  // layer4.2.conv3 → layer4.2.bn3 [2]
-  const layer4_2_bn3 = ops.conv2d(layer4_2_relu_1, p.layer4_2_conv3_weight_bn, p.layer4_2_conv3_bias_bn, {
-    stride: [1, 1],
-    padding: [0, 0],
-  });
-  dispose(layer4_2_relu_1);
-  // layer4.2.add
-  const layer4_2_add = ops.add(layer4_2_bn3, layer4_1_relu_2);
-  dispose(layer4_1_relu_2, layer4_2_bn3);
-  // layer4.2.relu_2
-  const layer4_2_relu_2 = ops.relu<4>(layer4_2_add);
-  dispose(layer4_2_add);
+  // layer4.2.conv3 → layer4.2.bn3 → layer4.2.add → layer4.2.relu_2 [3]
+  const layer4_2_relu_2 = ops.conv2dAdd<4>(
+    layer4_2_relu_1,
+    p.layer4_2_conv3_weight_bn,
+    p.layer4_2_conv3_bias_bn,
+    layer4_1_relu_2,
+    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+  );
+  dispose(layer4_1_relu_2, layer4_2_relu_1);
   // the features: a null-prototype object, so that every key is its own property, whatever its name
   const features = Object.create(null) as Features;
   features.layer1 = layer1_2_relu_2;

@@ -1,45 +1,65 @@
 import { identifierFor } from "./lower.js";
 import type { FusedActivation } from "@fxc/runtime/internal/ops/conv2d";
 import { operandParams, readCounts, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
+import type { AbstractValue } from "../graph/value.js";
 
 /**
  * Eval-mode fusions over the lowered program, each of which removes one runtime call and
  * one intermediate tensor:
  * - batch norm folded into the preceding convolution's filter and bias (done at load time);
- * - ReLU and ReLU6 fused into the convolution (tfjs's fused conv2d applies them).
+ * - a residual added to the convolution's result (a ResNet block's `out + identity`): one
+ *   conv2dAdd, which an engine with its own convolution adds in the convolution's epilogue;
+ * - ReLU and ReLU6 fused into the convolution (tfjs's fused conv2d applies them), or after the
+ *   residual's add into conv2dAdd.
  * A value that is returned, or read by anything else, is never fused away.
  */
 export function fuse(program: Program): Program {
   if (program.mode !== "eval") return program;
   let p = program;
   p = fuseInto(p, foldBatchNorm);
+  // Before the activations, so that a block's relu, which reads its add, fuses into the conv2dAdd
+  // the add became. This order loses no fusion: a convolution has one reader to be fused with.
+  p = fuseInto(p, fuseResidual);
   p = fuseInto(p, fuseActivation);
   return p;
 }
 
 type Convolution = Extract<Instruction, { readonly op: "conv2d" | "depthwiseConv2d" }>;
 const isConvolution = (ins: Instruction): ins is Convolution => ins.op === "conv2d" || ins.op === "depthwiseConv2d";
+/** What activation fusion takes: an activation the convolution kernels apply themselves. */
 const isFusableActivation = (ins: Instruction): ins is Extract<Instruction, { readonly op: FusedActivation }> => ins.op === "relu" || ins.op === "relu6";
 
-type Fusion = (producer: Instruction, consumer: Instruction, params: Map<string, ParamSpec>) => Instruction | undefined;
+/** What a fusion may look up: the program's params (which it may add to) and its instructions by id, as they were before the pass. */
+interface FusionContext {
+  readonly params: Map<string, ParamSpec>;
+  readonly instructions: ReadonlyMap<string, Instruction>;
+}
 
-/** Applies a fusion to each producer whose only reader is the next consumer. */
+type Fusion = (producer: Instruction, consumer: Instruction, context: FusionContext) => Instruction | undefined;
+
+/**
+ * Applies a fusion to each producer whose only reader is the consumer: the consumer's first
+ * value operand such a fusion takes (an add's convolution may be either operand).
+ */
 function fuseInto(program: Program, fusion: Fusion): Program {
   const readers = readCounts([...program.instructions.flatMap((i) => i.inputs), ...program.outputs.map((o) => o.operand)]);
 
   const params = new Map(program.params.map((s) => [s.id, s]));
   const byId = new Map(program.instructions.map((i) => [i.id, i]));
+  const context: FusionContext = { params, instructions: byId };
   const replaced = new Map<string, Instruction>();
   const removed = new Set<string>();
   for (const consumer of program.instructions) {
-    const first = consumer.inputs[0];
-    if (first?.kind !== "value") continue;
-    const producer = byId.get(first.id);
-    if (producer === undefined || readers.get(producer.id) !== 1 || removed.has(producer.id)) continue;
-    const fused = fusion(replaced.get(producer.id) ?? producer, consumer, params);
-    if (fused === undefined) continue;
-    removed.add(producer.id);
-    replaced.set(consumer.id, fused);
+    for (const operand of consumer.inputs) {
+      if (operand.kind !== "value") continue;
+      const producer = byId.get(operand.id);
+      if (producer === undefined || readers.get(producer.id) !== 1 || removed.has(producer.id)) continue;
+      const fused = fusion(replaced.get(producer.id) ?? producer, consumer, context);
+      if (fused === undefined) continue;
+      removed.add(producer.id);
+      replaced.set(consumer.id, fused);
+      break;
+    }
   }
   if (removed.size === 0) return program;
   const instructions = program.instructions.filter((i) => !removed.has(i.id)).map((i) => replaced.get(i.id) ?? i);
@@ -73,7 +93,7 @@ function splitKey(key: string | null | undefined, name: string): string | undefi
   return key?.endsWith(`.${name}`) ? key.slice(0, -name.length - 1) : undefined;
 }
 
-const foldBatchNorm: Fusion = (conv, bn, params) => {
+const foldBatchNorm: Fusion = (conv, bn, { params }) => {
   if (bn.op !== "batchNorm" || bn.attrs.training !== false || !isConvolution(conv) || conv.attrs.activation !== undefined) return undefined;
   const [, filterOperand, convBiasOperand] = conv.inputs;
   const [, mean, variance, weight, bias] = bn.inputs.map((o) => paramOperand(o, params)?.key);
@@ -118,8 +138,36 @@ function uniqueParamId(params: Map<string, ParamSpec>, base: string): string {
   return id;
 }
 
-const fuseActivation: Fusion = (conv, act, _params) => {
-  if (!isConvolution(conv) || !isFusableActivation(act) || conv.attrs.activation !== undefined) return undefined;
+/**
+ * `add(conv, x)` or `add(x, conv)` as `conv2dAdd(..., x)`, where x has the convolution's shape
+ * (a broadcast add stays an add) and the convolution applies no activation of its own (the
+ * residual is added before the activation). Only conv2d: no torchvision model adds a residual
+ * to a depthwise convolution's result.
+ */
+const fuseResidual: Fusion = (conv, add, { instructions }) => {
+  if (conv.op !== "conv2d" || add.op !== "add" || conv.attrs.activation !== undefined || add.attrs.channelsLast !== undefined) return undefined;
+  const addend = add.inputs.find((o) => !(o.kind === "value" && o.id === conv.id));
+  if (addend?.kind !== "value" || add.inputs.length !== 2) return undefined;
+  const other = instructions.get(addend.id);
+  if (other === undefined || other.format !== conv.format || !sameTensorShape(other.value, conv.value)) return undefined;
+  return {
+    ...conv,
+    op: "conv2dAdd",
+    id: add.id,
+    // conv2d's operands (input, filter, bias or null), then the residual.
+    inputs: [...conv.inputs, addend],
+    nodes: [...conv.nodes, ...add.nodes],
+    value: add.value,
+    note: conv.note ? `${conv.note}; residual add fused (conv2dAdd adds it before any activation)` : "residual add fused into the convolution (conv2dAdd adds it before any activation)",
+  };
+};
+
+function sameTensorShape(a: AbstractValue, b: AbstractValue): boolean {
+  return a.kind === "tensor" && b.kind === "tensor" && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+}
+
+const fuseActivation: Fusion = (conv, act) => {
+  if (!(isConvolution(conv) || conv.op === "conv2dAdd") || !isFusableActivation(act) || conv.attrs.activation !== undefined) return undefined;
   return {
     ...conv,
     id: act.id,

@@ -15,6 +15,9 @@ export interface Conv2dAttrs {
 
 const dilations = (attrs: Conv2dAttrs): [number, number] => [attrs.dilation?.[0] ?? 1, attrs.dilation?.[1] ?? 1];
 
+const activate = (y: Tensor, activation: FusedActivation | undefined): Tensor4D =>
+  (activation === "relu" ? tf.relu(y) : activation === "relu6" ? tf.relu6(y) : y) as Tensor4D;
+
 type Padding = [[number, number], [number, number], [number, number], [number, number]];
 
 /** torch's symmetric padding as tfjs's explicit NHWC padding. */
@@ -50,8 +53,20 @@ export function conv2d(input: Tensor, weight: Tensor | readonly Tensor[], bias: 
       return tf.concat(xs.map((xg, g) => tf.fused.conv2d({ x: xg, filter: filters[g]!, bias: biases?.[g], ...common })), 3) as Tensor4D;
     }
     const y = tf.add(tf.concat(xs.map((xg, g) => tf.conv2d(xg, filters[g]!, common.strides, common.pad, "NHWC", common.dilations)), 3), bias as Tensor);
-    return (attrs.activation === "relu" ? tf.relu(y) : attrs.activation === "relu6" ? tf.relu6(y) : y) as Tensor4D;
+    return activate(y, attrs.activation);
   });
+}
+
+/**
+ * A ResNet block's end as one kernel: act(conv2d(input) + bias + addend), the residual added
+ * before the activation (the compiler fuses conv2d → add → relu into it, compiler/passes/fuse.ts).
+ * The addend has the convolution's output shape, channels-last. tfjs's fused conv2d applies its
+ * activation before any add, so here the add and the activation are their own tfjs ops; an
+ * engine with its own convolution adds the residual in the convolution's epilogue instead.
+ */
+export function conv2dAdd(input: Tensor, weight: Tensor | readonly Tensor[], bias: Tensor | readonly Tensor[] | null, addend: Tensor, attrs: Conv2dAttrs): Tensor4D {
+  const { activation, ...linear } = attrs;
+  return tf.tidy(() => activate(tf.add(conv2d(input, weight, bias, linear), addend), activation));
 }
 
 /** A convolution with one input channel per group; the filter is [kh, kw, C, multiplier]. */

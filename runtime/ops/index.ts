@@ -1,7 +1,7 @@
 /** Runtime kernels: torch's semantics over tfjs, one family per file. Generated code calls these. */
 export { input, InputShapeError } from "./input.js";
 export { toChannelsLast, toContiguous, clone } from "./layout.js";
-export { conv2d, depthwiseConv2d, conv2dTranspose } from "./conv2d.js";
+export { conv2d, conv2dAdd, depthwiseConv2d, conv2dTranspose } from "./conv2d.js";
 export { batchNorm } from "./batchNorm.js";
 export { relu, relu6, sigmoid, tanh, silu, hardsigmoid, hardswish, gelu, dropout } from "./activations.js";
 export { add, sub, mul, div, floorDiv } from "./binary.js";

@@ -5,7 +5,8 @@ import { fixtureCases, testFixtureCases, type Factories } from "../support/fixtu
 
 /**
  * Cases a new engine must get right that the other families did not catch (issue #10), run on
- * every engine: conv1 returned (eval-mode batch-norm folding must not fold it away), ceil_mode
+ * every engine: conv1 returned (eval-mode batch-norm folding must not fold it away), a block's
+ * convolution or its residual add returned (the residual fusion must keep them), ceil_mode
  * pooling with padding, batch-norm folding with running variances near eps, dotted queries as keys.
  */
 
@@ -25,9 +26,9 @@ const cases = fixtureCases((c) => c.id.startsWith("engines_"));
 test("the engine fixtures are present, with torch's 6x6 for ceil_mode pooling on 11x11", () => {
   assert.deepEqual(
     cases.map((c) => c.id),
-    ["engines_resnet18_conv1", "engines_pool_ceil_pad", "engines_bn_tiny_variance"],
+    ["engines_resnet18_conv1", "engines_resnet18_residual", "engines_pool_ceil_pad", "engines_bn_tiny_variance"],
   );
-  assert.deepEqual(cases[1]!.outputs.maxpool, [2, 3, 6, 6]);
+  assert.deepEqual(cases[2]!.outputs.maxpool, [2, 3, 6, 6]);
 });
 
 testFixtureCases(cases, factories);

@@ -103,6 +103,15 @@ const cases: readonly Case[] = [
     tfjs: (x) => tfjsOps.rearrange(x, shuffle),
     ops: ["Reshape", "Reshape"],
   },
+  {
+    // The Conv, Add and Clip of the three calls it replaces (see the residual test below).
+    name: "conv2dAdd: a 3x3 convolution, the residual (here its input), relu6",
+    shape: [2, 6, 6, 8],
+    params: [{ shape: [3, 3, 8, 8], lo: -0.2, hi: 0.2 }, { shape: [8] }],
+    onnx: (x, [w, b]) => onnx.conv2dAdd(x, w!, b!, x, { stride: [1, 1], padding: [1, 1], activation: "relu6" }),
+    tfjs: (x, [w, b]) => tfjsOps.conv2dAdd(x, w!, b!, x, { stride: [1, 1], padding: [1, 1], activation: "relu6" }),
+    ops: ["Conv", "Add", "Clip"],
+  },
 ];
 
 /** The graph of one case: its input, parameters as initializers, the output. */
@@ -189,6 +198,26 @@ test("ORT keeps conv -> batch norm -> relu -> conv -> hardswish -> global pool i
   assert.deepEqual(arithmetic, [], `left outside the convolutions: ${describe(counts)}`);
   // Into the blocked layout once, out once (the input's 32 channels are reordered, then pooled out).
   assert.ok((counts.get("com.microsoft.nchwc:ReorderOutput") ?? 0) <= 1, describe(counts));
+});
+
+test("ORT fuses conv2dAdd's residual add and relu into its convolution, as it did the separate calls", async () => {
+  const graph = new OnnxGraph();
+  const input = new OnnxValue(graph, "input", [1, 10, 10, 32]);
+  let seed = 1;
+  const param = (shape: readonly number[]): OnnxValue => graph.constant({ dtype: "float", dims: shape, data: values(shape.reduce((a, b) => a * b, 1), seed++, -0.2, 0.2) });
+  const attrs = { stride: [1, 1], padding: [1, 1] } as const;
+  const conv = (x: OnnxValue): OnnxValue => onnx.conv2d(x, param([3, 3, 32, 32]), param([32]), { ...attrs, activation: "relu" });
+  // A stem, a ResNet block's tail (relu after the add), an inverted residual's (no activation), a
+  // head: each residual comes from a convolution, in ORT's blocked layout, as in the models (an
+  // addend straight from the graph's input is added apart, as the separate calls' Add was).
+  const stem = conv(input);
+  const block = onnx.conv2dAdd(conv(stem), param([3, 3, 32, 32]), param([32]), stem, { ...attrs, activation: "relu" });
+  const inverted = onnx.conv2dAdd(conv(block), param([3, 3, 32, 32]), param([32]), block, attrs);
+  const output = conv(inverted);
+  const counts = await optimizedOps(graph, input, output);
+  const arithmetic = ["Add", "Sum", "Relu", "Conv"].filter((op) => counts.has(op));
+  assert.deepEqual(arithmetic, [], `left outside the convolutions: ${describe(counts)}`);
+  assert.equal(counts.get("com.microsoft.nchwc:Conv"), 6, describe(counts));
 });
 
 test("a 1x1 average pool over a large map is accurate on ORT: each row's mean, then the rows' (GlobalAveragePool alone: 4.6e-6 here, 2e-5 in Mask R-CNN's backbone)", async () => {

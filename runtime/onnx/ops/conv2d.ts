@@ -1,5 +1,5 @@
 import { transposedOutput, type Conv2dAttrs, type Conv2dTransposeAttrs, type FusedActivation } from "../../ops/conv2d.js";
-import { OnnxValue, concat, conv, relu, relu6, reshape, transpose } from "./onnx.js";
+import { OnnxValue, add, concat, conv, relu, relu6, reshape, transpose } from "./onnx.js";
 
 /**
  * runtime/ops/conv2d.ts over ONNX. Filters arrive as the tfjs kernels take them (HWIO, or
@@ -27,6 +27,15 @@ export function conv2d(input: OnnxValue, weight: OnnxValue | readonly OnnxValue[
   const b = bias === null ? null : Array.isArray(bias) ? concat(bias as readonly OnnxValue[], 0) : (bias as OnnxValue);
   const y = conv(transpose(input, [0, 3, 1, 2]), filter, b, options(attrs, parts.length));
   return transpose(activate(y, attrs.activation), [0, 2, 3, 1]);
+}
+
+/**
+ * conv2d, then the residual added, then the activation: the Conv, Add and Relu (or Clip) the three
+ * separate calls made, which ONNX Runtime's graph optimizer fuses as it did them.
+ */
+export function conv2dAdd(input: OnnxValue, weight: OnnxValue | readonly OnnxValue[], bias: OnnxValue | readonly OnnxValue[] | null, addend: OnnxValue, attrs: Conv2dAttrs): OnnxValue {
+  const { activation, ...linear } = attrs;
+  return activate(add(conv2d(input, weight, bias, linear), addend), activation);
 }
 
 /** One input channel per group; the filter is tfjs's depthwise [kh, kw, C, multiplier]. */

@@ -2,7 +2,7 @@ import type { KernelTable } from "../../kernels.js";
 import type { OnnxValue } from "../graph.js";
 import { input } from "./input.js";
 import { toChannelsLast, toContiguous, clone } from "./layout.js";
-import { conv2d, depthwiseConv2d, conv2dTranspose } from "./conv2d.js";
+import { conv2d, conv2dAdd, depthwiseConv2d, conv2dTranspose } from "./conv2d.js";
 import { batchNorm } from "./batchNorm.js";
 import { relu, relu6, sigmoid, tanh, silu, hardsigmoid, hardswish, gelu, dropout } from "./activations.js";
 import { add, sub, mul, div, floorDiv } from "./binary.js";
@@ -26,6 +26,7 @@ export const onnxKernels = {
   toContiguous,
   clone,
   conv2d,
+  conv2dAdd,
   depthwiseConv2d,
   conv2dTranspose,
   batchNorm,
