@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { chooseBackend, tf } from "../../runtime/index.js";
 import { attention as tfjsAttention } from "../../runtime/ops/attention.js";
 import { attention, attentionPlan, attentionShader } from "../../runtime/webgpu/ops/attention.js";
-import { relativeError } from "../support/fixtures.js";
+import { fixtureCases, relativeError, runCase } from "../support/fixtures.js";
+import { VIT_SWIN_FACTORIES } from "../support/factories.js";
 import { webgpuTest } from "../support/webgpu.js";
 
 /** fxc's one-kernel WGSL attention against tfjs's attention (its four calls) on the same webgpu device (lavapipe in CI). */
@@ -73,4 +74,17 @@ webgpuTest("under gradients fxc's attention is tfjs's (its programs have no grad
   const grad = tf.grad((x: tf.Tensor) => tf.sum(attention(x, k, v, { scale: 0.5 })))(q);
   const want = tf.grad((x: tf.Tensor) => tf.sum(tfjsAttention(x, k, v, { scale: 0.5 })))(q);
   assert.ok(relativeError((await grad.data()) as Float32Array, (await want.data()) as Float32Array) <= 1e-6);
+});
+
+webgpuTest("with webgpuKernels 'fxc', the fused attention and ViT's layer norms and softmax run fxc's kernels within the fixture bound", async () => {
+  for (const id of ["vit_sdpa_fused", "vit_tiny_pth", "vit_sdpa_softmax_returned"]) {
+    const [c] = fixtureCases((x) => x.id === id);
+    const result = await runCase(c!, { layout: "nhwc", backend: "webgpu", engine: "tfjs", factories: VIT_SWIN_FACTORIES, webgpuKernels: "fxc" });
+    for (const [key, error] of Object.entries(result.errors)) assert.ok(error <= c!.tolerance, `${id} ${key}: ${error}`);
+  }
+  // vit_sdpa: 25 tokens, 2 heads of 4; vit_tiny: 17 tokens, 2 heads of 8, rows of 16; the unfused softmax over 25 keys.
+  const keys = pipelineKeys();
+  for (const prefix of ["fxcAttention_25_25_4_4_", "fxcAttention_17_17_8_8_", "fxcLayerNorm_16_", "fxcSoftmax_25"]) {
+    assert.ok(keys.some((key) => key.startsWith(prefix)), `${prefix} among ${keys.filter((k) => k.startsWith("fxc")).join(", ")}`);
+  }
 });
