@@ -5,17 +5,9 @@ import { attention as tfjsAttention } from "../../runtime/ops/attention.js";
 import { attention, attentionPlan, attentionShader } from "../../runtime/webgpu/ops/attention.js";
 import { fixtureCases, relativeError, runCase } from "../support/fixtures.js";
 import { VIT_SWIN_FACTORIES } from "../support/factories.js";
-import { webgpuTest } from "../support/webgpu.js";
+import { pipelineKeys, seededUniform, webgpuTest } from "../support/webgpu.js";
 
 /** fxc's one-kernel WGSL attention against tfjs's attention (its four calls) on the same webgpu device (lavapipe in CI). */
-
-function seeded(shape: number[], seed: number): tf.Tensor {
-  return tf.randomUniform(shape, -1, 1, "float32", seed);
-}
-
-function pipelineKeys(): string[] {
-  return Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
-}
 
 test("the plan: key tiles fit workgroup memory, and what the kernel does not cover is tfjs's", () => {
   assert.deepEqual(attentionPlan([2, 12, 197, 64], [2, 12, 64, 197], [2, 12, 197, 64]), { queries: 197, keys: 197, headDim: 64, valueDim: 64, keyBlock: 32 });
@@ -41,9 +33,9 @@ webgpuTest("fxc's attention equals tfjs's within 1e-5: ragged token counts (197,
     [[5], 7, 130, 32, 16, 1],
     [[2, 2], 128, 64, 64, 64, 0.125],
   ] as const) {
-    const q = seeded([...batch, queries, headDim], 1);
-    const k = seeded([...batch, headDim, keys], 2);
-    const v = seeded([...batch, keys, valueDim], 3);
+    const q = seededUniform([...batch, queries, headDim], 1);
+    const k = seededUniform([...batch, headDim, keys], 2);
+    const v = seededUniform([...batch, keys, valueDim], 3);
     const ours = attention(q, k, v, { scale });
     const theirs = tfjsAttention(q, k, v, { scale });
     assert.deepEqual(ours.shape, [...batch, queries, valueDim]);
@@ -56,9 +48,9 @@ webgpuTest("fxc's attention equals tfjs's within 1e-5: ragged token counts (197,
 
 webgpuTest("large scores (a sharp softmax) stay finite: the online softmax subtracts the running max", async () => {
   await chooseBackend("webgpu");
-  const q = tf.mul(seeded([1, 2, 20, 8], 4), 40);
-  const k = tf.mul(seeded([1, 2, 8, 90], 5), 40);
-  const v = seeded([1, 2, 90, 8], 6);
+  const q = tf.mul(seededUniform([1, 2, 20, 8], 4), 40);
+  const k = tf.mul(seededUniform([1, 2, 8, 90], 5), 40);
+  const v = seededUniform([1, 2, 90, 8], 6);
   const ours = attention(q, k, v, { scale: 1 });
   const data = (await ours.data()) as Float32Array;
   assert.ok(data.every(Number.isFinite), "finite");
@@ -68,9 +60,9 @@ webgpuTest("large scores (a sharp softmax) stay finite: the online softmax subtr
 
 webgpuTest("under gradients fxc's attention is tfjs's (its programs have no gradients)", async () => {
   await chooseBackend("webgpu");
-  const q = seeded([2, 5, 8], 7);
-  const k = seeded([2, 8, 5], 8);
-  const v = seeded([2, 5, 8], 9);
+  const q = seededUniform([2, 5, 8], 7);
+  const k = seededUniform([2, 8, 5], 8);
+  const v = seededUniform([2, 5, 8], 9);
   const grad = tf.grad((x: tf.Tensor) => tf.sum(attention(x, k, v, { scale: 0.5 })))(q);
   const want = tf.grad((x: tf.Tensor) => tf.sum(tfjsAttention(x, k, v, { scale: 0.5 })))(q);
   assert.ok(relativeError((await grad.data()) as Float32Array, (await want.data()) as Float32Array) <= 1e-6);

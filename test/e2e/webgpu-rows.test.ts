@@ -5,17 +5,9 @@ import { layerNorm as tfjsLayerNorm, softmax as tfjsSoftmax } from "../../runtim
 import { layerNorm, layerNormShader, rowPlan, softmax, softmaxShader } from "../../runtime/webgpu/ops/shapeOps.js";
 import { workgroupsFor } from "../../runtime/webgpu/rows.js";
 import { relativeError } from "../support/fixtures.js";
-import { webgpuTest } from "../support/webgpu.js";
+import { pipelineKeys, seededUniform, webgpuTest } from "../support/webgpu.js";
 
 /** fxc's WGSL layer norm and softmax against tfjs's kernels on the same webgpu device (lavapipe in CI). */
-
-function seeded(shape: number[], seed: number, lo = -1, hi = 1): tf.Tensor {
-  return tf.randomUniform(shape, lo, hi, "float32", seed);
-}
-
-function pipelineKeys(): string[] {
-  return Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
-}
 
 async function closeTo(ours: tf.Tensor, theirs: tf.Tensor, what: string, bound = 1e-5): Promise<void> {
   assert.deepEqual(ours.shape, theirs.shape, what);
@@ -56,9 +48,9 @@ webgpuTest("fxc's layer norm equals tfjs's: row lengths aligned and ragged, over
     const normalized = shape.slice(shape.length - dims);
     for (const affine of [true, false]) {
       // An offset mean, as activations have.
-      const x = seeded([...shape], 1, -1, 3);
-      const w = affine ? seeded(normalized, 2) : null;
-      const b = affine ? seeded(normalized, 3) : null;
+      const x = seededUniform([...shape], 1, -1, 3);
+      const w = affine ? seededUniform(normalized, 2) : null;
+      const b = affine ? seededUniform(normalized, 3) : null;
       const attrs = { dims, eps: 1e-5 };
       const ours = layerNorm(x, w, b, attrs);
       const theirs = tfjsLayerNorm(x, w, b, attrs);
@@ -72,7 +64,7 @@ webgpuTest("fxc's layer norm equals tfjs's: row lengths aligned and ragged, over
 webgpuTest("fxc's layer norm is stable where the mean dwarfs the spread: variance about the mean, not E[x²] - E[x]²", async () => {
   await chooseBackend("webgpu");
   // Rows of 1000 ± 1: E[x²] - E[x]² in f32 would cancel to noise (its rounding alone is about 0.06, the variance about 0.33).
-  const x = seeded([8, 768], 8, 999, 1001);
+  const x = seededUniform([8, 768], 8, 999, 1001);
   const data = (await x.data()) as Float32Array;
   const want = new Float32Array(data.length);
   for (let r = 0; r < 8; r++) {
@@ -96,7 +88,7 @@ webgpuTest("fxc's softmax equals tfjs's over the last axis (ViT's 197 keys, vec4
     [7, 5],
     [70000, 4],
   ]) {
-    const x = seeded(shape, 4, -8, 8);
+    const x = seededUniform(shape, 4, -8, 8);
     const axis = shape.length - 1;
     const ours = softmax(x, { axis });
     const theirs = tfjsSoftmax(x, { axis });
@@ -104,14 +96,14 @@ webgpuTest("fxc's softmax equals tfjs's over the last axis (ViT's 197 keys, vec4
     tf.dispose([x, ours, theirs]);
   }
   assert.ok(pipelineKeys().some((key) => key.startsWith("fxcSoftmax_197")), "fxc's shader ran");
-  const x = seeded([4, 6, 5], 5);
+  const x = seededUniform([4, 6, 5], 5);
   await closeTo(softmax(x, { axis: 1 }), tfjsSoftmax(x, { axis: 1 }), "axis 1");
 });
 
 webgpuTest("under gradients fxc's row kernels are tfjs's (its programs have no gradients)", async () => {
   await chooseBackend("webgpu");
-  const x = seeded([4, 8], 6);
-  const w = seeded([8], 7);
+  const x = seededUniform([4, 8], 6);
+  const w = seededUniform([8], 7);
   const grad = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(softmax(layerNorm(v, w, null, { dims: 1, eps: 1e-5 }), { axis: 1 }), w)))(x);
   const want = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tfjsSoftmax(tfjsLayerNorm(v, w, null, { dims: 1, eps: 1e-5 }), { axis: 1 }), w)))(x);
   await closeTo(grad, want, "gradient", 1e-6);

@@ -3,7 +3,7 @@ import { layerNorm as tfjsLayerNorm, softmax as tfjsSoftmax } from "../../ops/sh
 import { ownKernelApplies, runProgram, type WebgpuProgram } from "../program.js";
 import { LOWEST_F32, ROW_DISPATCH_LAYOUT, WORKGROUP_INDEX, powerOfTwoAtLeast, rowReductions, wgslFloat, workgroupsFor } from "../rows.js";
 
-// ---- Row kernels (layer norm, softmax): the code above this line is the matmul kernels' (merged by the lead). ----
+// ---- Row kernels: layer norm and softmax (the matmul kernels go above this line) ----
 
 /**
  * torch's layer_norm and softmax as fxc's WGSL kernels (runtime/ops/shapeOps.ts's otherwise):
