@@ -4,18 +4,21 @@ import { operandParams, readCounts, sourceKeys, type Instruction, type Operand, 
 import type { AbstractValue } from "../graph/value.js";
 
 /**
- * Eval-mode fusions over the lowered program, each of which removes one runtime call and
- * one intermediate tensor:
- * - batch norm folded into the preceding convolution's filter and bias (done at load time);
- * - a residual added to the convolution's result (a ResNet block's `out + identity`): one
- *   conv2dAdd, which an engine with its own convolution adds in the convolution's epilogue;
- * - ReLU and ReLU6 fused into the convolution (tfjs's fused conv2d applies them), or after the
- *   residual's add into conv2dAdd.
+ * Fusions over the lowered program, each of which removes runtime calls and intermediate tensors:
+ * - scaled dot-product attention, [mul(q, scale) →] matmul(·, kᵀ) → softmax → matmul(·, v), as
+ *   one attention call (runtime/ops/attention.ts), in either mode: train mode's attention
+ *   dropout between softmax and the second matmul is fused only where it is a no-op (p = 0);
+ * - in eval mode, batch norm folded into the preceding convolution's filter and bias (done at
+ *   load time);
+ * - in eval mode, a residual added to the convolution's result (a ResNet block's `out + identity`):
+ *   one conv2dAdd, which an engine with its own convolution adds in the convolution's epilogue;
+ * - in eval mode, ReLU and ReLU6 fused into the convolution (tfjs's fused conv2d applies them), or
+ *   after the residual's add into conv2dAdd.
  * A value that is returned, or read by anything else, is never fused away.
  */
 export function fuse(program: Program): Program {
-  if (program.mode !== "eval") return program;
-  let p = program;
+  let p = fuseAttention(program);
+  if (p.mode !== "eval") return p;
   p = fuseInto(p, foldBatchNorm);
   // Before the activations, so that a block's relu, which reads its add, fuses into the conv2dAdd
   // the add became. This order loses no fusion: a convolution has one reader to be fused with.
@@ -33,6 +36,62 @@ const isFusableActivation = (ins: Instruction): ins is Extract<Instruction, { re
 interface FusionContext {
   readonly params: Map<string, ParamSpec>;
   readonly instructions: ReadonlyMap<string, Instruction>;
+}
+
+type Call<K extends Instruction["op"]> = Extract<Instruction, { readonly op: K }>;
+
+/**
+ * Each matmul(weights, v) whose weights are softmax(matmul(q, kᵀ)) over the last axis, through a
+ * dropout of p = 0 in train mode and from a q scaled by a constant, becomes attention(q, kᵀ, v,
+ * { scale }) in the final matmul's place. Each step must be read by the next only: one that is
+ * returned or read elsewhere (an attention's weights returned) keeps the chain unfused from it on
+ * (a scaling read elsewhere stays a call of its own, and the attention takes scale 1).
+ */
+function fuseAttention(program: Program): Program {
+  const readers = readCounts([...program.instructions.flatMap((i) => i.inputs), ...program.outputs.map((o) => o.operand)]);
+  const byId = new Map(program.instructions.map((i) => [i.id, i]));
+  /** The instruction computing `o` when the next step is its only reader. */
+  const onlyFor = (o: Operand | undefined): Instruction | undefined => (o?.kind === "value" && readers.get(o.id) === 1 ? byId.get(o.id) : undefined);
+  const removed = new Set<string>();
+  const replaced = new Map<string, Instruction>();
+  for (const output of program.instructions) {
+    if (output.op !== "matmul") continue;
+    const first = onlyFor(output.inputs[0]);
+    const dropout = first?.op === "dropout" ? first : undefined;
+    if (dropout !== undefined && dropout.attrs.p !== 0) continue;
+    const weights = dropout === undefined ? first : onlyFor(dropout.inputs[0]);
+    if (weights?.op !== "softmax" || weights.value.kind !== "tensor" || weights.attrs.axis !== weights.value.shape.length - 1) continue;
+    const scores = onlyFor(weights.inputs[0]);
+    if (scores?.op !== "matmul") continue;
+    const scaling = scaledBy(onlyFor(scores.inputs[0]));
+    const chain = [...(scaling === undefined ? [] : [scaling.mul]), scores, weights, ...(dropout === undefined ? [] : [dropout]), output];
+    // A step that is already another attention (one fed straight into the next's q·kᵀ) stays as it is.
+    if (chain.some((i) => replaced.has(i.id))) continue;
+    chain.slice(0, -1).forEach((i) => removed.add(i.id));
+    const fused: Call<"attention"> = {
+      op: "attention",
+      id: output.id,
+      inputs: [scaling?.q ?? scores.inputs[0]!, scores.inputs[1]!, output.inputs[1]!],
+      attrs: { scale: scaling?.scale ?? 1 },
+      nodes: chain.flatMap((i) => i.nodes),
+      value: output.value,
+      ...(output.format === undefined ? {} : { format: output.format }),
+      note: `${chain.map((i) => i.op).join(" → ")} fused into one attention call`,
+    };
+    replaced.set(output.id, fused);
+  }
+  if (removed.size === 0) return program;
+  return { ...program, instructions: program.instructions.filter((i) => !removed.has(i.id)).map((i) => replaced.get(i.id) ?? i) };
+}
+
+/** A product of a tensor and a constant number (q * scale, either order): its tensor and the number. */
+function scaledBy(ins: Instruction | undefined): { mul: Call<"mul">; q: Operand; scale: number } | undefined {
+  if (ins?.op !== "mul" || ins.attrs.channelsLast) return undefined;
+  const [a, b] = ins.inputs;
+  const number = (o: Operand | undefined): number | undefined => (o?.kind === "const" && typeof o.value === "number" ? o.value : undefined);
+  if (number(b) !== undefined && a?.kind === "value") return { mul: ins, q: a, scale: number(b)! };
+  if (number(a) !== undefined && b?.kind === "value") return { mul: ins, q: b, scale: number(a)! };
+  return undefined;
 }
 
 type Fusion = (producer: Instruction, consumer: Instruction, context: FusionContext) => Instruction | undefined;

@@ -1,6 +1,23 @@
 import { tf, type Tensor } from "./tf.js";
+import { mul } from "./binary.js";
+import { matmul, softmax } from "./shapeOps.js";
 
-/** Kernels of attention layers with torch's semantics: einsum, and rows picked by an index tensor. */
+/** Kernels of attention layers with torch's semantics: scaled dot-product attention, einsum, and rows picked by an index tensor. */
+
+/**
+ * Scaled dot-product attention, softmax(q·kᵀ·scale)·v over [...batch, tokens, headDim], as torch's
+ * multi_head_attention_forward computes it: q scaled first, then the kernels the unfused program
+ * runs (so that fusing changes no digit on tfjs). `keysTransposed` is kᵀ, [...batch, headDim,
+ * keys], as the lowering stores keys for q·kᵀ (the matmul's right operand); `values` is [...batch,
+ * keys, valueDim]. The compiler fuses the four calls into this one (compiler/passes/fuse.ts), which
+ * an engine may run as one kernel (runtime/webgpu/ops/attention.ts).
+ */
+export function attention(q: Tensor, keysTransposed: Tensor, values: Tensor, attrs: { readonly scale: number }): Tensor {
+  return tf.tidy(() => {
+    const scores = matmul(attrs.scale === 1 ? q : mul(q, attrs.scale), keysTransposed);
+    return matmul(softmax(scores, { axis: scores.rank - 1 }), values);
+  });
+}
 
 /** An einsum equation read into one list of labels per operand and the output's labels. */
 export interface EinsumPlan {

@@ -17,8 +17,10 @@ export interface WebgpuProgram {
   readonly dispatch: [number, number, number];
   readonly variableNames: string[];
   readonly workgroupSize: [number, number, number];
-  /** Read vec4s from inputs and write vec4s to the result (tfjs declares the buffers as array<vec4<f32>>). */
-  readonly isVec4?: boolean;
+  /** Components per element of the result, 1 or 4: with 4, tfjs declares `result` (and each input unless `variableComponents` says) as array<vec4<f32>>. */
+  outputComponent?: number;
+  /** Components per element of each input, in `variableNames`' order, where they differ from `outputComponent`. */
+  readonly variableComponents?: number[];
   getUserCode(): string;
 }
 

@@ -5,19 +5,9 @@ import { linear as tfjsLinear } from "../../runtime/ops/tensorOps.js";
 import { linear, linearShader } from "../../runtime/webgpu/ops/tensorOps.js";
 import { fixtureCases, relativeError, runCase } from "../support/fixtures.js";
 import { VIT_SWIN_FACTORIES } from "../support/factories.js";
-import { webgpuTest } from "../support/webgpu.js";
+import { pipelineKeys, seededUniform, webgpuTest } from "../support/webgpu.js";
 
 /** fxc's WGSL linear kernel against tfjs's linear on the same webgpu device (lavapipe in CI). */
-
-/** Seeded values in [-1, 1). */
-function seeded(shape: number[], seed: number): tf.Tensor {
-  return tf.randomUniform(shape, -1, 1, "float32", seed);
-}
-
-/** tfjs's pipelines compiled so far, by shader key. */
-function pipelineKeys(): string[] {
-  return Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
-}
 
 test("the shader is specialized to K and N: bounds checks only where the shape needs them", () => {
   const aligned = linearShader(64, 32, true);
@@ -42,9 +32,9 @@ webgpuTest("fxc's linear equals tfjs's on aligned and ragged shapes, 2-D and 3-D
     [[1, 7], 192, 768],
   ] as const) {
     for (const withBias of [true, false]) {
-      const x = seeded([...lead, inner], 1);
-      const w = seeded([inner, outer], 2);
-      const b = withBias ? seeded([outer], 3) : null;
+      const x = seededUniform([...lead, inner], 1);
+      const w = seededUniform([inner, outer], 2);
+      const b = withBias ? seededUniform([outer], 3) : null;
       const ours = linear(x, w, b);
       const theirs = tfjsLinear(x, w, b);
       assert.deepEqual(ours.shape, [...lead, outer]);
@@ -67,8 +57,8 @@ webgpuTest("with webgpuKernels 'fxc', ViT's linear layers run fxc's kernel withi
 
 webgpuTest("under gradients, and on another backend, fxc's linear is tfjs's (its programs have no gradients)", async () => {
   await chooseBackend("webgpu");
-  const x = seeded([4, 6], 4);
-  const w = seeded([6, 5], 5);
+  const x = seededUniform([4, 6], 4);
+  const w = seededUniform([6, 5], 5);
   const grad = tf.grad((v: tf.Tensor) => tf.sum(linear(v, w, null)))(x);
   const want = tf.grad((v: tf.Tensor) => tf.sum(tfjsLinear(v, w, null)))(x);
   assert.ok(relativeError((await grad.data()) as Float32Array, (await want.data()) as Float32Array) <= 1e-6);

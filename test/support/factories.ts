@@ -44,10 +44,27 @@ class AttentionProbe extends Module {
   }
 }
 
+/** The TypeScript twin of ScaledDotProductProbe in test/fixtures/families/vit.py: attention from torch's functions, each step a node. */
+class ScaledDotProductProbe extends Module {
+  proj = new Conv2d(3, 24, 1);
+
+  forward(x: Tensor): Tensor {
+    const tokens = F.transpose(this.proj.call(x).flatten(2), 1, 2);
+    const [q, k, v] = tokens.chunk(3, -1);
+    const heads = (t: Tensor): Tensor => F.transpose(t.reshape(-1, 25, 2, 4), 1, 2);
+    const [qh, kh, vh] = [heads(q), heads(k), heads(v)];
+    const scores = F.matmul(qh.mul(0.5), F.transpose(kh, -2, -1));
+    const weights = scores.softmax(-1);
+    const out = F.matmul(weights, vh);
+    return F.transpose(out, 1, 2).reshape(-1, 25, 8);
+  }
+}
+
 /** Models the fixture scripts build with torchvision's VisionTransformer and SwinTransformer classes directly. */
 const tinySwin = (options: SwinTransformerOptions = {}): SwinTransformer => new SwinTransformer([4, 4], 16, [2, 2, 2], [2, 2, 4], [4, 4], { numClasses: 10, ...options });
 export const VIT_SWIN_FACTORIES: Factories = {
   attention_probe: () => new AttentionProbe(),
+  sdpa_probe: () => new ScaledDotProductProbe(),
   vit_tiny: () => new VisionTransformer(32, 8, 2, 2, 16, 32, { numClasses: 10 }),
   swin_tiny: () => tinySwin(),
   swin_small: () => new SwinTransformer([4, 4], 8, [2, 2], [2, 2], [4, 4], { numClasses: 10 }),

@@ -1,6 +1,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { registerWebgpu } from "../../runtime/webgpu/adapter.js";
+import { tf } from "../../runtime/index.js";
 
 /** How CI gets a WebGPU adapter without a GPU, said wherever one is missing. */
 export const INSTALL_LAVAPIPE =
@@ -15,4 +16,14 @@ export function webgpuTest(name: string, body: (t: TestContext) => Promise<void>
   if (WEBGPU_MISSING === undefined) test(name, body);
   else if (process.env.CI === "true") test(name, () => assert.fail(`webgpu is not available (${WEBGPU_MISSING}); CI must ${INSTALL_LAVAPIPE}`));
   else test(name, { skip: `webgpu is not available (${WEBGPU_MISSING}); to run it, ${INSTALL_LAVAPIPE}` }, () => {});
+}
+
+/** Seeded uniform values in [lo, hi), float32. */
+export function seededUniform(shape: readonly number[], seed: number, lo = -1, hi = 1): tf.Tensor {
+  return tf.randomUniform([...shape], lo, hi, "float32", seed);
+}
+
+/** The pipelines tfjs's webgpu backend has compiled so far, by shader key (fxc's kernels' keys start with `fxc`). */
+export function pipelineKeys(): string[] {
+  return Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
 }

@@ -1,5 +1,14 @@
 import { parseEinsum } from "../../ops/attention.js";
-import { OnnxValue, gather as gatherRows, reshape } from "./onnx.js";
+import { OnnxValue, gather as gatherRows, matmul, mul, reshape, softmax } from "./onnx.js";
+
+/**
+ * runtime/ops/attention.ts's attention over ONNX: Mul, MatMul, Softmax, MatMul, the nodes the
+ * unfused program adds, so ONNX Runtime sees (and optimizes) the same graph either way.
+ */
+export function attention(q: OnnxValue, keysTransposed: OnnxValue, values: OnnxValue, attrs: { readonly scale: number }): OnnxValue {
+  const scores = matmul(attrs.scale === 1 ? q : mul(q, attrs.scale), keysTransposed);
+  return matmul(softmax(scores, scores.rank - 1), values);
+}
 
 /** runtime/ops/attention.ts over ONNX: einsum is ONNX's Einsum, read with the same parser (the same refusals). */
 export function einsum(operands: readonly OnnxValue[], attrs: { readonly equation: string }): OnnxValue {

@@ -1,6 +1,8 @@
 import type { KernelName, TfjsKernels } from "../../kernels.js";
 import * as tfjsOps from "../../ops/index.js";
 import { linear } from "./tensorOps.js";
+import { layerNorm, softmax } from "./shapeOps.js";
+import { attention } from "./attention.js";
 
 /**
  * fxc's own WGSL kernels on tfjs's webgpu backend, in files named as runtime/ops's (the same
@@ -10,6 +12,9 @@ import { linear } from "./tensorOps.js";
  */
 const own = {
   linear,
+  layerNorm,
+  softmax,
+  attention,
 } satisfies Partial<TfjsKernels>;
 
 /** The kernels a program runs on webgpu with fxc's kernels on: fxc's where it has one, tfjs's for the rest. */
