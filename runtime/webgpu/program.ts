@@ -17,8 +17,10 @@ export interface WebgpuProgram {
   readonly dispatch: [number, number, number];
   readonly variableNames: string[];
   readonly workgroupSize: [number, number, number];
-  /** Read vec4s from inputs and write vec4s to the result (tfjs declares the buffers as array<vec4<f32>>). */
-  readonly isVec4?: boolean;
+  /** Per input, 4 to declare its buffer array<vec4<f32>> (read 4 values at a time), 1 for array<f32>. */
+  readonly variableComponents?: number[];
+  /** 4 to declare the result array<vec4<f32>> (written 4 values at a time), 1 (the default) for array<f32>. */
+  readonly outputComponent?: number;
   getUserCode(): string;
 }
 

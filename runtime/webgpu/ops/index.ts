@@ -1,5 +1,7 @@
 import type { KernelName, TfjsKernels } from "../../kernels.js";
 import * as tfjsOps from "../../ops/index.js";
+import { conv2d } from "./conv2d.js";
+import { matmul } from "./shapeOps.js";
 import { linear } from "./tensorOps.js";
 
 /**
@@ -9,7 +11,9 @@ import { linear } from "./tensorOps.js";
  * recorded, a dtype or shape it does not cover). Kernels not listed here are tfjs's.
  */
 const own = {
+  conv2d,
   linear,
+  matmul,
 } satisfies Partial<TfjsKernels>;
 
 /** The kernels a program runs on webgpu with fxc's kernels on: fxc's where it has one, tfjs's for the rest. */
