@@ -1,6 +1,8 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { tf } from "../../runtime/index.js";
 import { registerWebgpu } from "../../runtime/webgpu/adapter.js";
+import { relativeError } from "./fixtures.js";
 
 /** How CI gets a WebGPU adapter without a GPU, said wherever one is missing. */
 export const INSTALL_LAVAPIPE =
@@ -15,4 +17,20 @@ export function webgpuTest(name: string, body: (t: TestContext) => Promise<void>
   if (WEBGPU_MISSING === undefined) test(name, body);
   else if (process.env.CI === "true") test(name, () => assert.fail(`webgpu is not available (${WEBGPU_MISSING}); CI must ${INSTALL_LAVAPIPE}`));
   else test(name, { skip: `webgpu is not available (${WEBGPU_MISSING}); to run it, ${INSTALL_LAVAPIPE}` }, () => {});
+}
+
+/** Seeded float32 values in [-1, 1) on the current backend, for checking a kernel against another. */
+export function seededUniform(shape: readonly number[], seed: number): tf.Tensor {
+  return tf.randomUniform([...shape], -1, 1, "float32", seed);
+}
+
+/** The shader keys of the pipelines tfjs's webgpu backend compiled so far: which programs ran. */
+export function pipelineKeys(): string[] {
+  return Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
+}
+
+/** The relative error of a kernel's result against a reference's (as the fixtures measure it). */
+export async function errorAgainst(got: tf.Tensor, want: tf.Tensor): Promise<number> {
+  assert.deepEqual(got.shape, want.shape);
+  return relativeError((await got.data()) as Float32Array, (await want.data()) as Float32Array);
 }

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { chooseBackend, tf } from "../../runtime/index.js";
+import { conv2d as tfjsConv2d, type Conv2dAttrs } from "../../runtime/ops/conv2d.js";
+import { conv2d, conv2dWithAddend } from "../../runtime/webgpu/ops/conv2d.js";
+import { fixtureCases, runCase } from "../support/fixtures.js";
+import { errorAgainst, pipelineKeys, seededUniform, webgpuTest } from "../support/webgpu.js";
+
+/**
+ * fxc's conv2d, an implicit GEMM (runtime/webgpu/gemm.ts), against tfjs's conv2d on the same
+ * webgpu device (lavapipe in CI): the layer shapes models have, ragged channel counts, the
+ * epilogue's bias, activation and addend, batch > 1; then resnet18 and vgg11_bn through
+ * webgpuKernels "fxc" within the fixture bound.
+ */
+
+interface ConvCase {
+  readonly name: string;
+  readonly input: readonly [number, number, number, number];
+  readonly kernel: readonly [number, number];
+  readonly out: number;
+  readonly attrs: Conv2dAttrs;
+  readonly bias: boolean;
+}
+
+const CASES: readonly ConvCase[] = [
+  { name: "1x1 (read as a matrix), batch 2", input: [2, 8, 8, 16], kernel: [1, 1], out: 32, attrs: { stride: [1, 1], padding: [0, 0] }, bias: true },
+  { name: "1x1 stride 2 (a downsample)", input: [1, 9, 9, 8], kernel: [1, 1], out: 12, attrs: { stride: [2, 2], padding: [0, 0] }, bias: false },
+  { name: "3x3 stride 1, aligned, relu, batch 2", input: [2, 12, 12, 16], kernel: [3, 3], out: 64, attrs: { stride: [1, 1], padding: [1, 1], activation: "relu" }, bias: true },
+  { name: "3x3 stride 2, 3 channels in, 5 out, relu6", input: [1, 11, 11, 3], kernel: [3, 3], out: 5, attrs: { stride: [2, 2], padding: [1, 1], activation: "relu6" }, bias: true },
+  { name: "7x7 stride 2 pad 3 (resnet's stem), batch 2", input: [2, 15, 15, 3], kernel: [7, 7], out: 16, attrs: { stride: [2, 2], padding: [3, 3], activation: "relu" }, bias: true },
+  { name: "3x3 dilation 2 pad 2, 6 channels", input: [1, 10, 10, 6], kernel: [3, 3], out: 12, attrs: { stride: [1, 1], padding: [2, 2], dilation: [2, 2] }, bias: false },
+  { name: "3x1, stride 2x1, padding 1x0 (per-axis geometry)", input: [1, 9, 7, 4], kernel: [3, 1], out: 6, attrs: { stride: [2, 1], padding: [1, 0] }, bias: true },
+];
+
+webgpuTest("fxc's conv2d equals tfjs's: 1x1, 3x3 stride 1 and 2, 7x7 stride 2 pad 3, dilation 2, ragged channels, bias, relu and relu6, batch 2", async () => {
+  await chooseBackend("webgpu");
+  for (const c of CASES) {
+    const x = seededUniform(c.input, 1);
+    const w = seededUniform([...c.kernel, c.input[3], c.out], 2);
+    const b = c.bias ? seededUniform([c.out], 3) : null;
+    const ours = conv2d(x, w, b, c.attrs);
+    const theirs = tfjsConv2d(x, w, b, c.attrs);
+    const error = await errorAgainst(ours, theirs);
+    assert.ok(error <= 1e-5, `${c.name}: relative error ${error}`);
+    tf.dispose([x, w, ours, theirs, ...(b === null ? [] : [b])]);
+  }
+  const keys = pipelineKeys();
+  assert.ok(keys.some((k) => k.startsWith("fxcGemm_16_32_mat_")), "the 1x1 convolution read its input as a matrix");
+  assert.ok(keys.some((k) => k.startsWith("fxcGemm_147_16_im2col15,15,3,7,7,2,2,3,3,1,1,8,8_")), "the stem ran as an implicit GEMM");
+});
+
+webgpuTest("the epilogue adds an addend of the output's shape before the activation: act(conv + bias + addend)", async () => {
+  await chooseBackend("webgpu");
+  // Aligned (vec4 stores) and ragged (5 channels, scalar stores); with and without a bias.
+  for (const [input, out, activation, withBias] of [
+    [[2, 8, 8, 8], 12, "relu", true],
+    [[1, 7, 7, 3], 5, "relu6", false],
+    [[1, 6, 6, 16], 32, undefined, true],
+  ] as const) {
+    const attrs: Conv2dAttrs = { stride: [1, 1], padding: [1, 1], ...(activation === undefined ? {} : { activation }) };
+    const x = seededUniform(input, 4);
+    const w = seededUniform([3, 3, input[3], out], 5);
+    const b = withBias ? seededUniform([out], 6) : null;
+    const addend = tf.mul(seededUniform([input[0], input[1], input[2], out], 7), 4);
+    const ours = conv2dWithAddend(x, w, b, addend, attrs);
+    assert.ok(ours !== undefined, "fxc's kernel applies");
+    const sum = tf.add(tfjsConv2d(x, w, b, { stride: attrs.stride, padding: attrs.padding }), addend);
+    const theirs = activation === "relu" ? tf.relu(sum) : activation === "relu6" ? tf.relu6(sum) : sum;
+    const error = await errorAgainst(ours, theirs);
+    assert.ok(error <= 1e-5, `[${input}] -> ${out}, ${activation ?? "no activation"}: relative error ${error}`);
+    tf.dispose([x, w, addend, ours, sum, theirs, ...(b === null ? [] : [b])]);
+  }
+  assert.ok(pipelineKeys().some((k) => k.includes("_bias_add_relu_")));
+});
+
+webgpuTest("grouped convolutions, an addend of another shape and integer inputs are left to tfjs's kernel", async () => {
+  await chooseBackend("webgpu");
+  const x = seededUniform([1, 6, 6, 8], 8);
+  const filters = [seededUniform([3, 3, 4, 4], 9), seededUniform([3, 3, 4, 4], 10)];
+  const attrs: Conv2dAttrs = { stride: [1, 1], padding: [1, 1], groups: 2 };
+  const ours = conv2d(x, filters, null, attrs);
+  const theirs = tfjsConv2d(x, filters, null, attrs);
+  assert.equal(await errorAgainst(ours, theirs), 0);
+  const w = seededUniform([3, 3, 8, 4], 11);
+  assert.equal(conv2dWithAddend(x, w, null, tf.zeros([1, 6, 6, 5]), { stride: [1, 1], padding: [1, 1] }), undefined);
+  assert.equal(conv2dWithAddend(tf.cast(x, "int32"), w, null, null, { stride: [1, 1], padding: [1, 1] }), undefined);
+  tf.dispose([x, ...filters, w, ours, theirs]);
+});
+
+for (const id of ["resnet18_seeded", "vgg11_bn_seeded"]) {
+  webgpuTest(`with webgpuKernels "fxc", ${id}'s convolutions run fxc's implicit GEMM within the fixture bound`, async () => {
+    const [c] = fixtureCases((x) => x.id === id);
+    assert.ok(c, `the fixture case ${id}`);
+    const result = await runCase(c, { layout: "nhwc", backend: "webgpu", engine: "tfjs", webgpuKernels: "fxc" });
+    assert.equal(result.webgpuKernels, "fxc");
+    for (const [key, error] of Object.entries(result.errors)) assert.ok(error <= c.tolerance, `${key}: ${error}`);
+    assert.ok(pipelineKeys().some((k) => k.includes("_im2col")), pipelineKeys().join(", "));
+  });
+}
