@@ -154,7 +154,10 @@ export function gemmShader(spec: GemmSpec): string {
   const nChecked = N % bn !== 0;
   const tiles = Math.ceil(K / bk);
 
-  // A's tile, BM rows x BK columns, stored transposed (As[k][m]) so that the inner loop reads a thread's TM rows side by side.
+  // A's tile, BM rows x BK columns, stored transposed (As[k][m]) so that the inner loop reads a
+  // thread's TM rows side by side: one vec4 read per k when TM is 4 (As[k] as vec4s of 4 rows).
+  const aRowsVec4 = tm === 4;
+  const aStore = (k: string, value: string): string => (aRowsVec4 ? `As[${k}][r / 4][r % 4] = ${value};` : `As[${k}][r] = ${value};`);
   const aWidth = aVec4 ? 4 : 1;
   const aLoads = (bm * bk) / aWidth;
   const aLoad = `
@@ -167,7 +170,7 @@ export function gemmShader(spec: GemmSpec): string {
       let k = t * ${bk} + kk;
       var v = ${aVec4 ? "vec4<f32>(0.0)" : "0.0"};
       ${loadA(spec, aVec4, kChecked)}
-      ${aVec4 ? "As[kk][r] = v.x; As[kk + 1][r] = v.y; As[kk + 2][r] = v.z; As[kk + 3][r] = v.w;" : "As[kk][r] = v;"}
+      ${aVec4 ? ["x", "y", "z", "w"].map((c, j) => aStore(j === 0 ? "kk" : `kk + ${j}`, `v.${c}`)).join(" ") : aStore("kk", "v")}
       ${aLoads % threads === 0 ? "" : "}"}
     }`;
 
@@ -214,7 +217,7 @@ export function gemmShader(spec: GemmSpec): string {
   return `
   const K : i32 = ${K};
   const N : i32 = ${N};
-  var<workgroup> As : array<array<f32, ${bm}>, ${bk}>;
+  var<workgroup> As : array<array<${aRowsVec4 ? `vec4<f32>, ${bm / 4}` : `f32, ${bm}`}>, ${bk}>;
   var<workgroup> Bs : array<array<vec4<f32>, ${bn / 4}>, ${bk}>;
 
   fn main() {
@@ -235,8 +238,16 @@ export function gemmShader(spec: GemmSpec): string {
       workgroupBarrier();
       for (var kk = 0; kk < ${bk}; kk = kk + 1) {
         let b = Bs[kk][colQuad];
-        for (var i = 0; i < ${tm}; i = i + 1) {
+        ${
+          aRowsVec4
+            ? `let a = As[kk][localId.y];
+        acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+        acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+        acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+        acc[3] = fma(vec4<f32>(a.w), b, acc[3]);`
+            : `for (var i = 0; i < ${tm}; i = i + 1) {
           acc[i] = fma(vec4<f32>(As[kk][rowBase + i]), b, acc[i]);
+        }`
         }
       }
       workgroupBarrier();

@@ -62,6 +62,11 @@ test("aligned shapes: vec4 loads and stores, a constant trip count, and no K or 
   assert.ok(!/k < K|col < N|col \+ \d < N/.test(source), "no checks on K or N");
   assert.match(source, /row < M/, "M is read at run time: rows are always checked");
   assert.match(source, /let M = uniforms\.outShape\.y;/);
+  assert.match(source, /var<workgroup> As : array<array<vec4<f32>, 16>, 16>;/, "4 rows per thread: A's tile read a vec4 of rows per k");
+  assert.match(source, /let a = As\[kk\]\[localId\.y\];/);
+  const twoRows = gemmShader(spec({ tile: { ...BIG, bm: 32, tm: 2 } }));
+  assert.match(twoRows, /var<workgroup> As : array<array<f32, 32>, 16>;/);
+  assert.match(twoRows, /As\[kk\]\[rowBase \+ i\]/);
 });
 
 test("ragged shapes: scalar reads where K or N is not a multiple of 4, and checks on exactly the dims that need them", () => {
