@@ -109,11 +109,18 @@ export function gemmWorkgroupSize(tile: GemmTile): [number, number, number] {
   return [tile.bn / tile.tn, tile.bm / tile.tm, 1];
 }
 
+/** WGSL applying a fused activation to `name` (of WGSL type `type`, f32 or vec4<f32>) in place; "" for none. */
+export function activationWgsl(activation: FusedActivation | undefined, name: string, type: string): string {
+  if (activation === "relu") return `${name} = max(${name}, ${type}(0.0));`;
+  if (activation === "relu6") return `${name} = clamp(${name}, ${type}(0.0), ${type}(6.0));`;
+  return "";
+}
+
 /** `a && b` of the conditions that apply, "" when none does. */
-const all = (...conditions: (string | false)[]): string => conditions.filter(Boolean).join(" && ");
+export const conjunction = (...conditions: (string | false)[]): string => conditions.filter(Boolean).join(" && ");
 
 /** `if (cond) { body }`, or the body alone when no condition applies. */
-const guarded = (condition: string, body: string): string => (condition === "" ? body : `if (${condition}) { ${body} }`);
+export const guarded = (condition: string, body: string): string => (condition === "" ? body : `if (${condition}) { ${body} }`);
 
 /**
  * WGSL computing, for A's row `row` and column `k` (i32s, `k` a multiple of 4 when `vec4`), the
@@ -125,7 +132,7 @@ function loadA(spec: GemmSpec, vec4: boolean, kChecked: boolean): string {
   const kGuard = kChecked ? "k < K" : "";
   if (spec.loader.kind === "matrix") {
     const index = `aBase + row * K + k`;
-    return guarded(all("row < M", kGuard), `v = A[${vec4 ? `(${index}) / 4` : index}];`);
+    return guarded(conjunction("row < M", kGuard), `v = A[${vec4 ? `(${index}) / 4` : index}];`);
   }
   const c = spec.loader.conv;
   const index = `((image * ${c.inHeight} + ih) * ${c.inWidth} + iw) * ${c.channels} + channel`;
@@ -136,7 +143,7 @@ function loadA(spec: GemmSpec, vec4: boolean, kChecked: boolean): string {
       let iw = (pixel % ${c.outWidth}) * ${c.strideWidth} - ${c.padWidth} + ((k / ${c.channels}) % ${c.kernelWidth}) * ${c.dilationWidth};
       let channel = k % ${c.channels};
       ${guarded(
-        all("row < M", kGuard, c.padHeight > 0 && `ih >= 0 && ih < ${c.inHeight}`, c.padWidth > 0 && `iw >= 0 && iw < ${c.inWidth}`),
+        conjunction("row < M", kGuard, c.padHeight > 0 && `ih >= 0 && ih < ${c.inHeight}`, c.padWidth > 0 && `iw >= 0 && iw < ${c.inWidth}`),
         `v = A[${vec4 ? `(${index}) / 4` : index}];`,
       )}`;
 }
@@ -182,7 +189,7 @@ export function gemmShader(spec: GemmSpec): string {
     return nChecked ? `select(0.0, B[${bIndex(`min(${col}, N - 1)`)}], ${col} < N)` : `B[${bIndex(col)}]`;
   };
   const bValue = nVec4
-    ? guarded(all(kChecked && "k < K", nChecked && "col < N"), `v = B[(${bIndex("col")}) / 4];`)
+    ? guarded(conjunction(kChecked && "k < K", nChecked && "col < N"), `v = B[(${bIndex("col")}) / 4];`)
     : guarded(kChecked ? "k < K" : "", `v = vec4<f32>(${[0, 1, 2, 3].map(bScalar).join(", ")});`);
   const bLoad = `
     for (var i = 0; i < ${Math.ceil(bLoads / threads)}; i = i + 1) {
@@ -205,8 +212,7 @@ export function gemmShader(spec: GemmSpec): string {
   const epilogue = [
     spec.bias ? `value = value + ${nVec4 ? "Bias[col / 4]" : perColumn((col) => `Bias[${col}]`)};` : "",
     spec.addend ? `value = value + ${nVec4 ? `Addend[(${outIndex}) / 4]` : perColumn((col) => `Addend[outBase + row * N + ${col}]`)};` : "",
-    spec.activation === "relu" ? "value = max(value, vec4<f32>(0.0));" : "",
-    spec.activation === "relu6" ? "value = clamp(value, vec4<f32>(0.0), vec4<f32>(6.0));" : "",
+    activationWgsl(spec.activation, "value", "vec4<f32>"),
   ]
     .filter(Boolean)
     .join("\n        ");

@@ -21,6 +21,8 @@ export interface WebgpuProgram {
   readonly variableComponents?: number[];
   /** 4 to declare the result array<vec4<f32>> (written 4 values at a time), 1 (the default) for array<f32>. */
   readonly outputComponent?: number;
+  /** Declare `uniforms.size`: the output's size in result elements (vec4s when outputComponent is 4). */
+  readonly size?: boolean;
   getUserCode(): string;
 }
 

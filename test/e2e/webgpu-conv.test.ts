@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { chooseBackend, tf } from "../../runtime/index.js";
-import { conv2d as tfjsConv2d, type Conv2dAttrs } from "../../runtime/ops/conv2d.js";
-import { conv2d, conv2dWithAddend } from "../../runtime/webgpu/ops/conv2d.js";
+import { conv2d as tfjsConv2d, depthwiseConv2d as tfjsDepthwiseConv2d, type Conv2dAttrs } from "../../runtime/ops/conv2d.js";
+import { conv2d, conv2dWithAddend, depthwiseConv2d } from "../../runtime/webgpu/ops/conv2d.js";
 import { fixtureCases, runCase } from "../support/fixtures.js";
 import { errorAgainst, pipelineKeys, seededUniform, webgpuTest } from "../support/webgpu.js";
 
@@ -84,6 +84,43 @@ webgpuTest("grouped convolutions, an addend of another shape and integer inputs 
   assert.equal(conv2dWithAddend(x, w, null, tf.zeros([1, 6, 6, 5]), { stride: [1, 1], padding: [1, 1] }), undefined);
   assert.equal(conv2dWithAddend(tf.cast(x, "int32"), w, null, null, { stride: [1, 1], padding: [1, 1] }), undefined);
   tf.dispose([x, ...filters, w, ours, theirs]);
+});
+
+webgpuTest("fxc's depthwise conv2d equals tfjs's: stride 1 and 2, dilation 2, 5x5, channels not a multiple of 4, bias, relu6, batch 2", async () => {
+  await chooseBackend("webgpu");
+  for (const [input, kernel, attrs, withBias] of [
+    [[2, 9, 9, 32], [3, 3], { stride: [1, 1], padding: [1, 1], activation: "relu6" }, true],
+    [[1, 11, 11, 6], [3, 3], { stride: [2, 2], padding: [1, 1], activation: "relu" }, true],
+    [[1, 12, 12, 16], [5, 5], { stride: [2, 2], padding: [2, 2] }, false],
+    [[1, 10, 10, 8], [3, 3], { stride: [1, 1], padding: [2, 2], dilation: [2, 2] }, true],
+  ] as const) {
+    const x = seededUniform(input, 12);
+    const w = seededUniform([...kernel, input[3], 1], 13);
+    const b = withBias ? seededUniform([input[3]], 14) : null;
+    const ours = depthwiseConv2d(x, w, b, attrs);
+    const theirs = tfjsDepthwiseConv2d(x, w, b, attrs);
+    const error = await errorAgainst(ours, theirs);
+    assert.ok(error <= 1e-5, `[${input}] ${kernel} ${JSON.stringify(attrs)}: relative error ${error}`);
+    tf.dispose([x, w, ours, theirs, ...(b === null ? [] : [b])]);
+  }
+  assert.ok(pipelineKeys().some((k) => k.startsWith("fxcDepthwise_9,9,32,3,3,1,1,1,1,1,1,9,9_bias_relu6")), pipelineKeys().join(", "));
+  // Geometry that differs per axis: tfjs's depthwise kernel gets it wrong (a 9x7 input with stride 2x1
+  // gives 5x4, not 5x7; a 3x1 filter with padding 1x0 gives 9x5, not 9x7), so the reference is a
+  // grouped convolution of one channel per group.
+  for (const [kernel, attrs] of [
+    [[3, 3], { stride: [2, 1], padding: [1, 1] }],
+    [[3, 1], { stride: [1, 1], padding: [1, 0], activation: "relu" }],
+  ] as const) {
+    const [xs, ws] = [seededUniform([1, 9, 7, 4], 17), seededUniform([...kernel, 4, 1], 18)];
+    const perChannel = tf.split(ws, 4, 2);
+    const error = await errorAgainst(depthwiseConv2d(xs, ws, null, attrs), tfjsConv2d(xs, perChannel, null, { ...attrs, groups: 4 }));
+    assert.ok(error <= 1e-5, `${kernel} ${JSON.stringify(attrs)}: relative error ${error}`);
+  }
+  // A channel multiplier of 2 is tfjs's.
+  const x = seededUniform([1, 5, 5, 3], 15);
+  const w = seededUniform([3, 3, 3, 2], 16);
+  const attrs: Conv2dAttrs = { stride: [1, 1], padding: [1, 1] };
+  assert.equal(await errorAgainst(depthwiseConv2d(x, w, null, attrs), tfjsDepthwiseConv2d(x, w, null, attrs)), 0);
 });
 
 /** Shader keys only these fixtures' layers make (their input sizes): the stem and a last-stage convolution. */

@@ -1,7 +1,7 @@
 import { tf, type Tensor, type Tensor4D } from "../../ops/tf.js";
-import { conv2d as tfjsConv2d, type Conv2dAttrs, type FusedActivation } from "../../ops/conv2d.js";
-import { gemmFits, runGemm, type ConvGeometry, type GemmLoader } from "../gemm.js";
-import { ownKernelApplies } from "../program.js";
+import { conv2d as tfjsConv2d, depthwiseConv2d as tfjsDepthwiseConv2d, type Conv2dAttrs, type FusedActivation } from "../../ops/conv2d.js";
+import { activationWgsl, conjunction, gemmFits, guarded, MAX_WORKGROUPS_PER_DIMENSION, runGemm, type ConvGeometry, type GemmLoader } from "../gemm.js";
+import { ownKernelApplies, runProgram, type WebgpuProgram } from "../program.js";
 
 /**
  * torch.nn.functional.conv2d as fxc's implicit GEMM (runtime/webgpu/gemm.ts) over the NHWC input:
@@ -16,7 +16,7 @@ import { ownKernelApplies } from "../program.js";
 
 /** The im2col geometry of this convolution, or undefined when the operands are not a plain NHWC x HWIO convolution. */
 export function convGeometry(input: Tensor, weight: Tensor, attrs: Conv2dAttrs): ConvGeometry | undefined {
-  if (input.rank !== 4 || weight.rank !== 4 || (attrs.groups ?? 1) !== 1) return undefined;
+  if (input.rank !== 4 || weight.rank !== 4) return undefined;
   const [, inHeight, inWidth, channels] = input.shape as [number, number, number, number];
   const [kernelHeight, kernelWidth, filterChannels] = weight.shape as [number, number, number, number];
   const [strideHeight, strideWidth] = [attrs.stride[0] ?? 1, attrs.stride[1] ?? 1];
@@ -39,7 +39,7 @@ export function convLoader(conv: ConvGeometry): GemmLoader {
  * contract's conv2d passes none; a fused residual (conv2dAdd) passes one.
  */
 export function conv2dWithAddend(input: Tensor, weight: Tensor, bias: Tensor | null, addend: Tensor | null, attrs: Conv2dAttrs): Tensor4D | undefined {
-  if (!ownKernelApplies(input, weight, bias, addend) || (bias !== null && bias.rank !== 1)) return undefined;
+  if (!ownKernelApplies(input, weight, bias, addend) || (bias !== null && bias.rank !== 1) || (attrs.groups ?? 1) !== 1) return undefined;
   const conv = convGeometry(input, weight, attrs);
   if (conv === undefined) return undefined;
   const images = input.shape[0]!;
@@ -74,4 +74,91 @@ export function conv2dWithAddend(input: Tensor, weight: Tensor, bias: Tensor | n
 export function conv2d(input: Tensor, weight: Tensor | readonly Tensor[], bias: Tensor | readonly Tensor[] | null, attrs: Conv2dAttrs): Tensor4D {
   if (Array.isArray(weight) || Array.isArray(bias)) return tfjsConv2d(input, weight, bias, attrs);
   return conv2dWithAddend(input, weight as Tensor, bias as Tensor | null, null, attrs) ?? tfjsConv2d(input, weight, bias, attrs);
+}
+
+/** Output values a depthwise thread computes: 4 channels of one pixel (one when C is not a multiple of 4). */
+const DEPTHWISE_WORKGROUP = 64;
+
+/**
+ * The WGSL body of a depthwise convolution (one filter per channel, multiplier 1) for this
+ * geometry: one thread per output pixel and 4 channels (vec4 reads of input and filter when C
+ * is a multiple of 4), the KH x KW taps unrolled with constant offsets, the padding checked only
+ * along an axis that has some, bias and activation before the store. The batch is read at run time.
+ */
+export function depthwiseShader(conv: ConvGeometry, bias: boolean, activation: FusedActivation | undefined): string {
+  const vec4 = conv.channels % 4 === 0;
+  const lanes = vec4 ? conv.channels / 4 : conv.channels;
+  const type = vec4 ? "vec4<f32>" : "f32";
+  const taps: string[] = [];
+  for (let kh = 0; kh < conv.kernelHeight; kh++) {
+    for (let kw = 0; kw < conv.kernelWidth; kw++) {
+      const [ih, iw] = [`ih0 + ${kh * conv.dilationHeight}`, `iw0 + ${kw * conv.dilationWidth}`];
+      const check = conjunction(conv.padHeight > 0 && `${ih} >= 0 && ${ih} < ${conv.inHeight}`, conv.padWidth > 0 && `${iw} >= 0 && ${iw} < ${conv.inWidth}`);
+      taps.push(guarded(check, `acc = fma(X[((image * ${conv.inHeight} + ${ih}) * ${conv.inWidth} + ${iw}) * ${lanes} + lane], W[${(kh * conv.kernelWidth + kw) * lanes} + lane], acc);`));
+    }
+  }
+  return `
+  fn main(index : i32) {
+    if (index >= uniforms.size) { return; }
+    let lane = index % ${lanes};
+    let pixel = index / ${lanes};
+    let image = pixel / ${conv.outHeight * conv.outWidth};
+    let ih0 = ((pixel / ${conv.outWidth}) % ${conv.outHeight}) * ${conv.strideHeight} - ${conv.padHeight};
+    let iw0 = (pixel % ${conv.outWidth}) * ${conv.strideWidth} - ${conv.padWidth};
+    var acc = ${type}(0.0);
+    ${taps.join("\n    ")}
+    ${bias ? "acc = acc + Bias[lane];" : ""}
+    ${activationWgsl(activation, "acc", type)}
+    result[index] = acc;
+  }
+  `;
+}
+
+/** The key tfjs caches a depthwise pipeline by: every constant that changes the source. */
+export function depthwiseShaderKey(conv: ConvGeometry, bias: boolean, activation: FusedActivation | undefined): string {
+  return `fxcDepthwise_${Object.values(conv).join(",")}_${bias ? "bias" : ""}_${activation ?? ""}`;
+}
+
+class DepthwiseProgram implements WebgpuProgram {
+  readonly variableNames: string[];
+  readonly variableComponents: number[];
+  readonly outputComponent: number;
+  readonly workgroupSize: [number, number, number] = [DEPTHWISE_WORKGROUP, 1, 1];
+  readonly dispatchLayout = { x: [0, 1, 2, 3] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey: string;
+  readonly size = true;
+
+  constructor(
+    readonly outputShape: [number, number, number, number],
+    private readonly conv: ConvGeometry,
+    private readonly bias: boolean,
+    private readonly activation: FusedActivation | undefined,
+  ) {
+    const width = conv.channels % 4 === 0 ? 4 : 1;
+    this.variableNames = bias ? ["X", "W", "Bias"] : ["X", "W"];
+    this.variableComponents = bias ? [width, width, width] : [width, width];
+    this.outputComponent = width;
+    // A flat dispatch: tfjs's runner folds it into 2 or 3 dimensions past 65535 workgroups.
+    this.dispatch = [Math.ceil(outputShape.reduce((a, b) => a * b, 1) / width / DEPTHWISE_WORKGROUP), 1, 1];
+    this.shaderKey = depthwiseShaderKey(conv, bias, activation);
+  }
+
+  getUserCode(): string {
+    return depthwiseShader(this.conv, this.bias, this.activation);
+  }
+}
+
+/**
+ * runtime/ops's depthwiseConv2d (same signature): fxc's direct kernel on webgpu for a channel
+ * multiplier of 1 (torchvision's depthwise convolutions), any stride, per-axis padding and
+ * dilation; tfjs's kernel otherwise.
+ */
+export function depthwiseConv2d(input: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dAttrs): Tensor4D {
+  const conv = ownKernelApplies(input, weight, bias) && weight.shape[3] === 1 && (bias === null || bias.rank === 1) ? convGeometry(input, weight, attrs) : undefined;
+  const shape: [number, number, number, number] | undefined = conv && [input.shape[0]!, conv.outHeight, conv.outWidth, conv.channels];
+  // Past this many workgroups even a 3-D fold of the dispatch exceeds WebGPU's limits.
+  if (conv === undefined || shape === undefined || shape.reduce((a, b) => a * b, 1) / DEPTHWISE_WORKGROUP > MAX_WORKGROUPS_PER_DIMENSION ** 2) return tfjsDepthwiseConv2d(input, weight, bias, attrs);
+  const program = new DepthwiseProgram(shape, conv, bias !== null, attrs.activation);
+  return runProgram<Tensor4D>(program, bias === null ? [input, weight] : [input, weight, bias]);
 }

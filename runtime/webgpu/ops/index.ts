@@ -1,6 +1,6 @@
 import type { KernelName, TfjsKernels } from "../../kernels.js";
 import * as tfjsOps from "../../ops/index.js";
-import { conv2d } from "./conv2d.js";
+import { conv2d, depthwiseConv2d } from "./conv2d.js";
 import { matmul } from "./shapeOps.js";
 import { linear } from "./tensorOps.js";
 
@@ -12,6 +12,7 @@ import { linear } from "./tensorOps.js";
  */
 const own = {
   conv2d,
+  depthwiseConv2d,
   linear,
   matmul,
 } satisfies Partial<TfjsKernels>;
