@@ -8,8 +8,8 @@ import { errorAgainst, pipelineKeys, seededUniform, webgpuTest } from "../suppor
 /**
  * fxc's conv2d, an implicit GEMM (runtime/webgpu/gemm.ts), against tfjs's conv2d on the same
  * webgpu device (lavapipe in CI): the layer shapes models have, ragged channel counts, the
- * epilogue's bias, activation and addend, batch > 1; then resnet18 and vgg11_bn through
- * webgpuKernels "fxc" within the fixture bound.
+ * epilogue's bias, activation and addend, batch > 1; the depthwise kernel; then resnet18,
+ * vgg11_bn and mobilenet_v3_small (depthwise) through webgpuKernels "fxc" within the fixture bound.
  */
 
 interface ConvCase {
@@ -127,10 +127,11 @@ webgpuTest("fxc's depthwise conv2d equals tfjs's: stride 1 and 2, dilation 2, 5x
 const FIXTURE_KEYS: Record<string, readonly string[]> = {
   resnet18_seeded: ["fxcGemm_147_64_im2col40,40,3,7,7,2,2,3,3,1,1,20,20_", "fxcGemm_256_512_im2col3,3,256,1,1,2,2,0,0,1,1,2,2_", "fxcGemm_512_1000_mat_"],
   vgg11_bn_seeded: ["fxcGemm_27_64_im2col32,32,3,3,3,1,1,1,1,1,1,32,32_", "fxcGemm_4608_512_im2col4,4,512,3,3,1,1,1,1,1,1,4,4_"],
+  mobilenet_v3_small_seeded: ["fxcDepthwise_32,32,16,3,3,2,2,1,1,1,1,16,16_bias_relu_", "fxcDepthwise_4,4,288,5,5,2,2,2,2,1,1,2,2_bias__", "fxcGemm_16_72_mat_"],
 };
 
 for (const [id, keys] of Object.entries(FIXTURE_KEYS)) {
-  webgpuTest(`with webgpuKernels "fxc", ${id}'s convolutions run fxc's implicit GEMM within the fixture bound`, async () => {
+  webgpuTest(`with webgpuKernels "fxc", ${id}'s convolutions run fxc's kernels within the fixture bound`, async () => {
     const [c] = fixtureCases((x) => x.id === id);
     assert.ok(c, `the fixture case ${id}`);
     const result = await runCase(c, { layout: "nhwc", backend: "webgpu", engine: "tfjs", webgpuKernels: "fxc" });

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chooseGemmTile, gemmShader, gemmShaderKey, gemmWorkgroupSize, type ConvGeometry, type GemmSpec } from "../../runtime/webgpu/gemm.js";
-import { convGeometry, convLoader } from "../../runtime/webgpu/ops/conv2d.js";
+import { convGeometry, convLoader, depthwiseShader, depthwiseShaderKey } from "../../runtime/webgpu/ops/conv2d.js";
 import { tf } from "../../runtime/index.js";
 
 /**
@@ -145,4 +145,18 @@ test("a convolution's geometry from its operands, a pointwise one read as a matr
   assert.equal(convLoader(convGeometry(x, w1, { stride: [2, 2], padding: [0, 0] })!).kind, "im2col", "a strided 1x1 skips pixels");
   assert.equal(convGeometry(x, tf.zeros([3, 3, 5, 4]), { stride: [1, 1], padding: [1, 1] }), undefined, "channels disagree");
   assert.equal(convGeometry(tf.zeros([1, 2, 2, 6]), tf.zeros([3, 3, 6, 4]), { stride: [1, 1], padding: [0, 0] }), undefined, "no output pixel");
+});
+
+test("the depthwise kernel: taps unrolled with the geometry written in, 4 channels a thread where C allows, padding checked only where there is some", () => {
+  const source = depthwiseShader(CONV, true, "relu6");
+  assert.equal(source.match(/acc = fma\(/g)?.length, 9, "3x3 taps, unrolled");
+  assert.match(source, /let lane = index % 16;/, "64 channels as 16 vec4s");
+  assert.match(source, /var acc = vec4<f32>\(0\.0\);/);
+  assert.match(source, /if \(ih0 \+ 2 >= 0 && ih0 \+ 2 < 56 && iw0 \+ 1 >= 0 && iw0 \+ 1 < 56\) \{ acc = fma\(X\[\(\(image \* 56 \+ ih0 \+ 2\) \* 56 \+ iw0 \+ 1\) \* 16 \+ lane\], W\[112 \+ lane\], acc\); \}/);
+  assert.match(source, /acc = acc \+ Bias\[lane\];\s*acc = clamp\(acc, vec4<f32>\(0\.0\), vec4<f32>\(6\.0\)\);/);
+  const ragged = depthwiseShader({ ...CONV, channels: 6, padHeight: 0, padWidth: 0, outHeight: 54, outWidth: 54 }, false, undefined);
+  assert.match(ragged, /var acc = f32\(0\.0\);/);
+  assert.ok(!ragged.includes("ih0 + 0 >= 0") && !ragged.includes("Bias") && !ragged.includes("clamp"), "no padding, bias or activation: none written");
+  assert.notEqual(depthwiseShaderKey(CONV, true, "relu"), depthwiseShaderKey({ ...CONV, dilationWidth: 2 }, true, "relu"));
+  assert.notEqual(depthwiseShaderKey(CONV, true, "relu"), depthwiseShaderKey(CONV, true, "relu6"));
 });
