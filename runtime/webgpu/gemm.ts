@@ -161,25 +161,42 @@ export function gemmShader(spec: GemmSpec): string {
   const nChecked = N % bn !== 0;
   const tiles = Math.ceil(K / bk);
 
+  // Tiles are double-buffered through registers: while the workgroup multiplies tile t out of
+  // workgroup memory, each thread's global reads of tile t + 1 are in flight into aNext/bNext,
+  // which go to workgroup memory after the products (the classic register prefetch).
+  // A thread's share of a tile load: `loads` slots, spread over the workgroup `threads` apart.
+  const slots = (loads: number, body: string): string => `
+      for (var i = 0; i < ${Math.ceil(loads / threads)}; i = i + 1) {
+        let index = i * ${threads} + thread;
+        ${guarded(loads % threads === 0 ? "" : `index < ${loads}`, body)}
+      }`;
+
   // A's tile, BM rows x BK columns, stored transposed (As[k][m]) so that the inner loop reads a
   // thread's TM rows side by side: one vec4 read per k when TM is 4 (As[k] as vec4s of 4 rows).
   const aRowsVec4 = tm === 4;
   const aStore = (k: string, value: string): string => (aRowsVec4 ? `As[${k}][r / 4][r % 4] = ${value};` : `As[${k}][r] = ${value};`);
   const aWidth = aVec4 ? 4 : 1;
+  const aType = aVec4 ? "vec4<f32>" : "f32";
   const aLoads = (bm * bk) / aWidth;
-  const aLoad = `
-    for (var i = 0; i < ${Math.ceil(aLoads / threads)}; i = i + 1) {
-      let index = i * ${threads} + thread;
-      ${aLoads % threads === 0 ? "" : `if (index < ${aLoads}) {`}
-      let r = index / ${bk / aWidth};
-      let kk = (index % ${bk / aWidth}) * ${aWidth};
-      let row = tileRow + r;
-      let k = t * ${bk} + kk;
-      var v = ${aVec4 ? "vec4<f32>(0.0)" : "0.0"};
-      ${loadA(spec, aVec4, kChecked)}
-      ${aVec4 ? ["x", "y", "z", "w"].map((c, j) => aStore(j === 0 ? "kk" : `kk + ${j}`, `v.${c}`)).join(" ") : aStore("kk", "v")}
-      ${aLoads % threads === 0 ? "" : "}"}
-    }`;
+  const aSlot = `
+        let r = index / ${bk / aWidth};
+        let kk = (index % ${bk / aWidth}) * ${aWidth};`;
+  const aFetch = (tile: string): string =>
+    slots(
+      aLoads,
+      `${aSlot}
+        let row = tileRow + r;
+        let k = (${tile}) * ${bk} + kk;
+        var v = ${aType}(0.0);
+        ${loadA(spec, aVec4, kChecked)}
+        aNext[i] = v;`,
+    );
+  const aPut = slots(
+    aLoads,
+    `${aSlot}
+        let v = aNext[i];
+        ${aVec4 ? ["x", "y", "z", "w"].map((c, j) => aStore(j === 0 ? "kk" : `kk + ${j}`, `v.${c}`)).join(" ") : aStore("kk", "v")}`,
+  );
 
   // B's tile, BK rows x BN columns as vec4s: consecutive threads read consecutive columns of a row.
   const bLoads = (bk * bn) / 4;
@@ -191,19 +208,21 @@ export function gemmShader(spec: GemmSpec): string {
   const bValue = nVec4
     ? guarded(conjunction(kChecked && "k < K", nChecked && "col < N"), `v = B[(${bIndex("col")}) / 4];`)
     : guarded(kChecked ? "k < K" : "", `v = vec4<f32>(${[0, 1, 2, 3].map(bScalar).join(", ")});`);
-  const bLoad = `
-    for (var i = 0; i < ${Math.ceil(bLoads / threads)}; i = i + 1) {
-      let index = i * ${threads} + thread;
-      ${bLoads % threads === 0 ? "" : `if (index < ${bLoads}) {`}
-      let kk = index / ${bn / 4};
-      let j = index % ${bn / 4};
-      let k = t * ${bk} + kk;
-      let col = tileCol + j * 4;
-      var v = vec4<f32>(0.0);
-      ${bValue}
-      Bs[kk][j] = v;
-      ${bLoads % threads === 0 ? "" : "}"}
-    }`;
+  const bSlot = `
+        let kk = index / ${bn / 4};
+        let j = index % ${bn / 4};`;
+  const bFetch = (tile: string): string =>
+    slots(
+      bLoads,
+      `${bSlot}
+        let k = (${tile}) * ${bk} + kk;
+        let col = tileCol + j * 4;
+        var v = vec4<f32>(0.0);
+        ${bValue}
+        bNext[i] = v;`,
+    );
+  const bPut = slots(bLoads, `${bSlot}
+        Bs[kk][j] = bNext[i];`);
 
   // The epilogue, per row of the thread's block: bias, addend, activation, then the store.
   const perColumn = (read: (col: string) => string): string =>
@@ -238,10 +257,16 @@ export function gemmShader(spec: GemmSpec): string {
     let bBase = ${spec.bBatched ? "batch * K * N" : "0"};
     let outBase = batch * M * N;
     var acc : array<vec4<f32>, ${tm}>;
+    var aNext : array<${aType}, ${Math.ceil(aLoads / threads)}>;
+    var bNext : array<vec4<f32>, ${Math.ceil(bLoads / threads)}>;
+    ${aFetch("0")}
+    ${bFetch("0")}
+    ${aPut}
+    ${bPut}
+    workgroupBarrier();
     for (var t = 0; t < ${tiles}; t = t + 1) {
-      ${aLoad}
-      ${bLoad}
-      workgroupBarrier();
+      ${tiles > 1 ? `if (t + 1 < ${tiles}) {${aFetch("t + 1")}${bFetch("t + 1")}
+      }` : ""}
       for (var kk = 0; kk < ${bk}; kk = kk + 1) {
         let b = Bs[kk][colQuad];
         ${
@@ -256,7 +281,14 @@ export function gemmShader(spec: GemmSpec): string {
         }`
         }
       }
-      workgroupBarrier();
+      ${
+        tiles > 1
+          ? `workgroupBarrier();
+      if (t + 1 < ${tiles}) {${aPut}${bPut}
+      }
+      workgroupBarrier();`
+          : ""
+      }
     }
     for (var i = 0; i < ${tm}; i = i + 1) {
       let row = tileRow + rowBase + i;

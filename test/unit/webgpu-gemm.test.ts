@@ -64,6 +64,11 @@ test("aligned shapes: vec4 loads and stores, a constant trip count, and no K or 
   assert.match(source, /let M = uniforms\.outShape\.y;/);
   assert.match(source, /var<workgroup> As : array<array<vec4<f32>, 16>, 16>;/, "4 rows per thread: A's tile read a vec4 of rows per k");
   assert.match(source, /let a = As\[kk\]\[localId\.y\];/);
+  // Register prefetch: tile t + 1's global reads are issued before tile t's products.
+  const [prefetch, products] = [source.indexOf("if (t + 1 < 4) {"), source.indexOf("for (var kk = 0; kk < 16;")];
+  assert.ok(prefetch > 0 && products > prefetch, "the next tile's reads come before the products");
+  assert.match(source, /aNext\[i\] = v;/);
+  assert.ok(!gemmShader(spec({ k: 16 })).includes("t + 1 <"), "one tile along K: nothing to prefetch");
   const twoRows = gemmShader(spec({ tile: { ...BIG, bm: 32, tm: 2 } }));
   assert.match(twoRows, /var<workgroup> As : array<array<f32, 32>, 16>;/);
   assert.match(twoRows, /As\[kk\]\[rowBase \+ i\]/);
