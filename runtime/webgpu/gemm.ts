@@ -351,10 +351,13 @@ export interface GemmCall {
   readonly bBatched: boolean;
 }
 
-/** Whether runGemm can dispatch a product of this size (WebGPU's per-dimension workgroup limit). */
-export function gemmFits(batch: number, m: number, n: number): boolean {
-  const tile = chooseGemmTile(m, n, 1);
-  return batch <= MAX_WORKGROUPS_PER_DIMENSION && Math.ceil(m / tile.bm) <= MAX_WORKGROUPS_PER_DIMENSION && Math.ceil(n / tile.bn) <= MAX_WORKGROUPS_PER_DIMENSION;
+/**
+ * Whether runGemm covers a product of these sizes: within WebGPU's per-dimension workgroup limit,
+ * and K at least 1 (an empty sum is left to tfjs's kernel, which writes zeros).
+ */
+export function gemmFits(batch: number, m: number, k: number, n: number): boolean {
+  const tile = chooseGemmTile(m, n, k);
+  return k >= 1 && batch <= MAX_WORKGROUPS_PER_DIMENSION && Math.ceil(m / tile.bm) <= MAX_WORKGROUPS_PER_DIMENSION && Math.ceil(n / tile.bn) <= MAX_WORKGROUPS_PER_DIMENSION;
 }
 
 /** Runs the product on the webgpu backend: a [batch, M, N] float32 tensor. The caller checks ownKernelApplies and gemmFits. */

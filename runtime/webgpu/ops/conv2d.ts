@@ -48,7 +48,7 @@ export function conv2dWithAddend(input: Tensor, weight: Tensor, bias: Tensor | n
   if (addend !== null && addend.shape.join() !== shape.join()) return undefined;
   const m = images * conv.outHeight * conv.outWidth;
   const k = conv.kernelHeight * conv.kernelWidth * conv.channels;
-  if (!gemmFits(1, m, outChannels)) return undefined;
+  if (!gemmFits(1, m, k, outChannels)) return undefined;
   const loader = convLoader(conv);
   const activation: FusedActivation | undefined = attrs.activation;
   return tf.tidy(() => {

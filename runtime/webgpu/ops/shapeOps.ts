@@ -28,7 +28,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const [kb, n] = b.shape.slice(-2) as [number, number];
   const batchDims = broadcastBatch(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const batch = batchSize(batchDims ?? []);
-  if (k !== kb || batchDims === undefined || !gemmFits(batch, m, n)) return tfjsMatmul(a, b);
+  if (k !== kb || batchDims === undefined || !gemmFits(batch, m, k, n)) return tfjsMatmul(a, b);
   return tf.tidy(() => {
     // An operand keeps one matrix for the whole batch, or has (after expanding) one per entry.
     const operand = (t: Tensor, rows: number, cols: number): Tensor => {

@@ -13,7 +13,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   if (!ownKernelApplies(x, weight, bias) || weight.rank !== 2 || (bias !== null && bias.rank !== 1)) return tfjsLinear(x, weight, bias);
   const [inner, outer] = weight.shape as [number, number];
   const rows = x.size / inner;
-  if (x.shape[x.rank - 1] !== inner || !gemmFits(1, rows, outer)) return tfjsLinear(x, weight, bias);
+  if (x.shape[x.rank - 1] !== inner || !gemmFits(1, rows, inner, outer)) return tfjsLinear(x, weight, bias);
   return tf.tidy(() => {
     const y = runGemm({
       a: tf.reshape(x, [1, rows, inner]),
