@@ -81,12 +81,13 @@ export function chooseGemmTile(m: number, n: number, k: number): GemmTile {
 /** The tile's share of a shader key. */
 const tileKey = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}_${t.tm}x${t.tn}`;
 
-/** The loader's share of a shader key: every constant it writes into the source. */
-function loaderKey(loader: GemmLoader): string {
-  if (loader.kind === "matrix") return "mat";
-  const c = loader.conv;
-  return `im2col${[c.inHeight, c.inWidth, c.channels, c.kernelHeight, c.kernelWidth, c.strideHeight, c.strideWidth, c.padHeight, c.padWidth, c.dilationHeight, c.dilationWidth, c.outHeight, c.outWidth].join(",")}`;
+/** A convolution's geometry as part of a shader key: every field, in a fixed order. */
+export function geometryKey(c: ConvGeometry): string {
+  return [c.inHeight, c.inWidth, c.channels, c.kernelHeight, c.kernelWidth, c.strideHeight, c.strideWidth, c.padHeight, c.padWidth, c.dilationHeight, c.dilationWidth, c.outHeight, c.outWidth].join(",");
 }
+
+/** The loader's share of a shader key: every constant it writes into the source. */
+const loaderKey = (loader: GemmLoader): string => (loader.kind === "matrix" ? "mat" : `im2col${geometryKey(loader.conv)}`);
 
 /** The key tfjs caches the compiled pipeline by: every constant that changes the source. */
 export function gemmShaderKey(spec: GemmSpec): string {

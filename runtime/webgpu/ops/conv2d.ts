@@ -1,6 +1,6 @@
 import { tf, type Tensor, type Tensor4D } from "../../ops/tf.js";
 import { conv2d as tfjsConv2d, depthwiseConv2d as tfjsDepthwiseConv2d, type Conv2dAttrs, type FusedActivation } from "../../ops/conv2d.js";
-import { activationWgsl, conjunction, gemmFits, guarded, MAX_WORKGROUPS_PER_DIMENSION, runGemm, type ConvGeometry, type GemmLoader } from "../gemm.js";
+import { activationWgsl, conjunction, gemmFits, geometryKey, guarded, MAX_WORKGROUPS_PER_DIMENSION, runGemm, type ConvGeometry, type GemmLoader } from "../gemm.js";
 import { ownKernelApplies, runProgram, type WebgpuProgram } from "../program.js";
 
 /**
@@ -76,7 +76,7 @@ export function conv2d(input: Tensor, weight: Tensor | readonly Tensor[], bias: 
   return conv2dWithAddend(input, weight as Tensor, bias as Tensor | null, null, attrs) ?? tfjsConv2d(input, weight, bias, attrs);
 }
 
-/** Output values a depthwise thread computes: 4 channels of one pixel (one when C is not a multiple of 4). */
+/** Threads per depthwise workgroup, each computing 4 channels of one output pixel (one channel when C is not a multiple of 4). */
 const DEPTHWISE_WORKGROUP = 64;
 
 /**
@@ -116,7 +116,7 @@ export function depthwiseShader(conv: ConvGeometry, bias: boolean, activation: F
 
 /** The key tfjs caches a depthwise pipeline by: every constant that changes the source. */
 export function depthwiseShaderKey(conv: ConvGeometry, bias: boolean, activation: FusedActivation | undefined): string {
-  return `fxcDepthwise_${Object.values(conv).join(",")}_${bias ? "bias" : ""}_${activation ?? ""}`;
+  return `fxcDepthwise_${geometryKey(conv)}_${bias ? "bias" : ""}_${activation ?? ""}`;
 }
 
 class DepthwiseProgram implements WebgpuProgram {
