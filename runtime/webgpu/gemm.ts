@@ -153,7 +153,10 @@ function loadA(spec: GemmSpec, vec4: boolean, kChecked: boolean): string {
 export function gemmShader(spec: GemmSpec): string {
   const { k: K, n: N, tile } = spec;
   const { bm, bn, bk, tm, tn } = tile;
-  if (tn !== 4 || bm % tm !== 0 || bn % tn !== 0 || bk % 4 !== 0) throw new Error(`internal: gemm tile ${tileKey(tile)} (TN must be 4, BK a multiple of 4)`);
+  // The swizzle of A's tile XORs a column of 4 rows with at most 6: it stays in range when BM is a multiple of 32 and BK at most 16.
+  if (tn !== 4 || bm % tm !== 0 || bn % tn !== 0 || bk % 4 !== 0 || (tm === 4 && (bm % 32 !== 0 || bk > 16))) {
+    throw new Error(`internal: gemm tile ${tileKey(tile)} (TN must be 4, BK a multiple of 4; with TM 4, BM a multiple of 32 and BK at most 16)`);
+  }
   const aVec4 = aIsVec4(spec);
   const nVec4 = nIsVec4(spec);
   const [threadsX, threadsY] = gemmWorkgroupSize(tile);
@@ -174,8 +177,12 @@ export function gemmShader(spec: GemmSpec): string {
 
   // A's tile, BM rows x BK columns, stored transposed (As[k][m]) so that the inner loop reads a
   // thread's TM rows side by side: one vec4 read per k when TM is 4 (As[k] as vec4s of 4 rows).
+  // The threads that load one row of A write it down a column of As, whose rows lie a multiple of
+  // 32 banks apart; with vec4s of rows, the column is XOR-swizzled by the row's group of 4 (times
+  // 2, so that the 8 rows a warp loads spread over all 32 banks) and read back the same way.
   const aRowsVec4 = tm === 4;
-  const aStore = (k: string, value: string): string => (aRowsVec4 ? `As[${k}][r / 4][r % 4] = ${value};` : `As[${k}][r] = ${value};`);
+  const swizzle = (k: string): string => `((${k}) / 4 * 2)`;
+  const aStore = (k: string, value: string): string => (aRowsVec4 ? `As[${k}][(r / 4) ^ ${swizzle(k)}][r % 4] = ${value};` : `As[${k}][r] = ${value};`);
   const aWidth = aVec4 ? 4 : 1;
   const aType = aVec4 ? "vec4<f32>" : "f32";
   const aLoads = (bm * bk) / aWidth;
@@ -272,7 +279,7 @@ export function gemmShader(spec: GemmSpec): string {
         let b = Bs[kk][colQuad];
         ${
           aRowsVec4
-            ? `let a = As[kk][localId.y];
+            ? `let a = As[kk][i32(localId.y) ^ ${swizzle("kk")}];
         acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
         acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
         acc[2] = fma(vec4<f32>(a.z), b, acc[2]);

@@ -63,7 +63,9 @@ test("aligned shapes: vec4 loads and stores, a constant trip count, and no K or 
   assert.match(source, /row < M/, "M is read at run time: rows are always checked");
   assert.match(source, /let M = uniforms\.outShape\.y;/);
   assert.match(source, /var<workgroup> As : array<array<vec4<f32>, 16>, 16>;/, "4 rows per thread: A's tile read a vec4 of rows per k");
-  assert.match(source, /let a = As\[kk\]\[localId\.y\];/);
+  assert.match(source, /let a = As\[kk\]\[i32\(localId\.y\) \^ \(\(kk\) \/ 4 \* 2\)\];/, "read back through the swizzle it was stored with");
+  assert.match(source, /As\[kk \+ 3\]\[\(r \/ 4\) \^ \(\(kk \+ 3\) \/ 4 \* 2\)\]\[r % 4\] = v\.w;/);
+  assert.throws(() => gemmShader(spec({ tile: { ...BIG, bk: 32 } })), /internal: gemm tile/);
   // Register prefetch: tile t + 1's global reads are issued before tile t's products.
   const [prefetch, products] = [source.indexOf("if (t + 1 < 4) {"), source.indexOf("for (var kk = 0; kk < 16;")];
   assert.ok(prefetch > 0 && products > prefetch, "the next tile's reads come before the products");
