@@ -153,9 +153,10 @@ function loadA(spec: GemmSpec, vec4: boolean, kChecked: boolean): string {
 export function gemmShader(spec: GemmSpec): string {
   const { k: K, n: N, tile } = spec;
   const { bm, bn, bk, tm, tn } = tile;
-  // The swizzle of A's tile XORs a column of 4 rows with at most 6: it stays in range when BM is a multiple of 32 and BK at most 16.
-  if (tn !== 4 || bm % tm !== 0 || bn % tn !== 0 || bk % 4 !== 0 || (tm === 4 && (bm % 32 !== 0 || bk > 16))) {
-    throw new Error(`internal: gemm tile ${tileKey(tile)} (TN must be 4, BK a multiple of 4; with TM 4, BM a multiple of 32 and BK at most 16)`);
+  // The swizzle of A's tile XORs a column index with less than BM (or BM/4 in vec4s): it stays in range for BM a power of 2 from 16 (32 with TM 4) and BK at most 16.
+  const powerOfTwo = (v: number): boolean => (v & (v - 1)) === 0;
+  if (tn !== 4 || bm % tm !== 0 || bn % tn !== 0 || bk % 4 !== 0 || bk > 16 || !powerOfTwo(bm) || bm < (tm === 4 ? 32 : 16)) {
+    throw new Error(`internal: gemm tile ${tileKey(tile)} (TN must be 4, BK a multiple of 4 up to 16, BM a power of 2 from 16, 32 with TM 4)`);
   }
   const aVec4 = aIsVec4(spec);
   const nVec4 = nIsVec4(spec);
@@ -178,11 +179,14 @@ export function gemmShader(spec: GemmSpec): string {
   // A's tile, BM rows x BK columns, stored transposed (As[k][m]) so that the inner loop reads a
   // thread's TM rows side by side: one vec4 read per k when TM is 4 (As[k] as vec4s of 4 rows).
   // The threads that load one row of A write it down a column of As, whose rows lie a multiple of
-  // 32 banks apart; with vec4s of rows, the column is XOR-swizzled by the row's group of 4 (times
-  // 2, so that the 8 rows a warp loads spread over all 32 banks) and read back the same way.
+  // 32 banks apart: the column is XOR-swizzled by the k row's group of 4, in vec4s of rows by 2
+  // (so that the 8 rows a warp loads spread over all 32 banks), in single rows by BM/4, and read
+  // back the same way. Counted over a warp's stores: 4-way conflicts to none for BM 64 and 32
+  // with vec4 loads of A, 16-way to 4-way with scalar ones.
   const aRowsVec4 = tm === 4;
-  const swizzle = (k: string): string => `((${k}) / 4 * 2)`;
-  const aStore = (k: string, value: string): string => (aRowsVec4 ? `As[${k}][(r / 4) ^ ${swizzle(k)}][r % 4] = ${value};` : `As[${k}][r] = ${value};`);
+  const swizzle = (k: string): string => `((${k}) / 4 * ${aRowsVec4 ? 2 : bm / 4})`;
+  const aStore = (k: string, value: string): string =>
+    aRowsVec4 ? `As[${k}][(r / 4) ^ ${swizzle(k)}][r % 4] = ${value};` : `As[${k}][r ^ ${swizzle(k)}] = ${value};`;
   const aWidth = aVec4 ? 4 : 1;
   const aType = aVec4 ? "vec4<f32>" : "f32";
   const aLoads = (bm * bk) / aWidth;
@@ -285,7 +289,7 @@ export function gemmShader(spec: GemmSpec): string {
         acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
         acc[3] = fma(vec4<f32>(a.w), b, acc[3]);`
             : `for (var i = 0; i < ${tm}; i = i + 1) {
-          acc[i] = fma(vec4<f32>(As[kk][rowBase + i]), b, acc[i]);
+          acc[i] = fma(vec4<f32>(As[kk][(rowBase + i) ^ ${swizzle("kk")}]), b, acc[i]);
         }`
         }
       }

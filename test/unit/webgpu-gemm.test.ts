@@ -73,7 +73,8 @@ test("aligned shapes: vec4 loads and stores, a constant trip count, and no K or 
   assert.ok(!gemmShader(spec({ k: 16 })).includes("t + 1 <"), "one tile along K: nothing to prefetch");
   const twoRows = gemmShader(spec({ tile: { ...BIG, bm: 32, tm: 2 } }));
   assert.match(twoRows, /var<workgroup> As : array<array<f32, 32>, 16>;/);
-  assert.match(twoRows, /As\[kk\]\[rowBase \+ i\]/);
+  assert.match(twoRows, /As\[kk\]\[\(rowBase \+ i\) \^ \(\(kk\) \/ 4 \* 8\)\]/, "single rows swizzled by BM/4");
+  assert.match(twoRows, /As\[kk \+ 2\]\[r \^ \(\(kk \+ 2\) \/ 4 \* 8\)\] = v\.z;/);
 });
 
 test("ragged shapes: scalar reads where K or N is not a multiple of 4, and checks on exactly the dims that need them", () => {
