@@ -17,10 +17,12 @@ export interface WebgpuProgram {
   readonly dispatch: [number, number, number];
   readonly variableNames: string[];
   readonly workgroupSize: [number, number, number];
-  /** Components per element of the result, 1 or 4: with 4, tfjs declares `result` (and each input unless `variableComponents` says) as array<vec4<f32>>. */
-  outputComponent?: number;
-  /** Components per element of each input, in `variableNames`' order, where they differ from `outputComponent`. */
+  /** Per input, 4 to declare its buffer array<vec4<f32>> (read 4 values at a time), 1 for array<f32>. */
   readonly variableComponents?: number[];
+  /** 4 to declare the result array<vec4<f32>> (written 4 values at a time), 1 (the default) for array<f32>. */
+  readonly outputComponent?: number;
+  /** Declare `uniforms.size`: the output's size in result elements (vec4s when outputComponent is 4). */
+  readonly size?: boolean;
   getUserCode(): string;
 }
 

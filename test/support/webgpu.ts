@@ -1,7 +1,8 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { registerWebgpu } from "../../runtime/webgpu/adapter.js";
 import { tf } from "../../runtime/index.js";
+import { registerWebgpu } from "../../runtime/webgpu/adapter.js";
+import { relativeError } from "./fixtures.js";
 
 /** How CI gets a WebGPU adapter without a GPU, said wherever one is missing. */
 export const INSTALL_LAVAPIPE =
@@ -26,4 +27,10 @@ export function seededUniform(shape: readonly number[], seed: number, lo = -1, h
 /** The pipelines tfjs's webgpu backend has compiled so far, by shader key (fxc's kernels' keys start with `fxc`). */
 export function pipelineKeys(): string[] {
   return Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);
+}
+
+/** The relative error of a kernel's result against a reference's (as the fixtures measure it). */
+export async function errorAgainst(got: tf.Tensor, want: tf.Tensor): Promise<number> {
+  assert.deepEqual(got.shape, want.shape);
+  return relativeError((await got.data()) as Float32Array, (await want.data()) as Float32Array);
 }

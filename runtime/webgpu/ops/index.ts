@@ -1,7 +1,8 @@
 import type { KernelName, TfjsKernels } from "../../kernels.js";
 import * as tfjsOps from "../../ops/index.js";
+import { conv2d, conv2dAdd, depthwiseConv2d } from "./conv2d.js";
+import { layerNorm, matmul, softmax } from "./shapeOps.js";
 import { linear } from "./tensorOps.js";
-import { layerNorm, softmax } from "./shapeOps.js";
 import { attention } from "./attention.js";
 
 /**
@@ -11,7 +12,11 @@ import { attention } from "./attention.js";
  * recorded, a dtype or shape it does not cover). Kernels not listed here are tfjs's.
  */
 const own = {
+  conv2d,
+  conv2dAdd,
+  depthwiseConv2d,
   linear,
+  matmul,
   layerNorm,
   softmax,
   attention,

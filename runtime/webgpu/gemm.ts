@@ -1,0 +1,390 @@
+import type { Tensor, Tensor3D } from "../ops/tf.js";
+import type { FusedActivation } from "../ops/conv2d.js";
+import { runProgram, type WebgpuProgram } from "./program.js";
+
+/**
+ * The one matrix-product shader every fxc product runs (linear, matmul, conv2d as implicit GEMM):
+ * `result[b, M, N] = act(A[b] @ B[b] + bias + addend)`, generated for the layer it serves.
+ *
+ * A workgroup computes a BM x BN tile of the output, stepping BK along K through workgroup memory;
+ * each thread keeps TM x TN (TN = 4, one vec4 per row) outputs in registers. K, N and a
+ * convolution's geometry are constants in the source (an ahead-of-time compiler knows them): the
+ * loop over K has a constant trip count, and only the bounds checks the shape needs are written.
+ * M (rows: tokens, or batch x output pixels) and the batch are read at run time, so one pipeline
+ * serves every batch size.
+ *
+ * The A operand comes from a loader: a row-major [M, K] matrix, or implicit im2col over an NHWC
+ * input (row = output pixel, column = (kh, kw, c)), read straight from the input so that no im2col
+ * buffer is ever written. B is [K, N] row-major (an HWIO filter is one as [KH*KW*C, O]).
+ */
+
+/** Output tile of a workgroup (BM x BN), K step (BK), and the outputs each thread keeps (TM x TN). */
+export interface GemmTile {
+  readonly bm: number;
+  readonly bn: number;
+  readonly bk: number;
+  readonly tm: number;
+  readonly tn: number;
+}
+
+/** A convolution's geometry as the im2col loader reads it (NHWC input, HWIO filter, torch's symmetric padding). */
+export interface ConvGeometry {
+  readonly inHeight: number;
+  readonly inWidth: number;
+  readonly channels: number;
+  readonly kernelHeight: number;
+  readonly kernelWidth: number;
+  readonly strideHeight: number;
+  readonly strideWidth: number;
+  readonly padHeight: number;
+  readonly padWidth: number;
+  readonly dilationHeight: number;
+  readonly dilationWidth: number;
+  readonly outHeight: number;
+  readonly outWidth: number;
+}
+
+/** Where the A operand's rows come from: a row-major [M, K] matrix, or the im2col rows of a convolution's input. */
+export type GemmLoader = { readonly kind: "matrix" } | { readonly kind: "im2col"; readonly conv: ConvGeometry };
+
+/** Everything the generated source depends on: equal specs mean equal sources. */
+export interface GemmSpec {
+  readonly k: number;
+  readonly n: number;
+  readonly loader: GemmLoader;
+  /** Whether A, B have one matrix per batch entry (false: one matrix shared by all, as a broadcast batch dim). */
+  readonly aBatched: boolean;
+  readonly bBatched: boolean;
+  readonly bias: boolean;
+  /** A tensor of the output's shape added before the activation (a residual). */
+  readonly addend: boolean;
+  readonly activation: FusedActivation | undefined;
+  readonly tile: GemmTile;
+}
+
+/** The most workgroups WebGPU dispatches along one dimension (maxComputeWorkgroupsPerDimension's default). */
+export const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+
+/**
+ * The tile for a product of these sizes. Big layers get 64x64 tiles with 4x4 outputs per thread
+ * (256 threads, 16 multiply-adds per pair of workgroup-memory reads); a narrow output (N <= 32)
+ * gets a narrower tile so that threads do not idle on columns past N, and few rows (M < 256: ViT's
+ * tokens at batch 1, late convolution stages) get shorter tiles so that more workgroups keep the
+ * GPU's cores busy. K below 16 steps 8 at a time.
+ */
+export function chooseGemmTile(m: number, n: number, k: number): GemmTile {
+  const bn = n <= 16 ? 16 : n <= 32 ? 32 : 64;
+  const [bm, tm] = m <= 16 ? [16, 1] : m < 256 ? [32, 2] : [64, 4];
+  return { bm, bn, bk: k <= 8 ? 8 : 16, tm, tn: 4 };
+}
+
+/** The tile's share of a shader key. */
+const tileKey = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}_${t.tm}x${t.tn}`;
+
+/** A convolution's geometry as part of a shader key: every field, in a fixed order. */
+export function geometryKey(c: ConvGeometry): string {
+  return [c.inHeight, c.inWidth, c.channels, c.kernelHeight, c.kernelWidth, c.strideHeight, c.strideWidth, c.padHeight, c.padWidth, c.dilationHeight, c.dilationWidth, c.outHeight, c.outWidth].join(",");
+}
+
+/** The loader's share of a shader key: every constant it writes into the source. */
+const loaderKey = (loader: GemmLoader): string => (loader.kind === "matrix" ? "mat" : `im2col${geometryKey(loader.conv)}`);
+
+/** The key tfjs caches the compiled pipeline by: every constant that changes the source. */
+export function gemmShaderKey(spec: GemmSpec): string {
+  const batching = `${spec.aBatched ? "a" : ""}${spec.bBatched ? "b" : ""}`;
+  return `fxcGemm_${spec.k}_${spec.n}_${loaderKey(spec.loader)}_${tileKey(spec.tile)}_${batching}_${spec.bias ? "bias" : ""}_${spec.addend ? "add" : ""}_${spec.activation ?? ""}`;
+}
+
+/** Whether A is read 4 values at a time along K: 4 consecutive k are contiguous and 16-byte aligned. */
+export function aIsVec4(spec: Pick<GemmSpec, "k" | "loader">): boolean {
+  return spec.loader.kind === "matrix" ? spec.k % 4 === 0 : spec.loader.conv.channels % 4 === 0;
+}
+
+/** Whether B, the bias, the addend and the result are read and written 4 columns at a time. */
+export function nIsVec4(spec: Pick<GemmSpec, "n">): boolean {
+  return spec.n % 4 === 0;
+}
+
+/** The threads of a workgroup: one per TM x TN block of the tile. */
+export function gemmWorkgroupSize(tile: GemmTile): [number, number, number] {
+  return [tile.bn / tile.tn, tile.bm / tile.tm, 1];
+}
+
+/** WGSL applying a fused activation to `name` (of WGSL type `type`, f32 or vec4<f32>) in place; "" for none. */
+export function activationWgsl(activation: FusedActivation | undefined, name: string, type: string): string {
+  if (activation === "relu") return `${name} = max(${name}, ${type}(0.0));`;
+  if (activation === "relu6") return `${name} = clamp(${name}, ${type}(0.0), ${type}(6.0));`;
+  return "";
+}
+
+/** `a && b` of the conditions that apply, "" when none does. */
+export const conjunction = (...conditions: (string | false)[]): string => conditions.filter(Boolean).join(" && ");
+
+/** `if (cond) { body }`, or the body alone when no condition applies. */
+export const guarded = (condition: string, body: string): string => (condition === "" ? body : `if (${condition}) { ${body} }`);
+
+/**
+ * WGSL computing, for A's row `row` and column `k` (i32s, `k` a multiple of 4 when `vec4`), the
+ * value(s) of A into `v` (declared by the caller, zero where out of bounds). Checks only what the
+ * shape needs: rows past M always (M is read at run time), K past its end when K is not a multiple
+ * of BK, and a convolution's padding only along an axis that has some.
+ */
+function loadA(spec: GemmSpec, vec4: boolean, kChecked: boolean): string {
+  const kGuard = kChecked ? "k < K" : "";
+  if (spec.loader.kind === "matrix") {
+    const index = `aBase + row * K + k`;
+    return guarded(conjunction("row < M", kGuard), `v = A[${vec4 ? `(${index}) / 4` : index}];`);
+  }
+  const c = spec.loader.conv;
+  const index = `((image * ${c.inHeight} + ih) * ${c.inWidth} + iw) * ${c.channels} + channel`;
+  return `
+      let image = row / ${c.outHeight * c.outWidth};
+      let pixel = row % ${c.outHeight * c.outWidth};
+      let ih = (pixel / ${c.outWidth}) * ${c.strideHeight} - ${c.padHeight} + (k / ${c.channels * c.kernelWidth}) * ${c.dilationHeight};
+      let iw = (pixel % ${c.outWidth}) * ${c.strideWidth} - ${c.padWidth} + ((k / ${c.channels}) % ${c.kernelWidth}) * ${c.dilationWidth};
+      let channel = k % ${c.channels};
+      ${guarded(
+        conjunction("row < M", kGuard, c.padHeight > 0 && `ih >= 0 && ih < ${c.inHeight}`, c.padWidth > 0 && `iw >= 0 && iw < ${c.inWidth}`),
+        `v = A[${vec4 ? `(${index}) / 4` : index}];`,
+      )}`;
+}
+
+/** The WGSL body of the product `spec` describes (tfjs's preamble declares A, B, Bias, Addend, result and uniforms). */
+export function gemmShader(spec: GemmSpec): string {
+  const { k: K, n: N, tile } = spec;
+  const { bm, bn, bk, tm, tn } = tile;
+  // The swizzle of A's tile XORs a column index with less than BM (or BM/4 in vec4s): it stays in range for BM a power of 2 from 16 (32 with TM 4) and BK at most 16.
+  const powerOfTwo = (v: number): boolean => (v & (v - 1)) === 0;
+  if (tn !== 4 || bm % tm !== 0 || bn % tn !== 0 || bk % 4 !== 0 || bk > 16 || !powerOfTwo(bm) || bm < (tm === 4 ? 32 : 16)) {
+    throw new Error(`internal: gemm tile ${tileKey(tile)} (TN must be 4, BK a multiple of 4 up to 16, BM a power of 2 from 16, 32 with TM 4)`);
+  }
+  const aVec4 = aIsVec4(spec);
+  const nVec4 = nIsVec4(spec);
+  const [threadsX, threadsY] = gemmWorkgroupSize(tile);
+  const threads = threadsX * threadsY;
+  const kChecked = K % bk !== 0;
+  const nChecked = N % bn !== 0;
+  const tiles = Math.ceil(K / bk);
+
+  // Tiles are double-buffered through registers: while the workgroup multiplies tile t out of
+  // workgroup memory, each thread's global reads of tile t + 1 are in flight into aNext/bNext,
+  // which go to workgroup memory after the products (the classic register prefetch).
+  // A thread's share of a tile load: `loads` slots, spread over the workgroup `threads` apart.
+  const slots = (loads: number, body: string): string => `
+      for (var i = 0; i < ${Math.ceil(loads / threads)}; i = i + 1) {
+        let index = i * ${threads} + thread;
+        ${guarded(loads % threads === 0 ? "" : `index < ${loads}`, body)}
+      }`;
+
+  // A's tile, BM rows x BK columns, stored transposed (As[k][m]) so that the inner loop reads a
+  // thread's TM rows side by side: one vec4 read per k when TM is 4 (As[k] as vec4s of 4 rows).
+  // The threads that load one row of A write it down a column of As, whose rows lie a multiple of
+  // 32 banks apart: the column is XOR-swizzled by the k row's group of 4, in vec4s of rows by 2
+  // (so that the 8 rows a warp loads spread over all 32 banks), in single rows by BM/4, and read
+  // back the same way. Counted over a warp's stores: 4-way conflicts to none for BM 64 and 32
+  // with vec4 loads of A, 16-way to 4-way with scalar ones.
+  const aRowsVec4 = tm === 4;
+  const swizzle = (k: string): string => `((${k}) / 4 * ${aRowsVec4 ? 2 : bm / 4})`;
+  const aStore = (k: string, value: string): string =>
+    aRowsVec4 ? `As[${k}][(r / 4) ^ ${swizzle(k)}][r % 4] = ${value};` : `As[${k}][r ^ ${swizzle(k)}] = ${value};`;
+  const aWidth = aVec4 ? 4 : 1;
+  const aType = aVec4 ? "vec4<f32>" : "f32";
+  const aLoads = (bm * bk) / aWidth;
+  const aSlot = `
+        let r = index / ${bk / aWidth};
+        let kk = (index % ${bk / aWidth}) * ${aWidth};`;
+  const aFetch = (tile: string): string =>
+    slots(
+      aLoads,
+      `${aSlot}
+        let row = tileRow + r;
+        let k = (${tile}) * ${bk} + kk;
+        var v = ${aType}(0.0);
+        ${loadA(spec, aVec4, kChecked)}
+        aNext[i] = v;`,
+    );
+  const aPut = slots(
+    aLoads,
+    `${aSlot}
+        let v = aNext[i];
+        ${aVec4 ? ["x", "y", "z", "w"].map((c, j) => aStore(j === 0 ? "kk" : `kk + ${j}`, `v.${c}`)).join(" ") : aStore("kk", "v")}`,
+  );
+
+  // B's tile, BK rows x BN columns as vec4s: consecutive threads read consecutive columns of a row.
+  const bLoads = (bk * bn) / 4;
+  const bIndex = (col: string): string => `bBase + k * N + ${col}`;
+  const bScalar = (j: number): string => {
+    const col = `col + ${j}`;
+    return nChecked ? `select(0.0, B[${bIndex(`min(${col}, N - 1)`)}], ${col} < N)` : `B[${bIndex(col)}]`;
+  };
+  const bValue = nVec4
+    ? guarded(conjunction(kChecked && "k < K", nChecked && "col < N"), `v = B[(${bIndex("col")}) / 4];`)
+    : guarded(kChecked ? "k < K" : "", `v = vec4<f32>(${[0, 1, 2, 3].map(bScalar).join(", ")});`);
+  const bSlot = `
+        let kk = index / ${bn / 4};
+        let j = index % ${bn / 4};`;
+  const bFetch = (tile: string): string =>
+    slots(
+      bLoads,
+      `${bSlot}
+        let k = (${tile}) * ${bk} + kk;
+        let col = tileCol + j * 4;
+        var v = vec4<f32>(0.0);
+        ${bValue}
+        bNext[i] = v;`,
+    );
+  const bPut = slots(bLoads, `${bSlot}
+        Bs[kk][j] = bNext[i];`);
+
+  // The epilogue, per row of the thread's block: bias, addend, activation, then the store.
+  const perColumn = (read: (col: string) => string): string =>
+    `vec4<f32>(${[0, 1, 2, 3].map((j) => read(nChecked ? `min(col + ${j}, N - 1)` : `col + ${j}`)).join(", ")})`;
+  const outIndex = "outBase + row * N + col";
+  const epilogue = [
+    spec.bias ? `value = value + ${nVec4 ? "Bias[col / 4]" : perColumn((col) => `Bias[${col}]`)};` : "",
+    spec.addend ? `value = value + ${nVec4 ? `Addend[(${outIndex}) / 4]` : perColumn((col) => `Addend[outBase + row * N + ${col}]`)};` : "",
+    activationWgsl(spec.activation, "value", "vec4<f32>"),
+  ]
+    .filter(Boolean)
+    .join("\n        ");
+  const store = nVec4
+    ? guarded(nChecked ? "col < N" : "", `result[(${outIndex}) / 4] = value;`)
+    : [0, 1, 2, 3].map((j) => guarded(nChecked ? `col + ${j} < N` : "", `result[${outIndex} + ${j}] = value[${j}];`)).join("\n        ");
+
+  return `
+  const K : i32 = ${K};
+  const N : i32 = ${N};
+  var<workgroup> As : array<array<${aRowsVec4 ? `vec4<f32>, ${bm / 4}` : `f32, ${bm}`}>, ${bk}>;
+  var<workgroup> Bs : array<array<vec4<f32>, ${bn / 4}>, ${bk}>;
+
+  fn main() {
+    let M = uniforms.outShape.y;
+    let batch = i32(workgroupId.z);
+    let thread = i32(localIndex);
+    let tileRow = i32(workgroupId.y) * ${bm};
+    let tileCol = i32(workgroupId.x) * ${bn};
+    let rowBase = i32(localId.y) * ${tm};
+    let colQuad = i32(localId.x);
+    let aBase = ${spec.aBatched ? "batch * M * K" : "0"};
+    let bBase = ${spec.bBatched ? "batch * K * N" : "0"};
+    let outBase = batch * M * N;
+    var acc : array<vec4<f32>, ${tm}>;
+    var aNext : array<${aType}, ${Math.ceil(aLoads / threads)}>;
+    var bNext : array<vec4<f32>, ${Math.ceil(bLoads / threads)}>;
+    ${aFetch("0")}
+    ${bFetch("0")}
+    ${aPut}
+    ${bPut}
+    workgroupBarrier();
+    for (var t = 0; t < ${tiles}; t = t + 1) {
+      ${tiles > 1 ? `if (t + 1 < ${tiles}) {${aFetch("t + 1")}${bFetch("t + 1")}
+      }` : ""}
+      for (var kk = 0; kk < ${bk}; kk = kk + 1) {
+        let b = Bs[kk][colQuad];
+        ${
+          aRowsVec4
+            ? `let a = As[kk][i32(localId.y) ^ ${swizzle("kk")}];
+        acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+        acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+        acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+        acc[3] = fma(vec4<f32>(a.w), b, acc[3]);`
+            : `for (var i = 0; i < ${tm}; i = i + 1) {
+          acc[i] = fma(vec4<f32>(As[kk][(rowBase + i) ^ ${swizzle("kk")}]), b, acc[i]);
+        }`
+        }
+      }
+      ${
+        tiles > 1
+          ? `workgroupBarrier();
+      if (t + 1 < ${tiles}) {${aPut}${bPut}
+      }
+      workgroupBarrier();`
+          : ""
+      }
+    }
+    for (var i = 0; i < ${tm}; i = i + 1) {
+      let row = tileRow + rowBase + i;
+      let col = tileCol + colQuad * 4;
+      if (row < M) {
+        var value = acc[i];
+        ${epilogue}
+        ${store}
+      }
+    }
+  }
+  `;
+}
+
+/** The program tfjs-webgpu's runner compiles (once per shader key) and dispatches over a [batch, M, N] output. */
+class GemmProgram implements WebgpuProgram {
+  readonly variableNames: string[];
+  readonly variableComponents: number[];
+  readonly outputComponent: number;
+  readonly workgroupSize: [number, number, number];
+  readonly dispatchLayout = { x: [2], y: [1], z: [0] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey: string;
+
+  constructor(
+    readonly outputShape: [number, number, number],
+    private readonly spec: GemmSpec,
+  ) {
+    const [batch, rows, cols] = outputShape;
+    const nWidth = nIsVec4(spec) ? 4 : 1;
+    this.variableNames = ["A", "B", ...(spec.bias ? ["Bias"] : []), ...(spec.addend ? ["Addend"] : [])];
+    this.variableComponents = [aIsVec4(spec) ? 4 : 1, nWidth, ...(spec.bias ? [nWidth] : []), ...(spec.addend ? [nWidth] : [])];
+    this.outputComponent = nWidth;
+    this.workgroupSize = gemmWorkgroupSize(spec.tile);
+    this.dispatch = [Math.ceil(cols / spec.tile.bn), Math.ceil(rows / spec.tile.bm), batch];
+    this.shaderKey = gemmShaderKey(spec);
+  }
+
+  getUserCode(): string {
+    return gemmShader(this.spec);
+  }
+}
+
+/** A product for runGemm: operands as the loader reads them, the epilogue's terms, and the output's [batch, M]. */
+export interface GemmCall {
+  /** [batch or 1, M, K] for the matrix loader; the NHWC input for im2col. */
+  readonly a: Tensor;
+  /** [batch or 1, K, N] or [K, N]. */
+  readonly b: Tensor;
+  readonly bias: Tensor | null;
+  /** Of the output's size, [batch, M, N] in row-major order. */
+  readonly addend: Tensor | null;
+  readonly activation: FusedActivation | undefined;
+  readonly loader: GemmLoader;
+  readonly batch: number;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly aBatched: boolean;
+  readonly bBatched: boolean;
+}
+
+/**
+ * Whether runGemm covers a product of these sizes: within WebGPU's per-dimension workgroup limit,
+ * and K at least 1 (an empty sum is left to tfjs's kernel, which writes zeros).
+ */
+export function gemmFits(batch: number, m: number, k: number, n: number): boolean {
+  const tile = chooseGemmTile(m, n, k);
+  return k >= 1 && batch <= MAX_WORKGROUPS_PER_DIMENSION && Math.ceil(m / tile.bm) <= MAX_WORKGROUPS_PER_DIMENSION && Math.ceil(n / tile.bn) <= MAX_WORKGROUPS_PER_DIMENSION;
+}
+
+/** Runs the product on the webgpu backend: a [batch, M, N] float32 tensor. The caller checks ownKernelApplies and gemmFits. */
+export function runGemm(call: GemmCall): Tensor3D {
+  const spec: GemmSpec = {
+    k: call.k,
+    n: call.n,
+    loader: call.loader,
+    aBatched: call.aBatched,
+    bBatched: call.bBatched,
+    bias: call.bias !== null,
+    addend: call.addend !== null,
+    activation: call.activation,
+    tile: chooseGemmTile(call.m, call.n, call.k),
+  };
+  const operands = [call.a, call.b, ...(call.bias === null ? [] : [call.bias]), ...(call.addend === null ? [] : [call.addend])];
+  return runProgram<Tensor3D>(new GemmProgram([call.batch, call.m, call.n], spec), operands);
+}
