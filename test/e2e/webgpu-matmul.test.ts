@@ -61,14 +61,14 @@ webgpuTest("the GEMM's epilogue on a plain matrix: act(A @ B + bias + addend), b
   }
 });
 
-webgpuTest("with webgpuKernels 'fxc', ViT's linear layers, attention products and patch convolution run fxc's GEMM within the fixture bound", async () => {
+webgpuTest("with webgpuKernels 'fxc', ViT's linear layers and patch convolution run fxc's GEMM, its attention fxc's one kernel, within the fixture bound", async () => {
   const [c] = fixtureCases((x) => x.id === "vit_tiny_pth");
   assert.ok(c, "the fixture case vit_tiny_pth");
   const result = await runCase(c, { layout: "nhwc", backend: "webgpu", engine: "tfjs", factories: VIT_SWIN_FACTORIES, webgpuKernels: "fxc" });
   assert.equal(result.webgpuKernels, "fxc");
   for (const [key, error] of Object.entries(result.errors)) assert.ok(error <= c.tolerance, `${key}: ${error}`);
-  // vit_tiny: width 16, 2 heads of 8, 17 tokens, 8x8 patches of a 32x32 image.
-  for (const key of ["fxcGemm_16_48_mat_", "fxcGemm_8_17_mat_32x32x8_2x4_ab_", "fxcGemm_17_8_mat_32x16x16_2x4_ab_", "fxcGemm_192_16_im2col32,32,3,8,8,8,8,0,0,1,1,4,4_"]) {
+  // vit_tiny: width 16, 2 heads of 8, 17 tokens, 8x8 patches of a 32x32 image; q·kᵀ, softmax and ·v fused into one attention call.
+  for (const key of ["fxcGemm_16_48_mat_", "fxcAttention_17_17_8_8_", "fxcGemm_192_16_im2col32,32,3,8,8,8,8,0,0,1,1,4,4_"]) {
     assert.ok(pipelineKeys().some((k) => k.startsWith(key)), `${key} ran: ${pipelineKeys().join(", ")}`);
   }
 });
