@@ -1,8 +1,9 @@
 /**
  * `npm run bench:gpu`: the GPU checks of issue #11 in one run, for a machine with a GPU (CI has none).
  *
- *   1. The numeric fixture subset on the webgpu backend (test/e2e/numeric-webgpu.test.ts, with CI=true
- *      so that a missing adapter fails rather than skips).
+ *   1. The numeric fixture subset on the webgpu backend (test/e2e/numeric-webgpu.test.ts) and fxc's
+ *      own WGSL kernels against tfjs's (test/e2e/webgpu-*.test.ts), with CI=true so that a missing
+ *      adapter fails rather than skips.
  *   2. Per model: torch (test/bench/gpu_torch.py: torchvision's create_feature_extractor on CUDA,
  *      fp32, TF32 off) writes seeded weights, an input and its features, and times batches; fxc
  *      loads the same .pth on `--backend webgpu`, checks its features against torch's (bound 1e-4
@@ -17,10 +18,11 @@
  *
  * Options: --tiny   --batches 1,8,32   --runs N (default 10)   --models resnet50,vit_b_16
  *          --python PATH (torch's Python; default $FXC_TORCH_PYTHON, else /usr/bin/python3, else python3)
- *          --skip-tests (step 1)   --fxc-kernels (a column more: fxc's own WGSL kernels, runtime/webgpu/ops, on: webgpuKernels "fxc")
+ *          --skip-tests (step 1)   --no-fxc-kernels (leave out the columns of fxc's own WGSL kernels,
+ *          runtime/webgpu/ops: webgpuKernels "fxc"; by default both kernel sets are timed)
  * Exit 1 when a check fails (a numeric case, or a feature over the bound).
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -78,7 +80,8 @@ function torchPython(given: string | undefined): string {
 
 /** The webgpu numeric cases, as CI runs them: a summary line, and whether all passed. */
 async function numericChecks(): Promise<{ readonly line: string; readonly ok: boolean }> {
-  const done = await runProcess(NODE_WITH_SOURCES[0]!, [...NODE_WITH_SOURCES.slice(1), "--test", "--test-reporter=tap", join(ROOT, "test/e2e/numeric-webgpu.test.ts")], { ...process.env, CI: "true" });
+  const files = ["numeric-webgpu.test.ts", ...readdirSync(join(ROOT, "test/e2e")).filter((f) => /^webgpu-.*\.test\.ts$/.test(f)).sort()].map((f) => join(ROOT, "test/e2e", f));
+  const done = await runProcess(NODE_WITH_SOURCES[0]!, [...NODE_WITH_SOURCES.slice(1), "--test", "--test-reporter=tap", ...files], { ...process.env, CI: "true" });
   const count = (name: string): number => Number(new RegExp(`^# ${name} (\\d+)$`, "m").exec(done.stdout)?.[1] ?? Number.NaN);
   const [pass, fail] = [count("pass"), count("fail")];
   const failed = [...done.stdout.matchAll(/^not ok \d+ - (.*)$/gm)].map((m) => m[1]!);
@@ -148,8 +151,9 @@ async function main(): Promise<number> {
       models: { type: "string" },
       python: { type: "string" },
       "skip-tests": { type: "boolean", default: false },
-      "fxc-kernels": { type: "boolean", default: false },
+      "fxc-kernels": { type: "boolean", default: true },
     },
+    allowNegative: true,
   });
   const tiny = values.tiny ?? false;
   const batches = (values.batches ?? (tiny ? "1,2" : "1,8,32")).split(",").map(Number);
