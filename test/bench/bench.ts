@@ -275,9 +275,9 @@ class Bench {
     const { m, k, n } = GEMM_SHAPE;
     const runs = Math.max(this.s.runs, 5);
     console.log(`
-fp32 matrix product [${m}, ${k}] x [${k}, ${n}] (ViT-B/16's MLP at batch 8), the machine's ceiling: ${runs} timed runs after one, medians`);
+fp32 matrix products [${m}, ${k}] x [${k}, ${n}] x [${n}, ${k}] (ViT-B/16's MLP at batch 8), the machine's ceiling: ${runs} timed runs after one, medians`);
     const flops = gemmFlops(GEMM_SHAPE);
-    const table: string[][] = [["matrix product", "GFLOP/s", "s/run"]];
+    const table: string[][] = [["matrix products", "GFLOP/s", "s/run"]];
     const rates: number[] = [];
     const row = (label: string, timing: Timing | string): void => {
       if (typeof timing === "string") {
@@ -287,7 +287,7 @@ fp32 matrix product [${m}, ${k}] x [${k}, ${n}] (ViT-B/16's MLP at batch 8), the
       rates.push(gflopsPerSecond(flops, timing));
       table.push([label, rates.at(-1)!.toFixed(0), median(timing.seconds).toFixed(4)]);
     };
-    row("ONNX Runtime MatMul (CPU EP, one thread per core)", await measureOrtGemm({ ...GEMM_SHAPE, runs }));
+    row("ONNX Runtime, two MatMul (CPU EP, one thread per core)", await measureOrtGemm({ ...GEMM_SHAPE, runs }));
     if (!("missing" in this.torch) && this.s.torchRuns > 0) {
       for (const config of torchConfigs(availableParallelism())) row(`torch.mm, ${config.label.replace("torchvision, ", "")}`, await measureTorchGemm({ ...GEMM_SHAPE, runs }, config));
     }

@@ -1,8 +1,8 @@
 /**
- * The machine's ceiling for the work the model tasks are made of: one fp32 matrix product the size
- * of ViT-B/16's MLP at the bench's batch ([8 x 197 tokens, 768] by [768, 3072]), on ONNX Runtime
- * (gemmChild.ts, as fxc's engine runs it) and on torch (torchvision_bench.py `gemm`, at its best
- * thread count), in GFLOP/s (2 per multiply-add). A model task's GFLOP/s over this says how much of
+ * The machine's ceiling for the work the model tasks are made of: the fp32 matrix products of
+ * ViT-B/16's MLP at the bench's batch ([8 x 197 tokens, 768] by [768, 3072], then by [3072, 768]),
+ * on ONNX Runtime (gemmChild.ts, as fxc's engine runs it) and on torch (torchvision_bench.py
+ * `gemm`, at each thread count), in GFLOP/s (2 per multiply-add). A model task's GFLOP/s over this says how much of
  * the machine it uses; a speed target that needs more than the ceiling cannot be met by faster
  * kernels, only by less work.
  */
@@ -18,12 +18,12 @@ export interface GemmJob {
   readonly runs: number;
 }
 
-/** ViT-B/16's first MLP layer at batch 8: 1576 tokens of 768 features by a [768, 3072] weight. */
+/** ViT-B/16's MLP at batch 8: 1576 tokens of 768 features by a [768, 3072] weight, then by a [3072, 768] one. */
 export const GEMM_SHAPE = { m: 8 * 197, k: 768, n: 3072 } as const;
 
-/** A product's work: two floating-point operations per multiply-add. */
+/** The two products' work: two floating-point operations per multiply-add. */
 export function gemmFlops(job: Pick<GemmJob, "m" | "k" | "n">): number {
-  return 2 * job.m * job.k * job.n;
+  return 2 * 2 * job.m * job.k * job.n;
 }
 
 /** GFLOP/s of `flops` done in the median of `timing`'s runs. */

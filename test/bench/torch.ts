@@ -86,7 +86,7 @@ export async function measureTorch(job: TorchModelJob, config: TorchConfig): Pro
   return { seconds: out.seconds, firstCallSeconds: out.first_call_s, threads: out.threads, maxRssMB: out.max_rss_mb, blas: out.blas, flopsPerImage: out.flops_per_image };
 }
 
-/** torch.mm of an [m, k] by a [k, n] matrix at the config's threads (torchvision_bench.py `gemm`); a string says why it could not be timed. */
+/** torch.mm of an [m, k] matrix by a [k, n] one, then by an [n, k] one, at the config's threads (torchvision_bench.py `gemm`); a string says why it could not be timed. */
 export async function measureTorchGemm(job: { readonly m: number; readonly k: number; readonly n: number; readonly runs: number }, config: TorchConfig): Promise<Timing | string> {
   const done = await python(["gemm", String(job.m), String(job.k), String(job.n), String(job.runs), String(config.threads)], config.env);
   if (done.code !== 0) return failure(done);

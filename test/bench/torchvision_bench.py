@@ -15,7 +15,8 @@ that thread settings and the peak RSS (ru_maxrss) belong to that one measurement
       weights, trace, one forward at the full batch: it is also the warm-up), then RUNS timed runs;
       then one more under torch's profiler, for the work of one image (flops_per_image).
   gemm M K N RUNS THREADS
-      torch.mm of an [M, K] and a [K, N] matrix: one product as warm-up, then RUNS timed ones.
+      torch.mm of an [M, K] matrix by a [K, N] one, then by an [N, K] one (an MLP block without its
+      activation): one run as warm-up, then RUNS timed ones.
   detector-weights MODEL OUT.pth
       A randomly initialized detection model's state_dict (torch.manual_seed(0), weights=None), with
       the box predictor's class-1 bias raised to 5 so that detections pass the score threshold and
@@ -111,12 +112,12 @@ def model(model_name: str, nodes: str, batch: int, size: int, runs: int, threads
 def gemm(m: int, k: int, n: int, runs: int, threads: int) -> None:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    a, b = torch.randn(m, k), torch.randn(k, n)
-    torch.mm(a, b)
+    a, up, down = torch.randn(m, k), torch.randn(k, n), torch.randn(n, k)
+    torch.mm(torch.mm(a, up), down)
     seconds = []
     for _ in range(runs):
         start = time.perf_counter()
-        torch.mm(a, b)
+        torch.mm(torch.mm(a, up), down)
         seconds.append(time.perf_counter() - start)
     print(json.dumps({"seconds": seconds, "threads": torch.get_num_threads(), "max_rss_mb": max_rss_mb()}))
 
