@@ -1,10 +1,10 @@
 /**
- * The machine's ceiling for the work the model tasks are made of: the fp32 matrix products of
+ * What the machine reaches on the work the model tasks are made of: the fp32 matrix products of
  * ViT-B/16's MLP at the bench's batch ([8 x 197 tokens, 768] by [768, 3072], then by [3072, 768]),
  * on ONNX Runtime (gemmChild.ts, as fxc's engine runs it) and on torch (torchvision_bench.py
- * `gemm`, at each thread count), in GFLOP/s (2 per multiply-add). A model task's GFLOP/s over this says how much of
- * the machine it uses; a speed target that needs more than the ceiling cannot be met by faster
- * kernels, only by less work.
+ * `gemm`, at each thread count), in GFLOP/s (2 per multiply-add). A model task's GFLOP/s beside
+ * this says how much of the machine it uses; a speed target that needs more than anything the run
+ * measured on the machine cannot be met by faster kernels, only by less work.
  */
 import { join } from "node:path";
 import { failure, lastJson, NODE_WITH_SOURCES, ROOT, runProcess } from "./child.js";
