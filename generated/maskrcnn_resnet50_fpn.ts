@@ -193,23 +193,23 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [1, 1], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer1_0_relu);
-  // backbone.body.layer1.0.downsample.0 → backbone.body.layer1.0.downsample.1 [2]
-  const backbone_body_layer1_0_downsample_1 = ops.conv2d(
-    backbone_body_maxpool,
-    p.backbone_body_layer1_0_downsample_0_weight_bn,
-    p.backbone_body_layer1_0_downsample_0_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
-  );
-  dispose(backbone_body_maxpool);
-  // backbone.body.layer1.0.conv3 → backbone.body.layer1.0.bn3 → backbone.body.layer1.0.add → backbone.body.layer1.0.relu_2 [3]
-  const backbone_body_layer1_0_relu_2 = ops.conv2dAdd(
+  // backbone.body.layer1.0.conv3 → backbone.body.layer1.0.bn3 [2]
+  const backbone_body_layer1_0_bn3 = ops.conv2d(
     backbone_body_layer1_0_relu_1,
     p.backbone_body_layer1_0_conv3_weight_bn,
     p.backbone_body_layer1_0_conv3_bias_bn,
-    backbone_body_layer1_0_downsample_1,
+    { stride: [1, 1], padding: [0, 0] },
+  );
+  dispose(backbone_body_layer1_0_relu_1);
+  // backbone.body.layer1.0.downsample.0 → backbone.body.layer1.0.downsample.1 → backbone.body.layer1.0.add → backbone.body.layer1.0.relu_2 [3]
+  const backbone_body_layer1_0_relu_2 = ops.conv2dAdd(
+    backbone_body_maxpool,
+    p.backbone_body_layer1_0_downsample_0_weight_bn,
+    p.backbone_body_layer1_0_downsample_0_bias_bn,
+    backbone_body_layer1_0_bn3,
     { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(backbone_body_layer1_0_relu_1, backbone_body_layer1_0_downsample_1);
+  dispose(backbone_body_maxpool, backbone_body_layer1_0_bn3);
   // backbone.body.layer1.1.conv1 → backbone.body.layer1.1.bn1 → backbone.body.layer1.1.relu [1]
   const backbone_body_layer1_1_relu = ops.conv2d(
     backbone_body_layer1_0_relu_2,
@@ -273,22 +273,23 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [2, 2], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer2_0_relu);
-  // backbone.body.layer2.0.downsample.0 → backbone.body.layer2.0.downsample.1 [2]
-  const backbone_body_layer2_0_downsample_1 = ops.conv2d(
-    backbone_body_layer1_2_relu_2,
-    p.backbone_body_layer2_0_downsample_0_weight_bn,
-    p.backbone_body_layer2_0_downsample_0_bias_bn,
-    { stride: [2, 2], padding: [0, 0] },
-  );
-  // backbone.body.layer2.0.conv3 → backbone.body.layer2.0.bn3 → backbone.body.layer2.0.add → backbone.body.layer2.0.relu_2 [3]
-  const backbone_body_layer2_0_relu_2 = ops.conv2dAdd(
+  // backbone.body.layer2.0.conv3 → backbone.body.layer2.0.bn3 [2]
+  const backbone_body_layer2_0_bn3 = ops.conv2d(
     backbone_body_layer2_0_relu_1,
     p.backbone_body_layer2_0_conv3_weight_bn,
     p.backbone_body_layer2_0_conv3_bias_bn,
-    backbone_body_layer2_0_downsample_1,
-    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+    { stride: [1, 1], padding: [0, 0] },
   );
-  dispose(backbone_body_layer2_0_relu_1, backbone_body_layer2_0_downsample_1);
+  dispose(backbone_body_layer2_0_relu_1);
+  // backbone.body.layer2.0.downsample.0 → backbone.body.layer2.0.downsample.1 → backbone.body.layer2.0.add → backbone.body.layer2.0.relu_2 [3]
+  const backbone_body_layer2_0_relu_2 = ops.conv2dAdd(
+    backbone_body_layer1_2_relu_2,
+    p.backbone_body_layer2_0_downsample_0_weight_bn,
+    p.backbone_body_layer2_0_downsample_0_bias_bn,
+    backbone_body_layer2_0_bn3,
+    { stride: [2, 2], padding: [0, 0], activation: "relu" },
+  );
+  dispose(backbone_body_layer2_0_bn3);
   // backbone.body.layer2.1.conv1 → backbone.body.layer2.1.bn1 → backbone.body.layer2.1.relu [1]
   const backbone_body_layer2_1_relu = ops.conv2d(
     backbone_body_layer2_0_relu_2,
@@ -376,22 +377,23 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [2, 2], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer3_0_relu);
-  // backbone.body.layer3.0.downsample.0 → backbone.body.layer3.0.downsample.1 [2]
-  const backbone_body_layer3_0_downsample_1 = ops.conv2d(
-    backbone_body_layer2_3_relu_2,
-    p.backbone_body_layer3_0_downsample_0_weight_bn,
-    p.backbone_body_layer3_0_downsample_0_bias_bn,
-    { stride: [2, 2], padding: [0, 0] },
-  );
-  // backbone.body.layer3.0.conv3 → backbone.body.layer3.0.bn3 → backbone.body.layer3.0.add → backbone.body.layer3.0.relu_2 [3]
-  const backbone_body_layer3_0_relu_2 = ops.conv2dAdd(
+  // backbone.body.layer3.0.conv3 → backbone.body.layer3.0.bn3 [2]
+  const backbone_body_layer3_0_bn3 = ops.conv2d(
     backbone_body_layer3_0_relu_1,
     p.backbone_body_layer3_0_conv3_weight_bn,
     p.backbone_body_layer3_0_conv3_bias_bn,
-    backbone_body_layer3_0_downsample_1,
-    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+    { stride: [1, 1], padding: [0, 0] },
   );
-  dispose(backbone_body_layer3_0_relu_1, backbone_body_layer3_0_downsample_1);
+  dispose(backbone_body_layer3_0_relu_1);
+  // backbone.body.layer3.0.downsample.0 → backbone.body.layer3.0.downsample.1 → backbone.body.layer3.0.add → backbone.body.layer3.0.relu_2 [3]
+  const backbone_body_layer3_0_relu_2 = ops.conv2dAdd(
+    backbone_body_layer2_3_relu_2,
+    p.backbone_body_layer3_0_downsample_0_weight_bn,
+    p.backbone_body_layer3_0_downsample_0_bias_bn,
+    backbone_body_layer3_0_bn3,
+    { stride: [2, 2], padding: [0, 0], activation: "relu" },
+  );
+  dispose(backbone_body_layer3_0_bn3);
   // backbone.body.layer3.1.conv1 → backbone.body.layer3.1.bn1 → backbone.body.layer3.1.relu [1]
   const backbone_body_layer3_1_relu = ops.conv2d(
     backbone_body_layer3_0_relu_2,
@@ -527,22 +529,23 @@ function featuresForward(input: Tensor4D, p: Params<FeaturesParamId>, ops: Ranke
     { stride: [2, 2], padding: [1, 1], activation: "relu" },
   );
   dispose(backbone_body_layer4_0_relu);
-  // backbone.body.layer4.0.downsample.0 → backbone.body.layer4.0.downsample.1 [2]
-  const backbone_body_layer4_0_downsample_1 = ops.conv2d(
-    backbone_body_layer3_5_relu_2,
-    p.backbone_body_layer4_0_downsample_0_weight_bn,
-    p.backbone_body_layer4_0_downsample_0_bias_bn,
-    { stride: [2, 2], padding: [0, 0] },
-  );
-  // backbone.body.layer4.0.conv3 → backbone.body.layer4.0.bn3 → backbone.body.layer4.0.add → backbone.body.layer4.0.relu_2 [3]
-  const backbone_body_layer4_0_relu_2 = ops.conv2dAdd(
+  // backbone.body.layer4.0.conv3 → backbone.body.layer4.0.bn3 [2]
+  const backbone_body_layer4_0_bn3 = ops.conv2d(
     backbone_body_layer4_0_relu_1,
     p.backbone_body_layer4_0_conv3_weight_bn,
     p.backbone_body_layer4_0_conv3_bias_bn,
-    backbone_body_layer4_0_downsample_1,
-    { stride: [1, 1], padding: [0, 0], activation: "relu" },
+    { stride: [1, 1], padding: [0, 0] },
   );
-  dispose(backbone_body_layer4_0_relu_1, backbone_body_layer4_0_downsample_1);
+  dispose(backbone_body_layer4_0_relu_1);
+  // backbone.body.layer4.0.downsample.0 → backbone.body.layer4.0.downsample.1 → backbone.body.layer4.0.add → backbone.body.layer4.0.relu_2 [3]
+  const backbone_body_layer4_0_relu_2 = ops.conv2dAdd(
+    backbone_body_layer3_5_relu_2,
+    p.backbone_body_layer4_0_downsample_0_weight_bn,
+    p.backbone_body_layer4_0_downsample_0_bias_bn,
+    backbone_body_layer4_0_bn3,
+    { stride: [2, 2], padding: [0, 0], activation: "relu" },
+  );
+  dispose(backbone_body_layer4_0_bn3);
   // backbone.body.layer4.1.conv1 → backbone.body.layer4.1.bn1 → backbone.body.layer4.1.relu [1]
   const backbone_body_layer4_1_relu = ops.conv2d(
     backbone_body_layer4_0_relu_2,

@@ -92,23 +92,21 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer1_0_relu);
-  // layer1.0.downsample.0 → layer1.0.downsample.1 [2]
-  const layer1_0_downsample_1 = ops.conv2d(
+  // layer1.0.conv3 → layer1.0.bn3 [2]
+  const layer1_0_bn3 = ops.conv2d(layer1_0_relu_1, p.layer1_0_conv3_weight_bn, p.layer1_0_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer1_0_relu_1);
+  // layer1.0.downsample.0 → layer1.0.downsample.1 → layer1.0.add → layer1.0.relu_2 [3]
+  const layer1_0_relu_2 = ops.conv2dAdd(
     maxpool,
     p.layer1_0_downsample_0_weight_bn,
     p.layer1_0_downsample_0_bias_bn,
-    { stride: [1, 1], padding: [0, 0] },
-  );
-  dispose(maxpool);
-  // layer1.0.conv3 → layer1.0.bn3 → layer1.0.add → layer1.0.relu_2 [3]
-  const layer1_0_relu_2 = ops.conv2dAdd(
-    layer1_0_relu_1,
-    p.layer1_0_conv3_weight_bn,
-    p.layer1_0_conv3_bias_bn,
-    layer1_0_downsample_1,
+    layer1_0_bn3,
     { stride: [1, 1], padding: [0, 0], activation: "relu" },
   );
-  dispose(layer1_0_relu_1, layer1_0_downsample_1);
+  dispose(maxpool, layer1_0_bn3);
   // layer1.1.conv1 → layer1.1.bn1 → layer1.1.relu [1]
   const layer1_1_relu = ops.conv2d(layer1_0_relu_2, p.layer1_1_conv1_weight_bn, p.layer1_1_conv1_bias_bn, {
     stride: [1, 1],
@@ -166,22 +164,21 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer2_0_relu);
-  // layer2.0.downsample.0 → layer2.0.downsample.1 [2]
-  const layer2_0_downsample_1 = ops.conv2d(
+  // layer2.0.conv3 → layer2.0.bn3 [2]
+  const layer2_0_bn3 = ops.conv2d(layer2_0_relu_1, p.layer2_0_conv3_weight_bn, p.layer2_0_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer2_0_relu_1);
+  // layer2.0.downsample.0 → layer2.0.downsample.1 → layer2.0.add → layer2.0.relu_2 [3]
+  const layer2_0_relu_2 = ops.conv2dAdd(
     layer1_2_relu_2,
     p.layer2_0_downsample_0_weight_bn,
     p.layer2_0_downsample_0_bias_bn,
-    { stride: [2, 2], padding: [0, 0] },
+    layer2_0_bn3,
+    { stride: [2, 2], padding: [0, 0], activation: "relu" },
   );
-  // layer2.0.conv3 → layer2.0.bn3 → layer2.0.add → layer2.0.relu_2 [3]
-  const layer2_0_relu_2 = ops.conv2dAdd(
-    layer2_0_relu_1,
-    p.layer2_0_conv3_weight_bn,
-    p.layer2_0_conv3_bias_bn,
-    layer2_0_downsample_1,
-    { stride: [1, 1], padding: [0, 0], activation: "relu" },
-  );
-  dispose(layer2_0_relu_1, layer2_0_downsample_1);
+  dispose(layer2_0_bn3);
   // layer2.1.conv1 → layer2.1.bn1 → layer2.1.relu [1]
   const layer2_1_relu = ops.conv2d(layer2_0_relu_2, p.layer2_1_conv1_weight_bn, p.layer2_1_conv1_bias_bn, {
     stride: [1, 1],
@@ -261,22 +258,21 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer3_0_relu);
-  // layer3.0.downsample.0 → layer3.0.downsample.1 [2]
-  const layer3_0_downsample_1 = ops.conv2d(
+  // layer3.0.conv3 → layer3.0.bn3 [2]
+  const layer3_0_bn3 = ops.conv2d(layer3_0_relu_1, p.layer3_0_conv3_weight_bn, p.layer3_0_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer3_0_relu_1);
+  // layer3.0.downsample.0 → layer3.0.downsample.1 → layer3.0.add → layer3.0.relu_2 [3]
+  const layer3_0_relu_2 = ops.conv2dAdd(
     layer2_3_relu_2,
     p.layer3_0_downsample_0_weight_bn,
     p.layer3_0_downsample_0_bias_bn,
-    { stride: [2, 2], padding: [0, 0] },
+    layer3_0_bn3,
+    { stride: [2, 2], padding: [0, 0], activation: "relu" },
   );
-  // layer3.0.conv3 → layer3.0.bn3 → layer3.0.add → layer3.0.relu_2 [3]
-  const layer3_0_relu_2 = ops.conv2dAdd(
-    layer3_0_relu_1,
-    p.layer3_0_conv3_weight_bn,
-    p.layer3_0_conv3_bias_bn,
-    layer3_0_downsample_1,
-    { stride: [1, 1], padding: [0, 0], activation: "relu" },
-  );
-  dispose(layer3_0_relu_1, layer3_0_downsample_1);
+  dispose(layer3_0_bn3);
   // layer3.1.conv1 → layer3.1.bn1 → layer3.1.relu [1]
   const layer3_1_relu = ops.conv2d(layer3_0_relu_2, p.layer3_1_conv1_weight_bn, p.layer3_1_conv1_bias_bn, {
     stride: [1, 1],
@@ -400,22 +396,21 @@ function forward(input: Tensor4D, p: Params<ParamId>, ops: RankedKernels): Featu
     activation: "relu",
   });
   dispose(layer4_0_relu);
-  // layer4.0.downsample.0 → layer4.0.downsample.1 [2]
-  const layer4_0_downsample_1 = ops.conv2d(
+  // layer4.0.conv3 → layer4.0.bn3 [2]
+  const layer4_0_bn3 = ops.conv2d(layer4_0_relu_1, p.layer4_0_conv3_weight_bn, p.layer4_0_conv3_bias_bn, {
+    stride: [1, 1],
+    padding: [0, 0],
+  });
+  dispose(layer4_0_relu_1);
+  // layer4.0.downsample.0 → layer4.0.downsample.1 → layer4.0.add → layer4.0.relu_2 [3]
+  const layer4_0_relu_2 = ops.conv2dAdd(
     layer3_5_relu_2,
     p.layer4_0_downsample_0_weight_bn,
     p.layer4_0_downsample_0_bias_bn,
-    { stride: [2, 2], padding: [0, 0] },
+    layer4_0_bn3,
+    { stride: [2, 2], padding: [0, 0], activation: "relu" },
   );
-  // layer4.0.conv3 → layer4.0.bn3 → layer4.0.add → layer4.0.relu_2 [3]
-  const layer4_0_relu_2 = ops.conv2dAdd(
-    layer4_0_relu_1,
-    p.layer4_0_conv3_weight_bn,
-    p.layer4_0_conv3_bias_bn,
-    layer4_0_downsample_1,
-    { stride: [1, 1], padding: [0, 0], activation: "relu" },
-  );
-  dispose(layer4_0_relu_1, layer4_0_downsample_1);
+  dispose(layer4_0_bn3);
   // layer4.1.conv1 → layer4.1.bn1 → layer4.1.relu [1]
   const layer4_1_relu = ops.conv2d(layer4_0_relu_2, p.layer4_1_conv1_weight_bn, p.layer4_1_conv1_bias_bn, {
     stride: [1, 1],

@@ -97,8 +97,10 @@ function scaledBy(ins: Instruction | undefined): { mul: Call<"mul">; q: Operand;
 type Fusion = (producer: Instruction, consumer: Instruction, context: FusionContext) => Instruction | undefined;
 
 /**
- * Applies a fusion to each producer whose only reader is the consumer: the consumer's first
- * value operand such a fusion takes (an add's convolution may be either operand).
+ * Applies a fusion to each producer whose only reader is the consumer: of the consumer's value
+ * operands that such a fusion takes, the one computed last (an add of two convolutions, a ResNet
+ * block's conv3 and its downsample, fuses the later one: the calls keep the order they had, which
+ * ONNX Runtime runs measurably faster than the other: resnet50 layer1..4, 18.5 against 18.0 images/s).
  */
 function fuseInto(program: Program, fusion: Fusion): Program {
   const readers = readCounts([...program.instructions.flatMap((i) => i.inputs), ...program.outputs.map((o) => o.operand)]);
@@ -108,8 +110,10 @@ function fuseInto(program: Program, fusion: Fusion): Program {
   const context: FusionContext = { params, instructions: byId };
   const replaced = new Map<string, Instruction>();
   const removed = new Set<string>();
+  const position = new Map(program.instructions.map((i, k) => [i.id, k]));
+  const latestFirst = (inputs: readonly Operand[]): Operand[] => [...inputs].sort((a, b) => (b.kind === "value" ? (position.get(b.id) ?? -1) : -1) - (a.kind === "value" ? (position.get(a.id) ?? -1) : -1));
   for (const consumer of program.instructions) {
-    for (const operand of consumer.inputs) {
+    for (const operand of latestFirst(consumer.inputs)) {
       if (operand.kind !== "value") continue;
       const producer = byId.get(operand.id);
       if (producer === undefined || readers.get(producer.id) !== 1 || removed.has(producer.id)) continue;

@@ -23,14 +23,21 @@ test("every resnet50 bottleneck ends in one conv2dAdd with the block's relu, nam
   assert.equal(fused.length, 16);
   assert.equal(named(program, "add").length, 0);
   assert.ok(fused.every((i) => i.op === "conv2dAdd" && i.attrs.activation === "relu"));
+  // A block with a downsample adds two convolutions: the later one (the downsample) takes the add,
+  // so that the calls keep their order; conv3's result is the addend.
   const first = fused[0]!;
   assert.equal(first.id, "layer1_0_relu_2");
-  assert.deepEqual(first.nodes, ["layer1.0.conv3", "layer1.0.bn3", "layer1.0.add", "layer1.0.relu_2"]);
-  // conv3's folded filter and bias, then the downsample branch as the addend.
+  assert.deepEqual(first.nodes, ["layer1.0.downsample.0", "layer1.0.downsample.1", "layer1.0.add", "layer1.0.relu_2"]);
   assert.deepEqual(
     first.inputs.map((o) => (o.kind === "value" || o.kind === "param" ? o.id : o.kind)),
-    ["layer1_0_relu_1", "layer1_0_conv3_weight_bn", "layer1_0_conv3_bias_bn", "layer1_0_downsample_1"],
+    ["maxpool", "layer1_0_downsample_0_weight_bn", "layer1_0_downsample_0_bias_bn", "layer1_0_bn3"],
   );
+  const ids = program.instructions.map((i) => i.id);
+  assert.ok(ids.indexOf("layer1_0_bn3") < ids.indexOf("layer1_0_relu_2"), "conv3 runs before the downsample, as unfused");
+  // A block without one adds its input to conv3's result.
+  const second = fused[1]!;
+  assert.deepEqual(second.nodes, ["layer1.1.conv3", "layer1.1.bn3", "layer1.1.add", "layer1.1.relu_2"]);
+  assert.deepEqual(second.inputs[3], { kind: "value", id: "layer1_0_relu_2" }, "the addend is the block's input");
   assert.match(first.note ?? "", /batch norm folded .*; residual add fused .*; relu fused/);
 });
 
