@@ -73,7 +73,8 @@ export function conv2dAdd(input: Tensor, weight: Tensor | readonly Tensor[], bia
 export function depthwiseConv2d(input: Tensor, weight: Tensor, bias: Tensor | null, attrs: Conv2dAttrs): Tensor4D {
   const [x, filter] = [input as Tensor4D, weight as Tensor4D];
   const [ph, pw] = [attrs.padding[0]!, attrs.padding[1]!];
-  const conv = (padded: Tensor4D, pad: number): Tensor4D =>
+  const [kh, kw] = [filter.shape[0], filter.shape[1]];
+  const conv = (padded: Tensor4D, pad: number | "valid"): Tensor4D =>
     tf.fused.depthwiseConv2d({
       x: padded,
       filter,
@@ -83,9 +84,12 @@ export function depthwiseConv2d(input: Tensor, weight: Tensor, bias: Tensor | nu
       dilations: dilations(attrs),
       activation: attrs.activation ?? "linear",
     });
-  // tfjs's depthwise kernel takes one symmetric padding; other paddings are applied first.
-  if (ph === pw) return conv(x, ph);
-  return tf.tidy(() => conv(tf.pad(x, explicitPadding(attrs.padding)), 0));
+  // tfjs's depthwise kernel takes one symmetric padding, and sizes its output from the filter's
+  // height and the first stride alone when given a number: a square filter with equal strides and
+  // paddings takes it; anything else is padded first and run "valid", which sizes each axis apart.
+  if (ph === pw && kh === kw && attrs.stride[0] === attrs.stride[1]) return conv(x, ph);
+  if (ph === 0 && pw === 0) return conv(x, "valid");
+  return tf.tidy(() => conv(tf.pad(x, explicitPadding(attrs.padding)), "valid"));
 }
 
 export interface Conv2dTransposeAttrs {
