@@ -1,6 +1,6 @@
 import type { Tensor, Tensor3D } from "../ops/tf.js";
 import type { FusedActivation } from "../ops/conv2d.js";
-import { runProgram, type WebgpuProgram } from "./program.js";
+import { MAX_WORKGROUPS_PER_DIMENSION, runProgram, type WebgpuProgram } from "./program.js";
 
 /**
  * The one matrix-product shader every fxc product runs (linear, matmul, conv2d as implicit GEMM):
@@ -61,9 +61,6 @@ export interface GemmSpec {
   readonly activation: FusedActivation | undefined;
   readonly tile: GemmTile;
 }
-
-/** The most workgroups WebGPU dispatches along one dimension (maxComputeWorkgroupsPerDimension's default). */
-export const MAX_WORKGROUPS_PER_DIMENSION = 65535;
 
 /**
  * The tile for a product of these sizes. Big layers get 64x64 tiles with 4x4 outputs per thread

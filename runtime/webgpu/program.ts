@@ -26,6 +26,9 @@ export interface WebgpuProgram {
   getUserCode(): string;
 }
 
+/** The most workgroups WebGPU dispatches along one dimension (the guaranteed maxComputeWorkgroupsPerDimension). */
+export const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+
 interface WebgpuBackend extends tf.KernelBackend {
   runWebGPUProgram(program: WebgpuProgram, inputs: tf.TensorInfo[], outputDtype: tf.DataType): tf.TensorInfo;
 }

@@ -1,11 +1,10 @@
+import { MAX_WORKGROUPS_PER_DIMENSION } from "./program.js";
+
 /**
  * What fxc's row kernels share (layer norm, softmax, attention): one workgroup per row (or block
  * of rows), the workgroups numbered across a 2-D dispatch where a batch has more than one
  * dimension's worth of them, and reductions over a row through workgroup memory.
  */
-
-/** WebGPU's guaranteed maxComputeWorkgroupsPerDimension. */
-const MAX_WORKGROUPS_PER_DIMENSION = 65535;
 
 /**
  * A dispatch of `count` workgroups: along x up to the per-dimension limit, the rest along y (the

@@ -16,9 +16,9 @@ async function closeTo(ours: tf.Tensor, theirs: tf.Tensor, what: string, bound =
 }
 
 test("a row is covered by a power-of-two workgroup, vec4 loads where its length allows, and rows too long for registers are tfjs's", () => {
-  assert.deepEqual(rowPlan(768), { length: 768, components: 4, vectors: 192, workgroupSize: 64, items: 3 });
-  assert.deepEqual(rowPlan(197), { length: 197, components: 1, vectors: 197, workgroupSize: 64, items: 4 });
-  assert.deepEqual(rowPlan(3), { length: 3, components: 1, vectors: 3, workgroupSize: 32, items: 1 });
+  assert.deepEqual(rowPlan(768), { length: 768, components: 4, vectors: 192, workgroupSize: 64, items: 3, ragged: false });
+  assert.deepEqual(rowPlan(197), { length: 197, components: 1, vectors: 197, workgroupSize: 64, items: 4, ragged: true });
+  assert.deepEqual(rowPlan(3), { length: 3, components: 1, vectors: 3, workgroupSize: 32, items: 1, ragged: true });
   assert.equal(rowPlan(256 * 32 * 4 + 4), undefined);
   assert.equal(rowPlan(0), undefined);
   // The row length is a constant of the shader; bounds checks only where the row is ragged against the workgroup.

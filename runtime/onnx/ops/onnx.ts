@@ -1,5 +1,6 @@
 import { OnnxGraph, OnnxValue } from "../graph.js";
 import type { AttributeValue } from "../proto.js";
+import { windowCount } from "../../ops/conv2d.js";
 
 /**
  * ONNX's operators as functions over `OnnxValue`s with shape inference, the counterpart of
@@ -111,7 +112,6 @@ export function pad(x: OnnxValue, pads: readonly (readonly [number, number])[], 
 }
 
 /** Output size of a window walk over one axis: floor((size + pads - dilated kernel) / stride) + 1. */
-const windows = (size: number, kernel: number, stride: number, before: number, after: number, dilation = 1): number => Math.floor((size + before + after - (dilation * (kernel - 1) + 1)) / stride) + 1;
 
 export interface ConvOptions {
   readonly strides: readonly [number, number];
@@ -125,7 +125,7 @@ export interface ConvOptions {
 export function conv(x: OnnxValue, w: OnnxValue, b: OnnxValue | null, o: ConvOptions): OnnxValue {
   const [n, , h, wd] = x.shape as [number, number, number, number];
   const [outC, , kh, kw] = w.shape as [number, number, number, number];
-  const shape = [n, outC, windows(h, kh, o.strides[0], o.pads[0], o.pads[2], o.dilations[0]), windows(wd, kw, o.strides[1], o.pads[1], o.pads[3], o.dilations[1])];
+  const shape = [n, outC, windowCount(h, kh, o.strides[0], o.pads[0], o.pads[2], o.dilations[0]), windowCount(wd, kw, o.strides[1], o.pads[1], o.pads[3], o.dilations[1])];
   const attributes = { strides: [...o.strides], pads: [...o.pads], dilations: [...o.dilations], group: o.group, kernel_shape: [kh, kw] };
   return x.graph.node("Conv", b === null ? [x, w] : [x, w, b], attributes, shape);
 }
@@ -133,7 +133,7 @@ export function conv(x: OnnxValue, w: OnnxValue, b: OnnxValue | null, o: ConvOpt
 /** ONNX MaxPool / AveragePool on NCHW with explicit pads ([top, left, bottom, right]). */
 export function pool(op: "MaxPool" | "AveragePool", x: OnnxValue, kernel: readonly [number, number], strides: readonly [number, number], pads: readonly [number, number, number, number], extra: Readonly<Record<string, AttributeValue>> = {}): OnnxValue {
   const [n, c, h, w] = x.shape as [number, number, number, number];
-  const shape = [n, c, windows(h, kernel[0], strides[0], pads[0], pads[2]), windows(w, kernel[1], strides[1], pads[1], pads[3])];
+  const shape = [n, c, windowCount(h, kernel[0], strides[0], pads[0], pads[2]), windowCount(w, kernel[1], strides[1], pads[1], pads[3])];
   return x.graph.node(op, [x], { kernel_shape: [...kernel], strides: [...strides], pads: [...pads], ...extra }, shape);
 }
 

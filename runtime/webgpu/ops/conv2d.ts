@@ -1,7 +1,7 @@
 import { tf, type Tensor, type Tensor4D } from "../../ops/tf.js";
-import { conv2d as tfjsConv2d, conv2dAdd as tfjsConv2dAdd, depthwiseConv2d as tfjsDepthwiseConv2d, type Conv2dAttrs, type FusedActivation } from "../../ops/conv2d.js";
-import { activationWgsl, conjunction, gemmFits, geometryKey, guarded, MAX_WORKGROUPS_PER_DIMENSION, runGemm, type ConvGeometry, type GemmLoader } from "../gemm.js";
-import { ownKernelApplies, runProgram, type WebgpuProgram } from "../program.js";
+import { conv2d as tfjsConv2d, conv2dAdd as tfjsConv2dAdd, depthwiseConv2d as tfjsDepthwiseConv2d, windowCount, type Conv2dAttrs, type FusedActivation } from "../../ops/conv2d.js";
+import { activationWgsl, conjunction, gemmFits, geometryKey, guarded, runGemm, type ConvGeometry, type GemmLoader } from "../gemm.js";
+import { MAX_WORKGROUPS_PER_DIMENSION, ownKernelApplies, runProgram, type WebgpuProgram } from "../program.js";
 
 /**
  * torch.nn.functional.conv2d as fxc's implicit GEMM (runtime/webgpu/gemm.ts) over the NHWC input:
@@ -22,8 +22,8 @@ export function convGeometry(input: Tensor, weight: Tensor, attrs: Conv2dAttrs):
   const [strideHeight, strideWidth] = [attrs.stride[0] ?? 1, attrs.stride[1] ?? 1];
   const [padHeight, padWidth] = [attrs.padding[0] ?? 0, attrs.padding[1] ?? 0];
   const [dilationHeight, dilationWidth] = [attrs.dilation?.[0] ?? 1, attrs.dilation?.[1] ?? 1];
-  const outHeight = Math.floor((inHeight + 2 * padHeight - dilationHeight * (kernelHeight - 1) - 1) / strideHeight) + 1;
-  const outWidth = Math.floor((inWidth + 2 * padWidth - dilationWidth * (kernelWidth - 1) - 1) / strideWidth) + 1;
+  const outHeight = windowCount(inHeight, kernelHeight, strideHeight, padHeight, padHeight, dilationHeight);
+  const outWidth = windowCount(inWidth, kernelWidth, strideWidth, padWidth, padWidth, dilationWidth);
   if (filterChannels !== channels || outHeight <= 0 || outWidth <= 0) return undefined;
   return { inHeight, inWidth, channels, kernelHeight, kernelWidth, strideHeight, strideWidth, padHeight, padWidth, dilationHeight, dilationWidth, outHeight, outWidth };
 }

@@ -56,7 +56,6 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   });
 }
 
-// ---- Row kernels: layer norm and softmax (the matmul kernels go above this line) ----
 
 /**
  * torch's layer_norm and softmax as fxc's WGSL kernels (runtime/ops/shapeOps.ts's otherwise):
@@ -77,6 +76,8 @@ interface RowPlan {
   readonly workgroupSize: number;
   /** Loads per invocation, held in registers between the passes over them. */
   readonly items: number;
+  /** Whether the last loads of some invocations fall past the row's end (checked in the shader). */
+  readonly ragged: boolean;
 }
 
 /** Loads an invocation holds at most: longer rows go to tfjs's kernels (registers would spill). */
@@ -87,7 +88,7 @@ export function rowPlan(length: number): RowPlan | undefined {
   const vectors = length / components;
   const workgroupSize = Math.min(256, Math.max(32, powerOfTwoAtLeast(Math.ceil(vectors / 4))));
   const items = Math.ceil(vectors / workgroupSize);
-  return length > 0 && items <= MAX_ITEMS ? { length, components, vectors, workgroupSize, items } : undefined;
+  return length > 0 && items <= MAX_ITEMS ? { length, components, vectors, workgroupSize, items, ragged: vectors % workgroupSize !== 0 } : undefined;
 }
 
 /** WGSL pieces for the element type of a plan: its name, and a sum and a max over its components. */
@@ -103,8 +104,7 @@ function elementType(plan: RowPlan): { type: string; sum: (v: string) => string;
  */
 function rowPrologue(plan: RowPlan, padding: string): string {
   const { type } = elementType(plan);
-  const ragged = plan.vectors % plan.workgroupSize !== 0;
-  const load = ragged ? `select(${padding}, X[base + min(i, V - 1)], i < V)` : "X[base + i]";
+  const load = plan.ragged ? `select(${padding}, X[base + min(i, V - 1)], i < V)` : "X[base + i]";
   return `
   const V : i32 = ${plan.vectors};
   const WG : i32 = ${plan.workgroupSize};
@@ -127,13 +127,12 @@ function rowPrologue(plan: RowPlan, padding: string): string {
 
 /** The end of a row shader: `values[j]` transformed by `expression` (of `v` and `i`) written back. */
 function rowEpilogue(plan: RowPlan, expression: string): string {
-  const ragged = plan.vectors % plan.workgroupSize !== 0;
   return `
     if (inRows) {
       for (var j = 0; j < ITEMS; j = j + 1) {
         let i = tid + j * WG;
         let v = values[j];
-        ${ragged ? "if (i < V) {" : "{"}
+        ${plan.ragged ? "if (i < V) {" : "{"}
           result[base + i] = ${expression};
         }
       }
@@ -147,9 +146,8 @@ function rowEpilogue(plan: RowPlan, expression: string): string {
  */
 export function layerNormShader(plan: RowPlan, eps: number, weight: boolean, bias: boolean): string {
   const { type, sum } = elementType(plan);
-  const ragged = plan.vectors % plan.workgroupSize !== 0;
   const zero = `${type}(0.0)`;
-  const centered = ragged ? `select(${zero}, values[j] - mean, tid + j * WG < V)` : "values[j] - mean";
+  const centered = plan.ragged ? `select(${zero}, values[j] - mean, tid + j * WG < V)` : "values[j] - mean";
   const affine = `v * scale${weight ? " * W[i]" : ""}${bias ? " + B[i]" : ""}`;
   return `${rowPrologue(plan, zero)}
     var total = ${zero};
@@ -169,10 +167,9 @@ export function layerNormShader(plan: RowPlan, eps: number, weight: boolean, bia
 /** softmax of each row: its max, the sum of exp(x - max), then exp(x - max) / sum. */
 export function softmaxShader(plan: RowPlan): string {
   const { type, sum, max } = elementType(plan);
-  const ragged = plan.vectors % plan.workgroupSize !== 0;
   const lowest = `${type}(${LOWEST_F32})`;
   // Past the row's end the exponentials are zeroed, not taken of the padding.
-  const exponential = ragged ? `select(${type}(0.0), exp(values[j] - rowMaximum), tid + j * WG < V)` : "exp(values[j] - rowMaximum)";
+  const exponential = plan.ragged ? `select(${type}(0.0), exp(values[j] - rowMaximum), tid + j * WG < V)` : "exp(values[j] - rowMaximum)";
   return `${rowPrologue(plan, lowest)}
     var largest = ${lowest};
     for (var j = 0; j < ITEMS; j = j + 1) {
