@@ -111,7 +111,8 @@ function fuseInto(program: Program, fusion: Fusion): Program {
   const replaced = new Map<string, Instruction>();
   const removed = new Set<string>();
   const position = new Map(program.instructions.map((i, k) => [i.id, k]));
-  const latestFirst = (inputs: readonly Operand[]): Operand[] => [...inputs].sort((a, b) => (b.kind === "value" ? (position.get(b.id) ?? -1) : -1) - (a.kind === "value" ? (position.get(a.id) ?? -1) : -1));
+  const computedAt = (o: Operand): number => (o.kind === "value" ? (position.get(o.id) ?? -1) : -1);
+  const latestFirst = (inputs: readonly Operand[]): Operand[] => [...inputs].sort((a, b) => computedAt(b) - computedAt(a));
   for (const consumer of program.instructions) {
     for (const operand of latestFirst(consumer.inputs)) {
       if (operand.kind !== "value") continue;
