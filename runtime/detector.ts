@@ -1,4 +1,4 @@
-import { createExtractor, type EngineReport, type Extractor, type ExtractorModule, type LoadOptions, type WeightsInput } from "./extractor.js";
+import { createExtractor, engineReport, type EngineReport, type Extractor, type ExtractorModule, type LoadOptions, type WeightsInput } from "./extractor.js";
 import { FxcError } from "./errors.js";
 import { shapeOfEntry } from "./params.js";
 import { tf, type Tensor } from "./ops/tf.js";
@@ -515,12 +515,7 @@ export async function loadDetector<D extends DetectionResult = DetectionResult>(
 
   return {
     detect,
-    engine: box.extractor.engine,
-    ...(box.extractor.webgpuKernels === undefined ? {} : { webgpuKernels: box.extractor.webgpuKernels }),
-    fallback: box.extractor.fallback,
-    backend: box.extractor.backend,
-    adapter: box.extractor.adapter,
-    backendFallback: box.extractor.backendFallback,
+    ...engineReport(box.extractor),
     dispose() {
       if (disposed) return;
       disposed = true;

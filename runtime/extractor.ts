@@ -89,6 +89,19 @@ export type WebgpuKernelChoice = "tfjs" | "fxc";
 /** What runs a program: the load options that the tasks (extract, nearest, visualize, detect) pass through as they are. */
 export type EngineChoice = Pick<LoadOptions, "engine" | "backend" | "webgpuKernels">;
 
+/** The report among an extractor's fields (what a pool's worker sends, a detector and the tasks pass on), the fields left out omitted. */
+export function engineReport(r: EngineReport): EngineReport {
+  const { engine, webgpuKernels, fallback, backend, adapter, backendFallback } = r;
+  return {
+    engine,
+    backend,
+    ...(webgpuKernels === undefined ? {} : { webgpuKernels }),
+    ...(fallback === undefined ? {} : { fallback }),
+    ...(adapter === undefined ? {} : { adapter }),
+    ...(backendFallback === undefined ? {} : { backendFallback }),
+  };
+}
+
 /** The engine choice among `options`, the fields left out omitted (so that spreading it overrides nothing). */
 export function engineChoice(options: EngineChoice): EngineChoice {
   const { engine, backend, webgpuKernels } = options;
@@ -160,6 +173,7 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
   checkCustomOps(customOps);
   if (customOps.length > 0 && requested === "onnxruntime") throw customOpRefusal(customOps[0]!);
   const trainable = options.trainable === undefined ? undefined : selectTrainable(options.trainable, module.checkpoint, module);
+  checkWebgpuKernels(options.webgpuKernels);
   const choice = await chooseBackend(options.backend, { wasmPaths: options.wasmPaths });
   const kernels = kernelsFor(choice, options.webgpuKernels);
   const readWith = async <T>(read: (source: TensorSource) => Promise<T>): Promise<T> => {
@@ -237,11 +251,15 @@ function constantParams(params: Params): TrainingParams {
   return { trainableVariables: {}, runningStats: {}, params: () => ({ params, release: () => undefined }), dispose: () => tf.dispose(Object.values(params)) };
 }
 
-/** The kernel table a tfjs program runs: fxc's WGSL kernels where asked for on webgpu, else tfjs's. */
-function kernelsFor(choice: BackendChoice, requested: WebgpuKernelChoice | undefined): { readonly table: TfjsKernels; readonly name?: WebgpuKernelChoice } {
+/** Refuses a kernel set fxc does not know, before any backend starts. */
+function checkWebgpuKernels(requested: WebgpuKernelChoice | undefined): void {
   if (requested !== undefined && requested !== "tfjs" && requested !== "fxc") {
     throw new BackendError(`webgpuKernels ${JSON.stringify(requested)} is not a kernel set fxc knows; use "tfjs" or "fxc"`);
   }
+}
+
+/** The kernel table a tfjs program runs: fxc's WGSL kernels where asked for on webgpu, else tfjs's. */
+function kernelsFor(choice: BackendChoice, requested: WebgpuKernelChoice | undefined): { readonly table: TfjsKernels; readonly name?: WebgpuKernelChoice } {
   if (choice.name !== "webgpu") return { table: tfjsKernels };
   return requested === "fxc" ? { table: webgpuKernels, name: "fxc" } : { table: tfjsKernels, name: "tfjs" };
 }

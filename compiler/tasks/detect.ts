@@ -1,6 +1,6 @@
 import { dirname, join, relative, resolve, sep } from "node:path";
 import type { GeneralizedRCNN } from "../../models/detection/generalized_rcnn.js";
-import { engineChoice, type EngineChoice, type WeightsInput } from "@fxc/runtime";
+import { engineChoice, engineReport, type EngineChoice, type EngineReport, type WeightsInput } from "@fxc/runtime";
 import type { Detections, ImageTensor } from "@fxc/runtime/internal/detection/types";
 import { decodeImage, ImageError, type RgbImage } from "@fxc/runtime/internal/images/decode";
 import { listImages } from "@fxc/runtime/internal/images/list";
@@ -9,7 +9,7 @@ import { assertWritable, openAtomic, type AtomicFile } from "@fxc/runtime/intern
 import { assertNotAnInput } from "@fxc/runtime/internal/io/destination";
 import { drawDetections, maskGreyLevels } from "@fxc/runtime/internal/visualize/detections";
 import { encodeGreyPng, encodePng } from "@fxc/runtime/internal/visualize/render";
-import { createDetector, type Detector } from "../detection/index.js";
+import { createDetector } from "../detection/index.js";
 import { OptionsError } from "../pipeline.js";
 import { labelName } from "./cocoCategories.js";
 
@@ -34,7 +34,7 @@ export interface DetectImagesOptions extends EngineChoice {
   readonly signal?: AbortSignal;
   readonly onWarning?: (message: string) => void;
   /** Once the images are listed and the detector is loaded. */
-  readonly onStart?: (info: { readonly total: number } & Pick<Detector, "engine" | "fallback" | "backend" | "adapter" | "backendFallback">) => void;
+  readonly onStart?: (info: { readonly total: number } & EngineReport) => void;
   readonly onProgress?: (done: number) => void;
 }
 
@@ -101,8 +101,7 @@ export async function detectImages(options: DetectImagesOptions): Promise<Detect
   let detections = 0;
   let skipped = 0;
   try {
-    const { engine, fallback, backend, adapter, backendFallback } = detector;
-    options.onStart?.({ total: paths.length, engine, fallback, backend, adapter, backendFallback });
+    options.onStart?.({ total: paths.length, ...engineReport(detector) });
     for (const [index, path] of paths.entries()) {
       options.signal?.throwIfAborted();
       let rgb: RgbImage;

@@ -1,5 +1,5 @@
 import type { Preset } from "../../models/zoo/entry.js";
-import { engineChoice, tf, type BackendName, type EngineChoice, type EngineName, type EngineReport, type Tensor, type WeightsInput } from "@fxc/runtime";
+import { engineChoice, engineReport, tf, type BackendName, type EngineChoice, type EngineName, type EngineReport, type Tensor, type WeightsInput } from "@fxc/runtime";
 import { batchImages, imageBatches, type ImageBatch, type ImageBatchOptions, type ImageFailure } from "@fxc/runtime/internal/images/batches";
 import { listImages } from "@fxc/runtime/internal/images/list";
 import { l2Normalize, poolFeatureMap, poolingText, type Normalization, type Pooling } from "@fxc/runtime/internal/descriptors/pooling";
@@ -209,8 +209,7 @@ export async function extractFolder(options: ExtractFolderOptions): Promise<Extr
         normalize: options.normalize ?? "none",
       },
     });
-    const { backend, engine, webgpuKernels, fallback, adapter, backendFallback } = loaded.extractor;
-    options.onStart?.({ total: paths.length, backend, engine, webgpuKernels, fallback, adapter, backendFallback });
+    options.onStart?.({ total: paths.length, ...engineReport(loaded.extractor) });
     const started = performance.now();
     let done = 0;
     // The images are listed already: they are batched as they are, not listed again.

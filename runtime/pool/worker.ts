@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { tf } from "../ops/tf.js";
-import type { CompiledModule } from "../extractor.js";
+import { engineReport, type CompiledModule } from "../extractor.js";
 import type { FromWorker, TensorMessage, ToWorker, WorkerSetup } from "./messages.js";
 
 /** One pool worker: its own tfjs backend and its own copy of the weights. */
@@ -32,8 +32,7 @@ try {
       send({ id: m.id, error: e instanceof Error ? e.message : String(e) });
     }
   });
-  const { backend, engine, webgpuKernels, fallback, adapter, backendFallback } = extractor;
-  send({ ready: true, backend, engine, webgpuKernels, fallback, adapter, backendFallback });
+  send({ ready: true, ...engineReport(extractor) });
 } catch (e) {
   send({ error: e instanceof Error ? e.message : String(e) });
 }
