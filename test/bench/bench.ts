@@ -259,7 +259,7 @@ class Bench {
     const flopsPerRun = best === undefined ? undefined : best.timing.flopsPerImage * task.batch;
     const gflops = (seconds: number): string => (flopsPerRun === undefined ? "n/a" : (flopsPerRun / seconds / 1e9).toFixed(0));
     if (flopsPerRun !== undefined) {
-      for (const { label, result } of rows) if (typeof result !== "string") this.sawRate(flopsPerRun / median(result.seconds) / 1e9, `${label}, ${task.label}`);
+      for (const { label, result } of rows) if (typeof result !== "string") this.sawRate(gflopsPerSecond(flopsPerRun, result), `${label}, ${task.label}`);
     }
     this.printRows(rows, best?.timing, ["images/s", "s/run", "GFLOP/s"], (seconds) => [(task.batch / seconds).toFixed(2), seconds.toFixed(3), gflops(seconds)]);
     if (flopsPerRun !== undefined) console.log(`work: ${(flopsPerRun / task.batch / 1e9).toFixed(2)} GFLOP per image (torch's profiler: convolutions and matrix products, 2 per multiply-add)`);

@@ -5,7 +5,8 @@ import { attention as tfjsAttention } from "../../runtime/ops/attention.js";
 import { attention, attentionPlan, attentionShader } from "../../runtime/webgpu/ops/attention.js";
 import { fixtureCases, relativeError, runCase } from "../support/fixtures.js";
 import { VIT_SWIN_FACTORIES } from "../support/factories.js";
-import { pipelineKeys, seededUniform, webgpuTest } from "../support/webgpu.js";
+import { pipelineKeys, webgpuTest } from "../support/webgpu.js";
+import { seededUniform } from "../support/seeded.js";
 
 /** fxc's one-kernel WGSL attention against tfjs's attention (its four calls) on the same webgpu device (lavapipe in CI). */
 

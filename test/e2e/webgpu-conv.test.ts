@@ -3,7 +3,8 @@ import { chooseBackend, tf } from "../../runtime/index.js";
 import { conv2d as tfjsConv2d, depthwiseConv2d as tfjsDepthwiseConv2d, type Conv2dAttrs } from "../../runtime/ops/conv2d.js";
 import { conv2d, conv2dWithAddend, depthwiseConv2d } from "../../runtime/webgpu/ops/conv2d.js";
 import { fixtureCases, runCase } from "../support/fixtures.js";
-import { errorAgainst, pipelineKeys, seededUniform, webgpuTest } from "../support/webgpu.js";
+import { errorAgainst, pipelineKeys, webgpuTest } from "../support/webgpu.js";
+import { seededUniform } from "../support/seeded.js";
 
 /**
  * fxc's conv2d, an implicit GEMM (runtime/webgpu/gemm.ts), against tfjs's conv2d on the same

@@ -3,7 +3,8 @@ import { chooseBackend, tf } from "../../runtime/index.js";
 import { linear as tfjsLinear } from "../../runtime/ops/tensorOps.js";
 import { linear } from "../../runtime/webgpu/ops/tensorOps.js";
 import { relativeError } from "../support/fixtures.js";
-import { errorAgainst, pipelineKeys, seededUniform, webgpuTest } from "../support/webgpu.js";
+import { errorAgainst, pipelineKeys, webgpuTest } from "../support/webgpu.js";
+import { seededUniform } from "../support/seeded.js";
 
 /**
  * fxc's linear (runtime/webgpu/gemm.ts's GEMM) against tfjs's linear on the same webgpu device

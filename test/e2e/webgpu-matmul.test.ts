@@ -5,7 +5,8 @@ import { runGemm } from "../../runtime/webgpu/gemm.js";
 import { matmul } from "../../runtime/webgpu/ops/shapeOps.js";
 import { VIT_SWIN_FACTORIES } from "../support/factories.js";
 import { fixtureCases, runCase } from "../support/fixtures.js";
-import { errorAgainst, pipelineKeys, seededUniform, webgpuTest } from "../support/webgpu.js";
+import { errorAgainst, pipelineKeys, webgpuTest } from "../support/webgpu.js";
+import { seededUniform } from "../support/seeded.js";
 
 /**
  * fxc's matmul (torch.matmul on runtime/webgpu/gemm.ts's GEMM, the batch in the dispatch) against

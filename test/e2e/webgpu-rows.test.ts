@@ -5,7 +5,8 @@ import { layerNorm as tfjsLayerNorm, softmax as tfjsSoftmax } from "../../runtim
 import { layerNorm, layerNormShader, rowPlan, softmax, softmaxShader } from "../../runtime/webgpu/ops/shapeOps.js";
 import { workgroupsFor } from "../../runtime/webgpu/rows.js";
 import { relativeError } from "../support/fixtures.js";
-import { pipelineKeys, seededUniform, webgpuTest } from "../support/webgpu.js";
+import { pipelineKeys, webgpuTest } from "../support/webgpu.js";
+import { seededUniform } from "../support/seeded.js";
 
 /** fxc's WGSL layer norm and softmax against tfjs's kernels on the same webgpu device (lavapipe in CI). */
 

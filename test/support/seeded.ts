@@ -1,5 +1,5 @@
 import type { Module } from "../../models/nn/module.js";
-import { memorySource, type TensorSource } from "../../runtime/index.js";
+import { memorySource, tf, type TensorSource } from "../../runtime/index.js";
 
 /**
  * Seeded weights, the same float32 values as test/fixtures/seeded.py makes for torchvision:
@@ -72,4 +72,9 @@ export function seededWeights(model: Module, seed: number): TensorSource {
   }
   const lazy = new Map([...shapes].map(([key, shape]) => [key, { shape, get data(): Float32Array { return seededTensor(key, shape, seed); } }]));
   return memorySource(new Map([...lazy, ...tables]), `seeded:${seed}`);
+}
+
+/** Seeded uniform values in [lo, hi), float32, on the current backend: for checking one kernel against another. */
+export function seededUniform(shape: readonly number[], seed: number, lo = -1, hi = 1): tf.Tensor {
+  return tf.randomUniform([...shape], lo, hi, "float32", seed);
 }

@@ -19,11 +19,6 @@ export function webgpuTest(name: string, body: (t: TestContext) => Promise<void>
   else test(name, { skip: `webgpu is not available (${WEBGPU_MISSING}); to run it, ${INSTALL_LAVAPIPE}` }, () => {});
 }
 
-/** Seeded uniform values in [lo, hi), float32. */
-export function seededUniform(shape: readonly number[], seed: number, lo = -1, hi = 1): tf.Tensor {
-  return tf.randomUniform([...shape], lo, hi, "float32", seed);
-}
-
 /** The pipelines tfjs's webgpu backend has compiled so far, by shader key (fxc's kernels' keys start with `fxc`). */
 export function pipelineKeys(): string[] {
   return Object.keys((tf.backend() as unknown as { pipelineCache: Record<string, unknown> }).pipelineCache);

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tf } from "../../runtime/index.js";
 import { depthwiseConv2d } from "../../runtime/ops/conv2d.js";
+import { seededUniform } from "../support/seeded.js";
 
 /**
  * runtime/ops's depthwise convolution against a per-channel tf.conv2d with explicit padding (one
@@ -9,10 +10,6 @@ import { depthwiseConv2d } from "../../runtime/ops/conv2d.js";
  * tfjs's depthwise kernel sizes its output from the filter's height and the first stride alone
  * when its padding is a number, so a rectangular filter or unequal strides must not reach it so.
  */
-
-function seeded(shape: number[], seed: number): tf.Tensor {
-  return tf.randomUniform(shape, -1, 1, "float32", seed);
-}
 
 const outSize = (size: number, kernel: number, stride: number, pad: number): number => Math.floor((size + 2 * pad - kernel) / stride) + 1;
 
@@ -26,8 +23,8 @@ test("rectangular filters, unequal strides and paddings give torch's sizes and v
   ];
   for (const { kernel, stride, padding } of cases) {
     const [h, w, c] = [9, 7, 3];
-    const x = seeded([2, h, w, c], 1) as tf.Tensor4D;
-    const filter = seeded([kernel[0], kernel[1], c, 1], 2) as tf.Tensor4D;
+    const x = seededUniform([2, h, w, c], 1) as tf.Tensor4D;
+    const filter = seededUniform([kernel[0], kernel[1], c, 1], 2) as tf.Tensor4D;
     const got = depthwiseConv2d(x, filter, null, { stride, padding });
     const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [padding[0], padding[0]], [padding[1], padding[1]], [0, 0]];
     const want = tf.concat(
