@@ -1,5 +1,6 @@
 import { identifierFor } from "./lower.js";
 import type { FusedActivation } from "@fxc/runtime/internal/ops/conv2d";
+import { HEADS_FIRST, KEYS_TRANSPOSED } from "@fxc/runtime/internal/ops/attention";
 import { operandParams, readCounts, returnedValues, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
 import { runtimeDim, type AbstractValue, type Dim } from "../graph/value.js";
 import { dropDeadShapeReads, planMoves, stepsOf, storedShape, type Step } from "./moves.js";
@@ -109,6 +110,7 @@ function soleReads(program: Program): { readers: Map<string, number>; byId: Map<
  */
 function fuseMultiHeadAttention(program: Program): Program {
   const { readers, byId, onlyFor } = soleReads(program);
+  const position = new Map(program.instructions.map((i, n) => [i.id, n]));
   const readerOf = new Map(program.instructions.flatMap((i) => i.inputs.flatMap((o) => (o.kind === "value" ? [[o.id, i] as const] : []))));
   const removed = new Set<string>();
   const replaced = new Map<string, Instruction>();
@@ -126,29 +128,28 @@ function fuseMultiHeadAttention(program: Program): Program {
     const { batch, tokens, count, dim } = heads;
     const embed = count * dim;
     const viewed: Step = { reshape: [batch, tokens, count, dim] };
-    const proven = (from: Instruction, chain: readonly Instruction[], expected: readonly Step[], shape: readonly Dim[]): boolean =>
-      sameMoves(storedShape(from), chain, expected, shape);
     const headsFirst: Dim[] = [batch, count, tokens, dim];
     if (
-      !proven(q.getitem, q.chain, [viewed, { transpose: [0, 2, 1, 3] }], headsFirst) ||
-      !proven(k.getitem, k.chain, [viewed, { transpose: [0, 2, 3, 1] }], [batch, count, dim, tokens]) ||
-      !proven(v.getitem, v.chain, [viewed, { transpose: [0, 2, 1, 3] }], headsFirst)
+      !sameMoves(q.getitem, q.chain, [viewed, { transpose: HEADS_FIRST }], headsFirst) ||
+      !sameMoves(k.getitem, k.chain, [viewed, { transpose: KEYS_TRANSPOSED }], [batch, count, dim, tokens]) ||
+      !sameMoves(v.getitem, v.chain, [viewed, { transpose: HEADS_FIRST }], headsFirst)
     ) {
       continue;
     }
+    const merged: Step[] = [{ transpose: HEADS_FIRST }, { reshape: [batch, tokens, embed] }];
     // The merge of the heads: the attention's moves forward, each read by the next only, up to the first that provably is torch's.
-    const merge: Instruction[] = [];
-    for (let at: Instruction = attention; readers.get(at.id) === 1; ) {
+    const moves: Instruction[] = [];
+    let merge: Instruction[] | undefined;
+    for (let at: Instruction = attention; merge === undefined && readers.get(at.id) === 1; ) {
       const next = readerOf.get(at.id);
       if (next === undefined || stepsOf(next) === undefined || next.inputs[0]?.kind !== "value" || next.inputs[0].id !== at.id) break;
-      merge.push(next);
-      if (proven(attention, merge, [{ transpose: [0, 2, 1, 3] }, { reshape: [batch, tokens, embed] }], [batch, tokens, embed])) break;
+      moves.push(next);
+      if (sameMoves(attention, moves, merged, [batch, tokens, embed])) merge = moves;
       at = next;
     }
-    const last = merge[merge.length - 1];
-    if (last === undefined || !proven(attention, merge, [{ transpose: [0, 2, 1, 3] }, { reshape: [batch, tokens, embed] }], [batch, tokens, embed])) continue;
+    const last = merge?.[merge.length - 1];
+    if (merge === undefined || last === undefined) continue;
     const chain = [split, ...[q, k, v].flatMap((s) => [s.getitem, ...s.chain]), attention, ...merge];
-    const position = new Map(program.instructions.map((i, n) => [i.id, n]));
     const inOrder = [...chain].sort((a, b) => position.get(a.id)! - position.get(b.id)!);
     chain.filter((i) => i !== last).forEach((i) => removed.add(i.id));
     const fused: Call<"multiHeadAttention"> = {
@@ -194,8 +195,9 @@ function headSplit(packed: readonly Dim[] | undefined, split: { readonly sizes: 
   return { batch, tokens, count, dim };
 }
 
-/** Whether the moves `chain` make of a value stored as `from` store it as `shape` in the order the `expected` steps do. */
-function sameMoves(from: readonly Dim[] | undefined, chain: readonly Instruction[], expected: readonly Step[], shape: readonly Dim[]): boolean {
+/** Whether the moves `chain` make of `source`'s value store it as `shape`, each element where the `expected` steps put it. */
+function sameMoves(source: Instruction, chain: readonly Instruction[], expected: readonly Step[], shape: readonly Dim[]): boolean {
+  const from = storedShape(source);
   const last = chain[chain.length - 1];
   const stored = last === undefined ? from : storedShape(last);
   if (from === undefined || stored === undefined || stored.join() !== shape.join()) return false;

@@ -29,8 +29,8 @@ export function packedHeads(shape: readonly number[], heads: number): { batch: n
 }
 
 /** Where torch's head split moves q and v ([B, T, H, D] to [B, H, T, D]) and k (to kᵀ, [B, H, D, T]); the first is also the merge of the heads back. */
-export const HEADS_FIRST = [0, 2, 1, 3];
-export const KEYS_TRANSPOSED = [0, 2, 3, 1];
+export const HEADS_FIRST: readonly number[] = [0, 2, 1, 3];
+export const KEYS_TRANSPOSED: readonly number[] = [0, 2, 3, 1];
 
 /**
  * torch's multi_head_attention_forward from its in-projection's packed product: qkv [B, T, 3E]
@@ -46,7 +46,7 @@ export function multiHeadAttention(qkv: Tensor, attrs: { readonly heads: number;
     const [q, k, v] = tf.split(qkv, 3, 2) as [Tensor, Tensor, Tensor];
     const split = (t: Tensor, perm: readonly number[]): Tensor => tf.transpose(tf.reshape(t, [batch, tokens, attrs.heads, headDim]), [...perm]);
     const heads = attention(split(q, HEADS_FIRST), split(k, KEYS_TRANSPOSED), split(v, HEADS_FIRST), attrs);
-    return tf.reshape(tf.transpose(heads, HEADS_FIRST), [batch, tokens, embed]);
+    return tf.reshape(tf.transpose(heads, [...HEADS_FIRST]), [batch, tokens, embed]);
   });
 }
 
