@@ -1,12 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { extractorProgram } from "../../compiler/api.js";
+import { extractorProgram, loadProgram } from "../../compiler/api.js";
+import { selectNodes, traceMode, withModuleFacts } from "../../compiler/pipeline.js";
+import { lower } from "../../compiler/passes/lower.js";
 import type { Instruction, Program } from "../../compiler/graph/program.js";
 import { Conv2d, F, Module, type Tensor as Traced } from "../../models/nn/index.js";
 import { VisionTransformer } from "../../models/zoo/vit.js";
 import { ops, tf, useBackend } from "../../runtime/index.js";
 import { VIT_SWIN_FACTORIES } from "../support/factories.js";
-import { seededUniform } from "../support/seeded.js";
+import { seededUniform, seededWeights } from "../support/seeded.js";
 
 /**
  * The multi-head attention fusion (compiler/passes/fuse.ts fuseMultiHeadAttention): the packed
@@ -115,4 +117,23 @@ test("tfjs's multiHeadAttention is torch's: each head's attention over its colum
     tf.dispose([qkv, out]);
   }
   assert.throws(() => ops.multiHeadAttention(tf.zeros([1, 2, 30]), { heads: 4, scale: 1 }), /E a multiple of 4 heads/);
+});
+
+test("ViT with its self_attention returned runs the fused program to the unfused program's numbers", async () => {
+  await useBackend("cpu");
+  const vit = new VisionTransformer(32, 8, 2, 2, 16, 32, { numClasses: 10 });
+  const returnNodes = ["encoder.layers.encoder_layer_0.self_attention", "encoder.ln"];
+  const fusedProgram = extractorProgram(vit, { returnNodes, size: 32 });
+  assert.equal(count(fusedProgram, "multiHeadAttention"), 2);
+  const { graph, outputs } = selectNodes(traceMode(vit, "eval", { size: 32 }), returnNodes, "eval");
+  const unfused = withModuleFacts(lower(graph, outputs, { mode: "eval", layout: "nhwc" }), vit);
+  assert.equal(count(unfused, "multiHeadAttention") + count(unfused, "attention"), 0);
+  const weights = seededWeights(vit, 1);
+  const x = tf.transpose(seededUniform([2, 3, 32, 32], 2), [0, 2, 3, 1]);
+  const [fusedOut, unfusedOut] = await Promise.all([fusedProgram, unfused].map(async (program) => (await loadProgram(program, weights, { backend: "cpu" })).run(x)));
+  for (const key of Object.keys(unfusedOut!)) {
+    // self_attention's value is MultiheadAttention's (output, weights or None).
+    const [got, want] = [fusedOut![key], unfusedOut![key]].map((t) => [t].flat().map((v: tf.Tensor | null | undefined) => v?.dataSync() ?? null));
+    assert.deepEqual(got, want, key);
+  }
 });
