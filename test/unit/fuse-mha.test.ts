@@ -17,8 +17,8 @@ import { seededUniform, seededWeights } from "../support/seeded.js";
  * else reads a step. (Numbers against torchvision: the vit_* fixture cases.)
  */
 
-const ops_ = (program: Program): string[] => program.instructions.map((i) => i.op);
-const count = (program: Program, op: string): number => ops_(program).filter((o) => o === op).length;
+const opsOf = (program: Program): string[] => program.instructions.map((i) => i.op);
+const count = (program: Program, op: string): number => opsOf(program).filter((o) => o === op).length;
 const fused = (program: Program): Extract<Instruction, { op: "multiHeadAttention" }>[] =>
   program.instructions.filter((i): i is Extract<Instruction, { op: "multiHeadAttention" }> => i.op === "multiHeadAttention");
 
@@ -78,7 +78,7 @@ class TransposedHeads extends Module {
 test("moves that are not torch's head split are not fused, though every shape agrees", () => {
   const program = extractorProgram(new TransposedHeads(), { returnNodes: ["reshape_3"], inputShape: [2, 3, 5, 5] });
   assert.equal(count(program, "attention"), 1);
-  assert.equal(count(program, "multiHeadAttention"), 0, ops_(program).join(", "));
+  assert.equal(count(program, "multiHeadAttention"), 0, opsOf(program).join(", "));
   assert.equal(count(probe(["reshape_3"]), "multiHeadAttention"), 1, "torch's head split in the same model fuses");
 });
 
