@@ -57,7 +57,7 @@ export function attentionPlan(q: readonly number[], keysTransposed: readonly num
  * (four rows make a key's vec4), the result [heads, T, Dv]. Packed (`heads` H per batch item):
  * QKV [B, T, 3E] as vec4s, q | k | v its E-wide blocks of H heads each, the result [B, T, E].
  */
-function operandAccess(plan: AttentionPlan, packedHeads: number | undefined): string {
+function operandAccess(packedHeads: number | undefined): string {
   if (packedHeads === undefined) {
     return `
   fn headCount() -> i32 { return uniforms.outShape[0]; }
@@ -102,7 +102,7 @@ export function attentionShader(plan: AttentionPlan, scale: number, packedHeads?
   // keyTile[c * BK + j]: head dims 4c..4c+3 of key j of the tile; valueTile[j * CV + c]: of value j.
   var<workgroup> keyTile : array<vec4<f32>, ${qVectors * keyBlock}>;
   var<workgroup> valueTile : array<vec4<f32>, ${keyBlock * vVectors}>;
-${operandAccess(plan, packedHeads)}
+${operandAccess(packedHeads)}
 
   fn main() {
     let heads = headCount();
