@@ -1,13 +1,18 @@
 import { identifierFor } from "./lower.js";
 import type { FusedActivation } from "@fxc/runtime/internal/ops/conv2d";
-import { operandParams, readCounts, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
-import type { AbstractValue } from "../graph/value.js";
+import { HEADS_FIRST, KEYS_TRANSPOSED } from "@fxc/runtime/internal/ops/attention";
+import { operandParams, readCounts, returnedValues, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
+import { runtimeDim, type AbstractValue, type Dim } from "../graph/value.js";
+import { dropDeadShapeReads, planMoves, stepsOf, storedShape, type Step } from "./moves.js";
 
 /**
  * Fusions over the lowered program, each of which removes runtime calls and intermediate tensors:
  * - scaled dot-product attention, [mul(q, scale) →] matmul(·, kᵀ) → softmax → matmul(·, v), as
  *   one attention call (runtime/ops/attention.ts), in either mode: train mode's attention
  *   dropout between softmax and the second matmul is fused only where it is a no-op (p = 0);
+ * - in either mode (it moves data only), such an attention between torch's head split of the
+ *   in-projection's packed q|k|v product and the merge of its heads: one multiHeadAttention call
+ *   reading the packed product;
  * - in eval mode, batch norm folded into the preceding convolution's filter and bias (done at
  *   load time);
  * - in eval mode, a residual added to the convolution's result (a ResNet block's `out + identity`):
@@ -17,7 +22,7 @@ import type { AbstractValue } from "../graph/value.js";
  * A value that is returned, or read by anything else, is never fused away.
  */
 export function fuse(program: Program): Program {
-  let p = fuseAttention(program);
+  let p = fuseMultiHeadAttention(fuseAttention(program));
   if (p.mode !== "eval") return p;
   p = fuseInto(p, foldBatchNorm);
   // Before the activations, so that a block's relu, which reads its add, fuses into the conv2dAdd
@@ -48,10 +53,7 @@ type Call<K extends Instruction["op"]> = Extract<Instruction, { readonly op: K }
  * (a scaling read elsewhere stays a call of its own, and the attention takes scale 1).
  */
 function fuseAttention(program: Program): Program {
-  const readers = readCounts([...program.instructions.flatMap((i) => i.inputs), ...program.outputs.map((o) => o.operand)]);
-  const byId = new Map(program.instructions.map((i) => [i.id, i]));
-  /** The instruction computing `o` when the next step is its only reader. */
-  const onlyFor = (o: Operand | undefined): Instruction | undefined => (o?.kind === "value" && readers.get(o.id) === 1 ? byId.get(o.id) : undefined);
+  const { onlyFor } = soleReads(program);
   const removed = new Set<string>();
   const replaced = new Map<string, Instruction>();
   for (const output of program.instructions) {
@@ -82,6 +84,127 @@ function fuseAttention(program: Program): Program {
   }
   if (removed.size === 0) return program;
   return { ...program, instructions: program.instructions.filter((i) => !removed.has(i.id)).map((i) => replaced.get(i.id) ?? i) };
+}
+
+/**
+ * What a fusion over a chain of calls looks up: the reads of each value (a value returned counts
+ * as read once more) and, through `onlyFor`, the instruction computing an operand when the step
+ * reading it is its only reader.
+ */
+function soleReads(program: Program): { readers: Map<string, number>; byId: Map<string, Instruction>; onlyFor: (o: Operand | undefined) => Instruction | undefined } {
+  const readers = readCounts([...program.instructions.flatMap((i) => i.inputs), ...program.outputs.map((o) => o.operand)]);
+  const byId = new Map(program.instructions.map((i) => [i.id, i]));
+  const onlyFor = (o: Operand | undefined): Instruction | undefined => (o?.kind === "value" && readers.get(o.id) === 1 ? byId.get(o.id) : undefined);
+  return { readers, byId, onlyFor };
+}
+
+/**
+ * torch's multi_head_attention_forward around an attention call (fuseAttention's): the
+ * in-projection's packed [B, T, 3E] product split into three E-wide column blocks, q, k and v,
+ * each viewed as H heads of D = E / H and moved to [B, H, T, D] (k to kᵀ, [B, H, D, T]), and the
+ * attention's [B, H, T, D] moved back to [B, T, E], the heads concatenated as torch's reshape
+ * does: one multiHeadAttention(qkv, { heads, scale }) in the last move's place. Each chain of views
+ * and permutes is proven by what it does to storage (moves.ts's planMoves) against that head
+ * split, whatever ops spell it; any step returned or read elsewhere (the attention's q, its
+ * output before the merge) keeps the whole chain unfused.
+ */
+function fuseMultiHeadAttention(program: Program): Program {
+  const { readers, byId, onlyFor } = soleReads(program);
+  const position = new Map(program.instructions.map((i, n) => [i.id, n]));
+  const readerOf = new Map(program.instructions.flatMap((i) => i.inputs.flatMap((o) => (o.kind === "value" ? [[o.id, i] as const] : []))));
+  const removed = new Set<string>();
+  const replaced = new Map<string, Instruction>();
+  for (const attention of program.instructions) {
+    if (attention.op !== "attention") continue;
+    const sources = attention.inputs.map((o) => movedFrom(o, onlyFor));
+    const [q, k, v] = sources;
+    if (q === undefined || k === undefined || v === undefined) continue;
+    const split = q.getitem.inputs[0]?.kind === "value" ? byId.get(q.getitem.inputs[0].id) : undefined;
+    const packed = split?.inputs[0]?.kind === "value" ? byId.get(split.inputs[0].id) : undefined;
+    if (split?.op !== "split" || packed === undefined || readers.get(split.id) !== 3) continue;
+    if (sources.some((s, index) => s?.getitem.inputs[0]?.kind !== "value" || s.getitem.inputs[0].id !== split.id || !isConstant(s.getitem.inputs[1], index))) continue;
+    const heads = headSplit(storedShape(packed), split.attrs, storedShape(attention));
+    if (heads === undefined) continue;
+    const { batch, tokens, count, dim } = heads;
+    const embed = count * dim;
+    const viewed: Step = { reshape: [batch, tokens, count, dim] };
+    const headsFirst: Dim[] = [batch, count, tokens, dim];
+    if (
+      !sameMoves(q.getitem, q.chain, [viewed, { transpose: HEADS_FIRST }], headsFirst) ||
+      !sameMoves(k.getitem, k.chain, [viewed, { transpose: KEYS_TRANSPOSED }], [batch, count, dim, tokens]) ||
+      !sameMoves(v.getitem, v.chain, [viewed, { transpose: HEADS_FIRST }], headsFirst)
+    ) {
+      continue;
+    }
+    const merged: Step[] = [{ transpose: HEADS_FIRST }, { reshape: [batch, tokens, embed] }];
+    // The merge of the heads: the attention's moves forward, each read by the next only, up to the first that provably is torch's.
+    const moves: Instruction[] = [];
+    let merge: Instruction[] | undefined;
+    for (let at: Instruction = attention; merge === undefined && readers.get(at.id) === 1; ) {
+      const next = readerOf.get(at.id);
+      if (next === undefined || stepsOf(next) === undefined || next.inputs[0]?.kind !== "value" || next.inputs[0].id !== at.id) break;
+      moves.push(next);
+      if (sameMoves(attention, moves, merged, [batch, tokens, embed])) merge = moves;
+      at = next;
+    }
+    const last = merge?.[merge.length - 1];
+    if (merge === undefined || last === undefined) continue;
+    const chain = [split, ...[q, k, v].flatMap((s) => [s.getitem, ...s.chain]), attention, ...merge];
+    const inOrder = [...chain].sort((a, b) => position.get(a.id)! - position.get(b.id)!);
+    chain.filter((i) => i !== last).forEach((i) => removed.add(i.id));
+    const fused: Call<"multiHeadAttention"> = {
+      op: "multiHeadAttention",
+      id: last.id,
+      inputs: [split.inputs[0]!],
+      attrs: { heads: count, scale: attention.attrs.scale },
+      nodes: [...new Set(inOrder.flatMap((i) => i.nodes))],
+      value: last.value,
+      ...(last.format === undefined ? {} : { format: last.format }),
+      note: `q|k|v split into ${count} heads of ${dim}, ${attention.note ?? "attention"}, heads merged: one multiHeadAttention call reading the packed product`,
+    };
+    replaced.set(last.id, fused);
+  }
+  if (removed.size === 0) return program;
+  const instructions = program.instructions.filter((i) => !removed.has(i.id)).map((i) => replaced.get(i.id) ?? i);
+  // The views' target shapes read the batch size (`x.size(0)`): those reads go with them.
+  return { ...program, instructions: dropDeadShapeReads(instructions, returnedValues(program)) };
+}
+
+/** The getitem of a split that a chain of moves (possibly none), each read by the next only, turns into operand `o`. */
+function movedFrom(o: Operand | undefined, onlyFor: (o: Operand | undefined) => Instruction | undefined): { getitem: Call<"getitem">; chain: Instruction[] } | undefined {
+  const chain: Instruction[] = [];
+  let ins = onlyFor(o);
+  for (; ins !== undefined && stepsOf(ins) !== undefined; ins = onlyFor(ins.inputs[0])) chain.unshift(ins);
+  return ins?.op === "getitem" ? { getitem: ins, chain } : undefined;
+}
+
+const isConstant = (o: Operand | undefined, value: number): boolean => o?.kind === "const" && o.value === value;
+
+/**
+ * The heads of a packed product [B, T, 3E] that a split into three equal blocks of its last axis
+ * and an attention whose result is stored [B, H, T, D] imply: undefined unless 3E = 3·H·D.
+ */
+function headSplit(packed: readonly Dim[] | undefined, split: { readonly sizes: readonly number[]; readonly axis: number }, attended: readonly Dim[] | undefined): { batch: Dim; tokens: number; count: number; dim: number } | undefined {
+  if (packed?.length !== 3 || attended?.length !== 4) return undefined;
+  const [batch, tokens, width] = packed as [Dim, Dim, Dim];
+  const [attendedBatch, count, attendedTokens, dim] = attended as [Dim, Dim, Dim, Dim];
+  if (typeof tokens !== "number" || typeof width !== "number" || typeof count !== "number" || typeof dim !== "number" || typeof attendedTokens !== "number") return undefined;
+  const embed = count * dim;
+  const equalThirds = split.axis === 2 && split.sizes.length === 3 && split.sizes.every((s) => s === embed);
+  if (!equalThirds || width !== 3 * embed || attendedBatch !== batch || attendedTokens !== tokens) return undefined;
+  return { batch, tokens, count, dim };
+}
+
+/** Whether the moves `chain` make of `source`'s value store it as `shape`, each element where the `expected` steps put it. */
+function sameMoves(source: Instruction, chain: readonly Instruction[], expected: readonly Step[], shape: readonly Dim[]): boolean {
+  const from = storedShape(source);
+  const last = chain[chain.length - 1];
+  const stored = last === undefined ? from : storedShape(last);
+  if (from === undefined || stored === undefined || stored.join() !== shape.join()) return false;
+  const actual = planMoves(from, chain.flatMap((i) => stepsOf(i)!));
+  const wanted = planMoves(from, expected);
+  const canonical = (plan: { split: Dim[]; perm: number[] } | undefined): string | undefined => (plan === undefined ? undefined : JSON.stringify([plan.split.map(runtimeDim), plan.perm]));
+  return actual !== undefined && canonical(actual) === canonical(wanted);
 }
 
 /** A product of a tensor and a constant number (q * scale, either order): its tensor and the number. */

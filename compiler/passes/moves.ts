@@ -39,11 +39,11 @@ export function foldDataMovement(program: Program): Program {
 }
 
 /** What a movement op does to its input's storage, step by step. */
-type Step = { readonly transpose: readonly number[] } | { readonly reshape: readonly Dim[] };
+export type Step = { readonly transpose: readonly number[] } | { readonly reshape: readonly Dim[] };
 
 const TO_CONTIGUOUS = [0, 3, 1, 2];
 
-function stepsOf(ins: Instruction): Step[] | undefined {
+export function stepsOf(ins: Instruction): Step[] | undefined {
   const torchShape = ins.value.kind === "tensor" ? ins.value.shape : undefined;
   switch (ins.op) {
     case "permute":
@@ -67,7 +67,7 @@ function stepsOf(ins: Instruction): Step[] | undefined {
 }
 
 /** A value's dims in storage order. */
-function storedShape(ins: Instruction): Dim[] | undefined {
+export function storedShape(ins: Instruction): Dim[] | undefined {
   if (ins.value.kind !== "tensor") return undefined;
   const shape = ins.value.shape;
   return storageOrder(shape.length, ins.format).map((d) => shape[d]!);
@@ -166,7 +166,7 @@ export function planMoves(inShape: readonly Dim[], steps: readonly Step[]): { sp
 }
 
 /** Shape reads (`x.size()`, its items) that only fed a folded view's target shape. */
-function dropDeadShapeReads(instructions: Instruction[], returned: ReadonlySet<string>): Instruction[] {
+export function dropDeadShapeReads(instructions: Instruction[], returned: ReadonlySet<string>): Instruction[] {
   for (;;) {
     const read = new Set(instructions.flatMap((i) => i.inputs.flatMap((o: Operand) => operandValues(o))));
     const dead = instructions.filter((i) => (i.op === "shapeOf" || i.op === "getitem") && i.value.kind !== "tensor" && i.value.kind !== "tuple" && !read.has(i.id) && !returned.has(i.id));

@@ -1,4 +1,4 @@
-import { tf, type Tensor } from "./tf.js";
+import { tf, type Tensor, type Tensor3D } from "./tf.js";
 import { mul } from "./binary.js";
 import { matmul, softmax } from "./shapeOps.js";
 
@@ -16,6 +16,37 @@ export function attention(q: Tensor, keysTransposed: Tensor, values: Tensor, att
   return tf.tidy(() => {
     const scores = matmul(attrs.scale === 1 ? q : mul(q, attrs.scale), keysTransposed);
     return matmul(softmax(scores, { axis: scores.rank - 1 }), values);
+  });
+}
+
+/** The sizes of a packed q|k|v product [B, T, 3E] split into `heads` heads: B, T, E and D = E / heads. */
+export function packedHeads(shape: readonly number[], heads: number): { batch: number; tokens: number; embed: number; headDim: number } {
+  const [batch, tokens, width] = shape as [number, number, number];
+  const embed = width / 3;
+  const headDim = embed / heads;
+  if (shape.length !== 3 || !Number.isInteger(headDim) || headDim < 1) throw new Error(`multiHeadAttention: a packed q|k|v product [B, T, 3E] with E a multiple of ${heads} heads expected, got [${shape.join(", ")}]`);
+  return { batch, tokens, embed, headDim };
+}
+
+/** Where torch's head split moves q and v ([B, T, H, D] to [B, H, T, D]) and k (to kᵀ, [B, H, D, T]); the first is also the merge of the heads back. */
+export const HEADS_FIRST: readonly number[] = [0, 2, 1, 3];
+export const KEYS_TRANSPOSED: readonly number[] = [0, 2, 3, 1];
+
+/**
+ * torch's multi_head_attention_forward from its in-projection's packed product: qkv [B, T, 3E]
+ * holds q, k and v as its three E-wide column blocks, each `heads` heads of D = E / heads; the
+ * result is each head's attention, concatenated as torch's reshape does, [B, T, E]. The
+ * compiler fuses the split, the head moves, the attention and the merge into this one call
+ * (compiler/passes/fuse.ts); here it is those kernels, so that fusing changes no digit on tfjs,
+ * and an engine may run it as one kernel (runtime/webgpu/ops/attention.ts).
+ */
+export function multiHeadAttention(qkv: Tensor, attrs: { readonly heads: number; readonly scale: number }): Tensor3D {
+  const { batch, tokens, embed, headDim } = packedHeads(qkv.shape, attrs.heads);
+  return tf.tidy(() => {
+    const [q, k, v] = tf.split(qkv, 3, 2) as [Tensor, Tensor, Tensor];
+    const split = (t: Tensor, perm: readonly number[]): Tensor => tf.transpose(tf.reshape(t, [batch, tokens, attrs.heads, headDim]), [...perm]);
+    const heads = attention(split(q, HEADS_FIRST), split(k, KEYS_TRANSPOSED), split(v, HEADS_FIRST), attrs);
+    return tf.reshape(tf.transpose(heads, [...HEADS_FIRST]), [batch, tokens, embed]);
   });
 }
 

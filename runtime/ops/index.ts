@@ -9,7 +9,7 @@ export { maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d } from "./po
 export { interpolate, interpolateLike } from "./interpolate.js";
 export { flatten, linear, shapeOf, getitem } from "./tensorOps.js";
 export { permute, reshape, concat, split, mean, sum, max, softmax, matmul, layerNorm, stochasticDepth, index, expand } from "./shapeOps.js";
-export { attention, einsum, gather } from "./attention.js";
+export { attention, multiHeadAttention, einsum, gather } from "./attention.js";
 export { rearrange } from "./rearrange.js";
 export { patchMergingPad, relativePositionBias, shiftedWindowAttention } from "./swin.js";
 export { customOp } from "./custom.js";

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chooseBackend, tf } from "../../runtime/index.js";
-import { attention as tfjsAttention } from "../../runtime/ops/attention.js";
-import { attention, attentionPlan, attentionShader } from "../../runtime/webgpu/ops/attention.js";
+import { attention as tfjsAttention, multiHeadAttention as tfjsMultiHeadAttention } from "../../runtime/ops/attention.js";
+import { attention, attentionPlan, attentionShader, multiHeadAttention } from "../../runtime/webgpu/ops/attention.js";
 import { fixtureCases, relativeError, runCase } from "../support/fixtures.js";
 import { VIT_SWIN_FACTORIES } from "../support/factories.js";
 import { pipelineKeys, webgpuTest } from "../support/webgpu.js";
@@ -22,6 +22,10 @@ test("the plan: key tiles fit workgroup memory, and what the kernel does not cov
   assert.match(vit, /const T : i32 = 197;/);
   assert.match(vit, /const SCALE : f32 = 0\.125;/);
   assert.match(vit, /min\(s0 \+ j, S - 1\)/);
+  // Over torch's packed q|k|v product: one buffer, read at the blocks' and heads' offsets.
+  const packed = attentionShader(attentionPlan([1, 12, 197, 64], [1, 12, 64, 197], [1, 12, 197, 64])!, 0.125, 12);
+  assert.match(packed, /const H : i32 = 12;/);
+  assert.ok(packed.includes("QKV[") && !packed.includes("KT["), "q, k and v from the one packed buffer");
   const aligned = attentionShader(attentionPlan([1, 128, 32], [1, 32, 128], [1, 128, 32])!, 1);
   assert.ok(!aligned.includes("S - 1") && !aligned.includes("T - 1"), "no bounds checks on token counts the tiles cover exactly");
 });
@@ -56,6 +60,29 @@ webgpuTest("fxc's attention equals tfjs's within 1e-5: ragged token counts (197,
   assert.ok(pipelineKeys().some((key) => key.startsWith("fxcAttention_197_197_64_64_")), "fxc's shader ran");
 });
 
+webgpuTest("fxc's attention reading torch's packed q|k|v product equals tfjs's split, head moves, attention and merge within 1e-5: 197, 5 and 1 tokens, 1 to 12 heads", async () => {
+  await chooseBackend("webgpu");
+  for (const [batch, tokens, heads, headDim, scale] of [
+    [2, 197, 12, 64, 0.125],
+    [3, 5, 4, 8, 8 ** -0.5],
+    [2, 1, 3, 16, 0.25],
+    [1, 50, 1, 32, 1],
+  ] as const) {
+    const qkv = seededUniform([batch, tokens, 3 * heads * headDim], 10);
+    const ours = multiHeadAttention(qkv, { heads, scale });
+    const theirs = tfjsMultiHeadAttention(qkv, { heads, scale });
+    assert.deepEqual(ours.shape, [batch, tokens, heads * headDim]);
+    const error = relativeError((await ours.data()) as Float32Array, (await theirs.data()) as Float32Array);
+    assert.ok(error <= 1e-5, `[${batch}, ${tokens}], ${heads} heads of ${headDim}: relative error ${error}`);
+    tf.dispose([qkv, ours, theirs]);
+  }
+  const packed = pipelineKeys().filter((key) => key.startsWith("fxcAttention_") && key.includes("_packed12"));
+  assert.ok(packed.some((key) => key.startsWith("fxcAttention_197_197_64_64_")), "fxc's packed shader ran");
+  // A head dim its vec4 loads do not cover: tfjs's kernels, the same numbers.
+  const odd = seededUniform([1, 5, 18], 11);
+  assert.deepEqual(await multiHeadAttention(odd, { heads: 2, scale: 0.5 }).data(), await tfjsMultiHeadAttention(odd, { heads: 2, scale: 0.5 }).data());
+});
+
 webgpuTest("large scores (a sharp softmax) stay finite: the online softmax subtracts the running max", async () => {
   await chooseBackend("webgpu");
   const q = tf.mul(seededUniform([1, 2, 20, 8], 4), 40);
@@ -78,15 +105,16 @@ webgpuTest("under gradients fxc's attention is tfjs's (its programs have no grad
   assert.ok(relativeError((await grad.data()) as Float32Array, (await want.data()) as Float32Array) <= 1e-6);
 });
 
-webgpuTest("with webgpuKernels 'fxc', the fused attention and ViT's layer norms and softmax run fxc's kernels within the fixture bound", async () => {
+webgpuTest("with webgpuKernels 'fxc', the fused (multi-head) attention and ViT's layer norms and softmax run fxc's kernels within the fixture bound", async () => {
   for (const id of ["vit_sdpa_fused", "vit_tiny_pth", "vit_sdpa_softmax_returned"]) {
     const [c] = fixtureCases((x) => x.id === id);
     const result = await runCase(c!, { layout: "nhwc", backend: "webgpu", engine: "tfjs", factories: VIT_SWIN_FACTORIES, webgpuKernels: "fxc" });
     for (const [key, error] of Object.entries(result.errors)) assert.ok(error <= c!.tolerance, `${id} ${key}: ${error}`);
   }
   // vit_sdpa: 25 tokens, 2 heads of 4; vit_tiny: 17 tokens, 2 heads of 8, rows of 16; the unfused softmax over 25 keys.
+  // Both attentions read their packed q|k|v product (multiHeadAttention).
   const keys = pipelineKeys();
-  for (const prefix of ["fxcAttention_25_25_4_4_", "fxcAttention_17_17_8_8_", "fxcLayerNorm_16_", "fxcSoftmax_25"]) {
-    assert.ok(keys.some((key) => key.startsWith(prefix)), `${prefix} among ${keys.filter((k) => k.startsWith("fxc")).join(", ")}`);
+  for (const pattern of [/^fxcAttention_25_25_4_4_.*_packed2/, /^fxcAttention_17_17_8_8_.*_packed2/, /^fxcLayerNorm_16_/, /^fxcSoftmax_25/]) {
+    assert.ok(keys.some((key) => pattern.test(key)), `${pattern} among ${keys.filter((k) => k.startsWith("fxc")).join(", ")}`);
   }
 });

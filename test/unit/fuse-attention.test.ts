@@ -17,11 +17,15 @@ const count = (program: Program, op: string): number => ops(program).filter((o) 
 const attentions = (program: Program): Extract<Instruction, { op: "attention" }>[] =>
   program.instructions.filter((i): i is Extract<Instruction, { op: "attention" }> => i.op === "attention");
 
+const multiHeadAttentions = (program: Program): Extract<Instruction, { op: "multiHeadAttention" }>[] =>
+  program.instructions.filter((i): i is Extract<Instruction, { op: "multiHeadAttention" }> => i.op === "multiHeadAttention");
+
 const probe = (returnNodes: string[], mode: "eval" | "train" = "eval"): Program =>
   extractorProgram(VIT_SWIN_FACTORIES["sdpa_probe"]!(), { returnNodes, mode, inputShape: [2, 3, 5, 5] });
 
 test("attention written from torch's functions fuses into one call, its comment naming the fused nodes", () => {
-  const program = probe(["reshape_3"]);
+  // The attention's result returned keeps the heads' split and merge around it (test/unit/fuse-mha.test.ts).
+  const program = probe(["matmul_1", "reshape_3"]);
   const [fused] = attentions(program);
   assert.equal(attentions(program).length, 1);
   assert.equal(count(program, "softmax") + count(program, "matmul") + count(program, "mul"), 0, ops(program).join(", "));
@@ -54,16 +58,17 @@ test("attention weights read by another call (MultiheadAttention's need_weights)
 test("ViT's self-attention fuses in every layer, in eval mode and in train mode where its dropout is p = 0; a dropout that drops stays unfused", () => {
   const vit = (attentionDropout: number): VisionTransformer => new VisionTransformer(32, 8, 2, 2, 16, 32, { numClasses: 10, attentionDropout });
   const options = { returnNodes: ["encoder.ln"], inputShape: [1, 3, 32, 32] as const };
+  // Each attention then fuses with the heads' split and merge around it (test/unit/fuse-mha.test.ts).
   const evalProgram = extractorProgram(vit(0), options);
-  assert.equal(count(evalProgram, "attention"), 2);
+  assert.equal(count(evalProgram, "multiHeadAttention"), 2);
   assert.equal(count(evalProgram, "softmax"), 0);
-  assert.deepEqual(attentions(evalProgram)[0]!.attrs, { scale: 8 ** -0.5 });
+  assert.deepEqual(multiHeadAttentions(evalProgram)[0]!.attrs, { heads: 2, scale: 8 ** -0.5 });
   const train = extractorProgram(vit(0), { ...options, mode: "train" });
-  assert.equal(count(train, "attention"), 2);
-  assert.equal(attentions(train)[0]!.note, "mul → matmul → softmax → dropout → matmul fused into one attention call");
+  assert.equal(count(train, "multiHeadAttention"), 2);
+  assert.match(multiHeadAttentions(train)[0]!.note!, /mul → matmul → softmax → dropout → matmul fused into one attention call/);
   const dropping = extractorProgram(vit(0.1), { ...options, mode: "train" });
-  assert.equal(count(dropping, "attention"), 0);
+  assert.equal(count(dropping, "attention") + count(dropping, "multiHeadAttention"), 0);
   assert.equal(count(dropping, "dropout") >= 2, true);
   // In eval mode dropout is compiled away, whatever its p.
-  assert.equal(count(extractorProgram(vit(0.1), options), "attention"), 2);
+  assert.equal(count(extractorProgram(vit(0.1), options), "multiHeadAttention"), 2);
 });

@@ -10,7 +10,7 @@ import { maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d } from "./po
 import { interpolate, interpolateLike } from "./interpolate.js";
 import { flatten, linear, shapeOf, getitem } from "./tensorOps.js";
 import { permute, reshape, concat, split, mean, sum, max, softmax, matmul, layerNorm, stochasticDepth, index, expand } from "./shapeOps.js";
-import { attention, einsum, gather } from "./attention.js";
+import { attention, multiHeadAttention, einsum, gather } from "./attention.js";
 import { rearrange } from "./rearrange.js";
 import { patchMergingPad, relativePositionBias, shiftedWindowAttention } from "./swin.js";
 import { customOp } from "./custom.js";
@@ -68,6 +68,7 @@ export const onnxKernels = {
   index,
   expand,
   attention,
+  multiHeadAttention,
   einsum,
   gather,
   rearrange,

@@ -1,5 +1,5 @@
-import { tf, type Tensor } from "../../ops/tf.js";
-import { attention as tfjsAttention } from "../../ops/attention.js";
+import { tf, type Tensor, type Tensor3D } from "../../ops/tf.js";
+import { attention as tfjsAttention, multiHeadAttention as tfjsMultiHeadAttention, packedHeads } from "../../ops/attention.js";
 import { ownKernelApplies, runProgram, type WebgpuProgram } from "../program.js";
 import { LOWEST_F32, ROW_DISPATCH_LAYOUT, WORKGROUP_INDEX, wgslFloat, workgroupsFor } from "../rows.js";
 
@@ -10,7 +10,9 @@ import { LOWEST_F32, ROW_DISPATCH_LAYOUT, WORKGROUP_INDEX, wgslFloat, workgroups
  * memory a tile at a time, and an online softmax (running max and sum, the accumulator rescaled
  * when the max grows) means the [tokens, keys] scores never reach memory. Accumulators are f32.
  * Token counts, head dims and the scale are shader constants; the number of batch·heads is read
- * at run time.
+ * at run time. The same kernel reads torch's packed in-projection product [B, T, 3E] directly
+ * (multiHeadAttention): q, k and v at their column blocks' and heads' offsets, the result written
+ * as [B, T, E], so the head split and merge cost no transposes.
  */
 
 /** Query rows per workgroup (one invocation each). */
@@ -48,8 +50,38 @@ export function attentionPlan(q: readonly number[], keysTransposed: readonly num
   return keyBlock >= 4 ? { queries, keys, headDim, valueDim, keyBlock } : undefined;
 }
 
-/** The WGSL body for one plan and scale. Q and V are read as vec4s along the head dim, kᵀ as floats (four rows make a key's vec4). */
-export function attentionShader(plan: AttentionPlan, scale: number): string {
+/**
+ * How the kernel finds head `head`'s q row, key and value `token` (head dims 4c..4c+3) and
+ * where it writes its result: WGSL functions over the bound buffers, and the batch·heads count.
+ * Separate operands: Q [heads, T, D] and V [heads, S, Dv] as vec4s, kᵀ [heads, D, S] as floats
+ * (four rows make a key's vec4), the result [heads, T, Dv]. Packed (`heads` H per batch item):
+ * QKV [B, T, 3E] as vec4s, q | k | v its E-wide blocks of H heads each, the result [B, T, E].
+ */
+function operandAccess(packedHeads: number | undefined): string {
+  if (packedHeads === undefined) {
+    return `
+  fn headCount() -> i32 { return uniforms.outShape[0]; }
+  fn loadQ(head : i32, token : i32, c : i32) -> vec4<f32> { return Q[(head * T + token) * C + c]; }
+  fn loadK(head : i32, token : i32, c : i32) -> vec4<f32> {
+    let at = (head * C * 4 + 4 * c) * S + token;
+    return vec4<f32>(KT[at], KT[at + S], KT[at + 2 * S], KT[at + 3 * S]);
+  }
+  fn loadV(head : i32, token : i32, c : i32) -> vec4<f32> { return V[(head * S + token) * CV + c]; }
+  fn store(head : i32, token : i32, c : i32, value : vec4<f32>) { result[(head * T + token) * CV + c] = value; }`;
+  }
+  // One token's row of the packed product is 3 blocks of H heads of C vec4s; of the result, one block.
+  return `
+  const H : i32 = ${packedHeads};
+  fn headCount() -> i32 { return uniforms.outShape[0] * H; }
+  fn packedAt(head : i32, token : i32, block : i32, c : i32) -> i32 { return ((head / H) * T + token) * 3 * H * C + (block * H + head % H) * C + c; }
+  fn loadQ(head : i32, token : i32, c : i32) -> vec4<f32> { return QKV[packedAt(head, token, 0, c)]; }
+  fn loadK(head : i32, token : i32, c : i32) -> vec4<f32> { return QKV[packedAt(head, token, 1, c)]; }
+  fn loadV(head : i32, token : i32, c : i32) -> vec4<f32> { return QKV[packedAt(head, token, 2, c)]; }
+  fn store(head : i32, token : i32, c : i32, value : vec4<f32>) { result[((head / H) * T + token) * H * C + (head % H) * C + c] = value; }`;
+}
+
+/** The WGSL body for one plan and scale, over separate operands or (`packedHeads` heads per batch item) torch's packed q|k|v product; see operandAccess. */
+export function attentionShader(plan: AttentionPlan, scale: number, packedHeads?: number): string {
   const { queries, keys, keyBlock } = plan;
   const blocks = Math.ceil(queries / QUERY_BLOCK);
   const raggedQueries = queries % QUERY_BLOCK !== 0;
@@ -70,9 +102,10 @@ export function attentionShader(plan: AttentionPlan, scale: number): string {
   // keyTile[c * BK + j]: head dims 4c..4c+3 of key j of the tile; valueTile[j * CV + c]: of value j.
   var<workgroup> keyTile : array<vec4<f32>, ${qVectors * keyBlock}>;
   var<workgroup> valueTile : array<vec4<f32>, ${keyBlock * vVectors}>;
+${operandAccess(packedHeads)}
 
   fn main() {
-    let heads = uniforms.outShape[0];
+    let heads = headCount();
     let group = ${WORKGROUP_INDEX};
     // Workgroups past the last head (a 2-D dispatch's remainder) and rows past the last query still load tiles and reach every barrier; they write nothing.
     let inHeads = group / BLOCKS < heads;
@@ -80,27 +113,24 @@ export function attentionShader(plan: AttentionPlan, scale: number): string {
     let tid = i32(localId.x);
     let query = (group % BLOCKS) * BQ + tid;
     let inQueries = ${raggedQueries ? "query < T" : "true"};
-    let queryRow = head * T + ${raggedQueries ? "min(query, T - 1)" : "query"};
+    let queryRow = ${raggedQueries ? "min(query, T - 1)" : "query"};
     var q : array<vec4<f32>, C>;
     for (var c = 0; c < C; c = c + 1) {
-      q[c] = Q[queryRow * C + c] * SCALE;
+      q[c] = loadQ(head, queryRow, c) * SCALE;
     }
     var acc : array<vec4<f32>, CV>;
     var runningMax = ${LOWEST_F32};
     var runningSum = 0.0;
-    let keyBase = head * C * 4 * S;
-    let valueBase = head * S * CV;
     for (var s0 = 0; s0 < S; s0 = s0 + BK) {
       for (var e = tid; e < C * BK; e = e + BQ) {
         let c = e / BK;
         let j = e % BK;
-        let kAt = keyBase + 4 * c * S + ${key};
-        keyTile[e] = vec4<f32>(KT[kAt], KT[kAt + S], KT[kAt + 2 * S], KT[kAt + 3 * S]);
+        keyTile[e] = loadK(head, ${key}, c);
       }
       for (var e = tid; e < BK * CV; e = e + BQ) {
         let j = e / CV;
         let c = e % CV;
-        valueTile[e] = V[valueBase + (${key}) * CV + c];
+        valueTile[e] = loadV(head, ${key}, c);
       }
       workgroupBarrier();
       var scores : array<f32, BK>;
@@ -132,7 +162,7 @@ export function attentionShader(plan: AttentionPlan, scale: number): string {
     }
     if (inHeads && inQueries) {
       for (var c = 0; c < CV; c = c + 1) {
-        result[(head * T + query) * CV + c] = acc[c] / runningSum;
+        store(head, query, c, acc[c] / runningSum);
       }
     }
   }
@@ -140,8 +170,8 @@ export function attentionShader(plan: AttentionPlan, scale: number): string {
 }
 
 class AttentionProgram implements WebgpuProgram {
-  readonly variableNames = ["Q", "KT", "V"];
-  readonly variableComponents = [4, 1, 4];
+  readonly variableNames: string[];
+  readonly variableComponents: number[];
   outputComponent = 4;
   readonly workgroupSize: [number, number, number] = [QUERY_BLOCK, 1, 1];
   readonly dispatchLayout = ROW_DISPATCH_LAYOUT;
@@ -149,18 +179,23 @@ class AttentionProgram implements WebgpuProgram {
   readonly shaderKey: string;
   readonly outputShape: number[];
 
+  /** Over `batchHeads` separate heads, or (`packedHeads` given) `batchHeads` / packedHeads batch items of the packed product. */
   constructor(
-    heads: number,
+    batchHeads: number,
     private readonly plan: AttentionPlan,
     private readonly scale: number,
+    private readonly packedHeads?: number,
   ) {
-    this.outputShape = [heads, plan.queries * plan.valueDim];
-    this.dispatch = workgroupsFor(heads * Math.ceil(plan.queries / QUERY_BLOCK));
-    this.shaderKey = `fxcAttention_${plan.queries}_${plan.keys}_${plan.headDim}_${plan.valueDim}_${plan.keyBlock}_${scale}`;
+    const packed = packedHeads !== undefined;
+    this.variableNames = packed ? ["QKV"] : ["Q", "KT", "V"];
+    this.variableComponents = packed ? [4] : [4, 1, 4];
+    this.outputShape = packed ? [batchHeads / packedHeads, plan.queries * plan.valueDim * packedHeads] : [batchHeads, plan.queries * plan.valueDim];
+    this.dispatch = workgroupsFor(batchHeads * Math.ceil(plan.queries / QUERY_BLOCK));
+    this.shaderKey = `fxcAttention_${plan.queries}_${plan.keys}_${plan.headDim}_${plan.valueDim}_${plan.keyBlock}_${scale}${packed ? `_packed${packedHeads}` : ""}`;
   }
 
   getUserCode(): string {
-    return attentionShader(this.plan, this.scale);
+    return attentionShader(this.plan, this.scale, this.packedHeads);
   }
 }
 
@@ -173,5 +208,21 @@ export function attention(q: Tensor, keysTransposed: Tensor, values: Tensor, att
     const operands = [tf.reshape(q, [heads, plan.queries * plan.headDim]), tf.reshape(keysTransposed, [heads, plan.headDim * plan.keys]), tf.reshape(values, [heads, plan.keys * plan.valueDim])];
     const out = runProgram(new AttentionProgram(heads, plan, attrs.scale), operands);
     return tf.reshape(out, [...q.shape.slice(0, -1), plan.valueDim]);
+  });
+}
+
+/**
+ * runtime/ops's multiHeadAttention (same signature): the one kernel reading q, k and v where they
+ * sit in the packed [B, T, 3E] product and writing [B, T, E], no split or transpose around it, on
+ * webgpu where its plan applies; tfjs's kernels otherwise.
+ */
+export function multiHeadAttention(qkv: Tensor, attrs: { readonly heads: number; readonly scale: number }): Tensor3D {
+  const { batch, tokens, embed, headDim } = packedHeads(qkv.shape, attrs.heads);
+  const headShape = [batch, attrs.heads, tokens, headDim];
+  const plan = attentionPlan(headShape, [batch, attrs.heads, headDim, tokens], headShape);
+  if (!ownKernelApplies(qkv) || plan === undefined || !Number.isFinite(attrs.scale)) return tfjsMultiHeadAttention(qkv, attrs);
+  return tf.tidy(() => {
+    const out = runProgram(new AttentionProgram(batch * attrs.heads, plan, attrs.scale, attrs.heads), [tf.reshape(qkv, [batch, tokens * 3 * embed])]);
+    return tf.reshape(out, [batch, tokens, embed]);
   });
 }

@@ -3,7 +3,7 @@ import * as tfjsOps from "../../ops/index.js";
 import { conv2d, conv2dAdd, depthwiseConv2d } from "./conv2d.js";
 import { layerNorm, matmul, softmax } from "./shapeOps.js";
 import { linear } from "./tensorOps.js";
-import { attention } from "./attention.js";
+import { attention, multiHeadAttention } from "./attention.js";
 
 /**
  * fxc's own WGSL kernels on tfjs's webgpu backend, in files named as runtime/ops's (the same
@@ -20,6 +20,7 @@ const own = {
   layerNorm,
   softmax,
   attention,
+  multiHeadAttention,
 } satisfies Partial<TfjsKernels>;
 
 /** The kernels a program runs on webgpu with fxc's kernels on: fxc's where it has one, tfjs's for the rest. */
