@@ -323,7 +323,14 @@ export class ForwardReplay<I, F> {
       return replay(recording, inputs) as F;
     }
     if (recording !== undefined) this.#drop(key);
-    const captured = capture(backend, x, inputs, forward, this.resident());
+    let captured: Captured<F>;
+    try {
+      captured = capture(backend, x, inputs, forward, this.resident());
+    } catch (error) {
+      // The forward's own error, thrown as an ordinary forward throws it; this shape is not captured again.
+      this.#refused.set(key, `the forward threw (${error instanceof Error ? error.message : String(error)})`);
+      throw error;
+    }
     if ("refused" in captured) {
       this.#refused.set(key, captured.refused);
       return captured.features;
@@ -553,7 +560,6 @@ function capture<I, F>(backend: TfjsWebgpuBackend, x: I, inputs: readonly Tensor
       guard.capturing = undefined;
     }
   } catch (error) {
-    // The forward's own error, as an ordinary forward would throw it; this shape runs ordinarily from now on.
     giveUp(backend, owned, keptUniforms, clones);
     throw error;
   }

@@ -144,7 +144,7 @@ webgpuTest("replays overwrite no tensor the caller holds, keep GPU memory steady
   tf.dispose([x1, x2, batch2]);
 });
 
-webgpuTest("a forward that reads back to the CPU, or draws random numbers, is not recorded and gives its ordinary features", async () => {
+webgpuTest("a forward that reads back to the CPU, draws random numbers or throws is not recorded, and gives its ordinary features from then on", async () => {
   const readsBack = (x: Tensor4D): Features => {
     // A program that reads a value back from the GPU as it runs (Node's webgpu has no readSync: it reads asynchronously).
     const peak = tf.max(x);
@@ -152,15 +152,23 @@ webgpuTest("a forward that reads back to the CPU, or draws random numbers, is no
     return { kept: tf.relu(x) };
   };
   const dropsOut = (x: Tensor4D): Features => ({ dropped: tf.dropout(x, 0.5) });
+  let calls = 0;
+  const throwsOnce = (x: Tensor4D): Features => {
+    const kept = tf.relu(x);
+    if (calls++ === 0) throw new Error("the first call fails");
+    return { kept };
+  };
   for (const [forward, why] of [
     [readsBack, /reads a tensor back/],
     [dropsOut, /random numbers/],
+    [throwsOnce, /^the forward threw \(the first call fails\)$/],
   ] as const) {
     const extractor = await createExtractor<Features, Tensor4D>({ checkpoint: {}, parameters: [], forward: (x) => forward(x) }, memorySource({}), { backend: "webgpu", engine: "tfjs", replay: true });
     const x = input(31, 1, 8);
+    if (forward === throwsOnce) await assert.rejects(extractor.run(x), /^Error: the first call fails$/);
     for (let i = 0; i < 2; i++) {
       const got = await extractor.run(x);
-      const want = forward === readsBack ? readsBack(x) : undefined;
+      const want = forward === dropsOut ? undefined : { kept: tf.relu(x) };
       if (want !== undefined) assert.deepEqual(await valuesOf(got), await valuesOf(want));
       else {
         // Dropout zeroes some values and scales the others by 2: a new draw each call.
@@ -191,4 +199,17 @@ test("--replay is a switch: a value other than true or false is refused in one l
     assert.equal(refused.code, 2);
     assertOneLineError(refused, new RegExp(`^fxc: --replay is a switch and takes no value \\("${value}"\\); give --replay or --no-replay$`));
   }
+});
+
+webgpuTest("under gradients the forward runs ordinarily, so that gradients flow through it", async () => {
+  const extractor = await createExtractor<Features, Tensor4D>({ checkpoint: {}, parameters: [], forward: (x) => ({ squared: tf.square(x) }) }, memorySource({}), { backend: "webgpu", engine: "tfjs", replay: true });
+  const x = input(41, 1, 4);
+  tf.dispose(Object.values(await extractor.run(x)));
+  tf.dispose(Object.values(await extractor.run(x)));
+  const grad = tf.grad((v: Tensor) => tf.sum(extractor.forward(v as Tensor4D).squared!))(x);
+  const want = tf.mul(x, 2);
+  assert.deepEqual(await grad.data(), await want.data());
+  assert.deepEqual(extractor.replayStatus!().recorded, ["float32[1,4,4,3]"]);
+  tf.dispose([x, grad, want]);
+  extractor.dispose();
 });
