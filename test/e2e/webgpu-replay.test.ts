@@ -193,12 +193,20 @@ webgpuTest("fxc extract --replay runs replayed and says so; --replay=maybe is re
   assert.match(ran.stderr, /engine tfjs, backend webgpu .*, replayed/);
 });
 
-test("--replay is a switch: a value other than true or false is refused in one line, before anything loads", async () => {
-  for (const value of ["maybe", "1"]) {
-    const refused = await fxc(["extract", "resnet18", "--return", "maxpool", "--weights", RESNET18_WEIGHTS, "--input", join(RESNET18_CASE, "input.npy"), "--out", "x.safetensors", `--replay=${value}`]);
-    assert.equal(refused.code, 2);
-    assertOneLineError(refused, new RegExp(`^fxc: --replay is a switch and takes no value \\("${value}"\\); give --replay or --no-replay$`));
+test("--replay is a switch, as every switch is: a value other than true or false is refused in one line, before anything loads", async () => {
+  for (const [flag, value] of [
+    ["replay", "maybe"],
+    ["replay", "1"],
+    ["quiet", "yes"],
+  ] as const) {
+    const refused = await fxc(["extract", "resnet18", "--return", "maxpool", "--weights", RESNET18_WEIGHTS, "--input", join(RESNET18_CASE, "input.npy"), "--out", "x.safetensors", `--${flag}=${value}`]);
+    assertOneLineError(refused, new RegExp(`^fxc: --${flag} is a switch and takes no value \\("${value}"\\); give --${flag} or --no-${flag}$`), { code: 2 });
   }
+});
+
+test("the replay load option is a boolean: another value is refused in one line before any backend starts", async () => {
+  const options = { engine: "tfjs", replay: "yes" as unknown as boolean } as const;
+  await assert.rejects(createExtractor({ checkpoint: {}, parameters: [], forward: (x: Tensor4D) => x }, memorySource({}), options), /^BackendError: replay "yes" is not a boolean; give replay: true to record and replay forwards on webgpu, or leave it out$/);
 });
 
 webgpuTest("under gradients the forward runs ordinarily, so that gradients flow through it", async () => {
