@@ -127,15 +127,18 @@ class Recording {
     readonly template: Template,
     /** Buffers only this recording uses: destroyed with it. */
     readonly owned: Set<GpuBuffer>,
-    /** Buffers tfjs still holds (the weights): withdrawn from its pool when tfjs releases them. */
+    /** Buffers tfjs held at the capture (the weights, the outputs), perhaps other recordings' too: kept out of its pool once released, destroyed with their last claimant. */
     readonly claimed: Set<GpuBuffer>,
   ) {}
 }
 
-/** Where a buffer tfjs released must stay out of its pool: the capture in progress (uniforms), and each recording's claims. */
+/** Where a buffer tfjs released must stay out of its pool: the capture in progress (uniforms), and the recordings' claims. */
 interface PoolGuard {
   capturing: Set<GpuBuffer> | undefined;
-  readonly claims: Map<GpuBuffer, Recording>;
+  /** Each claimed buffer's recordings. */
+  readonly claims: Map<GpuBuffer, Set<Recording>>;
+  /** Claimed buffers tfjs has released: out of its pool until their last claimant is dropped. */
+  readonly released: Set<GpuBuffer>;
 }
 
 const guards = new WeakMap<TfjsBufferManager, PoolGuard>();
@@ -147,14 +150,11 @@ const guards = new WeakMap<TfjsBufferManager, PoolGuard>();
 function poolGuard(manager: TfjsBufferManager): PoolGuard {
   const existing = guards.get(manager);
   if (existing !== undefined) return existing;
-  const guard: PoolGuard = { capturing: undefined, claims: new Map() };
+  const guard: PoolGuard = { capturing: undefined, claims: new Map(), released: new Set() };
   const release = manager.releaseBuffer.bind(manager);
   manager.releaseBuffer = (buffer, reuse = true) => {
-    const claimant = guard.claims.get(buffer);
-    if (claimant !== undefined) {
-      guard.claims.delete(buffer);
-      claimant.claimed.delete(buffer);
-      claimant.owned.add(buffer);
+    if (guard.claims.has(buffer)) {
+      guard.released.add(buffer);
     } else if (guard.capturing !== undefined && (buffer.usage & UNIFORM) !== 0) {
       guard.capturing.add(buffer);
     } else {
@@ -303,8 +303,14 @@ export class ForwardReplay<I, F> {
   constructor(private readonly resident: () => readonly Tensor[]) {}
 
   status(): ReplayStatus {
+    const buffers = new Set<GpuBuffer>();
+    for (const recording of this.#recordings.values()) {
+      const { released } = poolGuard(recording.backend.bufferManager);
+      for (const buffer of recording.owned) buffers.add(buffer);
+      for (const buffer of recording.claimed) if (released.has(buffer)) buffers.add(buffer);
+    }
     let bytes = 0;
-    for (const recording of this.#recordings.values()) for (const buffer of recording.owned) bytes += buffer.size;
+    for (const buffer of buffers) bytes += buffer.size;
     return { recorded: [...this.#recordings.keys()], refused: Object.fromEntries(this.#refused), bytes };
   }
 
@@ -351,7 +357,14 @@ export class ForwardReplay<I, F> {
     if (recording === undefined) return;
     this.#recordings.delete(key);
     const guard = poolGuard(recording.backend.bufferManager);
-    for (const buffer of recording.claimed) guard.claims.delete(buffer);
+    for (const buffer of recording.claimed) {
+      const claimants = guard.claims.get(buffer);
+      claimants?.delete(recording);
+      if (claimants !== undefined && claimants.size > 0) continue;
+      guard.claims.delete(buffer);
+      // Released by tfjs meanwhile: no one else uses it. Still held: tfjs's again, to pool as usual.
+      if (guard.released.delete(buffer)) destroyPrivate(recording.backend, buffer);
+    }
     // A replay's work in flight still reads them; WebGPU defers destroying a buffer until the queue's work that uses it is done.
     for (const buffer of recording.owned) destroyPrivate(recording.backend, buffer);
     recording.owned.clear();
@@ -599,9 +612,11 @@ function capture<I, F>(backend: TfjsWebgpuBackend, x: I, inputs: readonly Tensor
     for (const buffer of touched) {
       if (owned.has(buffer) || claimed.has(buffer)) continue;
       if (withdraw(manager, buffer)) owned.add(buffer);
-      else if (holds(manager, buffer)) {
+      else if (guard.claims.has(buffer) || holds(manager, buffer)) {
+        // Held by tfjs, or claimed by another recording (a constant tensor two extractors read).
         claimed.add(buffer);
-        guard.claims.set(buffer, recording);
+        if (!guard.claims.has(buffer)) guard.claims.set(buffer, new Set());
+        guard.claims.get(buffer)!.add(recording);
       }
     }
   };
@@ -610,7 +625,7 @@ function capture<I, F>(backend: TfjsWebgpuBackend, x: I, inputs: readonly Tensor
   const copyEncoder = backend.device.createCommandEncoder();
   const copies = outputs.map((o) => copiedTensor(backend, copyEncoder, o.buffer, o.shape, o.dtype, o.bytes));
   backend.queue.submit([copyEncoder.finish()]);
-  // Released to the recording: the outputs' buffers were claimed above.
+  // Kept out of tfjs's pool as they are released: the outputs' buffers were claimed above.
   tf.dispose([...tensors, ...clones]);
   flush(backend);
   return { recording, features: fill(template, copies) as F };

@@ -221,3 +221,23 @@ webgpuTest("under gradients the forward runs ordinarily, so that gradients flow 
   tf.dispose([x, grad, want]);
   extractor.dispose();
 });
+
+webgpuTest("a tensor two recordings read stays theirs until both are dropped, whatever order tfjs and the extractors free it in", async () => {
+  const shared = tf.tensor1d([1, 2, 3]);
+  const load = (): Promise<Extractor<Features, Tensor4D>> =>
+    createExtractor<Features, Tensor4D>({ checkpoint: {}, parameters: [], forward: (x) => ({ out: tf.add(x, shared) }) }, memorySource({}), { backend: "webgpu", engine: "tfjs", replay: true });
+  const [first, second] = [await load(), await load()];
+  const x = input(51, 1, 2);
+  const want = tf.add(x, shared);
+  for (const extractor of [first, second]) for (let i = 0; i < 2; i++) tf.dispose(Object.values(await extractor.run(x)));
+  first.dispose();
+  shared.dispose();
+  // Tensors of the shared one's size, on buffers tfjs's pool hands out, written with other values.
+  const onGpu = tf.slice(tf.reshape(x, [12]), [0], [3]);
+  const others = Array.from({ length: 4 }, () => tf.add(tf.tensor1d([9, 9, 9]), onGpu));
+  others.push(onGpu);
+  const got = await second.run(x);
+  assert.deepEqual(await got.out!.data(), await want.data());
+  tf.dispose([x, want, ...others, ...Object.values(got)]);
+  second.dispose();
+});
