@@ -436,6 +436,7 @@ function capture<I, F>(backend: TfjsWebgpuBackend, x: I, inputs: readonly Tensor
   const ordinary = (why: string): Captured<F> => ({ refused: why, features: forward(x) });
   if (tf.env().getBool("WEBGPU_ENGINE_COMPILE_ONLY")) return ordinary("tfjs compiles its pipelines in parallel (WEBGPU_ENGINE_COMPILE_ONLY)");
   if (backend.activeTimers != null) return ordinary("tfjs times its programs (tf.time or tf.profile)");
+  if (guard.capturing !== undefined) return ordinary("another capture is in progress (an extractor run inside another's forward)");
   for (const t of resident) if (!t.isDisposed) backend.uploadToGPU(t.dataId as DataId);
   // The inputs, copied into buffers the recording owns: its commands read those.
   const sources = inputs.map((t) => gpuBuffer(backend, t));

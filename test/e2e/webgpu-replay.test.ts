@@ -11,6 +11,7 @@ import { seededInput, seededWeights } from "../support/seeded.js";
 import { assertOneLineError, fxc } from "../support/cli.js";
 import { tempDir } from "../support/temp.js";
 import { webgpuTest } from "../support/webgpu.js";
+import { REPLAY_SHAPES } from "../../runtime/webgpu/replay.js";
 
 /**
  * The `replay` load option (runtime/webgpu/replay.ts) on webgpu (lavapipe in CI): a recorded
@@ -240,4 +241,20 @@ webgpuTest("a tensor two recordings read stays theirs until both are dropped, wh
   assert.deepEqual(await got.out!.data(), await want.data());
   tf.dispose([x, want, ...others, ...Object.values(got)]);
   second.dispose();
+});
+
+webgpuTest(`at most ${REPLAY_SHAPES} input shapes keep a recording: the least recently used is dropped`, async () => {
+  const extractor = await createExtractor<Features, Tensor4D>({ checkpoint: {}, parameters: [], forward: (x) => ({ out: tf.relu(tf.mul(x, 3)) }) }, memorySource({}), { backend: "webgpu", engine: "tfjs", replay: true });
+  const sizes = [2, 3, 4, 5, 6];
+  const inputs = sizes.map((size, i) => input(60 + i, 1, size));
+  for (const x of inputs.slice(0, 4)) tf.dispose(Object.values(await extractor.run(x)));
+  // The first shape used again: the second is now the least recently used.
+  tf.dispose(Object.values(await extractor.run(inputs[0]!)));
+  const got = await extractor.run(inputs[4]!);
+  const want = tf.relu(tf.mul(inputs[4]!, 3));
+  assert.deepEqual(await got.out!.data(), await want.data());
+  const shape = (size: number): string => `float32[1,${size},${size},3]`;
+  assert.deepEqual(extractor.replayStatus!().recorded, [shape(4), shape(5), shape(2), shape(6)]);
+  tf.dispose([...inputs, want, ...Object.values(got)]);
+  extractor.dispose();
 });
