@@ -338,7 +338,7 @@ export class ForwardReplay<I, F> {
       throw error;
     }
     if ("refused" in captured) {
-      this.#refused.set(key, captured.refused);
+      if (captured.passing !== true) this.#refused.set(key, captured.refused);
       return captured.features;
     }
     this.#recordings.set(key, captured.recording);
@@ -402,7 +402,8 @@ function replay(recording: Recording, inputs: readonly Tensor[]): unknown {
   return fill(recording.template, outputs);
 }
 
-type Captured<F> = { readonly recording: Recording; readonly features: F } | { readonly refused: string; readonly features: F };
+/** A capture's result: its recording, or why there is none; `passing` when the cause goes away (timers, another capture), so the shape is tried again. */
+type Captured<F> = { readonly recording: Recording; readonly features: F } | { readonly refused: string; readonly passing?: boolean; readonly features: F };
 
 /** Methods a capture wraps on an object and puts back afterwards (own properties shadowing the prototype's). */
 class Patches {
@@ -433,10 +434,10 @@ class Patches {
 function capture<I, F>(backend: TfjsWebgpuBackend, x: I, inputs: readonly Tensor[], forward: (x: I) => F, resident: readonly Tensor[]): Captured<F> {
   const manager = backend.bufferManager;
   const guard = poolGuard(manager);
-  const ordinary = (why: string): Captured<F> => ({ refused: why, features: forward(x) });
-  if (tf.env().getBool("WEBGPU_ENGINE_COMPILE_ONLY")) return ordinary("tfjs compiles its pipelines in parallel (WEBGPU_ENGINE_COMPILE_ONLY)");
-  if (backend.activeTimers != null) return ordinary("tfjs times its programs (tf.time or tf.profile)");
-  if (guard.capturing !== undefined) return ordinary("another capture is in progress (an extractor run inside another's forward)");
+  const ordinary = (why: string, passing = false): Captured<F> => ({ refused: why, passing, features: forward(x) });
+  if (tf.env().getBool("WEBGPU_ENGINE_COMPILE_ONLY")) return ordinary("tfjs compiles its pipelines in parallel (WEBGPU_ENGINE_COMPILE_ONLY)", true);
+  if (backend.activeTimers != null) return ordinary("tfjs times its programs (tf.time or tf.profile)", true);
+  if (guard.capturing !== undefined) return ordinary("another capture is in progress (an extractor run inside another's forward)", true);
   for (const t of resident) if (!t.isDisposed) backend.uploadToGPU(t.dataId as DataId);
   // The inputs, copied into buffers the recording owns: its commands read those.
   const sources = inputs.map((t) => gpuBuffer(backend, t));

@@ -258,3 +258,18 @@ webgpuTest(`at most ${REPLAY_SHAPES} input shapes keep a recording: the least re
   tf.dispose([...inputs, want, ...Object.values(got)]);
   extractor.dispose();
 });
+
+webgpuTest("a first call under tf.time runs ordinarily without refusing its shape: the next call records it", async () => {
+  const extractor = await createExtractor<Features, Tensor4D>({ checkpoint: {}, parameters: [], forward: (x) => ({ out: tf.sigmoid(x) }) }, memorySource({}), { backend: "webgpu", engine: "tfjs", replay: true });
+  const x = input(71, 1, 3);
+  let timed: Features = {};
+  await tf.time(() => {
+    timed = extractor.forward(x);
+  });
+  assert.deepEqual(extractor.replayStatus!(), { recorded: [], refused: {}, bytes: 0 });
+  const recorded = await extractor.run(x);
+  assert.deepEqual(extractor.replayStatus!().recorded, ["float32[1,3,3,3]"]);
+  assert.deepEqual(await recorded.out!.data(), await timed.out!.data());
+  tf.dispose([x, ...Object.values(timed), ...Object.values(recorded)]);
+  extractor.dispose();
+});
