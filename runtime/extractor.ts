@@ -86,7 +86,8 @@ export interface LoadOptions {
    * On the webgpu backend, records the GPU commands of the first forward of each input shape and
    * replays them on later calls of that shape (runtime/webgpu/replay.ts): one command encoder and
    * one submit instead of tfjs's per-op work (a uniform buffer, a bind group and a dispatch each).
-   * Features equal the ordinary forward's bit for bit. Eval only: an extractor loaded with
+   * Features equal the ordinary forward's bit for bit (where that repeats itself: tfjs's split-K
+   * matmul sums with atomics, in any order). Eval only: an extractor loaded with
    * `trainable`, and calls under gradients, run ordinarily; so does an input shape whose capture
    * was refused (a forward that reads back to the CPU, draws random numbers, or throws):
    * `extractor.replayStatus()` says which shapes are recorded and why others are not. Up to 4
