@@ -4,6 +4,7 @@ import * as tfjsOps from "./ops/index.js";
 import { BackendError, chooseBackend, type BackendChoice, type BackendName } from "./backend.js";
 import { guardWebgpuRun } from "./webgpu/adapter.js";
 import { webgpuKernels } from "./webgpu/ops/index.js";
+import { ForwardReplay, type ReplayStatus } from "./webgpu/replay.js";
 import type { WasmPaths } from "./wasm.js";
 import { ENGINES, EngineError, type EngineName } from "./engine.js";
 import type { TfjsKernels } from "./kernels.js";
@@ -81,21 +82,36 @@ export interface LoadOptions {
    * the rest and under gradients). Other backends ignore it.
    */
   readonly webgpuKernels?: WebgpuKernelChoice;
+  /**
+   * On the webgpu backend, records the GPU commands of the first forward of each input shape and
+   * replays them on later calls of that shape (runtime/webgpu/replay.ts): one command encoder and
+   * one submit instead of tfjs's per-op work (a uniform buffer, a bind group and a dispatch each).
+   * Features equal the ordinary forward's bit for bit (where that repeats itself: tfjs's split-K
+   * matmul sums with atomics, in any order). Eval only: an extractor loaded with
+   * `trainable`, and calls under gradients, run ordinarily; so does an input shape whose capture
+   * was refused (a forward that reads back to the CPU, draws random numbers, or throws):
+   * `extractor.replayStatus()` says which shapes are recorded and why others are not. Up to 4
+   * shapes keep a recording (the least recently used is dropped); a recording holds one
+   * forward's buffers (its peak memory) until the shape is dropped or the extractor disposed.
+   * Off by default until a GPU has measured it; other backends ignore it.
+   */
+  readonly replay?: boolean;
 }
 
 /** Whose kernels run a program on the webgpu backend. */
 export type WebgpuKernelChoice = "tfjs" | "fxc";
 
 /** What runs a program: the load options that the tasks (extract, nearest, visualize, detect) pass through as they are. */
-export type EngineChoice = Pick<LoadOptions, "engine" | "backend" | "webgpuKernels">;
+export type EngineChoice = Pick<LoadOptions, "engine" | "backend" | "webgpuKernels" | "replay">;
 
 /** The report among an extractor's fields (what a pool's worker sends, a detector and the tasks pass on), the fields left out omitted. */
 export function engineReport(r: EngineReport): EngineReport {
-  const { engine, webgpuKernels, fallback, backend, adapter, backendFallback } = r;
+  const { engine, webgpuKernels, replay, fallback, backend, adapter, backendFallback } = r;
   return {
     engine,
     backend,
     ...(webgpuKernels === undefined ? {} : { webgpuKernels }),
+    ...(replay === undefined ? {} : { replay }),
     ...(fallback === undefined ? {} : { fallback }),
     ...(adapter === undefined ? {} : { adapter }),
     ...(backendFallback === undefined ? {} : { backendFallback }),
@@ -104,8 +120,13 @@ export function engineReport(r: EngineReport): EngineReport {
 
 /** The engine choice among `options`, the fields left out omitted (so that spreading it overrides nothing). */
 export function engineChoice(options: EngineChoice): EngineChoice {
-  const { engine, backend, webgpuKernels } = options;
-  return { ...(engine === undefined ? {} : { engine }), ...(backend === undefined ? {} : { backend }), ...(webgpuKernels === undefined ? {} : { webgpuKernels }) };
+  const { engine, backend, webgpuKernels, replay } = options;
+  return {
+    ...(engine === undefined ? {} : { engine }),
+    ...(backend === undefined ? {} : { backend }),
+    ...(webgpuKernels === undefined ? {} : { webgpuKernels }),
+    ...(replay === undefined ? {} : { replay }),
+  };
 }
 
 /** `I` is the input: an image batch [N, H, W, C] (or NCHW), or the shape a model of the user's was compiled for. */
@@ -115,6 +136,8 @@ export interface EngineReport {
   readonly engine: EngineName;
   /** On the webgpu backend, whose kernels run it; undefined elsewhere. */
   readonly webgpuKernels?: WebgpuKernelChoice;
+  /** On the webgpu backend, whether forwards are recorded and replayed (the `replay` load option; never for an extractor loaded to train); undefined elsewhere. */
+  readonly replay?: boolean;
   /** Why `auto` did not pick onnxruntime; undefined when it did, or when an engine was named. */
   readonly fallback?: string;
   /** The tfjs backend in use. */
@@ -134,8 +157,10 @@ export interface Extractor<F, I extends Tensor | readonly Tensor[] = Tensor4D> e
   run(x: I): Promise<F>;
   /** Runs the extractor synchronously: the tfjs engine only (onnxruntime throws an EngineError; use `run`). */
   forward(x: I): F;
-  /** Frees the weights. */
+  /** Frees the weights, and the recordings of the `replay` option. */
   dispose(): void;
+  /** With the `replay` load option on webgpu: the input shapes recorded, and those that run ordinarily and why; undefined where replay is off. */
+  replayStatus?(): ReplayStatus;
   /**
    * The parameters loaded as trainable variables (the `trainable` load option), by state_dict key,
    * in torch's shapes: give them to a tfjs optimizer, and run the extractor inside
@@ -174,6 +199,7 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
   if (customOps.length > 0 && requested === "onnxruntime") throw customOpRefusal(customOps[0]!);
   const trainable = options.trainable === undefined ? undefined : selectTrainable(options.trainable, module.checkpoint, module);
   checkWebgpuKernels(options.webgpuKernels);
+  checkReplay(options.replay);
   const choice = await chooseBackend(options.backend, { wasmPaths: options.wasmPaths });
   const kernels = kernelsFor(choice, options.webgpuKernels);
   const readWith = async <T>(read: (source: TensorSource) => Promise<T>): Promise<T> => {
@@ -190,7 +216,8 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
   if (trainable !== undefined) {
     const data = await readWith((source) => readCheckpoint(source, module.checkpoint, options.onWarning));
     const fallback = requested === "auto" ? "training runs on tfjs (onnxruntime computes no gradients)" : undefined;
-    return tfjsExtractor(module, trainingParams(data, module.checkpoint, module.parameters, trainable), choice, kernels, fallback);
+    // Training changes the weights between calls, and train mode draws random numbers: never replayed.
+    return tfjsExtractor(module, trainingParams(data, module.checkpoint, module.parameters, trainable), choice, kernels, fallback, false);
   }
   let host: Record<string, HostTensor> | undefined = await readParams();
   let fallback: string | undefined;
@@ -226,7 +253,7 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
       await program?.release();
     }
   }
-  return tfjsExtractor(module, constantParams(toTensors(host!)), choice, kernels, fallback);
+  return tfjsExtractor(module, constantParams(toTensors(host!)), choice, kernels, fallback, options.replay === true);
 }
 
 /** A thread count as given, or undefined for the engine's default; anything but a positive whole number is refused. */
@@ -258,6 +285,13 @@ function checkWebgpuKernels(requested: WebgpuKernelChoice | undefined): void {
   }
 }
 
+/** Refuses a replay option that is not a boolean, before any backend starts. */
+function checkReplay(requested: unknown): void {
+  if (requested !== undefined && typeof requested !== "boolean") {
+    throw new BackendError(`replay ${JSON.stringify(requested)} is not a boolean; give replay: true to record and replay forwards on webgpu, or leave it out`);
+  }
+}
+
 /** The kernel table a tfjs program runs: fxc's WGSL kernels where asked for on webgpu, else tfjs's. */
 function kernelsFor(choice: BackendChoice, requested: WebgpuKernelChoice | undefined): { readonly table: TfjsKernels; readonly name?: WebgpuKernelChoice } {
   if (choice.name !== "webgpu") return { table: tfjsKernels };
@@ -270,14 +304,17 @@ function tfjsExtractor<F, I extends Tensor | readonly Tensor[]>(
   choice: BackendChoice,
   kernels: ReturnType<typeof kernelsFor>,
   fallback: string | undefined,
+  replayAsked: boolean,
 ): Extractor<F, I> {
   let disposed = false;
+  const replay = replayAsked && choice.name === "webgpu" ? new ForwardReplay<I, F>(() => Object.values(weights.params().params)) : undefined;
   const forward = (x: I): F => {
     if (disposed) throw new Error("this extractor was disposed; load it again");
     checkDtype(x);
     const { params, release } = weights.params();
     try {
-      return module.forward(x, params, kernels.table);
+      const run = (input: I): F => module.forward(input, params, kernels.table);
+      return replay === undefined ? run(x) : replay.run(x, run);
     } finally {
       release();
     }
@@ -287,6 +324,8 @@ function tfjsExtractor<F, I extends Tensor | readonly Tensor[]>(
     runningStats: weights.runningStats,
     engine: "tfjs",
     ...(kernels.name === undefined ? {} : { webgpuKernels: kernels.name }),
+    ...(choice.name === "webgpu" ? { replay: replay !== undefined } : {}),
+    ...(replay === undefined ? {} : { replayStatus: () => replay.status() }),
     fallback,
     backend: choice.name,
     adapter: choice.adapter,
@@ -297,6 +336,8 @@ function tfjsExtractor<F, I extends Tensor | readonly Tensor[]>(
     dispose() {
       if (disposed) return;
       disposed = true;
+      // The recordings first: they hand tfjs back the weights' buffers they claimed, which the weights' dispose then frees.
+      replay?.dispose();
       weights.dispose();
     },
   };

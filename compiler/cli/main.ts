@@ -27,7 +27,9 @@ export async function main(argv: string[]): Promise<number> {
     // Usage mistakes become errors here, so that one place prints every failure.
     .fail((message, error) => {
       throw error ?? new UsageError(`${message}; see fxc --help`);
-    });
+    })
+    // The command's switches are known once its builder ran, as middleware runs (getOptions is not in yargs's typings).
+    .middleware(() => refuseSwitchValues(argv, (cli as unknown as { getOptions(): { readonly boolean: readonly string[] } }).getOptions().boolean));
   for (const add of [compileCommand, buildCommand, extractCommand, detectCommand, nearestCommand, visualizeCommand, nodesCommand, modelsCommand]) add(cli);
   try {
     await cli.parseAsync();
@@ -36,6 +38,19 @@ export async function main(argv: string[]): Promise<number> {
     process.exitCode = e instanceof UsageError ? 2 : e instanceof InterruptedError ? 130 : 1;
   }
   return Number(process.exitCode ?? 0);
+}
+
+/**
+ * yargs reads `--quiet=maybe` (any value but true or false given to a switch) as false, silently:
+ * such a value is refused instead, naming the switch's two forms.
+ */
+function refuseSwitchValues(argv: readonly string[], switches: readonly string[]): void {
+  for (const arg of argv) {
+    if (arg === "--") return;
+    const given = /^--([^=]+)=(.*)$/s.exec(arg);
+    if (given === null || !switches.includes(given[1]!) || /^(true|false)$/.test(given[2]!)) continue;
+    throw new UsageError(`--${given[1]} is a switch and takes no value (${JSON.stringify(given[2])}); give --${given[1]} or --no-${given[1]}`);
+  }
 }
 
 // A reader that stops early (`fxc nodes resnet50 | head`) ends the output, not the run with a stack trace.

@@ -20,6 +20,8 @@
  *          --python PATH (torch's Python; default $FXC_TORCH_PYTHON, else /usr/bin/python3, else python3)
  *          --skip-tests (step 1)   --no-fxc-kernels (leave out the columns of fxc's own WGSL kernels,
  *          runtime/webgpu/ops: webgpuKernels "fxc"; by default both kernel sets are timed)
+ *          --replay (two more columns: the last kernel set timed, loaded with replay: recorded once
+ *          per input shape and replayed, runtime/webgpu/replay.ts)
  * Exit 1 when a check fails (a numeric case, or a feature over the bound).
  */
 import { existsSync, readdirSync } from "node:fs";
@@ -103,10 +105,10 @@ async function settle(outputs: Record<string, Tensor>): Promise<void> {
   tf.dispose([total, ...Object.values(outputs)]);
 }
 
-async function fxcSide(dir: string, task: GpuTask, batches: readonly number[], runs: number, kernels: WebgpuKernelChoice): Promise<FxcSide> {
+async function fxcSide(dir: string, task: GpuTask, batches: readonly number[], runs: number, kernels: WebgpuKernelChoice, replay = false): Promise<FxcSide> {
   const started = performance.now();
   const fx = createFeatureExtractor(task.model, { returnNodes: [...task.returnNodes], size: task.size, modelOptions: task.fxcOptions, suppressDiffWarning: true });
-  const extractor = await fx.load(join(dir, `${task.model}.pth`), { backend: "webgpu", engine: "tfjs", webgpuKernels: kernels });
+  const extractor = await fx.load(join(dir, `${task.model}.pth`), { backend: "webgpu", engine: "tfjs", webgpuKernels: kernels, replay });
   try {
     const input = await readNpy(join(dir, `${task.model}-input.npy`));
     const nchw = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
@@ -152,6 +154,7 @@ async function main(): Promise<number> {
       python: { type: "string" },
       "skip-tests": { type: "boolean", default: false },
       "fxc-kernels": { type: "boolean", default: true },
+      replay: { type: "boolean", default: false },
     },
     allowNegative: true,
   });
@@ -164,6 +167,8 @@ async function main(): Promise<number> {
   if (selected.length === 0) throw new Error(`no model in --models ${values.models}; use resnet50, vit_b_16 or both`);
   const python = torchPython(values.python);
   const fxcKernels = values["fxc-kernels"] ?? false;
+  const replay = values.replay ?? false;
+  const replayedKernels: WebgpuKernelChoice = fxcKernels ? "fxc" : "tfjs";
 
   const backend = await chooseBackend("webgpu");
   console.error(`bench:gpu: webgpu on ${backend.adapter}`);
@@ -187,7 +192,12 @@ async function main(): Promise<number> {
         console.error(`bench:gpu: ${task.label}: fxc webgpu, fxc's kernels`);
         own = await fxcSide(dir, task, batches, runs, "fxc");
       }
-      for (const [side, label] of [[fxc, ""], ...(own ? [[own, ", fxc's kernels"] as const] : [])] as const) {
+      let replayed: FxcSide | undefined;
+      if (replay) {
+        console.error(`bench:gpu: ${task.label}: fxc webgpu, ${replayedKernels}'s kernels, replayed`);
+        replayed = await fxcSide(dir, task, batches, runs, replayedKernels, true);
+      }
+      for (const [side, label] of [[fxc, ""], ...(own ? [[own, ", fxc's kernels"] as const] : []), ...(replayed ? [[replayed, `, ${replayedKernels}'s kernels, replayed`] as const] : [])] as const) {
         const worst = Math.max(...Object.values(side.errors));
         if (!(worst <= BOUND)) ok = false;
         notes.push(`${task.label}${label}: features within ${worst.toExponential(1)} of torch's (bound ${BOUND}), load to first result ${side.loadToFirstSeconds.toFixed(2)} s, ${task.size}×${task.size}`);
@@ -195,7 +205,8 @@ async function main(): Promise<number> {
       for (const batch of batches) {
         const [t, f] = [torch.rates[batch]!, fxc.rates[batch]!];
         const ownColumns = own ? ` ${rate(own.rates[batch]!)} | ${(own.rates[batch]! / t).toFixed(2)}× |` : "";
-        rows.push(`| ${task.label} | ${batch} | ${rate(t)} | ${rate(f)} | ${(f / t).toFixed(2)}× |${ownColumns}`);
+        const replayColumns = replayed ? ` ${rate(replayed.rates[batch]!)} | ${(replayed.rates[batch]! / t).toFixed(2)}× |` : "";
+        rows.push(`| ${task.label} | ${batch} | ${rate(t)} | ${rate(f)} | ${(f / t).toFixed(2)}× |${ownColumns}${replayColumns}`);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -207,8 +218,9 @@ async function main(): Promise<number> {
   console.log(`numeric checks on webgpu: ${checks.line}`);
   console.log("");
   const ownHeader = fxcKernels ? " fxc's kernels images/s | fxc's kernels / torch |" : "";
-  console.log(`| model | batch | torch images/s | fxc webgpu images/s | fxc / torch |${ownHeader}`);
-  console.log(`| --- | --- | --- | --- | --- |${fxcKernels ? " --- | --- |" : ""}`);
+  const replayHeader = replay ? ` replayed (${replayedKernels}'s kernels) images/s | replayed / torch |` : "";
+  console.log(`| model | batch | torch images/s | fxc webgpu images/s | fxc / torch |${ownHeader}${replayHeader}`);
+  console.log(`| --- | --- | --- | --- | --- |${fxcKernels ? " --- | --- |" : ""}${replay ? " --- | --- |" : ""}`);
   for (const row of rows) console.log(row);
   console.log("");
   for (const note of notes) console.log(note);

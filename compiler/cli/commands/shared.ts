@@ -30,11 +30,12 @@ export interface EngineArgs {
   engine: EngineName | "auto";
   backend: BackendName | "auto";
   "webgpu-kernels": WebgpuKernelChoice;
+  replay: boolean;
 }
 
 /** The engine choice the command line made, as the tasks take it. */
 export function engineArgs(args: EngineArgs): EngineChoice {
-  return { engine: args.engine, backend: args.backend, webgpuKernels: args["webgpu-kernels"] };
+  return { engine: args.engine, backend: args.backend, webgpuKernels: args["webgpu-kernels"], replay: args.replay };
 }
 
 /** What runs the extractor: the engine, and the tfjs backend (which holds the results on either engine). */
@@ -42,13 +43,18 @@ export function engineOptions<T>(y: Argv<T>): Argv<T & EngineArgs> {
   return y
     .option("engine", { choices: ["auto", ...ENGINES] as const, default: "auto" as const, describe: "What runs the model: onnxruntime (ONNX Runtime, CPU) or tfjs; auto picks onnxruntime when it is installed and can run the graph, tfjs on --backend webgpu" })
     .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend (runs the model on the tfjs engine, holds results on both); auto picks webgpu only on a real GPU, never on a CPU emulation such as lavapipe" })
-    .option("webgpu-kernels", { choices: ["tfjs", "fxc"] as const, default: "tfjs" as const, describe: "On --backend webgpu, whose kernels run the model: tfjs's, or fxc's own WGSL kernels where it has one (tfjs's for the rest)" }) as Argv<T & EngineArgs>;
+    .option("webgpu-kernels", { choices: ["tfjs", "fxc"] as const, default: "tfjs" as const, describe: "On --backend webgpu, whose kernels run the model: tfjs's, or fxc's own WGSL kernels where it has one (tfjs's for the rest)" })
+    .option("replay", {
+      type: "boolean",
+      default: false,
+      describe: "On --backend webgpu, record each input shape's first forward and replay its GPU commands on later batches of that shape (one submit instead of tfjs's per-op work); off by default until a GPU measures it",
+    }) as Argv<T & EngineArgs>;
 }
 
 /** The line saying what runs the model, and why not onnxruntime when auto fell back. */
 export function engineLine(runner: EngineReport, workers = 1): string {
   const onAdapter = runner.adapter !== undefined ? ` on ${runner.adapter}` : "";
-  const kernels = runner.webgpuKernels === "fxc" ? ", fxc's WGSL kernels" : "";
+  const kernels = `${runner.webgpuKernels === "fxc" ? ", fxc's WGSL kernels" : ""}${runner.replay === true ? ", replayed" : ""}`;
   const where = runner.engine === "tfjs" ? `engine tfjs, backend ${runner.backend}${onAdapter}${kernels}` : `engine ${runner.engine}`;
   const inWorkers = workers > 1 ? ` in ${workers} workers` : "";
   const why = runner.fallback !== undefined ? ` (not onnxruntime: ${runner.fallback})` : "";
