@@ -861,6 +861,9 @@ interface BoxOutputs {
  * RoIHeads' box head and predictor over R pooled regions (NCHW, R the free batch): class logits [R, K], then box deltas [R, 4K].
  *
  * The box stage's graph: one statement per node (a call of the engine's kernels, ops), each intermediate freed after its last use.
+ *
+ * Notes the statements refer to by number:
+ * - [1] relu fused into the linear
  */
 function boxForward(input: Tensor4D, p: Params<BoxParamId>, ops: RankedKernels): BoxOutputs {
   // x
@@ -868,26 +871,22 @@ function boxForward(input: Tensor4D, p: Params<BoxParamId>, ops: RankedKernels):
   // roi_heads.box_head.flatten
   const roi_heads_box_head_flatten = ops.flatten(x, { startDim: 1, endDim: 3, inFormat: "channelsLast" });
   dispose(x);
-  // roi_heads.box_head.fc6
-  const roi_heads_box_head_fc6 = ops.linear(
+  // roi_heads.box_head.fc6 → roi_heads.box_head.relu [1]
+  const roi_heads_box_head_relu = ops.linear(
     roi_heads_box_head_flatten,
     p.roi_heads_box_head_fc6_weight,
     p.roi_heads_box_head_fc6_bias,
+    { activation: "relu" },
   );
   dispose(roi_heads_box_head_flatten);
-  // roi_heads.box_head.relu
-  const roi_heads_box_head_relu = ops.relu(roi_heads_box_head_fc6);
-  dispose(roi_heads_box_head_fc6);
-  // roi_heads.box_head.fc7
-  const roi_heads_box_head_fc7 = ops.linear(
+  // roi_heads.box_head.fc7 → roi_heads.box_head.relu_1 [1]
+  const roi_heads_box_head_relu_1 = ops.linear(
     roi_heads_box_head_relu,
     p.roi_heads_box_head_fc7_weight,
     p.roi_heads_box_head_fc7_bias,
+    { activation: "relu" },
   );
   dispose(roi_heads_box_head_relu);
-  // roi_heads.box_head.relu_1
-  const roi_heads_box_head_relu_1 = ops.relu(roi_heads_box_head_fc7);
-  dispose(roi_heads_box_head_fc7);
   // roi_heads.box_predictor.flatten
   const roi_heads_box_predictor_flatten = ops.flatten(roi_heads_box_head_relu_1, { startDim: 1, endDim: 1 });
   dispose(roi_heads_box_head_relu_1);

@@ -1,5 +1,5 @@
 import { identifierFor } from "./lower.js";
-import type { FusedActivation } from "@fxc/runtime/internal/ops/conv2d";
+import type { ConvActivation, FusedActivation } from "@fxc/runtime/internal/ops/activations";
 import { HEADS_FIRST, KEYS_TRANSPOSED } from "@fxc/runtime/internal/ops/attention";
 import { operandParams, readCounts, returnedValues, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
 import { runtimeDim, type AbstractValue, type Dim } from "../graph/value.js";
@@ -18,7 +18,13 @@ import { dropDeadShapeReads, planMoves, stepsOf, storedShape, type Step } from "
  * - in eval mode, a residual added to the convolution's result (a ResNet block's `out + identity`):
  *   one conv2dAdd, which an engine with its own convolution adds in the convolution's epilogue;
  * - in eval mode, ReLU and ReLU6 fused into the convolution (tfjs's fused conv2d applies them), or
- *   after the residual's add into conv2dAdd.
+ *   after the residual's add into conv2dAdd;
+ * - in eval mode, the same for linear: a residual added to its result (a transformer block's
+ *   out_proj and fc2 plus the block's input) as one linearAdd, and ReLU, ReLU6 or exact GELU
+ *   (an MLP's fc1, a detection box head's fc6 and fc7) as linear's activation, after any add;
+ * - in eval mode, a layer norm over the last dim read only by a linear (a transformer block's ln
+ *   before in_proj, ln_2 before fc1) as one layerNormLinear, which fxc's GEMM applies as it loads
+ *   the product's rows (a shapeOf of the layer norm reads its input instead: the same shape).
  * A value that is returned, or read by anything else, is never fused away.
  */
 export function fuse(program: Program): Program {
@@ -29,13 +35,20 @@ export function fuse(program: Program): Program {
   // the add became. This order loses no fusion: a convolution has one reader to be fused with.
   p = fuseInto(p, fuseResidual);
   p = fuseInto(p, fuseActivation);
+  // Last: the linear it fuses into has its activation by then; a linearAdd keeps its layer norm.
+  p = fuseLayerNorm(p);
   return p;
 }
 
 type Convolution = Extract<Instruction, { readonly op: "conv2d" | "depthwiseConv2d" }>;
 const isConvolution = (ins: Instruction): ins is Convolution => ins.op === "conv2d" || ins.op === "depthwiseConv2d";
-/** What activation fusion takes: an activation the convolution kernels apply themselves. */
-const isFusableActivation = (ins: Instruction): ins is Extract<Instruction, { readonly op: FusedActivation }> => ins.op === "relu" || ins.op === "relu6";
+type Product = Extract<Instruction, { readonly op: "linear" | "linearAdd" }>;
+const isProduct = (ins: Instruction): ins is Product => ins.op === "linear" || ins.op === "linearAdd";
+/** An activation the convolution kernels apply themselves. */
+const isConvActivation = (ins: Instruction): ins is Extract<Instruction, { readonly op: ConvActivation }> => ins.op === "relu" || ins.op === "relu6";
+/** An activation the linear kernels apply themselves: a convolution's, or torch's exact GELU (not its tanh form). */
+const isLinearActivation = (ins: Instruction): ins is Extract<Instruction, { readonly op: FusedActivation }> =>
+  isConvActivation(ins) || (ins.op === "gelu" && (ins.attrs.approximate ?? "none") === "none");
 
 /** What a fusion may look up: the program's params (which it may add to) and its instructions by id, as they were before the pass. */
 interface FusionContext {
@@ -326,41 +339,85 @@ function uniqueParamId(params: Map<string, ParamSpec>, base: string): string {
 }
 
 /**
- * `add(conv, x)` or `add(x, conv)` as `conv2dAdd(..., x)`, where x has the convolution's shape
- * (a broadcast add stays an add) and the convolution applies no activation of its own (the
- * residual is added before the activation). Only conv2d: no torchvision model adds a residual
- * to a depthwise convolution's result.
+ * `add(conv, x)` or `add(x, conv)` as `conv2dAdd(..., x)`, and `add(linear, x)` or `add(x, linear)`
+ * as `linearAdd(..., x)`, where x has the product's shape and format (a broadcast add stays an add)
+ * and the product applies no activation of its own (the residual is added before the activation).
+ * Only conv2d among convolutions: no torchvision model adds a residual to a depthwise one's result.
  */
-const fuseResidual: Fusion = (conv, add, { instructions }) => {
-  if (conv.op !== "conv2d" || add.op !== "add" || conv.attrs.activation !== undefined || add.attrs.channelsLast !== undefined) return undefined;
-  const addend = add.inputs.find((o) => !(o.kind === "value" && o.id === conv.id));
+const fuseResidual: Fusion = (product, add, { instructions }) => {
+  if ((product.op !== "conv2d" && product.op !== "linear") || add.op !== "add" || product.attrs.activation !== undefined || add.attrs.channelsLast !== undefined) return undefined;
+  const addend = add.inputs.find((o) => !(o.kind === "value" && o.id === product.id));
   if (addend?.kind !== "value" || add.inputs.length !== 2) return undefined;
   const other = instructions.get(addend.id);
-  if (other === undefined || other.format !== conv.format || !sameTensorShape(other.value, conv.value)) return undefined;
-  return {
-    ...conv,
-    op: "conv2dAdd",
+  if (other === undefined || other.format !== product.format || !sameTensorShape(other.value, product.value)) return undefined;
+  const what = product.op === "conv2d" ? "convolution" : "linear";
+  const fused = {
     id: add.id,
-    // conv2d's operands (input, filter, bias or null), then the residual.
-    inputs: [...conv.inputs, addend],
-    nodes: [...conv.nodes, ...add.nodes],
+    // The product's operands (input, filter or weight, bias or null), then the residual.
+    inputs: [...product.inputs, addend],
+    nodes: [...product.nodes, ...add.nodes],
     value: add.value,
-    note: conv.note ? `${conv.note}; residual add fused (conv2dAdd adds it before any activation)` : "residual add fused into the convolution (conv2dAdd adds it before any activation)",
+    note: `${product.note ? `${product.note}; residual add fused` : `residual add fused into the ${what}`} (${product.op}Add adds it before any activation)`,
   };
+  return product.op === "conv2d" ? { ...product, ...fused, op: "conv2dAdd" } : { ...product, ...fused, op: "linearAdd" };
 };
 
 function sameTensorShape(a: AbstractValue, b: AbstractValue): boolean {
   return a.kind === "tensor" && b.kind === "tensor" && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
 }
 
-const fuseActivation: Fusion = (conv, act) => {
-  if (!(isConvolution(conv) || conv.op === "conv2dAdd") || !isFusableActivation(act) || conv.attrs.activation !== undefined) return undefined;
-  return {
-    ...conv,
+const fuseActivation: Fusion = (product, act) => {
+  const fused = (what: string) => ({
     id: act.id,
-    attrs: { ...conv.attrs, activation: act.op },
-    nodes: [...conv.nodes, ...act.nodes],
+    nodes: [...product.nodes, ...act.nodes],
     value: act.value,
-    note: conv.note ? `${conv.note}; ${act.op} fused` : `${act.op} fused into the convolution`,
-  };
+    note: product.note ? `${product.note}; ${act.op} fused` : `${act.op} fused into the ${what}`,
+  });
+  if ((isConvolution(product) || product.op === "conv2dAdd") && isConvActivation(act) && product.attrs.activation === undefined) {
+    return { ...product, ...fused("convolution"), attrs: { ...product.attrs, activation: act.op } };
+  }
+  if (isProduct(product) && isLinearActivation(act) && product.attrs.activation === undefined) {
+    return { ...product, ...fused("linear"), attrs: { ...product.attrs, activation: act.op } };
+  }
+  return undefined;
 };
+
+/**
+ * Each linear whose input is a layer norm over the last dim read by nothing else (or by shapeOfs,
+ * which read the layer norm's input instead: it has the same shape and format) becomes one
+ * layerNormLinear(x, gamma, beta, weight, bias, { eps, activation }) in the linear's place.
+ */
+function fuseLayerNorm(program: Program): Program {
+  const readers = readCounts([...program.instructions.flatMap((i) => i.inputs), ...program.outputs.map((o) => o.operand)]);
+  const byId = new Map(program.instructions.map((i) => [i.id, i]));
+  const shapeReaders = new Map<string, Call<"shapeOf">[]>();
+  for (const ins of program.instructions) {
+    const [read] = ins.inputs;
+    if (ins.op === "shapeOf" && read?.kind === "value") shapeReaders.set(read.id, [...(shapeReaders.get(read.id) ?? []), ins]);
+  }
+  const removed = new Set<string>();
+  const replaced = new Map<string, Instruction>();
+  for (const linear of program.instructions) {
+    const [read, ...rest] = linear.inputs;
+    if (linear.op !== "linear" || read?.kind !== "value" || rest.some((o) => o.kind === "value" && o.id === read.id)) continue;
+    const norm = byId.get(read.id);
+    if (norm?.op !== "layerNorm" || norm.attrs.dims !== 1 || removed.has(norm.id)) continue;
+    const [x, gamma, beta] = norm.inputs;
+    const sizes = shapeReaders.get(norm.id) ?? [];
+    if (x?.kind !== "value" || gamma === undefined || beta === undefined || readers.get(norm.id) !== 1 + sizes.length) continue;
+    if (byId.get(x.id)?.format !== norm.format || linear.format !== norm.format) continue;
+    removed.add(norm.id);
+    for (const size of sizes) replaced.set(size.id, { ...size, inputs: [x], note: `${size.note ? `${size.note}; ` : ""}reads ${norm.id}'s input (the same shape): ${norm.id} is fused into ${linear.id}` });
+    const { activation } = linear.attrs;
+    replaced.set(linear.id, {
+      ...linear,
+      op: "layerNormLinear",
+      inputs: [x, gamma, beta, ...linear.inputs.slice(1)],
+      attrs: { eps: norm.attrs.eps, ...(activation === undefined ? {} : { activation }) },
+      nodes: [...norm.nodes, ...linear.nodes],
+      note: `${linear.note ? `${linear.note}; ` : ""}layer norm fused (normalized as the product loads its rows)`,
+    });
+  }
+  if (removed.size === 0) return program;
+  return { ...program, instructions: program.instructions.filter((i) => !removed.has(i.id)).map((i) => replaced.get(i.id) ?? i) };
+}

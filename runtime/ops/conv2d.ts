@@ -1,8 +1,7 @@
 import { tf, type Tensor, type Tensor1D, type Tensor4D } from "./tf.js";
+import { activate as activated, type ConvActivation } from "./activations.js";
 
 // Kernels take plain Tensors (weights arrive untyped by rank) and return the rank they make.
-
-export type FusedActivation = "relu" | "relu6";
 
 export interface Conv2dAttrs {
   readonly stride: readonly [number, number] | readonly number[];
@@ -10,13 +9,12 @@ export interface Conv2dAttrs {
   /** Omitted when 1, as in most models. */
   readonly dilation?: readonly [number, number] | readonly number[];
   readonly groups?: number;
-  readonly activation?: FusedActivation;
+  readonly activation?: ConvActivation;
 }
 
 const dilations = (attrs: Conv2dAttrs): [number, number] => [attrs.dilation?.[0] ?? 1, attrs.dilation?.[1] ?? 1];
 
-const activate = (y: Tensor, activation: FusedActivation | undefined): Tensor4D =>
-  (activation === "relu" ? tf.relu(y) : activation === "relu6" ? tf.relu6(y) : y) as Tensor4D;
+const activate = (y: Tensor, activation: ConvActivation | undefined): Tensor4D => activated(y, activation) as Tensor4D;
 
 type Padding = [[number, number], [number, number], [number, number], [number, number]];
 

@@ -7,7 +7,7 @@ export { relu, relu6, sigmoid, tanh, silu, hardsigmoid, hardswish, gelu, dropout
 export { add, sub, mul, div, floorDiv } from "./binary.js";
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d } from "./pooling.js";
 export { interpolate, interpolateLike } from "./interpolate.js";
-export { flatten, linear, shapeOf, getitem } from "./tensorOps.js";
+export { flatten, linear, linearAdd, layerNormLinear, shapeOf, getitem } from "./tensorOps.js";
 export { permute, reshape, concat, split, mean, sum, max, softmax, matmul, layerNorm, stochasticDepth, index, expand } from "./shapeOps.js";
 export { attention, multiHeadAttention, einsum, gather } from "./attention.js";
 export { rearrange } from "./rearrange.js";

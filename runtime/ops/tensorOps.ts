@@ -1,5 +1,7 @@
 import { tf, type Tensor, type Tensor1D, type Tensor2D } from "./tf.js";
 import { storeAs, torchOrder } from "./layout.js";
+import { activate, type FusedActivation } from "./activations.js";
+import { layerNorm } from "./shapeOps.js";
 
 /** torch.flatten in torch's dim order, whatever the input's storage. */
 export function flatten(x: Tensor, attrs: { readonly startDim: number; readonly endDim: number; readonly inFormat?: string; readonly outFormat?: string }): Tensor {
@@ -11,17 +13,53 @@ export function flatten(x: Tensor, attrs: { readonly startDim: number; readonly 
   });
 }
 
-/** torch's linear over the last dim, with the weight already transposed to [in, out] at load. */
-export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+/** A linear's fused activation, applied after the bias (and after linearAdd's addend). */
+export interface LinearAttrs {
+  readonly activation?: FusedActivation;
+}
+
+/** layerNormLinear's: the layer norm's eps, then the product's activation. */
+export interface LayerNormLinearAttrs extends LinearAttrs {
+  readonly eps: number;
+}
+
+/**
+ * torch's linear over the last dim, with the weight already transposed to [in, out] at load, and
+ * the activation the compiler fused into it (compiler/passes/fuse.ts): tfjs's fused matMul applies
+ * relu and relu6; it has no GELU, which runs after it.
+ */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, attrs: LinearAttrs = {}): Tensor {
   const weightT = weight as Tensor2D;
   const b = (bias as Tensor1D | null) ?? undefined;
-  if (x.rank === 2) return tf.fused.matMul({ a: x as Tensor2D, b: weightT, bias: b });
+  const { activation } = attrs;
+  const fusedActivation = activation === "gelu" ? undefined : activation;
+  const product = (a: Tensor2D): Tensor => tf.fused.matMul({ a, b: weightT, bias: b, activation: fusedActivation ?? "linear" });
+  if (x.rank === 2 && activation !== "gelu") return product(x as Tensor2D);
   return tf.tidy(() => {
     const inFeatures = x.shape[x.rank - 1]!;
-    const flat = tf.reshape(x, [-1, inFeatures]) as Tensor2D;
-    const y = tf.fused.matMul({ a: flat, b: weightT, bias: b });
-    return tf.reshape(y, [...x.shape.slice(0, -1), weightT.shape[1]]);
+    const y = tf.reshape(product(tf.reshape(x, [-1, inFeatures]) as Tensor2D), [...x.shape.slice(0, -1), weightT.shape[1]]);
+    return activation === "gelu" ? activate(y, activation) : y;
   });
+}
+
+/**
+ * A residual added to a linear's result, then the activation: act(x @ w + bias + addend), the
+ * addend of the result's shape (the compiler fuses linear → add [→ activation] into it, as
+ * conv2dAdd for convolutions). Here the add and the activation are their own tfjs ops; fxc's
+ * webgpu GEMM adds the residual in the product's epilogue.
+ */
+export function linearAdd(x: Tensor, weight: Tensor, bias: Tensor | null, addend: Tensor, attrs: LinearAttrs = {}): Tensor {
+  return tf.tidy(() => activate(tf.add(linear(x, weight, bias), addend), attrs.activation));
+}
+
+/**
+ * A layer norm over the last dim read only by a linear (a transformer block's ln → in_proj or
+ * ln_2 → fc1): linear(layerNorm(x, gamma, beta), w, b) with the activation. Composed of the two
+ * kernels here; fxc's webgpu GEMM normalizes A's rows as it loads them (its prologue).
+ */
+export function layerNormLinear(x: Tensor, gamma: Tensor | null, beta: Tensor | null, weight: Tensor, bias: Tensor | null, attrs: LayerNormLinearAttrs): Tensor {
+  const { eps, ...linearAttrs } = attrs;
+  return tf.tidy(() => linear(layerNorm(x, gamma, beta, { dims: 1, eps }), weight, bias, linearAttrs));
 }
 
 /** shapeOf's attributes in general (its overloads each narrow `dim`): what lowering writes. */

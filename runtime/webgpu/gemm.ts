@@ -1,6 +1,7 @@
 import type { Tensor, Tensor3D } from "../ops/tf.js";
-import type { FusedActivation } from "../ops/conv2d.js";
+import type { FusedActivation } from "../ops/activations.js";
 import { MAX_WORKGROUPS_PER_DIMENSION, runProgram, type WebgpuProgram } from "./program.js";
+import { wgslFloat } from "./rows.js";
 
 /**
  * The one matrix-product shader every fxc product runs (linear, matmul, conv2d as implicit GEMM):
@@ -16,6 +17,8 @@ import { MAX_WORKGROUPS_PER_DIMENSION, runProgram, type WebgpuProgram } from "./
  * The A operand comes from a loader: a row-major [M, K] matrix, or implicit im2col over an NHWC
  * input (row = output pixel, column = (kh, kw, c)), read straight from the input so that no im2col
  * buffer is ever written. B is [K, N] row-major (an HWIO filter is one as [KH*KW*C, O]).
+ * A matrix's rows may be layer-normalized on the way in (the prologue: a linear reading a layer
+ * norm, layerNormLinear), so that the normalized matrix is never written either.
  */
 
 /** Output tile of a workgroup (BM x BN), K step (BK), and the outputs each thread keeps (TM x TN). */
@@ -47,6 +50,17 @@ export interface ConvGeometry {
 /** Where the A operand's rows come from: a row-major [M, K] matrix, or the im2col rows of a convolution's input. */
 export type GemmLoader = { readonly kind: "matrix" } | { readonly kind: "im2col"; readonly conv: ConvGeometry };
 
+/**
+ * A layer norm over A's rows (over K) applied as A is loaded: the workgroup computes each of its
+ * rows' mean and 1/sqrt(variance + eps) before its K loop (two passes over the row, as tfjs's
+ * moments), then each value loaded is (a - mean) * rstd * gamma[k] + beta[k].
+ */
+export interface LayerNormPrologue {
+  readonly eps: number;
+  readonly gamma: boolean;
+  readonly beta: boolean;
+}
+
 /** Everything the generated source depends on: equal specs mean equal sources. */
 export interface GemmSpec {
   readonly k: number;
@@ -59,6 +73,8 @@ export interface GemmSpec {
   /** A tensor of the output's shape added before the activation (a residual). */
   readonly addend: boolean;
   readonly activation: FusedActivation | undefined;
+  /** The matrix loader's rows layer-normalized as they are loaded; absent: A as it is. */
+  readonly layerNorm?: LayerNormPrologue;
   readonly tile: GemmTile;
 }
 
@@ -86,10 +102,13 @@ export function geometryKey(c: ConvGeometry): string {
 /** The loader's share of a shader key: every constant it writes into the source. */
 const loaderKey = (loader: GemmLoader): string => (loader.kind === "matrix" ? "mat" : `im2col${geometryKey(loader.conv)}`);
 
+/** The prologue's share of a shader key. */
+const layerNormKey = (ln: LayerNormPrologue | undefined): string => (ln === undefined ? "" : `ln${ln.eps}${ln.gamma ? "g" : ""}${ln.beta ? "b" : ""}`);
+
 /** The key tfjs caches the compiled pipeline by: every constant that changes the source. */
 export function gemmShaderKey(spec: GemmSpec): string {
   const batching = `${spec.aBatched ? "a" : ""}${spec.bBatched ? "b" : ""}`;
-  return `fxcGemm_${spec.k}_${spec.n}_${loaderKey(spec.loader)}_${tileKey(spec.tile)}_${batching}_${spec.bias ? "bias" : ""}_${spec.addend ? "add" : ""}_${spec.activation ?? ""}`;
+  return `fxcGemm_${spec.k}_${spec.n}_${loaderKey(spec.loader)}_${tileKey(spec.tile)}_${batching}_${spec.bias ? "bias" : ""}_${spec.addend ? "add" : ""}_${spec.activation ?? ""}_${layerNormKey(spec.layerNorm)}`;
 }
 
 /** Whether A is read 4 values at a time along K: 4 consecutive k are contiguous and 16-byte aligned. */
@@ -107,10 +126,24 @@ export function gemmWorkgroupSize(tile: GemmTile): [number, number, number] {
   return [tile.bn / tile.tn, tile.bm / tile.tm, 1];
 }
 
-/** WGSL applying a fused activation to `name` (of WGSL type `type`, f32 or vec4<f32>) in place; "" for none. */
+/**
+ * WGSL applying a fused activation to `name` (of WGSL type `type`, f32 or vec4<f32>) in place; "" for none.
+ * GELU is torch's exact x/2 * (1 + erf(x/sqrt 2)); WGSL has no erf, so it is Abramowitz and Stegun's
+ * 7.1.26, |error| <= 1.5e-7 (tfjs's own erf kernels use the same one), far inside fp32's bounds for the
+ * 1e-5 fxc's kernels are held to.
+ */
 export function activationWgsl(activation: FusedActivation | undefined, name: string, type: string): string {
   if (activation === "relu") return `${name} = max(${name}, ${type}(0.0));`;
   if (activation === "relu6") return `${name} = clamp(${name}, ${type}(0.0), ${type}(6.0));`;
+  if (activation === "gelu") {
+    return `{
+          let erfZ = ${name} * 0.7071067811865476;
+          let erfT = 1.0 / (1.0 + 0.3275911 * abs(erfZ));
+          let erfPoly = erfT * (0.254829592 + erfT * (-0.284496736 + erfT * (1.421413741 + erfT * (-1.453152027 + erfT * 1.061405429))));
+          let erfValue = sign(erfZ) * (1.0 - erfPoly * exp(-erfZ * erfZ));
+          ${name} = 0.5 * ${name} * (1.0 + erfValue);
+        }`;
+  }
   return "";
 }
 
@@ -130,7 +163,7 @@ function loadA(spec: GemmSpec, vec4: boolean, kChecked: boolean): string {
   const kGuard = kChecked ? "k < K" : "";
   if (spec.loader.kind === "matrix") {
     const index = `aBase + row * K + k`;
-    return guarded(conjunction("row < M", kGuard), `v = A[${vec4 ? `(${index}) / 4` : index}];`);
+    return guarded(conjunction("row < M", kGuard), `v = A[${vec4 ? `(${index}) / 4` : index}];${normalized(spec.layerNorm, vec4)}`);
   }
   const c = spec.loader.conv;
   const index = `((image * ${c.inHeight} + ih) * ${c.inWidth} + iw) * ${c.channels} + channel`;
@@ -144,6 +177,57 @@ function loadA(spec: GemmSpec, vec4: boolean, kChecked: boolean): string {
         conjunction("row < M", kGuard, c.padHeight > 0 && `ih >= 0 && ih < ${c.inHeight}`, c.padWidth > 0 && `iw >= 0 && iw < ${c.inWidth}`),
         `v = A[${vec4 ? `(${index}) / 4` : index}];`,
       )}`;
+}
+
+/**
+ * WGSL normalizing `v`, A's value(s) at the tile's row `r` and column `k`, by the row's statistics
+ * (layerNormStatistics) and the affine's gamma and beta; "" without a prologue.
+ */
+function normalized(ln: LayerNormPrologue | undefined, vec4: boolean): string {
+  if (ln === undefined) return "";
+  const column = vec4 ? "k / 4" : "k";
+  return ` v = (v - rowMean[r]) * rowRstd[r]${ln.gamma ? ` * Gamma[${column}]` : ""}${ln.beta ? ` + Beta[${column}]` : ""};`;
+}
+
+/**
+ * WGSL computing the mean and 1/sqrt(variance + eps) of each of the tile's BM rows of A into
+ * workgroup memory, `perRow` threads a row: each sums a strided share of the row, one of them adds
+ * the shares; the mean first, then the squares about it (a second read of the row, from cache).
+ */
+function layerNormStatistics(ln: LayerNormPrologue, vec4: boolean, perRow: number, K: number): string {
+  const width = vec4 ? 4 : 1;
+  const read = `A[(aBase + statRow * K) / ${width} + q]`;
+  const share = (term: string): string => `
+        if (statRow < M) {
+          for (var q = statPart; q < ${K / width}; q = q + ${perRow}) {
+            ${term}
+          }
+        }
+        rowPartials[thread] = statSum;
+        workgroupBarrier();`;
+  const rowTotal = `var rowTotal = 0.0;
+          for (var j = 0; j < ${perRow}; j = j + 1) {
+            rowTotal = rowTotal + rowPartials[thread + j];
+          }`;
+  return `{
+        let statPart = thread % ${perRow};
+        let statLocal = thread / ${perRow};
+        let statRow = tileRow + statLocal;
+        var statSum = 0.0;${share(vec4 ? `statSum = statSum + dot(${read}, vec4<f32>(1.0));` : `statSum = statSum + ${read};`)}
+        if (statPart == 0) {
+          ${rowTotal}
+          rowMean[statLocal] = rowTotal / ${wgslFloat(K)};
+        }
+        workgroupBarrier();
+        let mean = rowMean[statLocal];
+        statSum = 0.0;${share(`let d = ${read} - mean;
+            statSum = statSum + ${vec4 ? "dot(d, d)" : "d * d"};`)}
+        if (statPart == 0) {
+          ${rowTotal}
+          rowRstd[statLocal] = inverseSqrt(rowTotal / ${wgslFloat(K)} + ${wgslFloat(ln.eps)});
+        }
+        workgroupBarrier();
+      }`;
 }
 
 /** The WGSL body of the product `spec` describes (tfjs's preamble declares A, B, Bias, Addend, result and uniforms). */
@@ -162,6 +246,10 @@ export function gemmShader(spec: GemmSpec): string {
   const kChecked = K % bk !== 0;
   const nChecked = N % bn !== 0;
   const tiles = Math.ceil(K / bk);
+  if (spec.layerNorm !== undefined && spec.loader.kind !== "matrix") throw new Error("internal: a layer norm prologue reads a matrix's rows, not im2col's");
+  // Threads per row of A's tile in the prologue: a whole number, BN/4 and TM being powers of 2 with TM <= BN/4.
+  const statThreadsPerRow = threads / bm;
+  const prologue = spec.layerNorm === undefined ? "" : layerNormStatistics(spec.layerNorm, aVec4, statThreadsPerRow, K);
 
   // Tiles are double-buffered through registers: while the workgroup multiplies tile t out of
   // workgroup memory, each thread's global reads of tile t + 1 are in flight into aNext/bNext,
@@ -252,7 +340,14 @@ export function gemmShader(spec: GemmSpec): string {
   const K : i32 = ${K};
   const N : i32 = ${N};
   var<workgroup> As : array<array<${aRowsVec4 ? `vec4<f32>, ${bm / 4}` : `f32, ${bm}`}>, ${bk}>;
-  var<workgroup> Bs : array<array<vec4<f32>, ${bn / 4}>, ${bk}>;
+  var<workgroup> Bs : array<array<vec4<f32>, ${bn / 4}>, ${bk}>;${
+    spec.layerNorm === undefined
+      ? ""
+      : `
+  var<workgroup> rowMean : array<f32, ${bm}>;
+  var<workgroup> rowRstd : array<f32, ${bm}>;
+  var<workgroup> rowPartials : array<f32, ${threads}>;`
+  }
 
   fn main() {
     let M = uniforms.outShape.y;
@@ -268,6 +363,7 @@ export function gemmShader(spec: GemmSpec): string {
     var acc : array<vec4<f32>, ${tm}>;
     var aNext : array<${aType}, ${Math.ceil(aLoads / threads)}>;
     var bNext : array<vec4<f32>, ${Math.ceil(bLoads / threads)}>;
+    ${prologue}
     ${aFetch("0")}
     ${bFetch("0")}
     ${aPut}
@@ -328,8 +424,16 @@ class GemmProgram implements WebgpuProgram {
   ) {
     const [batch, rows, cols] = outputShape;
     const nWidth = nIsVec4(spec) ? 4 : 1;
-    this.variableNames = ["A", "B", ...(spec.bias ? ["Bias"] : []), ...(spec.addend ? ["Addend"] : [])];
-    this.variableComponents = [aIsVec4(spec) ? 4 : 1, nWidth, ...(spec.bias ? [nWidth] : []), ...(spec.addend ? [nWidth] : [])];
+    const kWidth = aIsVec4(spec) ? 4 : 1;
+    this.variableNames = ["A", "B", ...(spec.bias ? ["Bias"] : []), ...(spec.addend ? ["Addend"] : []), ...(spec.layerNorm?.gamma ? ["Gamma"] : []), ...(spec.layerNorm?.beta ? ["Beta"] : [])];
+    this.variableComponents = [
+      kWidth,
+      nWidth,
+      ...(spec.bias ? [nWidth] : []),
+      ...(spec.addend ? [nWidth] : []),
+      ...(spec.layerNorm?.gamma ? [kWidth] : []),
+      ...(spec.layerNorm?.beta ? [kWidth] : []),
+    ];
     this.outputComponent = nWidth;
     this.workgroupSize = gemmWorkgroupSize(spec.tile);
     this.dispatch = [Math.ceil(cols / spec.tile.bn), Math.ceil(rows / spec.tile.bm), batch];
@@ -351,6 +455,8 @@ export interface GemmCall {
   /** Of the output's size, [batch, M, N] in row-major order. */
   readonly addend: Tensor | null;
   readonly activation: FusedActivation | undefined;
+  /** A's rows layer-normalized as they are loaded (matrix loader only): the affine's [K] gamma and beta, or null for none. */
+  readonly layerNorm?: { readonly eps: number; readonly gamma: Tensor | null; readonly beta: Tensor | null };
   readonly loader: GemmLoader;
   readonly batch: number;
   readonly m: number;
@@ -380,8 +486,10 @@ export function runGemm(call: GemmCall): Tensor3D {
     bias: call.bias !== null,
     addend: call.addend !== null,
     activation: call.activation,
+    ...(call.layerNorm === undefined ? {} : { layerNorm: { eps: call.layerNorm.eps, gamma: call.layerNorm.gamma !== null, beta: call.layerNorm.beta !== null } }),
     tile: chooseGemmTile(call.m, call.n, call.k),
   };
-  const operands = [call.a, call.b, ...(call.bias === null ? [] : [call.bias]), ...(call.addend === null ? [] : [call.addend])];
+  const affine = [call.layerNorm?.gamma ?? null, call.layerNorm?.beta ?? null].filter((t): t is Tensor => t !== null);
+  const operands = [call.a, call.b, ...(call.bias === null ? [] : [call.bias]), ...(call.addend === null ? [] : [call.addend]), ...affine];
   return runProgram<Tensor3D>(new GemmProgram([call.batch, call.m, call.n], spec), operands);
 }

@@ -112,6 +112,23 @@ const cases: readonly Case[] = [
     tfjs: (x, [w, b]) => tfjsOps.conv2dAdd(x, w!, b!, x, { stride: [1, 1], padding: [1, 1], activation: "relu6" }),
     ops: ["Conv", "Add", "Clip"],
   },
+  {
+    // The MatMul, Add, Add and GELU's erf form that linear, add and gelu made: ORT fuses them as it did (FusedMatMul or Gemm, Gelu).
+    name: "linearAdd: a linear, the residual (here its input), exact GELU",
+    shape: [2, 5, 8],
+    params: [{ shape: [8, 8], lo: -0.5, hi: 0.5 }, { shape: [8] }],
+    onnx: (x, [w, b]) => onnx.linearAdd(x, w!, b!, x, { activation: "gelu" }),
+    tfjs: (x, [w, b]) => tfjsOps.linearAdd(x, w!, b!, x, { activation: "gelu" }),
+    ops: ["MatMul", "Add", "Add", "Mul", "Div", "Erf", "Add", "Mul"],
+  },
+  {
+    name: "layerNormLinear: LayerNormalization, then the linear and its relu",
+    shape: [2, 5, 8],
+    params: [{ shape: [8], lo: 0.5, hi: 1.5 }, { shape: [8] }, { shape: [8, 6], lo: -0.5, hi: 0.5 }, { shape: [6] }],
+    onnx: (x, [g, beta, w, b]) => onnx.layerNormLinear(x, g!, beta!, w!, b!, { eps: 1e-6, activation: "relu" }),
+    tfjs: (x, [g, beta, w, b]) => tfjsOps.layerNormLinear(x, g!, beta!, w!, b!, { eps: 1e-6, activation: "relu" }),
+    ops: ["LayerNormalization", "MatMul", "Add", "Relu"],
+  },
 ];
 
 /** The graph of one case: its input, parameters as initializers, the output. */

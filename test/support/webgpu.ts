@@ -29,3 +29,20 @@ export async function errorAgainst(got: tf.Tensor, want: tf.Tensor): Promise<num
   assert.deepEqual(got.shape, want.shape);
   return relativeError((await got.data()) as Float32Array, (await want.data()) as Float32Array);
 }
+
+/** The programs tfjs's webgpu backend dispatches while `run` runs, by the first part of their shader keys (`fxcGemm`, `binary`, ...). */
+export function programsRun(run: () => void): string[] {
+  const backend = tf.backend() as unknown as { runWebGPUProgram: (...args: unknown[]) => unknown };
+  const original = backend.runWebGPUProgram;
+  const kinds: string[] = [];
+  backend.runWebGPUProgram = function (this: unknown, ...args: unknown[]) {
+    kinds.push((args[0] as { shaderKey: string }).shaderKey.split("_")[0]!);
+    return original.apply(this, args);
+  };
+  try {
+    run();
+  } finally {
+    backend.runWebGPUProgram = original;
+  }
+  return kinds;
+}

@@ -168,3 +168,21 @@ test("the depthwise kernel: taps unrolled with the geometry written in, 4 channe
   assert.notEqual(depthwiseShaderKey(CONV, true, "relu"), depthwiseShaderKey({ ...CONV, dilationWidth: 2 }, true, "relu"));
   assert.notEqual(depthwiseShaderKey(CONV, true, "relu"), depthwiseShaderKey(CONV, true, "relu6"));
 });
+
+test("a layer norm prologue: row statistics before the K loop, A normalized as it is loaded, in the key; GELU by erf's approximation", () => {
+  const plain = gemmShader(spec({ k: 192, n: 768, bias: true, tile: chooseGemmTile(197, 768, 192) }));
+  assert.doesNotMatch(plain, /rowMean|Gamma|erf/);
+  const ln = spec({ k: 192, n: 768, bias: true, activation: "gelu", layerNorm: { eps: 1e-6, gamma: true, beta: true }, tile: chooseGemmTile(197, 768, 192) });
+  const source = gemmShader(ln);
+  // 32x64 tile, 2x4 per thread: 256 threads, 8 a row; vec4 reads of the row, 192 / 4 of them.
+  assert.match(source, /var<workgroup> rowMean : array<f32, 32>;/);
+  assert.match(source, /let statPart = thread % 8;/);
+  assert.match(source, /for \(var q = statPart; q < 48; q = q \+ 8\)/);
+  assert.match(source, /rowRstd\[statLocal\] = inverseSqrt\(rowTotal \/ 192\.0 \+ 0\.000001\);/);
+  assert.ok(source.indexOf("rowRstd[statLocal]") < source.indexOf("for (var t = 0;"), "the statistics come before the K loop");
+  assert.match(source, /v = A\[\(aBase \+ row \* K \+ k\) \/ 4\]; v = \(v - rowMean\[r\]\) \* rowRstd\[r\] \* Gamma\[k \/ 4\] \+ Beta\[k \/ 4\];/);
+  assert.match(source, /0\.3275911/, "Abramowitz and Stegun 7.1.26");
+  assert.notEqual(gemmShaderKey(ln), gemmShaderKey({ ...ln, layerNorm: { eps: 1e-5, gamma: true, beta: true } }), "eps is in the source");
+  assert.notEqual(gemmShaderKey(ln), gemmShaderKey({ ...ln, layerNorm: { eps: 1e-6, gamma: true, beta: false } }));
+  assert.throws(() => gemmShader({ ...ln, loader: { kind: "im2col", conv: CONV } }), /layer norm prologue reads a matrix's rows/);
+});

@@ -1,4 +1,5 @@
 import { EngineError } from "../../engine.js";
+import type { FusedActivation } from "../../ops/activations.js";
 import { OnnxValue, add, div, erf, mul, pow, relu6 as clip6, tanh as tanhOp } from "./onnx.js";
 import * as o from "./onnx.js";
 
@@ -20,6 +21,14 @@ export function gelu(x: OnnxValue, attrs: { readonly approximate?: string } = {}
     return mul(mul(0.5, x), add(1, tanhOp(inner)));
   }
   return mul(mul(0.5, x), add(1, erf(div(x, Math.SQRT2))));
+}
+
+/** runtime/ops's `activate`: the nodes the separate activation call would have added, which ONNX Runtime fuses as it did them. */
+export function activate(y: OnnxValue, activation: FusedActivation | undefined): OnnxValue {
+  if (activation === "relu") return relu(y);
+  if (activation === "relu6") return relu6(y);
+  if (activation === "gelu") return gelu(y);
+  return y;
 }
 
 export function dropout(_x: OnnxValue, _attrs: { readonly p: number }): OnnxValue {

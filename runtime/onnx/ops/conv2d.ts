@@ -1,5 +1,6 @@
-import { transposedOutput, type Conv2dAttrs, type Conv2dTransposeAttrs, type FusedActivation } from "../../ops/conv2d.js";
-import { OnnxValue, add, concat, conv, relu, relu6, reshape, transpose } from "./onnx.js";
+import { transposedOutput, type Conv2dAttrs, type Conv2dTransposeAttrs } from "../../ops/conv2d.js";
+import { OnnxValue, add, concat, conv, reshape, transpose } from "./onnx.js";
+import { activate } from "./activations.js";
 
 /**
  * runtime/ops/conv2d.ts over ONNX. Filters arrive as the tfjs kernels take them (HWIO, or
@@ -7,8 +8,6 @@ import { OnnxValue, add, concat, conv, relu, relu6, reshape, transpose } from ".
  * constants when it loads the model. The convolution itself runs NCHW between two transposes
  * that its transpose optimizer cancels against the neighbours'.
  */
-
-const activate = (y: OnnxValue, activation: FusedActivation | undefined): OnnxValue => (activation === "relu" ? relu(y) : activation === "relu6" ? relu6(y) : y);
 
 const options = (attrs: Conv2dAttrs, group: number) => {
   const [ph, pw] = [attrs.padding[0]!, attrs.padding[1]!];

@@ -8,7 +8,7 @@ import { relu, relu6, sigmoid, tanh, silu, hardsigmoid, hardswish, gelu, dropout
 import { add, sub, mul, div, floorDiv } from "./binary.js";
 import { maxPool2d, avgPool2d, adaptiveAvgPool2d, adaptiveMaxPool2d } from "./pooling.js";
 import { interpolate, interpolateLike } from "./interpolate.js";
-import { flatten, linear, shapeOf, getitem } from "./tensorOps.js";
+import { flatten, linear, linearAdd, layerNormLinear, shapeOf, getitem } from "./tensorOps.js";
 import { permute, reshape, concat, split, mean, sum, max, softmax, matmul, layerNorm, stochasticDepth, index, expand } from "./shapeOps.js";
 import { attention, multiHeadAttention, einsum, gather } from "./attention.js";
 import { rearrange } from "./rearrange.js";
@@ -52,6 +52,8 @@ export const onnxKernels = {
   interpolateLike,
   flatten,
   linear,
+  linearAdd,
+  layerNormLinear,
   shapeOf,
   getitem,
   permute,

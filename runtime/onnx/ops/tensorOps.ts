@@ -1,6 +1,8 @@
-import { torchShape } from "../../ops/tensorOps.js";
+import { torchShape, type LayerNormLinearAttrs, type LinearAttrs } from "../../ops/tensorOps.js";
 import { storeAs, torchOrder } from "./layout.js";
 import { OnnxValue, add, matmul, reshape } from "./onnx.js";
+import { activate } from "./activations.js";
+import { layerNorm } from "./shapeOps.js";
 
 /** runtime/ops/tensorOps.ts over ONNX. */
 
@@ -11,9 +13,23 @@ export function flatten(x: OnnxValue, attrs: { readonly startDim: number; readon
 }
 
 /** torch's linear over the last dim; the weight is [in, out] as the tfjs kernel takes it. */
-export function linear(x: OnnxValue, weight: OnnxValue, bias: OnnxValue | null): OnnxValue {
+export function linear(x: OnnxValue, weight: OnnxValue, bias: OnnxValue | null, attrs: LinearAttrs = {}): OnnxValue {
   const y = matmul(x, weight);
-  return bias === null ? y : add(y, bias);
+  return activate(bias === null ? y : add(y, bias), attrs.activation);
+}
+
+/**
+ * The nodes the unfused linear, add and activation calls made (MatMul, Add, Add, then the
+ * activation's), which ONNX Runtime's optimizer fuses as it did them.
+ */
+export function linearAdd(x: OnnxValue, weight: OnnxValue, bias: OnnxValue | null, addend: OnnxValue, attrs: LinearAttrs = {}): OnnxValue {
+  return activate(add(linear(x, weight, bias), addend), attrs.activation);
+}
+
+/** LayerNormalization, then the linear's nodes: the graph the two calls made. */
+export function layerNormLinear(x: OnnxValue, gamma: OnnxValue | null, beta: OnnxValue | null, weight: OnnxValue, bias: OnnxValue | null, attrs: LayerNormLinearAttrs): OnnxValue {
+  const { eps, ...linearAttrs } = attrs;
+  return linear(layerNorm(x, gamma, beta, { dims: 1, eps }), weight, bias, linearAttrs);
 }
 
 /** `x.shape` or `x.size(dim)` in torch's dim order: known when the graph is built. */

@@ -1,5 +1,6 @@
 import { tf, type Tensor, type Tensor4D } from "../../ops/tf.js";
-import { conv2d as tfjsConv2d, conv2dAdd as tfjsConv2dAdd, depthwiseConv2d as tfjsDepthwiseConv2d, windowCount, type Conv2dAttrs, type FusedActivation } from "../../ops/conv2d.js";
+import { conv2d as tfjsConv2d, conv2dAdd as tfjsConv2dAdd, depthwiseConv2d as tfjsDepthwiseConv2d, windowCount, type Conv2dAttrs } from "../../ops/conv2d.js";
+import type { ConvActivation } from "../../ops/activations.js";
 import { activationWgsl, conjunction, gemmFits, geometryKey, guarded, runGemm, type ConvGeometry, type GemmLoader } from "../gemm.js";
 import { MAX_WORKGROUPS_PER_DIMENSION, ownKernelApplies, runProgram, type WebgpuProgram } from "../program.js";
 
@@ -50,7 +51,7 @@ export function conv2dWithAddend(input: Tensor, weight: Tensor, bias: Tensor | n
   const k = conv.kernelHeight * conv.kernelWidth * conv.channels;
   if (!gemmFits(1, m, k, outChannels)) return undefined;
   const loader = convLoader(conv);
-  const activation: FusedActivation | undefined = attrs.activation;
+  const activation: ConvActivation | undefined = attrs.activation;
   return tf.tidy(() => {
     const y = runGemm({
       a: loader.kind === "matrix" ? tf.reshape(input, [1, m, k]) : input,
@@ -91,7 +92,7 @@ const DEPTHWISE_WORKGROUP = 64;
  * is a multiple of 4), the KH x KW taps unrolled with constant offsets, the padding checked only
  * along an axis that has some, bias and activation before the store. The batch is read at run time.
  */
-export function depthwiseShader(conv: ConvGeometry, bias: boolean, activation: FusedActivation | undefined): string {
+export function depthwiseShader(conv: ConvGeometry, bias: boolean, activation: ConvActivation | undefined): string {
   const vec4 = conv.channels % 4 === 0;
   const lanes = vec4 ? conv.channels / 4 : conv.channels;
   const type = vec4 ? "vec4<f32>" : "f32";
@@ -121,7 +122,7 @@ export function depthwiseShader(conv: ConvGeometry, bias: boolean, activation: F
 }
 
 /** The key tfjs caches a depthwise pipeline by: every constant that changes the source. */
-export function depthwiseShaderKey(conv: ConvGeometry, bias: boolean, activation: FusedActivation | undefined): string {
+export function depthwiseShaderKey(conv: ConvGeometry, bias: boolean, activation: ConvActivation | undefined): string {
   return `fxcDepthwise_${geometryKey(conv)}_${bias ? "bias" : ""}_${activation ?? ""}`;
 }
 
@@ -139,7 +140,7 @@ class DepthwiseProgram implements WebgpuProgram {
     readonly outputShape: [number, number, number, number],
     private readonly conv: ConvGeometry,
     private readonly bias: boolean,
-    private readonly activation: FusedActivation | undefined,
+    private readonly activation: ConvActivation | undefined,
   ) {
     const width = conv.channels % 4 === 0 ? 4 : 1;
     this.variableNames = bias ? ["X", "W", "Bias"] : ["X", "W"];

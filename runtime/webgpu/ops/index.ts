@@ -2,7 +2,7 @@ import type { KernelName, TfjsKernels } from "../../kernels.js";
 import * as tfjsOps from "../../ops/index.js";
 import { conv2d, conv2dAdd, depthwiseConv2d } from "./conv2d.js";
 import { layerNorm, matmul, softmax } from "./shapeOps.js";
-import { linear } from "./tensorOps.js";
+import { linear, linearAdd, layerNormLinear } from "./tensorOps.js";
 import { attention, multiHeadAttention } from "./attention.js";
 
 /**
@@ -16,6 +16,8 @@ const own = {
   conv2dAdd,
   depthwiseConv2d,
   linear,
+  linearAdd,
+  layerNormLinear,
   matmul,
   layerNorm,
   softmax,
