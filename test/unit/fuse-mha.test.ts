@@ -31,12 +31,13 @@ test("ViT's self-attention is one multiHeadAttention call reading the in-project
     const calls = fused(program);
     assert.equal(calls.length, 2);
     const attentionOps = program.instructions.filter((i) => i.nodes.some((n) => n.endsWith(".self_attention"))).map((i) => i.op);
-    assert.deepEqual(attentionOps, ["linear", "multiHeadAttention", "linear", "linear", "multiHeadAttention", "linear"], "no split, getitem, move or shape read left");
+    // The products around it carry the block's layer norm (in_proj) and residual (out_proj): compiler/passes/fuse.ts's linear fusions.
+    assert.deepEqual(attentionOps, ["layerNormLinear", "multiHeadAttention", "linearAdd", "layerNormLinear", "multiHeadAttention", "linearAdd"], "no split, getitem, move or shape read left");
     assert.deepEqual(calls[0]!.attrs, { heads: 2, scale: 8 ** -0.5 });
     const input = calls[0]!.inputs[0];
     const producer = program.instructions.find((i) => input?.kind === "value" && i.id === input.id);
-    assert.equal(producer?.op, "linear", "it reads the in-projection's packed product");
-    assert.equal(program.instructions[program.instructions.indexOf(calls[0]!) + 1]?.op, "linear", "out_proj reads its [B, T, E] result");
+    assert.equal(producer?.op, "layerNormLinear", "it reads the in-projection's packed product");
+    assert.equal(program.instructions[program.instructions.indexOf(calls[0]!) + 1]?.op, "linearAdd", "out_proj reads its [B, T, E] result");
   }
 });
 
