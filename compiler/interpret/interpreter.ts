@@ -1,4 +1,4 @@
-import { dispose } from "@fxc/runtime/internal/ops/tensorOps";
+import { dispose } from "@fxc/runtime/internal/ops/linear";
 import type { Params } from "@fxc/runtime/internal/params";
 import type { TfjsKernels } from "@fxc/runtime/internal/kernels";
 import type { Tensor } from "@fxc/runtime/internal/ops/tf";

@@ -1,5 +1,5 @@
 import { identifierFor } from "./lower.js";
-import type { ConvActivation, FusedActivation } from "@fxc/runtime/internal/ops/activations";
+import type { ConvActivation, FusedActivation } from "@fxc/runtime/internal/ops/activation";
 import { HEADS_FIRST, KEYS_TRANSPOSED } from "@fxc/runtime/internal/ops/attention";
 import { operandParams, readCounts, returnedValues, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
 import { runtimeDim, type AbstractValue, type Dim } from "../graph/value.js";

@@ -1,6 +1,6 @@
 import { tf, type Tensor, type Tensor3D } from "./tf.js";
-import { mul } from "./binary.js";
-import { matmul, softmax } from "./shapeOps.js";
+import { mul } from "./elementwise.js";
+import { matmul, softmax } from "./shape.js";
 
 /** Kernels of attention layers with torch's semantics: scaled dot-product attention, einsum, and rows picked by an index tensor. */
 

@@ -1,6 +1,6 @@
 import { tf, type Tensor, type Tensor4D } from "./tf.js";
-import { alongHeightAndWidth } from "./pooling.js";
-import { linearSamples, nearestIndices } from "./sampling.js";
+import { alongHeightAndWidth } from "./pool.js";
+import { linearSamples, nearestIndices } from "./support/sampling.js";
 
 // The sampling rules live in sampling.ts (no tfjs) so that the typed-array kernels of runtime/detection share them.
 export { linearSamples, nearestIndices };

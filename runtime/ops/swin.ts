@@ -1,6 +1,6 @@
 import { tf, type Tensor } from "./tf.js";
-import { linear } from "./tensorOps.js";
-import { matmul } from "./shapeOps.js";
+import { linear } from "./linear.js";
+import { matmul } from "./shape.js";
 
 /**
  * Kernels for the functions torchvision's swin_transformer.py wraps with torch.fx.wrap, with

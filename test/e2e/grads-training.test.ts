@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { createFeatureExtractor } from "../../compiler/api.js";
 import { getModel } from "../../models/index.js";
 import { EngineError, FxcError, TrainingError, tf, useBackend } from "../../runtime/index.js";
-import { maxPool2d } from "../../runtime/ops/pooling.js";
-import { matmul } from "../../runtime/ops/shapeOps.js";
+import { maxPool2d } from "../../runtime/ops/pool.js";
+import { matmul } from "../../runtime/ops/shape.js";
 import { registerBackwardKernels } from "../../runtime/gradients/kernels.js";
 import { seededWeights } from "../support/seeded.js";
 

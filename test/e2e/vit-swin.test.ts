@@ -6,7 +6,7 @@ import { SwinTransformer, relativeCoordsTable } from "../../models/zoo/swin.js";
 import { relativePositionIndex } from "../../models/zoo/maxvit.js";
 import { Buffer } from "../../models/nn/parameter.js";
 import { memorySource, tf, useBackend, WeightsError, withRenamedKeys, type TensorSource } from "../../runtime/index.js";
-import { matmul } from "../../runtime/ops/shapeOps.js";
+import { matmul } from "../../runtime/ops/shape.js";
 import { relativeError } from "../support/fixtures.js";
 import { seededWeights } from "../support/seeded.js";
 import { fxc } from "../support/cli.js";

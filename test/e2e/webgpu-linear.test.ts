@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { chooseBackend, tf } from "../../runtime/index.js";
-import type { FusedActivation } from "../../runtime/ops/activations.js";
-import { layerNormLinear as tfjsLayerNormLinear, linear as tfjsLinear, linearAdd as tfjsLinearAdd } from "../../runtime/ops/tensorOps.js";
-import { layerNormLinear, linear, linearAdd } from "../../runtime/webgpu/ops/tensorOps.js";
+import type { FusedActivation } from "../../runtime/ops/activation.js";
+import { layerNormLinear as tfjsLayerNormLinear, linear as tfjsLinear, linearAdd as tfjsLinearAdd } from "../../runtime/ops/linear.js";
+import { layerNormLinear, linear, linearAdd } from "../../runtime/webgpu/ops/linear.js";
 import { relativeError } from "../support/fixtures.js";
 import { errorAgainst, pipelineKeys, programsRun, webgpuTest } from "../support/webgpu.js";
 import { seededInput, seededUniform, seededWeights } from "../support/seeded.js";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { chooseBackend, tf } from "../../runtime/index.js";
-import { matmul as tfjsMatmul } from "../../runtime/ops/shapeOps.js";
+import { matmul as tfjsMatmul } from "../../runtime/ops/shape.js";
 import { runGemm } from "../../runtime/webgpu/gemm.js";
-import { matmul } from "../../runtime/webgpu/ops/shapeOps.js";
+import { matmul } from "../../runtime/webgpu/ops/norm.js";
 import { VIT_SWIN_FACTORIES } from "../support/factories.js";
 import { fixtureCases, runCase } from "../support/fixtures.js";
 import { errorAgainst, pipelineKeys, webgpuTest } from "../support/webgpu.js";

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chooseBackend, tf } from "../../runtime/index.js";
-import { layerNorm as tfjsLayerNorm, softmax as tfjsSoftmax } from "../../runtime/ops/shapeOps.js";
-import { layerNorm, layerNormShader, rowPlan, softmax, softmaxShader } from "../../runtime/webgpu/ops/shapeOps.js";
+import { layerNorm as tfjsLayerNorm, softmax as tfjsSoftmax } from "../../runtime/ops/shape.js";
+import { layerNorm, layerNormShader, rowPlan, softmax, softmaxShader } from "../../runtime/webgpu/ops/norm.js";
 import { workgroupsFor } from "../../runtime/webgpu/rows.js";
 import { relativeError } from "../support/fixtures.js";
 import { pipelineKeys, webgpuTest } from "../support/webgpu.js";

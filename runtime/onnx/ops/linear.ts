@@ -1,10 +1,10 @@
-import { torchShape, type LayerNormLinearAttrs, type LinearAttrs } from "../../ops/tensorOps.js";
+import { torchShape, type LayerNormLinearAttrs, type LinearAttrs } from "../../ops/linear.js";
 import { storeAs, torchOrder } from "./layout.js";
 import { OnnxValue, add, matmul, reshape } from "./onnx.js";
-import { activate } from "./activations.js";
-import { layerNorm } from "./shapeOps.js";
+import { activate } from "./activation.js";
+import { layerNorm } from "./shape.js";
 
-/** runtime/ops/tensorOps.ts over ONNX. */
+/** runtime/ops/linear.ts over ONNX. */
 
 export function flatten(x: OnnxValue, attrs: { readonly startDim: number; readonly endDim: number; readonly inFormat?: string; readonly outFormat?: string }): OnnxValue {
   const t = torchOrder(x, attrs);

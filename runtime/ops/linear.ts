@@ -1,7 +1,7 @@
 import { tf, type Tensor, type Tensor1D, type Tensor2D } from "./tf.js";
 import { storeAs, torchOrder } from "./layout.js";
-import { activate, type FusedActivation } from "./activations.js";
-import { layerNorm } from "./shapeOps.js";
+import { activate, type FusedActivation } from "./activation.js";
+import { layerNorm } from "./shape.js";
 
 /** torch.flatten in torch's dim order, whatever the input's storage. */
 export function flatten(x: Tensor, attrs: { readonly startDim: number; readonly endDim: number; readonly inFormat?: string; readonly outFormat?: string }): Tensor {

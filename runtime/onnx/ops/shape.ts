@@ -1,10 +1,10 @@
 import { EngineError } from "../../engine.js";
-import { expandedShape } from "../../ops/shapeOps.js";
+import { expandedShape } from "../../ops/shape.js";
 import { storeAs, torchOrder } from "./layout.js";
 import * as o from "./onnx.js";
 import { OnnxValue } from "./onnx.js";
 
-/** runtime/ops/shapeOps.ts over ONNX. Axes arrive already mapped to storage by the compiler. */
+/** runtime/ops/shape.ts over ONNX. Axes arrive already mapped to storage by the compiler. */
 
 export const permute = (x: OnnxValue, attrs: { readonly perm: readonly number[] }): OnnxValue => (attrs.perm.every((p, i) => p === i) ? o.identity(x) : o.transpose(x, attrs.perm));
 

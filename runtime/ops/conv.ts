@@ -1,5 +1,5 @@
 import { tf, type Tensor, type Tensor1D, type Tensor4D } from "./tf.js";
-import { activate as activated, type ConvActivation } from "./activations.js";
+import { activate as activated, type ConvActivation } from "./activation.js";
 
 // Kernels take plain Tensors (weights arrive untyped by rank) and return the rank they make.
 

@@ -1,5 +1,5 @@
 import { tf, type Tensor } from "../../ops/tf.js";
-import { layerNorm as tfjsLayerNorm, matmul as tfjsMatmul, softmax as tfjsSoftmax } from "../../ops/shapeOps.js";
+import { layerNorm as tfjsLayerNorm, matmul as tfjsMatmul, softmax as tfjsSoftmax } from "../../ops/shape.js";
 import { gemmFits, runGemm } from "../gemm.js";
 import { ownKernelApplies, runProgram, type WebgpuProgram } from "../program.js";
 import { LOWEST_F32, ROW_DISPATCH_LAYOUT, WORKGROUP_INDEX, powerOfTwoAtLeast, rowReductions, wgslFloat, workgroupsFor } from "../rows.js";
@@ -58,7 +58,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
 
 /**
- * torch's layer_norm and softmax as fxc's WGSL kernels (runtime/ops/shapeOps.ts's otherwise):
+ * torch's layer_norm and softmax as fxc's WGSL kernels (runtime/ops/shape.ts's otherwise):
  * one workgroup per row, the row read once into registers (vec4 loads where its length is a
  * multiple of 4), reduced through workgroup memory, and written once. The row length is a
  * constant of the shader (an ahead-of-time compiler knows it per layer); the number of rows

@@ -1,9 +1,9 @@
 import { EngineError } from "../../engine.js";
-import type { FusedActivation } from "../../ops/activations.js";
+import type { FusedActivation } from "../../ops/activation.js";
 import { OnnxValue, add, div, erf, mul, pow, relu6 as clip6, tanh as tanhOp } from "./onnx.js";
 import * as o from "./onnx.js";
 
-/** runtime/ops/activations.ts over ONNX. */
+/** runtime/ops/activation.ts over ONNX. */
 
 export const relu = (x: OnnxValue): OnnxValue => o.relu(x);
 export const relu6 = (x: OnnxValue): OnnxValue => clip6(x);

@@ -1,12 +1,12 @@
 import { tf, type Tensor } from "../../ops/tf.js";
-import type { FusedActivation } from "../../ops/activations.js";
-import { linear as tfjsLinear, linearAdd as tfjsLinearAdd, type LayerNormLinearAttrs, type LinearAttrs } from "../../ops/tensorOps.js";
+import type { FusedActivation } from "../../ops/activation.js";
+import { linear as tfjsLinear, linearAdd as tfjsLinearAdd, type LayerNormLinearAttrs, type LinearAttrs } from "../../ops/linear.js";
 import { gemmFits, runGemm } from "../gemm.js";
 import { ownKernelApplies } from "../program.js";
-import { layerNorm } from "./shapeOps.js";
+import { layerNorm } from "./norm.js";
 
 /**
- * torch's linear as fxc's GEMM (runtime/webgpu/gemm.ts; runtime/ops/tensorOps.ts's kernels on
+ * torch's linear as fxc's GEMM (runtime/webgpu/gemm.ts; runtime/ops/linear.ts's kernels on
  * tfjs's generic matMul otherwise): `act(x[M, K] @ w[K, N] + bias[N] + addend[M, N])`, M every dim
  * of x but its last, bias, addend (a residual, linearAdd) and activation in the product's epilogue,
  * and x's rows layer-normalized in its prologue as they are loaded (layerNormLinear). The shader is

@@ -2,7 +2,7 @@ import { EngineError } from "../../engine.js";
 import { OnnxValue, transpose } from "./onnx.js";
 
 /**
- * runtime/ops/batchNorm.ts over ONNX, eval mode: ONNX's BatchNormalization, which wants channels
+ * runtime/ops/norm.ts over ONNX, eval mode: ONNX's BatchNormalization, which wants channels
  * on axis 1, between two moves of the channels-last axis that ORT's transpose optimizer cancels
  * against the neighbouring convolutions'. One op, not its arithmetic (Sub, Mul, Add): ORT turns a
  * BatchNormalization into a 1x1 depthwise convolution of its blocked (NCHWc) layout with the

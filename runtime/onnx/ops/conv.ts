@@ -1,9 +1,9 @@
-import { transposedOutput, type Conv2dAttrs, type Conv2dTransposeAttrs } from "../../ops/conv2d.js";
+import { transposedOutput, type Conv2dAttrs, type Conv2dTransposeAttrs } from "../../ops/conv.js";
 import { OnnxValue, add, concat, conv, reshape, transpose } from "./onnx.js";
-import { activate } from "./activations.js";
+import { activate } from "./activation.js";
 
 /**
- * runtime/ops/conv2d.ts over ONNX. Filters arrive as the tfjs kernels take them (HWIO, or
+ * runtime/ops/conv.ts over ONNX. Filters arrive as the tfjs kernels take them (HWIO, or
  * HWIO parts per group) and become ONNX's OIHW here; ONNX Runtime folds these moves of
  * constants when it loads the model. The convolution itself runs NCHW between two transposes
  * that its transpose optimizer cancels against the neighbours'.
