@@ -1,17 +1,9 @@
+import { layerNorm } from "./norm.js";
+import { activate, type FusedActivation } from "./support/activation.js";
+import { parseEinsum } from "./support/linear.js";
 import { tf, type Tensor, type Tensor1D, type Tensor2D } from "./tf.js";
-import { storeAs, torchOrder } from "./layout.js";
-import { activate, type FusedActivation } from "./activation.js";
-import { layerNorm } from "./shape.js";
 
-/** torch.flatten in torch's dim order, whatever the input's storage. */
-export function flatten(x: Tensor, attrs: { readonly startDim: number; readonly endDim: number; readonly inFormat?: string; readonly outFormat?: string }): Tensor {
-  return tf.tidy(() => {
-    const t = torchOrder(x, attrs);
-    const shape = t.shape;
-    const merged = shape.slice(attrs.startDim, attrs.endDim + 1).reduce((a, b) => a * b, 1);
-    return storeAs(tf.reshape(t, [...shape.slice(0, attrs.startDim), merged, ...shape.slice(attrs.endDim + 1)]), attrs);
-  });
-}
+/** torch's linear (fused forms included), matmul and einsum: the kernels that are matrix products. */
 
 /** A linear's fused activation, applied after the bias (and after linearAdd's addend). */
 export interface LinearAttrs {
@@ -62,36 +54,94 @@ export function layerNormLinear(x: Tensor, gamma: Tensor | null, beta: Tensor | 
   return tf.tidy(() => linear(layerNorm(x, gamma, beta, { dims: 1, eps }), weight, bias, linearAttrs));
 }
 
-/** shapeOf's attributes in general (its overloads each narrow `dim`): what lowering writes. */
-export type ShapeOfAttrs = { readonly inFormat?: string; readonly dim?: number | null };
-
-/** `x.shape` or `x.size(dim)` in torch's dim order. */
-export function shapeOf(x: Tensor, attrs?: { readonly inFormat?: string; readonly dim?: null }): number[];
-export function shapeOf(x: Tensor, attrs: { readonly inFormat?: string; readonly dim: number }): number;
-export function shapeOf(x: Tensor, attrs: ShapeOfAttrs = {}): number[] | number {
-  return torchShape(x.shape, attrs);
+interface Labelled {
+  readonly t: Tensor;
+  readonly labels: readonly string[];
 }
 
-/** A stored shape in torch's dim order, or one of its sizes: every engine's shapeOf. */
-export function torchShape(shape: readonly number[], attrs: ShapeOfAttrs): number[] | number {
-  const s = attrs.inFormat === "channelsLast" ? [shape[0]!, shape[3]!, shape[1]!, shape[2]!] : [...shape];
-  if (attrs.dim === undefined || attrs.dim === null) return s;
-  return s[attrs.dim < 0 ? attrs.dim + s.length : attrs.dim]!;
+/** The tensor with its dims in `order` (a permutation of its labels). */
+function arrange(x: Labelled, order: readonly string[]): Tensor {
+  const perm = order.map((l) => x.labels.indexOf(l));
+  return perm.every((p, i) => p === i) ? x.t : tf.transpose(x.t, perm);
+}
+
+const sizeOf = (x: Labelled, l: string): number => x.t.shape[x.labels.indexOf(l)]!;
+
+const product = (x: Labelled, labels: readonly string[]): number => labels.reduce((p, l) => p * sizeOf(x, l), 1);
+
+/**
+ * One operand of a batched matmul, [batch, rows, inner] (or its transpose when the data
+ * already sits that way, so that the matmul transposes instead of a copy).
+ */
+function matmulOperand(x: Labelled, batch: readonly string[], outer: readonly string[], inner: readonly string[], innerLast: boolean): { t: Tensor; transposed: boolean } {
+  const natural = innerLast ? [...batch, ...outer, ...inner] : [...batch, ...inner, ...outer];
+  const flipped = innerLast ? [...batch, ...inner, ...outer] : [...batch, ...outer, ...inner];
+  const inPlace = (order: readonly string[]): boolean => order.every((l, i) => x.labels[i] === l);
+  const transposed = !inPlace(natural) && inPlace(flipped);
+  const order = transposed ? flipped : natural;
+  const rows = product(x, outer);
+  const depth = product(x, inner);
+  const dims = innerLast !== transposed ? [rows, depth] : [depth, rows];
+  return { t: tf.reshape(arrange(x, order), [product(x, batch), ...dims]), transposed };
 }
 
 /**
- * `obj[index]` on a shape or tuple known only at run time. A tensor taken from a tuple is
- * a new handle (tfjs shares the data), so freeing the tuple later leaves it intact.
+ * torch.einsum for one or two operands: labels found in one operand only and not in the
+ * output are summed first; two operands then meet in one batched matmul (shared output
+ * labels are the batch, shared others are contracted), and the result is put in the
+ * output's order.
  */
-export function getitem<T>(obj: readonly T[], index: number): T {
-  const item = obj[index < 0 ? index + obj.length : index]!;
-  return item instanceof tf.Tensor ? (tf.clone(item) as T) : item;
+export function einsum(operands: readonly Tensor[], attrs: { readonly equation: string }): Tensor {
+  const plan = parseEinsum(attrs.equation, operands.length);
+  if (operands.length > 2) throw new Error(`einsum '${attrs.equation}': more than two operands are not supported`);
+  return tf.tidy(() => {
+    const reduced: Labelled[] = operands.map((t, i) => {
+      const labels = plan.inputs[i]!;
+      const kept = labels.map((l) => plan.output.includes(l) || plan.inputs.some((other, j) => j !== i && other.includes(l)));
+      const axes = kept.flatMap((k, axis) => (k ? [] : [axis]));
+      return { t: axes.length > 0 ? tf.sum(t, axes) : t, labels: labels.filter((_, axis) => kept[axis]) };
+    });
+    if (reduced.length === 1) return arrange(reduced[0]!, plan.output);
+    const [a, b] = reduced as [Labelled, Labelled];
+    const batch = plan.output.filter((l) => a.labels.includes(l) && b.labels.includes(l));
+    const contracted = a.labels.filter((l) => b.labels.includes(l) && !plan.output.includes(l));
+    const aFree = a.labels.filter((l) => !b.labels.includes(l));
+    const bFree = b.labels.filter((l) => !a.labels.includes(l));
+    const left = matmulOperand(a, batch, aFree, contracted, true);
+    const right = matmulOperand(b, batch, bFree, contracted, false);
+    const product3 = tf.matMul(left.t, right.t, left.transposed, right.transposed);
+    const labels = [...batch, ...aFree, ...bFree];
+    const shape = labels.map((l) => (a.labels.includes(l) ? sizeOf(a, l) : sizeOf(b, l)));
+    return arrange({ t: tf.reshape(product3, shape), labels }, plan.output);
+  });
 }
 
-/** Frees intermediate values as soon as they are dead: tensors, and tensors inside tuples. */
-export function dispose(...values: unknown[]): void {
-  for (const v of values) {
-    if (Array.isArray(v)) dispose(...v);
-    else if (v !== null && typeof v === "object" && "dispose" in v && typeof v.dispose === "function") (v as Tensor).dispose();
-  }
+/**
+ * torch.matmul with batch broadcasting. tfjs-wasm multiplies a batch of matrices with a generic
+ * loop, but one pair with XNNPACK. From 250K multiply-adds per pair (near 100K the two are even;
+ * ViT's q @ kᵀ, 2.4M, runs 4-5 times faster), equal batches go pair by pair there, cut from
+ * the data directly since tfjs-wasm's slicing copies the whole input each time.
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.rank === 2 && b.rank === 2) return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
+  const batch = a.shape.slice(0, -2);
+  const [m, k] = a.shape.slice(-2) as [number, number];
+  const perPair = m * k * b.shape[b.rank - 1]!;
+  // Cutting from the data leaves the gradient tape: under tf.grads or an optimizer tfjs's own batched product runs.
+  const recording = tf.engine().state.gradientDepth > 0;
+  if (recording || tf.getBackend() !== "wasm" || perPair < 250_000 || a.rank !== b.rank || batch.join() !== b.shape.slice(0, -2).join()) return tf.matMul(a, b);
+  return tf.tidy(() => {
+    const left = matrices(a);
+    const right = matrices(b);
+    const products = left.map((m, i) => tf.matMul(m, right[i]!));
+    return tf.reshape(tf.stack(products), [...batch, m, b.shape[b.rank - 1]!]);
+  });
+}
+
+/** The matrices of a batch, as separate tensors. */
+function matrices(t: Tensor): tf.Tensor2D[] {
+  const [rows, cols] = t.shape.slice(-2) as [number, number];
+  const size = rows * cols;
+  const data = t.dataSync() as Float32Array;
+  return Array.from({ length: data.length / size }, (_, i) => tf.tensor2d(data.subarray(i * size, (i + 1) * size), [rows, cols]));
 }

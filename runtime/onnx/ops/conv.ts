@@ -1,6 +1,7 @@
-import { transposedOutput, type Conv2dAttrs, type Conv2dTransposeAttrs } from "../../ops/conv.js";
-import { OnnxValue, add, concat, conv, reshape, transpose } from "./onnx.js";
+import { type Conv2dAttrs, type Conv2dTransposeAttrs } from "../../ops/conv.js";
+import { transposedOutput } from "../../ops/support/conv.js";
 import { activate } from "./activation.js";
+import { OnnxValue, add, concat, conv, reshape, transpose } from "./onnx.js";
 
 /**
  * runtime/ops/conv.ts over ONNX. Filters arrive as the tfjs kernels take them (HWIO, or

@@ -1,20 +1,15 @@
-import { torchShape, type LayerNormLinearAttrs, type LinearAttrs } from "../../ops/linear.js";
-import { storeAs, torchOrder } from "./layout.js";
-import { OnnxValue, add, matmul, reshape } from "./onnx.js";
+import { type LayerNormLinearAttrs, type LinearAttrs } from "../../ops/linear.js";
+import { parseEinsum } from "../../ops/support/linear.js";
 import { activate } from "./activation.js";
-import { layerNorm } from "./shape.js";
+import { layerNorm } from "./norm.js";
+import * as o from "./onnx.js";
+import { OnnxValue, add } from "./onnx.js";
 
 /** runtime/ops/linear.ts over ONNX. */
 
-export function flatten(x: OnnxValue, attrs: { readonly startDim: number; readonly endDim: number; readonly inFormat?: string; readonly outFormat?: string }): OnnxValue {
-  const t = torchOrder(x, attrs);
-  const merged = t.shape.slice(attrs.startDim, attrs.endDim + 1).reduce((a, b) => a * b, 1);
-  return storeAs(reshape(t, [...t.shape.slice(0, attrs.startDim), merged, ...t.shape.slice(attrs.endDim + 1)]), attrs);
-}
-
 /** torch's linear over the last dim; the weight is [in, out] as the tfjs kernel takes it. */
 export function linear(x: OnnxValue, weight: OnnxValue, bias: OnnxValue | null, attrs: LinearAttrs = {}): OnnxValue {
-  const y = matmul(x, weight);
+  const y = o.matmul(x, weight);
   return activate(bias === null ? y : add(y, bias), attrs.activation);
 }
 
@@ -32,13 +27,14 @@ export function layerNormLinear(x: OnnxValue, gamma: OnnxValue | null, beta: Onn
   return linear(layerNorm(x, gamma, beta, { dims: 1, eps }), weight, bias, linearAttrs);
 }
 
-/** `x.shape` or `x.size(dim)` in torch's dim order: known when the graph is built. */
-export function shapeOf(x: OnnxValue, attrs?: { readonly inFormat?: string; readonly dim?: null }): number[];
-export function shapeOf(x: OnnxValue, attrs: { readonly inFormat?: string; readonly dim: number }): number;
-export function shapeOf(x: OnnxValue, attrs: { readonly inFormat?: string; readonly dim?: number | null } = {}): number[] | number {
-  return torchShape(x.shape, attrs);
+/** torch.einsum over ONNX: ONNX's Einsum, read with the same parser (the same refusals). */
+export function einsum(operands: readonly OnnxValue[], attrs: { readonly equation: string }): OnnxValue {
+  const plan = parseEinsum(attrs.equation, operands.length);
+  if (operands.length > 2) throw new Error(`einsum '${attrs.equation}': more than two operands are not supported`);
+  const sizes = new Map<string, number>();
+  plan.inputs.forEach((labels, i) => labels.forEach((l, axis) => sizes.set(l, operands[i]!.shape[axis]!)));
+  const equation = `${plan.inputs.map((l) => l.join("")).join(",")}->${plan.output.join("")}`;
+  return operands[0]!.graph.node("Einsum", operands, { equation }, plan.output.map((l) => sizes.get(l)!));
 }
 
-export function getitem<T>(obj: readonly T[], index: number): T {
-  return obj[index < 0 ? index + obj.length : index]!;
-}
+export const matmul = (a: OnnxValue, b: OnnxValue): OnnxValue => o.matmul(a, b);

@@ -20,3 +20,12 @@ export function batchNorm(x: OnnxValue, runningMean: OnnxValue, runningVar: Onnx
   const y = g.node("BatchNormalization", [channelsFirst, weight ?? filled(1), bias ?? filled(0), runningMean, runningVar], { epsilon: { float: attrs.eps } }, channelsFirst.shape);
   return transpose(y, [0, ...spatial.map((a) => a + 1), 1]);
 }
+
+/** torch's layer_norm over the last `dims` dims: ONNX's LayerNormalization (biased variance, as torch). */
+export function layerNorm(x: OnnxValue, weight: OnnxValue | null, bias: OnnxValue | null, attrs: { readonly dims: number; readonly eps: number }): OnnxValue {
+  const normalized = x.shape.slice(-attrs.dims);
+  const g = x.graph;
+  const ones = (value: number): OnnxValue => g.constant({ dtype: "float", dims: normalized, data: new Float32Array(normalized.reduce((a, b) => a * b, 1)).fill(value) });
+  const inputs = [x, weight ?? ones(1), bias ?? ones(0)];
+  return g.node("LayerNormalization", inputs, { axis: -attrs.dims, epsilon: { float: attrs.eps } }, x.shape);
+}

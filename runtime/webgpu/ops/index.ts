@@ -1,8 +1,9 @@
 import type { KernelName, TfjsKernels } from "../../kernels.js";
 import * as tfjsOps from "../../ops/index.js";
 import { conv2d, conv2dAdd, depthwiseConv2d } from "./conv.js";
-import { layerNorm, matmul, softmax } from "./norm.js";
-import { linear, linearAdd, layerNormLinear } from "./linear.js";
+import { layerNorm } from "./norm.js";
+import { softmax } from "./activation.js";
+import { linear, linearAdd, layerNormLinear, matmul } from "./linear.js";
 import { attention, multiHeadAttention } from "./attention.js";
 
 /**
