@@ -1,4 +1,4 @@
-import { type CustomOpAttrs } from "@fxc/runtime/internal/ops/support/custom";
+import type { CustomOpAttrs } from "@fxc/runtime/internal/ops/support/custom";
 import type { UserOpSpec } from "../../models/nn/dispatch.js";
 import { BATCH, ShapeError, tensor, type Dim } from "../graph/value.js";
 import { call } from "./lowering.js";

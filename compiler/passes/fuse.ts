@@ -1,4 +1,4 @@
-import { type ConvActivation, type FusedActivation } from "@fxc/runtime/internal/ops/support/activation";
+import type { ConvActivation, FusedActivation } from "@fxc/runtime/internal/ops/support/activation";
 import { HEADS_FIRST, KEYS_TRANSPOSED } from "@fxc/runtime/internal/ops/support/attention";
 import { operandParams, readCounts, returnedValues, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
 import { runtimeDim, type AbstractValue, type Dim } from "../graph/value.js";

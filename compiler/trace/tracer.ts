@@ -1,5 +1,5 @@
 import { FxcError } from "@fxc/runtime/internal/errors";
-import { type CustomOpAttrs } from "@fxc/runtime/internal/ops/support/custom";
+import type { CustomOpAttrs } from "@fxc/runtime/internal/ops/support/custom";
 import { withDispatcher, type Dispatcher, type UserOpSpec } from "../../models/nn/dispatch.js";
 import { Module, isLeafClass } from "../../models/nn/module.js";
 import { Buffer, Parameter } from "../../models/nn/parameter.js";

@@ -2,7 +2,7 @@ import { alongHeightAndWidth } from "./support/pool.js";
 import { linearSamples, nearestIndices } from "./support/sampling.js";
 import { tf, type Tensor, type Tensor4D } from "./tf.js";
 
-// The sampling rules live in sampling.ts (no tfjs) so that the typed-array kernels of runtime/detection share them.
+// The sampling rules live in support/sampling.ts (no tfjs) so that the typed-array kernels of runtime/detection share them.
 
 /**
  * torch's `F.interpolate` on a 4-D value stored NHWC: nearest, and bilinear with or without

@@ -1,4 +1,4 @@
-import { type FusedActivation } from "../ops/support/activation.js";
+import type { FusedActivation } from "../ops/support/activation.js";
 import type { Tensor, Tensor3D } from "../ops/tf.js";
 import { MAX_WORKGROUPS_PER_DIMENSION, runProgram, type WebgpuProgram } from "./program.js";
 import { wgslFloat } from "./rows.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { extractorProgram, loadProgram } from "../../compiler/api.js";
 import { chooseBackend, tf } from "../../runtime/index.js";
 import { layerNormLinear as tfjsLayerNormLinear, linear as tfjsLinear, linearAdd as tfjsLinearAdd } from "../../runtime/ops/linear.js";
-import { type FusedActivation } from "../../runtime/ops/support/activation.js";
+import type { FusedActivation } from "../../runtime/ops/support/activation.js";
 import { layerNormLinear, linear, linearAdd } from "../../runtime/webgpu/ops/linear.js";
 import { VIT_SWIN_FACTORIES } from "../support/factories.js";
 import { relativeError } from "../support/fixtures.js";

@@ -1,4 +1,4 @@
-import { type FusedActivation } from "../../ops/support/activation.js";
+import type { FusedActivation } from "../../ops/support/activation.js";
 import * as o from "./onnx.js";
 import { OnnxValue, add, relu6 as clip6, div, erf, mul, pow, tanh as tanhOp } from "./onnx.js";
 

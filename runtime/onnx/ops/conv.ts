@@ -1,4 +1,4 @@
-import { type Conv2dAttrs, type Conv2dTransposeAttrs } from "../../ops/conv.js";
+import type { Conv2dAttrs, Conv2dTransposeAttrs } from "../../ops/conv.js";
 import { transposedOutput } from "../../ops/support/conv.js";
 import { activate } from "./activation.js";
 import { OnnxValue, add, concat, conv, reshape, transpose } from "./onnx.js";

@@ -1,4 +1,4 @@
-import { type LayerNormLinearAttrs, type LinearAttrs } from "../../ops/linear.js";
+import type { LayerNormLinearAttrs, LinearAttrs } from "../../ops/linear.js";
 import { parseEinsum } from "../../ops/support/linear.js";
 import { activate } from "./activation.js";
 import { layerNorm } from "./norm.js";

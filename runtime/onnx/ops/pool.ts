@@ -1,4 +1,4 @@
-import { type PoolAttrs } from "../../ops/pool.js";
+import type { PoolAttrs } from "../../ops/pool.js";
 import { GLOBAL_POOL_ONE_SUM_MAX, bins, windowPadding } from "../../ops/support/pool.js";
 import { OnnxValue, concat, div, matmul, mul, pad, pool, reduce, slice, transpose } from "./onnx.js";
 

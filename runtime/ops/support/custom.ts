@@ -1,5 +1,5 @@
 import { FxcError } from "../../errors.js";
-import { type Tensor } from "../tf.js";
+import type { Tensor } from "../tf.js";
 
 /**
  * User ops with their own kernel (`F.defineOp` in a model, `registerOp` here): a compiled program

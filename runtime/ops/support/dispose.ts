@@ -1,4 +1,4 @@
-import { type Tensor } from "../tf.js";
+import type { Tensor } from "../tf.js";
 
 /** Freeing values, for generated code and the runtime; outside the kernel barrel (runtime/ops/index.ts), so not kernels of the contract. */
 

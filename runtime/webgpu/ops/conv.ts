@@ -1,5 +1,5 @@
 import { conv2d as tfjsConv2d, conv2dAdd as tfjsConv2dAdd, depthwiseConv2d as tfjsDepthwiseConv2d, type Conv2dAttrs } from "../../ops/conv.js";
-import { type ConvActivation } from "../../ops/support/activation.js";
+import type { ConvActivation } from "../../ops/support/activation.js";
 import { windowCount } from "../../ops/support/conv.js";
 import { tf, type Tensor, type Tensor4D } from "../../ops/tf.js";
 import { activationWgsl, conjunction, gemmFits, geometryKey, guarded, runGemm, type ConvGeometry, type GemmLoader } from "../gemm.js";

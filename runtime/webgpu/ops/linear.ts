@@ -1,5 +1,5 @@
 import { linear as tfjsLinear, linearAdd as tfjsLinearAdd, matmul as tfjsMatmul, type LayerNormLinearAttrs, type LinearAttrs } from "../../ops/linear.js";
-import { type FusedActivation } from "../../ops/support/activation.js";
+import type { FusedActivation } from "../../ops/support/activation.js";
 import { tf, type Tensor } from "../../ops/tf.js";
 import { gemmFits, runGemm } from "../gemm.js";
 import { ownKernelApplies } from "../program.js";
