@@ -1,23 +1,22 @@
-import { tf, type Tensor, type Tensor4D } from "./ops/tf.js";
-import { InputShapeError } from "./ops/input.js";
-import * as tfjsOps from "./ops/index.js";
 import { BackendError, chooseBackend, type BackendChoice, type BackendName } from "./backend.js";
+import { ENGINES, EngineError, type EngineName } from "./engine.js";
+import { keyedRecord } from "./features.js";
+import type { TfjsKernels } from "./kernels.js";
+import { OnnxProgram, hostArray, onnxRuntime, type ForwardOver, type HostArray, type HostValue } from "./onnx/engine.js";
+import { customOpRefusal } from "./onnx/ops/custom.js";
+import * as tfjsOps from "./ops/index.js";
+import { checkCustomOps } from "./ops/support/custom.js";
+import { InputShapeError } from "./ops/support/input.js";
+import { tf, type Tensor, type Tensor4D } from "./ops/tf.js";
+import { prepareParams, readCheckpoint, toTensors, type CheckpointShapes, type HostTensor, type ParamSpec, type Params } from "./params.js";
+import { selectTrainable, trainingParams, type ParameterKinds, type TrainableSelection, type TrainingParams } from "./training.js";
+import type { WasmPaths } from "./wasm.js";
 import { guardWebgpuRun } from "./webgpu/adapter.js";
 import { webgpuKernels } from "./webgpu/ops/index.js";
 import { ForwardReplay, type ReplayStatus } from "./webgpu/replay.js";
-import type { WasmPaths } from "./wasm.js";
-import { ENGINES, EngineError, type EngineName } from "./engine.js";
-import type { TfjsKernels } from "./kernels.js";
-import { prepareParams, readCheckpoint, toTensors, type CheckpointShapes, type HostTensor, type ParamSpec, type Params } from "./params.js";
-import { selectTrainable, trainingParams, type ParameterKinds, type TrainableSelection, type TrainingParams } from "./training.js";
-import { openWeights } from "./weights/open.js";
-import { withPrefix } from "./weights/open.js";
-import type { TensorSource } from "./weights/types.js";
+import { openWeights, withPrefix } from "./weights/open.js";
 import { withRenamedKeys, type KeyRename } from "./weights/rename.js";
-import { hostArray, onnxRuntime, OnnxProgram, type ForwardOver, type HostArray, type HostValue } from "./onnx/engine.js";
-import { keyedRecord } from "./features.js";
-import { checkCustomOps } from "./ops/custom.js";
-import { customOpRefusal } from "./onnx/ops/custom.js";
+import type { TensorSource } from "./weights/types.js";
 
 /** What a compiled module hands the runtime: the checkpoint tensors it reads and its forward. */
 export interface ExtractorModule<F, I extends Tensor | readonly Tensor[] = Tensor4D> extends ParameterKinds {

@@ -3,9 +3,9 @@
  * TensorFlow.js, checkpoint readers, and the loader that prepares weights.
  */
 export * as ops from "./ops/index.js";
-export { InputShapeError } from "./ops/input.js";
-export { registerOp, CustomOpError, type CustomKernel, type CustomOpAttrs, type CustomAttrValue } from "./ops/custom.js";
-export { dispose } from "./ops/tensorOps.js";
+export { InputShapeError } from "./ops/support/input.js";
+export { registerOp, CustomOpError, type CustomKernel, type CustomOpAttrs, type CustomAttrValue } from "./ops/support/custom.js";
+export { dispose } from "./ops/support/dispose.js";
 export type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Tensor5D, Tensor6D } from "./ops/tf.js";
 export { tf } from "./ops/tf.js";
 export { useBackend, chooseBackend, availableBackends, BACKENDS, BackendError, type BackendName, type BackendChoice, type BackendOptions } from "./backend.js";

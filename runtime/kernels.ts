@@ -1,5 +1,5 @@
 import type * as tfjsOps from "./ops/index.js";
-import type { ShapeOfAttrs } from "./ops/tensorOps.js";
+import type { ShapeOfAttrs } from "./ops/python.js";
 import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Tensor5D, Tensor6D } from "./ops/tf.js";
 
 /**

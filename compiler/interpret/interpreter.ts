@@ -1,11 +1,11 @@
-import { dispose } from "@fxc/runtime/internal/ops/tensorOps";
-import type { Params } from "@fxc/runtime/internal/params";
+import type { ExtractorModule } from "@fxc/runtime/internal/extractor";
 import type { TfjsKernels } from "@fxc/runtime/internal/kernels";
+import { dispose } from "@fxc/runtime/internal/ops/support/dispose";
 import type { Tensor } from "@fxc/runtime/internal/ops/tf";
+import type { Params } from "@fxc/runtime/internal/params";
+import { inputShapeFor } from "../emit/emitter.js";
 import { customOpsOf, type Json, type Operand, type Program } from "../graph/program.js";
 import { disposalSchedule } from "../passes/schedule.js";
-import type { ExtractorModule } from "@fxc/runtime/internal/extractor";
-import { inputShapeFor } from "../emit/emitter.js";
 
 type RuntimeValue = unknown;
 /** A kernel called with arguments resolved at run time: the instruction's op is a KernelName, checked by tsc. */

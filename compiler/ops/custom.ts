@@ -1,9 +1,9 @@
-import type { CustomOpAttrs } from "@fxc/runtime/internal/ops/custom";
+import type { CustomOpAttrs } from "@fxc/runtime/internal/ops/support/custom";
 import type { UserOpSpec } from "../../models/nn/dispatch.js";
 import { BATCH, ShapeError, tensor, type Dim } from "../graph/value.js";
+import { call } from "./lowering.js";
 import { defineUserOp, type OpDef } from "./registry.js";
 import { asTensor, type ArgValue } from "./schema.js";
-import { call } from "./lowering.js";
 
 /** Each user op name's current definition: a model defining the name again replaces it, and an older op function re-registers its own when called. */
 const current = new Map<string, { readonly spec: UserOpSpec; readonly def: OpDef }>();

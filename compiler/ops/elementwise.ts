@@ -1,8 +1,8 @@
 import type { KernelAttrs } from "@fxc/runtime/internal/kernels";
-import { defineOp } from "./registry.js";
-import { asBool, asNumber, asTensor, isAbstract, type ArgValue } from "./schema.js";
-import { call, type LowerContext, type Lowered } from "./lowering.js";
 import { ShapeError, tensor, type AbstractValue, type Dim } from "../graph/value.js";
+import { call, type LowerContext, type Lowered } from "./lowering.js";
+import { defineOp } from "./registry.js";
+import { asTensor, isAbstract, type ArgValue } from "./schema.js";
 
 /** torch's broadcasting of two shapes. */
 export function broadcastShapes(a: readonly Dim[], b: readonly Dim[]): Dim[] {
@@ -41,7 +41,7 @@ function scalarResult(op: string, x: Scalar | "N", y: Scalar | "N", fn: (x: numb
 
 /** Elementwise lowering shared by the binary and unary ops: formats follow the 4-D tensor inputs. */
 type BinaryKernel = "add" | "sub" | "mul" | "div" | "floorDiv";
-type UnaryKernel = "relu" | "relu6" | "sigmoid" | "tanh" | "silu" | "hardsigmoid" | "hardswish" | "gelu" | "dropout";
+export type UnaryKernel = "relu" | "relu6" | "sigmoid" | "tanh" | "silu" | "hardsigmoid" | "hardswish" | "gelu" | "dropout";
 
 export function lowerElementwise<K extends BinaryKernel | UnaryKernel>(ctx: LowerContext, op: K, names: readonly string[], attrs: KernelAttrs<K>): Lowered {
   const out = ctx.out.kind === "tensor" ? ctx.out : undefined;
@@ -77,38 +77,3 @@ for (const [name, runtime, fn] of binary) {
     lower: (ctx) => lowerElementwise(ctx, runtime, ["input", "other"], {}),
   });
 }
-
-/** Unary ops that keep the shape; the runtime op has the same name in camelCase. */
-const unary: [schema: string, runtime: Exclude<UnaryKernel, "gelu" | "dropout">][] = [
-  ["relu(input, inplace=False)", "relu"],
-  ["relu6(input, inplace=False)", "relu6"],
-  ["sigmoid(input)", "sigmoid"],
-  ["tanh(input)", "tanh"],
-  ["silu(input, inplace=False)", "silu"],
-  ["hardswish(input, inplace=False)", "hardswish"],
-  ["hardsigmoid(input, inplace=False)", "hardsigmoid"],
-];
-
-for (const [schema, runtime] of unary) {
-  defineOp({
-    schema,
-    infer: (a) => tensor(asTensor(a.input, runtime).shape),
-    lower: (ctx) => lowerElementwise(ctx, runtime, ["input"], {}),
-  });
-}
-
-defineOp({
-  schema: "gelu(input, approximate=none)",
-  infer: (a) => tensor(asTensor(a.input, "gelu").shape),
-  lower: (ctx) => lowerElementwise(ctx, "gelu", ["input"], { approximate: String(ctx.args.approximate) }),
-});
-
-defineOp({
-  schema: "dropout(input, p=0.5, training=True, inplace=False)",
-  infer: (a) => tensor(asTensor(a.input, "dropout").shape),
-  lower(ctx) {
-    // Dropout is the identity in eval mode.
-    if (!asBool(ctx.args.training, "training")) return { alias: ctx.tensor("input", "any") };
-    return lowerElementwise(ctx, "dropout", ["input"], { p: asNumber(ctx.args.p, "p") });
-  },
-});

@@ -1,7 +1,8 @@
-import { defineOp } from "./registry.js";
-import { call } from "./lowering.js";
-import { asBool, asNumber, asTensor, type ArgValue } from "./schema.js";
+import { dimsArg } from "./shape.js";
 import { ShapeError, tensor } from "../graph/value.js";
+import { call } from "./lowering.js";
+import { defineOp } from "./registry.js";
+import { asBool, asInt, asNumber, asTensor, type ArgValue } from "./schema.js";
 
 defineOp({
   schema: "batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-05)",
@@ -31,3 +32,21 @@ function batchNormAttrs(eps: number, training: boolean, momentum: ArgValue | und
   if (!training) return { eps, training };
   return { eps, training, momentum: asNumber(momentum, "momentum") };
 }
+
+/** layer_norm's `normalized_shape`: one int or a list of them. */
+const normalizedShape = (a: Readonly<Record<string, ArgValue>>) => dimsArg(Array.isArray(a.normalized_shape) ? a.normalized_shape : [a.normalized_shape], "normalized_shape");
+defineOp({
+  schema: "layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05)",
+  infer(a) {
+    const x = asTensor(a.input, "layer_norm input");
+    const normalized = normalizedShape(a).map((d, i) => asInt(d, `normalized_shape[${i}]`));
+    const tail = x.shape.slice(x.shape.length - normalized.length);
+    if (tail.join(",") !== normalized.join(",")) throw new ShapeError(`layer_norm over [${normalized.join(", ")}] needs those last dims, got [${x.shape.join(", ")}]`);
+    return tensor(x.shape);
+  },
+  lower(ctx) {
+    const normalized = normalizedShape(ctx.args);
+    // Normalizing torch's last dims: the input must be in torch's order.
+    return call("layerNorm", [ctx.tensor("input", "contiguous"), ctx.optionalTensor("weight"), ctx.optionalTensor("bias")], { dims: normalized.length, eps: asNumber(ctx.args.eps, "eps") }, "contiguous");
+  },
+});

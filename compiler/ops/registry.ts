@@ -1,7 +1,7 @@
+import { CustomOpError } from "@fxc/runtime/internal/ops/support/custom";
 import type { AbstractValue } from "../graph/value.js";
-import { CustomOpError } from "@fxc/runtime/internal/ops/custom";
-import { parseSchema, type ArgValue, type Schema } from "./schema.js";
 import type { LowerContext, Lowered } from "./lowering.js";
+import { parseSchema, type ArgValue, type Schema } from "./schema.js";
 
 /**
  * One torch op as the compiler knows it: its signature, its shape rule (run while tracing)

@@ -1,8 +1,8 @@
-import { identifierFor } from "./lower.js";
-import type { ConvActivation, FusedActivation } from "@fxc/runtime/internal/ops/activations";
-import { HEADS_FIRST, KEYS_TRANSPOSED } from "@fxc/runtime/internal/ops/attention";
+import type { ConvActivation, FusedActivation } from "@fxc/runtime/internal/ops/support/activation";
+import { HEADS_FIRST, KEYS_TRANSPOSED } from "@fxc/runtime/internal/ops/support/attention";
 import { operandParams, readCounts, returnedValues, sourceKeys, type Instruction, type Operand, type ParamSpec, type Program } from "../graph/program.js";
 import { runtimeDim, type AbstractValue, type Dim } from "../graph/value.js";
+import { identifierFor } from "./lower.js";
 import { dropDeadShapeReads, planMoves, stepsOf, storedShape, type Step } from "./moves.js";
 
 /**

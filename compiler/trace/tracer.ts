@@ -1,18 +1,18 @@
+import { FxcError } from "@fxc/runtime/internal/errors";
+import type { CustomOpAttrs } from "@fxc/runtime/internal/ops/support/custom";
+import { withDispatcher, type Dispatcher, type UserOpSpec } from "../../models/nn/dispatch.js";
+import { Module, isLeafClass } from "../../models/nn/module.js";
+import { Buffer, Parameter } from "../../models/nn/parameter.js";
+import type { Tensor } from "../../models/nn/tensor.js";
 import { Graph } from "../graph/graph.js";
 import { Node, isDictArgument, leafInputs, type Argument } from "../graph/node.js";
 import { ShapeError, type AbstractValue, type Dim } from "../graph/value.js";
-import { getOp } from "../ops/index.js";
 import { userOpDef } from "../ops/custom.js";
-import type { CustomOpAttrs } from "@fxc/runtime/internal/ops/custom";
+import { getOp } from "../ops/index.js";
 import { argValue, bindArgs, type ArgValue } from "../ops/schema.js";
-import { Module, isLeafClass } from "../../models/nn/module.js";
-import { Buffer, Parameter } from "../../models/nn/parameter.js";
-import { withDispatcher, type Dispatcher, type UserOpSpec } from "../../models/nn/dispatch.js";
-import type { Tensor } from "../../models/nn/tensor.js";
 import { NodeNamer, fxBaseName } from "./naming.js";
 import { Proxy, dictView } from "./proxy.js";
 import { userFrame } from "./userFrame.js";
-import { FxcError } from "@fxc/runtime/internal/errors";
 
 /** Which modules are leaves beyond the default torch.nn and torchvision.ops layers. */
 export type LeafModules = readonly (string | (new (...args: never[]) => Module))[];

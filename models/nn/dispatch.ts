@@ -1,4 +1,4 @@
-import type { CustomOpAttrs } from "@fxc/runtime/internal/ops/custom";
+import type { CustomOpAttrs } from "@fxc/runtime/internal/ops/support/custom";
 import type { Module } from "./module.js";
 import type { Buffer, Parameter } from "./parameter.js";
 import type { Tensor } from "./tensor.js";

@@ -1,6 +1,6 @@
-import type { Buffer, Parameter } from "./parameter.js";
-import { CustomOpError, registerOp, type CustomKernel, type CustomOpAttrs } from "@fxc/runtime/internal/ops/custom";
+import { CustomOpError, registerOp, type CustomKernel, type CustomOpAttrs } from "@fxc/runtime/internal/ops/support/custom";
 import { dispatcher, type UserOpSpec } from "./dispatch.js";
+import type { Buffer, Parameter } from "./parameter.js";
 import { containsTraced, type IntLike, type Tensor } from "./tensor.js";
 
 /**

@@ -1,10 +1,10 @@
 /**
  * torch's F.interpolate(mode="bilinear", align_corners=False) of one float plane, over typed arrays:
- * the sampling positions are torch 1.13's CPU rules (runtime/ops/sampling.ts); each output pixel
+ * the sampling positions are torch 1.13's CPU rules (runtime/ops/support/sampling.ts); each output pixel
  * blends along the width first, then the height, as its upsample_bilinear2d kernel.
  */
 
-import { linearSamples } from "../ops/sampling.js";
+import { linearSamples } from "../ops/support/sampling.js";
 
 /** Per output index along one axis: the two source indices and their weights. */
 export interface AxisTaps {

@@ -1,9 +1,8 @@
+import { alongHeightAndWidth } from "./support/pool.js";
+import { linearSamples, nearestIndices } from "./support/sampling.js";
 import { tf, type Tensor, type Tensor4D } from "./tf.js";
-import { alongHeightAndWidth } from "./pooling.js";
-import { linearSamples, nearestIndices } from "./sampling.js";
 
-// The sampling rules live in sampling.ts (no tfjs) so that the typed-array kernels of runtime/detection share them.
-export { linearSamples, nearestIndices };
+// The sampling rules live in support/sampling.ts (no tfjs) so that the typed-array kernels of runtime/detection share them.
 
 /**
  * torch's `F.interpolate` on a 4-D value stored NHWC: nearest, and bilinear with or without

@@ -1,11 +1,11 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { tf, type Tensor, type Tensor4D } from "../ops/tf.js";
-import { assertNonEmptyBatch } from "../ops/input.js";
-import type { EngineReport, LoadOptions } from "../extractor.js";
 import { useBackend } from "../backend.js";
-import { workerScript } from "../workerScript.js";
+import type { EngineReport, LoadOptions } from "../extractor.js";
+import { assertNonEmptyBatch } from "../ops/support/input.js";
+import { tf, type Tensor, type Tensor4D } from "../ops/tf.js";
 import { concatFloat32 } from "../weights/dtype.js";
+import { workerScript } from "../workerScript.js";
 import type { FromWorker, TensorMessage, ToWorker, WorkerSetup } from "./messages.js";
 
 export interface PoolOptions extends Omit<LoadOptions, "trainable"> {

@@ -1,7 +1,7 @@
 import { loadSharp, type RgbImage } from "../images/decode.js";
 import { viridis } from "./colormap.js";
 import { drawText, fitText, GLYPH_HEIGHT, textWidth } from "./font.js";
-import { linearSamples } from "../ops/interpolate.js";
+import { linearSamples } from "../ops/support/sampling.js";
 
 /** One image's feature map, channels last: `data[(y * width + x) * channels + c]`. */
 export interface FeatureMap {

@@ -1,5 +1,5 @@
+import type { FusedActivation } from "../ops/support/activation.js";
 import type { Tensor, Tensor3D } from "../ops/tf.js";
-import type { FusedActivation } from "../ops/activations.js";
 import { MAX_WORKGROUPS_PER_DIMENSION, runProgram, type WebgpuProgram } from "./program.js";
 import { wgslFloat } from "./rows.js";
 

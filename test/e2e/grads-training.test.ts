@@ -1,11 +1,11 @@
-import { test } from "node:test";
 import assert from "node:assert/strict";
+import { test } from "node:test";
 import { createFeatureExtractor } from "../../compiler/api.js";
 import { getModel } from "../../models/index.js";
-import { EngineError, FxcError, TrainingError, tf, useBackend } from "../../runtime/index.js";
-import { maxPool2d } from "../../runtime/ops/pooling.js";
-import { matmul } from "../../runtime/ops/shapeOps.js";
 import { registerBackwardKernels } from "../../runtime/gradients/kernels.js";
+import { EngineError, FxcError, TrainingError, tf, useBackend } from "../../runtime/index.js";
+import { matmul } from "../../runtime/ops/linear.js";
+import { maxPool2d } from "../../runtime/ops/pool.js";
 import { seededWeights } from "../support/seeded.js";
 
 /** The gradient of sum(f(x) * w) with respect to x, as an array. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../../runtime/index.js";
 import { chooseBackend } from "../../runtime/backend.js";
-import { maxPool2d } from "../../runtime/ops/pooling.js";
+import { maxPool2d } from "../../runtime/ops/pool.js";
 import { checkGradients, GRAD_CASES } from "../support/grads.js";
 import { webgpuTest } from "../support/webgpu.js";
 

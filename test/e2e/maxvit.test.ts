@@ -1,13 +1,15 @@
-import { test } from "node:test";
 import assert from "node:assert/strict";
+import { test } from "node:test";
 import { createFeatureExtractor, getGraphNodeNames } from "../../compiler/api.js";
 import { outputShape } from "../../compiler/emit/emitter.js";
-import { getModel } from "../../models/zoo/registry.js";
-import { MaxVit, acceptedInputSides, relativePositionIndex } from "../../models/zoo/maxvit.js";
 import { Buffer } from "../../models/nn/index.js";
-import { einsum, gather, parseEinsum } from "../../runtime/ops/attention.js";
-import { tf } from "../../runtime/index.js";
+import { MaxVit, acceptedInputSides, relativePositionIndex } from "../../models/zoo/maxvit.js";
+import { getModel } from "../../models/zoo/registry.js";
 import { useBackend } from "../../runtime/backend.js";
+import { tf } from "../../runtime/index.js";
+import { gather } from "../../runtime/ops/indexing.js";
+import { einsum } from "../../runtime/ops/linear.js";
+import { parseEinsum } from "../../runtime/ops/support/linear.js";
 
 const WINDOWS = "blocks.0.layers.0.layers.window_attention.partition_op.reshape_1";
 const BIAS = "blocks.0.layers.0.layers.window_attention.attn_layer.1.unsqueeze";

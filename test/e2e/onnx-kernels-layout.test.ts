@@ -8,7 +8,7 @@ import { onnxKernels as onnx } from "../../runtime/onnx/ops/index.js";
 import { OnnxGraph, OnnxValue } from "../../runtime/onnx/graph.js";
 import { onnxRuntime } from "../../runtime/onnx/engine.js";
 import { useBackend } from "../../runtime/backend.js";
-import type { PoolAttrs } from "../../runtime/ops/pooling.js";
+import type { PoolAttrs } from "../../runtime/ops/pool.js";
 import { opCounts, opTypes } from "../support/onnxModel.js";
 import { tempDir } from "../support/temp.js";
 import { seededInput } from "../support/seeded.js";

@@ -1,15 +1,15 @@
-import { test } from "node:test";
 import assert from "node:assert/strict";
+import { test } from "node:test";
 import { createFeatureExtractor, getGraphNodeNames, type FeatureExtractor } from "../../compiler/api.js";
-import { getModel, getModelEntry } from "../../models/zoo/registry.js";
-import { SwinTransformer, relativeCoordsTable } from "../../models/zoo/swin.js";
-import { relativePositionIndex } from "../../models/zoo/maxvit.js";
 import { Buffer } from "../../models/nn/parameter.js";
+import { relativePositionIndex } from "../../models/zoo/maxvit.js";
+import { getModel, getModelEntry } from "../../models/zoo/registry.js";
+import { relativeCoordsTable, SwinTransformer } from "../../models/zoo/swin.js";
 import { memorySource, tf, useBackend, WeightsError, withRenamedKeys, type TensorSource } from "../../runtime/index.js";
-import { matmul } from "../../runtime/ops/shapeOps.js";
+import { matmul } from "../../runtime/ops/linear.js";
+import { fxc } from "../support/cli.js";
 import { relativeError } from "../support/fixtures.js";
 import { seededWeights } from "../support/seeded.js";
-import { fxc } from "../support/cli.js";
 
 await useBackend();
 

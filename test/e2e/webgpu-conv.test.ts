@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { chooseBackend, tf } from "../../runtime/index.js";
-import { conv2d as tfjsConv2d, depthwiseConv2d as tfjsDepthwiseConv2d, type Conv2dAttrs } from "../../runtime/ops/conv2d.js";
-import { conv2d, conv2dWithAddend, depthwiseConv2d } from "../../runtime/webgpu/ops/conv2d.js";
+import { conv2d as tfjsConv2d, depthwiseConv2d as tfjsDepthwiseConv2d, type Conv2dAttrs } from "../../runtime/ops/conv.js";
+import { conv2d, conv2dWithAddend, depthwiseConv2d } from "../../runtime/webgpu/ops/conv.js";
 import { fixtureCases, runCase } from "../support/fixtures.js";
 import { errorAgainst, pipelineKeys, webgpuTest } from "../support/webgpu.js";
 import { seededUniform } from "../support/seeded.js";

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { chooseBackend, tf } from "../../runtime/index.js";
-import type { FusedActivation } from "../../runtime/ops/activations.js";
-import { layerNormLinear as tfjsLayerNormLinear, linear as tfjsLinear, linearAdd as tfjsLinearAdd } from "../../runtime/ops/tensorOps.js";
-import { layerNormLinear, linear, linearAdd } from "../../runtime/webgpu/ops/tensorOps.js";
-import { relativeError } from "../support/fixtures.js";
-import { errorAgainst, pipelineKeys, programsRun, webgpuTest } from "../support/webgpu.js";
-import { seededInput, seededUniform, seededWeights } from "../support/seeded.js";
 import { extractorProgram, loadProgram } from "../../compiler/api.js";
+import { chooseBackend, tf } from "../../runtime/index.js";
+import { layerNormLinear as tfjsLayerNormLinear, linear as tfjsLinear, linearAdd as tfjsLinearAdd } from "../../runtime/ops/linear.js";
+import type { FusedActivation } from "../../runtime/ops/support/activation.js";
+import { layerNormLinear, linear, linearAdd } from "../../runtime/webgpu/ops/linear.js";
 import { VIT_SWIN_FACTORIES } from "../support/factories.js";
+import { relativeError } from "../support/fixtures.js";
+import { seededInput, seededUniform, seededWeights } from "../support/seeded.js";
+import { errorAgainst, pipelineKeys, programsRun, webgpuTest } from "../support/webgpu.js";
 
 /**
  * fxc's linear (runtime/webgpu/gemm.ts's GEMM) against tfjs's linear on the same webgpu device

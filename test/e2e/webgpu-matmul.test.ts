@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { chooseBackend, tf } from "../../runtime/index.js";
-import { matmul as tfjsMatmul } from "../../runtime/ops/shapeOps.js";
+import { matmul as tfjsMatmul } from "../../runtime/ops/linear.js";
 import { runGemm } from "../../runtime/webgpu/gemm.js";
-import { matmul } from "../../runtime/webgpu/ops/shapeOps.js";
+import { matmul } from "../../runtime/webgpu/ops/linear.js";
 import { VIT_SWIN_FACTORIES } from "../support/factories.js";
 import { fixtureCases, runCase } from "../support/fixtures.js";
-import { errorAgainst, pipelineKeys, webgpuTest } from "../support/webgpu.js";
 import { seededUniform } from "../support/seeded.js";
+import { errorAgainst, pipelineKeys, webgpuTest } from "../support/webgpu.js";
 
 /**
  * fxc's matmul (torch.matmul on runtime/webgpu/gemm.ts's GEMM, the batch in the dispatch) against

@@ -1,12 +1,14 @@
-import { test } from "node:test";
 import assert from "node:assert/strict";
+import { test } from "node:test";
 import { chooseBackend, tf } from "../../runtime/index.js";
-import { layerNorm as tfjsLayerNorm, softmax as tfjsSoftmax } from "../../runtime/ops/shapeOps.js";
-import { layerNorm, layerNormShader, rowPlan, softmax, softmaxShader } from "../../runtime/webgpu/ops/shapeOps.js";
-import { workgroupsFor } from "../../runtime/webgpu/rows.js";
+import { softmax as tfjsSoftmax } from "../../runtime/ops/activation.js";
+import { layerNorm as tfjsLayerNorm } from "../../runtime/ops/norm.js";
+import { softmax, softmaxShader } from "../../runtime/webgpu/ops/activation.js";
+import { layerNorm, layerNormShader } from "../../runtime/webgpu/ops/norm.js";
+import { rowPlan, workgroupsFor } from "../../runtime/webgpu/rows.js";
 import { relativeError } from "../support/fixtures.js";
-import { pipelineKeys, webgpuTest } from "../support/webgpu.js";
 import { seededUniform } from "../support/seeded.js";
+import { pipelineKeys, webgpuTest } from "../support/webgpu.js";
 
 /** fxc's WGSL layer norm and softmax against tfjs's kernels on the same webgpu device (lavapipe in CI). */
 

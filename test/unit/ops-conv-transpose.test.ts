@@ -44,7 +44,7 @@ class Upsampler extends Module {
 }
 
 for (const engine of ENGINES_UNDER_TEST) {
-  // Kernel equal to stride without padding is one matrix product on tfjs (runtime/ops/conv2d.ts): 2 and 3 wide.
+  // Kernel equal to stride without padding is one matrix product on tfjs (runtime/ops/conv.ts): 2 and 3 wide.
   for (const [kernel, stride, padding] of [[2, 2, 0], [3, 3, 0], [3, 2, 1], [4, 1, 0]] as const) {
     test(`${engine}: conv_transpose2d kernel ${kernel}, stride ${stride}, padding ${padding} equals torch's definition`, async () => {
       const model = new Upsampler(kernel, stride, padding);

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tf } from "../../runtime/index.js";
-import { depthwiseConv2d } from "../../runtime/ops/conv2d.js";
+import { depthwiseConv2d } from "../../runtime/ops/conv.js";
 import { seededUniform } from "../support/seeded.js";
 
 /**

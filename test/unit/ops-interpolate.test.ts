@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Conv2d, F, Module, type Tensor } from "../../models/nn/index.js";
 import { getGraphNodeNames, createFeatureExtractor } from "../../compiler/api.js";
-import { nearestIndices, linearSamples } from "../../runtime/ops/interpolate.js";
+import { nearestIndices, linearSamples } from "../../runtime/ops/support/sampling.js";
 import { fixtureCases, testFixtureCases } from "../support/fixtures.js";
 
 /** The TypeScript twin of InterpolateProbe in test/fixtures/families/ops.py. */

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chooseGemmTile, gemmShader, gemmShaderKey, gemmWorkgroupSize, type ConvGeometry, type GemmSpec } from "../../runtime/webgpu/gemm.js";
-import { convGeometry, convLoader, depthwiseShader, depthwiseShaderKey } from "../../runtime/webgpu/ops/conv2d.js";
+import { convGeometry, convLoader, depthwiseShader, depthwiseShaderKey } from "../../runtime/webgpu/ops/conv.js";
 import { tf } from "../../runtime/index.js";
 
 /**

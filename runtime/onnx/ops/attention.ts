@@ -1,5 +1,5 @@
-import { HEADS_FIRST, KEYS_TRANSPOSED, packedHeads, parseEinsum } from "../../ops/attention.js";
-import { OnnxValue, gather as gatherRows, matmul, mul, reshape, softmax, split, transpose } from "./onnx.js";
+import { HEADS_FIRST, KEYS_TRANSPOSED, packedHeads } from "../../ops/support/attention.js";
+import { OnnxValue, matmul, mul, reshape, softmax, split, transpose } from "./onnx.js";
 
 /**
  * runtime/ops/attention.ts's attention over ONNX: Mul, MatMul, Softmax, MatMul, the nodes the
@@ -21,18 +21,4 @@ export function multiHeadAttention(qkv: OnnxValue, attrs: { readonly heads: numb
   const heads = (t: OnnxValue, perm: readonly number[]): OnnxValue => transpose(reshape(t, [batch, tokens, attrs.heads, headDim]), perm);
   const attended = attention(heads(q, HEADS_FIRST), heads(k, KEYS_TRANSPOSED), heads(v, HEADS_FIRST), attrs);
   return reshape(transpose(attended, HEADS_FIRST), [batch, tokens, embed]);
-}
-
-/** runtime/ops/attention.ts over ONNX: einsum is ONNX's Einsum, read with the same parser (the same refusals). */
-export function einsum(operands: readonly OnnxValue[], attrs: { readonly equation: string }): OnnxValue {
-  const plan = parseEinsum(attrs.equation, operands.length);
-  if (operands.length > 2) throw new Error(`einsum '${attrs.equation}': more than two operands are not supported`);
-  const sizes = new Map<string, number>();
-  plan.inputs.forEach((labels, i) => labels.forEach((l, axis) => sizes.set(l, operands[i]!.shape[axis]!)));
-  const equation = `${plan.inputs.map((l) => l.join("")).join(",")}->${plan.output.join("")}`;
-  return operands[0]!.graph.node("Einsum", operands, { equation }, plan.output.map((l) => sizes.get(l)!));
-}
-
-export function gather(x: OnnxValue, index: OnnxValue, attrs: { readonly shape: readonly number[] }): OnnxValue {
-  return reshape(gatherRows(x, reshape(index, [-1]), 0), attrs.shape);
 }

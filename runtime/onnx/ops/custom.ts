@@ -1,5 +1,5 @@
 import { EngineError } from "../../engine.js";
-import type { CustomOpAttrs } from "../../ops/custom.js";
+import type { CustomOpAttrs } from "../../ops/support/custom.js";
 import type { OnnxValue } from "./onnx.js";
 
 /** runtime/ops/custom.ts over ONNX: a user op's kernel is a tfjs function, which an ONNX graph cannot hold. */

@@ -1,5 +1,5 @@
-import { checkInputShape, inputItem, type InputAttrs } from "../../ops/input.js";
-import { OnnxValue, transpose, identity } from "./onnx.js";
+import { checkInputShape, inputItem, type InputAttrs } from "../../ops/support/input.js";
+import { identity, OnnxValue, transpose } from "./onnx.js";
 
 /** runtime/ops/input.ts over ONNX: the same shape check (when the graph is built for the input's shape), then channels-last storage. */
 export function input(inputs: OnnxValue | readonly OnnxValue[], attrs: InputAttrs): OnnxValue {

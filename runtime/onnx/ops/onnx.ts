@@ -1,6 +1,6 @@
+import { windowCount } from "../../ops/support/conv.js";
 import { OnnxGraph, OnnxValue } from "../graph.js";
 import type { AttributeValue } from "../proto.js";
-import { windowCount } from "../../ops/conv2d.js";
 
 /**
  * ONNX's operators as functions over `OnnxValue`s with shape inference, the counterpart of

@@ -1,8 +1,8 @@
-import { attentionMask, windowLayout } from "../../ops/swin.js";
 import { EngineError } from "../../engine.js";
+import { attentionMask, windowLayout } from "../../ops/support/swin.js";
+import { linear } from "./linear.js";
 import * as o from "./onnx.js";
 import { OnnxValue } from "./onnx.js";
-import { linear } from "./tensorOps.js";
 
 /** runtime/ops/swin.ts over ONNX: torchvision's swin_transformer.py wrapped functions. */
 

@@ -1,5 +1,6 @@
+import { attention as tfjsAttention, multiHeadAttention as tfjsMultiHeadAttention } from "../../ops/attention.js";
+import { packedHeads } from "../../ops/support/attention.js";
 import { tf, type Tensor, type Tensor3D } from "../../ops/tf.js";
-import { attention as tfjsAttention, multiHeadAttention as tfjsMultiHeadAttention, packedHeads } from "../../ops/attention.js";
 import { ownKernelApplies, runProgram, type WebgpuProgram } from "../program.js";
 import { LOWEST_F32, ROW_DISPATCH_LAYOUT, WORKGROUP_INDEX, wgslFloat, workgroupsFor } from "../rows.js";
 

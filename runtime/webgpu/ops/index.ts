@@ -1,8 +1,9 @@
 import type { KernelName, TfjsKernels } from "../../kernels.js";
 import * as tfjsOps from "../../ops/index.js";
-import { conv2d, conv2dAdd, depthwiseConv2d } from "./conv2d.js";
-import { layerNorm, matmul, softmax } from "./shapeOps.js";
-import { linear, linearAdd, layerNormLinear } from "./tensorOps.js";
+import { conv2d, conv2dAdd, depthwiseConv2d } from "./conv.js";
+import { layerNorm } from "./norm.js";
+import { softmax } from "./activation.js";
+import { linear, linearAdd, layerNormLinear, matmul } from "./linear.js";
 import { attention, multiHeadAttention } from "./attention.js";
 
 /**

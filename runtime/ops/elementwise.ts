@@ -1,5 +1,5 @@
+import { alignChannelsLast } from "./support/layout.js";
 import { tf, type Tensor } from "./tf.js";
-import { alignChannelsLast } from "./layout.js";
 
 /**
  * Python's arithmetic operators on tensors and numbers, with torch broadcasting. With

@@ -1,9 +1,8 @@
-import { EngineError } from "../../engine.js";
-import type { FusedActivation } from "../../ops/activations.js";
-import { OnnxValue, add, div, erf, mul, pow, relu6 as clip6, tanh as tanhOp } from "./onnx.js";
+import type { FusedActivation } from "../../ops/support/activation.js";
 import * as o from "./onnx.js";
+import { OnnxValue, add, relu6 as clip6, div, erf, mul, pow, tanh as tanhOp } from "./onnx.js";
 
-/** runtime/ops/activations.ts over ONNX. */
+/** runtime/ops/activation.ts over ONNX. */
 
 export const relu = (x: OnnxValue): OnnxValue => o.relu(x);
 export const relu6 = (x: OnnxValue): OnnxValue => clip6(x);
@@ -31,6 +30,4 @@ export function activate(y: OnnxValue, activation: FusedActivation | undefined):
   return y;
 }
 
-export function dropout(_x: OnnxValue, _attrs: { readonly p: number }): OnnxValue {
-  throw new EngineError("onnxruntime", "runs eval mode only (dropout is train mode)", "compile with --mode eval, or use --engine tfjs for train mode");
-}
+export const softmax = (x: OnnxValue, attrs: { readonly axis: number }): OnnxValue => o.softmax(x, attrs.axis);

@@ -1,6 +1,7 @@
+import { conv2d as tfjsConv2d, conv2dAdd as tfjsConv2dAdd, depthwiseConv2d as tfjsDepthwiseConv2d, type Conv2dAttrs } from "../../ops/conv.js";
+import type { ConvActivation } from "../../ops/support/activation.js";
+import { windowCount } from "../../ops/support/conv.js";
 import { tf, type Tensor, type Tensor4D } from "../../ops/tf.js";
-import { conv2d as tfjsConv2d, conv2dAdd as tfjsConv2dAdd, depthwiseConv2d as tfjsDepthwiseConv2d, windowCount, type Conv2dAttrs } from "../../ops/conv2d.js";
-import type { ConvActivation } from "../../ops/activations.js";
 import { activationWgsl, conjunction, gemmFits, geometryKey, guarded, runGemm, type ConvGeometry, type GemmLoader } from "../gemm.js";
 import { MAX_WORKGROUPS_PER_DIMENSION, ownKernelApplies, runProgram, type WebgpuProgram } from "../program.js";
 

@@ -1,5 +1,6 @@
+import { activate as activated, type ConvActivation } from "./support/activation.js";
+import { transposedOutput } from "./support/conv.js";
 import { tf, type Tensor, type Tensor1D, type Tensor4D } from "./tf.js";
-import { activate as activated, type ConvActivation } from "./activations.js";
 
 // Kernels take plain Tensors (weights arrive untyped by rank) and return the rank they make.
 
@@ -93,16 +94,6 @@ export function depthwiseConv2d(input: Tensor, weight: Tensor, bias: Tensor | nu
 export interface Conv2dTransposeAttrs {
   readonly stride: readonly [number, number] | readonly number[];
   readonly padding: readonly [number, number] | readonly number[];
-}
-
-/** torch's count of a convolution's or pooling's windows along one axis: `before` and `after` padding, dilated kernel. */
-export function windowCount(size: number, kernel: number, stride: number, before: number, after: number, dilation = 1): number {
-  return Math.floor((size + before + after - (dilation * (kernel - 1) + 1)) / stride) + 1;
-}
-
-/** torch's output size of a transposed convolution along one axis (no output_padding, dilation 1). */
-export function transposedOutput(size: number, kernel: number, stride: number, padding: number): number {
-  return (size - 1) * stride - 2 * padding + kernel;
 }
 
 /**

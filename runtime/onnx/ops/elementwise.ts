@@ -1,7 +1,7 @@
 import { alignChannelsLast } from "./layout.js";
 import * as o from "./onnx.js";
 
-/** runtime/ops/binary.ts over ONNX: Python's arithmetic with torch broadcasting. */
+/** runtime/ops/elementwise.ts over ONNX: Python's arithmetic with torch broadcasting. */
 type Attrs = { readonly channelsLast?: boolean };
 
 function binary(fn: (a: o.Operand, b: o.Operand) => o.OnnxValue) {

@@ -1,7 +1,8 @@
-import { GLOBAL_POOL_ONE_SUM_MAX, windowPadding, bins, type PoolAttrs } from "../../ops/pooling.js";
+import type { PoolAttrs } from "../../ops/pool.js";
+import { GLOBAL_POOL_ONE_SUM_MAX, bins, windowPadding } from "../../ops/support/pool.js";
 import { OnnxValue, concat, div, matmul, mul, pad, pool, reduce, slice, transpose } from "./onnx.js";
 
-/** runtime/ops/pooling.ts over ONNX, with torch's window rules computed as the tfjs kernels compute them. */
+/** runtime/ops/pool.ts over ONNX, with torch's window rules computed as the tfjs kernels compute them. */
 
 const nchw = (x: OnnxValue): OnnxValue => transpose(x, [0, 3, 1, 2]);
 const nhwc = (x: OnnxValue): OnnxValue => transpose(x, [0, 2, 3, 1]);

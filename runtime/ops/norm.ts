@@ -1,5 +1,7 @@
 import { tf, type Tensor, type Tensor1D } from "./tf.js";
 
+/** Normalization layers: batch norm and layer norm. */
+
 /**
  * torch's batch_norm on a channels-last input. Eval mode uses the running statistics; train
  * mode normalizes with the batch's own mean and biased variance, as torch does, and where the
@@ -53,4 +55,16 @@ function blockMean(rows: Tensor, n: number): Tensor1D {
   const padded = blocks * block === n ? rows : tf.pad(rows, [[0, blocks * block - n], [0, 0]]);
   const partial = tf.sum(tf.reshape(padded, [blocks, block, rows.shape[1]!]), 1);
   return tf.div(tf.sum(partial, 0), n) as Tensor1D;
+}
+
+/** torch's layer_norm over the last `dims` dims (biased variance, as torch). */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, attrs: { readonly dims: number; readonly eps: number }): Tensor {
+  return tf.tidy(() => {
+    const axes = [...Array(attrs.dims).keys()].map((i) => x.rank - attrs.dims + i);
+    const { mean: mu, variance } = tf.moments(x, axes, true);
+    let y = tf.mul(tf.sub(x, mu), tf.rsqrt(tf.add(variance, attrs.eps)));
+    if (weight !== null) y = tf.mul(y, weight);
+    if (bias !== null) y = tf.add(y, bias);
+    return y;
+  });
 }

@@ -1,9 +1,10 @@
-import { transposedOutput, type Conv2dAttrs, type Conv2dTransposeAttrs } from "../../ops/conv2d.js";
+import type { Conv2dAttrs, Conv2dTransposeAttrs } from "../../ops/conv.js";
+import { transposedOutput } from "../../ops/support/conv.js";
+import { activate } from "./activation.js";
 import { OnnxValue, add, concat, conv, reshape, transpose } from "./onnx.js";
-import { activate } from "./activations.js";
 
 /**
- * runtime/ops/conv2d.ts over ONNX. Filters arrive as the tfjs kernels take them (HWIO, or
+ * runtime/ops/conv.ts over ONNX. Filters arrive as the tfjs kernels take them (HWIO, or
  * HWIO parts per group) and become ONNX's OIHW here; ONNX Runtime folds these moves of
  * constants when it loads the model. The convolution itself runs NCHW between two transposes
  * that its transpose optimizer cancels against the neighbours'.

@@ -1,23 +1,6 @@
 import { tf, type Tensor } from "./tf.js";
 
-/** Elementwise activations with torch's definitions. */
-
-/**
- * The activations a product applies in its epilogue (the compiler fuses `linear → relu | relu6 |
- * gelu` into linear, compiler/passes/fuse.ts). GELU is torch's exact one (erf), not the tanh form.
- */
-export type FusedActivation = "relu" | "relu6" | "gelu";
-
-/** Those a convolution applies: tfjs's fused convolutions have no GELU, so no convolution takes one. */
-export type ConvActivation = Exclude<FusedActivation, "gelu">;
-
-/** `y` through a fused activation (none: `y` itself). */
-export function activate(y: Tensor, activation: FusedActivation | undefined): Tensor {
-  if (activation === "relu") return tf.relu(y);
-  if (activation === "relu6") return tf.relu6(y);
-  if (activation === "gelu") return gelu(y);
-  return y;
-}
+/** Activations with torch's definitions: elementwise ones, and softmax along an axis. */
 
 export const relu = (x: Tensor): Tensor => tf.relu(x);
 export const relu6 = (x: Tensor): Tensor => tf.relu6(x);
@@ -44,5 +27,13 @@ export function gelu(x: Tensor, attrs: { readonly approximate?: string } = {}): 
   });
 }
 
-/** Dropout as in train mode (eval-mode dropout is compiled away); p = 1 zeroes everything, as torch does (tfjs's dropout refuses a rate of 1). */
-export const dropout = (x: Tensor, attrs: { readonly p: number }): Tensor => (attrs.p >= 1 ? tf.zerosLike(x) : tf.dropout(x, attrs.p));
+export function softmax(x: Tensor, attrs: { readonly axis: number }): Tensor {
+  const last = x.rank - 1;
+  if (attrs.axis === last || attrs.axis === -1) return tf.softmax(x);
+  // tfjs's softmax works on the last axis only.
+  return tf.tidy(() => {
+    const perm = [...Array(x.rank).keys()];
+    [perm[attrs.axis], perm[last]] = [last, attrs.axis];
+    return tf.transpose(tf.softmax(tf.transpose(x, perm)), perm);
+  });
+}
