@@ -20,8 +20,9 @@
  *          --python PATH (torch's Python; default $FXC_TORCH_PYTHON, else /usr/bin/python3, else python3)
  *          --skip-tests (step 1)   --no-fxc-kernels (leave out the columns of fxc's own WGSL kernels,
  *          runtime/webgpu/ops: webgpuKernels "fxc"; by default both kernel sets are timed)
- *          --replay (two more columns: the last kernel set timed, loaded with replay: recorded once
- *          per input shape and replayed, runtime/webgpu/replay.ts)
+ *          --no-replay (leave out the two columns of the last kernel set timed loaded with replay:
+ *          recorded once per input shape and replayed, runtime/webgpu/replay.ts; timed by default, so
+ *          that one run on a lent GPU measures every option the default may later take)
  * Exit 1 when a check fails (a numeric case, or a feature over the bound).
  */
 import { existsSync, readdirSync } from "node:fs";
@@ -154,7 +155,7 @@ async function main(): Promise<number> {
       python: { type: "string" },
       "skip-tests": { type: "boolean", default: false },
       "fxc-kernels": { type: "boolean", default: true },
-      replay: { type: "boolean", default: false },
+      replay: { type: "boolean", default: true },
     },
     allowNegative: true,
   });
@@ -167,7 +168,7 @@ async function main(): Promise<number> {
   if (selected.length === 0) throw new Error(`no model in --models ${values.models}; use resnet50, vit_b_16 or both`);
   const python = torchPython(values.python);
   const fxcKernels = values["fxc-kernels"] ?? false;
-  const replay = values.replay ?? false;
+  const replay = values.replay ?? true;
   const replayedKernels: WebgpuKernelChoice = fxcKernels ? "fxc" : "tfjs";
 
   const backend = await chooseBackend("webgpu");
