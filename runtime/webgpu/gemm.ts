@@ -83,11 +83,16 @@ export interface GemmSpec {
  * (256 threads, 16 multiply-adds per pair of workgroup-memory reads); a narrow output (N <= 32)
  * gets a narrower tile so that threads do not idle on columns past N, and few rows (M < 256: ViT's
  * tokens at batch 1, late convolution stages) get shorter tiles so that more workgroups keep the
- * GPU's cores busy. K below 16 steps 8 at a time.
+ * GPU's cores busy; a handful of rows (M <= 8: a head on pooled features, a few tokens) gets a
+ * tile of 4 or 8 rows where N is wide enough to keep 64 threads a workgroup, so that fewer rows
+ * past M are computed for nothing (5 tokens: 3 of 8 rows, not 11 of 16). K below 16 steps 8 at a
+ * time.
  */
 export function chooseGemmTile(m: number, n: number, k: number): GemmTile {
   const bn = n <= 16 ? 16 : n <= 32 ? 32 : 64;
-  const [bm, tm] = m <= 16 ? [16, 1] : m < 256 ? [32, 2] : [64, 4];
+  // At least 64 threads a workgroup (BN/4 x BM with one row each) keeps two warps of 32 busy.
+  const fewRows = Math.max(m <= 4 ? 4 : m <= 8 ? 8 : 16, 256 / bn);
+  const [bm, tm] = m <= 16 ? [fewRows, 1] : m < 256 ? [32, 2] : [64, 4];
   return { bm, bn, bk: k <= 8 ? 8 : 16, tm, tn: 4 };
 }
 
@@ -234,10 +239,10 @@ function layerNormStatistics(ln: LayerNormPrologue, vec4: boolean, perRow: numbe
 export function gemmShader(spec: GemmSpec): string {
   const { k: K, n: N, tile } = spec;
   const { bm, bn, bk, tm, tn } = tile;
-  // The swizzle of A's tile XORs a column index with less than BM (or BM/4 in vec4s): it stays in range for BM a power of 2 from 16 (32 with TM 4) and BK at most 16.
+  // The swizzle of A's tile XORs a column index with less than BM (or BM/4 in vec4s): it stays in range for BM a power of 2 from 4 (32 with TM 4) and BK at most 16.
   const powerOfTwo = (v: number): boolean => (v & (v - 1)) === 0;
-  if (tn !== 4 || bm % tm !== 0 || bn % tn !== 0 || bk % 4 !== 0 || bk > 16 || !powerOfTwo(bm) || bm < (tm === 4 ? 32 : 16)) {
-    throw new Error(`internal: gemm tile ${tileKey(tile)} (TN must be 4, BK a multiple of 4 up to 16, BM a power of 2 from 16, 32 with TM 4)`);
+  if (tn !== 4 || bm % tm !== 0 || bn % tn !== 0 || bk % 4 !== 0 || bk > 16 || !powerOfTwo(bm) || bm < (tm === 4 ? 32 : 4)) {
+    throw new Error(`internal: gemm tile ${tileKey(tile)} (TN must be 4, BK a multiple of 4 up to 16, BM a power of 2 from 4, 32 with TM 4)`);
   }
   const aVec4 = aIsVec4(spec);
   const nVec4 = nIsVec4(spec);

@@ -18,7 +18,7 @@ import { errorAgainst, pipelineKeys, programsRun, webgpuTest } from "../support/
 
 webgpuTest("fxc's linear equals tfjs's on aligned and ragged shapes, 2-D and 3-D inputs, with and without a bias", async () => {
   await chooseBackend("webgpu");
-  // [leading dims..., K, N]: aligned to the tile, ragged in every dimension, one row, ViT-Ti's MLP widths at a few tokens.
+  // [leading dims..., K, N]: aligned to the tile, ragged in every dimension, one row (a 4-row tile), ViT-Ti's MLP widths at 7 tokens (an 8-row tile).
   for (const [lead, inner, outer] of [
     [[300], 64, 128],
     [[2, 5], 7, 3],
@@ -38,7 +38,7 @@ webgpuTest("fxc's linear equals tfjs's on aligned and ragged shapes, 2-D and 3-D
       tf.dispose([x, w, ours, theirs, ...(b === null ? [] : [b])]);
     }
   }
-  for (const key of ["fxcGemm_64_128_mat_64x64x16_4x4__bias", "fxcGemm_70_33_mat_32x64x16_2x4", "fxcGemm_192_768_mat_16x64x16_1x4__bias"]) {
+  for (const key of ["fxcGemm_64_128_mat_64x64x16_4x4__bias", "fxcGemm_70_33_mat_32x64x16_2x4", "fxcGemm_36_1000_mat_4x64x16_1x4__bias", "fxcGemm_192_768_mat_8x64x16_1x4__bias"]) {
     assert.ok(pipelineKeys().some((k) => k.startsWith(key)), `${key} ran: ${pipelineKeys().join(", ")}`);
   }
 });

@@ -37,7 +37,9 @@ test("the tile follows the layer: 64x64 with 4x4 per thread for big layers, narr
   assert.deepEqual(chooseGemmTile(3136, 32, 576), { bm: 64, bn: 32, bk: 16, tm: 4, tn: 4 }, "N <= 32");
   assert.deepEqual(chooseGemmTile(3136, 10, 576), { bm: 64, bn: 16, bk: 16, tm: 4, tn: 4 }, "N <= 16");
   assert.deepEqual(chooseGemmTile(197, 768, 192), { bm: 32, bn: 64, bk: 16, tm: 2, tn: 4 }, "ViT's tokens at batch 1");
-  assert.deepEqual(chooseGemmTile(1, 1000, 512), { bm: 16, bn: 64, bk: 16, tm: 1, tn: 4 }, "one row");
+  assert.deepEqual(chooseGemmTile(1, 1000, 512), { bm: 4, bn: 64, bk: 16, tm: 1, tn: 4 }, "one row");
+  assert.deepEqual(chooseGemmTile(5, 768, 768), { bm: 8, bn: 64, bk: 16, tm: 1, tn: 4 }, "ViT's 5 tokens at 32x32, batch 1");
+  assert.deepEqual(chooseGemmTile(16, 768, 768), { bm: 16, bn: 64, bk: 16, tm: 1, tn: 4 }, "16 rows");
   assert.equal(chooseGemmTile(4096, 64, 3).bk, 8, "K below 16 steps 8 at a time");
   for (const m of [1, 16, 17, 255, 256, 10_000]) {
     for (const n of [1, 16, 17, 32, 33, 4096]) {
