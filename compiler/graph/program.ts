@@ -125,6 +125,11 @@ export function returnedValues(program: Program): Set<string> {
   return new Set(program.outputs.flatMap((o) => operandValues(o.operand)));
 }
 
+/** `instructions` without those `removed`, each `replaced` one in its place: how a pass that folds calls into one writes its result. */
+export function rewritten(instructions: readonly Instruction[], removed: ReadonlySet<string>, replaced: ReadonlyMap<string, Instruction>): Instruction[] {
+  return instructions.filter((i) => !removed.has(i.id)).map((i) => replaced.get(i.id) ?? i);
+}
+
 /** How many reads of each value id the operands make. */
 export function readCounts(operands: Iterable<Operand>): Map<string, number> {
   const counts = new Map<string, number>();

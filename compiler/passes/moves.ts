@@ -1,7 +1,7 @@
 import { CHANNELS_LAST, storageOrder } from "../ops/layout.js";
 import { call } from "../ops/lowering.js";
 import { BATCH, runtimeDim, type Dim } from "../graph/value.js";
-import { operandValues, readCounts, returnedValues, type Instruction, type Operand, type Program } from "../graph/program.js";
+import { operandValues, readCounts, returnedValues, rewritten, type Instruction, type Operand, type Program } from "../graph/program.js";
 
 /**
  * Folds chains of pure data movement (views, permutes, layout changes) into at most one
@@ -34,7 +34,7 @@ export function foldDataMovement(program: Program): Program {
     replaced.set(last.id, folded);
   }
   if (replaced.size === 0) return program;
-  const instructions = program.instructions.filter((i) => !removed.has(i.id)).map((i) => replaced.get(i.id) ?? i);
+  const instructions = rewritten(program.instructions, removed, replaced);
   return { ...program, instructions: dropDeadShapeReads(instructions, returned) };
 }
 
