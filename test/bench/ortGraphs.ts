@@ -1,19 +1,20 @@
 /**
- * fxc's ONNX graph against torch's own ONNX export of the same extractor, on the same ONNX
- * Runtime with the session options the onnxruntime engine uses: node counts by op type before
- * and after ORT's optimizations, img/s (median of the timed runs after a warm-up at the full
- * batch), and with --profile the time ORT spends per op type. The export comes from
- * torch.onnx.export of torchvision's create_feature_extractor: test/bench/ortExport.py writes it and
- * the weights file both sides load.
+ * fxc's ONNX graph against other ONNX graphs of the same extractor, on the same ONNX Runtime with
+ * the session options the onnxruntime engine uses: node counts by op type before and after ORT's
+ * optimizations, img/s (median of the timed runs after a warm-up at the full batch, the graphs in
+ * turn), and with --profile the time ORT spends per op type. Each --export is one more graph,
+ * labelled by its file name: torch.onnx.export of torchvision's create_feature_extractor
+ * (test/bench/ortExport.py writes it and the weights file both sides load), or resnet50 with its
+ * 3x3 convolutions as Winograd products (test/bench/winogradExport.py).
  *
  *   /usr/bin/python3 test/bench/ortExport.py vit_b_16 encoder.ln vit_b_16.pth vit.onnx
  *   node --conditions=fxc-source --import tsx test/bench/ortGraphs.ts \
- *     --model vit_b_16 --return encoder.ln --weights vit_b_16.pth|seeded [--export vit.onnx] \
+ *     --model vit_b_16 --return encoder.ln --weights vit_b_16.pth|seeded [--export vit.onnx ...] \
  *     [--batch 8] [--size 224] [--runs 3] [--threads 0] [--profile] [--out DIR]
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import type * as Ort from "onnxruntime-node";
 import { compile } from "../../compiler/api.js";
@@ -32,7 +33,7 @@ const { values: args } = parseArgs({
     model: { type: "string" },
     return: { type: "string" },
     weights: { type: "string" },
-    export: { type: "string" },
+    export: { type: "string", multiple: true },
     batch: { type: "string", default: "8" },
     size: { type: "string", default: "224" },
     runs: { type: "string", default: "3" },
@@ -42,7 +43,7 @@ const { values: args } = parseArgs({
   },
 });
 if (args.model === undefined || args.return === undefined || args.weights === undefined) {
-  throw new Error("usage: ortGraphs.ts --model NAME --return NODE[,NODE] --weights FILE [--export TORCH.onnx] [--batch 8] [--runs 3] [--profile]");
+  throw new Error("usage: ortGraphs.ts --model NAME --return NODE[,NODE] --weights FILE [--export OTHER.onnx ...] [--batch 8] [--runs 3] [--profile]");
 }
 const batch = Number(args.batch);
 const size = Number(args.size);
@@ -127,9 +128,9 @@ async function measureAll(ort: typeof Ort, contenders: readonly Contender[]): Pr
 
 function table(results: readonly Measured[], pick: (m: Measured) => Map<string, number> | undefined, digits = 0): void {
   const ops = [...new Set(results.flatMap((m) => [...(pick(m)?.keys() ?? [])]))].sort();
-  console.log(["op".padEnd(34), ...results.map((m) => m.label.padStart(12))].join(""));
-  for (const op of ops) console.log([op.padEnd(34), ...results.map((m) => (pick(m)?.get(op)?.toFixed(digits) ?? "-").padStart(12))].join(""));
-  console.log(["total".padEnd(34), ...results.map((m) => [...(pick(m)?.values() ?? [])].reduce((a, b) => a + b, 0).toFixed(digits).padStart(12))].join(""));
+  console.log(["op".padEnd(34), ...results.map((m) => m.label.padStart(16))].join(""));
+  for (const op of ops) console.log([op.padEnd(34), ...results.map((m) => (pick(m)?.get(op)?.toFixed(digits) ?? "-").padStart(16))].join(""));
+  console.log(["total".padEnd(34), ...results.map((m) => [...(pick(m)?.values() ?? [])].reduce((a, b) => a + b, 0).toFixed(digits).padStart(16))].join(""));
 }
 
 const ort = await onnxRuntime();
@@ -149,7 +150,8 @@ const fxcModel = graph.serialize([input], tensors, "ortGraphs");
 writeFileSync(join(out, "fxc.onnx"), fxcModel);
 
 const contenders: Contender[] = [{ label: "fxc", model: fxcModel, inputName: input.name, shape: inputShape }];
-if (args.export !== undefined) contenders.push({ label: "torch-export", model: readFileSync(args.export), inputName: "input", shape: [batch, 3, size, size] });
+// Each --export is labelled by its file name: ortExport.py's (torch's own export) or another rewrite of the same extractor (winogradExport.py).
+for (const file of args.export ?? []) contenders.push({ label: basename(file, ".onnx"), model: readFileSync(file), inputName: "input", shape: [batch, 3, size, size] });
 const results = await measureAll(ort, contenders);
 
 console.log(`\n${args.model} -> ${returnNodes.join(",")}, batch ${batch}, ${size}x${size}; graphs and optimized graphs in ${out}`);
@@ -163,4 +165,4 @@ if (args.profile) {
 }
 console.log(`\nimg/s (median of ${runs} timed runs after a warm-up at the full batch, the graphs in turn; threads ${Number(args.threads) || "ORT default"}):`);
 for (const m of results) console.log(`${m.label.padEnd(14)} ${m.imagesPerSecond.toFixed(2)} img/s  runs ${m.seconds.map((s) => s.toFixed(2)).join(" ")} s  session created in ${m.createSeconds.toFixed(2)} s`);
-if (results.length === 2) console.log(`fxc / torch-export: ${(results[0]!.imagesPerSecond / results[1]!.imagesPerSecond).toFixed(2)}x`);
+for (const other of results.slice(1)) console.log(`fxc / ${other.label}: ${(results[0]!.imagesPerSecond / other.imagesPerSecond).toFixed(2)}x`);
