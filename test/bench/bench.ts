@@ -50,7 +50,7 @@ import { ENGINES, measureDetector, measureEngine, type EngineResult, type Engine
 import { buildCli, extractArguments, FOLDER_BATCH, fxcFolder, type FxcFolderRun } from "./folder.js";
 import { photoLikeJpeg, writePhotos, PHOTO_HEIGHT, PHOTO_WIDTH } from "./photos.js";
 import { fastest, judgeTargets, median, speedup, targetLine, type Timing } from "./targets.js";
-import { GEMM_SHAPE, gemmFlops, gflopsPerSecond, measureOrtGemm } from "./gemm.js";
+import { GEMM_SHAPE, gemmFlops, gflopsPerSecond, measureOrtGemm, measurePeak } from "./gemm.js";
 import { measureTorch, measureTorchDetect, measureTorchGemm, OPENBLAS_OVERRIDES, torchBlas, torchConfigs, torchDetectorWeights, torchFolder, torchWeights, type TorchConfig, type TorchFolderRun, type TorchResult } from "./torch.js";
 import { maskrcnn_resnet50_fpn } from "../../models/index.js";
 
@@ -146,6 +146,8 @@ interface Measured {
   fewestRuns: number;
   /** The fastest fp32 rate measured so far, and what ran at it. */
   fastest?: { gflops: number; what: string };
+  /** The machine's fp32 peak at all cores (peak.c), where it could be measured. */
+  peak?: number;
   readonly firstCallMissing: string[];
 }
 
@@ -296,6 +298,12 @@ fp32 matrix products [${m}, ${k}] x [${k}, ${n}] x [${n}, ${k}] (ViT-B/16's MLP 
       for (const config of torchConfigs(availableParallelism())) row(`torch.mm, ${config.label.replace("torchvision, ", "")}`, await measureTorchGemm({ ...GEMM_SHAPE, runs }, config));
     }
     printTable(table, 1);
+    // The ceiling no kernel reaches: fused multiply-adds alone, at one thread and at every core.
+    const cores = availableParallelism();
+    const peaks = await Promise.all([1, cores].map(async (threads) => [threads, await measurePeak(threads, 3)] as const));
+    for (const [threads, peak] of peaks) console.log(`fp32 peak, ${threads} thread${threads === 1 ? "" : "s"} (test/bench/peak.c, fused multiply-adds only, median of 3): ${typeof peak === "number" ? `${peak.toFixed(0)} GFLOP/s` : peak}`);
+    const all = peaks.at(-1)![1];
+    if (typeof all === "number") this.measured.peak = all;
   }
 
   /** Keeps the fastest fp32 rate seen in this run (the speed targets are set beside it). */

@@ -6,6 +6,8 @@
  * this says how much of the machine it uses; a speed target that needs more than anything the run
  * measured on the machine cannot be met by faster kernels, only by less work.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { failure, lastJson, NODE_WITH_SOURCES, ROOT, runProcess } from "./child.js";
 import { median, type Timing } from "./targets.js";
@@ -35,4 +37,29 @@ export function gflopsPerSecond(flops: number, timing: Timing): number {
 export async function measureOrtGemm(job: GemmJob): Promise<Timing | string> {
   const done = await runProcess(NODE_WITH_SOURCES[0]!, [...NODE_WITH_SOURCES.slice(1), join(ROOT, "test/bench/gemmChild.ts"), JSON.stringify(job)]);
   return done.code === 0 ? lastJson<Timing>(done) : failure(done);
+}
+
+/**
+ * The machine's fp32 peak on `threads` threads (test/bench/peak.c: nothing but fused multiply-adds),
+ * the median of `runs`; a string says why there is no figure (not x86-64, no C compiler). It is
+ * not a rate any kernel reaches, so it is printed apart from the fastest measured one.
+ */
+export async function measurePeak(threads: number, runs: number): Promise<number | string> {
+  if (process.arch !== "x64") return `not measured: peak.c is written for x86-64's AVX2, this is ${process.arch}`;
+  const dir = mkdtempSync(join(tmpdir(), "fxc-peak-"));
+  try {
+    const binary = join(dir, "peak");
+    const built = await runProcess("cc", ["-O2", "-mavx2", "-mfma", "-pthread", join(ROOT, "test/bench/peak.c"), "-o", binary]).catch((e: Error) => e);
+    if (built instanceof Error) return `not measured: no C compiler (cc: ${built.message})`;
+    if (built.code !== 0) return `not measured: cc ${failure(built)}`;
+    const rates: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const done = await runProcess(binary, [String(threads), "1"]);
+      if (done.code !== 0) return `not measured: peak ${failure(done)}`;
+      rates.push(lastJson<{ gflops: number }>(done).gflops);
+    }
+    return median(rates);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -46,6 +46,8 @@ export interface TargetFigures {
    * matrix products of test/bench/gemm.ts on ONNX Runtime or torch, or any model task's row.
    */
   readonly fastest?: { readonly gflops: number; readonly what: string };
+  /** The machine's fp32 peak at all cores (test/bench/peak.c: fused multiply-adds alone), where measured. */
+  readonly peak?: number;
   /** Engines that could run here but failed, so that their first call has no figure. */
   readonly firstCallMissing: readonly string[];
 }
@@ -90,7 +92,7 @@ function speedTarget(figures: TargetFigures, task: string): Verdict {
   const needed = (SPEEDUP_BOUND * work) / median(both.torch.seconds) / 1e9;
   const achieved = work / median(both.fxc.seconds) / 1e9;
   const { gflops: fastest, what } = figures.fastest;
-  const note = `${SPEEDUP_BOUND}x needs ${needed.toFixed(0)} GFLOP/s; fxc ran ${achieved.toFixed(0)}, and the fastest fp32 rate this run measured on the machine is ${fastest.toFixed(0)} (${what})${needed > fastest ? ": above it, so only less work (not faster kernels) could meet it" : ""}`;
+  const note = `${SPEEDUP_BOUND}x needs ${needed.toFixed(0)} GFLOP/s; fxc ran ${achieved.toFixed(0)}, and the fastest fp32 rate this run measured on the machine is ${fastest.toFixed(0)} (${what})${needed > fastest ? ": above it, so only less work (not faster kernels) could meet it" : ""}${figures.peak === undefined ? "" : `; the machine's fp32 peak is ${figures.peak.toFixed(0)} (fused multiply-adds alone), so it needs ${((100 * needed) / figures.peak).toFixed(0)}% of the peak where fxc used ${((100 * achieved) / figures.peak).toFixed(0)}%`}`;
   return { ...verdict, note };
 }
 

@@ -84,6 +84,8 @@ test("a speed target not met says what it needs in GFLOP/s beside the machine's 
   const below = lines(figures({ tasks, fastest: { gflops: 150, what: "a model" } }));
   assert.match(below[1]!, /on the machine is 150 \(a model\)\)$/, "under the fastest rate, no claim that faster kernels could not do it");
   assert.doesNotMatch(lines(figures())[1]!, /GFLOP/, "without the work or the ceiling, nothing is said");
+  const withPeak = lines(figures({ tasks, fastest: { gflops: 30, what: "torch.mm" }, peak: 40 }));
+  assert.match(withPeak[1]!, /could meet it; the machine's fp32 peak is 40 \(fused multiply-adds alone\), so it needs 88% of the peak where fxc used 70%\)$/);
 });
 
 test("against the reference BLAS the speed targets are not judged, and say why; the others still are", () => {
