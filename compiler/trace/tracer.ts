@@ -1,4 +1,4 @@
-import { FxcError } from "@fxc/runtime/internal/errors";
+import { FxcError, InternalError } from "@fxc/runtime/internal/errors";
 import type { CustomOpAttrs } from "@fxc/runtime/internal/ops/support/custom";
 import { withDispatcher, type Dispatcher, type UserOpSpec } from "../../models/nn/dispatch.js";
 import { Module, isLeafClass } from "../../models/nn/module.js";
@@ -113,7 +113,7 @@ export class Tracer implements Dispatcher {
 
   markTorchOrder(x: Tensor): void {
     const value = x instanceof Proxy ? x.node.value : undefined;
-    if (value?.kind !== "tensor" || value.shape.length !== 4) throw new Error("internal: torchOrder marks 4-D tensors only");
+    if (value?.kind !== "tensor" || value.shape.length !== 4) throw new InternalError("torchOrder marks 4-D tensors only");
     (x as Proxy).node.value = { ...value, torchOrder: true };
   }
 
@@ -180,7 +180,7 @@ export class Tracer implements Dispatcher {
     if (a instanceof Node || typeof a === "number" || typeof a === "string" || typeof a === "boolean" || a === null) return a;
     if (typeof a === "object" && "slice" in a) return a as Argument;
     if (typeof a === "object") return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, this.toArgument(v)]));
-    throw new Error(`internal: cannot trace an argument of type ${typeof a}`);
+    throw new InternalError(`cannot trace an argument of type ${typeof a}`);
   }
 
   /**
