@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { InternalError as FromApi } from "fxc";
-import { FxcError, InternalError } from "@fxc/runtime";
+import { FxcError, InternalError, TrainingError } from "@fxc/runtime";
+import { errorFromThread, threadFailure } from "@fxc/runtime/internal/errors";
 import { BUG_ADVICE, describeFailure } from "../../compiler/cli/errors.js";
 import { getOp } from "../../compiler/ops/registry.js";
 
@@ -73,4 +74,17 @@ test("the CLI prints an InternalError, or any error fxc did not raise on purpose
   withDebug("1", () => {
     assert.match(describeFailure(new InternalError("op relu defined twice")), /^InternalError: internal: op relu defined twice\n\s+at /);
   });
+});
+
+test("an error keeps its kind across a worker thread: a refusal stays an FxcError, a bug stays one", () => {
+  const across = (e: unknown): Error => errorFromThread(structuredClone(threadFailure(e)));
+  const refusal = across(new TrainingError("'fc.bias' is not a parameter; give one of the keys"));
+  assert.ok(refusal instanceof FxcError);
+  assert.equal(String(refusal), "TrainingError: 'fc.bias' is not a parameter; give one of the keys");
+  const bug = across(new InternalError("no op named relu"));
+  assert.ok(!(bug instanceof FxcError));
+  assert.equal(bug.name, "InternalError");
+  assert.match(String(bug.stack), /^InternalError: internal: no op named relu\n\s+at .*errors-internal\.test\.ts/);
+  withDebug(undefined, () => assert.equal(describeFailure(bug), `internal: no op named relu (${BUG_ADVICE})`));
+  assert.equal(across("thrown string").message, "thrown string");
 });
