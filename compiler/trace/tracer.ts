@@ -294,8 +294,12 @@ export function leafPredicate(extra: LeafModules = []): (m: Module, path: string
     isLeafClass(m) || extra.some((e) => (typeof e === "string" ? e === path : m instanceof e));
 }
 
-/** JavaScript's own failures (a missing method, a wrong type), which name no fix of their own. */
-const BUILT_IN_ERRORS = new Set<unknown>([Error, TypeError, RangeError, ReferenceError, SyntaxError]);
+/**
+ * Failures that name no fix of their own: JavaScript's (a missing method, a wrong type), and fxc's
+ * InternalError, as the ops' argument checks ("start_dim must be an int") are also reached by a
+ * user's call that TypeScript did not check, which the user's line explains.
+ */
+const BUILT_IN_ERRORS = new Set<unknown>([Error, TypeError, RangeError, ReferenceError, SyntaxError, InternalError]);
 
 /**
  * A failure raised in the user's own model code (a method fxc's tensors do not have, a value of

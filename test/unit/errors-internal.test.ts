@@ -8,7 +8,9 @@ import { InternalError as FromApi } from "fxc";
 import { FxcError, InternalError, TrainingError } from "@fxc/runtime";
 import { errorFromThread, threadFailure } from "@fxc/runtime/internal/errors";
 import { BUG_ADVICE, describeFailure } from "../../compiler/cli/errors.js";
+import { getGraphNodeNames } from "../../compiler/api.js";
 import { getOp } from "../../compiler/ops/registry.js";
+import { Module, type Tensor } from "../../models/nn/index.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -87,4 +89,23 @@ test("an error keeps its kind across a worker thread: a refusal stays an FxcErro
   assert.match(String(bug.stack), /^InternalError: internal: no op named relu\n\s+at .*errors-internal\.test\.ts/);
   withDebug(undefined, () => assert.equal(describeFailure(bug), `internal: no op named relu (${BUG_ADVICE})`));
   assert.equal(across("thrown string").message, "thrown string");
+});
+
+/** Passes a string where flatten takes a dim, as untyped JavaScript may: fxc's own argument check fails. */
+class FlattensByName extends Module {
+  forward(x: Tensor): Tensor {
+    return (x as unknown as { flatten(dim: string): Tensor }).flatten("channels");
+  }
+}
+
+test("an internal check that a user's model trips while tracing is shown at the user's line, not as a bug in fxc", () => {
+  assert.throws(
+    () => getGraphNodeNames(new FlattensByName(), { size: 4 }),
+    (e: unknown) => {
+      assert.ok(e instanceof FxcError, `${String(e)} is not an FxcError`);
+      assert.match(e.message, /^internal: start_dim must be an int at test\/unit\/errors-internal\.test\.ts:\d+:\d+, while tracing FlattensByName; the tracer follows fxc's module library only/);
+      withDebug(undefined, () => assert.ok(!describeFailure(e).includes(BUG_ADVICE)));
+      return true;
+    },
+  );
 });
