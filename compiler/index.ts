@@ -11,7 +11,7 @@ export { OptionsError, type Mode, type Layout } from "./pipeline.js";
 export { TraceError, type LeafModules } from "./trace/tracer.js";
 export type { Program } from "./graph/program.js";
 export { listModels, getModel, getModelEntry } from "../models/zoo/registry.js";
-export { useBackend, availableBackends, FxcError, EngineError, BackendError, WeightsError, type BackendName } from "@fxc/runtime";
+export { useBackend, availableBackends, FxcError, InternalError, EngineError, BackendError, WeightsError, type BackendName } from "@fxc/runtime";
 export * from "@fxc/runtime/images";
 export * from "@fxc/runtime/descriptors";
 export * from "@fxc/runtime/visualize";

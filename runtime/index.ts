@@ -12,7 +12,7 @@ export { useBackend, chooseBackend, availableBackends, BACKENDS, BackendError, t
 export { WASM_FILES, type WasmFile, type WasmPaths } from "./wasm.js";
 export { OWN_WEBGPU_KERNELS } from "./webgpu/ops/index.js";
 export { ENGINES, EngineError, type EngineName } from "./engine.js";
-export { FxcError } from "./errors.js";
+export { FxcError, InternalError } from "./errors.js";
 export { TrainingError, selectTrainable, type TrainableSelection, type ParameterKinds } from "./training.js";
 export type { TfjsKernels as Kernels, KernelName, KernelTable, RankedKernels, RankNumber, TensorOfRank } from "./kernels.js";
 export { createExtractor, type EngineReport, type Extractor, type ExtractorModule, type InputSize, type LoadOptions, type WebgpuKernelChoice, type WeightsInput, type EngineChoice, engineChoice, engineReport } from "./extractor.js";

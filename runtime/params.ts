@@ -2,6 +2,7 @@ import { tf, type Tensor } from "./ops/tf.js";
 import { WeightsError, type TensorSource } from "./weights/types.js";
 import { elementCount } from "./weights/dtype.js";
 import { copyStrided } from "./weights/strided.js";
+import { InternalError } from "./errors.js";
 
 /** How a checkpoint tensor is turned into the tensor an op wants, once, at load time. */
 export type ParamTransform =
@@ -278,7 +279,7 @@ function transform(values: Float32Array, shape: readonly number[], kind: ParamTr
 function lastAxisPart(values: Float32Array, shape: readonly number[], part: { readonly index: number; readonly count: number }): { values: Float32Array; shape: readonly number[] } {
   const last = shape[shape.length - 1]!;
   const size = last / part.count;
-  if (!Number.isInteger(size)) throw new Error(`internal: a last axis of ${last} does not split into ${part.count} parts`);
+  if (!Number.isInteger(size)) throw new InternalError(`a last axis of ${last} does not split into ${part.count} parts`);
   const rows = values.length / last;
   const out = new Float32Array(rows * size);
   for (let r = 0; r < rows; r++) out.set(values.subarray(r * last + part.index * size, r * last + (part.index + 1) * size), r * size);

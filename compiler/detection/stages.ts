@@ -7,6 +7,7 @@ import type { Program } from "../graph/program.js";
 import { compileGraph, refusingSize, traceMode, tracesAt, withModuleFacts } from "../pipeline.js";
 import { freeSpatialSize } from "../passes/freeSize.js";
 import { stageOutputKey } from "@fxc/runtime/internal/detector";
+import { InternalError } from "@fxc/runtime/internal/errors";
 
 /**
  * The dense parts of a GeneralizedRCNN, each a module whose children are the model's own (so
@@ -101,7 +102,7 @@ export function compileStage(stage: Module, shape: readonly Dim[]): CompiledStag
     const graph = inStageModes(stage, () => traceMode(stage, "eval", { size: 1, inputShape: [BATCH, ...size.slice(1)] }));
     const nodes = returnedNodes(graph.output);
     const returnNodes = Object.fromEntries(nodes.map((n, i) => [n.qualname!, stageOutputKey(i)]));
-    if (Object.keys(returnNodes).length !== nodes.length) throw new Error(`internal: ${stage.typeName} returns one node twice`);
+    if (Object.keys(returnNodes).length !== nodes.length) throw new InternalError(`${stage.typeName} returns one node twice`);
     // With what the stage's modules say about their tensors: buffers, frozen parameters, and their older checkpoints' key renames (RPNHead's conv, the FPN before 0.13, MaskRCNNHeads' mask_fcn{i}).
     const program = withModuleFacts(compileGraph(graph, returnNodes, { mode: "eval", layout: "nchw" }).program, stage);
     return { program, keys: nodes.map((_, i) => stageOutputKey(i)) };

@@ -1,5 +1,6 @@
 import { Node, type Argument, type OpKind } from "./node.js";
 import type { AbstractValue } from "./value.js";
+import { InternalError } from "@fxc/runtime/internal/errors";
 
 /**
  * An ordered list of nodes, as torch.fx's Graph: nodes appear in execution order and
@@ -25,7 +26,7 @@ export class Graph {
     qualname: string | undefined,
     modulePath: string,
   ): Node {
-    if (this.byName.has(name)) throw new Error(`internal: duplicate node name ${name}`);
+    if (this.byName.has(name)) throw new InternalError(`duplicate node name ${name}`);
     const node = new Node(name, op, target, args, kwargs, value, qualname, modulePath);
     this.list.push(node);
     this.byName.set(name, node);

@@ -3,6 +3,7 @@ import { ShapeError, tensor, type AbstractValue, type Dim } from "../graph/value
 import { call, type LowerContext, type Lowered } from "./lowering.js";
 import { defineOp } from "./registry.js";
 import { asTensor, isAbstract, type ArgValue } from "./schema.js";
+import { InternalError } from "@fxc/runtime/internal/errors";
 
 /** torch's broadcasting of two shapes. */
 export function broadcastShapes(a: readonly Dim[], b: readonly Dim[]): Dim[] {
@@ -71,7 +72,7 @@ for (const [name, runtime, fn] of binary) {
       }
       const x = scalarOf(a.input);
       const y = scalarOf(a.other);
-      if (x === undefined || y === undefined) throw new Error(`internal: ${name} of unsupported values`);
+      if (x === undefined || y === undefined) throw new InternalError(`${name} of unsupported values`);
       return scalarResult(name, x, y, fn);
     },
     lower: (ctx) => lowerElementwise(ctx, runtime, ["input", "other"], {}),

@@ -5,6 +5,7 @@ import { BATCH, ShapeError, normalizeDim, runtimeDim, tensor, type AbstractValue
 import { lowerShapeOp } from "./shape.js";
 import { isSlice } from "../graph/node.js";
 import { call, type Json, type LowerContext, type Lowered, type MemoryFormat } from "./lowering.js";
+import { InternalError } from "@fxc/runtime/internal/errors";
 
 /**
  * Python-level ops that torch.fx records when forward code inspects shapes:
@@ -22,14 +23,14 @@ function pyValue(a: ArgValue | undefined): AbstractValue {
   if (typeof a === "number") return Number.isInteger(a) ? { kind: "int", value: a } : { kind: "float", value: a };
   if (typeof a === "boolean") return { kind: "bool", value: a };
   if (a === null) return { kind: "none" };
-  throw new Error("internal: unsupported Python value");
+  throw new InternalError("unsupported Python value");
 }
 
 defineOp({
   schema: "getattr(input, name)",
   infer(a) {
     const name = asString(a.name, "attribute name");
-    if (name !== "shape") throw new Error(`internal: getattr '${name}' is not supported`);
+    if (name !== "shape") throw new InternalError(`getattr '${name}' is not supported`);
     return { kind: "size", dims: asTensor(a.input, "getattr input").shape };
   },
   lower: (ctx) => call("shapeOf", [ctx.tensor("input", "any")], formatAttrs(ctx.formatOf("input"))),

@@ -2,6 +2,7 @@ import { CustomOpError } from "@fxc/runtime/internal/ops/support/custom";
 import type { AbstractValue } from "../graph/value.js";
 import type { LowerContext, Lowered } from "./lowering.js";
 import { parseSchema, type ArgValue, type Schema } from "./schema.js";
+import { InternalError } from "@fxc/runtime/internal/errors";
 
 /**
  * One torch op as the compiler knows it: its signature, its shape rule (run while tracing)
@@ -28,7 +29,7 @@ const userOps = new Set<string>();
 /** Registers an op under its schema name, which is also its torch.fx target name. */
 export function defineOp(spec: OpSpec): OpDef {
   const def: OpDef = { ...spec, schema: parseSchema(spec.schema) };
-  if (registry.has(def.schema.name)) throw new Error(`internal: op ${def.schema.name} defined twice`);
+  if (registry.has(def.schema.name)) throw new InternalError(`op ${def.schema.name} defined twice`);
   registry.set(def.schema.name, def);
   return def;
 }
@@ -48,6 +49,6 @@ export function defineUserOp(spec: OpSpec): OpDef {
 
 export function getOp(name: string): OpDef {
   const def = registry.get(name);
-  if (def === undefined) throw new Error(`internal: no op named ${name}`);
+  if (def === undefined) throw new InternalError(`no op named ${name}`);
   return def;
 }

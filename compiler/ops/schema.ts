@@ -1,6 +1,7 @@
 import type { AbstractValue, Dim, TensorValue } from "../graph/value.js";
 import { ShapeError } from "../graph/value.js";
 import { Node, type Argument, type SliceArg } from "../graph/node.js";
+import { InternalError } from "@fxc/runtime/internal/errors";
 
 /**
  * Op signatures written as torch documents them, e.g.
@@ -26,7 +27,7 @@ export function argValue(a: Argument): ArgValue {
 
 export function parseSchema(text: string): Schema {
   const m = /^(\w+)\((.*)\)$/.exec(text.trim());
-  if (!m) throw new Error(`internal: bad op schema ${text}`);
+  if (!m) throw new InternalError(`bad op schema ${text}`);
   const params = m[2]!
     .split(",")
     .map((p) => p.trim())
@@ -62,11 +63,11 @@ export function bindArgs<T>(schema: Schema, args: readonly T[], kwargs: Readonly
     if (i < args.length) out[p.name] = args[i++]!;
     else if (p.name in kwargs) out[p.name] = kwargs[p.name]!;
     else if ("default" in p) out[p.name] = p.default!;
-    else throw new Error(`internal: ${schema.name}() is missing argument '${p.name}'`);
+    else throw new InternalError(`${schema.name}() is missing argument '${p.name}'`);
   }
-  if (i < args.length) throw new Error(`internal: ${schema.name}() takes ${schema.params.length} arguments, got ${args.length}`);
+  if (i < args.length) throw new InternalError(`${schema.name}() takes ${schema.params.length} arguments, got ${args.length}`);
   for (const k of Object.keys(kwargs)) {
-    if (!schema.params.some((p) => p.name === k)) throw new Error(`internal: ${schema.name}() has no argument '${k}'`);
+    if (!schema.params.some((p) => p.name === k)) throw new InternalError(`${schema.name}() has no argument '${k}'`);
   }
   return out;
 }
@@ -79,7 +80,7 @@ function isAbstract(a: ArgValue): a is AbstractValue {
 
 export function asTensor(a: ArgValue | undefined, what: string): TensorValue {
   if (a !== undefined && isAbstract(a) && a.kind === "tensor") return a;
-  throw new Error(`internal: ${what} must be a tensor`);
+  throw new InternalError(`${what} must be a tensor`);
 }
 
 export function asOptionalTensor(a: ArgValue | undefined, what: string): TensorValue | null {
@@ -90,7 +91,7 @@ export function asOptionalTensor(a: ArgValue | undefined, what: string): TensorV
 export function asDim(a: ArgValue | undefined, what: string): Dim {
   if (typeof a === "number") return a;
   if (a !== undefined && isAbstract(a) && a.kind === "int") return a.value;
-  throw new Error(`internal: ${what} must be an int`);
+  throw new InternalError(`${what} must be an int`);
 }
 
 export function asInt(a: ArgValue | undefined, what: string): number {
@@ -104,7 +105,7 @@ export function asInts(a: ArgValue | undefined, n: number, what: string): number
   if (Array.isArray(a)) {
     const xs = a.map((x, i) => asInt(x as ArgValue, `${what}[${i}]`));
     if (xs.length === 1) return Array(n).fill(xs[0]);
-    if (xs.length !== n) throw new Error(`internal: ${what} needs ${n} values, got ${xs.length}`);
+    if (xs.length !== n) throw new InternalError(`${what} needs ${n} values, got ${xs.length}`);
     return xs;
   }
   return Array(n).fill(asInt(a, what));
@@ -113,18 +114,18 @@ export function asInts(a: ArgValue | undefined, n: number, what: string): number
 export function asBool(a: ArgValue | undefined, what: string): boolean {
   if (typeof a === "boolean") return a;
   if (a !== undefined && isAbstract(a) && a.kind === "bool") return a.value;
-  throw new Error(`internal: ${what} must be a bool`);
+  throw new InternalError(`${what} must be a bool`);
 }
 
 export function asNumber(a: ArgValue | undefined, what: string): number {
   if (typeof a === "number") return a;
   if (a !== undefined && isAbstract(a) && (a.kind === "int" || a.kind === "float") && typeof a.value === "number") return a.value;
-  throw new Error(`internal: ${what} must be a number`);
+  throw new InternalError(`${what} must be a number`);
 }
 
 export function asString(a: ArgValue | undefined, what: string): string {
   if (typeof a === "string") return a;
-  throw new Error(`internal: ${what} must be a string`);
+  throw new InternalError(`${what} must be a string`);
 }
 
 export { isAbstract };

@@ -4,13 +4,14 @@ import { physicalAxis, planPermute } from "./layout.js";
 import { call, type LowerContext, type Lowered, type LoweredCall, type Operand } from "./lowering.js";
 import { defineOp } from "./registry.js";
 import { asDim, asInt, asTensor, isAbstract, type ArgValue } from "./schema.js";
+import { InternalError } from "@fxc/runtime/internal/errors";
 
 /** Tensor methods and torch functions that move, join, split or flatten dims. */
 
 export function dimsArg(a: ArgValue | undefined, what: string): ArgValue[] {
   if (Array.isArray(a)) return a.length === 1 && Array.isArray(a[0]) ? (a[0] as ArgValue[]) : (a as ArgValue[]);
   if (a !== undefined && isAbstract(a) && a.kind === "size") return a.dims.map((d) => ({ kind: "int", value: d }) as AbstractValue);
-  throw new Error(`internal: ${what} must be a list of dims`);
+  throw new InternalError(`${what} must be a list of dims`);
 }
 
 function permuteDims(a: ArgValue | undefined, rank: number): number[] {

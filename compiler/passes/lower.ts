@@ -20,6 +20,7 @@ import { call, type LowerContext } from "../ops/lowering.js";
 import type { ResolvedOutput } from "./returnNodes.js";
 import type { CheckpointTensor } from "@fxc/runtime/internal/params";
 import type { Layout, Mode } from "../pipeline.js";
+import { InternalError } from "@fxc/runtime/internal/errors";
 
 export interface LowerOptions {
   readonly mode: Mode;
@@ -76,7 +77,7 @@ export function lower(graph: Graph, outputs: readonly ResolvedOutput[], options:
     // One entry of a dict-valued leaf (its levels, for an FPN): the leaf's results are a list.
     const value = o.node.value.kind === "tuple" ? o.node.value.items[o.entry.index] : undefined;
     const item = operand.kind === "list" ? operand.items[o.entry.index] : undefined;
-    if (value === undefined || item === undefined) throw new Error(`internal: entry '${o.entry.key}' of ${o.node.name} is not lowered`);
+    if (value === undefined || item === undefined) throw new InternalError(`entry '${o.entry.key}' of ${o.node.name} is not lowered`);
     return b.output(o.key, o.node.qualname!, item, value);
   });
   const shapes = placeholders.map((p) => (p.value.kind === "tensor" ? p.value.shape : []));
@@ -165,7 +166,7 @@ class ProgramBuilder {
   private lowerLeaf(node: Node, scope: Scope, owner: string): Binding {
     const env = scope.env;
     const body = node.body;
-    if (body === undefined) throw new Error(`internal: leaf ${node.name} has no traced body`);
+    if (body === undefined) throw new InternalError(`leaf ${node.name} has no traced body`);
     const bodyEnv = new Map<Node, Binding>();
     // The body has one placeholder per distinct input node, in order of first use.
     const outerInputs = leafInputs(node.args);
@@ -221,7 +222,7 @@ class ProgramBuilder {
   private lowerCallValue(node: Node, op: OpDef, args: Record<string, Argument>, env: Map<Node, Binding>, owner: string, idOverride: string | undefined): Binding {
     const literal = staticLiteral(node.value);
     if (literal !== undefined) return { operand: constant(literal) };
-    if (op.lower === undefined) throw new Error(`internal: ${node.target} at ${owner} has no runtime lowering`);
+    if (op.lower === undefined) throw new InternalError(`${node.target} at ${owner} has no runtime lowering`);
     const ctx = this.context(node, args, env, owner);
     const lowered = op.lower(ctx);
     if ("alias" in lowered) return { operand: lowered.alias };
@@ -242,7 +243,7 @@ class ProgramBuilder {
     const values = Object.fromEntries(Object.entries(args).map(([k, a]) => [k, argValue(a)])) as Record<string, ArgValue>;
     const nodeArg = (name: string): Node => {
       const a = args[name];
-      if (!(a instanceof Node)) throw new Error(`internal: argument '${name}' of ${node.target} at ${owner} is not traced`);
+      if (!(a instanceof Node)) throw new InternalError(`argument '${name}' of ${node.target} at ${owner} is not traced`);
       return a;
     };
     const tensorOf = (a: Node, format: MemoryFormat | "any"): Operand => {
@@ -260,9 +261,9 @@ class ProgramBuilder {
       },
       tensors: (name, format = "any") => {
         const list = args[name];
-        if (!Array.isArray(list)) throw new Error(`internal: argument '${name}' of ${node.target} is not a list`);
+        if (!Array.isArray(list)) throw new InternalError(`argument '${name}' of ${node.target} is not a list`);
         return list.map((a) => {
-          if (!(a instanceof Node)) throw new Error(`internal: argument '${name}' of ${node.target} holds a non-tensor`);
+          if (!(a instanceof Node)) throw new InternalError(`argument '${name}' of ${node.target} holds a non-tensor`);
           return tensorOf(a, format);
         });
       },
@@ -278,7 +279,7 @@ class ProgramBuilder {
       },
       param: (name, transform = "none", parts) => {
         const binding = this.bindingOf(nodeArg(name), env);
-        if (!("param" in binding)) throw new Error(`internal: argument '${name}' of ${node.target} at ${owner} must be a parameter`);
+        if (!("param" in binding)) throw new InternalError(`argument '${name}' of ${node.target} at ${owner} must be a parameter`);
         if (parts === undefined) return this.param(binding, transform);
         return { kind: "list", items: [...Array(parts).keys()].map((index) => this.param(binding, transform, { index, count: parts })) };
       },
@@ -349,7 +350,7 @@ class ProgramBuilder {
 
   bindingOf(n: Node, env: Map<Node, Binding>): Binding {
     const b = env.get(n);
-    if (b === undefined) throw new Error(`internal: ${n.name} is used before it is lowered`);
+    if (b === undefined) throw new InternalError(`${n.name} is used before it is lowered`);
     return b;
   }
 

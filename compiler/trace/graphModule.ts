@@ -6,6 +6,7 @@ import type { ResolvedOutput } from "../passes/returnNodes.js";
 import { dispatcher, type Dispatcher } from "../../models/nn/dispatch.js";
 import { OptionsError } from "../pipeline.js";
 import type { Tensor } from "../../models/nn/tensor.js";
+import { InternalError } from "@fxc/runtime/internal/errors";
 
 /** One mode's pruned graph and its return nodes, as an extractor keeps it. */
 export interface ModeGraph {
@@ -19,7 +20,7 @@ class Submodules extends Module {
     return "Module";
   }
   forward(): never {
-    throw new Error("internal: a GraphModule's path module is not called");
+    throw new InternalError("a GraphModule's path module is not called");
   }
 }
 
@@ -70,7 +71,7 @@ export class GraphModule extends Module {
     }
     if (RESERVED.has(field) && here === this) throw new Error(`a feature extractor cannot hold a module or parameter named '${field}'; rename it in the model`);
     const object = this.#modules.get(target) ?? this.#tensors.get(target);
-    if (object === undefined) throw new Error(`internal: ${target} is not in the extracted model`);
+    if (object === undefined) throw new InternalError(`${target} is not in the extracted model`);
     (here as unknown as Record<string, unknown>)[field] = object;
   }
 
@@ -83,7 +84,7 @@ export class GraphModule extends Module {
     const values = new Map<Node, unknown>();
     const value = (a: Argument): unknown => {
       if (a instanceof Node) {
-        if (!values.has(a)) throw new Error(`internal: ${a.name} is used before it is replayed`);
+        if (!values.has(a)) throw new InternalError(`${a.name} is used before it is replayed`);
         return values.get(a);
       }
       if (Array.isArray(a)) return a.map((item) => value(item as Argument));
@@ -106,13 +107,13 @@ export class GraphModule extends Module {
         return input;
       case "get_attr": {
         const t = this.#tensors.get(node.target);
-        if (t === undefined) throw new Error(`internal: ${node.target} is not in the extracted model`);
+        if (t === undefined) throw new InternalError(`${node.target} is not in the extracted model`);
         // Parameters are traced values read where torch.fx reads them; buffers are constants.
         return t instanceof Parameter ? tracer.readAttribute(t) : t;
       }
       case "call_module": {
         const m = this.#modules.get(node.target);
-        if (m === undefined) throw new Error(`internal: ${node.target} is not in the extracted model`);
+        if (m === undefined) throw new InternalError(`${node.target} is not in the extracted model`);
         return m.call(...(node.args.map(value) as never[]));
       }
       case "call_method":

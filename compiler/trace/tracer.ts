@@ -1,4 +1,4 @@
-import { FxcError } from "@fxc/runtime/internal/errors";
+import { FxcError, InternalError } from "@fxc/runtime/internal/errors";
 import type { CustomOpAttrs } from "@fxc/runtime/internal/ops/support/custom";
 import { withDispatcher, type Dispatcher, type UserOpSpec } from "../../models/nn/dispatch.js";
 import { Module, isLeafClass } from "../../models/nn/module.js";
@@ -113,7 +113,7 @@ export class Tracer implements Dispatcher {
 
   markTorchOrder(x: Tensor): void {
     const value = x instanceof Proxy ? x.node.value : undefined;
-    if (value?.kind !== "tensor" || value.shape.length !== 4) throw new Error("internal: torchOrder marks 4-D tensors only");
+    if (value?.kind !== "tensor" || value.shape.length !== 4) throw new InternalError("torchOrder marks 4-D tensors only");
     (x as Proxy).node.value = { ...value, torchOrder: true };
   }
 
@@ -180,7 +180,7 @@ export class Tracer implements Dispatcher {
     if (a instanceof Node || typeof a === "number" || typeof a === "string" || typeof a === "boolean" || a === null) return a;
     if (typeof a === "object" && "slice" in a) return a as Argument;
     if (typeof a === "object") return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, this.toArgument(v)]));
-    throw new Error(`internal: cannot trace an argument of type ${typeof a}`);
+    throw new InternalError(`cannot trace an argument of type ${typeof a}`);
   }
 
   /**
@@ -294,8 +294,12 @@ export function leafPredicate(extra: LeafModules = []): (m: Module, path: string
     isLeafClass(m) || extra.some((e) => (typeof e === "string" ? e === path : m instanceof e));
 }
 
-/** JavaScript's own failures (a missing method, a wrong type), which name no fix of their own. */
-const BUILT_IN_ERRORS = new Set<unknown>([Error, TypeError, RangeError, ReferenceError, SyntaxError]);
+/**
+ * Failures that name no fix of their own: JavaScript's (a missing method, a wrong type), and fxc's
+ * InternalError, as the ops' argument checks ("start_dim must be an int") are also reached by a
+ * user's call that TypeScript did not check, which the user's line explains.
+ */
+const BUILT_IN_ERRORS = new Set<unknown>([Error, TypeError, RangeError, ReferenceError, SyntaxError, InternalError]);
 
 /**
  * A failure raised in the user's own model code (a method fxc's tensors do not have, a value of

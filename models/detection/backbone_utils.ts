@@ -10,6 +10,7 @@ import { mobilenet_v2 } from "../zoo/mobilenetv2.js";
 import { mobilenet_v3_large, mobilenet_v3_small } from "../zoo/mobilenetv3.js";
 import { FeaturePyramidNetwork, LastLevelMaxPool, type ExtraFPNBlock } from "../ops/feature_pyramid_network.js";
 import type { Tensor } from "../nn/tensor.js";
+import { InternalError } from "@fxc/runtime/internal/errors";
 
 /**
  * torchvision.models.detection.backbone_utils, module for module, so that a detection
@@ -156,7 +157,7 @@ export class MobilenetFeatures extends Sequential {
 
 function lastOutChannels(features: Sequential): number {
   const last = features.at(-1) as Module & { outChannels?: number };
-  if (last.outChannels === undefined) throw new Error(`internal: the last block of the features (${last.typeName}) has no out_channels`);
+  if (last.outChannels === undefined) throw new InternalError(`the last block of the features (${last.typeName}) has no out_channels`);
   return last.outChannels;
 }
 
@@ -195,7 +196,7 @@ export function mobilenetExtractor(
   const returnLayers = Object.fromEntries(returned.map((k, v) => [String(stageIndices[k]), String(v)]));
   const inChannelsList = returned.map((i) => {
     const block = blocks[stageIndices[i]!] as Module & { outChannels?: number };
-    if (block.outChannels === undefined) throw new Error(`internal: block ${stageIndices[i]} (${block.typeName}) has no out_channels`);
+    if (block.outChannels === undefined) throw new InternalError(`block ${stageIndices[i]} (${block.typeName}) has no out_channels`);
     return block.outChannels;
   });
   return new BackboneWithFPN(features, returnLayers, inChannelsList, outChannels, extraBlocks, normLayer);

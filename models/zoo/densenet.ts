@@ -1,6 +1,7 @@
 import { AvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential, F, type Tensor } from "../nn/index.js";
 import type { KeyRename } from "@fxc/runtime/internal/weights/rename";
 import { imagenetPreset, zooFamily, registerModels } from "./entry.js";
+import { InternalError } from "@fxc/runtime/internal/errors";
 
 /** torchvision.models.densenet, module for module: same attribute names, same forward order. */
 
@@ -52,7 +53,7 @@ export class DenseLayer extends Module {
   /** Takes one tensor, or the list of every earlier layer's features as a dense block passes. */
   forward(input: Tensor | readonly Tensor[]): Tensor {
     const prevFeatures = Array.isArray(input) ? (input as readonly Tensor[]) : [input as Tensor];
-    if (this.memoryEfficient && this.anyRequiresGrad(prevFeatures)) throw new Error("internal: unreachable checkpointing path");
+    if (this.memoryEfficient && this.anyRequiresGrad(prevFeatures)) throw new InternalError("unreachable checkpointing path");
     const bottleneckOutput = this.bnFunction(prevFeatures);
     let newFeatures = this.conv2.call(this.relu2.call(this.norm2.call(bottleneckOutput)));
     if (this.dropRate > 0) newFeatures = F.dropout(newFeatures, this.dropRate, this.training);

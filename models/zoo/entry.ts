@@ -2,6 +2,7 @@ import type { Module } from "../nn/module.js";
 import type { KeyRename } from "@fxc/runtime/internal/weights/rename";
 
 import type { Preset } from "@fxc/runtime/internal/images/preset";
+import { InternalError } from "@fxc/runtime/internal/errors";
 
 export type { Preset };
 
@@ -64,7 +65,7 @@ const registered = new Map<string, ModelEntry>();
 /** Adds a family's models to the zoo, as torchvision's `@register_model()` does for each builder. */
 export function registerModels(...entries: readonly ModelEntry[]): void {
   for (const entry of entries) {
-    if (registered.has(entry.name)) throw new Error(`internal: model ${entry.name} is registered twice`);
+    if (registered.has(entry.name)) throw new InternalError(`model ${entry.name} is registered twice`);
     registered.set(entry.name, entry);
   }
 }

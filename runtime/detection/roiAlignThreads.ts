@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { errorFromThread, type ThreadFailure } from "../errors.js";
 import { workerScript } from "../workerScript.js";
 import { alignJobs, planMultiScaleRoIAlign, type AlignParams, type MultiScaleRoIAlignArgs, type Nchw } from "./roiAlign.js";
 
@@ -30,7 +31,7 @@ export interface RoIAlignRequest {
   readonly out: SharedArrayBuffer;
 }
 
-export type RoIAlignReply = { readonly id: number } | { readonly id: number; readonly error: string };
+export type RoIAlignReply = { readonly id: number } | { readonly id: number; readonly error: ThreadFailure };
 
 /** Below this many multiply-adds (boxes × channels × bins × taps) one thread does it: starting the others costs more. */
 const THREADED_MIN_WORK = 20_000_000;
@@ -70,7 +71,7 @@ export function roiAlignThreads(threads: number = defaultRoIAlignThreads()): RoI
       worker.on("message", (reply: RoIAlignReply) => {
         const waiting = pending.get(reply.id);
         pending.delete(reply.id);
-        if ("error" in reply) waiting?.reject(new Error(reply.error));
+        if ("error" in reply) waiting?.reject(errorFromThread(reply.error));
         else waiting?.resolve();
       });
       worker.on("error", (e) => {

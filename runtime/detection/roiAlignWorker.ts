@@ -1,4 +1,5 @@
 import { parentPort } from "node:worker_threads";
+import { threadFailure } from "../errors.js";
 import { alignJobs, type Job } from "./roiAlign.js";
 import type { RoIAlignReply, RoIAlignRequest } from "./roiAlignThreads.js";
 
@@ -13,7 +14,7 @@ port.on("message", (request: RoIAlignRequest) => {
     alignJobs(jobs, request.channels, request.params, new Float32Array(request.out));
     reply = { id: request.id };
   } catch (e) {
-    reply = { id: request.id, error: e instanceof Error ? e.message : String(e) };
+    reply = { id: request.id, error: threadFailure(e) };
   }
   port.postMessage(reply);
 });

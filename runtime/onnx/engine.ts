@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { onnxKernels } from "./ops/index.js";
 import { keyedRecord } from "../features.js";
+import { InternalError } from "../errors.js";
 
 /** What the ONNX engine needs of a compiled module: its forward, which it runs over graph values. */
 export type ForwardOver = (input: Tensor4D, params: Params, kernels: TfjsKernels) => unknown;
@@ -126,7 +127,7 @@ export function buildGraph(forward: ForwardOver, params: GraphParams, inputShape
     }
     if (Array.isArray(v)) return v.map((item) => template(key, item));
     if (typeof v === "number" || typeof v === "boolean" || v === null) return v;
-    throw new Error(`internal: output '${key}' holds a ${typeof v} on the onnxruntime engine`);
+    throw new InternalError(`output '${key}' holds a ${typeof v} on the onnxruntime engine`);
   };
   const templates = keyedRecord<OutputTemplate>(Object.entries(result).map(([key, v]) => [key, template(key, v)] as const)); // keyed by the user's keys
   return { graph, input: inputs[0]!, inputs, tensors, templates };
@@ -481,7 +482,7 @@ export class OnnxProgram {
         entry = Promise.resolve({ session: undefined, templates });
       } else {
         if (!Object.values(this.params).every(holdsValues)) {
-          throw new Error("internal: a session for another input shape after the weights were handed to ONNX Runtime");
+          throw new InternalError("a session for another input shape after the weights were handed to ONNX Runtime");
         }
         foldWeightTransposes(graph, tensors);
         const pending = { spec: graph.spec([...inputs], [...tensors]), templates };

@@ -1,6 +1,7 @@
 import { activate as activated, type ConvActivation } from "./support/activation.js";
 import { transposedOutput } from "./support/conv.js";
 import { tf, type Tensor, type Tensor1D, type Tensor4D } from "./tf.js";
+import { InternalError } from "../errors.js";
 
 // Kernels take plain Tensors (weights arrive untyped by rank) and return the rank they make.
 
@@ -122,7 +123,7 @@ export function conv2dTranspose(input: Tensor, weight: Tensor, bias: Tensor | nu
     }
     // tfjs takes one padding for both axes; a torch padding of 0 is its "valid".
     const pad = ph === 0 && pw === 0 ? "valid" : ph;
-    if (ph !== pw) throw new Error(`internal: conv_transpose2d with padding ${ph}x${pw} (tfjs takes one padding for both axes)`);
+    if (ph !== pw) throw new InternalError(`conv_transpose2d with padding ${ph}x${pw} (tfjs takes one padding for both axes)`);
     const y = tf.conv2dTranspose(x, weight as Tensor4D, shape, [sh, sw], pad);
     return bias === null ? y : tf.add(y, bias);
   });

@@ -1,3 +1,4 @@
+import type { ThreadFailure } from "../errors.js";
 import type { EngineReport, LoadOptions } from "../extractor.js";
 
 /** What the pool and its workers say to each other; tensors travel as transferred buffers. */
@@ -22,4 +23,4 @@ export type FromWorker =
   /** A warning from loading the weights (every worker loads them, so the pool says each one once). */
   | { readonly warning: string }
   | { readonly id: number; readonly outputs: Record<string, TensorMessage> }
-  | { readonly id?: number; readonly error: string };
+  | { readonly id?: number; readonly error: ThreadFailure };

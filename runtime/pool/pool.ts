@@ -6,6 +6,7 @@ import { assertNonEmptyBatch } from "../ops/support/input.js";
 import { tf, type Tensor, type Tensor4D } from "../ops/tf.js";
 import { concatFloat32 } from "../weights/dtype.js";
 import { workerScript } from "../workerScript.js";
+import { errorFromThread } from "../errors.js";
 import type { FromWorker, TensorMessage, ToWorker, WorkerSetup } from "./messages.js";
 
 export interface PoolOptions extends Omit<LoadOptions, "trainable"> {
@@ -57,7 +58,7 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
             const { ready: _, ...report } = m;
             resolve({ worker, report });
           }
-          else reject(new Error("error" in m ? m.error : "the worker did not start"));
+          else reject("error" in m ? errorFromThread(m.error) : new Error("the worker did not start"));
         };
         worker.on("message", starting);
       });
@@ -74,7 +75,7 @@ export async function createExtractorPool(moduleUrl: string, weights: string, op
       if (!("id" in m) || m.id === undefined) return;
       const job = pending.get(m.id);
       pending.delete(m.id);
-      if ("error" in m) job?.reject(new Error(m.error));
+      if ("error" in m) job?.reject(errorFromThread(m.error));
       else if ("outputs" in m) job?.resolve(m.outputs);
     });
   }

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { tf } from "../ops/tf.js";
 import { engineReport, type CompiledModule } from "../extractor.js";
+import { threadFailure } from "../errors.js";
 import type { FromWorker, TensorMessage, ToWorker, WorkerSetup } from "./messages.js";
 
 /** One pool worker: its own tfjs backend and its own copy of the weights. */
@@ -29,10 +30,10 @@ try {
       }
       send({ id: m.id, outputs: result }, Object.values(result).map((r) => r.data.buffer as ArrayBuffer));
     } catch (e) {
-      send({ id: m.id, error: e instanceof Error ? e.message : String(e) });
+      send({ id: m.id, error: threadFailure(e) });
     }
   });
   send({ ready: true, ...engineReport(extractor) });
 } catch (e) {
-  send({ error: e instanceof Error ? e.message : String(e) });
+  send({ error: threadFailure(e) });
 }

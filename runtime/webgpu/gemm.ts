@@ -2,6 +2,7 @@ import type { FusedActivation } from "../ops/support/activation.js";
 import type { Tensor, Tensor3D } from "../ops/tf.js";
 import { MAX_WORKGROUPS_PER_DIMENSION, runProgram, type WebgpuProgram } from "./program.js";
 import { wgslFloat } from "./rows.js";
+import { InternalError } from "../errors.js";
 
 /**
  * The one matrix-product shader every fxc product runs (linear, matmul, conv2d as implicit GEMM):
@@ -242,7 +243,7 @@ export function gemmShader(spec: GemmSpec): string {
   // The swizzle of A's tile XORs a column index with less than BM (or BM/4 in vec4s): it stays in range for BM a power of 2 from 4 (32 with TM 4) and BK at most 16.
   const powerOfTwo = (v: number): boolean => (v & (v - 1)) === 0;
   if (tn !== 4 || bm % tm !== 0 || bn % tn !== 0 || bk % 4 !== 0 || bk > 16 || !powerOfTwo(bm) || bm < (tm === 4 ? 32 : 4)) {
-    throw new Error(`internal: gemm tile ${tileKey(tile)} (TN must be 4, BK a multiple of 4 up to 16, BM a power of 2 from 4, 32 with TM 4)`);
+    throw new InternalError(`gemm tile ${tileKey(tile)} (TN must be 4, BK a multiple of 4 up to 16, BM a power of 2 from 4, 32 with TM 4)`);
   }
   const aVec4 = aIsVec4(spec);
   const nVec4 = nIsVec4(spec);
@@ -251,7 +252,7 @@ export function gemmShader(spec: GemmSpec): string {
   const kChecked = K % bk !== 0;
   const nChecked = N % bn !== 0;
   const tiles = Math.ceil(K / bk);
-  if (spec.layerNorm !== undefined && spec.loader.kind !== "matrix") throw new Error("internal: a layer norm prologue reads a matrix's rows, not im2col's");
+  if (spec.layerNorm !== undefined && spec.loader.kind !== "matrix") throw new InternalError("a layer norm prologue reads a matrix's rows, not im2col's");
   // Threads per row of A's tile in the prologue: a whole number, BN/4 and TM being powers of 2 with TM <= BN/4.
   const statThreadsPerRow = threads / bm;
   const prologue = spec.layerNorm === undefined ? "" : layerNormStatistics(spec.layerNorm, aVec4, statThreadsPerRow, K);

@@ -6,7 +6,7 @@ import { ROOT, assertOneLineError, fxc } from "../support/cli.js";
 import { tempDir } from "../support/temp.js";
 import { FIXTURES, RESNET18_CASE, RESNET18_WEIGHTS, relativeError, torchvisionNodeNames } from "../support/fixtures.js";
 import { readNpy, writeNpy } from "../../runtime/io/npy.js";
-import { openWeights } from "../../runtime/index.js";
+import { FxcError, openWeights } from "../../runtime/index.js";
 import { permute } from "../../runtime/params.js";
 import { describeFailure, printWarning } from "../../compiler/cli/errors.js";
 
@@ -156,7 +156,7 @@ test("extract --workers 2 writes the same file as one thread", async () => {
 
 test("failures and warnings are printed as one line with what a terminal would act on escaped", (t) => {
   const red = "photos/\u001b[31mred\u001b[0m.png";
-  assert.equal(describeFailure(new Error(`${red}: cannot be read;\n  skip it`)), "photos/\\x1b[31mred\\x1b[0m.png: cannot be read; skip it");
+  assert.equal(describeFailure(new FxcError(`${red}: cannot be read;\n  skip it`)), "photos/\\x1b[31mred\\x1b[0m.png: cannot be read; skip it");
   const printed: string[] = [];
   t.mock.method(console, "error", (line: string) => printed.push(line));
   printWarning(`skipped ${red}\u202e`);

@@ -1,6 +1,7 @@
 import { windowCount } from "../../ops/support/conv.js";
 import { OnnxGraph, OnnxValue } from "../graph.js";
 import type { AttributeValue } from "../proto.js";
+import { InternalError } from "../../errors.js";
 
 /**
  * ONNX's operators as functions over `OnnxValue`s with shape inference, the counterpart of
@@ -11,7 +12,7 @@ export type Operand = OnnxValue | number;
 
 const graphOf = (...xs: readonly (Operand | readonly Operand[])[]): OnnxGraph => {
   for (const x of xs.flat()) if (x instanceof OnnxValue) return x.graph;
-  throw new Error("internal: an ONNX op with no graph value among its inputs");
+  throw new InternalError("an ONNX op with no graph value among its inputs");
 };
 
 export const unary = (op: string, x: OnnxValue, attributes: Readonly<Record<string, AttributeValue>> = {}): OnnxValue => x.graph.node(op, [x], attributes, x.shape, x.dtype);
@@ -39,7 +40,7 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
   for (let i = 0; i < rank; i++) {
     const da = a[a.length - rank + i] ?? 1;
     const db = b[b.length - rank + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) throw new Error(`internal: shapes [${a.join(", ")}] and [${b.join(", ")}] do not broadcast`);
+    if (da !== db && da !== 1 && db !== 1) throw new InternalError(`shapes [${a.join(", ")}] and [${b.join(", ")}] do not broadcast`);
     out.push(da === 1 ? db : da);
   }
   return out;
