@@ -13,7 +13,7 @@ import { tf } from "../../runtime/index.js";
 const BIG = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 
 function spec(overrides: Partial<GemmSpec>): GemmSpec {
-  return { k: 64, n: 64, loader: { kind: "matrix" }, aBatched: false, bBatched: false, bias: false, addend: false, activation: undefined, tile: BIG, ...overrides };
+  return { k: 64, n: 64, loader: { kind: "matrix" }, aBatched: false, bBatched: false, bias: false, addend: false, activation: undefined, tile: BIG, precision: "f32", ...overrides };
 }
 
 const CONV: ConvGeometry = {
