@@ -7,7 +7,7 @@ import { conv2dWithAddend } from "../../runtime/webgpu/ops/conv.js";
 import { gemmProducts } from "../../runtime/webgpu/ops/linear.js";
 import { ROOT, assertOneLineError, fxc } from "../support/cli.js";
 import { VIT_SWIN_FACTORIES } from "../support/factories.js";
-import { fixtureCases, RESNET18_CASE, RESNET18_WEIGHTS, relativeError, runCase } from "../support/fixtures.js";
+import { F16_FIXTURE_BOUND, fixtureCases, RESNET18_CASE, RESNET18_WEIGHTS, relativeError, runCase } from "../support/fixtures.js";
 import { seededUniform } from "../support/seeded.js";
 import { tempDir } from "../support/temp.js";
 import { pipelineKeys, webgpuTest, withoutDawnDiagnostics } from "../support/webgpu.js";
@@ -123,16 +123,6 @@ webgpuTest("the GEMM in half precision: off f32's result by more than 1e-6 (it r
     assert.ok(f16Keys.some((k) => k.startsWith(key)), `${key}… ran in f16: ${f16Keys.join(", ")}`);
   }
 });
-
-/**
- * fxc-f16's error against torchvision (max |fxc-f16 - torch| / max |torch|, per output) on these
- * fixture cases stays under this bound, about 10 of f16's unit roundoffs (4.9e-4; fp32's fixture
- * bound is 1e-4): each product's operands are rounded to f16, so every layer adds errors of a few
- * roundoffs of its output's scale, which later layers carry without growing them much. Measured on
- * lavapipe (printed by the tests): 2.2e-4 to 1.0e-3 for resnet18_seeded and mobilenet_v3_small_seeded,
- * 5.9e-4 to 2.1e-3 for vit_tiny_pth (its attention output the largest).
- */
-const F16_FIXTURE_BOUND = 5e-3;
 
 for (const [id, factories] of [
   ["resnet18_seeded", {}],
