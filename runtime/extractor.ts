@@ -80,8 +80,9 @@ export interface LoadOptions {
    * ones) or `fxc` (fxc's WGSL kernels, runtime/webgpu/ops, where one covers the call; tfjs's for
    * the rest and under gradients). Other backends ignore it, but for `fxc-f16`: fxc's kernels
    * with every matrix product's (convolution, linear, matmul) multiplications in half precision,
-   * f32 accumulators (runtime/webgpu/gemm.ts), opt-in for its numerics, so refused (BackendError)
-   * on another backend and on a GPU without the shader-f16 feature rather than run in fp32.
+   * f32 accumulators (runtime/webgpu/gemm.ts), opt-in for its numerics, so refused rather than
+   * run in fp32: on another backend and on a GPU without the shader-f16 feature (BackendError),
+   * with engine onnxruntime (EngineError).
    */
   readonly webgpuKernels?: WebgpuKernelChoice;
   /**
@@ -204,6 +205,10 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
   if (customOps.length > 0 && requested === "onnxruntime") throw customOpRefusal(customOps[0]!);
   const trainable = options.trainable === undefined ? undefined : selectTrainable(options.trainable, module.checkpoint, module);
   checkWebgpuKernels(options.webgpuKernels);
+  if (options.webgpuKernels === "fxc-f16" && requested === "onnxruntime") {
+    // Named with half precision, onnxruntime would run the program in fp32 on the CPU without a word.
+    throw new EngineError("onnxruntime", 'does not run fxc\'s webgpu kernels, so not webgpuKernels "fxc-f16"', "load with engine 'tfjs' (or leave engine out) on backend webgpu");
+  }
   checkReplay(options.replay);
   const choice = await chooseBackend(options.backend, { wasmPaths: options.wasmPaths });
   const kernels = kernelsFor(choice, options.webgpuKernels);

@@ -64,6 +64,10 @@ test("half precision (webgpuKernels fxc-f16) off the webgpu backend is one line 
       new RegExp(`^BackendError: webgpuKernels "fxc-f16" runs on the webgpu backend only, not on ${backend}; load with backend "webgpu" \\(--backend webgpu\\), or leave webgpuKernels out for fp32$`),
     );
   }
+  await assert.rejects(
+    fx.load(RESNET18_WEIGHTS, { engine: "onnxruntime", webgpuKernels: "fxc-f16" }),
+    /^EngineError: engine onnxruntime does not run fxc's webgpu kernels, so not webgpuKernels "fxc-f16"; load with engine 'tfjs' \(or leave engine out\) on backend webgpu$/,
+  );
   // "fxc" (fp32) stays what it was there: ignored off webgpu.
   const extractor = await fx.load(RESNET18_WEIGHTS, { backend: "cpu", engine: "tfjs", webgpuKernels: "fxc" });
   assert.equal(extractor.webgpuKernels, undefined);
