@@ -11,8 +11,8 @@ import { tf, type Tensor, type Tensor4D } from "./ops/tf.js";
 import { prepareParams, readCheckpoint, toTensors, type CheckpointShapes, type HostTensor, type ParamSpec, type Params } from "./params.js";
 import { selectTrainable, trainingParams, type ParameterKinds, type TrainableSelection, type TrainingParams } from "./training.js";
 import type { WasmPaths } from "./wasm.js";
-import { guardWebgpuRun } from "./webgpu/adapter.js";
-import { webgpuKernels } from "./webgpu/ops/index.js";
+import { guardWebgpuRun, shaderF16Missing } from "./webgpu/adapter.js";
+import { webgpuF16Kernels, webgpuKernels } from "./webgpu/ops/index.js";
 import { ForwardReplay, type ReplayStatus } from "./webgpu/replay.js";
 import { openWeights, withPrefix } from "./weights/open.js";
 import { withRenamedKeys, type KeyRename } from "./weights/rename.js";
@@ -78,7 +78,11 @@ export interface LoadOptions {
   /**
    * On the webgpu backend, whose kernels run the program: `tfjs` (default: tfjs-webgpu's generic
    * ones) or `fxc` (fxc's WGSL kernels, runtime/webgpu/ops, where one covers the call; tfjs's for
-   * the rest and under gradients). Other backends ignore it.
+   * the rest and under gradients). Other backends ignore it, but for `fxc-f16`: fxc's kernels
+   * with every matrix product's (convolution, linear, matmul) multiplications in half precision,
+   * f32 accumulators (runtime/webgpu/gemm.ts), opt-in for its numerics, so refused rather than
+   * run in fp32: on another backend and on a GPU without the shader-f16 feature (BackendError),
+   * with engine onnxruntime (EngineError).
    */
   readonly webgpuKernels?: WebgpuKernelChoice;
   /**
@@ -97,8 +101,11 @@ export interface LoadOptions {
   readonly replay?: boolean;
 }
 
-/** Whose kernels run a program on the webgpu backend. */
-export type WebgpuKernelChoice = "tfjs" | "fxc";
+/** Whose kernels run a program on the webgpu backend: tfjs's, fxc's, or fxc's with its matrix products in half precision. */
+export type WebgpuKernelChoice = "tfjs" | "fxc" | "fxc-f16";
+
+/** Every kernel set, as the CLI's choices and the refusal of an unknown one list them. */
+export const WEBGPU_KERNEL_CHOICES: readonly WebgpuKernelChoice[] = ["tfjs", "fxc", "fxc-f16"];
 
 /** What runs a program: the load options that the tasks (extract, nearest, visualize, detect) pass through as they are. */
 export type EngineChoice = Pick<LoadOptions, "engine" | "backend" | "webgpuKernels" | "replay">;
@@ -198,6 +205,10 @@ export async function createExtractor<F, I extends Tensor | readonly Tensor[] = 
   if (customOps.length > 0 && requested === "onnxruntime") throw customOpRefusal(customOps[0]!);
   const trainable = options.trainable === undefined ? undefined : selectTrainable(options.trainable, module.checkpoint, module);
   checkWebgpuKernels(options.webgpuKernels);
+  if (options.webgpuKernels === "fxc-f16" && requested === "onnxruntime") {
+    // Named with half precision, onnxruntime would run the program in fp32 on the CPU without a word.
+    throw new EngineError("onnxruntime", 'does not run fxc\'s webgpu kernels, so not webgpuKernels "fxc-f16"', "load with engine 'tfjs' (or leave engine out) on backend webgpu");
+  }
   checkReplay(options.replay);
   const choice = await chooseBackend(options.backend, { wasmPaths: options.wasmPaths });
   const kernels = kernelsFor(choice, options.webgpuKernels);
@@ -279,8 +290,9 @@ function constantParams(params: Params): TrainingParams {
 
 /** Refuses a kernel set fxc does not know, before any backend starts. */
 function checkWebgpuKernels(requested: WebgpuKernelChoice | undefined): void {
-  if (requested !== undefined && requested !== "tfjs" && requested !== "fxc") {
-    throw new BackendError(`webgpuKernels ${JSON.stringify(requested)} is not a kernel set fxc knows; use "tfjs" or "fxc"`);
+  if (requested !== undefined && !WEBGPU_KERNEL_CHOICES.includes(requested)) {
+    const known = WEBGPU_KERNEL_CHOICES.map((c) => JSON.stringify(c));
+    throw new BackendError(`webgpuKernels ${JSON.stringify(requested)} is not a kernel set fxc knows; use ${known.slice(0, -1).join(", ")} or ${known.at(-1)}`);
   }
 }
 
@@ -291,8 +303,20 @@ function checkReplay(requested: unknown): void {
   }
 }
 
-/** The kernel table a tfjs program runs: fxc's WGSL kernels where asked for on webgpu, else tfjs's. */
+/**
+ * The kernel table a tfjs program runs: fxc's WGSL kernels (in f32, or with half-precision
+ * products) where asked for on webgpu, else tfjs's. Half precision is refused where it cannot run
+ * (another backend, a device without shader-f16), never swapped for fp32.
+ */
 function kernelsFor(choice: BackendChoice, requested: WebgpuKernelChoice | undefined): { readonly table: TfjsKernels; readonly name?: WebgpuKernelChoice } {
+  if (requested === "fxc-f16") {
+    if (choice.name !== "webgpu") {
+      throw new BackendError(`webgpuKernels "fxc-f16" runs on the webgpu backend only, not on ${choice.name}; load with backend "webgpu" (--backend webgpu), or leave webgpuKernels out for fp32`);
+    }
+    const missing = shaderF16Missing();
+    if (missing !== undefined) throw new BackendError(missing);
+    return { table: webgpuF16Kernels, name: "fxc-f16" };
+  }
   if (choice.name !== "webgpu") return { table: tfjsKernels };
   return requested === "fxc" ? { table: webgpuKernels, name: "fxc" } : { table: tfjsKernels, name: "tfjs" };
 }

@@ -15,7 +15,7 @@ export { ENGINES, EngineError, type EngineName } from "./engine.js";
 export { FxcError, InternalError } from "./errors.js";
 export { TrainingError, selectTrainable, type TrainableSelection, type ParameterKinds } from "./training.js";
 export type { TfjsKernels as Kernels, KernelName, KernelTable, RankedKernels, RankNumber, TensorOfRank } from "./kernels.js";
-export { createExtractor, type EngineReport, type Extractor, type ExtractorModule, type InputSize, type LoadOptions, type WebgpuKernelChoice, type WeightsInput, type EngineChoice, engineChoice, engineReport } from "./extractor.js";
+export { createExtractor, type EngineReport, type Extractor, type ExtractorModule, type InputSize, type LoadOptions, type WebgpuKernelChoice, type WeightsInput, type EngineChoice, engineChoice, engineReport, WEBGPU_KERNEL_CHOICES } from "./extractor.js";
 export type { ReplayStatus } from "./webgpu/replay.js";
 export { loadParams, sourceKeys, type CheckpointShapes, type CheckpointTensor, type ParamSpec, type ParamSource, type ParamTransform, type Params } from "./params.js";
 export { openWeights } from "./weights/open.js";

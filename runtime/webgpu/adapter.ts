@@ -1,5 +1,6 @@
 import { readdirSync } from "node:fs";
 import { tf } from "../ops/tf.js";
+import { hoistEnableDirectives } from "./program.js";
 
 /**
  * tfjs's webgpu backend on Dawn (the optional `webgpu` package, a prebuilt dawn.node over Vulkan,
@@ -70,6 +71,8 @@ interface GpuError {
   readonly constructor: { readonly name: string };
 }
 interface GpuDevice {
+  readonly features: ReadonlySet<string>;
+  createShaderModule(descriptor: { readonly code: string; readonly label?: string }): unknown;
   readonly lost: Promise<{ readonly reason: string; readonly message: string }>;
   readonly queue: { onSubmittedWorkDone(): Promise<void> };
   pushErrorScope(filter: "validation" | "out-of-memory" | "internal"): void;
@@ -187,8 +190,8 @@ export async function registerWebgpu(allowEmulation: boolean, gpuDevicePresent: 
   const gpuGlobal = await dawn();
   if (typeof gpuGlobal !== "string") defineNavigatorGpu(gpuGlobal);
   const gpuAdapter = found.adapter;
-  // The same features and limits tfjs-webgpu's own registration asks for.
-  const requiredFeatures = ["timestamp-query", "bgra8unorm-storage"].filter((f) => gpuAdapter.features.has(f));
+  // The same features and limits tfjs-webgpu's own registration asks for, and shader-f16 for webgpuKernels "fxc-f16" (where the adapter has it).
+  const requiredFeatures = ["timestamp-query", "bgra8unorm-storage", "shader-f16"].filter((f) => gpuAdapter.features.has(f));
   const limits = ["maxComputeWorkgroupStorageSize", "maxComputeWorkgroupsPerDimension", "maxStorageBufferBindingSize", "maxBufferSize", "maxComputeWorkgroupSizeX", "maxComputeInvocationsPerWorkgroup"];
   const requiredLimits = Object.fromEntries(limits.map((name) => [name, gpuAdapter.limits[name]!]));
   let device: GpuDevice;
@@ -197,6 +200,7 @@ export async function registerWebgpu(allowEmulation: boolean, gpuDevicePresent: 
   } catch (e) {
     return { why: `the adapter ${adapterLabel(adapter)} did not give a device (${firstLine(e instanceof Error ? e.message : String(e))})`, gpuFailed: !adapter.emulated };
   }
+  hoistDirectives(device);
   const health: DeviceHealth = {};
   watchDevice(device, health);
   if (tf.findBackendFactory("webgpu") !== null) tf.removeBackend("webgpu");
@@ -209,6 +213,12 @@ function defineNavigatorGpu(gpu: Gpu): void {
   const holder = globalThis as { navigator?: { gpu?: unknown } };
   if (holder.navigator === undefined) Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
   else if (holder.navigator.gpu === undefined) Object.defineProperty(holder.navigator, "gpu", { value: gpu, configurable: true });
+}
+
+/** tfjs-webgpu compiles every program on this device: a program's `enable` directives reach the front of its module (program.ts's hoistEnableDirectives). */
+function hoistDirectives(device: GpuDevice): void {
+  const create = device.createShaderModule.bind(device);
+  device.createShaderModule = (descriptor) => create({ ...descriptor, code: hoistEnableDirectives(descriptor.code) });
 }
 
 function firstLine(text: string): string {
@@ -230,6 +240,16 @@ function watchDevice(device: GpuDevice, health: DeviceHealth): void {
 /** The adapter of the registered webgpu backend, if fxc registered it. */
 export function webgpuAdapter(): GpuAdapterSummary | undefined {
   return registered?.adapter;
+}
+
+/**
+ * Why webgpuKernels "fxc-f16" cannot run on the registered device (its adapter lacks shader-f16,
+ * so fxc could not ask for it), as the one line fxc prints; undefined when it can. Never a quiet
+ * fallback to fp32: the user asked for half precision's numerics.
+ */
+export function shaderF16Missing(): string | undefined {
+  if (registered === undefined || registered.device.features.has("shader-f16")) return undefined;
+  return `the webgpu adapter ${adapterLabel(registered.adapter)} lacks shader-f16, which webgpuKernels "fxc-f16" needs; use webgpuKernels "fxc" (fp32; --webgpu-kernels fxc)`;
 }
 
 /** The first failure of the device, as the one-line message fxc prints (what failed, and what to do). */

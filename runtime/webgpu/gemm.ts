@@ -20,7 +20,21 @@ import { InternalError } from "../errors.js";
  * buffer is ever written. B is [K, N] row-major (an HWIO filter is one as [KH*KW*C, O]).
  * A matrix's rows may be layer-normalized on the way in (the prologue: a linear reading a layer
  * norm, layerNormLinear), so that the normalized matrix is never written either.
+ *
+ * In half precision (`precision: "f16"`, webgpuKernels "fxc-f16", which needs the device's
+ * shader-f16) the workgroup tiles of A and B hold f16, rounded as they are stored, and each BK
+ * step's products are summed in f16 (vec4<f16> FMAs into a partial sum), which is then added into
+ * the f32 accumulators. Everything else stays f32: global memory (tfjs's tensors are float32), the
+ * layer-norm prologue's statistics and normalization (rounded to f16 only as the tile is stored),
+ * and the epilogue (bias, residual, activation, the stored result).
  */
+
+/**
+ * What a BK step's products are computed in: "f32" throughout, or "f16" tiles and partial sums
+ * (f32 accumulators across steps). An f16 value keeps 11 significant bits: each operand rounded to
+ * it is off by at most 2^-11 (4.9e-4) of itself, and values past 65504 do not fit at all.
+ */
+export type GemmPrecision = "f32" | "f16";
 
 /** Output tile of a workgroup (BM x BN), K step (BK), and the outputs each thread keeps (TM x TN). */
 export interface GemmTile {
@@ -77,6 +91,7 @@ export interface GemmSpec {
   /** The matrix loader's rows layer-normalized as they are loaded; absent: A as it is. */
   readonly layerNorm?: LayerNormPrologue;
   readonly tile: GemmTile;
+  readonly precision: GemmPrecision;
 }
 
 /**
@@ -114,7 +129,8 @@ const layerNormKey = (ln: LayerNormPrologue | undefined): string => (ln === unde
 /** The key tfjs caches the compiled pipeline by: every constant that changes the source. */
 export function gemmShaderKey(spec: GemmSpec): string {
   const batching = `${spec.aBatched ? "a" : ""}${spec.bBatched ? "b" : ""}`;
-  return `fxcGemm_${spec.k}_${spec.n}_${loaderKey(spec.loader)}_${tileKey(spec.tile)}_${batching}_${spec.bias ? "bias" : ""}_${spec.addend ? "add" : ""}_${spec.activation ?? ""}_${layerNormKey(spec.layerNorm)}`;
+  // f32's key is the one it had before there was a choice: an f16 shader appends its precision.
+  return `fxcGemm_${spec.k}_${spec.n}_${loaderKey(spec.loader)}_${tileKey(spec.tile)}_${batching}_${spec.bias ? "bias" : ""}_${spec.addend ? "add" : ""}_${spec.activation ?? ""}_${layerNormKey(spec.layerNorm)}${spec.precision === "f16" ? "_f16" : ""}`;
 }
 
 /** Whether A is read 4 values at a time along K: 4 consecutive k are contiguous and 16-byte aligned. */
@@ -247,6 +263,10 @@ export function gemmShader(spec: GemmSpec): string {
   }
   const aVec4 = aIsVec4(spec);
   const nVec4 = nIsVec4(spec);
+  // The type of the workgroup tiles and of a BK step's products: f16 in half precision (values rounded as they are stored).
+  const half = spec.precision === "f16";
+  const tileType = half ? "f16" : "f32";
+  const toTile = (value: string): string => (half ? `f16(${value})` : value);
   const [threadsX, threadsY] = gemmWorkgroupSize(tile);
   const threads = threadsX * threadsY;
   const kChecked = K % bk !== 0;
@@ -277,7 +297,7 @@ export function gemmShader(spec: GemmSpec): string {
   const aRowsVec4 = tm === 4;
   const swizzle = (k: string): string => `((${k}) / 4 * ${aRowsVec4 ? 2 : bm / 4})`;
   const aStore = (k: string, value: string): string =>
-    aRowsVec4 ? `As[${k}][(r / 4) ^ ${swizzle(k)}][r % 4] = ${value};` : `As[${k}][r ^ ${swizzle(k)}] = ${value};`;
+    aRowsVec4 ? `As[${k}][(r / 4) ^ ${swizzle(k)}][r % 4] = ${toTile(value)};` : `As[${k}][r ^ ${swizzle(k)}] = ${toTile(value)};`;
   const aWidth = aVec4 ? 4 : 1;
   const aType = aVec4 ? "vec4<f32>" : "f32";
   const aLoads = (bm * bk) / aWidth;
@@ -325,7 +345,7 @@ export function gemmShader(spec: GemmSpec): string {
         bNext[i] = v;`,
     );
   const bPut = slots(bLoads, `${bSlot}
-        Bs[kk][j] = bNext[i];`);
+        Bs[kk][j] = ${half ? "vec4<f16>(bNext[i])" : "bNext[i]"};`);
 
   // The epilogue, per row of the thread's block: bias, addend, activation, then the store.
   const perColumn = (read: (col: string) => string): string =>
@@ -342,11 +362,15 @@ export function gemmShader(spec: GemmSpec): string {
     ? guarded(nChecked ? "col < N" : "", `result[(${outIndex}) / 4] = value;`)
     : [0, 1, 2, 3].map((j) => guarded(nChecked ? `col + ${j} < N` : "", `result[${outIndex} + ${j}] = value[${j}];`)).join("\n        ");
 
-  return `
+  // A BK step's products go to `acc` directly in f32; in f16 into a partial sum, added to acc after the step.
+  // The partial sum is zeroed by an explicit initializer: Dawn on lavapipe did not zero a `var part : T;`
+  // declared in the loop again on each pass (WGSL says it should), and carried the sums over (errors of 8x).
+  const sum = half ? "part" : "acc";
+  return `${half ? "\n  enable f16;" : ""}
   const K : i32 = ${K};
   const N : i32 = ${N};
-  var<workgroup> As : array<array<${aRowsVec4 ? `vec4<f32>, ${bm / 4}` : `f32, ${bm}`}>, ${bk}>;
-  var<workgroup> Bs : array<array<vec4<f32>, ${bn / 4}>, ${bk}>;${
+  var<workgroup> As : array<array<${aRowsVec4 ? `vec4<${tileType}>, ${bm / 4}` : `${tileType}, ${bm}`}>, ${bk}>;
+  var<workgroup> Bs : array<array<vec4<${tileType}>, ${bn / 4}>, ${bk}>;${
     spec.layerNorm === undefined
       ? ""
       : `
@@ -375,7 +399,8 @@ export function gemmShader(spec: GemmSpec): string {
     ${aPut}
     ${bPut}
     workgroupBarrier();
-    for (var t = 0; t < ${tiles}; t = t + 1) {
+    for (var t = 0; t < ${tiles}; t = t + 1) {${half ? `
+      var part = array<vec4<f16>, ${tm}>();` : ""}
       ${tiles > 1 ? `if (t + 1 < ${tiles}) {${aFetch("t + 1")}${bFetch("t + 1")}
       }` : ""}
       for (var kk = 0; kk < ${bk}; kk = kk + 1) {
@@ -383,15 +408,18 @@ export function gemmShader(spec: GemmSpec): string {
         ${
           aRowsVec4
             ? `let a = As[kk][i32(localId.y) ^ ${swizzle("kk")}];
-        acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
-        acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
-        acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
-        acc[3] = fma(vec4<f32>(a.w), b, acc[3]);`
+        ${sum}[0] = fma(vec4<${tileType}>(a.x), b, ${sum}[0]);
+        ${sum}[1] = fma(vec4<${tileType}>(a.y), b, ${sum}[1]);
+        ${sum}[2] = fma(vec4<${tileType}>(a.z), b, ${sum}[2]);
+        ${sum}[3] = fma(vec4<${tileType}>(a.w), b, ${sum}[3]);`
             : `for (var i = 0; i < ${tm}; i = i + 1) {
-          acc[i] = fma(vec4<f32>(As[kk][(rowBase + i) ^ ${swizzle("kk")}]), b, acc[i]);
+          ${sum}[i] = fma(vec4<${tileType}>(As[kk][(rowBase + i) ^ ${swizzle("kk")}]), b, ${sum}[i]);
         }`
         }
-      }
+      }${half ? `
+      for (var i = 0; i < ${tm}; i = i + 1) {
+        acc[i] = acc[i] + vec4<f32>(part[i]);
+      }` : ""}
       ${
         tiles > 1
           ? `workgroupBarrier();
@@ -470,6 +498,8 @@ export interface GemmCall {
   readonly n: number;
   readonly aBatched: boolean;
   readonly bBatched: boolean;
+  /** What a BK step's products are computed in (see GemmPrecision). */
+  readonly precision: GemmPrecision;
 }
 
 /**
@@ -494,6 +524,7 @@ export function runGemm(call: GemmCall): Tensor3D {
     activation: call.activation,
     ...(call.layerNorm === undefined ? {} : { layerNorm: { eps: call.layerNorm.eps, gamma: call.layerNorm.gamma !== null, beta: call.layerNorm.beta !== null } }),
     tile: chooseGemmTile(call.m, call.n, call.k),
+    precision: call.precision,
   };
   const affine = [call.layerNorm?.gamma ?? null, call.layerNorm?.beta ?? null].filter((t): t is Tensor => t !== null);
   const operands = [call.a, call.b, ...(call.bias === null ? [] : [call.bias]), ...(call.addend === null ? [] : [call.addend]), ...affine];

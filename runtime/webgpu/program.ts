@@ -26,6 +26,21 @@ export interface WebgpuProgram {
   getUserCode(): string;
 }
 
+/**
+ * A WGSL module with its `enable` directives (the f16 GEMM's `enable f16;`) moved to the front:
+ * WGSL wants them before any declaration, and tfjs-webgpu writes its preamble ahead of a program's
+ * code, so a program writes the directive in its code and the device's createShaderModule hoists
+ * it (runtime/webgpu/adapter.ts). A module without one is returned as it is.
+ */
+export function hoistEnableDirectives(code: string): string {
+  const directives: string[] = [];
+  const rest = code.replace(/^[ \t]*enable[ \t]+[\w \t,]+;[ \t]*$/gm, (directive) => {
+    directives.push(directive.trim());
+    return "";
+  });
+  return directives.length === 0 ? code : `${[...new Set(directives)].join("\n")}\n${rest}`;
+}
+
 /** The most workgroups WebGPU dispatches along one dimension (the guaranteed maxComputeWorkgroupsPerDimension). */
 export const MAX_WORKGROUPS_PER_DIMENSION = 65535;
 

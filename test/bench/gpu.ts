@@ -23,6 +23,9 @@
  *          --no-replay (leave out the two columns of the last kernel set timed loaded with replay:
  *          recorded once per input shape and replayed, runtime/webgpu/replay.ts; timed by default, so
  *          that one run on a lent GPU measures every option the default may later take)
+ *          --f16 (two more columns: webgpuKernels "fxc-f16", fxc's kernels with the matrix products in
+ *          half precision; opt-in, never a default, so left out unless asked for; its features are
+ *          checked against F16_FIXTURE_BOUND, not 1e-4, and a GPU without shader-f16 is noted, not failed)
  * Exit 1 when a check fails (a numeric case, or a feature over the bound).
  */
 import { existsSync, readdirSync } from "node:fs";
@@ -33,7 +36,7 @@ import { parseArgs } from "node:util";
 import { createFeatureExtractor } from "../../compiler/api.js";
 import { chooseBackend, tf, type Tensor, type Tensor4D, type WebgpuKernelChoice } from "../../runtime/index.js";
 import { readNpy } from "../../runtime/io/npy.js";
-import { relativeError } from "../support/fixtures.js";
+import { F16_FIXTURE_BOUND, relativeError } from "../support/fixtures.js";
 import { failure, lastJson, NODE_WITH_SOURCES, ROOT, runProcess } from "./child.js";
 
 const BOUND = 1e-4;
@@ -156,6 +159,7 @@ async function main(): Promise<number> {
       "skip-tests": { type: "boolean", default: false },
       "fxc-kernels": { type: "boolean", default: true },
       replay: { type: "boolean", default: true },
+      f16: { type: "boolean", default: false },
     },
     allowNegative: true,
   });
@@ -170,6 +174,7 @@ async function main(): Promise<number> {
   const fxcKernels = values["fxc-kernels"] ?? false;
   const replay = values.replay ?? true;
   const replayedKernels: WebgpuKernelChoice = fxcKernels ? "fxc" : "tfjs";
+  const f16 = values.f16 ?? false;
 
   const backend = await chooseBackend("webgpu");
   console.error(`bench:gpu: webgpu on ${backend.adapter}`);
@@ -198,16 +203,33 @@ async function main(): Promise<number> {
         console.error(`bench:gpu: ${task.label}: fxc webgpu, ${replayedKernels}'s kernels, replayed`);
         replayed = await fxcSide(dir, task, batches, runs, replayedKernels, true);
       }
-      for (const [side, label] of [[fxc, ""], ...(own ? [[own, ", fxc's kernels"] as const] : []), ...(replayed ? [[replayed, `, ${replayedKernels}'s kernels, replayed`] as const] : [])] as const) {
+      let half: FxcSide | undefined;
+      if (f16) {
+        console.error(`bench:gpu: ${task.label}: fxc webgpu, fxc-f16's kernels`);
+        try {
+          half = await fxcSide(dir, task, batches, runs, "fxc-f16");
+        } catch (e) {
+          // A GPU without shader-f16 refuses the set in one line: a fact about the GPU, not a failed check.
+          notes.push(`${task.label}, fxc-f16's kernels: not run (${e instanceof Error ? e.message : String(e)})`);
+        }
+      }
+      const sides = [
+        [fxc, "", BOUND],
+        ...(own ? [[own, ", fxc's kernels", BOUND] as const] : []),
+        ...(replayed ? [[replayed, `, ${replayedKernels}'s kernels, replayed`, BOUND] as const] : []),
+        ...(half ? [[half, ", fxc-f16's kernels (half-precision products)", F16_FIXTURE_BOUND] as const] : []),
+      ] as const;
+      for (const [side, label, bound] of sides) {
         const worst = Math.max(...Object.values(side.errors));
-        if (!(worst <= BOUND)) ok = false;
-        notes.push(`${task.label}${label}: features within ${worst.toExponential(1)} of torch's (bound ${BOUND}), load to first result ${side.loadToFirstSeconds.toFixed(2)} s, ${task.size}×${task.size}`);
+        if (!(worst <= bound)) ok = false;
+        notes.push(`${task.label}${label}: features within ${worst.toExponential(1)} of torch's (bound ${bound}), load to first result ${side.loadToFirstSeconds.toFixed(2)} s, ${task.size}×${task.size}`);
       }
       for (const batch of batches) {
         const [t, f] = [torch.rates[batch]!, fxc.rates[batch]!];
         const ownColumns = own ? ` ${rate(own.rates[batch]!)} | ${(own.rates[batch]! / t).toFixed(2)}× |` : "";
         const replayColumns = replayed ? ` ${rate(replayed.rates[batch]!)} | ${(replayed.rates[batch]! / t).toFixed(2)}× |` : "";
-        rows.push(`| ${task.label} | ${batch} | ${rate(t)} | ${rate(f)} | ${(f / t).toFixed(2)}× |${ownColumns}${replayColumns}`);
+        const f16Columns = !f16 ? "" : half ? ` ${rate(half.rates[batch]!)} | ${(half.rates[batch]! / t).toFixed(2)}× |` : " – | – |";
+        rows.push(`| ${task.label} | ${batch} | ${rate(t)} | ${rate(f)} | ${(f / t).toFixed(2)}× |${ownColumns}${replayColumns}${f16Columns}`);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -220,8 +242,9 @@ async function main(): Promise<number> {
   console.log("");
   const ownHeader = fxcKernels ? " fxc's kernels images/s | fxc's kernels / torch |" : "";
   const replayHeader = replay ? ` replayed (${replayedKernels}'s kernels) images/s | replayed / torch |` : "";
-  console.log(`| model | batch | torch images/s | fxc webgpu images/s | fxc / torch |${ownHeader}${replayHeader}`);
-  console.log(`| --- | --- | --- | --- | --- |${fxcKernels ? " --- | --- |" : ""}${replay ? " --- | --- |" : ""}`);
+  const f16Header = f16 ? " fxc-f16 images/s | fxc-f16 / torch |" : "";
+  console.log(`| model | batch | torch images/s | fxc webgpu images/s | fxc / torch |${ownHeader}${replayHeader}${f16Header}`);
+  console.log(`| --- | --- | --- | --- | --- |${fxcKernels ? " --- | --- |" : ""}${replay ? " --- | --- |" : ""}${f16 ? " --- | --- |" : ""}`);
   for (const row of rows) console.log(row);
   console.log("");
   for (const note of notes) console.log(note);

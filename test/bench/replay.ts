@@ -2,7 +2,7 @@
  * The replay load option's figures at batch 1 (runtime/webgpu/replay.ts), on whatever adapter
  * webgpu finds (lavapipe where there is no GPU; `npm run bench:gpu -- --replay` compares with torch):
  *
- *   node --conditions=fxc-source --import tsx test/bench/replay.ts [vit_tiny|vit_b_16] [tfjs|fxc]
+ *   node --conditions=fxc-source --import tsx test/bench/replay.ts [vit_tiny|vit_b_16] [tfjs|fxc|fxc-f16]
  *
  * vit_tiny is the fixtures' ViT (width 16, 2 layers), vit_b_16 is built at 32×32; both return
  * the encoder, seeded weights. Prints, as medians of 5 after 3 warm-up calls: the time of `run`
@@ -11,14 +11,14 @@
  */
 import { createFeatureExtractor } from "../../compiler/api.js";
 import { getModel } from "../../models/zoo/registry.js";
-import { chooseBackend, tf, type Tensor, type Tensor4D, type WebgpuKernelChoice } from "../../runtime/index.js";
+import { chooseBackend, tf, WEBGPU_KERNEL_CHOICES, type Tensor, type Tensor4D, type WebgpuKernelChoice } from "../../runtime/index.js";
 import { VIT_SWIN_FACTORIES } from "../support/factories.js";
 import { seededInput, seededWeights } from "../support/seeded.js";
 import { median } from "./targets.js";
 
 const model = process.argv[2] ?? "vit_tiny";
 const kernels = (process.argv[3] ?? "tfjs") as WebgpuKernelChoice;
-if (!["vit_tiny", "vit_b_16"].includes(model) || !["tfjs", "fxc"].includes(kernels)) throw new Error("usage: replay.ts [vit_tiny|vit_b_16] [tfjs|fxc]");
+if (!["vit_tiny", "vit_b_16"].includes(model) || !WEBGPU_KERNEL_CHOICES.includes(kernels)) throw new Error(`usage: replay.ts [vit_tiny|vit_b_16] [${WEBGPU_KERNEL_CHOICES.join("|")}]`);
 const backend = await chooseBackend("webgpu");
 const module = model === "vit_tiny" ? VIT_SWIN_FACTORIES.vit_tiny!() : getModel("vit_b_16", { imageSize: 32 });
 const fx = createFeatureExtractor(module, { returnNodes: { "encoder.ln": "encoder" }, size: 32, suppressDiffWarning: true });

@@ -54,7 +54,24 @@ test("an unknown engine is one line naming the engines", async () => {
 });
 
 test("an unknown webgpu kernel set is one line naming the sets, on any backend", async () => {
-  await assert.rejects(fx.load(RESNET18_WEIGHTS, { webgpuKernels: "mine" as "fxc" }), /^BackendError: webgpuKernels "mine" is not a kernel set fxc knows; use "tfjs" or "fxc"$/);
+  await assert.rejects(fx.load(RESNET18_WEIGHTS, { webgpuKernels: "mine" as "fxc" }), /^BackendError: webgpuKernels "mine" is not a kernel set fxc knows; use "tfjs", "fxc" or "fxc-f16"$/);
+});
+
+test("half precision (webgpuKernels fxc-f16) off the webgpu backend is one line naming the backend and the fix, not a quiet fp32 run", async () => {
+  for (const backend of ["cpu", "wasm"] as const) {
+    await assert.rejects(
+      fx.load(RESNET18_WEIGHTS, { backend, engine: "tfjs", webgpuKernels: "fxc-f16" }),
+      new RegExp(`^BackendError: webgpuKernels "fxc-f16" runs on the webgpu backend only, not on ${backend}; load with backend "webgpu" \\(--backend webgpu\\), or leave webgpuKernels out for fp32$`),
+    );
+  }
+  await assert.rejects(
+    fx.load(RESNET18_WEIGHTS, { engine: "onnxruntime", webgpuKernels: "fxc-f16" }),
+    /^EngineError: engine onnxruntime does not run fxc's webgpu kernels, so not webgpuKernels "fxc-f16"; load with engine 'tfjs' \(or leave engine out\) on backend webgpu$/,
+  );
+  // "fxc" (fp32) stays what it was there: ignored off webgpu.
+  const extractor = await fx.load(RESNET18_WEIGHTS, { backend: "cpu", engine: "tfjs", webgpuKernels: "fxc" });
+  assert.equal(extractor.webgpuKernels, undefined);
+  extractor.dispose();
 });
 
 test("on onnxruntime, a batch smaller than an earlier one gives the rows it would give alone", async () => {

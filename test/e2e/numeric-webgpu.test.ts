@@ -9,7 +9,7 @@ import { describeDeviceFailure, failureKind, findAdapter, isEmulatedAdapter, may
 import { fxc } from "../support/cli.js";
 import { fixtureCases, RESNET18_CASE, RESNET18_WEIGHTS, relativeError, runCase, testFixtureCases } from "../support/fixtures.js";
 import { tempDir } from "../support/temp.js";
-import { WEBGPU_MISSING, webgpuTest } from "../support/webgpu.js";
+import { WEBGPU_MISSING, webgpuTest, withoutDawnDiagnostics } from "../support/webgpu.js";
 import { MAXVIT_FACTORIES, VIT_SWIN_FACTORIES } from "../support/factories.js";
 
 /**
@@ -152,13 +152,6 @@ webgpuTest("fxc extract --backend webgpu names the backend, its adapter and whos
   assert.match(refused.stderr, /webgpu-kernels.*mine/);
 });
 
-/** dawn.node writes its own diagnostics to stderr (the Vulkan loader's warnings, lavapipe's reduced limits): not fxc's lines. */
-function withoutDawnDiagnostics(stderr: string): string {
-  return stderr
-    .split("\n")
-    .filter((l) => !/^Warning: /.test(l) && !/^\s+at \S+ \(.*\.(cpp|h):\d+\)$/.test(l))
-    .join("\n");
-}
 
 webgpuTest("no WebGPU adapter: --backend webgpu is one line naming the problem and the backend to use instead, exit 1", async () => {
   // No Vulkan driver at all: Dawn finds no adapter.

@@ -62,7 +62,7 @@ webgpuTest("the epilogue adds an addend of the output's shape before the activat
     const w = seededUniform([3, 3, input[3], out], 5);
     const b = withBias ? seededUniform([out], 6) : null;
     const addend = tf.mul(seededUniform([input[0], input[1], input[2], out], 7), 4);
-    const ours = conv2dWithAddend(x, w, b, addend, attrs);
+    const ours = conv2dWithAddend(x, w, b, addend, attrs, "f32");
     assert.ok(ours !== undefined, "fxc's kernel applies");
     const sum = tf.add(tfjsConv2d(x, w, b, { stride: attrs.stride, padding: attrs.padding }), addend);
     const theirs = activation === "relu" ? tf.relu(sum) : activation === "relu6" ? tf.relu6(sum) : sum;
@@ -82,8 +82,8 @@ webgpuTest("grouped convolutions, an addend of another shape and integer inputs 
   const theirs = tfjsConv2d(x, filters, null, attrs);
   assert.equal(await errorAgainst(ours, theirs), 0);
   const w = seededUniform([3, 3, 8, 4], 11);
-  assert.equal(conv2dWithAddend(x, w, null, tf.zeros([1, 6, 6, 5]), { stride: [1, 1], padding: [1, 1] }), undefined);
-  assert.equal(conv2dWithAddend(tf.cast(x, "int32"), w, null, null, { stride: [1, 1], padding: [1, 1] }), undefined);
+  assert.equal(conv2dWithAddend(x, w, null, tf.zeros([1, 6, 6, 5]), { stride: [1, 1], padding: [1, 1] }, "f32"), undefined);
+  assert.equal(conv2dWithAddend(tf.cast(x, "int32"), w, null, null, { stride: [1, 1], padding: [1, 1] }, "f32"), undefined);
   tf.dispose([x, ...filters, w, ours, theirs]);
 });
 

@@ -54,7 +54,7 @@ webgpuTest("the GEMM's epilogue on a plain matrix: act(A @ B + bias + addend), b
     const b = seededUniform([batch, k, n], 4);
     const bias = seededUniform([n], 5);
     const addend = seededUniform([batch, m, n], 6);
-    const ours = runGemm({ a, b, bias, addend, activation: "relu6", loader: { kind: "matrix" }, batch, m, k, n, aBatched: true, bBatched: true });
+    const ours = runGemm({ a, b, bias, addend, activation: "relu6", loader: { kind: "matrix" }, batch, m, k, n, aBatched: true, bBatched: true, precision: "f32" });
     const theirs = tf.relu6(tf.add(tf.add(tf.matMul(a, b), bias), addend));
     const error = await errorAgainst(ours, theirs);
     assert.ok(error <= 1e-5, `[${batch}, ${m}, ${k}] @ [${k}, ${n}]: relative error ${error}`);

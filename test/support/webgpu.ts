@@ -46,3 +46,11 @@ export function programsRun(run: () => void): string[] {
   }
   return kinds;
 }
+
+/** dawn.node writes its own diagnostics to stderr (the Vulkan loader's warnings, lavapipe's reduced limits): not fxc's lines. */
+export function withoutDawnDiagnostics(stderr: string): string {
+  return stderr
+    .split("\n")
+    .filter((l) => !/^Warning: /.test(l) && !/^\s+at \S+ \(.*\.(cpp|h):\d+\)$/.test(l))
+    .join("\n");
+}

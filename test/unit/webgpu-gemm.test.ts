@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chooseGemmTile, gemmShader, gemmShaderKey, gemmWorkgroupSize, type ConvGeometry, type GemmSpec } from "../../runtime/webgpu/gemm.js";
+import { hoistEnableDirectives } from "../../runtime/webgpu/program.js";
 import { convGeometry, convLoader, depthwiseShader, depthwiseShaderKey } from "../../runtime/webgpu/ops/conv.js";
 import { tf } from "../../runtime/index.js";
 
@@ -13,7 +14,7 @@ import { tf } from "../../runtime/index.js";
 const BIG = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 
 function spec(overrides: Partial<GemmSpec>): GemmSpec {
-  return { k: 64, n: 64, loader: { kind: "matrix" }, aBatched: false, bBatched: false, bias: false, addend: false, activation: undefined, tile: BIG, ...overrides };
+  return { k: 64, n: 64, loader: { kind: "matrix" }, aBatched: false, bBatched: false, bias: false, addend: false, activation: undefined, tile: BIG, precision: "f32", ...overrides };
 }
 
 const CONV: ConvGeometry = {
@@ -187,4 +188,37 @@ test("a layer norm prologue: row statistics before the K loop, A normalized as i
   assert.notEqual(gemmShaderKey(ln), gemmShaderKey({ ...ln, layerNorm: { eps: 1e-5, gamma: true, beta: true } }), "eps is in the source");
   assert.notEqual(gemmShaderKey(ln), gemmShaderKey({ ...ln, layerNorm: { eps: 1e-6, gamma: true, beta: false } }));
   assert.throws(() => gemmShader({ ...ln, loader: { kind: "im2col", conv: CONV } }), /layer norm prologue reads a matrix's rows/);
+});
+
+test("half precision: f16 tiles rounded as stored, each BK step's products summed in f16 and added to f32 accumulators; the epilogue and the layer norm's statistics stay f32", () => {
+  const f16 = gemmShader(spec({ k: 64, n: 128, bias: true, addend: true, activation: "relu", precision: "f16" }));
+  assert.match(f16, /^\s*enable f16;/, "the directive the device hoists to the module's front");
+  assert.match(f16, /var<workgroup> As : array<array<vec4<f16>, 16>, 16>;/);
+  assert.match(f16, /var<workgroup> Bs : array<array<vec4<f16>, 16>, 16>;/);
+  assert.match(f16, /As\[kk \+ 3\]\[\(r \/ 4\) \^ \(\(kk \+ 3\) \/ 4 \* 2\)\]\[r % 4\] = f16\(v\.w\);/, "A rounded to f16 as it is stored");
+  assert.match(f16, /Bs\[kk\]\[j\] = vec4<f16>\(bNext\[i\]\);/, "B rounded to f16 as it is stored");
+  assert.match(f16, /var aNext : array<vec4<f32>, 1>;/, "global reads stay f32");
+  assert.match(f16, /var part = array<vec4<f16>, 4>\(\);/, "a zeroed f16 partial sum per BK step");
+  assert.match(f16, /part\[0\] = fma\(vec4<f16>\(a\.x\), b, part\[0\]\);/);
+  assert.match(f16, /acc\[i\] = acc\[i\] \+ vec4<f32>\(part\[i\]\);/, "each step's partial sums added into the f32 accumulators");
+  assert.match(f16, /var acc : array<vec4<f32>, 4>;/);
+  assert.match(f16, /value = value \+ Bias\[col \/ 4\];/, "the epilogue in f32, as before");
+  const fp32 = gemmShader(spec({ k: 64, n: 128, bias: true, addend: true, activation: "relu" }));
+  assert.ok(!fp32.includes("f16") && !fp32.includes("part"), "f32's shader has no f16 in it");
+  const single = gemmShader(spec({ tile: { ...BIG, bm: 32, tm: 2 }, precision: "f16" }));
+  assert.match(single, /var<workgroup> As : array<array<f16, 32>, 16>;/);
+  assert.match(single, /part\[i\] = fma\(vec4<f16>\(As\[kk\]/);
+  const ln = gemmShader(spec({ layerNorm: { eps: 1e-6, gamma: true, beta: true }, precision: "f16" }));
+  assert.match(ln, /var<workgroup> rowMean : array<f32, 64>;/, "the prologue's statistics stay f32");
+  assert.match(ln, /v = \(v - rowMean\[r\]\) \* rowRstd\[r\] \* Gamma\[k \/ 4\] \+ Beta\[k \/ 4\];/, "normalized in f32 (v is the f32 load), rounded when stored");
+  assert.equal(gemmShaderKey(spec({ precision: "f16" })), `${gemmShaderKey(spec({}))}_f16`, "the precision is part of the key; f32's key is as it was");
+});
+
+test("a program's enable directive is hoisted to the front of the module tfjs writes around it", () => {
+  const module = "struct Uniforms { x : f32 };\n  fn main() {}\n  enable f16;\n  const K : i32 = 4;";
+  const hoisted = hoistEnableDirectives(module);
+  assert.ok(hoisted.startsWith("enable f16;\n"), hoisted);
+  assert.equal(hoisted.match(/enable f16;/g)?.length, 1);
+  assert.ok(hoisted.includes("struct Uniforms") && hoisted.includes("const K : i32 = 4;"));
+  assert.equal(hoistEnableDirectives("fn main() {} // no enable here"), "fn main() {} // no enable here", "a module without one is left as it is");
 });

@@ -1,5 +1,5 @@
 import type { Argv } from "yargs";
-import { BACKENDS, ENGINES, type BackendName, type EngineChoice, type EngineName, type EngineReport, type WebgpuKernelChoice } from "@fxc/runtime";
+import { BACKENDS, ENGINES, WEBGPU_KERNEL_CHOICES, type BackendName, type EngineChoice, type EngineName, type EngineReport, type WebgpuKernelChoice } from "@fxc/runtime";
 import type { Layout, Mode } from "../../pipeline.js";
 
 export interface BuildArgs {
@@ -43,7 +43,11 @@ export function engineOptions<T>(y: Argv<T>): Argv<T & EngineArgs> {
   return y
     .option("engine", { choices: ["auto", ...ENGINES] as const, default: "auto" as const, describe: "What runs the model: onnxruntime (ONNX Runtime, CPU) or tfjs; auto picks onnxruntime when it is installed and can run the graph, tfjs on --backend webgpu" })
     .option("backend", { choices: ["auto", ...BACKENDS] as const, default: "auto" as const, describe: "tfjs backend (runs the model on the tfjs engine, holds results on both); auto picks webgpu only on a real GPU, never on a CPU emulation such as lavapipe" })
-    .option("webgpu-kernels", { choices: ["tfjs", "fxc"] as const, default: "tfjs" as const, describe: "On --backend webgpu, whose kernels run the model: tfjs's, or fxc's own WGSL kernels where it has one (tfjs's for the rest)" })
+    .option("webgpu-kernels", {
+      choices: WEBGPU_KERNEL_CHOICES,
+      default: "tfjs" as WebgpuKernelChoice,
+      describe: "On --backend webgpu, whose kernels run the model: tfjs's, fxc's own WGSL kernels where it has one (tfjs's for the rest), or fxc-f16: fxc's with the matrix products' multiplications in half precision (needs the GPU's shader-f16; opt-in, not fp32's numerics)",
+    })
     .option("replay", {
       type: "boolean",
       default: false,
@@ -51,10 +55,13 @@ export function engineOptions<T>(y: Argv<T>): Argv<T & EngineArgs> {
     }) as Argv<T & EngineArgs>;
 }
 
+/** How the engine line names a kernel set (tfjs's, the default, goes unsaid). */
+const KERNELS_NAMED: Readonly<Record<WebgpuKernelChoice, string>> = { tfjs: "", fxc: ", fxc's WGSL kernels", "fxc-f16": ", fxc's WGSL kernels, half-precision products (fxc-f16)" };
+
 /** The line saying what runs the model, and why not onnxruntime when auto fell back. */
 export function engineLine(runner: EngineReport, workers = 1): string {
   const onAdapter = runner.adapter !== undefined ? ` on ${runner.adapter}` : "";
-  const kernels = `${runner.webgpuKernels === "fxc" ? ", fxc's WGSL kernels" : ""}${runner.replay === true ? ", replayed" : ""}`;
+  const kernels = `${KERNELS_NAMED[runner.webgpuKernels ?? "tfjs"]}${runner.replay === true ? ", replayed" : ""}`;
   const where = runner.engine === "tfjs" ? `engine tfjs, backend ${runner.backend}${onAdapter}${kernels}` : `engine ${runner.engine}`;
   const inWorkers = workers > 1 ? ` in ${workers} workers` : "";
   const why = runner.fallback !== undefined ? ` (not onnxruntime: ${runner.fallback})` : "";

@@ -2,7 +2,8 @@ import { conv2d as tfjsConv2d, conv2dAdd as tfjsConv2dAdd, depthwiseConv2d as tf
 import type { ConvActivation } from "../../ops/support/activation.js";
 import { windowCount } from "../../ops/support/conv.js";
 import { tf, type Tensor, type Tensor4D } from "../../ops/tf.js";
-import { activationWgsl, conjunction, gemmFits, geometryKey, guarded, runGemm, type ConvGeometry, type GemmLoader } from "../gemm.js";
+import type { TfjsKernels } from "../../kernels.js";
+import { activationWgsl, conjunction, gemmFits, geometryKey, guarded, runGemm, type ConvGeometry, type GemmLoader, type GemmPrecision } from "../gemm.js";
 import { MAX_WORKGROUPS_PER_DIMENSION, ownKernelApplies, runProgram, type WebgpuProgram } from "../program.js";
 
 /**
@@ -13,7 +14,8 @@ import { MAX_WORKGROUPS_PER_DIMENSION, ownKernelApplies, runProgram, type Webgpu
  * the input as a plain [pixels, C] matrix). Bias, an addend of the output's shape (a residual) and
  * the activation run in the product's epilogue: `act(conv + bias + addend)`.
  * Grouped convolutions (a list of per-group filters) and what the shader does not cover run
- * runtime/ops's conv2d (tfjs's).
+ * runtime/ops's conv2d (tfjs's). With webgpuKernels "fxc-f16" the GEMM's products are computed in
+ * half precision (gemm.ts's GemmPrecision); the depthwise kernel stays f32 in every mode.
  */
 
 /** The im2col geometry of this convolution, or undefined when the operands are not a plain NHWC x HWIO convolution. */
@@ -37,10 +39,10 @@ export function convLoader(conv: ConvGeometry): GemmLoader {
 }
 
 /**
- * The convolution with `addend` (of the output's shape) added before the activation. The kernel
- * contract's conv2d passes none; a fused residual (conv2dAdd) passes one.
+ * The convolution with `addend` (of the output's shape) added before the activation, its products
+ * in `precision`. The kernel contract's conv2d passes no addend; a fused residual (conv2dAdd) passes one.
  */
-export function conv2dWithAddend(input: Tensor, weight: Tensor, bias: Tensor | null, addend: Tensor | null, attrs: Conv2dAttrs): Tensor4D | undefined {
+export function conv2dWithAddend(input: Tensor, weight: Tensor, bias: Tensor | null, addend: Tensor | null, attrs: Conv2dAttrs, precision: GemmPrecision): Tensor4D | undefined {
   if (!ownKernelApplies(input, weight, bias, addend) || (bias !== null && bias.rank !== 1) || (attrs.groups ?? 1) !== 1) return undefined;
   const conv = convGeometry(input, weight, attrs);
   if (conv === undefined) return undefined;
@@ -67,22 +69,32 @@ export function conv2dWithAddend(input: Tensor, weight: Tensor, bias: Tensor | n
       n: outChannels,
       aBatched: false,
       bBatched: false,
+      precision,
     });
     return tf.reshape(y, shape);
   });
 }
 
-/** runtime/ops's conv2d (same signature): fxc's implicit GEMM on webgpu where it applies, tfjs's kernel otherwise. */
-export function conv2d(input: Tensor, weight: Tensor | readonly Tensor[], bias: Tensor | readonly Tensor[] | null, attrs: Conv2dAttrs): Tensor4D {
-  if (Array.isArray(weight) || Array.isArray(bias)) return tfjsConv2d(input, weight, bias, attrs);
-  return conv2dWithAddend(input, weight as Tensor, bias as Tensor | null, null, attrs) ?? tfjsConv2d(input, weight, bias, attrs);
+/**
+ * runtime/ops's conv2d and conv2dAdd (same signatures) with the implicit GEMM's products in
+ * `precision`: fxc's kernel on webgpu where it applies, tfjs's (fp32) otherwise. conv2dAdd adds
+ * the residual in the GEMM's epilogue, before the activation.
+ */
+export function gemmConvolutions(precision: GemmPrecision): Pick<TfjsKernels, "conv2d" | "conv2dAdd"> {
+  return {
+    conv2d(input, weight, bias, attrs) {
+      if (Array.isArray(weight) || Array.isArray(bias)) return tfjsConv2d(input, weight, bias, attrs);
+      return conv2dWithAddend(input, weight as Tensor, bias as Tensor | null, null, attrs, precision) ?? tfjsConv2d(input, weight, bias, attrs);
+    },
+    conv2dAdd(input, weight, bias, addend, attrs) {
+      if (Array.isArray(weight) || Array.isArray(bias)) return tfjsConv2dAdd(input, weight, bias, addend, attrs);
+      return conv2dWithAddend(input, weight as Tensor, bias as Tensor | null, addend, attrs, precision) ?? tfjsConv2dAdd(input, weight, bias, addend, attrs);
+    },
+  };
 }
 
-/** runtime/ops's conv2dAdd (same signature): the residual added in the implicit GEMM's epilogue, before the activation, on webgpu where it applies; tfjs's kernels otherwise. */
-export function conv2dAdd(input: Tensor, weight: Tensor | readonly Tensor[], bias: Tensor | readonly Tensor[] | null, addend: Tensor, attrs: Conv2dAttrs): Tensor4D {
-  if (Array.isArray(weight) || Array.isArray(bias)) return tfjsConv2dAdd(input, weight, bias, addend, attrs);
-  return conv2dWithAddend(input, weight as Tensor, bias as Tensor | null, addend, attrs) ?? tfjsConv2dAdd(input, weight, bias, addend, attrs);
-}
+/** runtime/ops's conv2d and conv2dAdd on fxc's implicit GEMM in f32 (webgpuKernels "fxc"). */
+export const { conv2d, conv2dAdd } = gemmConvolutions("f32");
 
 /** Threads per depthwise workgroup, each computing 4 channels of one output pixel (one channel when C is not a multiple of 4). */
 const DEPTHWISE_WORKGROUP = 64;

@@ -1,7 +1,8 @@
 import { linear as tfjsLinear, linearAdd as tfjsLinearAdd, matmul as tfjsMatmul, type LayerNormLinearAttrs, type LinearAttrs } from "../../ops/linear.js";
 import type { FusedActivation } from "../../ops/support/activation.js";
 import { tf, type Tensor } from "../../ops/tf.js";
-import { gemmFits, runGemm } from "../gemm.js";
+import type { TfjsKernels } from "../../kernels.js";
+import { gemmFits, runGemm, type GemmPrecision } from "../gemm.js";
 import { ownKernelApplies } from "../program.js";
 import { layerNorm } from "./norm.js";
 
@@ -10,7 +11,8 @@ import { layerNorm } from "./norm.js";
  * tfjs's generic matMul otherwise): `act(x[M, K] @ w[K, N] + bias[N] + addend[M, N])`, M every dim
  * of x but its last, bias, addend (a residual, linearAdd) and activation in the product's epilogue,
  * and x's rows layer-normalized in its prologue as they are loaded (layerNormLinear). The shader is
- * written for the layer's K and N; M is read at run time.
+ * written for the layer's K and N; M is read at run time. With webgpuKernels "fxc-f16" the GEMM's
+ * products are computed in half precision (gemm.ts's GemmPrecision).
  */
 
 /** What the GEMM adds around the product: undefined where it does not apply (the caller runs tfjs's kernels). */
@@ -18,6 +20,7 @@ interface GemmTerms {
   readonly addend: Tensor | null;
   readonly activation: FusedActivation | undefined;
   readonly layerNorm?: { readonly eps: number; readonly gamma: Tensor | null; readonly beta: Tensor | null };
+  readonly precision: GemmPrecision;
 }
 
 function gemmLinear(x: Tensor, weight: Tensor, bias: Tensor | null, terms: GemmTerms): Tensor | undefined {
@@ -44,32 +47,39 @@ function gemmLinear(x: Tensor, weight: Tensor, bias: Tensor | null, terms: GemmT
       n: outer,
       aBatched: false,
       bBatched: false,
+      precision: terms.precision,
     });
     return tf.reshape(y, shape);
   });
 }
 
-/** runtime/ops's linear (same signature): the activation in the GEMM's epilogue. */
-export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, attrs: LinearAttrs = {}): Tensor {
-  return gemmLinear(x, weight, bias, { addend: null, activation: attrs.activation }) ?? tfjsLinear(x, weight, bias, attrs);
-}
-
-/** runtime/ops's linearAdd (same signature): the residual added in the GEMM's epilogue, before the activation. */
-export function linearAdd(x: Tensor, weight: Tensor, bias: Tensor | null, addend: Tensor, attrs: LinearAttrs = {}): Tensor {
-  return gemmLinear(x, weight, bias, { addend, activation: attrs.activation }) ?? tfjsLinearAdd(x, weight, bias, addend, attrs);
-}
-
 /**
- * runtime/ops's layerNormLinear (same signature): x's rows normalized in the GEMM's prologue, so
- * that the normalized tensor is never written; where the GEMM does not apply, this engine's layer
- * norm then its linear.
+ * runtime/ops's linear, linearAdd, layerNormLinear and matmul (same signatures) on fxc's GEMM with
+ * its products in `precision`, tfjs's kernels (fp32) where it does not apply: linear's activation
+ * and linearAdd's residual in the GEMM's epilogue (the residual before the activation);
+ * layerNormLinear's rows normalized in its prologue, so that the normalized tensor is never
+ * written (where the GEMM does not apply, this engine's layer norm then its linear); matmul as
+ * gemmMatmul.
  */
-export function layerNormLinear(x: Tensor, gamma: Tensor | null, beta: Tensor | null, weight: Tensor, bias: Tensor | null, attrs: LayerNormLinearAttrs): Tensor {
-  const { eps, activation } = attrs;
-  const fused = gemmLinear(x, weight, bias, { addend: null, activation, layerNorm: { eps, gamma, beta } });
-  if (fused !== undefined) return fused;
-  return tf.tidy(() => linear(layerNorm(x, gamma, beta, { dims: 1, eps }), weight, bias, activation === undefined ? {} : { activation }));
+export function gemmProducts(precision: GemmPrecision): Pick<TfjsKernels, "linear" | "linearAdd" | "layerNormLinear" | "matmul"> {
+  const linear = (x: Tensor, weight: Tensor, bias: Tensor | null, attrs: LinearAttrs = {}): Tensor =>
+    gemmLinear(x, weight, bias, { addend: null, activation: attrs.activation, precision }) ?? tfjsLinear(x, weight, bias, attrs);
+  return {
+    linear,
+    linearAdd: (x: Tensor, weight: Tensor, bias: Tensor | null, addend: Tensor, attrs: LinearAttrs = {}): Tensor =>
+      gemmLinear(x, weight, bias, { addend, activation: attrs.activation, precision }) ?? tfjsLinearAdd(x, weight, bias, addend, attrs),
+    layerNormLinear(x: Tensor, gamma: Tensor | null, beta: Tensor | null, weight: Tensor, bias: Tensor | null, attrs: LayerNormLinearAttrs): Tensor {
+      const { eps, activation } = attrs;
+      const fused = gemmLinear(x, weight, bias, { addend: null, activation, layerNorm: { eps, gamma, beta }, precision });
+      if (fused !== undefined) return fused;
+      return tf.tidy(() => linear(layerNorm(x, gamma, beta, { dims: 1, eps }), weight, bias, activation === undefined ? {} : { activation }));
+    },
+    matmul: (a: Tensor, b: Tensor): Tensor => gemmMatmul(a, b, precision),
+  };
 }
+
+/** runtime/ops's linear, linearAdd, layerNormLinear and matmul on fxc's GEMM in f32 (webgpuKernels "fxc"). */
+export const { linear, linearAdd, layerNormLinear, matmul } = gemmProducts("f32");
 
 /** The number of matrices in a batch shape (1 for none). */
 const batchSize = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
@@ -90,7 +100,7 @@ function broadcastBatch(a: readonly number[], b: readonly number[]): number[] | 
  * a partial broadcast ([2, 1] against [1, 3], which tfjs's batched product gets wrong) is expanded
  * first. Vectors and mismatched sizes run runtime/ops's matmul (tfjs's, which says what is wrong).
  */
-export function matmul(a: Tensor, b: Tensor): Tensor {
+function gemmMatmul(a: Tensor, b: Tensor, precision: GemmPrecision): Tensor {
   if (!ownKernelApplies(a, b) || a.rank < 2 || b.rank < 2) return tfjsMatmul(a, b);
   const [m, k] = a.shape.slice(-2) as [number, number];
   const [kb, n] = b.shape.slice(-2) as [number, number];
@@ -118,6 +128,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       n,
       aBatched: left.shape[0]! > 1,
       bBatched: right.shape[0]! > 1,
+      precision,
     });
     return tf.reshape(y, [...batchDims, m, n]);
   });
