@@ -27,6 +27,10 @@ import { InternalError } from "../errors.js";
  * the f32 accumulators. Everything else stays f32: global memory (tfjs's tensors are float32), the
  * layer-norm prologue's statistics and normalization (rounded to f16 only as the tile is stored),
  * and the epilogue (bias, residual, activation, the stored result).
+ *
+ * A product with too few output tiles to occupy a big GPU splits K (chooseSplitK): S workgroups
+ * per tile each walk a slice of K and write their raw fp32 sums, and a second program adds the S
+ * slices in a fixed order and applies the epilogue. No atomics: results repeat bit for bit.
  */
 
 /**
@@ -92,6 +96,12 @@ export interface GemmSpec {
   readonly layerNorm?: LayerNormPrologue;
   readonly tile: GemmTile;
   readonly precision: GemmPrecision;
+  /**
+   * Slices of K (S >= 1; absent: 1), each a workgroup of its own along the dispatch's z with the
+   * batch: S = 1 is the one-pass product with its epilogue; S > 1 writes each slice's raw fp32 sums
+   * to a [batch * S, M, N] scratch tensor that splitKSumShader adds and finishes (chooseSplitK).
+   */
+  readonly splitK?: number;
 }
 
 /**
@@ -112,6 +122,61 @@ export function chooseGemmTile(m: number, n: number, k: number): GemmTile {
   return { bm, bn, bk: k <= 8 ? 8 : 16, tm, tn: 4 };
 }
 
+/**
+ * Split-K (chooseSplitK): a product whose output tiles are too few to occupy a big GPU gets its K
+ * walked in S slices by S workgroups per tile, then a second program adds the slices' sums.
+ * WebGPU does not say how many cores (SMs, compute units) the device has; these assume a large
+ * GPU's: an H100 has 132 SMs, an H200 as many.
+ */
+/** Workgroups a launch should reach: about one per core of a large GPU. Fewer leave cores idle while each walks all of K. */
+export const SPLIT_K_TARGET_WORKGROUPS = 128;
+/** The shortest K worth splitting: below it a workgroup's K loop is short, and the second pass and its scratch traffic would cost about what the split saves. */
+export const SPLIT_K_MIN_K = 1024;
+/** The least of K a slice walks (16 K tiles of 16): shorter slices would spend more on their loads' latency, the prologue and the scratch write than on products. */
+export const SPLIT_K_MIN_SLICE = 256;
+
+/**
+ * The number of K slices for a product of these sizes on this tile (1: no split).
+ *
+ * One workgroup computes one BM x BN output tile over the whole of K, so a product with few
+ * tiles (ceil(M / BM) x ceil(N / BN) x batch) runs on few cores however long K is: at batch 1
+ * resnet50's layer4 3x3 convolution (M = 49, N = 512, K = 4608) is 16 workgroups of 32 x 64,
+ * layer3's (M = 196, N = 256, K = 2304) 28, vit_b_16's MLP fc2 (M = 197, N = 768, K = 3072) 84,
+ * on a GPU of 132 SMs. Splitting K into S slices multiplies the workgroups by S at the price of
+ * a second, cheap program that reads S partial sums per output (see splitKSumShader).
+ *
+ * So: below SPLIT_K_TARGET_WORKGROUPS workgroups and with K of at least SPLIT_K_MIN_K, S is the
+ * least that reaches SPLIT_K_TARGET_WORKGROUPS, but no more than keeps every slice at least
+ * SPLIT_K_MIN_SLICE of K; then evened out so that no slice is empty (slices of whole BK tiles,
+ * the last possibly shorter). Anything else (a launch that already fills the GPU, as every one of
+ * those layers does at batch 32, or a short K) is S = 1, the one-pass product. The scratch of a
+ * split is S x batch x M x N floats, at most S x workgroups tiles, and S x workgroups stays under
+ * 2 x SPLIT_K_TARGET_WORKGROUPS: under 4 MiB with 64 x 64 tiles.
+ *
+ * With the layer-norm prologue each slice still computes its rows' statistics over the whole of
+ * K (a row's mean and variance need all of it), so a split repeats those two reads of the rows
+ * S times (2K reads of each row per workgroup, against the K / S of its K loop; rows that every
+ * column tile's workgroup reads too, so mostly from cache). That is correct, rare and not
+ * restricted; what it costs is unmeasured. At batch 1 it is e.g. swin's last patch merging (a
+ * layer norm over 4C, then the reduction: swin_t's K = 1536, M = 49 splits in 6).
+ */
+export function chooseSplitK(m: number, n: number, k: number, tile: GemmTile, batch: number): number {
+  const workgroups = Math.ceil(m / tile.bm) * Math.ceil(n / tile.bn) * batch;
+  if (workgroups >= SPLIT_K_TARGET_WORKGROUPS || k < SPLIT_K_MIN_K) return 1;
+  const wanted = Math.min(Math.ceil(SPLIT_K_TARGET_WORKGROUPS / workgroups), Math.floor(k / SPLIT_K_MIN_SLICE));
+  return wanted < 2 ? 1 : splitKSlices(k, tile.bk, wanted).slices;
+}
+
+/**
+ * How `splitK` slices K's ceil(K / BK) tiles: `tilesPerSlice` each (the last slice what is left),
+ * and `slices`, the requested count less any slice that would have had no tile at all.
+ */
+export function splitKSlices(k: number, bk: number, splitK: number): { readonly slices: number; readonly tilesPerSlice: number } {
+  const tiles = Math.ceil(k / bk);
+  const tilesPerSlice = Math.ceil(tiles / splitK);
+  return { slices: Math.ceil(tiles / tilesPerSlice), tilesPerSlice };
+}
+
 /** The tile's share of a shader key. */
 const tileKey = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}_${t.tm}x${t.tn}`;
 
@@ -130,8 +195,11 @@ const layerNormKey = (ln: LayerNormPrologue | undefined): string => (ln === unde
 export function gemmShaderKey(spec: GemmSpec): string {
   const batching = `${spec.aBatched ? "a" : ""}${spec.bBatched ? "b" : ""}`;
   // f32's key is the one it had before there was a choice: an f16 shader appends its precision.
-  return `fxcGemm_${spec.k}_${spec.n}_${loaderKey(spec.loader)}_${tileKey(spec.tile)}_${batching}_${spec.bias ? "bias" : ""}_${spec.addend ? "add" : ""}_${spec.activation ?? ""}_${layerNormKey(spec.layerNorm)}${spec.precision === "f16" ? "_f16" : ""}`;
+  return `fxcGemm_${spec.k}_${spec.n}_${loaderKey(spec.loader)}_${tileKey(spec.tile)}_${batching}_${spec.bias ? "bias" : ""}_${spec.addend ? "add" : ""}_${spec.activation ?? ""}_${layerNormKey(spec.layerNorm)}${spec.precision === "f16" ? "_f16" : ""}${splitKOf(spec) > 1 ? `_split${splitKOf(spec)}` : ""}`;
 }
+
+/** The spec's K slices (1 when absent). */
+const splitKOf = (spec: Pick<GemmSpec, "splitK">): number => spec.splitK ?? 1;
 
 /** Whether A is read 4 values at a time along K: 4 consecutive k are contiguous and 16-byte aligned. */
 export function aIsVec4(spec: Pick<GemmSpec, "k" | "loader">): boolean {
@@ -252,6 +320,31 @@ function layerNormStatistics(ln: LayerNormPrologue, vec4: boolean, perRow: numbe
       }`;
 }
 
+/**
+ * WGSL finishing a thread's `value` (vec4<f32>), the output at `row` and columns `col` to `col + 3`
+ * of the batch entry at `outBase` (N a constant of the source): `terms` adds the bias and the addend
+ * and applies the activation, `store` writes it. One epilogue for both programs that finish a
+ * product, the one-pass GEMM and split-K's sum of its slices. `nChecked`: whether columns past N
+ * occur (their reads clamped to N - 1, their stores skipped).
+ */
+function finishWgsl(spec: Pick<GemmSpec, "n" | "bias" | "addend" | "activation">, nChecked: boolean): { readonly terms: string; readonly store: string } {
+  const nVec4 = nIsVec4(spec);
+  const perColumn = (read: (col: string) => string): string =>
+    `vec4<f32>(${[0, 1, 2, 3].map((j) => read(nChecked ? `min(col + ${j}, N - 1)` : `col + ${j}`)).join(", ")})`;
+  const outIndex = "outBase + row * N + col";
+  const terms = [
+    spec.bias ? `value = value + ${nVec4 ? "Bias[col / 4]" : perColumn((col) => `Bias[${col}]`)};` : "",
+    spec.addend ? `value = value + ${nVec4 ? `Addend[(${outIndex}) / 4]` : perColumn((col) => `Addend[outBase + row * N + ${col}]`)};` : "",
+    activationWgsl(spec.activation, "value", "vec4<f32>"),
+  ]
+    .filter(Boolean)
+    .join("\n        ");
+  const store = nVec4
+    ? guarded(nChecked ? "col < N" : "", `result[(${outIndex}) / 4] = value;`)
+    : [0, 1, 2, 3].map((j) => guarded(nChecked ? `col + ${j} < N` : "", `result[${outIndex} + ${j}] = value[${j}];`)).join("\n        ");
+  return { terms, store };
+}
+
 /** The WGSL body of the product `spec` describes (tfjs's preamble declares A, B, Bias, Addend, result and uniforms). */
 export function gemmShader(spec: GemmSpec): string {
   const { k: K, n: N, tile } = spec;
@@ -269,9 +362,13 @@ export function gemmShader(spec: GemmSpec): string {
   const toTile = (value: string): string => (half ? `f16(${value})` : value);
   const [threadsX, threadsY] = gemmWorkgroupSize(tile);
   const threads = threadsX * threadsY;
-  const kChecked = K % bk !== 0;
   const nChecked = N % bn !== 0;
-  const tiles = Math.ceil(K / bk);
+  // A split-K slice walks `tiles` of K's BK tiles from `firstTile`; the last slice's past K's end read zeros.
+  const splitK = splitKOf(spec);
+  if (!Number.isInteger(splitK) || splitK < 1) throw new InternalError(`gemm split-K ${splitK} (a whole number of slices, at least 1)`);
+  const { tilesPerSlice: tiles } = splitKSlices(K, bk, splitK);
+  const kChecked = K % bk !== 0 || splitK * tiles * bk > K;
+  const firstTile = (t: string): string => (splitK > 1 ? `firstTile + ${t}` : t);
   if (spec.layerNorm !== undefined && spec.loader.kind !== "matrix") throw new InternalError("a layer norm prologue reads a matrix's rows, not im2col's");
   // Threads per row of A's tile in the prologue: a whole number, BN/4 and TM being powers of 2 with TM <= BN/4.
   const statThreadsPerRow = threads / bm;
@@ -347,20 +444,9 @@ export function gemmShader(spec: GemmSpec): string {
   const bPut = slots(bLoads, `${bSlot}
         Bs[kk][j] = ${half ? "vec4<f16>(bNext[i])" : "bNext[i]"};`);
 
-  // The epilogue, per row of the thread's block: bias, addend, activation, then the store.
-  const perColumn = (read: (col: string) => string): string =>
-    `vec4<f32>(${[0, 1, 2, 3].map((j) => read(nChecked ? `min(col + ${j}, N - 1)` : `col + ${j}`)).join(", ")})`;
-  const outIndex = "outBase + row * N + col";
-  const epilogue = [
-    spec.bias ? `value = value + ${nVec4 ? "Bias[col / 4]" : perColumn((col) => `Bias[${col}]`)};` : "",
-    spec.addend ? `value = value + ${nVec4 ? `Addend[(${outIndex}) / 4]` : perColumn((col) => `Addend[outBase + row * N + ${col}]`)};` : "",
-    activationWgsl(spec.activation, "value", "vec4<f32>"),
-  ]
-    .filter(Boolean)
-    .join("\n        ");
-  const store = nVec4
-    ? guarded(nChecked ? "col < N" : "", `result[(${outIndex}) / 4] = value;`)
-    : [0, 1, 2, 3].map((j) => guarded(nChecked ? `col + ${j} < N` : "", `result[${outIndex} + ${j}] = value[${j}];`)).join("\n        ");
+  // Per row of the thread's block: the epilogue, then the store; a split-K slice stores its raw sums.
+  const { terms, store } = finishWgsl(spec, nChecked);
+  const epilogue = splitK > 1 ? "" : terms;
 
   // A BK step's products go to `acc` directly in f32; in f16 into a partial sum, added to acc after the step.
   // The partial sum is zeroed by an explicit initializer: Dawn on lavapipe did not zero a `var part : T;`
@@ -381,7 +467,12 @@ export function gemmShader(spec: GemmSpec): string {
 
   fn main() {
     let M = uniforms.outShape.y;
-    let batch = i32(workgroupId.z);
+    ${
+      splitK > 1
+        ? `let batch = i32(workgroupId.z) / ${splitK};
+    let firstTile = (i32(workgroupId.z) % ${splitK}) * ${tiles};`
+        : "let batch = i32(workgroupId.z);"
+    }
     let thread = i32(localIndex);
     let tileRow = i32(workgroupId.y) * ${bm};
     let tileCol = i32(workgroupId.x) * ${bn};
@@ -389,19 +480,19 @@ export function gemmShader(spec: GemmSpec): string {
     let colQuad = i32(localId.x);
     let aBase = ${spec.aBatched ? "batch * M * K" : "0"};
     let bBase = ${spec.bBatched ? "batch * K * N" : "0"};
-    let outBase = batch * M * N;
+    let outBase = ${splitK > 1 ? "i32(workgroupId.z)" : "batch"} * M * N;
     var acc : array<vec4<f32>, ${tm}>;
     var aNext : array<${aType}, ${Math.ceil(aLoads / threads)}>;
     var bNext : array<vec4<f32>, ${Math.ceil(bLoads / threads)}>;
     ${prologue}
-    ${aFetch("0")}
-    ${bFetch("0")}
+    ${aFetch(splitK > 1 ? "firstTile" : "0")}
+    ${bFetch(splitK > 1 ? "firstTile" : "0")}
     ${aPut}
     ${bPut}
     workgroupBarrier();
     for (var t = 0; t < ${tiles}; t = t + 1) {${half ? `
       var part = array<vec4<f16>, ${tm}>();` : ""}
-      ${tiles > 1 ? `if (t + 1 < ${tiles}) {${aFetch("t + 1")}${bFetch("t + 1")}
+      ${tiles > 1 ? `if (t + 1 < ${tiles}) {${aFetch(firstTile("t + 1"))}${bFetch(firstTile("t + 1"))}
       }` : ""}
       for (var kk = 0; kk < ${bk}; kk = kk + 1) {
         let b = Bs[kk][colQuad];
@@ -442,7 +533,89 @@ export function gemmShader(spec: GemmSpec): string {
   `;
 }
 
-/** The program tfjs-webgpu's runner compiles (once per shader key) and dispatches over a [batch, M, N] output. */
+/**
+ * The WGSL body of split-K's second program: the output `spec` describes, [batch, M, N], from the
+ * [batch * S, M, N] raw sums of its S slices (batch entry b's slice s at b * S + s). A thread
+ * per output row and 4 columns adds the slices in a fixed order (slice 0 first), so the result
+ * is the same on every run (no atomics), then finishes it with the one-pass GEMM's epilogue
+ * (finishWgsl: bias, addend, activation, store). M and the batch are read at run time.
+ */
+export function splitKSumShader(spec: GemmSpec): string {
+  const splitK = splitKOf(spec);
+  const nVec4 = nIsVec4(spec);
+  const quads = Math.ceil(spec.n / 4);
+  // Columns past N occur only in a last quad of a width not a multiple of 4.
+  const nChecked = !nVec4;
+  const { terms, store } = finishWgsl(spec, nChecked);
+  // Slice `s`'s sums of the thread's row start at rowStart + s * M * N.
+  const slice = (s: string): string => {
+    const start = s === "0" ? "rowStart" : `rowStart + ${s} * M * N`;
+    return nVec4 ? `Partials[(${start} + col) / 4]` : `vec4<f32>(${[0, 1, 2, 3].map((j) => `Partials[${start} + min(col + ${j}, N - 1)]`).join(", ")})`;
+  };
+  return `
+  const N : i32 = ${spec.n};
+  fn main(index : i32) {
+    let M = uniforms.outShape.y;
+    let rowIndex = index / ${quads};
+    if (rowIndex < uniforms.outShape.x * M) {
+      let row = rowIndex % M;
+      let batch = rowIndex / M;
+      let col = (index % ${quads}) * 4;
+      let outBase = batch * M * N;
+      let rowStart = (batch * ${splitK} * M + row) * N;
+      var value = ${slice("0")};
+      for (var s = 1; s < ${splitK}; s = s + 1) {
+        value = value + ${slice("s")};
+      }
+      ${terms}
+      ${store}
+    }
+  }
+  `;
+}
+
+/** The key tfjs caches split-K's sum program by: every constant that changes its source. */
+export function splitKSumShaderKey(spec: GemmSpec): string {
+  return `fxcGemmSum_${splitKOf(spec)}_${spec.n}_${spec.bias ? "bias" : ""}_${spec.addend ? "add" : ""}_${spec.activation ?? ""}`;
+}
+
+/** Threads per workgroup of split-K's sum program, each finishing 4 columns of one output row. */
+const SPLIT_K_SUM_WORKGROUP = 64;
+
+/** Split-K's second program: the slices' sums added and finished into the [batch, M, N] output. */
+class SplitKSumProgram implements WebgpuProgram {
+  readonly variableNames: string[];
+  readonly variableComponents: number[];
+  readonly outputComponent: number;
+  readonly workgroupSize: [number, number, number] = [SPLIT_K_SUM_WORKGROUP, 1, 1];
+  readonly dispatchLayout = { x: [0, 1, 2] };
+  readonly dispatch: [number, number, number];
+  readonly shaderKey: string;
+
+  constructor(
+    readonly outputShape: [number, number, number],
+    private readonly spec: GemmSpec,
+  ) {
+    const [batch, rows, cols] = outputShape;
+    const width = nIsVec4(spec) ? 4 : 1;
+    this.variableNames = ["Partials", ...(spec.bias ? ["Bias"] : []), ...(spec.addend ? ["Addend"] : [])];
+    this.variableComponents = this.variableNames.map(() => width);
+    this.outputComponent = width;
+    const workgroups = Math.ceil((batch * rows * Math.ceil(cols / 4)) / SPLIT_K_SUM_WORKGROUP);
+    if (workgroups > MAX_WORKGROUPS_PER_DIMENSION) throw new InternalError(`split-K's sum over [${outputShape}] needs ${workgroups} workgroups (split-K is for products with few output tiles)`);
+    this.dispatch = [workgroups, 1, 1];
+    this.shaderKey = splitKSumShaderKey(spec);
+  }
+
+  getUserCode(): string {
+    return splitKSumShader(this.spec);
+  }
+}
+
+/**
+ * The program tfjs-webgpu's runner compiles (once per shader key) and dispatches over a [batch, M, N]
+ * output, or for split-K over the [batch * S, M, N] slices' sums (without the epilogue's operands).
+ */
 class GemmProgram implements WebgpuProgram {
   readonly variableNames: string[];
   readonly variableComponents: number[];
@@ -459,12 +632,14 @@ class GemmProgram implements WebgpuProgram {
     const [batch, rows, cols] = outputShape;
     const nWidth = nIsVec4(spec) ? 4 : 1;
     const kWidth = aIsVec4(spec) ? 4 : 1;
-    this.variableNames = ["A", "B", ...(spec.bias ? ["Bias"] : []), ...(spec.addend ? ["Addend"] : []), ...(spec.layerNorm?.gamma ? ["Gamma"] : []), ...(spec.layerNorm?.beta ? ["Beta"] : [])];
+    // A split-K slice has no epilogue: the bias and addend are split-K's sum program's operands.
+    const [bias, addend] = splitKOf(spec) > 1 ? [false, false] : [spec.bias, spec.addend];
+    this.variableNames = ["A", "B", ...(bias ? ["Bias"] : []), ...(addend ? ["Addend"] : []), ...(spec.layerNorm?.gamma ? ["Gamma"] : []), ...(spec.layerNorm?.beta ? ["Beta"] : [])];
     this.variableComponents = [
       kWidth,
       nWidth,
-      ...(spec.bias ? [nWidth] : []),
-      ...(spec.addend ? [nWidth] : []),
+      ...(bias ? [nWidth] : []),
+      ...(addend ? [nWidth] : []),
       ...(spec.layerNorm?.gamma ? [kWidth] : []),
       ...(spec.layerNorm?.beta ? [kWidth] : []),
     ];
@@ -500,6 +675,8 @@ export interface GemmCall {
   readonly bBatched: boolean;
   /** What a BK step's products are computed in (see GemmPrecision). */
   readonly precision: GemmPrecision;
+  /** K's slices, forced (tests); absent: chooseSplitK's. */
+  readonly splitK?: number;
 }
 
 /**
@@ -513,6 +690,8 @@ export function gemmFits(batch: number, m: number, k: number, n: number): boolea
 
 /** Runs the product on the webgpu backend: a [batch, M, N] float32 tensor. The caller checks ownKernelApplies and gemmFits. */
 export function runGemm(call: GemmCall): Tensor3D {
+  const tile = chooseGemmTile(call.m, call.n, call.k);
+  const splitK = call.splitK ?? chooseSplitK(call.m, call.n, call.k, tile, call.batch);
   const spec: GemmSpec = {
     k: call.k,
     n: call.n,
@@ -523,10 +702,18 @@ export function runGemm(call: GemmCall): Tensor3D {
     addend: call.addend !== null,
     activation: call.activation,
     ...(call.layerNorm === undefined ? {} : { layerNorm: { eps: call.layerNorm.eps, gamma: call.layerNorm.gamma !== null, beta: call.layerNorm.beta !== null } }),
-    tile: chooseGemmTile(call.m, call.n, call.k),
+    tile,
     precision: call.precision,
+    splitK,
   };
   const affine = [call.layerNorm?.gamma ?? null, call.layerNorm?.beta ?? null].filter((t): t is Tensor => t !== null);
-  const operands = [call.a, call.b, ...(call.bias === null ? [] : [call.bias]), ...(call.addend === null ? [] : [call.addend]), ...affine];
-  return runProgram<Tensor3D>(new GemmProgram([call.batch, call.m, call.n], spec), operands);
+  const finishing = [...(call.bias === null ? [] : [call.bias]), ...(call.addend === null ? [] : [call.addend])];
+  if (splitK === 1) return runProgram<Tensor3D>(new GemmProgram([call.batch, call.m, call.n], spec), [call.a, call.b, ...finishing, ...affine]);
+  if (call.batch * splitK > MAX_WORKGROUPS_PER_DIMENSION) throw new InternalError(`gemm split-K ${splitK} of a batch of ${call.batch} is over WebGPU's ${MAX_WORKGROUPS_PER_DIMENSION} workgroups along z`);
+  const partials = runProgram<Tensor3D>(new GemmProgram([call.batch * splitK, call.m, call.n], spec), [call.a, call.b, ...affine]);
+  try {
+    return runProgram<Tensor3D>(new SplitKSumProgram([call.batch, call.m, call.n], spec), [partials, ...finishing]);
+  } finally {
+    partials.dispose();
+  }
 }
