@@ -126,8 +126,17 @@ webgpuTest("fxc's depthwise conv2d equals tfjs's: stride 1 and 2, dilation 2, 5x
 
 /** Shader keys only these fixtures' layers make (their input sizes): the stem and a last-stage convolution; a key's prefix or a pattern. */
 const FIXTURE_KEYS: Record<string, readonly (string | RegExp)[]> = {
-  // layer1's second convolutions with the block's residual and relu in the epilogue (conv2dAdd).
-  resnet18_seeded: ["fxcGemm_147_64_im2col40,40,3,7,7,2,2,3,3,1,1,20,20_", /^fxcGemm_576_64_im2col10,10,64,3,3,1,1,1,1,1,1,10,10_.*_bias_add_relu_/, "fxcGemm_256_512_im2col3,3,256,1,1,2,2,0,0,1,1,2,2_", "fxcGemm_512_1000_mat_"],
+  // layer1's second convolutions with the block's residual and relu in the epilogue (conv2dAdd);
+  // layer4's 3x3 convolutions (2 images of 2x2 pixels, K = 4608: 8 workgroups) split K in 16,
+  // their residual and relu applied by the program that adds the slices.
+  resnet18_seeded: [
+    "fxcGemm_147_64_im2col40,40,3,7,7,2,2,3,3,1,1,20,20_",
+    /^fxcGemm_576_64_im2col10,10,64,3,3,1,1,1,1,1,1,10,10_.*_bias_add_relu_/,
+    "fxcGemm_256_512_im2col3,3,256,1,1,2,2,0,0,1,1,2,2_",
+    "fxcGemm_512_1000_mat_",
+    /^fxcGemm_4608_512_im2col2,2,512,3,3,1,1,1,1,1,1,2,2_.*_bias_add_relu__split16_/,
+    /^fxcGemmSum_16_512_bias_add_relu/,
+  ],
   vgg11_bn_seeded: ["fxcGemm_27_64_im2col32,32,3,3,3,1,1,1,1,1,1,32,32_", "fxcGemm_4608_512_im2col4,4,512,3,3,1,1,1,1,1,1,4,4_"],
   mobilenet_v3_small_seeded: ["fxcDepthwise_32,32,16,3,3,2,2,1,1,1,1,16,16_bias_relu_", "fxcDepthwise_4,4,288,5,5,2,2,2,2,1,1,2,2_bias__", "fxcGemm_16_72_mat_"],
 };

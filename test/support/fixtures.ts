@@ -83,7 +83,15 @@ export interface CaseResult {
  */
 export async function runCase(
   c: FixtureCase,
-  options: { layout: "nhwc" | "nchw"; backend?: BackendName; engine?: EngineName; factories?: Factories; webgpuKernels?: WebgpuKernelChoice },
+  options: {
+    layout: "nhwc" | "nchw";
+    backend?: BackendName;
+    engine?: EngineName;
+    factories?: Factories;
+    webgpuKernels?: WebgpuKernelChoice;
+    /** Run only the input's first `images` (a smaller batch), checked against the same images of torchvision's outputs (every output batch-first). */
+    images?: number;
+  },
 ): Promise<CaseResult> {
   const model = buildCaseModel(c, options.factories);
   const [, , h, w] = c.input as [number, number, number, number];
@@ -99,10 +107,11 @@ export async function runCase(
   const weights = c.weights.startsWith("seeded:") ? seededWeights(model, Number(c.weights.slice(7))) : join(FIXTURES, "cases", c.id, c.weights);
   const extractor = await fx.load(weights, { backend: options.backend ?? "auto", engine: options.engine ?? "tfjs", ...(options.webgpuKernels === undefined ? {} : { webgpuKernels: options.webgpuKernels }) });
   try {
-    const nchw = await caseInput(c);
+    const whole = await caseInput(c);
+    const nchw = options.images === undefined ? whole : tf.slice(whole, 0, options.images);
     const x = options.layout === "nhwc" ? tf.transpose(nchw, [0, 2, 3, 1]) : nchw;
     const out = await extractor.run(x);
-    tf.dispose([nchw, x]);
+    tf.dispose([whole, nchw, x]);
     // Image-like outputs come back NHWC in that layout; compare in torch's order.
     const torchOrder = Object.fromEntries(
       fx.program.outputs.map((o): [string, Tensor] => {
@@ -112,7 +121,7 @@ export async function runCase(
     );
     try {
       const shapes = Object.fromEntries(Object.entries(torchOrder).map(([key, t]) => [key, [...t.shape]]));
-      return { errors: await caseErrors(c, torchOrder), shapes, backend: extractor.backend, engine: extractor.engine, webgpuKernels: extractor.webgpuKernels };
+      return { errors: await caseErrors(c, torchOrder, options.images), shapes, backend: extractor.backend, engine: extractor.engine, webgpuKernels: extractor.webgpuKernels };
     } finally {
       tf.dispose([...Object.values(out), ...Object.values(torchOrder)]);
     }
@@ -127,15 +136,20 @@ export async function caseInput(c: FixtureCase): Promise<tf.Tensor4D> {
   return tf.tensor4d(input.data, input.shape as [number, number, number, number]);
 }
 
-/** Per output key, relativeError against torchvision's output in the case's expected.safetensors; give outputs in torch's order. */
-export async function caseErrors(c: FixtureCase, outputs: Readonly<Record<string, Tensor>>): Promise<Record<string, number>> {
+/**
+ * Per output key, relativeError against torchvision's output in the case's expected.safetensors;
+ * give outputs in torch's order, of the input's first `images` where given (every output batch-first).
+ */
+export async function caseErrors(c: FixtureCase, outputs: Readonly<Record<string, Tensor>>, images?: number): Promise<Record<string, number>> {
   const expected = await openWeights(join(FIXTURES, "cases", c.id, "expected.safetensors"));
   try {
     const errors: Record<string, number> = {};
     for (const [key, t] of Object.entries(outputs)) {
       const step = c.strided?.[key];
       const got = (await t.data()) as Float32Array;
-      errors[key] = relativeError(step === undefined ? got : strideRowsAndColumns(got, t.shape, step), await expected.readFloat32(key));
+      const want = await expected.readFloat32(key);
+      const wantImages = images === undefined ? want : want.subarray(0, (want.length / c.input[0]!) * images);
+      errors[key] = relativeError(step === undefined ? got : strideRowsAndColumns(got, t.shape, step), wantImages);
     }
     return errors;
   } finally {
