@@ -300,7 +300,9 @@ fp32 matrix products [${m}, ${k}] x [${k}, ${n}] x [${n}, ${k}] (ViT-B/16's MLP 
     printTable(table, 1);
     // The ceiling no kernel reaches: fused multiply-adds alone, at one thread and at every core.
     const cores = availableParallelism();
-    const peaks = await Promise.all([1, cores].map(async (threads) => [threads, await measurePeak(threads, 3)] as const));
+    const peaks: (readonly [number, number | string])[] = [];
+    // One after the other: each has the cores to itself.
+    for (const threads of [1, cores]) peaks.push([threads, await measurePeak(threads, 3)]);
     for (const [threads, peak] of peaks) console.log(`fp32 peak, ${threads} thread${threads === 1 ? "" : "s"} (test/bench/peak.c, fused multiply-adds only, median of 3): ${typeof peak === "number" ? `${peak.toFixed(0)} GFLOP/s` : peak}`);
     const all = peaks.at(-1)![1];
     if (typeof all === "number") this.measured.peak = all;
