@@ -201,7 +201,9 @@ function returnNodesOf(v: unknown, where: string, fail: Fail): ReturnNodes {
     try {
       return parseReturnSpec(v);
     } catch (e) {
-      return fail(where, e instanceof Error ? e.message : String(e));
+      // The spec's own refusals, placed in the file; anything else is a bug and stays one.
+      if (e instanceof UsageError) return fail(where, e.message);
+      throw e;
     }
   }
   if (Array.isArray(v) && v.length > 0) {
@@ -225,6 +227,7 @@ function sizeOf(v: unknown, where: string, fail: Fail): number | readonly [numbe
   try {
     return parseSize(v);
   } catch (e) {
-    return fail(where, e instanceof Error ? e.message : String(e));
+    if (e instanceof UsageError) return fail(where, e.message);
+    throw e;
   }
 }

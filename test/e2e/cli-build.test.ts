@@ -75,6 +75,7 @@ test("fxc build: a bad config is one line naming the place in the file and the f
   await bad(one({ return: [] }), /^fxc: fxc\.config\.json: extractors\[0\]\.return: is missing or empty; give nodes as/);
   await bad(one({ return: { conv1: "a b" } }), /^fxc: fxc\.config\.json: extractors\[0\]\.return: output key "a b"/);
   await bad(one({ size: "big" }), /^fxc: fxc\.config\.json: extractors\[0\]\.size: bad --size 'big'/);
+  await bad(one({ return: "conv1,a:b:c" }), /^fxc: fxc\.config\.json: extractors\[0\]\.return: bad --return item 'a:b:c'; write node or node:key$/);
   await bad(one({ layout: "NHWC" }), /^fxc: fxc\.config\.json: extractors\[0\]\.layout: must be "nhwc" or "nchw", got "NHWC"$/);
   await bad({ extractors: [{ model: "resnet18", return: "conv1" }, { model: "resnet18", return: "maxpool" }] }, /^fxc: fxc\.config\.json: extractors\[1\] \(resnet18\): writes generated\/resnet18\.ts as extractors\[0\] \(resnet18\) does; give one of them another "name" or "out"$/);
   await bad("{ extractors: [] }", /^fxc: fxc\.config\.json is not JSON \(.*\); fix the file$/);
