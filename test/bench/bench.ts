@@ -50,7 +50,7 @@ import { ENGINES, measureDetector, measureEngine, type EngineResult, type Engine
 import { buildCli, extractArguments, FOLDER_BATCH, fxcFolder, type FxcFolderRun } from "./folder.js";
 import { photoLikeJpeg, writePhotos, PHOTO_HEIGHT, PHOTO_WIDTH } from "./photos.js";
 import { fastest, judgeTargets, median, speedup, targetLine, type Timing } from "./targets.js";
-import { GEMM_SHAPE, gemmFlops, gflopsPerSecond, measureOrtGemm, measurePeak } from "./gemm.js";
+import { GEMM_SHAPE, gemmFlops, gflopsPerSecond, measureOrtGemm, measurePeaks } from "./gemm.js";
 import { measureTorch, measureTorchDetect, measureTorchGemm, OPENBLAS_OVERRIDES, torchBlas, torchConfigs, torchDetectorWeights, torchFolder, torchWeights, type TorchConfig, type TorchFolderRun, type TorchResult } from "./torch.js";
 import { maskrcnn_resnet50_fpn } from "../../models/index.js";
 
@@ -299,10 +299,7 @@ fp32 matrix products [${m}, ${k}] x [${k}, ${n}] x [${n}, ${k}] (ViT-B/16's MLP 
     }
     printTable(table, 1);
     // The ceiling no kernel reaches: fused multiply-adds alone, at one thread and at every core.
-    const cores = availableParallelism();
-    const peaks: (readonly [number, number | string])[] = [];
-    // One after the other: each has the cores to itself.
-    for (const threads of [1, cores]) peaks.push([threads, await measurePeak(threads, 3)]);
+    const peaks = await measurePeaks([1, availableParallelism()], 3);
     for (const [threads, peak] of peaks) console.log(`fp32 peak, ${threads} thread${threads === 1 ? "" : "s"} (test/bench/peak.c, fused multiply-adds only, median of 3): ${typeof peak === "number" ? `${peak.toFixed(0)} GFLOP/s` : peak}`);
     const all = peaks.at(-1)![1];
     if (typeof all === "number") this.measured.peak = all;

@@ -40,26 +40,35 @@ export async function measureOrtGemm(job: GemmJob): Promise<Timing | string> {
 }
 
 /**
- * The machine's fp32 peak on `threads` threads (test/bench/peak.c: nothing but fused multiply-adds),
+ * The machine's fp32 peak at each of `threadCounts` (test/bench/peak.c: nothing but fused
+ * multiply-adds), compiled once and measured at each count in turn (each has the cores to itself),
  * the median of `runs`; a string says why there is no figure (not x86-64, no C compiler). It is
  * not a rate any kernel reaches, so it is printed apart from the fastest measured one.
  */
-export async function measurePeak(threads: number, runs: number): Promise<number | string> {
-  if (process.arch !== "x64") return `not measured: peak.c is written for x86-64's AVX2, this is ${process.arch}`;
+export async function measurePeaks(threadCounts: readonly number[], runs: number): Promise<(readonly [number, number | string])[]> {
+  const everywhere = (why: string): (readonly [number, string])[] => threadCounts.map((threads) => [threads, why] as const);
+  if (process.arch !== "x64") return everywhere(`not measured: peak.c is written for x86-64's AVX2, this is ${process.arch}`);
   const dir = mkdtempSync(join(tmpdir(), "fxc-peak-"));
   try {
     const binary = join(dir, "peak");
     const built = await runProcess("cc", ["-O2", "-mavx2", "-mfma", "-pthread", join(ROOT, "test/bench/peak.c"), "-o", binary]).catch((e: Error) => e);
-    if (built instanceof Error) return `not measured: no C compiler (cc: ${built.message})`;
-    if (built.code !== 0) return `not measured: cc ${failure(built)}`;
-    const rates: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const done = await runProcess(binary, [String(threads), "1"]);
-      if (done.code !== 0) return `not measured: peak ${failure(done)}`;
-      rates.push(lastJson<{ gflops: number }>(done).gflops);
-    }
-    return median(rates);
+    if (built instanceof Error) return everywhere(`not measured: no C compiler (cc: ${built.message})`);
+    if (built.code !== 0) return everywhere(`not measured: cc ${failure(built)}`);
+    const peaks: (readonly [number, number | string])[] = [];
+    for (const threads of threadCounts) peaks.push([threads, await peakAt(binary, threads, runs)]);
+    return peaks;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The compiled peak.c's median GFLOP/s over `runs` at `threads`, or why it failed. */
+async function peakAt(binary: string, threads: number, runs: number): Promise<number | string> {
+  const rates: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const done = await runProcess(binary, [String(threads), "1"]);
+    if (done.code !== 0) return `not measured: peak ${failure(done)}`;
+    rates.push(lastJson<{ gflops: number }>(done).gflops);
+  }
+  return median(rates);
 }
