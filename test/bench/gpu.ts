@@ -17,7 +17,7 @@
  * batches 1 and 2, 2 runs.
  *
  * Options: --tiny   --batches 1,8,32   --runs N (default 10)   --models resnet50,vit_b_16
- *          --python PATH (torch's Python; default $FXC_TORCH_PYTHON, else /usr/bin/python3, else python3)
+ *          --python PATH (torch's Python; default $FXC_TORCH_PYTHON, else the first of /usr/bin/python3 and python3 that has torch)
  *          --skip-tests (step 1)   --no-fxc-kernels (leave out the columns of fxc's own WGSL kernels,
  *          runtime/webgpu/ops: webgpuKernels "fxc"; by default both kernel sets are timed)
  *          --no-replay (leave out the two columns of the last kernel set timed loaded with replay:
@@ -28,7 +28,8 @@
  *          checked against F16_FIXTURE_BOUND, not 1e-4, and a GPU without shader-f16 is noted, not failed)
  * Exit 1 when a check fails (a numeric case, or a feature over the bound).
  */
-import { existsSync, readdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -78,10 +79,16 @@ interface FxcSide {
   readonly rates: Record<string, number>;
 }
 
+/**
+ * --python, else $FXC_TORCH_PYTHON, else the first Python that imports torch and torchvision:
+ * Debian's /usr/bin/python3 here (the python3 first on PATH has no torch), the python3 on PATH on
+ * a GPU machine (a virtual environment, where /usr/bin/python3 may have none).
+ */
 function torchPython(given: string | undefined): string {
   if (given !== undefined) return given;
   if (process.env.FXC_TORCH_PYTHON) return process.env.FXC_TORCH_PYTHON;
-  return existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const candidates = ["/usr/bin/python3", "python3"];
+  return candidates.find((python) => spawnSync(python, ["-c", "import torch, torchvision"], { stdio: "ignore" }).status === 0) ?? candidates[0]!;
 }
 
 /** The webgpu numeric cases, as CI runs them: a summary line, and whether all passed. */
