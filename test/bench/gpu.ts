@@ -10,6 +10,9 @@
  *      of the largest magnitude), measures load to first result (compiling the program and the
  *      shaders included), and times the same batches.
  *   3. One table: images/s of both and their ratio, with the adapter, torch's device and the checks.
+ *   4. A line per target of issue #11 (test/bench/gpuTargets.ts): met or not, by fxc's best fp32
+ *      column and by the default's, so that one run says which defaults to take; not judged on a
+ *      --tiny run, a CPU emulation or a torch without CUDA.
  *
  * Models: resnet50 → layer1..layer4 and vit_b_16 → encoder (encoder.ln), 224×224, batches 1, 8, 32.
  * `--tiny` runs the same steps small enough for lavapipe (Vulkan on the CPU) and a CPU torch, so
@@ -37,8 +40,11 @@ import { parseArgs } from "node:util";
 import { createFeatureExtractor } from "../../compiler/api.js";
 import { chooseBackend, tf, type Tensor, type Tensor4D, type WebgpuKernelChoice } from "../../runtime/index.js";
 import { readNpy } from "../../runtime/io/npy.js";
+import { webgpuAdapter } from "../../runtime/webgpu/adapter.js";
 import { F16_FIXTURE_BOUND, relativeError } from "../support/fixtures.js";
 import { failure, lastJson, NODE_WITH_SOURCES, ROOT, runProcess } from "./child.js";
+import { judgeGpuTargets, type GpuFigures, type GpuSide } from "./gpuTargets.js";
+import { targetLine } from "./targets.js";
 
 const BOUND = 1e-4;
 
@@ -192,12 +198,15 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   let ok = checks.ok;
   let torchDevice = "";
-  for (const task of selected) {
+  let torchOnCuda = true;
+  const judged: Record<string, GpuFigures["models"][string]> = {};
+  for (const [index, task] of selected.entries()) {
     const dir = await mkdtemp(join(tmpdir(), "fxc-gpu-"));
     try {
       console.error(`bench:gpu: ${task.label}: torch`);
       const torch = await torchSide(python, dir, task, batches, runs);
       torchDevice = `torch ${torch.torch} on ${torch.device}${torch.cuda ? " (CUDA, fp32, TF32 off)" : " (no CUDA: the CPU)"}`;
+      torchOnCuda &&= torch.cuda;
       console.error(`bench:gpu: ${task.label}: fxc webgpu`);
       const fxc = await fxcSide(dir, task, batches, runs, "tfjs");
       let own: FxcSide | undefined;
@@ -231,6 +240,12 @@ async function main(): Promise<number> {
         if (!(worst <= bound)) ok = false;
         notes.push(`${task.label}${label}: features within ${worst.toExponential(1)} of torch's (bound ${bound}), load to first result ${side.loadToFirstSeconds.toFixed(2)} s, ${task.size}×${task.size}`);
       }
+      // The defaults today: tfjs's kernels, no replay. Only the first load in the process compiles every shader it runs.
+      const side = (label: string, figures: FxcSide, isDefault = false): GpuSide => ({ label, rates: figures.rates, loadToFirstSeconds: figures.loadToFirstSeconds, isDefault, cold: isDefault && index === 0 });
+      judged[task.model] = {
+        torch: torch.rates,
+        sides: [side("tfjs's kernels", fxc, true), ...(own ? [side("fxc's kernels", own)] : []), ...(replayed ? [side(`${replayedKernels}'s kernels, replayed`, replayed)] : [])],
+      };
       for (const batch of batches) {
         const [t, f] = [torch.rates[batch]!, fxc.rates[batch]!];
         const ownColumns = own ? ` ${rate(own.rates[batch]!)} | ${(own.rates[batch]! / t).toFixed(2)}× |` : "";
@@ -255,6 +270,10 @@ async function main(): Promise<number> {
   for (const row of rows) console.log(row);
   console.log("");
   for (const note of notes) console.log(note);
+  console.log("");
+  const emulated = webgpuAdapter()?.emulated === true;
+  const notJudged = tiny ? "a --tiny run: not a GPU's figures" : emulated ? "webgpu ran on a CPU emulation, not a GPU" : !torchOnCuda ? "torch ran without CUDA" : undefined;
+  for (const [what, verdict] of judgeGpuTargets({ ...(notJudged === undefined ? {} : { notJudged }), models: judged })) console.log(targetLine(what, verdict, runs));
   return ok ? 0 : 1;
 }
 
