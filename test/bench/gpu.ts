@@ -43,7 +43,7 @@ import { readNpy } from "../../runtime/io/npy.js";
 import { webgpuAdapter } from "../../runtime/webgpu/adapter.js";
 import { F16_FIXTURE_BOUND, relativeError } from "../support/fixtures.js";
 import { failure, lastJson, NODE_WITH_SOURCES, ROOT, runProcess } from "./child.js";
-import { judgeGpuTargets, type GpuFigures, type GpuSide } from "./gpuTargets.js";
+import { judgeGpuTargets, type GpuModelFigures, type GpuSide } from "./gpuTargets.js";
 import { targetLine } from "./targets.js";
 
 const BOUND = 1e-4;
@@ -199,7 +199,7 @@ async function main(): Promise<number> {
   let ok = checks.ok;
   let torchDevice = "";
   let torchOnCuda = true;
-  const judged: Record<string, GpuFigures["models"][string]> = {};
+  const judged: Record<string, GpuModelFigures> = {};
   for (const [index, task] of selected.entries()) {
     const dir = await mkdtemp(join(tmpdir(), "fxc-gpu-"));
     try {
@@ -229,23 +229,23 @@ async function main(): Promise<number> {
           notes.push(`${task.label}, fxc-f16's kernels: not run (${e instanceof Error ? e.message : String(e)})`);
         }
       }
-      const sides = [
-        [fxc, "", BOUND],
-        ...(own ? [[own, ", fxc's kernels", BOUND] as const] : []),
-        ...(replayed ? [[replayed, `, ${replayedKernels}'s kernels, replayed`, BOUND] as const] : []),
-        ...(half ? [[half, ", fxc-f16's kernels (half-precision products)", F16_FIXTURE_BOUND] as const] : []),
-      ] as const;
-      for (const [side, label, bound] of sides) {
-        const worst = Math.max(...Object.values(side.errors));
+      // Each column with its bound; the defaults today are tfjs's kernels without replay, and half precision is opt-in (no target's).
+      const columns = [
+        { figures: fxc, label: "tfjs's kernels", bound: BOUND, isDefault: true, fp32: true },
+        ...(own ? [{ figures: own, label: "fxc's kernels", bound: BOUND, isDefault: false, fp32: true }] : []),
+        ...(replayed ? [{ figures: replayed, label: `${replayedKernels}'s kernels, replayed`, bound: BOUND, isDefault: false, fp32: true }] : []),
+        ...(half ? [{ figures: half, label: "fxc-f16's kernels (half-precision products)", bound: F16_FIXTURE_BOUND, isDefault: false, fp32: false }] : []),
+      ];
+      for (const { figures, label, bound } of columns) {
+        const worst = Math.max(...Object.values(figures.errors));
         if (!(worst <= bound)) ok = false;
-        notes.push(`${task.label}${label}: features within ${worst.toExponential(1)} of torch's (bound ${bound}), load to first result ${side.loadToFirstSeconds.toFixed(2)} s, ${task.size}×${task.size}`);
+        notes.push(`${task.label}, ${label}: features within ${worst.toExponential(1)} of torch's (bound ${bound}), load to first result ${figures.loadToFirstSeconds.toFixed(2)} s, ${task.size}×${task.size}`);
       }
-      // The defaults today: tfjs's kernels, no replay. Only the first load in the process compiles every shader it runs.
-      const side = (label: string, figures: FxcSide, isDefault = false): GpuSide => ({ label, rates: figures.rates, loadToFirstSeconds: figures.loadToFirstSeconds, isDefault, cold: isDefault && index === 0 });
-      judged[task.model] = {
-        torch: torch.rates,
-        sides: [side("tfjs's kernels", fxc, true), ...(own ? [side("fxc's kernels", own)] : []), ...(replayed ? [side(`${replayedKernels}'s kernels, replayed`, replayed)] : [])],
-      };
+      // Only the first load in the process compiles every shader it runs: the default's, on the first model.
+      const sides = columns
+        .filter((c) => c.fp32)
+        .map(({ figures, label, isDefault }): GpuSide => ({ label, rates: figures.rates, loadToFirstSeconds: figures.loadToFirstSeconds, isDefault, cold: isDefault && index === 0 }));
+      judged[task.model] = { torch: torch.rates, sides };
       for (const batch of batches) {
         const [t, f] = [torch.rates[batch]!, fxc.rates[batch]!];
         const ownColumns = own ? ` ${rate(own.rates[batch]!)} | ${(own.rates[batch]! / t).toFixed(2)}× |` : "";

@@ -16,11 +16,16 @@ export interface GpuSide {
   readonly cold: boolean;
 }
 
+/** One model: torch CUDA's images/s per batch, and fxc's fp32 sides (the opt-in half precision is no target's). */
+export interface GpuModelFigures {
+  readonly torch: Readonly<Record<number, number>>;
+  readonly sides: readonly GpuSide[];
+}
+
 export interface GpuFigures {
-  /** Why no target may be judged from this run (a --tiny run, torch without CUDA), if so. */
+  /** Why no target may be judged from this run (a --tiny run, a CPU emulation, torch without CUDA), if so. */
   readonly notJudged?: string;
-  /** Per model: torch CUDA's images/s per batch, and fxc's fp32 sides (the opt-in half precision is no target's). */
-  readonly models: Readonly<Record<string, { readonly torch: Readonly<Record<number, number>>; readonly sides: readonly GpuSide[] }>>;
+  readonly models: Readonly<Record<string, GpuModelFigures>>;
 }
 
 /** [model, batch, bound on fxc / torch]: the speed targets. */
