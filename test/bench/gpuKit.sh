@@ -18,6 +18,12 @@ if [ ! -f "$kit/node.xz" ] || [ ! -f "$kit/node_modules.tar.xz" ]; then
   say "no kit at $kit; run npm run bench:gpu:kit where npm works, and carry .gpukit along"
   exit 1
 fi
+made_for=$(cat "$kit/package-lock.sha256" 2>/dev/null || true)
+here=$(python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$root/package-lock.json")
+if [ "$made_for" != "$here" ]; then
+  say "the kit was made for another package-lock.json than this tree's; run npm run bench:gpu:kit again"
+  exit 1
+fi
 unxz_to_stdout() {
   if command -v xz >/dev/null; then xz -dc "$1"
   else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"

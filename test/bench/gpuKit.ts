@@ -11,12 +11,14 @@
  *                        source maps and type declarations
  *   debs/                the Vulkan loader and the GL dispatch libraries NVIDIA's Vulkan driver uses
  *                        (Debian's, from apt), for an image that has none
+ *   package-lock.sha256  the lock file it was made from: a kit for other dependencies is refused there
  *
  * On the GPU machine, in the repository's root with `.gpukit` carried along:
  *   bash test/bench/gpuKit.sh [bench:gpu options, e.g. --f16]
  * which unpacks the kit and runs bench:gpu (test/bench/gpuKit.sh says how).
  */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "./child.js";
@@ -110,7 +112,8 @@ const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 function main(): void {
   checkPortable(process.execPath);
-  const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, LockEntry> };
+  const lockText = readFileSync(join(ROOT, "package-lock.json"), "utf8");
+  const lock = JSON.parse(lockText) as { packages: Record<string, LockEntry> };
   const carried = packagesToCarry(lock);
   const kit = join(ROOT, ".gpukit");
   // Built beside the kit and renamed over it: a half-made kit never stands at .gpukit.
@@ -129,6 +132,8 @@ function main(): void {
     rmSync(join(building, "apt-lists"), { recursive: true, force: true });
     if (!fetched) console.error("bench:gpu:kit: apt could not fetch the Vulkan loader; the kit goes without it (a GPU image that has libvulkan.so.1 needs none)");
     writeFileSync(join(building, "README"), `Made by npm run bench:gpu:kit with Node ${process.version}; on a GPU machine: bash test/bench/gpuKit.sh [bench:gpu options]\n`);
+    // gpuKit.sh refuses a kit made for other dependencies than the tree it travels with.
+    writeFileSync(join(building, "package-lock.sha256"), `${createHash("sha256").update(lockText).digest("hex")}\n`);
     const tracked = execFileSync("git", ["ls-files", "-z"], { cwd: ROOT, encoding: "utf8" }).split("\0").filter((f) => f !== "" && existsSync(join(ROOT, f)));
     const treeBytes = tracked.reduce((sum, f) => sum + statSync(join(ROOT, f)).size, 0);
     const kitBytes = sizeOf(building);
