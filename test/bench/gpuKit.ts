@@ -17,7 +17,7 @@
  *   bash test/bench/gpuKit.sh [bench:gpu options, e.g. --f16]
  * which unpacks the kit and runs bench:gpu (test/bench/gpuKit.sh says how).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -110,7 +110,13 @@ function downloadDebs(dir: string, scratch: string): boolean {
 const sizeOf = (path: string): number => (statSync(path).isDirectory() ? readdirSync(path).reduce((sum, f) => sum + sizeOf(join(path, f)), 0) : statSync(path).size);
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
+/** The tools the kit is made with, each with the Debian package that has it. */
+const TOOLS = [["xz", "xz-utils"], ["tar", "tar"], ["ldd", "libc-bin"]] as const;
+
 function main(): void {
+  for (const [tool, pkg] of TOOLS) {
+    if (spawnSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" }).status !== 0) throw new Error(`${tool} is not installed; apt-get install ${pkg}, then run bench:gpu:kit again`);
+  }
   checkPortable(process.execPath);
   const lockText = readFileSync(join(ROOT, "package-lock.json"), "utf8");
   const lock = JSON.parse(lockText) as { packages: Record<string, LockEntry> };
