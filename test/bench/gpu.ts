@@ -246,12 +246,12 @@ async function main(): Promise<number> {
         .filter((c) => c.fp32)
         .map(({ figures, label, isDefault }): GpuSide => ({ label, rates: figures.rates, loadToFirstSeconds: figures.loadToFirstSeconds, isDefault, cold: isDefault && index === 0 }));
       judged[task.model] = { torch: torch.rates, sides };
+      // The table's optional column pairs, in the header's order; fxc-f16's stay as dashes where the GPU refused it.
+      const optional = [...(fxcKernels ? [own] : []), ...(replay ? [replayed] : []), ...(f16 ? [half] : [])];
       for (const batch of batches) {
-        const [t, f] = [torch.rates[batch]!, fxc.rates[batch]!];
-        const ownColumns = own ? ` ${rate(own.rates[batch]!)} | ${(own.rates[batch]! / t).toFixed(2)}× |` : "";
-        const replayColumns = replayed ? ` ${rate(replayed.rates[batch]!)} | ${(replayed.rates[batch]! / t).toFixed(2)}× |` : "";
-        const f16Columns = !f16 ? "" : half ? ` ${rate(half.rates[batch]!)} | ${(half.rates[batch]! / t).toFixed(2)}× |` : " – | – |";
-        rows.push(`| ${task.label} | ${batch} | ${rate(t)} | ${rate(f)} | ${(f / t).toFixed(2)}× |${ownColumns}${replayColumns}${f16Columns}`);
+        const t = torch.rates[batch]!;
+        const pair = (side: FxcSide | undefined): string => (side ? ` ${rate(side.rates[batch]!)} | ${(side.rates[batch]! / t).toFixed(2)}× |` : " – | – |");
+        rows.push(`| ${task.label} | ${batch} | ${rate(t)} |${pair(fxc)}${optional.map(pair).join("")}`);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
